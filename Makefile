@@ -1,0 +1,98 @@
+# rankwatch — plain GNU make.
+#   make            build the library and every program into bin/
+#   make check      unit tests (cmocka) and end-to-end tests; installs missing
+#                   Debian packages first (scripts/deps.sh)
+#   make check SAN=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench      the spectra benchmark
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make clean
+
+CC ?= cc
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+PKGS := hdf5 lapacke openblas libpng libcjson
+
+ifeq ($(SAN),1)
+  B := build-san
+  SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  OPT := -O1
+else
+  B := build
+  SANFLAGS :=
+  OPT := -O2
+endif
+
+# Recursive (=) on purpose: pkg-config runs when a recipe needs the flags,
+# after the deps stamp below has installed what was missing.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS))
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS ?= $(OPT) -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(SANFLAGS) -pthread \
+             -Iio -Ianalyzers -Iplots -Ifixtures $(PKG_CFLAGS) -MMD -MP
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS) -pthread
+LIBS = $(PKG_LIBS) -lm
+
+PROG_SRC := $(wildcard analyzers/rw-*.c)
+LIB_SRC := $(filter-out $(PROG_SRC),$(wildcard analyzers/*.c)) \
+           $(wildcard io/*.c plots/*.c fixtures/*.c)
+TEST_SRC := $(wildcard tests/test_*.c)
+TESTUTIL_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
+
+PROGS := $(patsubst analyzers/%.c,$(B)/bin/%,$(PROG_SRC))
+LIB := $(B)/librankwatch.a
+TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
+DEPS_STAMP := $(B)/.deps-ok
+
+.PHONY: all check unit e2e bench install clean deps
+all: $(PROGS) bin
+
+# bin/ is where users and scripts find the programs of the normal build.
+bin: $(PROGS)
+ifneq ($(SAN),1)
+	@mkdir -p bin && cp -f $(PROGS) bin/ && touch bin
+else
+	@true
+endif
+
+$(DEPS_STAMP):
+	@mkdir -p $(B)
+	@bash scripts/deps.sh
+	@touch $@
+
+deps: $(DEPS_STAMP)
+
+$(B)/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB): $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/bin/%: $(B)/analyzers/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $< $(LIB) $(LIBS) -o $@
+
+$(B)/tests/%: $(B)/tests/%.o $(patsubst %.c,$(B)/%.o,$(TESTUTIL_SRC)) $(LIB)
+	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -lcmocka -o $@
+
+check: unit e2e
+
+unit: $(TESTS)
+	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
+
+e2e: $(PROGS)
+	@RW_BIN=$(B)/bin bash tests/e2e.sh
+
+bench: $(PROGS)
+	@RW_BIN=$(B)/bin bash tests/bench.sh
+
+install: $(PROGS)
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)
+
+clean:
+	rm -rf build build-san bin
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,201 @@
+/*
+ * cli.c — shared command-line handling (cli.h).
+ */
+#include "cli.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+enum {
+    OPT_INCLUDE = 1000, OPT_EXCLUDE, OPT_COMPONENT, OPT_LABEL, OPT_FORMAT, OPT_VERSION,
+    OPT_LORA_SCALE, OPT_HEADS, OPT_KV_HEADS,
+};
+
+static const struct option common_opts[] = {
+    {"include", required_argument, NULL, OPT_INCLUDE},
+    {"exclude", required_argument, NULL, OPT_EXCLUDE},
+    {"component", required_argument, NULL, OPT_COMPONENT},
+    {"label", required_argument, NULL, OPT_LABEL},
+    {"output", required_argument, NULL, 'o'},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"jobs", required_argument, NULL, 'j'},
+    {"lora-scale", required_argument, NULL, OPT_LORA_SCALE},
+    {"heads", required_argument, NULL, OPT_HEADS},
+    {"kv-heads", required_argument, NULL, OPT_KV_HEADS},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+};
+#define NCOMMON (sizeof common_opts / sizeof *common_opts)
+
+int rw_cli_usage_error(const rw_cli *c, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", c->prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry '%s --help' for more information.\n", c->prog);
+    return 2;
+}
+
+int rw_cli_fail(const rw_cli *c, rw_status st, const rw_err *err)
+{
+    if (st == RW_EUSAGE)
+        return rw_cli_usage_error(c, "%s", err->msg);
+    fprintf(stderr, "%s: %s\n", c->prog, err->msg[0] ? err->msg : rw_strerror(st));
+    return rw_exit_code(st);
+}
+
+static int parse_positive(const rw_cli *c, const char *opt, const char *arg, long *out)
+{
+    int64_t v;
+    if (!rw_parse_i64(arg, &v) || v < 1 || v > 1000000)
+        return rw_cli_usage_error(c, "%s: '%s' is not a positive whole number", opt, arg);
+    *out = (long)v;
+    return 0;
+}
+
+int rw_cli_parse(rw_cli *c, int argc, char **argv, const struct option *extra,
+                 const char *extra_short, rw_cli_extra_fn fn, void *ctx)
+{
+    c->component = -1;
+    c->format = RW_TF_TSV;
+    c->lora_scale = NAN;
+    size_t nextra = 0;
+    while (extra && extra[nextra].name)
+        nextra++;
+    struct option *opts = calloc(NCOMMON + nextra + 1, sizeof *opts);
+    char shorts[64];
+    snprintf(shorts, sizeof shorts, "ho:j:%s", extra_short ? extra_short : "");
+    if (!opts) {
+        fprintf(stderr, "%s: out of memory\n", c->prog);
+        return 1;
+    }
+    memcpy(opts, common_opts, sizeof common_opts);
+    if (nextra)
+        memcpy(opts + NCOMMON, extra, nextra * sizeof *opts);
+    rw_err err = {{0}};
+    int ret = -1, opt;
+    long v = 0;
+    opterr = 0;
+    while (ret < 0 && (opt = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
+        switch (opt) {
+        case 'h':
+            fputs(c->usage, stdout);
+            ret = 0;
+            break;
+        case OPT_VERSION:
+            printf("%s (rankwatch) %s\n", c->prog, RW_VERSION);
+            ret = 0;
+            break;
+        case OPT_INCLUDE:
+        case OPT_EXCLUDE:
+            if (rw_select_add(&c->sel, opt == OPT_INCLUDE, optarg, &err) != RW_OK)
+                ret = rw_cli_fail(c, RW_ENOMEM, &err);
+            break;
+        case OPT_COMPONENT:
+            if ((c->component = rw_comp_parse(optarg)) < 0)
+                ret = rw_cli_usage_error(c, "--component: '%s' is not one of weight, full, "
+                                            "base, lora, ov", optarg);
+            break;
+        case OPT_LABEL: {
+            const char **l = realloc((void *)c->labels, (c->nlabels + 1) * sizeof *l);
+            if (!l) {
+                ret = 1;
+                break;
+            }
+            l[c->nlabels++] = optarg;
+            c->labels = l;
+            break;
+        }
+        case 'o':
+            c->out = optarg;
+            break;
+        case OPT_FORMAT: {
+            int f = rw_tformat_parse(optarg);
+            if (f < 0)
+                ret = rw_cli_usage_error(c, "--format: '%s' is not one of tsv, csv, md, tex, "
+                                            "json", optarg);
+            else
+                c->format = (rw_tformat)f;
+            break;
+        }
+        case 'j':
+            if ((ret = parse_positive(c, "-j", optarg, &v)) == 0) {
+                c->jobs = (int)v;
+                ret = -1;
+            }
+            break;
+        case OPT_LORA_SCALE:
+            if (!rw_parse_double(optarg, &c->lora_scale) || !isfinite(c->lora_scale))
+                ret = rw_cli_usage_error(c, "--lora-scale: '%s' is not a number", optarg);
+            break;
+        case OPT_HEADS:
+        case OPT_KV_HEADS:
+            if ((ret = parse_positive(c, opt == OPT_HEADS ? "--heads" : "--kv-heads", optarg,
+                                      opt == OPT_HEADS ? &c->heads : &c->kv_heads)) == 0)
+                ret = -1;
+            break;
+        case '?':
+            if (optopt)
+                ret = rw_cli_usage_error(c, "option '-%c' is unknown or lacks its value",
+                                         optopt);
+            else
+                ret = rw_cli_usage_error(c, "option '%s' is unknown or lacks its value",
+                                         argv[optind - 1]);
+            break;
+        default:
+            if (fn) {
+                int r = fn(opt, optarg, ctx);
+                if (r != 0)
+                    ret = r;
+            } else {
+                ret = rw_cli_usage_error(c, "unexpected option");
+            }
+        }
+    }
+    free(opts);
+    return ret;
+}
+
+static bool exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+rw_status rw_cli_runs(const rw_cli *c, int nargs, char **args, rw_runset *rs, rw_err *err)
+{
+    if (c->nlabels > (size_t)nargs)
+        return rw_fail(err, RW_EUSAGE, "%zu --label for %d runs", c->nlabels, nargs);
+    for (int i = 0; i < nargs; i++) {
+        const char *src = args[i];
+        const char *label = (size_t)i < c->nlabels ? c->labels[i] : NULL;
+        char *name = NULL;
+        const char *eq = strchr(src, '=');
+        if (eq && eq != src && !exists(src) && !memchr(src, '/', (size_t)(eq - src))) {
+            name = strndup(src, (size_t)(eq - src));
+            if (!name)
+                return rw_fail(err, RW_ENOMEM, "out of memory");
+            if (!label)
+                label = name;
+            src = eq + 1;
+        }
+        rw_status st = runset_add(rs, src, label, err);
+        free(name);
+        if (st != RW_OK)
+            return st;
+    }
+    return runset_finish(rs, err);
+}
+
+void rw_cli_free(rw_cli *c)
+{
+    rw_select_free(&c->sel);
+    free((void *)c->labels);
+    c->labels = NULL;
+}

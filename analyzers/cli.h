@@ -1,0 +1,65 @@
+/*
+ * cli.h — what every rw- program's command line shares: the selection flags
+ * (--include, --exclude, --component, --label), output (-o, --format), -j,
+ * --help and --version, and turning positional arguments into runs.
+ */
+#ifndef RW_CLI_H
+#define RW_CLI_H
+
+#include "pipeline.h"
+#include "run.h"
+#include "table.h"
+
+#include <getopt.h>
+
+typedef struct {
+    const char *prog;        /* "rw-rank" */
+    const char *usage;       /* the full --help text */
+    rw_select sel;
+    int component;           /* rw_comp or -1: each matrix's default */
+    const char **labels;     /* --label, in order: the i-th names the i-th run source */
+    size_t nlabels;
+    const char *out;         /* -o FILE, NULL: stdout */
+    rw_tformat format;
+    int jobs;                /* -j N; 0 = number of cores */
+    double lora_scale;       /* --lora-scale; nan when not given */
+    long heads, kv_heads;    /* --heads, --kv-heads; 0 when not given */
+} rw_cli;
+
+/* Called for options a program adds; returns 0 when handled, 2 for a usage
+ * error (after printing it). */
+typedef int (*rw_cli_extra_fn)(int opt, const char *arg, void *ctx);
+
+/* Parses argv. extra/extra_short: the program's own options (may be NULL).
+ * Returns -1 when parsing succeeded (optind is set), otherwise the exit code
+ * to return at once: 0 after --help/--version, 2 after a usage error. */
+int rw_cli_parse(rw_cli *c, int argc, char **argv, const struct option *extra,
+                 const char *extra_short, rw_cli_extra_fn fn, void *ctx);
+
+/* Resolves positional sources (each a run; LABEL=PATH names it) into runs. */
+rw_status rw_cli_runs(const rw_cli *c, int nargs, char **args, rw_runset *rs, rw_err *err);
+
+/* Prints "prog: msg" for a usage error and the hint; returns 2. */
+int rw_cli_usage_error(const rw_cli *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Prints "prog: err->msg" and returns the exit code for st. */
+int rw_cli_fail(const rw_cli *c, rw_status st, const rw_err *err);
+
+void rw_cli_free(rw_cli *c);
+
+/* The help text of the shared options, for programs' usage strings. */
+#define RW_CLI_SELECT_HELP                                                               \
+    "  --include GLOB      only tensors whose name matches GLOB (repeatable)\n"           \
+    "  --exclude GLOB      skip tensors whose name matches GLOB (repeatable)\n"           \
+    "  --component C       weight, full, base, lora or ov (default: weight for plain\n"   \
+    "                      tensors, full for adapted ones)\n"                             \
+    "  --label NAME        name the next run (repeatable; or write NAME=PATH)\n"
+#define RW_CLI_OUTPUT_HELP                                                               \
+    "  -o, --output FILE   write to FILE (atomically) instead of stdout\n"               \
+    "  --format F          tsv (default), csv, md, tex or json\n"
+#define RW_CLI_COMMON_HELP                                                               \
+    "  -h, --help          this help\n"                                                   \
+    "  --version           print the version\n"
+
+#endif

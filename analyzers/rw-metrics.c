@@ -1,0 +1,31 @@
+/*
+ * rw-metrics — every metric of DESIGN.md's table for every matrix of one or
+ * more runs: rw-rank's and rw-cond's columns together, plus the norms.
+ */
+#include "cli.h"
+#include "metrics_main.h"
+
+static const char usage[] =
+    "Usage: rw-metrics [OPTION]... RUN...\n"
+    "       rw-metrics [OPTION]... SPECTRA.h5\n"
+    "All spectral metrics of every matrix of each RUN (a directory of checkpoints,\n"
+    "a checkpoint file, an HDF5 file of step_<N> groups, FILE,FILE,... or @LIST;\n"
+    "NAME=RUN labels it), or of a spectra file written by rw-spectra.\n"
+    "\n"
+    "Columns: run step tensor layer module component rows cols dtype\n"
+    "         sigma_max sigma_min cond num_rank cond_rank erank per stable_rank\n"
+    "         entropy fro nuc\n"
+    "\n"
+    RW_CLI_SELECT_HELP RW_CLI_OUTPUT_HELP RW_CLI_COMMON_HELP
+    "\n"
+    "Exit status: 0 ok, 1 bad data, 2 usage error.\n";
+
+int main(int argc, char **argv)
+{
+    static const rw_metric_id ids[] = {
+        RW_M_SIGMA_MAX, RW_M_SIGMA_MIN, RW_M_COND,        RW_M_NUM_RANK,
+        RW_M_COND_RANK, RW_M_ERANK,     RW_M_PER,         RW_M_STABLE_RANK,
+        RW_M_ENTROPY,   RW_M_FRO,       RW_M_NUC,
+    };
+    return rw_metrics_main(argc, argv, "rw-metrics", usage, ids, sizeof ids / sizeof *ids);
+}

@@ -1,0 +1,14 @@
+build/analyzers/metrics_main.o: analyzers/metrics_main.c \
+ analyzers/metrics_main.h analyzers/spectral.h io/rw.h analyzers/cli.h \
+ analyzers/pipeline.h io/ckpt.h io/rw.h io/run.h io/table.h \
+ analyzers/spectra_file.h
+analyzers/metrics_main.h:
+analyzers/spectral.h:
+io/rw.h:
+analyzers/cli.h:
+analyzers/pipeline.h:
+io/ckpt.h:
+io/rw.h:
+io/run.h:
+io/table.h:
+analyzers/spectra_file.h:

@@ -1,0 +1,2 @@
+build/io/rw.o: io/rw.c io/rw.h
+io/rw.h:

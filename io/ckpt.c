@@ -1,0 +1,237 @@
+/*
+ * ckpt.c — the format-independent half of a checkpoint (ckpt.h): dispatch to
+ * the HDF5 or safetensors back end, names, attributes, step.
+ */
+#include "ckpt.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool rw_is_hdf5(const char *path)
+{
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    /* The signature sits at 0, 512, 1024, 2048, ... (after a user block). */
+    bool found = false;
+    unsigned char buf[8];
+    for (long off = 0; off <= 1L << 20 && !found; off = off ? off * 2 : 512) {
+        if (fseek(f, off, SEEK_SET) != 0 || fread(buf, 1, 8, f) != 8)
+            break;
+        found = memcmp(buf, sig, 8) == 0;
+    }
+    fclose(f);
+    return found;
+}
+
+static bool has_suffix(const char *s, const char *suf)
+{
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && strcmp(s + n - m, suf) == 0;
+}
+
+rw_status ckpt_open(const char *path, const char *group, rw_ckpt **out, rw_err *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return rw_fail(err, RW_EIO, "%s: %s", path, strerror(errno));
+    fclose(f);
+
+    rw_ckpt *c = rw_calloc(1, sizeof *c, err);
+    if (!c)
+        return RW_ENOMEM;
+    c->path = rw_strdup(path);
+    c->group = group ? rw_strdup(group) : NULL;
+    if (!c->path || (group && !c->group)) {
+        ckpt_free(c);
+        return rw_fail(err, RW_ENOMEM, "out of memory");
+    }
+    rw_status st;
+    if (has_suffix(path, ".safetensors")) {
+        c->format = RW_FMT_SAFETENSORS;
+        st = ckpt_st_open(c, err);
+    } else if (rw_is_hdf5(path)) {
+        c->format = RW_FMT_HDF5;
+        st = ckpt_h5_open(c, err);
+    } else if (has_suffix(path, ".h5") || has_suffix(path, ".hdf5")) {
+        st = rw_fail(err, RW_EDATA, "%s: not an HDF5 file (no HDF5 signature)", path);
+    } else {
+        st = rw_fail(err, RW_EDATA,
+                     "%s: not a checkpoint (expected .h5, .hdf5 or .safetensors)", path);
+    }
+    if (st != RW_OK) {
+        ckpt_free(c);
+        return st;
+    }
+    ckpt_sort_tensors(c);
+    *out = c;
+    return RW_OK;
+}
+
+void ckpt_free(rw_ckpt *c)
+{
+    if (!c)
+        return;
+    if (c->impl) {
+        if (c->format == RW_FMT_HDF5)
+            ckpt_h5_close(c);
+        else
+            ckpt_st_close(c);
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->tensors[i].name);
+        free(c->tensors[i].h5path);
+    }
+    free(c->tensors);
+    for (size_t i = 0; i < c->nattrs; i++) {
+        free(c->attrs[i].key);
+        free(c->attrs[i].value);
+    }
+    free(c->attrs);
+    free(c->path);
+    free(c->group);
+    free(c);
+}
+
+rw_status ckpt_read(rw_ckpt *c, size_t i, double *buf, rw_err *err)
+{
+    if (i >= c->n)
+        return rw_fail(err, RW_EUSAGE, "%s: tensor index %zu out of range", c->path, i);
+    if (c->format == RW_FMT_HDF5)
+        return ckpt_h5_read(c, i, buf, err);
+    return ckpt_st_read(c, i, buf, err);
+}
+
+static int cmp_tensor(const void *a, const void *b)
+{
+    return strcmp(((const rw_tensor *)a)->name, ((const rw_tensor *)b)->name);
+}
+
+void ckpt_sort_tensors(rw_ckpt *c)
+{
+    if (c->n > 1)
+        qsort(c->tensors, c->n, sizeof *c->tensors, cmp_tensor);
+    /* module points into name, which qsort moved along with the struct. */
+    for (size_t i = 0; i < c->n; i++)
+        rw_tensor_parse_name(&c->tensors[i]);
+}
+
+long ckpt_find(const rw_ckpt *c, const char *name)
+{
+    size_t lo = 0, hi = c->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int r = strcmp(c->tensors[mid].name, name);
+        if (r == 0)
+            return (long)mid;
+        if (r < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+rw_status ckpt_add_attr(rw_ckpt *c, const char *key, const char *value, rw_err *err)
+{
+    rw_attr *a = rw_realloc(c->attrs, (c->nattrs + 1) * sizeof *a, err);
+    if (!a)
+        return RW_ENOMEM;
+    c->attrs = a;
+    a[c->nattrs].key = rw_strdup(key);
+    a[c->nattrs].value = rw_strdup(value);
+    if (!a[c->nattrs].key || !a[c->nattrs].value) {
+        free(a[c->nattrs].key);
+        free(a[c->nattrs].value);
+        return rw_fail(err, RW_ENOMEM, "out of memory");
+    }
+    c->nattrs++;
+    return RW_OK;
+}
+
+const char *ckpt_attr(const rw_ckpt *c, const char *key)
+{
+    for (size_t i = 0; i < c->nattrs; i++)
+        if (strcmp(c->attrs[i].key, key) == 0)
+            return c->attrs[i].value;
+    return NULL;
+}
+
+bool ckpt_attr_double(const rw_ckpt *c, const char *key, double *out)
+{
+    const char *v = ckpt_attr(c, key);
+    return v && rw_parse_double(v, out);
+}
+
+int64_t ckpt_step(const rw_ckpt *c)
+{
+    double d;
+    if (ckpt_attr_double(c, "step", &d) && d >= 0 && d == (double)(int64_t)d)
+        return (int64_t)d;
+    if (c->group)
+        return rw_last_integer(c->group);
+    char *base = rw_basename(c->path, true);
+    int64_t s = base ? rw_last_integer(base) : -1;
+    free(base);
+    if (s >= 0)
+        return s;
+    char *dir = rw_dirname(c->path);
+    char *dbase = dir ? rw_basename(dir, false) : NULL;
+    s = dbase ? rw_last_integer(dbase) : -1;
+    free(dir);
+    free(dbase);
+    return s;
+}
+
+bool rw_tensor_matrix(const rw_tensor *t, int64_t *rows, int64_t *cols)
+{
+    if (t->ndim < 2 || !rw_dtype_is_float(t->dtype))
+        return false;
+    /* Back ends check at open that every partial product fits. */
+    int64_t c = 1;
+    for (int d = 1; d < t->ndim; d++)
+        c *= t->shape[d];
+    *rows = t->shape[0];
+    *cols = c;
+    return true;
+}
+
+void rw_tensor_parse_name(rw_tensor *t)
+{
+    t->layer = -1;
+    t->module = t->name;
+    const char *seg = t->name;
+    while (*seg) {
+        const char *end = strchr(seg, '.');
+        size_t len = end ? (size_t)(end - seg) : strlen(seg);
+        bool digits = len > 0 && len <= 9;
+        for (size_t i = 0; digits && i < len; i++)
+            digits = isdigit((unsigned char)seg[i]);
+        if (digits) {
+            t->layer = atoi(seg); /* at most 9 digits: fits an int */
+            if (end && end[1])
+                t->module = end + 1;
+            return;
+        }
+        if (!end)
+            break;
+        seg = end + 1;
+    }
+}
+
+char *rw_shape_str(const rw_tensor *t, char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    if (t->ndim == 0)
+        snprintf(buf, n, "scalar");
+    for (int d = 0; d < t->ndim && used < n; d++)
+        used += (size_t)snprintf(buf + used, n - used, "%s%lld", d ? "x" : "",
+                                 (long long)t->shape[d]);
+    return buf;
+}

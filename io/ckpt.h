@@ -1,0 +1,108 @@
+/*
+ * ckpt.h — one checkpoint: the tensors a saved file holds, how they are named
+ * and shaped, and their values widened to double on request.
+ *
+ * A checkpoint is an HDF5 file (or one `step_<N>` group of one), or a
+ * safetensors file. Opening it reads only the directory of tensors (names,
+ * shapes, dtypes, attributes); values are read one tensor at a time with
+ * ckpt_read, so memory stays bounded by the largest tensor.
+ *
+ * Tensor names (DESIGN.md): the dataset path without the leading '/', with
+ * '/' turned into '.'. The layer is the first path segment that is an integer
+ * (-1 when none) and the module is what follows it (the full name when there
+ * is no integer segment).
+ */
+#ifndef RW_CKPT_H
+#define RW_CKPT_H
+
+#include "rw.h"
+
+#define RW_MAX_DIMS 8
+
+typedef enum { RW_FMT_HDF5, RW_FMT_SAFETENSORS } rw_format;
+
+typedef struct {
+    char *name;               /* normalised name (owned) */
+    int ndim;                 /* 0..RW_MAX_DIMS */
+    int64_t shape[RW_MAX_DIMS];
+    size_t numel;             /* product of shape, overflow-checked */
+    rw_dtype dtype;
+    int layer;                /* first integer segment, -1 when none */
+    const char *module;       /* points into name */
+    /* where the values are: */
+    char *h5path;             /* HDF5 dataset path (owned), NULL otherwise */
+    uint64_t offset;          /* safetensors: byte offset in the mapped file */
+    int shard;                /* safetensors: which mapped file */
+} rw_tensor;
+
+typedef struct {
+    char *key, *value;        /* attribute or metadata as text (owned) */
+} rw_attr;
+
+typedef struct rw_ckpt {
+    char *path;               /* the file (owned) */
+    char *group;              /* HDF5 step group, or NULL (owned) */
+    rw_format format;
+    size_t n;                 /* tensors, sorted by name */
+    rw_tensor *tensors;
+    size_t nattrs;
+    rw_attr *attrs;           /* root attributes / __metadata__ */
+    void *impl;               /* format-specific state */
+} rw_ckpt;
+
+/* Opens the checkpoint at path; group names an HDF5 step group ("step_500")
+ * or is NULL for the whole file. The format comes from the file's signature
+ * (HDF5) or its extension (.safetensors). On success *out is owned by the
+ * caller (ckpt_free); on failure err says which file and what is wrong. */
+rw_status ckpt_open(const char *path, const char *group, rw_ckpt **out, rw_err *err);
+void ckpt_free(rw_ckpt *c);
+
+/* Index of the tensor with this exact name, or -1 if not found. */
+long ckpt_find(const rw_ckpt *c, const char *name);
+
+/* Reads tensor i, widened to double, into buf (numel values, C order).
+ * Matricization is free: a (d0, d1, ..., dn) tensor in C order is already the
+ * (d0, d1*...*dn) row-major matrix. */
+rw_status ckpt_read(rw_ckpt *c, size_t i, double *buf, rw_err *err);
+
+/* Attribute or metadata value as text, NULL when absent. */
+const char *ckpt_attr(const rw_ckpt *c, const char *key);
+/* Attribute as a number; false when absent or not a number. */
+bool ckpt_attr_double(const rw_ckpt *c, const char *key, double *out);
+
+/* Step: the `step` attribute, else the last integer in the file name, else
+ * in the parent directory's name; -1 when none of them has one. */
+int64_t ckpt_step(const rw_ckpt *c);
+
+/* Matrix view of tensor t: rows = shape[0], cols = the product of the rest.
+ * False for tensors of fewer than 2 dimensions or non-float dtype. */
+bool rw_tensor_matrix(const rw_tensor *t, int64_t *rows, int64_t *cols);
+
+/* Parses layer and module from t->name (sets t->layer, t->module). */
+void rw_tensor_parse_name(rw_tensor *t);
+
+/* Shape as "96x384" into buf (size n). */
+char *rw_shape_str(const rw_tensor *t, char *buf, size_t n);
+
+/* --- format back ends (used by ckpt_open) --- */
+rw_status ckpt_h5_open(rw_ckpt *c, rw_err *err);
+rw_status ckpt_h5_read(rw_ckpt *c, size_t i, double *buf, rw_err *err);
+void ckpt_h5_close(rw_ckpt *c);
+rw_status ckpt_st_open(rw_ckpt *c, rw_err *err);
+rw_status ckpt_st_read(rw_ckpt *c, size_t i, double *buf, rw_err *err);
+void ckpt_st_close(rw_ckpt *c);
+
+/* Lists the top-level `step_<N>` groups of an HDF5 file: *names (owned array
+ * of owned strings) and *steps, *n of them; *n = 0 when the file has no such
+ * groups (or any other top-level object besides them). */
+rw_status h5_step_groups(const char *path, char ***names, int64_t **steps,
+                         size_t *n, rw_err *err);
+
+/* True when the file starts with the HDF5 signature. */
+bool rw_is_hdf5(const char *path);
+
+/* Helpers for back ends: append an attribute; sort tensors by name. */
+rw_status ckpt_add_attr(rw_ckpt *c, const char *key, const char *value, rw_err *err);
+void ckpt_sort_tensors(rw_ckpt *c);
+
+#endif

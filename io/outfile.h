@@ -1,0 +1,25 @@
+/*
+ * outfile.h — output files that appear whole or not at all: write to a
+ * temporary file in the same directory, then rename it into place.
+ */
+#ifndef RW_OUTFILE_H
+#define RW_OUTFILE_H
+
+#include "rw.h"
+
+#include <stdio.h>
+
+typedef struct {
+    char *path;   /* final name (owned) */
+    char *tmp;    /* temporary name (owned) */
+    FILE *f;      /* open on tmp (stdio) */
+} rw_outfile;
+
+/* Creates path's temporary sibling; with want_stdio, o->f is open on it. */
+rw_status outfile_open(rw_outfile *o, const char *path, bool want_stdio, rw_err *err);
+/* Closes and renames into place; on any failure removes the temporary. */
+rw_status outfile_commit(rw_outfile *o, rw_err *err);
+/* Closes and removes the temporary. Safe on a zeroed struct. */
+void outfile_abort(rw_outfile *o);
+
+#endif

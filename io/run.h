@@ -1,0 +1,60 @@
+/*
+ * run.h — runs: ordered lists of checkpoints, found from what the user names.
+ *
+ * A source argument is a directory (its checkpoint files, also one level
+ * down as in checkpoint-500/adapter_model.safetensors), one checkpoint file,
+ * one HDF5 file whose top-level groups are all `step_<N>`, a comma-separated
+ * list of files, or @LIST (a text file naming one checkpoint per line).
+ * Sources whose labels are equal are merged into one run, so
+ * `rw-rank runs/full/step_*.h5` is one run labelled "full".
+ */
+#ifndef RW_RUN_H
+#define RW_RUN_H
+
+#include "rw.h"
+
+typedef struct {
+    char *path;     /* checkpoint file (owned) */
+    char *group;    /* HDF5 step group or NULL (owned) */
+    int64_t step;
+} rw_ckpt_ref;
+
+typedef struct {
+    char *label;    /* owned */
+    size_t n;
+    rw_ckpt_ref *ckpts; /* sorted by step after runset_finish */
+} rw_run;
+
+typedef struct {
+    size_t n;
+    rw_run *runs;
+} rw_runset;
+
+/* Resolves one source (see above) and adds its checkpoints to the run named
+ * label (NULL: the `run` attribute of its first checkpoint, else the
+ * directory's name, else the file's stem). Opens every checkpoint once to
+ * read its step. */
+rw_status runset_add(rw_runset *rs, const char *source, const char *label, rw_err *err);
+/* Sorts every run by step; two checkpoints of one run with the same step are
+ * an error naming both files. A checkpoint with no step is an error unless it
+ * is its run's only one (step 0). */
+rw_status runset_finish(rw_runset *rs, rw_err *err);
+void runset_free(rw_runset *rs);
+
+/* True for names ending in .h5, .hdf5 or .safetensors. */
+bool rw_is_ckpt_name(const char *name);
+
+/* ------------------------------------------------------------ selection */
+
+typedef struct {
+    const char **include; /* globs (fnmatch) on tensor names; none = all */
+    size_t ninclude;
+    const char **exclude;
+    size_t nexclude;
+} rw_select;
+
+bool rw_select_match(const rw_select *sel, const char *name);
+rw_status rw_select_add(rw_select *sel, bool include, const char *glob, rw_err *err);
+void rw_select_free(rw_select *sel);
+
+#endif

@@ -1,0 +1,284 @@
+/*
+ * rw.c — status codes, error messages, dtypes and checked helpers (rw.h).
+ */
+#include "rw.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *rw_strerror(rw_status st)
+{
+    switch (st) {
+    case RW_OK: return "ok";
+    case RW_EIO: return "input/output error";
+    case RW_EDATA: return "malformed data";
+    case RW_ENOMEM: return "out of memory";
+    case RW_EUSAGE: return "usage error";
+    case RW_ENOTFOUND: return "not found";
+    }
+    return "unknown error";
+}
+
+rw_status rw_fail(rw_err *err, rw_status st, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
+void rw_err_prefix(rw_err *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    char pre[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pre, sizeof pre - 2, fmt, ap);
+    va_end(ap);
+    strcat(pre, ": ");
+    size_t np = strlen(pre), nm = strlen(err->msg);
+    if (np + nm >= sizeof err->msg)
+        nm = sizeof err->msg - np - 1; /* truncated, never overrun */
+    memmove(err->msg + np, err->msg, nm);
+    memcpy(err->msg, pre, np);
+    err->msg[np + nm] = '\0';
+}
+
+int rw_exit_code(rw_status st)
+{
+    if (st == RW_OK)
+        return 0;
+    return st == RW_EUSAGE ? 2 : 1;
+}
+
+/* ---------------------------------------------------------------- dtypes */
+
+static const char *const dtype_names[] = {
+    [RW_DT_F16] = "float16", [RW_DT_BF16] = "bfloat16", [RW_DT_F32] = "float32",
+    [RW_DT_F64] = "float64", [RW_DT_INT] = "int",       [RW_DT_OTHER] = "other",
+};
+
+const char *rw_dtype_name(rw_dtype dt)
+{
+    if ((unsigned)dt > RW_DT_OTHER)
+        return "other";
+    return dtype_names[dt];
+}
+
+rw_dtype rw_dtype_parse(const char *name)
+{
+    for (int i = 0; i <= RW_DT_OTHER; i++)
+        if (strcmp(name, dtype_names[i]) == 0)
+            return (rw_dtype)i;
+    return RW_DT_OTHER;
+}
+
+bool rw_dtype_is_float(rw_dtype dt)
+{
+    return dt == RW_DT_F16 || dt == RW_DT_BF16 || dt == RW_DT_F32 || dt == RW_DT_F64;
+}
+
+double rw_dtype_eps(rw_dtype dt)
+{
+    switch (dt) {
+    case RW_DT_F16: return ldexp(1.0, -10);
+    case RW_DT_BF16: return ldexp(1.0, -7);
+    case RW_DT_F32: return ldexp(1.0, -23);
+    default: return ldexp(1.0, -52);
+    }
+}
+
+double rw_half_to_double(uint16_t h)
+{
+    int sign = (h >> 15) & 1, exp = (h >> 10) & 0x1f, frac = h & 0x3ff;
+    double v;
+    if (exp == 0)
+        v = ldexp((double)frac, -24); /* subnormal: frac * 2^-14 * 2^-10 */
+    else if (exp == 31)
+        v = frac ? NAN : INFINITY;
+    else
+        v = ldexp((double)(frac | 0x400), exp - 25);
+    return sign ? -v : v;
+}
+
+double rw_bf16_to_double(uint16_t h)
+{
+    /* bfloat16 is the top half of a binary32. */
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return (double)f;
+}
+
+/* --------------------------------------------------------------- helpers */
+
+void *rw_malloc(size_t n, rw_err *err)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        rw_fail(err, RW_ENOMEM, "out of memory (%zu bytes)", n);
+    return p;
+}
+
+void *rw_calloc(size_t count, size_t size, rw_err *err)
+{
+    size_t n;
+    if (!rw_mul_size(count, size, &n)) {
+        rw_fail(err, RW_ENOMEM, "size overflow (%zu x %zu)", count, size);
+        return NULL;
+    }
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p)
+        rw_fail(err, RW_ENOMEM, "out of memory (%zu bytes)", n);
+    return p;
+}
+
+void *rw_realloc(void *p, size_t n, rw_err *err)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        rw_fail(err, RW_ENOMEM, "out of memory (%zu bytes)", n);
+    return q;
+}
+
+char *rw_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+bool rw_mul_size(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > SIZE_MAX / a)
+        return false;
+    *out = a * b;
+    return true;
+}
+
+bool rw_parse_i64(const char *s, int64_t *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool rw_parse_double(const char *s, double *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end || (errno == ERANGE && fabs(v) > 1.0))
+        return false;
+    *out = v;
+    return true;
+}
+
+char *rw_fmt_double(char *buf, double x)
+{
+    if (isnan(x))
+        return strcpy(buf, "nan");
+    if (isinf(x))
+        return strcpy(buf, x > 0 ? "inf" : "-inf");
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, 32, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x)
+            break;
+    }
+    return buf;
+}
+
+int64_t rw_last_integer(const char *s)
+{
+    int64_t v = -1;
+    const char *p = s;
+    while (*p) {
+        if (*p >= '0' && *p <= '9') {
+            int64_t x = 0;
+            bool ok = true;
+            while (*p >= '0' && *p <= '9') {
+                if (x > (INT64_MAX - 9) / 10)
+                    ok = false;
+                else
+                    x = x * 10 + (*p - '0');
+                p++;
+            }
+            if (ok)
+                v = x;
+        } else {
+            p++;
+        }
+    }
+    return v;
+}
+
+char *rw_basename(const char *path, bool strip_ext)
+{
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    size_t start = len;
+    while (start > 0 && path[start - 1] != '/')
+        start--;
+    size_t end = len;
+    if (strip_ext) {
+        for (size_t i = len; i > start + 1; i--)
+            if (path[i - 1] == '.') {
+                end = i - 1;
+                break;
+            }
+    }
+    char *b = malloc(end - start + 1);
+    if (!b)
+        return NULL;
+    memcpy(b, path + start, end - start);
+    b[end - start] = '\0';
+    return b;
+}
+
+char *rw_dirname(const char *path)
+{
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    while (len > 0 && path[len - 1] != '/')
+        len--;
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    if (len == 0)
+        return rw_strdup(".");
+    char *d = malloc(len + 1);
+    if (!d)
+        return NULL;
+    memcpy(d, path, len);
+    d[len] = '\0';
+    return d;
+}
+
+void rw_warn(const char *prog, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}

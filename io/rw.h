@@ -1,0 +1,101 @@
+/*
+ * rw.h — what every part of rankwatch shares: status codes, the error
+ * message that travels up to the program that reports it, dtypes, and small
+ * checked helpers (allocation, size arithmetic, number parsing).
+ *
+ * Library code never exits and never prints data: it returns an rw_status and
+ * fills an rw_err with one line of context ("path: tensor: what is wrong").
+ * The program prefixes its name and prints it once.
+ */
+#ifndef RW_H
+#define RW_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define RW_VERSION "0.1.0"
+
+typedef enum {
+    RW_OK = 0,
+    RW_EIO = -1,       /* cannot open, read or write a file */
+    RW_EDATA = -2,     /* the data is malformed or inconsistent */
+    RW_ENOMEM = -3,    /* allocation failed or a size overflowed */
+    RW_EUSAGE = -4,    /* the caller asked for something impossible */
+    RW_ENOTFOUND = -5, /* a named thing does not exist */
+} rw_status;
+
+/* One line of context for the failure; empty when nothing failed. */
+typedef struct {
+    char msg[1024];
+} rw_err;
+
+const char *rw_strerror(rw_status st);
+
+/* Formats err->msg (printf-style) and returns st, so that callers can write
+ * `return rw_fail(err, RW_EDATA, "%s: bad header", path);`. */
+rw_status rw_fail(rw_err *err, rw_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prepends "prefix: " to err->msg (used as an error travels upward). */
+void rw_err_prefix(rw_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Maps a status to the exit code of DESIGN.md: 0 ok, 2 usage, 1 otherwise. */
+int rw_exit_code(rw_status st);
+
+/* ---------------------------------------------------------------- dtypes */
+
+typedef enum {
+    RW_DT_F16,
+    RW_DT_BF16,
+    RW_DT_F32,
+    RW_DT_F64,
+    RW_DT_INT,   /* any integer or boolean type: listed, never analysed */
+    RW_DT_OTHER, /* strings, compounds, ... : listed, never analysed */
+} rw_dtype;
+
+const char *rw_dtype_name(rw_dtype dt);     /* "float32", ... */
+rw_dtype rw_dtype_parse(const char *name);  /* inverse; RW_DT_OTHER if unknown */
+bool rw_dtype_is_float(rw_dtype dt);
+/* Machine epsilon of the stored dtype (2^-10, 2^-7, 2^-23, 2^-52), the unit
+ * that sets the precision floor of the data; 2^-52 for non-float types. */
+double rw_dtype_eps(rw_dtype dt);
+
+/* IEEE binary16 and bfloat16 bit patterns to double (exact). */
+double rw_half_to_double(uint16_t h);
+double rw_bf16_to_double(uint16_t h);
+
+/* --------------------------------------------------------------- helpers */
+
+/* Allocation that reports failure through err; size products are checked. */
+void *rw_malloc(size_t n, rw_err *err);
+void *rw_calloc(size_t count, size_t size, rw_err *err);
+void *rw_realloc(void *p, size_t n, rw_err *err);
+char *rw_strdup(const char *s);
+/* *out = a * b; false on overflow. */
+bool rw_mul_size(size_t a, size_t b, size_t *out);
+
+/* Checked number parsing: the whole string must be a number. */
+bool rw_parse_i64(const char *s, int64_t *out);
+bool rw_parse_double(const char *s, double *out);
+
+/* Shortest decimal that reads back as the same double ("nan", "inf",
+ * "-inf" for non-finite values). buf must hold at least 32 bytes. */
+char *rw_fmt_double(char *buf, double x);
+
+/* The last run of decimal digits in s (a file or directory name), or -1 when
+ * there is none. */
+int64_t rw_last_integer(const char *s);
+
+/* basename without directories and, when strip_ext, without the last
+ * extension. Returns a new string (caller frees). */
+char *rw_basename(const char *path, bool strip_ext);
+/* The directory part of path ("." when none). New string, caller frees. */
+char *rw_dirname(const char *path);
+
+/* Prints "prog: " + formatted message + newline on stderr. */
+void rw_warn(const char *prog, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,455 @@
+/*
+ * table.c — tables of text cells: build, sort, write, read (table.h).
+ */
+#include "table.h"
+
+#include "outfile.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int rw_tformat_parse(const char *name)
+{
+    static const char *const names[] = {"tsv", "csv", "md", "tex", "json"};
+    for (int i = 0; i < 5; i++)
+        if (strcmp(name, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+rw_table *table_new(const char *const *cols, size_t ncols)
+{
+    rw_table *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->ncols = ncols;
+    t->cols = calloc(ncols ? ncols : 1, sizeof *t->cols);
+    t->numeric = calloc(ncols ? ncols : 1, sizeof *t->numeric);
+    if (!t->cols || !t->numeric) {
+        table_free(t);
+        return NULL;
+    }
+    for (size_t i = 0; i < ncols; i++)
+        if (!(t->cols[i] = rw_strdup(cols[i]))) {
+            table_free(t);
+            return NULL;
+        }
+    return t;
+}
+
+void table_free(rw_table *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->ncols && t->cols; i++)
+        free(t->cols[i]);
+    for (size_t i = 0; i < t->nrows * t->ncols; i++)
+        free(t->cells[i]);
+    free(t->cols);
+    free(t->numeric);
+    free(t->cells);
+    free(t);
+}
+
+rw_status table_add_row(rw_table *t, const char *const *cells, rw_err *err)
+{
+    if (t->nrows == t->cap) {
+        size_t ncap = t->cap ? 2 * t->cap : 256, bytes;
+        if (!rw_mul_size(ncap, t->ncols * sizeof(char *), &bytes))
+            return rw_fail(err, RW_ENOMEM, "table too large");
+        char **c = rw_realloc(t->cells, bytes, err);
+        if (!c)
+            return RW_ENOMEM;
+        t->cells = c;
+        t->cap = ncap;
+    }
+    char **row = t->cells + t->nrows * t->ncols;
+    for (size_t i = 0; i < t->ncols; i++) {
+        row[i] = rw_strdup(cells[i] ? cells[i] : "");
+        if (!row[i]) {
+            while (i--)
+                free(row[i]);
+            return rw_fail(err, RW_ENOMEM, "out of memory");
+        }
+    }
+    t->nrows++;
+    return RW_OK;
+}
+
+long table_col(const rw_table *t, const char *name)
+{
+    for (size_t i = 0; i < t->ncols; i++)
+        if (strcmp(t->cols[i], name) == 0)
+            return (long)i;
+    return -1;
+}
+
+void table_set_numeric(rw_table *t, long col, bool numeric)
+{
+    if (col >= 0 && (size_t)col < t->ncols)
+        t->numeric[col] = numeric;
+}
+
+/* ------------------------------------------------------------- sorting */
+
+typedef struct {
+    const rw_table *t;
+    const long *keys;
+    const bool *num;
+    size_t nkeys;
+} sort_ctx;
+
+static _Thread_local const sort_ctx *g_sort;
+
+static double num_of(const char *s)
+{
+    double v;
+    if (rw_parse_double(s, &v))
+        return v;
+    return NAN;
+}
+
+static int cmp_rows(const void *a, const void *b)
+{
+    size_t ra = *(const size_t *)a, rb = *(const size_t *)b;
+    const sort_ctx *c = g_sort;
+    for (size_t k = 0; k < c->nkeys; k++) {
+        const char *x = table_cell(c->t, ra, (size_t)c->keys[k]);
+        const char *y = table_cell(c->t, rb, (size_t)c->keys[k]);
+        int r;
+        if (c->num && c->num[k]) {
+            double u = num_of(x), v = num_of(y);
+            r = (u > v) - (u < v);
+            if (!r && isnan(u) != isnan(v))
+                r = isnan(u) ? 1 : -1;
+        } else {
+            r = strcmp(x, y);
+        }
+        if (r)
+            return r;
+    }
+    return (ra > rb) - (ra < rb); /* stable */
+}
+
+void table_sort(rw_table *t, const long *keys, const bool *numeric_keys, size_t nkeys)
+{
+    if (t->nrows < 2)
+        return;
+    size_t *idx = malloc(t->nrows * sizeof *idx);
+    char **cells = malloc(t->nrows * t->ncols * sizeof *cells);
+    if (!idx || !cells) {
+        free(idx);
+        free(cells);
+        return; /* unsorted but intact; only under memory exhaustion */
+    }
+    for (size_t i = 0; i < t->nrows; i++)
+        idx[i] = i;
+    sort_ctx ctx = {t, keys, numeric_keys, nkeys};
+    g_sort = &ctx;
+    qsort(idx, t->nrows, sizeof *idx, cmp_rows);
+    g_sort = NULL;
+    for (size_t i = 0; i < t->nrows; i++)
+        memcpy(cells + i * t->ncols, t->cells + idx[i] * t->ncols, t->ncols * sizeof *cells);
+    memcpy(t->cells, cells, t->nrows * t->ncols * sizeof *cells);
+    free(cells);
+    free(idx);
+}
+
+void table_sort_default(rw_table *t)
+{
+    const char *names[] = {"run", "step", "tensor", "component"};
+    long keys[4];
+    bool num[4];
+    size_t n = 0;
+    for (size_t i = 0; i < 4; i++) {
+        long c = table_col(t, names[i]);
+        if (c >= 0) {
+            keys[n] = c;
+            num[n++] = i == 1;
+        }
+    }
+    table_sort(t, keys, num, n);
+}
+
+/* ------------------------------------------------------------- writing */
+
+static void put_csv(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void put_md(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|')
+            fputc('\\', f);
+        fputc(*s, f);
+    }
+}
+
+static void put_tex(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '_': case '%': case '&': case '#': case '$': case '{': case '}':
+            fputc('\\', f);
+            fputc(*s, f);
+            break;
+        case '\\': fputs("\\textbackslash{}", f); break;
+        case '~': fputs("\\textasciitilde{}", f); break;
+        case '^': fputs("\\textasciicircum{}", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+static void put_json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch == '\n')
+            fputs("\\n", f);
+        else if (ch == '\t')
+            fputs("\\t", f);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+static void put_json_cell(FILE *f, const char *s, bool numeric)
+{
+    double v;
+    /* Non-finite numbers have no JSON literal: they stay strings. */
+    if (numeric && *s && rw_parse_double(s, &v) && isfinite(v))
+        fputs(s, f);
+    else if (numeric && !*s)
+        fputs("null", f);
+    else
+        put_json_str(f, s);
+}
+
+rw_status table_write(const rw_table *t, FILE *f, rw_tformat fmt)
+{
+    size_t nc = t->ncols;
+    switch (fmt) {
+    case RW_TF_TSV:
+    case RW_TF_CSV:
+        for (size_t r = 0; r <= t->nrows; r++)
+            for (size_t c = 0; c < nc; c++) {
+                const char *s = r ? table_cell(t, r - 1, c) : t->cols[c];
+                if (fmt == RW_TF_TSV)
+                    fputs(s, f);
+                else
+                    put_csv(f, s);
+                fputc(c + 1 < nc ? (fmt == RW_TF_TSV ? '\t' : ',') : '\n', f);
+            }
+        break;
+    case RW_TF_MD:
+        for (size_t r = 0; r <= t->nrows + 1; r++) {
+            fputc('|', f);
+            for (size_t c = 0; c < nc; c++) {
+                if (r == 1) {
+                    fputs(t->numeric[c] ? " ---: |" : " --- |", f);
+                    continue;
+                }
+                fputc(' ', f);
+                put_md(f, r == 0 ? t->cols[c] : table_cell(t, r - 2, c));
+                fputs(" |", f);
+            }
+            fputc('\n', f);
+        }
+        break;
+    case RW_TF_TEX:
+        fputs("\\begin{tabular}{", f);
+        for (size_t c = 0; c < nc; c++)
+            fputc(t->numeric[c] ? 'r' : 'l', f);
+        fputs("}\n\\toprule\n", f);
+        for (size_t r = 0; r <= t->nrows; r++) {
+            for (size_t c = 0; c < nc; c++) {
+                if (c)
+                    fputs(" & ", f);
+                put_tex(f, r ? table_cell(t, r - 1, c) : t->cols[c]);
+            }
+            fputs(" \\\\\n", f);
+            if (r == 0)
+                fputs("\\midrule\n", f);
+        }
+        fputs("\\bottomrule\n\\end{tabular}\n", f);
+        break;
+    case RW_TF_JSON:
+        fputs("[", f);
+        for (size_t r = 0; r < t->nrows; r++) {
+            fputs(r ? ",\n {" : "\n {", f);
+            for (size_t c = 0; c < nc; c++) {
+                if (c)
+                    fputs(", ", f);
+                put_json_str(f, t->cols[c]);
+                fputs(": ", f);
+                put_json_cell(f, table_cell(t, r, c), t->numeric[c]);
+            }
+            fputc('}', f);
+        }
+        fputs("\n]\n", f);
+        break;
+    }
+    return ferror(f) ? RW_EIO : RW_OK;
+}
+
+rw_status table_write_path(const rw_table *t, const char *path, rw_tformat fmt, rw_err *err)
+{
+    if (!path || strcmp(path, "-") == 0) {
+        if (table_write(t, stdout, fmt) != RW_OK || fflush(stdout) != 0)
+            return rw_fail(err, RW_EIO, "stdout: write failed: %s", strerror(errno));
+        return RW_OK;
+    }
+    rw_outfile o;
+    rw_status st = outfile_open(&o, path, true, err);
+    if (st != RW_OK)
+        return st;
+    table_write(t, o.f, fmt);
+    return outfile_commit(&o, err);
+}
+
+/* ------------------------------------------------------------- reading */
+
+/* Splits line into fields in place. CSV honours double quotes. Returns the
+ * number of fields, or -1 for an unterminated quote. */
+static long split_line(char *line, bool csv, char ***fields, size_t *cap)
+{
+    size_t n = 0;
+    char *p = line;
+    for (;;) {
+        if (n == *cap) {
+            size_t ncap = *cap ? 2 * *cap : 32;
+            char **nf = realloc(*fields, ncap * sizeof *nf);
+            if (!nf)
+                return -2;
+            *fields = nf;
+            *cap = ncap;
+        }
+        if (csv && *p == '"') {
+            char *w = ++p, *start = p;
+            for (;;) {
+                if (!*p)
+                    return -1;
+                if (*p == '"' && p[1] == '"') {
+                    *w++ = '"';
+                    p += 2;
+                } else if (*p == '"') {
+                    p++;
+                    break;
+                } else {
+                    *w++ = *p++;
+                }
+            }
+            *w = '\0';
+            (*fields)[n++] = start;
+            if (*p == ',') {
+                p++;
+                continue;
+            }
+            return *p ? -1 : (long)n;
+        }
+        (*fields)[n++] = p;
+        char *sep = strchr(p, csv ? ',' : '\t');
+        if (!sep)
+            return (long)n;
+        *sep = '\0';
+        p = sep + 1;
+    }
+}
+
+rw_status table_read(const char *path, rw_table **out, rw_err *err)
+{
+    *out = NULL;
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f)
+        return rw_fail(err, RW_EIO, "%s: %s", path, strerror(errno));
+    size_t plen = strlen(path);
+    bool csv = plen > 4 && strcmp(path + plen - 4, ".csv") == 0;
+    char *line = NULL, **fields = NULL;
+    size_t lcap = 0, fcap = 0, lineno = 0;
+    rw_table *t = NULL;
+    rw_status st = RW_OK;
+    ssize_t len;
+    while ((len = getline(&line, &lcap, f)) >= 0) {
+        lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        if (len == 0)
+            continue;
+        long nf = split_line(line, csv, &fields, &fcap);
+        if (nf == -2) {
+            st = rw_fail(err, RW_ENOMEM, "out of memory");
+            break;
+        }
+        if (nf < 0) {
+            st = rw_fail(err, RW_EDATA, "%s:%zu: unterminated quote", path, lineno);
+            break;
+        }
+        if (!t) {
+            t = table_new((const char *const *)fields, (size_t)nf);
+            if (!t) {
+                st = rw_fail(err, RW_ENOMEM, "out of memory");
+                break;
+            }
+            for (size_t i = 0; i < t->ncols; i++)
+                for (size_t j = 0; j < i; j++)
+                    if (strcmp(t->cols[i], t->cols[j]) == 0) {
+                        st = rw_fail(err, RW_EDATA, "%s:1: column '%s' appears twice", path,
+                                     t->cols[i]);
+                        goto out;
+                    }
+            continue;
+        }
+        if ((size_t)nf != t->ncols) {
+            st = rw_fail(err, RW_EDATA, "%s:%zu: %ld fields, header has %zu", path, lineno, nf,
+                         t->ncols);
+            break;
+        }
+        if ((st = table_add_row(t, (const char *const *)fields, err)) != RW_OK)
+            break;
+    }
+out:
+    if (st == RW_OK && ferror(f))
+        st = rw_fail(err, RW_EIO, "%s: read failed: %s", path, strerror(errno));
+    if (st == RW_OK && !t)
+        st = rw_fail(err, RW_EDATA, "%s: empty table (no header row)", path);
+    if (f != stdin)
+        fclose(f);
+    free(line);
+    free(fields);
+    if (st != RW_OK) {
+        table_free(t);
+        return st;
+    }
+    /* A column is numeric when every cell reads as a number. */
+    for (size_t c = 0; c < t->ncols; c++) {
+        bool num = t->nrows > 0;
+        for (size_t r = 0; r < t->nrows && num; r++) {
+            double v;
+            num = rw_parse_double(table_cell(t, r, c), &v);
+        }
+        t->numeric[c] = num;
+    }
+    *out = t;
+    return RW_OK;
+}

@@ -1,0 +1,55 @@
+/*
+ * table.h — the tables rankwatch writes and reads: named columns, rows of
+ * text cells, written as TSV (the default), CSV, Markdown, LaTeX or JSON, and
+ * read back from TSV or CSV. Output files appear atomically (outfile.h).
+ */
+#ifndef RW_TABLE_H
+#define RW_TABLE_H
+
+#include "rw.h"
+
+#include <stdio.h>
+
+typedef enum { RW_TF_TSV, RW_TF_CSV, RW_TF_MD, RW_TF_TEX, RW_TF_JSON } rw_tformat;
+
+/* -1 when unknown; names: tsv csv md tex json. */
+int rw_tformat_parse(const char *name);
+
+typedef struct {
+    size_t ncols;
+    char **cols;        /* column names (owned) */
+    bool *numeric;      /* per column: JSON writes its cells as numbers */
+    size_t nrows, cap;
+    char **cells;       /* nrows * ncols, row-major (owned) */
+} rw_table;
+
+/* New empty table with these columns; NULL on allocation failure. */
+rw_table *table_new(const char *const *cols, size_t ncols);
+void table_free(rw_table *t);
+/* Appends a row of ncols cells (copied). */
+rw_status table_add_row(rw_table *t, const char *const *cells, rw_err *err);
+static inline const char *table_cell(const rw_table *t, size_t row, size_t col)
+{
+    return t->cells[row * t->ncols + col];
+}
+/* Column index by name, -1 when absent. */
+long table_col(const rw_table *t, const char *name);
+/* Marks a column numeric (JSON: number; non-finite as "nan"/"inf" strings). */
+void table_set_numeric(rw_table *t, long col, bool numeric);
+
+/* Sorts rows by the given columns in order; a column listed in numeric_keys
+ * compares as a number. Stable. */
+void table_sort(rw_table *t, const long *keys, const bool *numeric_keys, size_t nkeys);
+/* Sorts by DESIGN.md's key: run, step (numeric), tensor, component. */
+void table_sort_default(rw_table *t);
+
+rw_status table_write(const rw_table *t, FILE *f, rw_tformat fmt);
+/* Writes to path atomically (temporary file + rename); path NULL or "-"
+ * writes to stdout. */
+rw_status table_write_path(const rw_table *t, const char *path, rw_tformat fmt, rw_err *err);
+
+/* Reads a TSV (or, for .csv names, CSV) table with a header row. A ragged
+ * row is an error naming its line. *out owned by the caller. */
+rw_status table_read(const char *path, rw_table **out, rw_err *err);
+
+#endif

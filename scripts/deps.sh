@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# deps.sh — install the Debian packages rankwatch builds, runs and tests with,
+# when any is missing. Used by analyze.sh, `make check` and .ci/run.
+# Set RW_NO_INSTALL=1 to only report what is missing.
+set -euo pipefail
+
+pkgs=(build-essential pkg-config liblapacke-dev libopenblas-dev libhdf5-dev
+      libpng-dev libcjson-dev libcmocka-dev gnuplot-nox)
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+        || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "${RW_NO_INSTALL:-0}" = 1 ]; then
+    echo "deps.sh: missing Debian packages: ${missing[*]}" >&2
+    exit 1
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+        echo "deps.sh: missing packages (${missing[*]}) and not root; install them with apt-get" >&2
+        exit 1
+    fi
+fi
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
