@@ -1,0 +1,248 @@
+/*
+ * stats.c — t quantiles, summaries and aggregation over layers (stats.h).
+ *
+ * The incomplete beta uses the continued fraction of Numerical Recipes /
+ * Cephes (modified Lentz); the t quantile inverts the CDF by bisection on
+ * [0, 1e6] to full double precision, which is plenty fast for the few dozen
+ * distinct df a comparison needs.
+ */
+#include "stats.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double betacf(double a, double b, double x)
+{
+    const double tiny = 1e-300, eps = 1e-16;
+    double qab = a + b, qap = a + 1, qam = a - 1;
+    double c = 1, d = 1 - qab * x / qap;
+    if (fabs(d) < tiny)
+        d = tiny;
+    d = 1 / d;
+    double h = d;
+    for (int m = 1; m <= 1000; m++) {
+        int m2 = 2 * m;
+        double aa = m * (b - m) * x / ((qam + m2) * (a + m2));
+        d = 1 + aa * d;
+        if (fabs(d) < tiny)
+            d = tiny;
+        c = 1 + aa / c;
+        if (fabs(c) < tiny)
+            c = tiny;
+        d = 1 / d;
+        h *= d * c;
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
+        d = 1 + aa * d;
+        if (fabs(d) < tiny)
+            d = tiny;
+        c = 1 + aa / c;
+        if (fabs(c) < tiny)
+            c = tiny;
+        d = 1 / d;
+        double del = d * c;
+        h *= del;
+        if (fabs(del - 1) < eps)
+            break;
+    }
+    return h;
+}
+
+double rw_betainc(double a, double b, double x)
+{
+    if (x <= 0)
+        return 0;
+    if (x >= 1)
+        return 1;
+    double lbt = lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x);
+    double bt = exp(lbt);
+    if (x < (a + 1) / (a + b + 2))
+        return bt * betacf(a, b, x) / a;
+    return 1 - bt * betacf(b, a, 1 - x) / b;
+}
+
+double rw_t_cdf(double t, double df)
+{
+    if (isnan(t) || !(df > 0))
+        return NAN;
+    if (isinf(t))
+        return t > 0 ? 1 : 0;
+    double x = df / (df + t * t);
+    double tail = 0.5 * rw_betainc(df / 2, 0.5, x); /* P(T > |t|) */
+    return t > 0 ? 1 - tail : tail;
+}
+
+double rw_t_quantile(double p, double df)
+{
+    if (!(p > 0 && p < 1) || !(df > 0))
+        return NAN;
+    if (p == 0.5)
+        return 0;
+    if (p < 0.5)
+        return -rw_t_quantile(1 - p, df);
+    double lo = 0, hi = 1;
+    while (rw_t_cdf(hi, df) < p && hi < 1e300)
+        hi *= 2;
+    for (int i = 0; i < 200 && hi - lo > 1e-15 * hi; i++) {
+        double mid = 0.5 * (lo + hi);
+        if (rw_t_cdf(mid, df) < p)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+void rw_summarize(const double *v, size_t n, rw_summary *out)
+{
+    rw_summary s = {0, NAN, NAN, NAN, NAN};
+    double sum = 0;
+    bool inf = false;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(v[i]))
+            continue;
+        s.n++;
+        sum += v[i];
+        inf = inf || isinf(v[i]);
+    }
+    if (s.n == 0) {
+        *out = s;
+        return;
+    }
+    s.mean = sum / (double)s.n;
+    if (inf) {
+        *out = s; /* mean inf (or nan), spread undefined */
+        return;
+    }
+    /* Two-pass variance for accuracy. */
+    double ss = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isnan(v[i]))
+            ss += (v[i] - s.mean) * (v[i] - s.mean);
+    if (s.n == 1) {
+        s.lo = s.hi = s.mean;
+    } else {
+        s.sd = sqrt(ss / (double)(s.n - 1));
+        double h = rw_t_quantile(0.975, (double)(s.n - 1)) * s.sd / sqrt((double)s.n);
+        s.lo = s.mean - h;
+        s.hi = s.mean + h;
+    }
+    *out = s;
+}
+
+/* ---------------------------------------------------------- aggregation */
+
+typedef struct {
+    size_t row;
+    const char *run, *module, *component;
+    int64_t step;
+    double v;
+} agg_item;
+
+static int cmp_item(const void *a, const void *b)
+{
+    const agg_item *x = a, *y = b;
+    int r = strcmp(x->module, y->module);
+    if (!r)
+        r = strcmp(x->component, y->component);
+    if (!r && x->step != y->step)
+        r = x->step < y->step ? -1 : 1;
+    if (!r)
+        r = strcmp(x->run, y->run);
+    if (!r)
+        r = (x->row > y->row) - (x->row < y->row);
+    return r;
+}
+
+rw_status rw_aggregate(const rw_table *t, const char *metric, const char *component,
+                       rw_agg **out, size_t *nout, rw_err *err)
+{
+    *out = NULL;
+    *nout = 0;
+    long cm = table_col(t, metric);
+    if (cm < 0)
+        return rw_fail(err, RW_ENOTFOUND, "table has no column '%s'", metric);
+    static const char *const need[] = {"run", "step", "module", "component"};
+    long c[4];
+    for (int i = 0; i < 4; i++)
+        if ((c[i] = table_col(t, need[i])) < 0)
+            return rw_fail(err, RW_EDATA, "table has no column '%s'", need[i]);
+    agg_item *it = rw_calloc(t->nrows ? t->nrows : 1, sizeof *it, err);
+    if (!it)
+        return RW_ENOMEM;
+    size_t ni = 0;
+    rw_status st = RW_OK;
+    for (size_t r = 0; r < t->nrows; r++) {
+        const char *comp = table_cell(t, r, (size_t)c[3]);
+        bool take = component ? strcmp(comp, component) == 0
+                              : strcmp(comp, "weight") == 0 || strcmp(comp, "full") == 0;
+        if (!take)
+            continue;
+        int64_t step;
+        double v;
+        if (!rw_parse_i64(table_cell(t, r, (size_t)c[1]), &step)) {
+            st = rw_fail(err, RW_EDATA, "row %zu: step '%s' is not a whole number", r + 2,
+                         table_cell(t, r, (size_t)c[1]));
+            break;
+        }
+        if (!rw_parse_double(table_cell(t, r, (size_t)cm), &v)) {
+            st = rw_fail(err, RW_EDATA, "row %zu: %s '%s' is not a number", r + 2, metric,
+                         table_cell(t, r, (size_t)cm));
+            break;
+        }
+        it[ni++] = (agg_item){r, table_cell(t, r, (size_t)c[0]), table_cell(t, r, (size_t)c[2]),
+                              comp, step, v};
+    }
+    if (st != RW_OK) {
+        free(it);
+        return st;
+    }
+    qsort(it, ni, sizeof *it, cmp_item);
+    rw_agg *a = rw_calloc(ni ? ni : 1, sizeof *a, err);
+    double *vals = rw_calloc(ni ? ni : 1, sizeof *vals, err);
+    size_t na = 0;
+    if (!a || !vals) {
+        free(a);
+        free(vals);
+        free(it);
+        return RW_ENOMEM;
+    }
+    for (size_t i = 0; i < ni;) {
+        size_t j = i;
+        while (j < ni && it[j].step == it[i].step && !strcmp(it[j].run, it[i].run) &&
+               !strcmp(it[j].module, it[i].module) && !strcmp(it[j].component, it[i].component)) {
+            vals[j - i] = it[j].v;
+            j++;
+        }
+        rw_agg *g = &a[na++];
+        g->run = rw_strdup(it[i].run);
+        g->module = rw_strdup(it[i].module);
+        g->component = rw_strdup(it[i].component);
+        g->step = it[i].step;
+        rw_summarize(vals, j - i, &g->s);
+        if (!g->run || !g->module || !g->component) {
+            st = rw_fail(err, RW_ENOMEM, "out of memory");
+            break;
+        }
+        i = j;
+    }
+    free(vals);
+    free(it);
+    if (st != RW_OK) {
+        rw_agg_free(a, na);
+        return st;
+    }
+    *out = a;
+    *nout = na;
+    return RW_OK;
+}
+
+void rw_agg_free(rw_agg *a, size_t n)
+{
+    for (size_t i = 0; a && i < n; i++) {
+        free(a[i].run);
+        free(a[i].module);
+        free(a[i].component);
+    }
+    free(a);
+}

@@ -1,0 +1,46 @@
+/*
+ * stats.h — the statistics rw-compare and rw-plot share: Student t
+ * quantiles, mean / sd / 95% t-interval, and the aggregation of a per-layer
+ * metric table into one value per (run, module, component, step).
+ */
+#ifndef RW_STATS_H
+#define RW_STATS_H
+
+#include "table.h"
+
+/* Regularised incomplete beta I_x(a, b), a, b > 0, 0 <= x <= 1. */
+double rw_betainc(double a, double b, double x);
+/* CDF of Student's t with df > 0 degrees of freedom. */
+double rw_t_cdf(double t, double df);
+/* Quantile of Student's t: the t with rw_t_cdf(t, df) = p, 0 < p < 1.
+ * rw_t_quantile(0.975, df) is the half-width factor of a 95% interval. */
+double rw_t_quantile(double p, double df);
+
+typedef struct {
+    size_t n;          /* values averaged (non-nan ones) */
+    double mean, sd;   /* sd: sample standard deviation (n - 1); nan for n < 2 */
+    double lo, hi;     /* two-sided 95% t-interval; equal to mean for n = 1 */
+} rw_summary;
+
+/* Summary of v[0..n-1], skipping nan. An inf value makes mean inf (or nan
+ * for mixed signs) and sd, lo, hi nan. */
+void rw_summarize(const double *v, size_t n, rw_summary *out);
+
+/* One aggregated point: a metric's summary over the layers of a module. */
+typedef struct {
+    char *run, *module, *component; /* owned */
+    int64_t step;
+    rw_summary s;
+} rw_agg;
+
+/* Aggregates column `metric` of a per-layer table (DESIGN.md key columns)
+ * over layers, per (run, module, component, step). component: a name, or
+ * NULL for each run's default (rows whose component is "weight" or "full").
+ * Result sorted by module, component, step, run. RW_ENOTFOUND when the table
+ * lacks the metric column; RW_EDATA when a needed key column is missing or
+ * a cell is not a number. */
+rw_status rw_aggregate(const rw_table *t, const char *metric, const char *component,
+                       rw_agg **out, size_t *n, rw_err *err);
+void rw_agg_free(rw_agg *a, size_t n);
+
+#endif
