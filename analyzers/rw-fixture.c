@@ -1,0 +1,207 @@
+/*
+ * rw-fixture — synthetic runs with known structure, for tests, demos and
+ * benchmarks:
+ *   runs   a full-rank and a ReLoRA-style run of a small pico-decoder-shaped
+ *          model (synth.h says how they are made);
+ *   known  a run whose matrices have chosen singular values, with the chosen
+ *          values written beside it (known_sigma.tsv) so that any tool's
+ *          output can be checked against them.
+ */
+#include "cli.h"
+#include "h5write.h"
+#include "synth.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char usage[] =
+    "Usage: rw-fixture runs  -o DIR [OPTION]...\n"
+    "       rw-fixture known -o DIR [--seed N]\n"
+    "\n"
+    "runs: writes DIR/full-rank/step_NNNNNN.h5 and DIR/relora/step_NNNNNN.h5, a\n"
+    "  full-rank and a ReLoRA-style run of a pico-decoder-shaped model (d_model 96,\n"
+    "  12 heads, 4 kv heads, FFN 384). ReLoRA checkpoints hold the frozen base\n"
+    "  weights plus A_lora/B_lora adapters, merged every --cycle steps.\n"
+    "  --seed N        random seed (default 42)\n"
+    "  --layers N      transformer blocks (default 4)\n"
+    "  --steps N       last step (default 2000)\n"
+    "  --every N       checkpoint interval in steps (default 100)\n"
+    "  --cycle N       ReLoRA merge interval in steps (default 500)\n"
+    "  --rank N        ReLoRA adapter rank (default 8)\n"
+    "  --dtype T       float32 (default), float16, bfloat16 or float64\n"
+    "\n"
+    "known: writes DIR/known/step_00000{0,1,2}.h5, matrices U diag(s) V^T with\n"
+    "  random orthogonal U, V and chosen s (float64), and DIR/known_sigma.tsv with\n"
+    "  the columns step tensor rows cols i sigma.\n"
+    "\n"
+    "  -o, --output DIR    where to write (created)\n"
+    RW_CLI_COMMON_HELP
+    "\n"
+    "Exit status: 0 ok, 1 failure, 2 usage error.\n";
+
+enum { OPT_SEED = 2000, OPT_LAYERS, OPT_STEPS, OPT_EVERY, OPT_CYCLE, OPT_RANK, OPT_DTYPE };
+
+typedef struct {
+    rw_cli *cli;
+    synth_runs_opts o;
+} fixture_args;
+
+static int on_option(int opt, const char *arg, void *ctx)
+{
+    fixture_args *a = ctx;
+    int64_t v;
+    if (opt == OPT_DTYPE) {
+        rw_dtype dt = rw_dtype_parse(arg);
+        if (!rw_dtype_is_float(dt))
+            return rw_cli_usage_error(a->cli, "--dtype: '%s' is not float16, bfloat16, "
+                                              "float32 or float64", arg);
+        a->o.dtype = dt;
+        return 0;
+    }
+    if (!rw_parse_i64(arg, &v) || v < (opt == OPT_STEPS ? 0 : 1) || v > 100000000)
+        return rw_cli_usage_error(a->cli, "'%s' is not a valid whole number here", arg);
+    switch (opt) {
+    case OPT_SEED: a->o.seed = (uint64_t)v; break;
+    case OPT_LAYERS: a->o.layers = (int)v; break;
+    case OPT_STEPS: a->o.steps = (int)v; break;
+    case OPT_EVERY: a->o.every = (int)v; break;
+    case OPT_CYCLE: a->o.cycle = (int)v; break;
+    case OPT_RANK: a->o.rank = (int)v; break;
+    }
+    return 0;
+}
+
+/* The chosen spectra of `known`: at step t every value is multiplied by
+ * (1 + t). Shapes are non-square so that a transpose would show. */
+typedef struct {
+    const char *name;
+    int ndim;
+    int64_t shape[3];
+    int ns;
+    double s[6];
+} known_matrix;
+
+static const known_matrix known[] = {
+    {"layers.0.attention.identity.weight", 2, {6, 6}, 6, {1, 1, 1, 1, 1, 1}},
+    {"layers.0.attention.rank1.weight", 2, {5, 7}, 5, {3, 0, 0, 0, 0}},
+    {"layers.1.attention.rank1.weight", 2, {7, 5}, 5, {2, 0, 0, 0, 0}},
+    {"layers.1.swiglu.tall.weight", 2, {9, 4}, 4, {4, 2, 1, 1}},
+    {"layers.1.swiglu.wide.weight", 2, {3, 8}, 3, {5, 1e-3, 1e-6}},
+    {"layers.2.swiglu.geo.weight", 2, {12, 6}, 6, {1, 0.5, 0.25, 0.125, 0.0625, 0.03125}},
+    {"layers.2.swiglu.row.weight", 2, {1, 6}, 1, {2}},
+    {"layers.3.conv.weight", 3, {4, 2, 3}, 4, {3, 2, 1, 0.5}},
+    {"zero.weight", 2, {4, 3}, 3, {0, 0, 0}},
+};
+
+static rw_status write_known(const char *dir, uint64_t seed, rw_err *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/known", dir);
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return rw_fail(err, RW_EIO, "%s: cannot create directory: %s", dir, strerror(errno));
+    if (mkdir(path, 0777) != 0 && errno != EEXIST)
+        return rw_fail(err, RW_EIO, "%s: cannot create directory: %s", path, strerror(errno));
+    static const char *const cols[] = {"step", "tensor", "rows", "cols", "i", "sigma"};
+    rw_table *t = table_new(cols, 6);
+    if (!t)
+        return rw_fail(err, RW_ENOMEM, "out of memory");
+    rw_rng r;
+    rng_seed(&r, seed);
+    rw_status st = RW_OK;
+    double w[64], bias[6] = {0.1, -0.2, 0.3, 0, 0, 0}, idx[4] = {1, 2, 3, 4};
+    for (int step = 0; step <= 2 && st == RW_OK; step++) {
+        snprintf(path, sizeof path, "%s/known/step_%06d.h5", dir, step);
+        rw_h5w *h;
+        if ((st = h5w_open(path, &h, err)) != RW_OK)
+            break;
+        st = h5w_attr_i64(h, "/", "step", step, err);
+        for (size_t k = 0; k < sizeof known / sizeof *known && st == RW_OK; k++) {
+            const known_matrix *km = &known[k];
+            int64_t m = km->shape[0], n = km->ndim == 3 ? km->shape[1] * km->shape[2]
+                                                         : km->shape[1];
+            double s[6];
+            for (int i = 0; i < km->ns; i++)
+                s[i] = km->s[i] * (1 + step);
+            if ((st = synth_matrix(&r, m, n, s, w, err)) != RW_OK)
+                break;
+            /* Names as nested groups for half of them: both give one name. */
+            char dsname[256];
+            snprintf(dsname, sizeof dsname, "%s", km->name);
+            if (k % 2)
+                for (char *p = dsname; *p; p++)
+                    if (*p == '.')
+                        *p = '/';
+            st = h5w_dataset(h, dsname, km->ndim, km->shape, RW_DT_F64, w, 0, err);
+            for (int i = 0; i < km->ns && st == RW_OK; i++) {
+                char a[32], b[32], c[32], d[32], e[32];
+                snprintf(a, 32, "%d", step);
+                snprintf(b, 32, "%lld", (long long)m);
+                snprintf(c, 32, "%lld", (long long)n);
+                snprintf(d, 32, "%d", i + 1);
+                const char *cells[] = {a, km->name, b, c, d, rw_fmt_double(e, s[i])};
+                st = table_add_row(t, cells, err);
+            }
+        }
+        int64_t bshape[1] = {3}, ishape[1] = {4};
+        if (st == RW_OK)
+            st = h5w_dataset(h, "layers.0.attention.bias", 1, bshape, RW_DT_F64, bias, 0, err);
+        if (st == RW_OK)
+            st = h5w_dataset(h, "layers.0.index", 1, ishape, RW_DT_INT, idx, 0, err);
+        rw_status cst = h5w_close(h, st == RW_OK, err);
+        if (st == RW_OK)
+            st = cst;
+    }
+    if (st == RW_OK) {
+        snprintf(path, sizeof path, "%s/known_sigma.tsv", dir);
+        st = table_write_path(t, path, RW_TF_TSV, err);
+    }
+    table_free(t);
+    return st;
+}
+
+int main(int argc, char **argv)
+{
+    rw_cli cli = {.prog = "rw-fixture", .usage = usage};
+    fixture_args a = {.cli = &cli};
+    synth_runs_defaults(&a.o);
+    static const struct option extra[] = {
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"layers", required_argument, NULL, OPT_LAYERS},
+        {"steps", required_argument, NULL, OPT_STEPS},
+        {"every", required_argument, NULL, OPT_EVERY},
+        {"cycle", required_argument, NULL, OPT_CYCLE},
+        {"rank", required_argument, NULL, OPT_RANK},
+        {"dtype", required_argument, NULL, OPT_DTYPE},
+        {0, 0, 0, 0},
+    };
+    int ret = rw_cli_parse(&cli, argc, argv, extra, NULL, on_option, &a);
+    if (ret >= 0)
+        goto out;
+    if (optind != argc - 1 || (strcmp(argv[optind], "runs") && strcmp(argv[optind], "known"))) {
+        ret = rw_cli_usage_error(&cli, "expected one command: runs or known");
+        goto out;
+    }
+    if (!cli.out) {
+        ret = rw_cli_usage_error(&cli, "-o DIR is required");
+        goto out;
+    }
+    rw_err err = {{0}};
+    rw_status st;
+    if (strcmp(argv[optind], "runs") == 0) {
+        if (a.o.cycle % a.o.every) {
+            ret = rw_cli_usage_error(&cli, "--cycle must be a multiple of --every");
+            goto out;
+        }
+        st = synth_write_runs(cli.out, &a.o, &err);
+    } else {
+        st = write_known(cli.out, a.o.seed, &err);
+    }
+    ret = st == RW_OK ? 0 : rw_cli_fail(&cli, st, &err);
+out:
+    rw_cli_free(&cli);
+    return ret;
+}
