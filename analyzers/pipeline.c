@@ -89,6 +89,7 @@ rw_status rw_analyze(const rw_runset *rs, const rw_analysis_opts *o, rw_spectrum
     for (size_t r = 0; r < rs->n && st == RW_OK; r++) {
         const rw_run *run = &rs->runs[r];
         shape_book book = {0};
+        size_t emitted = 0, tensors = 0;
         for (size_t ci = 0; ci < run->n && st == RW_OK; ci++) {
             const rw_ckpt_ref *ref = &run->ckpts[ci];
             if (tty)
@@ -97,6 +98,7 @@ rw_status rw_analyze(const rw_runset *rs, const rw_analysis_opts *o, rw_spectrum
             rw_ckpt *c;
             if ((st = ckpt_open(ref->path, ref->group, &c, err)) != RW_OK)
                 break;
+            tensors += c->n;
             for (size_t ti = 0; ti < c->n && st == RW_OK; ti++) {
                 const rw_tensor *t = &c->tensors[ti];
                 int64_t m, n;
@@ -143,10 +145,22 @@ rw_status rw_analyze(const rw_runset *rs, const rw_analysis_opts *o, rw_spectrum
                     .path = c->path,
                 };
                 st = fn(&s, ctx, err);
+                emitted++;
             }
             ckpt_free(c);
         }
         book_free(&book);
+        if (st == RW_OK && emitted == 0) {
+            const char *what = o->sel.ninclude || o->sel.nexclude
+                                   ? "no matrix matches the selection"
+                                   : "no matrix to analyse (every tensor is 1-D or not float)";
+            if (run->n == 1)
+                st = rw_fail(err, RW_EDATA, "%s: %s (%zu tensors)", run->ckpts[0].path, what,
+                             tensors);
+            else
+                st = rw_fail(err, RW_EDATA, "run %s: %s in its %zu checkpoints", run->label,
+                             what, run->n);
+        }
     }
     if (tty)
         fprintf(stderr, "\r\033[K");

@@ -21,6 +21,7 @@
 static const char usage[] =
     "Usage: rw-fixture runs  -o DIR [OPTION]...\n"
     "       rw-fixture known -o DIR [--seed N]\n"
+    "       rw-fixture edge  -o DIR\n"
     "\n"
     "runs: writes DIR/full-rank/step_NNNNNN.h5 and DIR/relora/step_NNNNNN.h5, a\n"
     "  full-rank and a ReLoRA-style run of a pico-decoder-shaped model (d_model 96,\n"
@@ -37,6 +38,10 @@ static const char usage[] =
     "known: writes DIR/known/step_00000{0,1,2}.h5, matrices U diag(s) V^T with\n"
     "  random orthogonal U, V and chosen s (float64), and DIR/known_sigma.tsv with\n"
     "  the columns step tensor rows cols i sigma.\n"
+    "\n"
+    "edge: writes checkpoints that analyses must refuse or flag, for testing\n"
+    "  error handling: vectors-only.h5 (no matrix), nan.h5 (a NaN and an Inf\n"
+    "  weight), mixed-shapes/ (a run whose tensor changes shape at step 100).\n"
     "\n"
     "  -o, --output DIR    where to write (created)\n"
     RW_CLI_COMMON_HELP
@@ -163,6 +168,53 @@ static rw_status write_known(const char *dir, uint64_t seed, rw_err *err)
     return st;
 }
 
+static rw_status edge_file(const char *path, int64_t step, int64_t rows, bool nan,
+                           bool vectors_only, rw_err *err)
+{
+    rw_h5w *h = NULL;
+    rw_status st = h5w_open(path, &h, err);
+    double v[64];
+    for (int i = 0; i < 64; i++)
+        v[i] = sin(i + 1.0);
+    if (nan) {
+        v[5] = NAN;
+        v[9] = INFINITY;
+    }
+    int64_t s1[1] = {8}, s2[2] = {rows, 8};
+    if (st == RW_OK)
+        st = h5w_attr_i64(h, "/", "step", step, err);
+    if (st == RW_OK)
+        st = h5w_dataset(h, "layers.0.norm.weight", 1, s1, RW_DT_F32, v, 0, err);
+    if (st == RW_OK && !vectors_only)
+        st = h5w_dataset(h, "layers.0.mlp.weight", 2, s2, RW_DT_F32, v, 0, err);
+    if (st == RW_OK && nan)
+        st = h5w_dataset(h, "layers.1.mlp.weight", 2, s2, RW_DT_F32, v + 16, 0, err);
+    rw_status cst = h ? h5w_close(h, st == RW_OK, err) : st;
+    return st == RW_OK ? cst : st;
+}
+
+static rw_status write_edge(const char *dir, rw_err *err)
+{
+    char p[4096];
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return rw_fail(err, RW_EIO, "%s: cannot create directory: %s", dir, strerror(errno));
+    snprintf(p, sizeof p, "%s/mixed-shapes", dir);
+    if (mkdir(p, 0777) != 0 && errno != EEXIST)
+        return rw_fail(err, RW_EIO, "%s: cannot create directory: %s", p, strerror(errno));
+    snprintf(p, sizeof p, "%s/vectors-only.h5", dir);
+    rw_status st = edge_file(p, 0, 4, false, true, err);
+    snprintf(p, sizeof p, "%s/nan.h5", dir);
+    if (st == RW_OK)
+        st = edge_file(p, 0, 4, true, false, err);
+    snprintf(p, sizeof p, "%s/mixed-shapes/step_000000.h5", dir);
+    if (st == RW_OK)
+        st = edge_file(p, 0, 4, false, false, err);
+    snprintf(p, sizeof p, "%s/mixed-shapes/step_000100.h5", dir);
+    if (st == RW_OK)
+        st = edge_file(p, 100, 6, false, false, err);
+    return st;
+}
+
 int main(int argc, char **argv)
 {
     rw_cli cli = {.prog = "rw-fixture", .usage = usage};
@@ -181,8 +233,9 @@ int main(int argc, char **argv)
     int ret = rw_cli_parse(&cli, argc, argv, extra, NULL, on_option, &a);
     if (ret >= 0)
         goto out;
-    if (optind != argc - 1 || (strcmp(argv[optind], "runs") && strcmp(argv[optind], "known"))) {
-        ret = rw_cli_usage_error(&cli, "expected one command: runs or known");
+    if (optind != argc - 1 || (strcmp(argv[optind], "runs") && strcmp(argv[optind], "known") &&
+                               strcmp(argv[optind], "edge"))) {
+        ret = rw_cli_usage_error(&cli, "expected one command: runs, known or edge");
         goto out;
     }
     if (!cli.out) {
@@ -197,6 +250,8 @@ int main(int argc, char **argv)
             goto out;
         }
         st = synth_write_runs(cli.out, &a.o, &err);
+    } else if (strcmp(argv[optind], "edge") == 0) {
+        st = write_edge(cli.out, &err);
     } else {
         st = write_known(cli.out, a.o.seed, &err);
     }

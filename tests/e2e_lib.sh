@@ -36,6 +36,15 @@ expect_error() {
 # col TABLE NAME: prints the column NAME of a TSV table (no header).
 col() { awk -F'\t' -v n="$2" 'NR==1{for(i=1;i<=NF;i++) if($i==n) c=i; next} {print $c}' "$1"; }
 
+# close_tol A B RTOL ATOL: |A-B| <= ATOL + RTOL*max(|A|,|B|).
+close_tol() {
+    awk -v a="$1" -v b="$2" -v t="$3" -v at="$4" 'BEGIN{
+        if (a==b) exit 0;
+        if (a ~ /nan/ || b ~ /nan/ || a ~ /inf/ || b ~ /inf/) exit 1;
+        d=a-b; if(d<0)d=-d; m=(a<0?-a:a); n=(b<0?-b:b); if(n>m)m=n;
+        exit !(d <= at + t*m) }'
+}
+
 # close_rel A B TOL: |A-B| <= TOL*max(|A|,|B|) (nan equals nan, inf equals inf).
 close_rel() {
     awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN{
