@@ -62,7 +62,6 @@ static int parse_positive(const rw_cli *c, const char *opt, const char *arg, lon
 int rw_cli_parse(rw_cli *c, int argc, char **argv, const struct option *extra,
                  const char *extra_short, rw_cli_extra_fn fn, void *ctx)
 {
-    c->component = -1;
     c->format = RW_TF_TSV;
     c->lora_scale = NAN;
     size_t nextra = 0;
@@ -98,9 +97,9 @@ int rw_cli_parse(rw_cli *c, int argc, char **argv, const struct option *extra,
                 ret = rw_cli_fail(c, RW_ENOMEM, &err);
             break;
         case OPT_COMPONENT:
-            if ((c->component = rw_comp_parse(optarg)) < 0)
-                ret = rw_cli_usage_error(c, "--component: '%s' is not one of weight, full, "
-                                            "base, lora, ov", optarg);
+            if (!rw_comp_parse_mask(optarg, &c->comps))
+                ret = rw_cli_usage_error(c, "--component: '%s' is not a list of weight, full, "
+                                            "base, lora, ov, wo_wv, or all", optarg);
             break;
         case OPT_LABEL: {
             const char **l = realloc((void *)c->labels, (c->nlabels + 1) * sizeof *l);
@@ -198,4 +197,15 @@ void rw_cli_free(rw_cli *c)
     rw_select_free(&c->sel);
     free((void *)c->labels);
     c->labels = NULL;
+}
+
+rw_analysis_opts rw_cli_analysis(const rw_cli *c)
+{
+    rw_analysis_opts o = {
+        .sel = c->sel, .comps = c->comps, .weights = true,
+        .item = {.lora_scale = c->lora_scale, .heads = c->heads, .kv_heads = c->kv_heads,
+                 .prog = c->prog},
+        .prog = c->prog, .progress = true,
+    };
+    return o;
 }

@@ -16,7 +16,7 @@ typedef struct {
     const char *prog;        /* "rw-rank" */
     const char *usage;       /* the full --help text */
     rw_select sel;
-    int component;           /* rw_comp or -1: each matrix's default */
+    unsigned comps;          /* --component mask of RW_COMP_BIT(c); 0: defaults */
     const char **labels;     /* --label, in order: the i-th names the i-th run source */
     size_t nlabels;
     const char *out;         /* -o FILE, NULL: stdout */
@@ -48,12 +48,20 @@ int rw_cli_fail(const rw_cli *c, rw_status st, const rw_err *err);
 
 void rw_cli_free(rw_cli *c);
 
+/* Analysis options from the parsed flags (weights only; callers add modes). */
+rw_analysis_opts rw_cli_analysis(const rw_cli *c);
+
 /* The help text of the shared options, for programs' usage strings. */
 #define RW_CLI_SELECT_HELP                                                               \
     "  --include GLOB      only tensors whose name matches GLOB (repeatable)\n"           \
     "  --exclude GLOB      skip tensors whose name matches GLOB (repeatable)\n"           \
-    "  --component C       weight, full, base, lora or ov (default: weight for plain\n"   \
-    "                      tensors, full for adapted ones)\n"                             \
+    "  --component C[,C]   weight, full, base, lora, ov, wo_wv, or all (default:\n"     \
+    "                      weight for plain tensors, full for adapted ones, lora for\n"  \
+    "                      adapter-only checkpoints)\n"                                  \
+    "  --lora-scale S      LoRA scale s = alpha / r (default: lora_alpha and lora_r\n"   \
+    "                      attributes, else adapter_config.json, else 1)\n"             \
+    "  --heads H, --kv-heads G   attention heads for the ov components (default:\n"     \
+    "                      the n_heads and n_kv_heads attributes)\n"                    \
     "  --label NAME        name the next run (repeatable; or write NAME=PATH)\n"
 #define RW_CLI_OUTPUT_HELP                                                               \
     "  -o, --output FILE   write to FILE (atomically) instead of stdout\n"               \

@@ -1,5 +1,6 @@
 /*
- * metrics_main.c — rw-rank, rw-cond and rw-metrics (metrics_main.h).
+ * metrics_main.c — rw-rank, rw-cond, rw-metrics and rw-updates
+ * (metrics_main.h).
  */
 #include "metrics_main.h"
 
@@ -7,24 +8,51 @@
 #include "spectra_file.h"
 
 #include <stdio.h>
+#include <string.h>
 
 typedef struct {
     rw_table *t;
     const rw_metric_id *ids;
     size_t nids;
+    bool with_rel;
 } add_ctx;
 
 static rw_status add_row(const rw_spectrum *s, void *ctx, rw_err *err)
 {
     add_ctx *a = ctx;
-    return rw_metrics_table_add(a->t, s, a->ids, a->nids, err);
+    return rw_metrics_table_add(a->t, s, a->ids, a->nids, a->with_rel, err);
+}
+
+enum { OPT_FROM = 3000 };
+
+typedef struct {
+    rw_cli *cli;
+    bool from_first;
+} extra_args;
+
+static int on_option(int opt, const char *arg, void *ctx)
+{
+    extra_args *x = ctx;
+    if (opt != OPT_FROM)
+        return rw_cli_usage_error(x->cli, "unexpected option");
+    if (strcmp(arg, "first") == 0)
+        x->from_first = true;
+    else if (strcmp(arg, "previous") == 0)
+        x->from_first = false;
+    else
+        return rw_cli_usage_error(x->cli, "--from: '%s' is not previous or first", arg);
+    return 0;
 }
 
 int rw_metrics_main(int argc, char **argv, const char *prog, const char *usage,
-                    const rw_metric_id *ids, size_t nids)
+                    const rw_metric_id *ids, size_t nids, bool updates)
 {
     rw_cli cli = {.prog = prog, .usage = usage};
-    int ret = rw_cli_parse(&cli, argc, argv, NULL, NULL, NULL, NULL);
+    extra_args x = {.cli = &cli};
+    static const struct option from_opt[] = {{"from", required_argument, NULL, OPT_FROM},
+                                             {0, 0, 0, 0}};
+    int ret = rw_cli_parse(&cli, argc, argv, updates ? from_opt : NULL, NULL,
+                           updates ? on_option : NULL, &x);
     if (ret >= 0) {
         rw_cli_free(&cli);
         return ret;
@@ -39,13 +67,19 @@ int rw_metrics_main(int argc, char **argv, const char *prog, const char *usage,
     rw_err err = {{0}};
     rw_runset rs = {0};
     rw_status st = RW_OK;
-    add_ctx a = {.t = rw_metrics_table_new(ids, nids), .ids = ids, .nids = nids};
+    rw_kind kind = !updates ? RW_KIND_WEIGHT : x.from_first ? RW_KIND_UPDATE_FIRST
+                                                            : RW_KIND_UPDATE;
+    add_ctx a = {.t = rw_metrics_table_new(ids, nids, updates), .ids = ids, .nids = nids,
+                 .with_rel = updates};
     if (!a.t) {
         st = rw_fail(&err, RW_ENOMEM, "out of memory");
         goto done;
     }
     if (nargs == 1 && spectra_file_is(args[0])) {
-        st = spectra_file_foreach(args[0], &cli.sel, cli.component, add_row, &a, &err);
+        st = spectra_file_foreach(args[0], &cli.sel, cli.comps, kind, add_row, &a, &err);
+        if (st == RW_OK && a.t->nrows == 0)
+            st = rw_fail(&err, RW_EDATA, "%s: no %s spectra%s", args[0], rw_kind_name(kind),
+                         updates ? " (write them with rw-spectra --updates)" : "");
     } else {
         for (int i = 0; i < nargs; i++)
             if (spectra_file_is(args[i])) {
@@ -55,8 +89,10 @@ int rw_metrics_main(int argc, char **argv, const char *prog, const char *usage,
             }
         if ((st = rw_cli_runs(&cli, nargs, args, &rs, &err)) != RW_OK)
             goto done;
-        rw_analysis_opts o = {.sel = cli.sel, .component = cli.component, .prog = prog,
-                              .progress = true};
+        rw_analysis_opts o = rw_cli_analysis(&cli);
+        o.weights = !updates;
+        o.updates = updates && !x.from_first;
+        o.from_first = updates && x.from_first;
         st = rw_analyze(&rs, &o, add_row, &a, &err);
     }
     if (st != RW_OK)

@@ -1,14 +1,18 @@
 /*
- * metrics_main.h — the body shared by rw-rank, rw-cond and rw-metrics: runs
- * (or a spectra file) in, one table row per matrix out, with the program's
- * metric columns.
+ * metrics_main.h — the body shared by rw-rank, rw-cond, rw-metrics and
+ * rw-updates: runs (or a spectra file) in, one table row per matrix (or per
+ * update) out, with the program's metric columns.
  */
 #ifndef RW_METRICS_MAIN_H
 #define RW_METRICS_MAIN_H
 
 #include "spectral.h"
 
+#include <stdbool.h>
+
+/* updates: rows are of the updates between checkpoints (with rel_update),
+ * and the program takes --from previous|first. */
 int rw_metrics_main(int argc, char **argv, const char *prog, const char *usage,
-                    const rw_metric_id *ids, size_t nids);
+                    const rw_metric_id *ids, size_t nids, bool updates);
 
 #endif

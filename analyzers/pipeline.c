@@ -9,22 +9,22 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const comp_names[] = {"weight", "base", "lora", "full", "ov"};
+static const char *const kind_names[] = {"weight", "update", "update_first"};
 
-const char *rw_comp_name(rw_comp c)
+const char *rw_kind_name(rw_kind k)
 {
-    return (unsigned)c <= RW_COMP_OV ? comp_names[c] : "?";
+    return (unsigned)k <= RW_KIND_UPDATE_FIRST ? kind_names[k] : "?";
 }
 
-int rw_comp_parse(const char *name)
+int rw_kind_parse(const char *name)
 {
-    for (int i = 0; i <= RW_COMP_OV; i++)
-        if (strcmp(name, comp_names[i]) == 0)
+    for (int i = 0; i <= RW_KIND_UPDATE_FIRST; i++)
+        if (strcmp(name, kind_names[i]) == 0)
             return i;
     return -1;
 }
 
-/* The shape each tensor had when last seen, to catch shapes that change. */
+/* The shape each item had when last seen, to catch shapes that change. */
 typedef struct {
     char *name;
     int64_t rows, cols, step;
@@ -43,19 +43,20 @@ static void book_free(shape_book *b)
     memset(b, 0, sizeof *b);
 }
 
-/* Checks (name, rows, cols) against the book, then records it. Linear scan
- * from a moving cursor: tensors arrive in the same sorted order each step. */
-static rw_status book_check(shape_book *b, const char *path, const char *name, int64_t rows,
-                            int64_t cols, int64_t step, rw_err *err)
+static rw_status book_check(shape_book *b, const char *path, const rw_item *it, int64_t step,
+                            rw_err *err)
 {
+    char key[1100];
+    snprintf(key, sizeof key, "%s\t%s", it->tensor, rw_comp_name(it->comp));
     for (size_t i = 0; i < b->n; i++) {
         seen_shape *s = &b->v[i];
-        if (strcmp(s->name, name) != 0)
+        if (strcmp(s->name, key) != 0)
             continue;
-        if (s->rows != rows || s->cols != cols)
-            return rw_fail(err, RW_EDATA, "%s: %s: shape %lldx%lld differs from %lldx%lld at step %lld",
-                           path, name, (long long)rows, (long long)cols, (long long)s->rows,
-                           (long long)s->cols, (long long)s->step);
+        if (s->rows != it->rows || s->cols != it->cols)
+            return rw_fail(err, RW_EDATA,
+                           "%s: %s: shape %lldx%lld differs from %lldx%lld at step %lld", path,
+                           it->tensor, (long long)it->rows, (long long)it->cols,
+                           (long long)s->rows, (long long)s->cols, (long long)s->step);
         s->step = step;
         return RW_OK;
     }
@@ -67,136 +68,309 @@ static rw_status book_check(shape_book *b, const char *path, const char *name, i
         b->v = v;
         b->cap = ncap;
     }
-    b->v[b->n] = (seen_shape){rw_strdup(name), rows, cols, step};
+    b->v[b->n] = (seen_shape){rw_strdup(key), it->rows, it->cols, step};
     if (!b->v[b->n].name)
         return rw_fail(err, RW_ENOMEM, "out of memory");
     b->n++;
     return RW_OK;
 }
 
+/* Working memory reused across matrices. */
+typedef struct {
+    double *cur, *ref, *sigma;
+    size_t cap, sigcap;
+} work;
+
+static rw_status work_reserve(work *w, size_t numel, size_t k, rw_err *err)
+{
+    if (numel > w->cap) {
+        free(w->cur);
+        free(w->ref);
+        w->cur = rw_calloc(numel, sizeof *w->cur, err);
+        w->ref = w->cur ? rw_calloc(numel, sizeof *w->ref, err) : NULL;
+        w->cap = w->ref ? numel : 0;
+        if (!w->ref)
+            return RW_ENOMEM;
+    }
+    if (k > w->sigcap) {
+        free(w->sigma);
+        w->sigma = rw_calloc(k, sizeof *w->sigma, err);
+        w->sigcap = w->sigma ? k : 0;
+        if (!w->sigma)
+            return RW_ENOMEM;
+    }
+    return RW_OK;
+}
+
+static double fro_of(const double *a, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * a[i];
+    return sqrt(s);
+}
+
+/* One checkpoint, opened, with its items. */
+typedef struct {
+    rw_ckpt *c;
+    rw_items it;
+    int64_t step;
+} opened;
+
+static void opened_close(opened *o)
+{
+    if (o->c) {
+        items_free(&o->it);
+        ckpt_free(o->c);
+    }
+    memset(o, 0, sizeof *o);
+}
+
+static rw_status opened_open(opened *o, const rw_ckpt_ref *ref, const rw_analysis_opts *opt,
+                             rw_err *err)
+{
+    memset(o, 0, sizeof *o);
+    rw_status st = ckpt_open(ref->path, ref->group, &o->c, err);
+    if (st != RW_OK)
+        return st;
+    if ((st = items_list(o->c, &opt->item, &o->it, err)) != RW_OK) {
+        ckpt_free(o->c);
+        o->c = NULL;
+        return st;
+    }
+    o->step = ref->step;
+    return RW_OK;
+}
+
+typedef struct {
+    const rw_analysis_opts *o;
+    const char *run;
+    rw_spectrum_fn fn;
+    void *ctx;
+    work w;
+    bool tty;
+    size_t emitted;
+} analysis;
+
+/* SVD of buf (the item's shape) into w.sigma; non-finite data is warned
+ * about and becomes nan singular values. */
+static rw_status svd_or_warn(analysis *an, const opened *c, const rw_item *it, double *buf,
+                             rw_err *err)
+{
+    rw_err serr = {{0}};
+    rw_status sst = rw_svd_values(buf, it->rows, it->cols, an->w.sigma, &serr);
+    if (sst == RW_OK)
+        return RW_OK;
+    if (sst == RW_EDATA && isnan(an->w.sigma[0])) {
+        fprintf(stderr, "%s%s: warning: %s: %s: %s; its metrics are nan\n", an->tty ? "\n" : "",
+                an->o->prog, c->c->path, it->tensor, serr.msg);
+        return RW_OK;
+    }
+    return rw_fail(err, sst, "%s: %s: %s", c->c->path, it->tensor, serr.msg);
+}
+
+static rw_status emit(analysis *an, const opened *c, const rw_item *it, rw_kind kind,
+                      int64_t ref_step, double ref_fro, rw_err *err)
+{
+    rw_spectrum s = {
+        .run = an->run, .step = c->step, .tensor = it->tensor, .layer = it->layer,
+        .module = it->module, .component = rw_comp_name(it->comp), .rows = it->rows,
+        .cols = it->cols, .dtype = it->dtype, .kind = kind, .ref_step = ref_step,
+        .ref_fro = ref_fro, .k = (size_t)(it->rows < it->cols ? it->rows : it->cols),
+        .sigma = an->w.sigma, .path = c->c->path,
+    };
+    an->emitted++;
+    return an->fn(&s, an->ctx, err);
+}
+
+/* The spectrum of item i of c itself. */
+static rw_status do_weight(analysis *an, opened *c, size_t i, rw_err *err)
+{
+    const rw_item *it = &c->it.v[i];
+    size_t k = (size_t)(it->rows < it->cols ? it->rows : it->cols);
+    rw_status st = work_reserve(&an->w, (size_t)(it->rows * it->cols), k, err);
+    if (st != RW_OK)
+        return st;
+    if (it->comp == RW_COMP_LORA && it->rank <= (int64_t)k) {
+        rw_err serr = {{0}};
+        st = item_lora_sigma(c->c, &c->it, i, an->w.sigma, &serr);
+        if (st == RW_EDATA && k > 0 && isnan(an->w.sigma[0])) {
+            fprintf(stderr, "%s%s: warning: %s: %s: %s; its metrics are nan\n",
+                    an->tty ? "\n" : "", an->o->prog, c->c->path, it->tensor, serr.msg);
+            st = RW_OK;
+        } else if (st != RW_OK) {
+            return rw_fail(err, st, "%s", serr.msg);
+        }
+    } else {
+        if ((st = item_build(c->c, &c->it, i, an->w.cur, err)) != RW_OK)
+            return st;
+        if ((st = svd_or_warn(an, c, it, an->w.cur, err)) != RW_OK)
+            return st;
+    }
+    return emit(an, c, it, RW_KIND_WEIGHT, -1, NAN, err);
+}
+
+/* The spectrum of item i of c minus the same item of ref. For lora, the
+ * update of the cycle is s B A itself, measured against the base. */
+static rw_status do_update(analysis *an, opened *c, size_t i, opened *ref, rw_kind kind,
+                           rw_err *err)
+{
+    const rw_item *it = &c->it.v[i];
+    size_t k = (size_t)(it->rows < it->cols ? it->rows : it->cols);
+    size_t numel = (size_t)(it->rows * it->cols);
+    rw_status st = work_reserve(&an->w, numel, k, err);
+    if (st != RW_OK)
+        return st;
+    double ref_fro;
+    if (it->comp == RW_COMP_LORA) {
+        long bi = items_find(&c->it, it->tensor, RW_COMP_BASE);
+        ref_fro = NAN;
+        if (bi >= 0) {
+            if ((st = item_build(c->c, &c->it, (size_t)bi, an->w.ref, err)) != RW_OK)
+                return st;
+            ref_fro = fro_of(an->w.ref, numel);
+        }
+        if ((st = item_build(c->c, &c->it, i, an->w.cur, err)) != RW_OK)
+            return st;
+        if ((st = svd_or_warn(an, c, it, an->w.cur, err)) != RW_OK)
+            return st;
+        return emit(an, c, it, kind, c->step, ref_fro, err);
+    }
+    long ri = items_find(&ref->it, it->tensor, it->comp);
+    if (ri < 0)
+        return RW_OK; /* new at this step: no update to measure */
+    const rw_item *rit = &ref->it.v[ri];
+    if (rit->rows != it->rows || rit->cols != it->cols)
+        return rw_fail(err, RW_EDATA, "%s: %s: shape %lldx%lld differs from %lldx%lld at step %lld",
+                       c->c->path, it->tensor, (long long)it->rows, (long long)it->cols,
+                       (long long)rit->rows, (long long)rit->cols, (long long)ref->step);
+    if ((st = item_build(c->c, &c->it, i, an->w.cur, err)) != RW_OK ||
+        (st = item_build(ref->c, &ref->it, (size_t)ri, an->w.ref, err)) != RW_OK)
+        return st;
+    ref_fro = fro_of(an->w.ref, numel);
+    for (size_t e = 0; e < numel; e++)
+        an->w.cur[e] -= an->w.ref[e];
+    if ((st = svd_or_warn(an, c, it, an->w.cur, err)) != RW_OK)
+        return st;
+    return emit(an, c, it, kind, ref->step, ref_fro, err);
+}
+
+static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
+{
+    const rw_analysis_opts *o = an->o;
+    shape_book book = {0};
+    opened prev = {0}, first = {0}, cur = {0};
+    rw_status st = RW_OK;
+    bool warned_scale = false;
+    an->run = run->label;
+    an->emitted = 0;
+    for (size_t ci = 0; ci < run->n && st == RW_OK; ci++) {
+        const rw_ckpt_ref *ref = &run->ckpts[ci];
+        if (an->tty)
+            fprintf(stderr, "\r%s: %s: step %lld (%zu/%zu)   ", o->prog, run->label,
+                    (long long)ref->step, ci + 1, run->n);
+        if ((st = opened_open(&cur, ref, o, err)) != RW_OK)
+            break;
+        if (cur.it.has_adapters && strcmp(cur.it.scale_from, "default") == 0 && !warned_scale) {
+            fprintf(stderr, "%s%s: warning: %s: no LoRA scale (no --lora-scale, lora_alpha and "
+                    "lora_r, or adapter_config.json): using s = 1\n", an->tty ? "\n" : "",
+                    o->prog, cur.c->path);
+            warned_scale = true;
+        }
+        if (cur.it.ov_needs_heads && (o->comps & (RW_COMP_BIT(RW_COMP_OV) |
+                                                  RW_COMP_BIT(RW_COMP_WO_WV)))) {
+            st = rw_fail(err, RW_EUSAGE, "%s: the OV circuit needs --heads and --kv-heads "
+                         "(no n_heads, n_kv_heads attributes)", cur.c->path);
+            break;
+        }
+        for (size_t i = 0; i < cur.it.n && st == RW_OK; i++) {
+            const rw_item *it = &cur.it.v[i];
+            if (!item_selected(it, &o->sel, o->comps))
+                continue;
+            if ((st = book_check(&book, cur.c->path, it, cur.step, err)) != RW_OK)
+                break;
+            if (o->weights)
+                st = do_weight(an, &cur, i, err);
+            if (st == RW_OK && o->updates && prev.c)
+                st = do_update(an, &cur, i, &prev, RW_KIND_UPDATE, err);
+            if (st == RW_OK && o->from_first && first.c && ci > 0)
+                st = do_update(an, &cur, i, &first, RW_KIND_UPDATE_FIRST, err);
+        }
+        /* The previous checkpoint stays open for updates, the first one (as
+         * a handle of its own) for --from first: only file handles and the
+         * tensor directories, no values. */
+        if (st == RW_OK && o->from_first && ci == 0)
+            st = opened_open(&first, ref, o, err);
+        opened_close(&prev);
+        prev = cur;
+        memset(&cur, 0, sizeof cur);
+    }
+    opened_close(&cur);
+    opened_close(&prev);
+    opened_close(&first);
+    book_free(&book);
+    if (st == RW_OK && an->emitted == 0 && !o->weights && run->n == 1) {
+        st = rw_fail(err, RW_EDATA, "run %s: one checkpoint (%s), so no update to measure",
+                     run->label, run->ckpts[0].path);
+    } else if (st == RW_OK && an->emitted == 0) {
+        const char *what = o->sel.ninclude || o->sel.nexclude || o->comps
+                               ? "no matrix matches the selection"
+                               : "no matrix to analyse (every tensor is 1-D or not float)";
+        if (run->n == 1)
+            st = rw_fail(err, RW_EDATA, "%s: %s", run->ckpts[0].path, what);
+        else
+            st = rw_fail(err, RW_EDATA, "run %s: %s in its %zu checkpoints", run->label, what,
+                         run->n);
+    }
+    return st;
+}
+
 rw_status rw_analyze(const rw_runset *rs, const rw_analysis_opts *o, rw_spectrum_fn fn,
                      void *ctx, rw_err *err)
 {
-    bool tty = o->progress && isatty(STDERR_FILENO);
-    double *buf = NULL, *sigma = NULL;
-    size_t bufcap = 0, sigcap = 0;
+    analysis an = {.o = o, .fn = fn, .ctx = ctx, .tty = o->progress && isatty(STDERR_FILENO)};
     rw_status st = RW_OK;
-
-    if (o->component >= 0 && o->component != RW_COMP_WEIGHT && o->component != RW_COMP_FULL)
-        return rw_fail(err, RW_EUSAGE, "component '%s' needs adapter support, which this build lacks",
-                       rw_comp_name((rw_comp)o->component));
-
-    for (size_t r = 0; r < rs->n && st == RW_OK; r++) {
-        const rw_run *run = &rs->runs[r];
-        shape_book book = {0};
-        size_t emitted = 0, tensors = 0;
-        for (size_t ci = 0; ci < run->n && st == RW_OK; ci++) {
-            const rw_ckpt_ref *ref = &run->ckpts[ci];
-            if (tty)
-                fprintf(stderr, "\r%s: %s: step %lld (%zu/%zu)   ", o->prog, run->label,
-                        (long long)ref->step, ci + 1, run->n);
-            rw_ckpt *c;
-            if ((st = ckpt_open(ref->path, ref->group, &c, err)) != RW_OK)
-                break;
-            tensors += c->n;
-            for (size_t ti = 0; ti < c->n && st == RW_OK; ti++) {
-                const rw_tensor *t = &c->tensors[ti];
-                int64_t m, n;
-                if (!rw_tensor_matrix(t, &m, &n) || !rw_select_match(&o->sel, t->name))
-                    continue;
-                if ((st = book_check(&book, c->path, t->name, m, n, ref->step, err)) != RW_OK)
-                    break;
-                size_t k = (size_t)(m < n ? m : n);
-                if (t->numel > bufcap) {
-                    free(buf);
-                    if (!(buf = rw_calloc(t->numel, sizeof *buf, err))) {
-                        st = RW_ENOMEM;
-                        bufcap = 0;
-                        break;
-                    }
-                    bufcap = t->numel;
-                }
-                if (k > sigcap) {
-                    free(sigma);
-                    if (!(sigma = rw_calloc(k, sizeof *sigma, err))) {
-                        st = RW_ENOMEM;
-                        sigcap = 0;
-                        break;
-                    }
-                    sigcap = k;
-                }
-                if ((st = ckpt_read(c, ti, buf, err)) != RW_OK)
-                    break;
-                rw_err serr = {{0}};
-                rw_status sst = rw_svd_values(buf, m, n, sigma, &serr);
-                if (sst != RW_OK) {
-                    if (sst != RW_EDATA || !isnan(sigma[0])) {
-                        st = rw_fail(err, sst, "%s: %s: %s", c->path, t->name, serr.msg);
-                        break;
-                    }
-                    fprintf(stderr, "%s%s: warning: %s: %s: %s; its metrics are nan\n",
-                            tty ? "\n" : "", o->prog, c->path, t->name, serr.msg);
-                }
-                rw_spectrum s = {
-                    .run = run->label, .step = ref->step, .tensor = t->name,
-                    .layer = t->layer, .module = t->module,
-                    .component = rw_comp_name(RW_COMP_WEIGHT), .rows = m, .cols = n,
-                    .dtype = t->dtype, .k = k, .sigma = sigma,
-                    .path = c->path,
-                };
-                st = fn(&s, ctx, err);
-                emitted++;
-            }
-            ckpt_free(c);
-        }
-        book_free(&book);
-        if (st == RW_OK && emitted == 0) {
-            const char *what = o->sel.ninclude || o->sel.nexclude
-                                   ? "no matrix matches the selection"
-                                   : "no matrix to analyse (every tensor is 1-D or not float)";
-            if (run->n == 1)
-                st = rw_fail(err, RW_EDATA, "%s: %s (%zu tensors)", run->ckpts[0].path, what,
-                             tensors);
-            else
-                st = rw_fail(err, RW_EDATA, "run %s: %s in its %zu checkpoints", run->label,
-                             what, run->n);
-        }
-    }
-    if (tty)
+    for (size_t r = 0; r < rs->n && st == RW_OK; r++)
+        st = analyze_run(&an, &rs->runs[r], err);
+    if (an.tty)
         fprintf(stderr, "\r\033[K");
-    free(buf);
-    free(sigma);
+    free(an.w.cur);
+    free(an.w.ref);
+    free(an.w.sigma);
     return st;
 }
 
 /* ---------------------------------------------------------- metric tables */
 
-static const char *const key_cols[] = {"run",    "step",      "tensor", "layer", "module",
-                                       "component", "rows",  "cols",   "dtype"};
+static const char *const key_cols[] = {"run",       "step", "tensor", "layer", "module",
+                                       "component", "rows", "cols",   "dtype"};
 #define NKEY (sizeof key_cols / sizeof *key_cols)
 
-rw_table *rw_metrics_table_new(const rw_metric_id *ids, size_t nids)
+rw_table *rw_metrics_table_new(const rw_metric_id *ids, size_t nids, bool with_rel)
 {
-    const char *cols[NKEY + RW_M_COUNT];
+    const char *cols[NKEY + RW_M_COUNT + 1];
     for (size_t i = 0; i < NKEY; i++)
         cols[i] = key_cols[i];
     for (size_t i = 0; i < nids; i++)
         cols[NKEY + i] = rw_metric_name(ids[i]);
-    rw_table *t = table_new(cols, NKEY + nids);
+    if (with_rel)
+        cols[NKEY + nids] = "rel_update";
+    size_t n = NKEY + nids + (with_rel ? 1 : 0);
+    rw_table *t = table_new(cols, n);
     if (!t)
         return NULL;
-    for (size_t i = 0; i < NKEY + nids; i++)
+    for (size_t i = 0; i < n; i++)
         table_set_numeric(t, (long)i, i == 1 || i == 3 || i == 6 || i == 7 || i >= NKEY);
     return t;
 }
 
 rw_status rw_metrics_table_add(rw_table *t, const rw_spectrum *s, const rw_metric_id *ids,
-                               size_t nids, rw_err *err)
+                               size_t nids, bool with_rel, rw_err *err)
 {
     rw_metrics m;
     rw_metrics_compute(s->sigma, s->k, s->rows, s->cols, s->dtype, &m);
-    char num[NKEY + RW_M_COUNT][32];
-    const char *cells[NKEY + RW_M_COUNT];
+    char num[NKEY + RW_M_COUNT + 1][32];
+    const char *cells[NKEY + RW_M_COUNT + 1];
     snprintf(num[1], 32, "%lld", (long long)s->step);
     snprintf(num[3], 32, "%d", s->layer);
     snprintf(num[6], 32, "%lld", (long long)s->rows);
@@ -212,5 +386,7 @@ rw_status rw_metrics_table_add(rw_table *t, const rw_spectrum *s, const rw_metri
     cells[8] = rw_dtype_name(s->dtype);
     for (size_t i = 0; i < nids; i++)
         cells[NKEY + i] = rw_fmt_double(num[NKEY + i], rw_metric_get(&m, ids[i]));
+    if (with_rel) /* ||dW||_F / ||W_ref||_F; nan when there is no reference */
+        cells[NKEY + nids] = rw_fmt_double(num[NKEY + nids], m.fro / s->ref_fro);
     return table_add_row(t, cells, err);
 }

@@ -1,21 +1,27 @@
 /*
  * pipeline.h — from runs to spectra: for every run, checkpoint and selected
- * matrix (and component), the singular values, handed to a callback one
- * spectrum at a time. The programs turn spectra into tables or files.
+ * item (a plain matrix, an adapter component, an OV circuit), the singular
+ * values of the matrix — or of its update since the previous (or first)
+ * checkpoint — handed to a callback one spectrum at a time.
  */
 #ifndef RW_PIPELINE_H
 #define RW_PIPELINE_H
 
 #include "ckpt.h"
+#include "items.h"
 #include "run.h"
-#include "table.h"
 #include "spectral.h"
+#include "table.h"
 
-/* Components of a matrix (DESIGN.md). */
-typedef enum { RW_COMP_WEIGHT, RW_COMP_BASE, RW_COMP_LORA, RW_COMP_FULL, RW_COMP_OV } rw_comp;
-const char *rw_comp_name(rw_comp c);
-/* -1 when unknown. */
-int rw_comp_parse(const char *name);
+/* What a spectrum is of. */
+typedef enum {
+    RW_KIND_WEIGHT,       /* the matrix at its step */
+    RW_KIND_UPDATE,       /* M(step) - M(previous step); lora: s B A itself */
+    RW_KIND_UPDATE_FIRST, /* M(step) - M(first step) */
+} rw_kind;
+
+const char *rw_kind_name(rw_kind k);   /* "weight", "update", "update_first" */
+int rw_kind_parse(const char *name);   /* -1 when unknown */
 
 /* One spectrum: the key of a table row plus the singular values. */
 typedef struct {
@@ -27,6 +33,9 @@ typedef struct {
     const char *component;
     int64_t rows, cols;
     rw_dtype dtype;
+    rw_kind kind;
+    int64_t ref_step;       /* updates: the step subtracted; -1 for weights */
+    double ref_fro;         /* updates: ||M(ref_step)|| (lora: ||base||); nan otherwise */
     size_t k;               /* min(rows, cols) */
     const double *sigma;    /* k values, descending (all nan for a non-finite matrix) */
     const char *path;       /* the checkpoint it came from, for messages */
@@ -36,24 +45,30 @@ typedef rw_status (*rw_spectrum_fn)(const rw_spectrum *s, void *ctx, rw_err *err
 
 typedef struct {
     rw_select sel;
-    int component;          /* an rw_comp, or -1 for each matrix's default */
+    unsigned comps;         /* mask of RW_COMP_BIT(c); 0 = each matrix's default */
+    bool weights;           /* spectra of the matrices */
+    bool updates;           /* ... of the updates between consecutive checkpoints */
+    bool from_first;        /* ... of the updates since the first checkpoint */
+    rw_item_opts item;      /* lora scale, heads */
     const char *prog;       /* program name, for warnings and progress */
     bool progress;          /* progress line on stderr (when it is a terminal) */
 } rw_analysis_opts;
 
-/* Calls fn for every selected matrix of every checkpoint of every run, in
- * run, step, tensor order. A tensor whose shape changes between steps is an
- * error naming both steps. A matrix with NaN/Inf entries is warned about on
- * stderr and handed on with nan singular values. */
+/* Calls fn for every selected item of every checkpoint of every run, in run
+ * and step order. A matrix whose shape changes between steps is an error
+ * naming both steps; so is a run in which nothing is selected. A matrix with
+ * NaN/Inf entries is warned about on stderr and handed on with nan singular
+ * values. */
 rw_status rw_analyze(const rw_runset *rs, const rw_analysis_opts *o, rw_spectrum_fn fn,
                      void *ctx, rw_err *err);
 
 /* ---------------------------------------------------------- metric tables */
 
-/* The key columns of DESIGN.md followed by the named metric columns. */
-rw_table *rw_metrics_table_new(const rw_metric_id *ids, size_t nids);
+/* The key columns of DESIGN.md followed by the named metric columns (and
+ * rel_update = ||dW||_F / ||W_ref||_F when with_rel). */
+rw_table *rw_metrics_table_new(const rw_metric_id *ids, size_t nids, bool with_rel);
 /* Appends the row of one spectrum. */
 rw_status rw_metrics_table_add(rw_table *t, const rw_spectrum *s, const rw_metric_id *ids,
-                               size_t nids, rw_err *err);
+                               size_t nids, bool with_rel, rw_err *err);
 
 #endif

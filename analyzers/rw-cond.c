@@ -24,5 +24,5 @@ int main(int argc, char **argv)
 {
     static const rw_metric_id ids[] = {RW_M_SIGMA_MAX, RW_M_SIGMA_MIN, RW_M_COND,
                                        RW_M_COND_RANK};
-    return rw_metrics_main(argc, argv, "rw-cond", usage, ids, sizeof ids / sizeof *ids);
+    return rw_metrics_main(argc, argv, "rw-cond", usage, ids, sizeof ids / sizeof *ids, false);
 }

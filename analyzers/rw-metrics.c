@@ -27,5 +27,5 @@ int main(int argc, char **argv)
         RW_M_COND_RANK, RW_M_ERANK,     RW_M_PER,         RW_M_STABLE_RANK,
         RW_M_ENTROPY,   RW_M_FRO,       RW_M_NUC,
     };
-    return rw_metrics_main(argc, argv, "rw-metrics", usage, ids, sizeof ids / sizeof *ids);
+    return rw_metrics_main(argc, argv, "rw-metrics", usage, ids, sizeof ids / sizeof *ids, false);
 }

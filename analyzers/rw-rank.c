@@ -24,5 +24,5 @@ int main(int argc, char **argv)
 {
     static const rw_metric_id ids[] = {RW_M_ERANK, RW_M_PER, RW_M_STABLE_RANK, RW_M_NUM_RANK,
                                        RW_M_ENTROPY};
-    return rw_metrics_main(argc, argv, "rw-rank", usage, ids, sizeof ids / sizeof *ids);
+    return rw_metrics_main(argc, argv, "rw-rank", usage, ids, sizeof ids / sizeof *ids, false);
 }

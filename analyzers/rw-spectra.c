@@ -14,7 +14,12 @@ static const char usage[] =
     "checkpoints, a checkpoint file, an HDF5 file of step_<N> groups,\n"
     "FILE,FILE,... or @LIST; NAME=RUN labels it) and writes them to SPECTRA.h5.\n"
     "\n"
+    "By default the spectra of the weights; --updates adds those of the updates\n"
+    "between consecutive checkpoints, --from-first those since the first one.\n"
+    "\n"
     RW_CLI_SELECT_HELP
+    "  --updates           also the spectra of the updates (for rw-updates)\n"
+    "  --from-first        also the spectra of W(step) - W(first step)\n"
     "  -o, --output FILE   the spectra file to write (required)\n"
     RW_CLI_COMMON_HELP
     "\n"
@@ -25,10 +30,33 @@ static rw_status add(const rw_spectrum *s, void *ctx, rw_err *err)
     return spectra_writer_add(ctx, s, err);
 }
 
+enum { OPT_UPDATES = 3000, OPT_FROM_FIRST };
+
+typedef struct {
+    bool updates, from_first;
+} modes;
+
+static int on_option(int opt, const char *arg, void *ctx)
+{
+    (void)arg;
+    modes *m = ctx;
+    if (opt == OPT_UPDATES)
+        m->updates = true;
+    else
+        m->from_first = true;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     rw_cli cli = {.prog = "rw-spectra", .usage = usage};
-    int ret = rw_cli_parse(&cli, argc, argv, NULL, NULL, NULL, NULL);
+    modes m = {0};
+    static const struct option extra[] = {
+        {"updates", no_argument, NULL, OPT_UPDATES},
+        {"from-first", no_argument, NULL, OPT_FROM_FIRST},
+        {0, 0, 0, 0},
+    };
+    int ret = rw_cli_parse(&cli, argc, argv, extra, NULL, on_option, &m);
     if (ret >= 0)
         goto out;
     if (optind >= argc) {
@@ -46,8 +74,9 @@ int main(int argc, char **argv)
     if (st == RW_OK)
         st = spectra_writer_open(cli.out, &w, &err);
     if (st == RW_OK) {
-        rw_analysis_opts o = {.sel = cli.sel, .component = cli.component, .prog = cli.prog,
-                              .progress = true};
+        rw_analysis_opts o = rw_cli_analysis(&cli);
+        o.updates = m.updates;
+        o.from_first = m.from_first;
         st = rw_analyze(&rs, &o, add, w, &err);
         rw_status cst = spectra_writer_close(w, st == RW_OK, &err);
         if (st == RW_OK)

@@ -15,8 +15,10 @@
 typedef struct {
     char *run, *tensor, *module, *component, *source;
     rw_dtype dtype;
-    int64_t step, rows, cols, offset, count;
+    rw_kind kind;
+    int64_t step, rows, cols, offset, count, ref_step;
     int32_t layer;
+    double ref_fro;
 } entry;
 
 struct rw_spectra_writer {
@@ -113,7 +115,7 @@ rw_status spectra_writer_add(rw_spectra_writer *w, const rw_spectrum *s, rw_err 
         .module = rw_strdup(s->module), .component = rw_strdup(s->component),
         .source = rw_strdup(s->path ? s->path : ""), .dtype = s->dtype, .step = s->step,
         .rows = s->rows, .cols = s->cols, .offset = w->nsigma, .count = (int64_t)s->k,
-        .layer = s->layer,
+        .layer = s->layer, .kind = s->kind, .ref_step = s->ref_step, .ref_fro = s->ref_fro,
     };
     if (!e->run || !e->tensor || !e->module || !e->component || !e->source) {
         entry_free(e);
@@ -134,7 +136,9 @@ static int cmp_entry(const void *a, const void *b)
         return x->step < y->step ? -1 : 1;
     if ((r = strcmp(x->tensor, y->tensor)))
         return r;
-    return strcmp(x->component, y->component);
+    if ((r = strcmp(x->component, y->component)))
+        return r;
+    return (int)x->kind - (int)y->kind;
 }
 
 static herr_t write_column(hid_t g, const char *name, hid_t ftype, hid_t mtype, size_t n,
@@ -195,12 +199,25 @@ static rw_status write_index(rw_spectra_writer *w)
     INTCOL(cols)
     INTCOL(offset)
     INTCOL(count)
+    INTCOL(ref_step)
 #undef STRCOL
 #undef INTCOL
     if (r >= 0) {
         for (size_t i = 0; i < n; i++)
             s[i] = rw_dtype_name(w->e[i].dtype);
         r = write_column(g, "dtype", st, st, n, s);
+    }
+    if (r >= 0) {
+        for (size_t i = 0; i < n; i++)
+            s[i] = rw_kind_name(w->e[i].kind);
+        r = write_column(g, "kind", st, st, n, s);
+    }
+    if (r >= 0) {
+        double *dv = malloc((n ? n : 1) * sizeof *dv);
+        for (size_t i = 0; dv && i < n; i++)
+            dv[i] = w->e[i].ref_fro;
+        r = dv ? write_column(g, "ref_fro", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, n, dv) : -1;
+        free(dv);
     }
     if (r >= 0) {
         for (size_t i = 0; i < n; i++)
@@ -289,8 +306,28 @@ static herr_t read_column(hid_t g, const char *name, hid_t mtype, size_t n, void
     return r;
 }
 
-rw_status spectra_file_foreach(const char *path, const rw_select *sel, int comp,
-                               rw_spectrum_fn fn, void *ctx, rw_err *err)
+enum { NSTR = 7, NINT = 6 };
+
+/* The default components: weight and full, and lora where the same (run,
+ * step, tensor, kind) has no full entry (adapter-only checkpoints). Entries
+ * are sorted, so a tensor's full entry is next to its lora one. */
+static bool wanted_by_default(int comp, char **const *cols, const int64_t *step, size_t i,
+                              size_t n, rw_kind kind)
+{
+    if (comp == RW_COMP_WEIGHT || comp == RW_COMP_FULL)
+        return true;
+    if (comp != RW_COMP_LORA)
+        return false;
+    for (size_t j = i > 8 ? i - 8 : 0; j < n && j < i + 8; j++)
+        if (j != i && step[j] == step[i] && strcmp(cols[0][j], cols[0][i]) == 0 &&
+            strcmp(cols[1][j], cols[1][i]) == 0 && strcmp(cols[3][j], "full") == 0 &&
+            strcmp(cols[6][j], rw_kind_name(kind)) == 0)
+            return false;
+    return true;
+}
+
+rw_status spectra_file_foreach(const char *path, const rw_select *sel, unsigned comps,
+                               rw_kind kind, rw_spectrum_fn fn, void *ctx, rw_err *err)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     rw_status st = RW_OK;
@@ -300,12 +337,14 @@ rw_status spectra_file_foreach(const char *path, const rw_select *sel, int comp,
     hid_t g = H5Gopen2(f, "index", H5P_DEFAULT);
     hid_t sig = H5Dopen2(f, "sigma", H5P_DEFAULT);
     hid_t strt = vlen_str_type();
-    char **cols[6] = {0};
-    static const char *const strnames[6] = {"run", "tensor", "module", "component", "dtype",
-                                            "source"};
-    int64_t *iv[5] = {0};
-    static const char *const intnames[5] = {"step", "rows", "cols", "offset", "count"};
+    char **cols[NSTR] = {0};
+    static const char *const strnames[NSTR] = {"run",   "tensor", "module", "component",
+                                               "dtype", "source", "kind"};
+    int64_t *iv[NINT] = {0};
+    static const char *const intnames[NINT] = {"step", "rows", "cols", "offset", "count",
+                                               "ref_step"};
     int32_t *layer = NULL;
+    double *ref_fro = NULL;
     double *sigma = NULL;
     size_t n = 0, sigcap = 0;
     hsize_t nsig = 0;
@@ -330,7 +369,7 @@ rw_status spectra_file_foreach(const char *path, const rw_select *sel, int comp,
         nsig = (hsize_t)H5Sget_simple_extent_npoints(ss);
         H5Sclose(ss);
     }
-    for (int c = 0; c < 6; c++) {
+    for (int c = 0; c < NSTR; c++) {
         cols[c] = rw_calloc(n ? n : 1, sizeof(char *), err);
         if (!cols[c] || read_column(g, strnames[c], strt, n, cols[c]) < 0) {
             st = cols[c] ? rw_fail(err, RW_EDATA, "%s: bad index column %s", path, strnames[c])
@@ -338,13 +377,18 @@ rw_status spectra_file_foreach(const char *path, const rw_select *sel, int comp,
             goto done;
         }
     }
-    for (int c = 0; c < 5; c++) {
+    for (int c = 0; c < NINT; c++) {
         iv[c] = rw_calloc(n ? n : 1, sizeof(int64_t), err);
         if (!iv[c] || read_column(g, intnames[c], H5T_NATIVE_INT64, n, iv[c]) < 0) {
             st = iv[c] ? rw_fail(err, RW_EDATA, "%s: bad index column %s", path, intnames[c])
                        : RW_ENOMEM;
             goto done;
         }
+    }
+    ref_fro = rw_calloc(n ? n : 1, sizeof *ref_fro, err);
+    if (!ref_fro || read_column(g, "ref_fro", H5T_NATIVE_DOUBLE, n, ref_fro) < 0) {
+        st = ref_fro ? rw_fail(err, RW_EDATA, "%s: bad index column ref_fro", path) : RW_ENOMEM;
+        goto done;
     }
     layer = rw_calloc(n ? n : 1, sizeof *layer, err);
     if (!layer || read_column(g, "layer", H5T_NATIVE_INT32, n, layer) < 0) {
@@ -355,7 +399,7 @@ rw_status spectra_file_foreach(const char *path, const rw_select *sel, int comp,
         int64_t rows = iv[1][i], cols_ = iv[2][i], off = iv[3][i], cnt = iv[4][i];
         int64_t k = rows < cols_ ? rows : cols_;
         bool strings_ok = true;
-        for (int c = 0; c < 6; c++)
+        for (int c = 0; c < NSTR; c++)
             strings_ok = strings_ok && cols[c][i];
         if (!strings_ok || rows < 0 || cols_ < 0 || cnt != k || off < 0 || (hsize_t)off > nsig ||
             (hsize_t)cnt > nsig - (hsize_t)off) {
@@ -365,7 +409,11 @@ rw_status spectra_file_foreach(const char *path, const rw_select *sel, int comp,
         }
         if (!rw_select_match(sel, cols[1][i]))
             continue;
-        if (comp >= 0 && strcmp(cols[3][i], rw_comp_name((rw_comp)comp)) != 0)
+        if (strcmp(cols[6][i], rw_kind_name(kind)) != 0)
+            continue;
+        int comp = rw_comp_parse(cols[3][i]);
+        if (comps ? comp < 0 || !(comps & RW_COMP_BIT(comp))
+                  : !wanted_by_default(comp, cols, iv[0], i, n, kind))
             continue;
         if ((size_t)cnt > sigcap) {
             free(sigma);
@@ -392,17 +440,18 @@ rw_status spectra_file_foreach(const char *path, const rw_select *sel, int comp,
             .run = cols[0][i], .step = iv[0][i], .tensor = cols[1][i], .layer = layer[i],
             .module = cols[2][i], .component = cols[3][i], .rows = rows, .cols = cols_,
             .dtype = rw_dtype_parse(cols[4][i]), .k = (size_t)cnt, .sigma = sigma,
-            .path = cols[5][i],
+            .path = cols[5][i], .kind = kind, .ref_step = iv[5][i], .ref_fro = ref_fro[i],
         };
         st = fn(&s, ctx, err);
     }
 done:
-    for (int c = 0; c < 6; c++) {
+    free(ref_fro);
+    for (int c = 0; c < NSTR; c++) {
         for (size_t i = 0; cols[c] && i < n; i++)
             H5free_memory(cols[c][i]);
         free(cols[c]);
     }
-    for (int c = 0; c < 5; c++)
+    for (int c = 0; c < NINT; c++)
         free(iv[c]);
     free(layer);
     free(sigma);

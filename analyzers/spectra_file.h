@@ -7,8 +7,12 @@
  *   /                 attributes format = "rankwatch-spectra", version = 1
  *   /index/<column>   one 1-D dataset per column, N entries, sorted by
  *                     (run, step, tensor, component):
- *                     run, tensor, module, component, dtype, source (strings);
- *                     step, rows, cols, offset, count (int64); layer (int32)
+ *                     run, tensor, module, component, dtype, source, kind
+ *                     (strings); step, rows, cols, offset, count, ref_step
+ *                     (int64); layer (int32); ref_fro (float64)
+ *                     kind is weight, update or update_first (pipeline.h);
+ *                     for updates ref_step is the step subtracted and ref_fro
+ *                     the Frobenius norm of the matrix there
  *   /sigma            1-D float64: entry i's singular values, descending, are
  *                     sigma[offset[i] .. offset[i] + count[i] - 1]
  */
@@ -30,9 +34,11 @@ rw_status spectra_writer_close(rw_spectra_writer *w, bool commit, rw_err *err);
 /* True when path is an HDF5 file with format = "rankwatch-spectra". */
 bool spectra_file_is(const char *path);
 
-/* Calls fn for every entry whose tensor matches sel (and whose component is
- * comp, unless comp < 0), in the file's order. */
-rw_status spectra_file_foreach(const char *path, const rw_select *sel, int comp,
-                               rw_spectrum_fn fn, void *ctx, rw_err *err);
+/* Calls fn for every entry of this kind whose tensor matches sel and whose
+ * component is in comps (0: each matrix's default — weight, full, and lora
+ * where the same tensor has no full), in the file's order (run, step,
+ * tensor, component). */
+rw_status spectra_file_foreach(const char *path, const rw_select *sel, unsigned comps,
+                               rw_kind kind, rw_spectrum_fn fn, void *ctx, rw_err *err);
 
 #endif

@@ -1,11 +1,12 @@
 build/analyzers/rw-ls.o: analyzers/rw-ls.c analyzers/cli.h \
- analyzers/pipeline.h io/ckpt.h io/rw.h io/run.h io/table.h \
- analyzers/spectral.h io/rw.h
+ analyzers/pipeline.h io/ckpt.h io/rw.h analyzers/items.h io/run.h \
+ analyzers/spectral.h io/rw.h io/table.h
 analyzers/cli.h:
 analyzers/pipeline.h:
 io/ckpt.h:
 io/rw.h:
+analyzers/items.h:
 io/run.h:
-io/table.h:
 analyzers/spectral.h:
 io/rw.h:
+io/table.h:

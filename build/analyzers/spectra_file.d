@@ -1,8 +1,8 @@
 build/analyzers/spectra_file.o: analyzers/spectra_file.c \
- analyzers/spectra_file.h analyzers/pipeline.h io/ckpt.h io/rw.h io/run.h \
- io/table.h analyzers/spectral.h io/rw.h io/outfile.h \
- /usr/include/hdf5/serial/hdf5.h /usr/include/hdf5/serial/H5public.h \
- /usr/include/hdf5/serial/H5pubconf.h \
+ analyzers/spectra_file.h analyzers/pipeline.h io/ckpt.h io/rw.h \
+ analyzers/items.h io/run.h analyzers/spectral.h io/rw.h io/table.h \
+ io/outfile.h /usr/include/hdf5/serial/hdf5.h \
+ /usr/include/hdf5/serial/H5public.h /usr/include/hdf5/serial/H5pubconf.h \
  /usr/include/hdf5/serial/H5version.h \
  /usr/include/hdf5/serial/H5api_adpt.h \
  /usr/include/hdf5/serial/H5Apublic.h \
@@ -36,10 +36,11 @@ analyzers/spectra_file.h:
 analyzers/pipeline.h:
 io/ckpt.h:
 io/rw.h:
+analyzers/items.h:
 io/run.h:
-io/table.h:
 analyzers/spectral.h:
 io/rw.h:
+io/table.h:
 io/outfile.h:
 /usr/include/hdf5/serial/hdf5.h:
 /usr/include/hdf5/serial/H5public.h:

@@ -1,0 +1,504 @@
+/*
+ * items.c — the matrices of a checkpoint: plain tensors, adapter components
+ * and OV circuits (items.h).
+ */
+#include "items.h"
+
+#include <cJSON.h>
+#include <cblas.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const comp_names[RW_COMP_COUNT] = {"weight", "base", "lora",
+                                                      "full",   "ov",   "wo_wv"};
+
+const char *rw_comp_name(rw_comp c)
+{
+    return (unsigned)c < RW_COMP_COUNT ? comp_names[c] : "?";
+}
+
+int rw_comp_parse(const char *name)
+{
+    for (int i = 0; i < RW_COMP_COUNT; i++)
+        if (strcmp(name, comp_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+bool rw_comp_parse_mask(const char *list, unsigned *mask)
+{
+    *mask = 0;
+    if (strcmp(list, "all") == 0) {
+        *mask = (1u << RW_COMP_COUNT) - 1;
+        return true;
+    }
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int c = rw_comp_parse(tok);
+        if (c < 0)
+            return false;
+        *mask |= RW_COMP_BIT(c);
+    }
+    return *mask != 0;
+}
+
+/* ------------------------------------------------------------ the scale */
+
+/* lora_alpha / r from PEFT's adapter_config.json beside the checkpoint. */
+static bool scale_from_config(const char *ckpt_path, double *scale)
+{
+    char *dir = rw_dirname(ckpt_path);
+    if (!dir)
+        return false;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/adapter_config.json", dir);
+    free(dir);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    cJSON *j = cJSON_Parse(buf);
+    if (!j)
+        return false;
+    const cJSON *alpha = cJSON_GetObjectItemCaseSensitive(j, "lora_alpha");
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "r");
+    bool ok = cJSON_IsNumber(alpha) && cJSON_IsNumber(r) && r->valuedouble > 0;
+    if (ok)
+        *scale = alpha->valuedouble / r->valuedouble;
+    cJSON_Delete(j);
+    return ok;
+}
+
+static void resolve_scale(rw_ckpt *c, const rw_item_opts *o, rw_items *it)
+{
+    double alpha, r;
+    if (o && isfinite(o->lora_scale)) {
+        it->scale = o->lora_scale;
+        it->scale_from = "--lora-scale";
+    } else if (ckpt_attr_double(c, "lora_alpha", &alpha) && ckpt_attr_double(c, "lora_r", &r) &&
+               r > 0) {
+        it->scale = alpha / r;
+        it->scale_from = c->format == RW_FMT_HDF5 ? "attributes" : "metadata";
+    } else if (scale_from_config(c->path, &it->scale)) {
+        it->scale_from = "adapter_config.json";
+    } else {
+        it->scale = 1;
+        it->scale_from = "default";
+    }
+}
+
+/* ------------------------------------------------------------ listing */
+
+typedef struct {
+    const char *a, *b;
+} adapter_suffix;
+
+static const adapter_suffix suffixes[] = {
+    {".lora_A.default.weight", ".lora_B.default.weight"},
+    {".lora_A.weight", ".lora_B.weight"},
+    {".A_lora.weight", ".B_lora.weight"},
+};
+
+static bool ends_with(const char *s, const char *suf, size_t *prefix_len)
+{
+    size_t n = strlen(s), m = strlen(suf);
+    if (n < m || strcmp(s + n - m, suf) != 0)
+        return false;
+    *prefix_len = n - m;
+    return true;
+}
+
+static rw_status push(rw_items *it, size_t *cap, const rw_item *x, rw_err *err)
+{
+    if (it->n == *cap) {
+        size_t ncap = *cap ? 2 * *cap : 64;
+        rw_item *v = rw_realloc(it->v, ncap * sizeof *v, err);
+        if (!v)
+            return RW_ENOMEM;
+        it->v = v;
+        *cap = ncap;
+    }
+    it->v[it->n] = *x;
+    it->v[it->n].tensor = rw_strdup(x->tensor);
+    if (!it->v[it->n].tensor)
+        return rw_fail(err, RW_ENOMEM, "out of memory");
+    rw_tensor tmp = {.name = it->v[it->n].tensor};
+    rw_tensor_parse_name(&tmp);
+    it->v[it->n].layer = tmp.layer;
+    it->v[it->n].module = tmp.module;
+    it->n++;
+    return RW_OK;
+}
+
+static rw_dtype coarser(rw_dtype a, rw_dtype b)
+{
+    return rw_dtype_eps(a) >= rw_dtype_eps(b) ? a : b;
+}
+
+static int cmp_item(const void *x, const void *y)
+{
+    const rw_item *a = x, *b = y;
+    int r = strcmp(a->tensor, b->tensor);
+    return r ? r : strcmp(rw_comp_name(a->comp), rw_comp_name(b->comp));
+}
+
+/* Layer i's v_proj and o_proj (their default items) make ov and wo_wv. */
+static rw_status add_ov(rw_ckpt *c, rw_items *it, size_t *cap, const rw_item_opts *o,
+                        rw_err *err)
+{
+    double h = 0, kv = 0;
+    if (o && o->heads > 0)
+        h = (double)o->heads;
+    else
+        ckpt_attr_double(c, "n_heads", &h);
+    if (o && o->kv_heads > 0)
+        kv = (double)o->kv_heads;
+    else if (!ckpt_attr_double(c, "n_kv_heads", &kv))
+        kv = h;
+    size_t nbase = it->n;
+    for (size_t vi = 0; vi < nbase; vi++) {
+        const rw_item *v = &it->v[vi];
+        size_t plen;
+        if (!v->is_default || v->comp == RW_COMP_LORA || v->layer < 0 ||
+            !ends_with(v->tensor, "v_proj.weight", &plen))
+            continue;
+        char oname[512], ovname[512];
+        snprintf(oname, sizeof oname, "%.*so_proj.weight", (int)plen, v->tensor);
+        long oi = -1;
+        for (size_t j = 0; j < nbase && oi < 0; j++)
+            if (it->v[j].is_default && strcmp(it->v[j].tensor, oname) == 0 &&
+                it->v[j].comp != RW_COMP_LORA)
+                oi = (long)j;
+        if (oi < 0)
+            continue;
+        if (!(h >= 1 && kv >= 1)) {
+            it->ov_needs_heads = true;
+            continue;
+        }
+        const rw_item *ov = &it->v[oi];
+        int64_t nh = (int64_t)h, nkv = (int64_t)kv;
+        int64_t hd = nh > 0 ? ov->cols / nh : 0;
+        if (nh % nkv != 0 || hd <= 0 || ov->cols != nh * hd || v->rows != nkv * hd ||
+            v->cols != ov->rows)
+            return rw_fail(err, RW_EDATA,
+                           "%s: %s %lldx%lld and %s %lldx%lld do not fit %lld heads and %lld "
+                           "kv heads",
+                           c->path, v->tensor, (long long)v->rows, (long long)v->cols, oname,
+                           (long long)ov->rows, (long long)ov->cols, (long long)nh,
+                           (long long)nkv);
+        for (int k = 0; k < 2; k++) {
+            snprintf(ovname, sizeof ovname, "%.*s%s", (int)plen, v->tensor, k ? "wo_wv" : "ov");
+            rw_item x = {
+                .tensor = ovname, .comp = k ? RW_COMP_WO_WV : RW_COMP_OV, .w = -1, .a = -1,
+                .b = -1, .v_item = (long)vi, .o_item = oi,
+                .rows = k ? ov->rows : hd, .cols = k ? ov->rows : nh * hd,
+                .dtype = coarser(v->dtype, ov->dtype), .heads = nh, .kv_heads = nkv,
+            };
+            rw_status st = push(it, cap, &x, err);
+            if (st != RW_OK)
+                return st;
+        }
+    }
+    return RW_OK;
+}
+
+rw_status items_list(rw_ckpt *c, const rw_item_opts *o, rw_items *out, rw_err *err)
+{
+    memset(out, 0, sizeof *out);
+    resolve_scale(c, o, out);
+    size_t cap = 0;
+    bool *used = rw_calloc(c->n ? c->n : 1, sizeof *used, err);
+    if (!used)
+        return RW_ENOMEM;
+    rw_status st = RW_OK;
+    char name[1024];
+
+    /* Adapters first: they claim their A, B and base tensors. */
+    for (size_t i = 0; i < c->n && st == RW_OK; i++) {
+        const rw_tensor *ta = &c->tensors[i];
+        for (size_t s = 0; s < sizeof suffixes / sizeof *suffixes; s++) {
+            size_t plen;
+            if (!ends_with(ta->name, suffixes[s].a, &plen))
+                continue;
+            snprintf(name, sizeof name, "%.*s%s", (int)plen, ta->name, suffixes[s].b);
+            long bi = ckpt_find(c, name);
+            if (bi < 0)
+                break; /* an A without its B: left as a plain tensor */
+            const rw_tensor *tb = &c->tensors[bi];
+            long wi = -1;
+            snprintf(name, sizeof name, "%.*s.base_layer.weight", (int)plen, ta->name);
+            if ((wi = ckpt_find(c, name)) < 0) {
+                snprintf(name, sizeof name, "%.*s.weight", (int)plen, ta->name);
+                wi = ckpt_find(c, name);
+            }
+            snprintf(name, sizeof name, "%.*s.weight", (int)plen, ta->name);
+            if (ta->ndim != 2 || tb->ndim != 2 || !rw_dtype_is_float(ta->dtype) ||
+                !rw_dtype_is_float(tb->dtype) || tb->shape[1] != ta->shape[0]) {
+                st = rw_fail(err, RW_EDATA, "%s: %s: adapter A %lldx%lld and B %lldx%lld do not fit",
+                             c->path, name, (long long)ta->shape[0],
+                             (long long)(ta->ndim > 1 ? ta->shape[1] : 0),
+                             (long long)tb->shape[0], (long long)(tb->ndim > 1 ? tb->shape[1] : 0));
+                break;
+            }
+            int64_t r = ta->shape[0], in = ta->shape[1], outd = tb->shape[0];
+            bool transposed = false;
+            rw_dtype dt = coarser(ta->dtype, tb->dtype);
+            if (wi >= 0) {
+                const rw_tensor *tw = &c->tensors[wi];
+                if (tw->ndim == 2 && tw->shape[0] == outd && tw->shape[1] == in)
+                    transposed = false;
+                else if (tw->ndim == 2 && tw->shape[0] == in && tw->shape[1] == outd)
+                    transposed = true;
+                else {
+                    char sh[64];
+                    st = rw_fail(err, RW_EDATA,
+                                 "%s: %s: base %s does not fit adapters B %lldx%lld, A %lldx%lld",
+                                 c->path, name, rw_shape_str(tw, sh, sizeof sh),
+                                 (long long)outd, (long long)r, (long long)r, (long long)in);
+                    break;
+                }
+                used[wi] = true;
+            }
+            used[i] = used[bi] = true;
+            out->has_adapters = true;
+            for (int comp = RW_COMP_BASE; comp <= RW_COMP_FULL && st == RW_OK; comp++) {
+                if (wi < 0 && comp != RW_COMP_LORA)
+                    continue;
+                rw_item x = {
+                    .tensor = name, .comp = (rw_comp)comp,
+                    .is_default = wi >= 0 ? comp == RW_COMP_FULL : comp == RW_COMP_LORA,
+                    .w = comp == RW_COMP_LORA ? -1 : wi,
+                    .a = comp == RW_COMP_BASE ? -1 : (long)i,
+                    .b = comp == RW_COMP_BASE ? -1 : bi, .w_transposed = transposed,
+                    .v_item = -1, .o_item = -1, .rows = outd, .cols = in, .rank = r,
+                    .dtype = comp == RW_COMP_BASE ? c->tensors[wi].dtype
+                             : comp == RW_COMP_LORA || wi < 0 ? dt
+                                                             : coarser(dt, c->tensors[wi].dtype),
+                };
+                if (comp == RW_COMP_BASE && transposed) {
+                    x.rows = in;
+                    x.cols = outd;
+                    x.w_transposed = false; /* the base alone is analysed as stored */
+                }
+                st = push(out, &cap, &x, err);
+            }
+            break;
+        }
+    }
+    /* Plain matrices. */
+    for (size_t i = 0; i < c->n && st == RW_OK; i++) {
+        const rw_tensor *t = &c->tensors[i];
+        int64_t m, n;
+        if (used[i] || !rw_tensor_matrix(t, &m, &n))
+            continue;
+        rw_item x = {.tensor = t->name, .comp = RW_COMP_WEIGHT, .is_default = true,
+                     .w = (long)i, .a = -1, .b = -1, .v_item = -1, .o_item = -1,
+                     .rows = m, .cols = n, .dtype = t->dtype};
+        st = push(out, &cap, &x, err);
+    }
+    free(used);
+    if (st == RW_OK && out->n > 1)
+        qsort(out->v, out->n, sizeof *out->v, cmp_item);
+    if (st == RW_OK)
+        st = add_ov(c, out, &cap, o, err);
+    if (st != RW_OK)
+        items_free(out);
+    return st;
+}
+
+void items_free(rw_items *it)
+{
+    for (size_t i = 0; i < it->n; i++)
+        free(it->v[i].tensor);
+    free(it->v);
+    memset(it, 0, sizeof *it);
+}
+
+long items_find(const rw_items *it, const char *tensor, rw_comp comp)
+{
+    for (size_t i = 0; i < it->n; i++)
+        if (it->v[i].comp == comp && strcmp(it->v[i].tensor, tensor) == 0)
+            return (long)i;
+    return -1;
+}
+
+bool item_selected(const rw_item *it, const rw_select *sel, unsigned mask)
+{
+    bool comp_ok = mask ? (mask & RW_COMP_BIT(it->comp)) != 0 : it->is_default;
+    return comp_ok && rw_select_match(sel, it->tensor);
+}
+
+size_t items_max_numel(const rw_items *it)
+{
+    size_t mx = 0;
+    for (size_t i = 0; i < it->n; i++) {
+        size_t n = (size_t)it->v[i].rows * (size_t)it->v[i].cols;
+        if (n > mx)
+            mx = n;
+    }
+    return mx;
+}
+
+/* ------------------------------------------------------------ building */
+
+static rw_status read_alloc(rw_ckpt *c, long ti, double **out, rw_err *err)
+{
+    *out = rw_calloc(c->tensors[ti].numel ? c->tensors[ti].numel : 1, sizeof **out, err);
+    if (!*out)
+        return RW_ENOMEM;
+    return ckpt_read(c, (size_t)ti, *out, err);
+}
+
+rw_status item_build(rw_ckpt *c, const rw_items *its, size_t i, double *out, rw_err *err)
+{
+    const rw_item *it = &its->v[i];
+    int64_t m = it->rows, n = it->cols;
+    double *a = NULL, *b = NULL, *tmp = NULL, *vbuf = NULL, *obuf = NULL;
+    rw_status st = RW_OK;
+    switch (it->comp) {
+    case RW_COMP_WEIGHT:
+    case RW_COMP_BASE:
+        return ckpt_read(c, (size_t)it->w, out, err);
+    case RW_COMP_LORA:
+    case RW_COMP_FULL:
+        if (it->comp == RW_COMP_FULL) {
+            if (it->w_transposed) {
+                if ((st = read_alloc(c, it->w, &tmp, err)) != RW_OK)
+                    break;
+                for (int64_t r = 0; r < m; r++) /* stored n x m */
+                    for (int64_t col = 0; col < n; col++)
+                        out[r * n + col] = tmp[col * m + r];
+            } else if ((st = ckpt_read(c, (size_t)it->w, out, err)) != RW_OK) {
+                break;
+            }
+        }
+        if ((st = read_alloc(c, it->a, &a, err)) != RW_OK ||
+            (st = read_alloc(c, it->b, &b, err)) != RW_OK)
+            break;
+        /* out (m x n) = s B (m x r) A (r x n) [+ W] */
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)it->rank,
+                    its->scale, b, (int)it->rank, a, (int)n,
+                    it->comp == RW_COMP_FULL ? 1.0 : 0.0, out, (int)n);
+        break;
+    case RW_COMP_OV:
+    case RW_COMP_WO_WV: {
+        const rw_item *v = &its->v[it->v_item], *o = &its->v[it->o_item];
+        vbuf = rw_calloc((size_t)(v->rows * v->cols), sizeof *vbuf, err);
+        obuf = rw_calloc((size_t)(o->rows * o->cols), sizeof *obuf, err);
+        if (!vbuf || !obuf) {
+            st = RW_ENOMEM;
+            break;
+        }
+        if ((st = item_build(c, its, (size_t)it->v_item, vbuf, err)) != RW_OK ||
+            (st = item_build(c, its, (size_t)it->o_item, obuf, err)) != RW_OK)
+            break;
+        int64_t nh = it->heads, group = it->heads / it->kv_heads, d = v->cols;
+        int64_t hd = o->cols / nh;
+        if (it->comp == RW_COMP_WO_WV)
+            memset(out, 0, (size_t)(m * n) * sizeof *out);
+        for (int64_t h = 0; h < nh; h++) {
+            int64_t g = h / group;
+            const double *vg = vbuf + g * hd * d; /* hd x d, rows of v_proj */
+            const double *oh = obuf + h * hd;     /* d x hd, columns of o_proj (ld o->cols) */
+            if (it->comp == RW_COMP_OV) /* out[:, h hd : (h+1) hd] = V_g O_h (hd x hd) */
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)hd, (int)hd,
+                            (int)d, 1.0, vg, (int)d, oh, (int)o->cols, 0.0, out + h * hd,
+                            (int)n);
+            else /* out (d x d) += O_h V_g */
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)d, (int)d,
+                            (int)hd, 1.0, oh, (int)o->cols, vg, (int)d, 1.0, out, (int)n);
+        }
+        break;
+    }
+    default:
+        st = rw_fail(err, RW_EUSAGE, "unknown component");
+    }
+    free(a);
+    free(b);
+    free(tmp);
+    free(vbuf);
+    free(obuf);
+    return st;
+}
+
+rw_status item_lora_sigma(rw_ckpt *c, const rw_items *its, size_t i, double *sigma,
+                          rw_err *err)
+{
+    const rw_item *it = &its->v[i];
+    int64_t m = it->rows, n = it->cols, r = it->rank, k = m < n ? m : n;
+    double *a = NULL, *b = NULL, *tau = NULL, *p = NULL;
+    rw_status st = RW_OK;
+    if ((st = read_alloc(c, it->a, &a, err)) != RW_OK ||
+        (st = read_alloc(c, it->b, &b, err)) != RW_OK)
+        goto done;
+    for (size_t e = 0; e < (size_t)(r * n); e++)
+        if (!isfinite(a[e]))
+            goto nonfinite;
+    for (size_t e = 0; e < (size_t)(m * r); e++)
+        if (!isfinite(b[e]))
+            goto nonfinite;
+    tau = rw_calloc((size_t)r, sizeof *tau, err);
+    p = rw_calloc((size_t)(r * r), sizeof *p, err);
+    if (!tau || !p) {
+        st = RW_ENOMEM;
+        goto done;
+    }
+    /* B (m x r, row-major) = Q_B R_B; R_B in the upper triangle of its first
+     * r rows. A (r x n, row-major) is A^T (n x r) in column-major order:
+     * A^T = Q_A R_A, R_A in the upper triangle of the column-major array. */
+    lapack_int info = LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (lapack_int)m, (lapack_int)r, b,
+                                     (lapack_int)r, tau);
+    if (info == 0)
+        info = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, (lapack_int)n, (lapack_int)r, a, (lapack_int)n,
+                              tau);
+    if (info < 0) {
+        fprintf(stderr, "rankwatch: bug: dgeqrf argument %d invalid\n", (int)-info);
+        abort();
+    }
+    /* P = R_B R_A^T (r x r), row-major: P[i][j] = sum_l R_B[i][l] R_A[j][l],
+     * l >= i and l >= j (both upper triangular). */
+    for (int64_t x = 0; x < r; x++)
+        for (int64_t y = 0; y < r; y++) {
+            double s = 0;
+            for (int64_t l = x > y ? x : y; l < r; l++)
+                s += b[x * r + l] * a[y + l * n];
+            p[x * r + y] = s * fabs(its->scale);
+        }
+    /* sigma(s B A) = |s| sigma(P); the other k - r are exactly zero. */
+    double *sv = rw_calloc((size_t)r, sizeof *sv, err);
+    if (!sv) {
+        st = RW_ENOMEM;
+        goto done;
+    }
+    /* sigma(P) = sigma(P^T): the row-major P read as column-major. */
+    info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', (lapack_int)r, (lapack_int)r, p, (lapack_int)r,
+                          sv, NULL, 1, NULL, 1);
+    if (info < 0) {
+        fprintf(stderr, "rankwatch: bug: dgesdd argument %d invalid\n", (int)-info);
+        abort();
+    }
+    if (info > 0)
+        st = rw_fail(err, RW_EDATA, "%s: %s: SVD did not converge", c->path, it->tensor);
+    for (int64_t e = 0; e < k; e++)
+        sigma[e] = e < r ? sv[e] : 0.0;
+    free(sv);
+    goto done;
+nonfinite:
+    for (int64_t e = 0; e < k; e++)
+        sigma[e] = NAN;
+    st = rw_fail(err, RW_EDATA, "non-finite value in the adapters");
+done:
+    free(a);
+    free(b);
+    free(tau);
+    free(p);
+    return st;
+}

@@ -1,0 +1,101 @@
+/*
+ * items.h — the matrices a checkpoint offers for analysis ("items"): plain
+ * tensors, the three components of LoRA/ReLoRA-adapted matrices, and the
+ * attention OV circuit; how each is named, shaped and built.
+ *
+ * Adapters (DESIGN.md): a tensor X.weight (or PEFT's X.base_layer.weight)
+ * with siblings X.<a>.weight and X.<b>.weight, (a, b) one of (lora_A, lora_B),
+ * (lora_A.default, lora_B.default) or (A_lora, B_lora), is adapted: A is
+ * r x in, B is out x r, s = alpha / r. Components:
+ *   base  W                 (rows x cols of W)
+ *   lora  s B A             (out x in, rank <= r)
+ *   full  W + s B A         (the default)
+ * A base stored transposed (in x out, GPT-2's fan_in_fan_out layout) is added
+ * transposed. Adapter-only checkpoints (PEFT) have only `lora`, reported under
+ * the name X.weight.
+ *
+ * OV circuit of layer i, from the `full` (effective) weights of
+ * layers.<i>.*v_proj.weight (n_kv*hd x d) and *o_proj.weight (d x n_h*hd),
+ * hd = head_dim, g(h) = h / (n_h / n_kv):
+ *   ov     [V_g(0) O_0 | V_g(1) O_1 | ...]   hd x (n_h hd): pico-analyze's per-head
+ *          V·O products (V_g rows of v_proj times O_h columns of o_proj),
+ *          concatenated along columns.
+ *   wo_wv  sum_h O_h V_g(h)                  d x d: the conventional OV circuit
+ *          W_O W_V of the layer (Elhage et al.), a d x d map of rank <= n_h hd.
+ */
+#ifndef RW_ITEMS_H
+#define RW_ITEMS_H
+
+#include "ckpt.h"
+#include "run.h"
+
+typedef enum {
+    RW_COMP_WEIGHT, RW_COMP_BASE, RW_COMP_LORA, RW_COMP_FULL, RW_COMP_OV, RW_COMP_WO_WV,
+    RW_COMP_COUNT
+} rw_comp;
+
+const char *rw_comp_name(rw_comp c);
+/* -1 when unknown. */
+int rw_comp_parse(const char *name);
+/* Parses "full,lora" or "all" into a bit mask of (1u << rw_comp); false on
+ * an unknown name. */
+bool rw_comp_parse_mask(const char *list, unsigned *mask);
+#define RW_COMP_BIT(c) (1u << (c))
+
+typedef struct {
+    char *tensor;           /* reported name (owned) */
+    int layer;
+    const char *module;     /* points into tensor */
+    rw_comp comp;
+    bool is_default;        /* the component analysed when none is asked for */
+    long w, a, b;           /* tensor indices in the checkpoint, -1 when absent */
+    bool w_transposed;      /* base stored in x out */
+    long v_item, o_item;    /* ov / wo_wv: indices of the full v_proj, o_proj items */
+    int64_t rows, cols;
+    int64_t rank;           /* lora: r */
+    int64_t heads, kv_heads;/* ov, wo_wv */
+    rw_dtype dtype;         /* of the stored values (the widest involved) */
+} rw_item;
+
+typedef struct {
+    double lora_scale;      /* from --lora-scale, nan: from the checkpoint */
+    long heads, kv_heads;   /* from --heads/--kv-heads, 0: from attributes */
+    const char *prog;       /* for warnings */
+} rw_item_opts;
+
+typedef struct {
+    rw_item *v;
+    size_t n;
+    double scale;           /* s = alpha / r of this checkpoint's adapters */
+    const char *scale_from; /* where s came from: "--lora-scale", "attributes", ... */
+    bool has_adapters;
+    bool ov_needs_heads;    /* v_proj/o_proj pairs exist but the heads are unknown */
+} rw_items;
+
+/* Every item of checkpoint c, sorted by (tensor, component). ov items are
+ * listed when the heads are known (flags or n_heads/n_kv_heads attributes)
+ * and the layer has v_proj and o_proj. Shapes are checked: an adapter whose
+ * A, B and base do not fit is an error naming the tensor. */
+rw_status items_list(rw_ckpt *c, const rw_item_opts *o, rw_items *out, rw_err *err);
+void items_free(rw_items *it);
+
+/* Index of the item (tensor, comp), -1 when absent. */
+long items_find(const rw_items *it, const char *tensor, rw_comp comp);
+
+/* True when items of this component are wanted under the mask (0: defaults). */
+bool item_selected(const rw_item *it, const rw_select *sel, unsigned mask);
+
+/* Builds item i's matrix (rows x cols, row-major) into out, which must hold
+ * rows * cols doubles. Uses scratch space it allocates and frees. */
+rw_status item_build(rw_ckpt *c, const rw_items *its, size_t i, double *out, rw_err *err);
+
+/* The singular values of a lora item without forming the m x n product:
+ * QR of B and of A^T, then the SVD of the r x r product of the R factors.
+ * sigma gets min(rows, cols) values, the last k - r of them exactly zero. */
+rw_status item_lora_sigma(rw_ckpt *c, const rw_items *its, size_t i, double *sigma,
+                          rw_err *err);
+
+/* The largest number of doubles item_build needs for any item. */
+size_t items_max_numel(const rw_items *it);
+
+#endif

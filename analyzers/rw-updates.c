@@ -1,0 +1,40 @@
+/*
+ * rw-updates — the spectral metrics of what training changes: for every
+ * matrix, the update dW between consecutive checkpoints (or since the first),
+ * recorded at the later step, with its size relative to the weight. For LoRA
+ * and ReLoRA adapters the `lora` component s·B·A is itself the update of its
+ * cycle.
+ */
+#include "cli.h"
+#include "metrics_main.h"
+
+static const char usage[] =
+    "Usage: rw-updates [OPTION]... RUN...\n"
+    "       rw-updates [OPTION]... SPECTRA.h5\n"
+    "Metrics of the updates dW = W(step) - W(previous step) of every matrix of\n"
+    "each RUN (a directory of checkpoints, a checkpoint file, an HDF5 file of\n"
+    "step_<N> groups, FILE,FILE,... or @LIST; NAME=RUN labels it), one row per\n"
+    "matrix and step (from the second step on), or of the update spectra of a\n"
+    "spectra file (rw-spectra --updates). For adapted matrices the lora component\n"
+    "s*B*A is the update itself, at every step, measured against the base.\n"
+    "\n"
+    "Columns: run step tensor layer module component rows cols dtype\n"
+    "         sigma_max sigma_min cond num_rank cond_rank erank per stable_rank\n"
+    "         entropy fro nuc rel_update\n"
+    "  rel_update = ||dW||_F / ||W(previous)||_F (lora: ||s B A||_F / ||W_base||_F)\n"
+    "\n"
+    "  --from previous|first   updates between consecutive checkpoints (default),\n"
+    "                      or the cumulative W(step) - W(first step)\n"
+    RW_CLI_SELECT_HELP RW_CLI_OUTPUT_HELP RW_CLI_COMMON_HELP
+    "\n"
+    "Exit status: 0 ok, 1 bad data, 2 usage error.\n";
+
+int main(int argc, char **argv)
+{
+    static const rw_metric_id ids[] = {
+        RW_M_SIGMA_MAX, RW_M_SIGMA_MIN, RW_M_COND,        RW_M_NUM_RANK,
+        RW_M_COND_RANK, RW_M_ERANK,     RW_M_PER,         RW_M_STABLE_RANK,
+        RW_M_ENTROPY,   RW_M_FRO,       RW_M_NUC,
+    };
+    return rw_metrics_main(argc, argv, "rw-updates", usage, ids, sizeof ids / sizeof *ids, true);
+}
