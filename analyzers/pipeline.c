@@ -279,7 +279,7 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
         }
         if (cur.it.ov_needs_heads && (o->comps & (RW_COMP_BIT(RW_COMP_OV) |
                                                   RW_COMP_BIT(RW_COMP_WO_WV)))) {
-            st = rw_fail(err, RW_EUSAGE, "%s: the OV circuit needs --heads and --kv-heads "
+            st = rw_fail(err, RW_EDATA, "%s: the OV circuit needs --heads and --kv-heads "
                          "(no n_heads, n_kv_heads attributes)", cur.c->path);
             break;
         }

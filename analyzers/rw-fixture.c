@@ -37,11 +37,15 @@ static const char usage[] =
     "\n"
     "known: writes DIR/known/step_00000{0,1,2}.h5, matrices U diag(s) V^T with\n"
     "  random orthogonal U, V and chosen s (float64), and DIR/known_sigma.tsv with\n"
-    "  the columns step tensor rows cols i sigma.\n"
+    "  the columns step tensor rows cols i sigma. One of them, layers.4.drift.weight,\n"
+    "  keeps U and V and moves s by a fixed d each step, so its updates have the\n"
+    "  known spectrum d (and t*d since step 0): DIR/known_updates.tsv lists them\n"
+    "  (kind step tensor rows cols i sigma ref_fro).\n"
     "\n"
     "edge: writes checkpoints that analyses must refuse or flag, for testing\n"
     "  error handling: vectors-only.h5 (no matrix), nan.h5 (a NaN and an Inf\n"
-    "  weight), mixed-shapes/ (a run whose tensor changes shape at step 100).\n"
+    "  weight), mixed-shapes/ (a run whose tensor changes shape at step 100),\n"
+    "  attention-no-heads.h5 (v_proj 4x8 and o_proj 8x8 without n_heads).\n"
     "\n"
     "  -o, --output DIR    where to write (created)\n"
     RW_CLI_COMMON_HELP
@@ -102,6 +106,31 @@ static const known_matrix known[] = {
     {"zero.weight", 2, {4, 3}, 3, {0, 0, 0}},
 };
 
+/* layers.4.drift.weight: U diag(s0 + t d) V^T with U, V fixed over steps. */
+#define DRIFT_M 7
+#define DRIFT_N 4
+static const double drift_s0[DRIFT_N] = {3, 2, 1, 0.5};
+static const double drift_d[DRIFT_N] = {1, 0.5, 0.25, 0};
+
+static rw_status add_sigma_rows(rw_table *t, const char *kind, int step, const char *name,
+                                int64_t m, int64_t n, const double *s, int ns, double ref_fro,
+                                rw_err *err)
+{
+    rw_status st = RW_OK;
+    for (int i = 0; i < ns && st == RW_OK; i++) {
+        char a[32], b[32], c[32], d[32], e[32], f[32];
+        snprintf(a, 32, "%d", step);
+        snprintf(b, 32, "%lld", (long long)m);
+        snprintf(c, 32, "%lld", (long long)n);
+        snprintf(d, 32, "%d", i + 1);
+        rw_fmt_double(e, s[i]);
+        rw_fmt_double(f, ref_fro);
+        const char *cells[] = {kind, a, name, b, c, d, e, f};
+        st = table_add_row(t, kind ? cells : cells + 1, err);
+    }
+    return st;
+}
+
 static rw_status write_known(const char *dir, uint64_t seed, rw_err *err)
 {
     char path[4096];
@@ -111,13 +140,18 @@ static rw_status write_known(const char *dir, uint64_t seed, rw_err *err)
     if (mkdir(path, 0777) != 0 && errno != EEXIST)
         return rw_fail(err, RW_EIO, "%s: cannot create directory: %s", path, strerror(errno));
     static const char *const cols[] = {"step", "tensor", "rows", "cols", "i", "sigma"};
-    rw_table *t = table_new(cols, 6);
-    if (!t)
+    static const char *const ucols[] = {"kind", "step", "tensor", "rows", "cols", "i",
+                                        "sigma", "ref_fro"};
+    rw_table *t = table_new(cols, 6), *u = table_new(ucols, 8);
+    if (!t || !u) {
+        table_free(t);
+        table_free(u);
         return rw_fail(err, RW_ENOMEM, "out of memory");
+    }
     rw_rng r;
     rng_seed(&r, seed);
     rw_status st = RW_OK;
-    double w[64], bias[6] = {0.1, -0.2, 0.3, 0, 0, 0}, idx[4] = {1, 2, 3, 4};
+    double w[256], bias[6] = {0.1, -0.2, 0.3, 0, 0, 0}, idx[4] = {1, 2, 3, 4};
     for (int step = 0; step <= 2 && st == RW_OK; step++) {
         snprintf(path, sizeof path, "%s/known/step_%06d.h5", dir, step);
         rw_h5w *h;
@@ -141,16 +175,35 @@ static rw_status write_known(const char *dir, uint64_t seed, rw_err *err)
                     if (*p == '.')
                         *p = '/';
             st = h5w_dataset(h, dsname, km->ndim, km->shape, RW_DT_F64, w, 0, err);
-            for (int i = 0; i < km->ns && st == RW_OK; i++) {
-                char a[32], b[32], c[32], d[32], e[32];
-                snprintf(a, 32, "%d", step);
-                snprintf(b, 32, "%lld", (long long)m);
-                snprintf(c, 32, "%lld", (long long)n);
-                snprintf(d, 32, "%d", i + 1);
-                const char *cells[] = {a, km->name, b, c, d, rw_fmt_double(e, s[i])};
-                st = table_add_row(t, cells, err);
-            }
+            if (st == RW_OK)
+                st = add_sigma_rows(t, NULL, step, km->name, m, n, s, km->ns, NAN, err);
         }
+        /* The drift tensor: same U, V every step (same seed). */
+        double s[DRIFT_N], prev[DRIFT_N], upd[DRIFT_N], cum[DRIFT_N], f2 = 0, f0 = 0;
+        for (int i = 0; i < DRIFT_N; i++) {
+            s[i] = drift_s0[i] + step * drift_d[i];
+            prev[i] = drift_s0[i] + (step - 1) * drift_d[i];
+            upd[i] = drift_d[i];
+            cum[i] = step * drift_d[i];
+            f2 += prev[i] * prev[i];
+            f0 += drift_s0[i] * drift_s0[i];
+        }
+        rw_rng dr;
+        rng_seed(&dr, seed ^ 0xd41f7);
+        int64_t dshape[2] = {DRIFT_M, DRIFT_N};
+        if (st == RW_OK)
+            st = synth_matrix(&dr, DRIFT_M, DRIFT_N, s, w, err);
+        if (st == RW_OK)
+            st = h5w_dataset(h, "layers.4.drift.weight", 2, dshape, RW_DT_F64, w, 0, err);
+        if (st == RW_OK)
+            st = add_sigma_rows(t, NULL, step, "layers.4.drift.weight", DRIFT_M, DRIFT_N, s,
+                                DRIFT_N, NAN, err);
+        if (st == RW_OK && step > 0)
+            st = add_sigma_rows(u, "update", step, "layers.4.drift.weight", DRIFT_M, DRIFT_N,
+                                upd, DRIFT_N, sqrt(f2), err);
+        if (st == RW_OK && step > 0)
+            st = add_sigma_rows(u, "update_first", step, "layers.4.drift.weight", DRIFT_M,
+                                DRIFT_N, cum, DRIFT_N, sqrt(f0), err);
         int64_t bshape[1] = {3}, ishape[1] = {4};
         if (st == RW_OK)
             st = h5w_dataset(h, "layers.0.attention.bias", 1, bshape, RW_DT_F64, bias, 0, err);
@@ -164,7 +217,12 @@ static rw_status write_known(const char *dir, uint64_t seed, rw_err *err)
         snprintf(path, sizeof path, "%s/known_sigma.tsv", dir);
         st = table_write_path(t, path, RW_TF_TSV, err);
     }
+    if (st == RW_OK) {
+        snprintf(path, sizeof path, "%s/known_updates.tsv", dir);
+        st = table_write_path(u, path, RW_TF_TSV, err);
+    }
     table_free(t);
+    table_free(u);
     return st;
 }
 
@@ -212,6 +270,23 @@ static rw_status write_edge(const char *dir, rw_err *err)
     snprintf(p, sizeof p, "%s/mixed-shapes/step_000100.h5", dir);
     if (st == RW_OK)
         st = edge_file(p, 100, 6, false, false, err);
+    snprintf(p, sizeof p, "%s/attention-no-heads.h5", dir);
+    rw_h5w *h = NULL;
+    if (st == RW_OK)
+        st = h5w_open(p, &h, err);
+    double v[64];
+    for (int i = 0; i < 64; i++)
+        v[i] = cos(0.37 * i);
+    int64_t vs[2] = {4, 8}, os[2] = {8, 8};
+    if (st == RW_OK)
+        st = h5w_dataset(h, "layers.0.attention.v_proj.weight", 2, vs, RW_DT_F32, v, 0, err);
+    if (st == RW_OK)
+        st = h5w_dataset(h, "layers.0.attention.o_proj.weight", 2, os, RW_DT_F32, v, 0, err);
+    if (h) {
+        rw_status cst = h5w_close(h, st == RW_OK, err);
+        if (st == RW_OK)
+            st = cst;
+    }
     return st;
 }
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 rw_status outfile_open(rw_outfile *o, const char *path, bool want_stdio, rw_err *err)
@@ -25,6 +26,12 @@ rw_status outfile_open(rw_outfile *o, const char *path, bool want_stdio, rw_err 
     free(dir);
     free(base);
     int fd = mkstemp(o->tmp);
+    if (fd >= 0) {
+        /* mkstemp makes 0600; outputs get the usual 0666 less the umask. */
+        mode_t mask = umask(0);
+        umask(mask);
+        fchmod(fd, 0666 & ~mask);
+    }
     if (fd < 0) {
         rw_status st = rw_fail(err, RW_EIO, "%s: cannot create: %s", path, strerror(errno));
         free(o->tmp);

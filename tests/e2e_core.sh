@@ -55,7 +55,7 @@ while IFS=$'\t' read -r step tensor smax nuc fro er per sr ent nr cond condr; do
     fi
     n_checked=$((n_checked + 1))
 done <"$TMP/expected.tsv"
-[ "$n_checked" -eq 27 ] && ok || bad "checked $n_checked matrices of the known run, expected 27"
+[ "$n_checked" -eq 30 ] && ok || bad "checked $n_checked matrices of the known run, expected 30"
 
 # The table: exact header, sorted rows, 1-D and integer tensors skipped.
 check "rw-metrics header" test "$(head -1 "$TMP/metrics.tsv")" = \

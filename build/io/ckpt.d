@@ -1,3 +1,0 @@
-build/io/ckpt.o: io/ckpt.c io/ckpt.h io/rw.h
-io/ckpt.h:
-io/rw.h:

@@ -1,4 +1,0 @@
-build/io/run.o: io/run.c io/run.h io/rw.h io/ckpt.h
-io/run.h:
-io/rw.h:
-io/ckpt.h:

@@ -1,2 +1,0 @@
-build/io/rw.o: io/rw.c io/rw.h
-io/rw.h:

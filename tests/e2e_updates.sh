@@ -1,0 +1,68 @@
+# e2e_updates.sh — rw-updates and adapters end to end: updates of a matrix
+# whose every step adds a known spectrum, against values computed here from
+# the chosen singular values; the ReLoRA fixture's rank-r updates; the
+# spectra file round trip for updates.
+
+rw-fixture known -o "$TMP/fx" >/dev/null 2>&1
+# expected: kind step sigma_max nuc fro erank per num_rank rel_update
+awk -F'\t' -v OFMT=%.17g -v CONVFMT=%.17g 'NR>1 { key=$1 "\t" $2; if (!(key in k)) order[++n]=key
+        k[key]++; s[key, $6]=$7; rf[key]=$8 }
+    END { for (j=1;j<=n;j++) { key=order[j]; kk=k[key]; sum=0; sum2=0; nr=0
+            for (i=1;i<=kk;i++) { sum+=s[key,i]; sum2+=s[key,i]^2; if (s[key,i]>0) nr++ }
+            h=0; for (i=1;i<=kk;i++) { p=s[key,i]/sum; if (p>0) h-=p*log(p) }
+            print key "\t" s[key,1] "\t" sum "\t" sqrt(sum2) "\t" exp(h) "\t" exp(h)/kk "\t" nr "\t" sqrt(sum2)/rf[key] } }' \
+    "$TMP/fx/known_updates.tsv" >"$TMP/expected.tsv"
+check "expected update spectra listed" test "$(wc -l <"$TMP/expected.tsv")" -eq 4
+
+rw-updates --include '*drift*' "$TMP/fx/known" >"$TMP/upd.tsv"
+rw-updates --include '*drift*' --from first "$TMP/fx/known" >"$TMP/upd_first.tsv"
+check "rw-updates header ends with rel_update" test "$(head -1 "$TMP/upd.tsv" | awk -F'\t' '{print $NF}')" = rel_update
+while IFS=$'\t' read -r kind step smax nuc fro er per nr rel; do
+    t="$TMP/upd.tsv"; [ "$kind" = update_first ] && t="$TMP/upd_first.tsv"
+    row=$(awk -F'\t' -v s="$step" '$2==s' "$t")
+    [ -n "$row" ] || { bad "$kind step $step: no row"; continue; }
+    for pair in "10 $smax" "20 $nuc" "19 $fro" "15 $er" "16 $per" "13 $nr" "21 $rel"; do
+        set -- $pair
+        v=$(echo "$row" | cut -f"$1")
+        if close_rel "$v" "$2" 1e-9; then ok; else bad "$kind step $step: column $1 is $v, expected $2"; fi
+    done
+done <"$TMP/expected.tsv"
+check "updates start at the second step" test "$(col "$TMP/upd.tsv" step | tr '\n' ' ')" = "1 2 "
+
+# The fixture run pair: ReLoRA's updates have rank r = 8, full-rank's are full rank.
+rw-fixture runs -o "$TMP/runs" --layers 2 --steps 1000 --every 100 --cycle 500 >/dev/null 2>&1
+rw-updates "$TMP/runs/full-rank" "$TMP/runs/relora" --include '*swiglu.w_2*' >"$TMP/pair.tsv"
+check "ReLoRA updates (full component) have num_rank 8" \
+    test "$(awk -F'\t' '$1=="relora" && $6=="full" {print $13}' "$TMP/pair.tsv" | sort -u)" = 8
+check "full-rank updates have num_rank = min(rows, cols) = 96" \
+    test "$(awk -F'\t' '$1=="full-rank" {print $13}' "$TMP/pair.tsv" | sort -u)" = 96
+rw-rank "$TMP/runs/relora" --component lora --include '*swiglu.w_2*' >"$TMP/lora.tsv"
+check "lora is zero right after each merge (step 0, 500, 1000): per nan" \
+    test "$(awk -F'\t' 'NR>1 && $2 % 500 == 0 {print $11}' "$TMP/lora.tsv" | sort -u)" = nan
+check "lora between merges has num_rank 8 and per <= 8/96" \
+    test -z "$(awk -F'\t' 'NR>1 && $2 % 500 != 0 && ($13 != 8 || $11 > 8/96)' "$TMP/lora.tsv")"
+rw-rank "$TMP/runs/relora" --component base,full,lora --include 'layers.0.swiglu.w_2.weight' >"$TMP/comps.tsv"
+check "three components of an adapted matrix" test "$(col "$TMP/comps.tsv" component | sort -u | tr '\n' ' ')" = "base full lora "
+check "A_lora/B_lora are not reported on their own" test -z "$(grep -E '_lora' "$TMP/comps.tsv")"
+
+# OV needs heads: from attributes here; refused without them.
+rw-rank "$TMP/runs/relora" --component ov --include 'layers.1.*' >"$TMP/ov.tsv"
+check "ov rows: layers.1.attention.ov, 8 x 96" \
+    test "$(awk -F'\t' 'NR>1 {print $3, $7, $8}' "$TMP/ov.tsv" | sort -u)" = "layers.1.attention.ov 8 96"
+rw-fixture edge -o "$TMP/edge" >/dev/null 2>&1
+expect_error "ov without heads" "no-heads.h5: the OV circuit needs --heads and --kv-heads" \
+    rw-rank --component ov "$TMP/edge/attention-no-heads.h5"
+expect_exit 0 "ov with --heads and --kv-heads" rw-rank --component ov --heads 4 --kv-heads 2 "$TMP/edge/attention-no-heads.h5"
+check "ov with flags: 2 x 8" test "$(awk -F'\t' 'NR>1 {print $7, $8}' "$TMP/out")" = "2 8"
+
+# Spectra file: updates stored once, read back identically.
+rw-spectra --updates --from-first -o "$TMP/sp.h5" "$TMP/runs/full-rank" "$TMP/runs/relora" 2>/dev/null
+rw-updates "$TMP/runs/full-rank" "$TMP/runs/relora" >"$TMP/u1.tsv"
+rw-updates "$TMP/sp.h5" >"$TMP/u2.tsv"
+check "rw-updates from the spectra file equals from the runs" cmp -s "$TMP/u1.tsv" "$TMP/u2.tsv"
+rw-updates --from first "$TMP/runs/full-rank" "$TMP/runs/relora" >"$TMP/f1.tsv"
+rw-updates --from first "$TMP/sp.h5" >"$TMP/f2.tsv"
+check "rw-updates --from first from the spectra file equals from the runs" cmp -s "$TMP/f1.tsv" "$TMP/f2.tsv"
+rw-spectra -o "$TMP/sp_w.h5" "$TMP/runs/relora" 2>/dev/null
+expect_error "updates asked of a weights-only spectra file" "no update spectra" rw-updates "$TMP/sp_w.h5"
+expect_error "one checkpoint has no update" "one checkpoint" rw-updates "$TMP/runs/relora/step_000100.h5"
