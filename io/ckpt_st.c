@@ -165,6 +165,29 @@ static const char *json_text(const cJSON *j, char *buf)
     return "null";
 }
 
+/* Parses text[0, n) (NUL-terminated at n) as one JSON value and nothing
+ * after it but whitespace. NULL on failure: *at is then the byte where it
+ * failed, *trailing whether the value itself was complete. */
+static cJSON *json_parse(const char *text, size_t n, size_t *at, bool *trailing)
+{
+    const char *end = NULL;
+    *at = 0;
+    *trailing = false;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, n, &end, false);
+    if (!root) {
+        *at = end ? (size_t)(end - text) : 0;
+        return NULL;
+    }
+    for (const char *p = end; p < text + n; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            *at = (size_t)(p - text);
+            *trailing = true;
+            cJSON_Delete(root);
+            return NULL;
+        }
+    return root;
+}
+
 /* Appends a zeroed tensor to c->tensors (capacity *cap). */
 static rw_tensor *tensor_push(rw_ckpt *c, size_t *cap, rw_err *err)
 {
@@ -238,7 +261,7 @@ static int cmp_span(const void *a, const void *b)
         return x->begin < y->begin ? -1 : 1;
     if (x->end != y->end)
         return x->end < y->end ? -1 : 1;
-    return 0;
+    return x->tensor < y->tensor ? -1 : x->tensor > y->tensor; /* header order */
 }
 
 /* Checks one header entry and fills t (name set by the caller); *span gets
@@ -440,20 +463,15 @@ static rw_status st_parse(rw_ckpt *c, const st_file *f, int shard, size_t *cap, 
         return RW_ENOMEM;
     memcpy(text, hdr, (size_t)hlen);
     text[hlen] = '\0';
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, (size_t)hlen, &end, false);
+    size_t at;
+    bool trailing;
+    cJSON *root = json_parse(text, (size_t)hlen, &at, &trailing);
     if (!root) {
-        size_t at = end ? (size_t)(end - text) : 0;
-        st = rw_fail(err, RW_EDATA, "%s: header is not JSON (error at byte %zu of %llu)", path,
-                     at, (unsigned long long)hlen);
+        st = rw_fail(err, RW_EDATA, trailing ? "%s: header has text after its JSON object "
+                     "(byte %zu of %llu)" : "%s: header is not JSON (error at byte %zu of %llu)",
+                     path, at, (unsigned long long)hlen);
         goto done;
     }
-    for (const char *p = end; *p; p++)
-        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-            st = rw_fail(err, RW_EDATA, "%s: header has text after its JSON object (byte %zu "
-                         "of %llu)", path, (size_t)(p - text), (unsigned long long)hlen);
-            goto done;
-        }
     if (!cJSON_IsObject(root)) {
         char num[32];
         st = rw_fail(err, RW_EDATA, "%s: header is %s, not a JSON object", path,
@@ -556,11 +574,12 @@ static rw_status index_load(const char *path, cJSON **root, const cJSON **wmap, 
         goto done;
     }
     text[size] = '\0';
-    const char *end = NULL;
-    *root = cJSON_ParseWithLengthOpts(text, (size_t)size, &end, true);
+    size_t at;
+    bool trailing;
+    *root = json_parse(text, (size_t)size, &at, &trailing);
     if (!*root) {
-        st = rw_fail(err, RW_EDATA, "%s: not JSON (error at byte %ld of %ld)", path,
-                     end ? (long)(end - text) : 0L, size);
+        st = rw_fail(err, RW_EDATA, "%s: not JSON (%s at byte %zu of %ld)", path,
+                     trailing ? "text after the JSON value" : "error", at, size);
         goto done;
     }
     *wmap = cJSON_GetObjectItemCaseSensitive(*root, "weight_map");
