@@ -52,7 +52,7 @@ rw_status ckpt_open(const char *path, const char *group, rw_ckpt **out, rw_err *
         return rw_fail(err, RW_ENOMEM, "out of memory");
     }
     rw_status st;
-    if (has_suffix(path, ".safetensors")) {
+    if (has_suffix(path, ".safetensors") || has_suffix(path, ".safetensors.index.json")) {
         c->format = RW_FMT_SAFETENSORS;
         st = ckpt_st_open(c, err);
     } else if (rw_is_hdf5(path)) {

@@ -2,10 +2,11 @@
  * ckpt.h — one checkpoint: the tensors a saved file holds, how they are named
  * and shaped, and their values widened to double on request.
  *
- * A checkpoint is an HDF5 file (or one `step_<N>` group of one), or a
- * safetensors file. Opening it reads only the directory of tensors (names,
- * shapes, dtypes, attributes); values are read one tensor at a time with
- * ckpt_read, so memory stays bounded by the largest tensor.
+ * A checkpoint is an HDF5 file (or one `step_<N>` group of one), a
+ * safetensors file, or a sharded safetensors model (its index.json). Opening
+ * it reads only the directory of tensors (names, shapes, dtypes, attributes;
+ * a safetensors file is mapped read-only); values are read one tensor at a
+ * time with ckpt_read, so memory stays bounded by the largest tensor.
  *
  * Tensor names (DESIGN.md): the dataset path without the leading '/', with
  * '/' turned into '.'. The layer is the first path segment that is an integer
@@ -52,8 +53,10 @@ typedef struct rw_ckpt {
 
 /* Opens the checkpoint at path; group names an HDF5 step group ("step_500")
  * or is NULL for the whole file. The format comes from the file's signature
- * (HDF5) or its extension (.safetensors). On success *out is owned by the
- * caller (ckpt_free); on failure err says which file and what is wrong. */
+ * (HDF5) or its extension (.safetensors, or .safetensors.index.json for a
+ * sharded model whose tensors come from the shard files it names, as
+ * rw_tensor.shard tells). On success *out is owned by the caller
+ * (ckpt_free); on failure err says which file and what is wrong. */
 rw_status ckpt_open(const char *path, const char *group, rw_ckpt **out, rw_err *err);
 void ckpt_free(rw_ckpt *c);
 
@@ -97,6 +100,11 @@ void ckpt_st_close(rw_ckpt *c);
  * groups (or any other top-level object besides them). */
 rw_status h5_step_groups(const char *path, char ***names, int64_t **steps,
                          size_t *n, rw_err *err);
+
+/* Lists the distinct shard files (plain names, relative to the index's
+ * directory) that a sharded model's `*.safetensors.index.json` maps its
+ * tensors to: *names (owned array of owned strings), *n of them. */
+rw_status st_index_shards(const char *path, char ***names, size_t *n, rw_err *err);
 
 /* True when the file starts with the HDF5 signature. */
 bool rw_is_hdf5(const char *path);

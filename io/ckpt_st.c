@@ -1,22 +1,861 @@
 /*
- * ckpt_st.c — safetensors back end of ckpt.h (placeholder until the reader
- * lands: refuses the file with a clear message).
+ * ckpt_st.c — safetensors back end of ckpt.h: one `.safetensors` file, or a
+ * sharded model named by its `*.safetensors.index.json`.
+ *
+ * A safetensors file (huggingface/safetensors, "Format"):
+ *
+ *   bytes [0, 8)        N, the header's length: unsigned 64-bit little-endian
+ *   bytes [8, 8+N)      the header: a UTF-8 JSON object, maybe padded with
+ *                       trailing spaces
+ *                         "__metadata__": {"key": "value", ...}  (optional;
+ *                                          strings only)
+ *                         "<tensor>": {"dtype": "F32", "shape": [d0, d1, ...],
+ *                                      "data_offsets": [begin, end]}
+ *   bytes [8+N, size)   the data section; a tensor's values are bytes
+ *                       [begin, end) of it, little-endian, in C order
+ *
+ * The file is untrusted input. It is mapped read-only and every number of
+ * the header is checked before it is used, and before anything sized from it
+ * is allocated: N against a 100 MB limit (the reference implementation's)
+ * and the file's size; the header as UTF-8, then as JSON (cJSON); each
+ * tensor's dtype, shape (rank <= RW_MAX_DIMS, integer dims, overflow-checked
+ * products) and data_offsets (integers, begin <= end, end - begin equal to
+ * the bytes its shape and dtype need); then the ranges of all tensors against
+ * each other (no overlap) and against the data section. Gaps between tensors
+ * are allowed. Values are decoded byte by byte, so no alignment is assumed.
+ *
+ * A sharded model (transformers' save_pretrained) is an index,
+ *   {"metadata": {"total_size": ...}, "weight_map": {"<tensor>": "<shard file>", ...}}
+ * beside its shard files. It opens as one checkpoint whose tensors come from
+ * several mapped files (rw_tensor.shard); the index and its shards must agree
+ * exactly on which tensor lives where.
  */
 #include "ckpt.h"
 
+#include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ST_MAX_HEADER 100000000u /* bytes; as the reference implementation */
+#define ST_MAX_INDEX 100000000u  /* bytes of a sharded model's index.json */
+#define ST_MAX_EXACT 9007199254740991.0 /* 2^53 - 1: cJSON numbers are doubles */
+
+static const char st_index_suffix[] = ".safetensors.index.json";
+
+/* One mapped file. */
+typedef struct {
+    char *path;          /* owned */
+    const uint8_t *map;  /* the whole file, or NULL */
+    size_t size;
+} st_file;
+
+typedef struct {
+    size_t nfiles;
+    st_file *files;      /* one for a plain file; the shards of an index */
+} st_state;
+
+/* ---------------------------------------------------------------- dtypes */
+
+typedef struct {
+    const char *name;
+    rw_dtype dtype;
+    unsigned bits;       /* per element */
+} st_dtype;
+
+/* The dtypes of safetensors 0.6. Integers and exotic floats are listed with
+ * RW_DT_INT / RW_DT_OTHER and never read, but their sizes are still checked. */
+static const st_dtype st_dtypes[] = {
+    {"F16", RW_DT_F16, 16},     {"BF16", RW_DT_BF16, 16},  {"F32", RW_DT_F32, 32},
+    {"F64", RW_DT_F64, 64},     {"BOOL", RW_DT_INT, 8},    {"U8", RW_DT_INT, 8},
+    {"I8", RW_DT_INT, 8},       {"U16", RW_DT_INT, 16},    {"I16", RW_DT_INT, 16},
+    {"U32", RW_DT_INT, 32},     {"I32", RW_DT_INT, 32},    {"U64", RW_DT_INT, 64},
+    {"I64", RW_DT_INT, 64},     {"F8_E4M3", RW_DT_OTHER, 8}, {"F8_E5M2", RW_DT_OTHER, 8},
+    {"F8_E8M0", RW_DT_OTHER, 8}, {"F6_E2M3", RW_DT_OTHER, 6}, {"F6_E3M2", RW_DT_OTHER, 6},
+    {"F4", RW_DT_OTHER, 4},     {"C64", RW_DT_OTHER, 64},
+};
+
+/* The dtype named s; an unknown name is RW_DT_OTHER with bits 0 (size
+ * unknown: its range is checked, its length is not). */
+static st_dtype st_dtype_of(const char *s)
+{
+    for (size_t i = 0; i < sizeof st_dtypes / sizeof *st_dtypes; i++)
+        if (strcmp(s, st_dtypes[i].name) == 0)
+            return st_dtypes[i];
+    return (st_dtype){s, RW_DT_OTHER, 0};
+}
+
+/* --------------------------------------------------------------- helpers */
+
+static uint64_t le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Index of the first byte of s[0, n) that breaks UTF-8 (or is NUL), or n. */
+static size_t utf8_bad(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t b = s[i];
+        size_t len;
+        uint32_t cp, min;
+        if (b == 0)
+            return i;
+        if (b < 0x80) {
+            i++;
+            continue;
+        } else if ((b & 0xe0) == 0xc0) {
+            len = 2, cp = b & 0x1f, min = 0x80;
+        } else if ((b & 0xf0) == 0xe0) {
+            len = 3, cp = b & 0x0f, min = 0x800;
+        } else if ((b & 0xf8) == 0xf0) {
+            len = 4, cp = b & 0x07, min = 0x10000;
+        } else {
+            return i;
+        }
+        if (n - i < len)
+            return i;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return i;
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return i;
+        i += len;
+    }
+    return n;
+}
+
+/* A JSON number that is an integer in [0, 2^53): exact as a cJSON double. */
+static bool json_index(const cJSON *j, uint64_t *out)
+{
+    if (!cJSON_IsNumber(j))
+        return false;
+    double d = j->valuedouble;
+    if (!(d >= 0 && d <= ST_MAX_EXACT) || d != floor(d))
+        return false;
+    *out = (uint64_t)d;
+    return true;
+}
+
+/* A JSON value as text for messages (a number, or its kind). */
+static const char *json_text(const cJSON *j, char *buf)
+{
+    if (cJSON_IsNumber(j))
+        return rw_fmt_double(buf, j->valuedouble);
+    if (cJSON_IsString(j))
+        return "a string";
+    if (cJSON_IsArray(j))
+        return "an array";
+    if (cJSON_IsObject(j))
+        return "an object";
+    if (cJSON_IsBool(j))
+        return "a boolean";
+    return "null";
+}
+
+/* Parses text[0, n) (NUL-terminated at n) as one JSON value and nothing
+ * after it but whitespace. NULL on failure: *at is then the byte where it
+ * failed, *trailing whether the value itself was complete. */
+static cJSON *json_parse(const char *text, size_t n, size_t *at, bool *trailing)
+{
+    const char *end = NULL;
+    *at = 0;
+    *trailing = false;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, n, &end, false);
+    if (!root) {
+        *at = end ? (size_t)(end - text) : 0;
+        return NULL;
+    }
+    for (const char *p = end; p < text + n; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            *at = (size_t)(p - text);
+            *trailing = true;
+            cJSON_Delete(root);
+            return NULL;
+        }
+    return root;
+}
+
+/* Appends a zeroed tensor to c->tensors (capacity *cap). */
+static rw_tensor *tensor_push(rw_ckpt *c, size_t *cap, rw_err *err)
+{
+    if (c->n == *cap) {
+        size_t ncap = *cap ? 2 * *cap : 64;
+        rw_tensor *v = rw_realloc(c->tensors, ncap * sizeof *v, err);
+        if (!v)
+            return NULL;
+        c->tensors = v;
+        *cap = ncap;
+    }
+    rw_tensor *t = &c->tensors[c->n];
+    memset(t, 0, sizeof *t);
+    return t;
+}
+
+/* Maps path read-only into f (f->path owned by f afterwards). */
+static rw_status st_map(st_file *f, const char *path, rw_err *err)
+{
+    memset(f, 0, sizeof *f);
+    if (!(f->path = rw_strdup(path)))
+        return rw_fail(err, RW_ENOMEM, "out of memory");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return rw_fail(err, RW_EIO, "%s: %s", path, strerror(errno));
+    struct stat sb;
+    rw_status st = RW_OK;
+    if (fstat(fd, &sb) != 0) {
+        st = rw_fail(err, RW_EIO, "%s: %s", path, strerror(errno));
+    } else if (!S_ISREG(sb.st_mode)) {
+        st = rw_fail(err, RW_EIO, "%s: not a regular file", path);
+    } else if (sb.st_size < 8) {
+        st = rw_fail(err, RW_EDATA,
+                     "%s: too short for a safetensors file (%lld bytes, the header length "
+                     "alone takes 8)", path, (long long)sb.st_size);
+    } else if ((uint64_t)sb.st_size > SIZE_MAX) {
+        st = rw_fail(err, RW_EIO, "%s: too large to map", path);
+    } else {
+        void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED)
+            st = rw_fail(err, RW_EIO, "%s: cannot map: %s", path, strerror(errno));
+        else {
+            f->map = m;
+            f->size = (size_t)sb.st_size;
+        }
+    }
+    close(fd);
+    return st;
+}
+
+static void st_unmap(st_file *f)
+{
+    if (f->map)
+        munmap((void *)f->map, f->size);
+    free(f->path);
+    memset(f, 0, sizeof *f);
+}
+
+/* ---------------------------------------------------------------- header */
+
+/* A tensor's bytes in the data section, for the overlap and range checks. */
+typedef struct {
+    uint64_t begin, end;
+    size_t tensor;       /* index into c->tensors */
+} st_span;
+
+static int cmp_span(const void *a, const void *b)
+{
+    const st_span *x = a, *y = b;
+    if (x->begin != y->begin)
+        return x->begin < y->begin ? -1 : 1;
+    if (x->end != y->end)
+        return x->end < y->end ? -1 : 1;
+    return x->tensor < y->tensor ? -1 : x->tensor > y->tensor; /* header order */
+}
+
+/* Checks one header entry and fills t (name set by the caller); *span gets
+ * its data_offsets. Errors name the file and the tensor. */
+static rw_status st_entry(const char *path, const cJSON *e, rw_tensor *t, st_span *span,
+                          rw_err *err)
+{
+    const char *name = e->string;
+    char num[32], shp[256];
+    if (!cJSON_IsObject(e))
+        return rw_fail(err, RW_EDATA, "%s: %s: entry is %s, not an object with dtype, shape "
+                       "and data_offsets", path, name, json_text(e, num));
+
+    const cJSON *jd = cJSON_GetObjectItemCaseSensitive(e, "dtype");
+    if (!jd)
+        return rw_fail(err, RW_EDATA, "%s: %s: no dtype", path, name);
+    if (!cJSON_IsString(jd))
+        return rw_fail(err, RW_EDATA, "%s: %s: dtype is %s, not a string", path, name,
+                       json_text(jd, num));
+    st_dtype dt = st_dtype_of(jd->valuestring);
+    t->dtype = dt.dtype;
+
+    const cJSON *js = cJSON_GetObjectItemCaseSensitive(e, "shape");
+    if (!js)
+        return rw_fail(err, RW_EDATA, "%s: %s: no shape", path, name);
+    if (!cJSON_IsArray(js))
+        return rw_fail(err, RW_EDATA, "%s: %s: shape is %s, not an array", path, name,
+                       json_text(js, num));
+    int ndim = cJSON_GetArraySize(js);
+    if (ndim > RW_MAX_DIMS)
+        return rw_fail(err, RW_EDATA, "%s: %s: shape has rank %d, more than %d", path, name,
+                       ndim, RW_MAX_DIMS);
+    t->ndim = ndim;
+    const cJSON *jdim;
+    int d = 0;
+    cJSON_ArrayForEach(jdim, js) {
+        uint64_t v;
+        if (json_index(jdim, &v)) {
+            t->shape[d++] = (int64_t)v;
+            continue;
+        }
+        if (!cJSON_IsNumber(jdim))
+            return rw_fail(err, RW_EDATA, "%s: %s: shape[%d] is %s, not a number", path, name,
+                           d, json_text(jdim, num));
+        double x = jdim->valuedouble;
+        if (x < 0)
+            return rw_fail(err, RW_EDATA, "%s: %s: shape[%d] is negative (%s)", path, name, d,
+                           rw_fmt_double(num, x));
+        if (x != floor(x))
+            return rw_fail(err, RW_EDATA, "%s: %s: shape[%d] is not an integer (%s)", path,
+                           name, d, rw_fmt_double(num, x));
+        return rw_fail(err, RW_EDATA, "%s: %s: shape[%d] is too large (%s, limit 2^53-1)",
+                       path, name, d, rw_fmt_double(num, x));
+    }
+    /* numel, and the product of the trailing dims (the matrix's columns),
+     * must fit, also when a leading dim is 0. */
+    t->numel = 1;
+    size_t rest = 1;
+    for (d = 0; d < ndim; d++) {
+        bool ok = rw_mul_size(t->numel, (size_t)t->shape[d], &t->numel);
+        if (ok && d > 0)
+            ok = rw_mul_size(rest, (size_t)t->shape[d], &rest) && rest <= (size_t)INT64_MAX;
+        if (!ok)
+            return rw_fail(err, RW_EDATA, "%s: %s: shape %s has too many elements (size "
+                           "overflow)", path, name, rw_shape_str(t, shp, sizeof shp));
+    }
+
+    const cJSON *jo = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
+    if (!jo)
+        return rw_fail(err, RW_EDATA, "%s: %s: no data_offsets", path, name);
+    if (!cJSON_IsArray(jo) || cJSON_GetArraySize(jo) != 2)
+        return rw_fail(err, RW_EDATA, "%s: %s: data_offsets is not a [begin, end] pair",
+                       path, name);
+    const cJSON *jb = cJSON_GetArrayItem(jo, 0), *je = cJSON_GetArrayItem(jo, 1);
+    char num2[32];
+    if (!json_index(jb, &span->begin) || !json_index(je, &span->end))
+        return rw_fail(err, RW_EDATA, "%s: %s: data_offsets [%s, %s] are not byte offsets "
+                       "(integers in 0..2^53-1)", path, name, json_text(jb, num),
+                       json_text(je, num2));
+    if (span->end < span->begin)
+        return rw_fail(err, RW_EDATA, "%s: %s: data_offsets [%llu, %llu] end before they "
+                       "begin", path, name, (unsigned long long)span->begin,
+                       (unsigned long long)span->end);
+    uint64_t have = span->end - span->begin;
+    if (dt.bits > 0) {
+        size_t bits;
+        if (!rw_mul_size(t->numel, dt.bits, &bits))
+            return rw_fail(err, RW_EDATA, "%s: %s: shape %s has too many elements (size "
+                           "overflow)", path, name, rw_shape_str(t, shp, sizeof shp));
+        const char *dname = rw_dtype_is_float(dt.dtype) ? rw_dtype_name(dt.dtype) : dt.name;
+        if (bits % 8 != 0)
+            return rw_fail(err, RW_EDATA, "%s: %s: shape %s %s is not a whole number of "
+                           "bytes", path, name, rw_shape_str(t, shp, sizeof shp), dname);
+        if (have != bits / 8)
+            return rw_fail(err, RW_EDATA, "%s: %s: data_offsets [%llu, %llu] hold %llu bytes, "
+                           "shape %s %s needs %zu", path, name,
+                           (unsigned long long)span->begin, (unsigned long long)span->end,
+                           (unsigned long long)have, rw_shape_str(t, shp, sizeof shp), dname,
+                           bits / 8);
+    }
+    return RW_OK;
+}
+
+/* __metadata__: a string -> string map; each pair becomes an attribute
+ * (the first of a key wins, also across the shards of an index). */
+static rw_status st_metadata(rw_ckpt *c, const char *path, const cJSON *m, rw_err *err)
+{
+    char num[32];
+    if (!cJSON_IsObject(m))
+        return rw_fail(err, RW_EDATA, "%s: __metadata__ is %s, not an object of strings",
+                       path, json_text(m, num));
+    const cJSON *kv;
+    cJSON_ArrayForEach(kv, m) {
+        if (!cJSON_IsString(kv))
+            return rw_fail(err, RW_EDATA, "%s: __metadata__.%s is %s, not a string", path,
+                           kv->string, json_text(kv, num));
+        if (ckpt_attr(c, kv->string))
+            continue;
+        rw_status st = ckpt_add_attr(c, kv->string, kv->valuestring, err);
+        if (st != RW_OK)
+            return st;
+    }
+    return RW_OK;
+}
+
+/* Checks the spans of one file's n tensors (data section of data_size
+ * bytes): no two non-empty ones overlap, all lie inside the section. */
+static rw_status st_check_spans(const rw_ckpt *c, const st_file *f, st_span *spans,
+                                size_t n, uint64_t data_size, rw_err *err)
+{
+    if (n > 1)
+        qsort(spans, n, sizeof *spans, cmp_span);
+    /* Sorted by begin: a non-empty span overlaps an earlier one exactly
+     * when it begins before the furthest end so far. */
+    uint64_t far = 0;
+    size_t far_i = 0;
+    bool tiled = true; /* the spans cover [0, far) without gaps */
+    for (size_t i = 0; i < n; i++) {
+        const st_span *s = &spans[i];
+        if (s->begin < far && s->end > s->begin) {
+            const st_span *o = &spans[far_i];
+            return rw_fail(err, RW_EDATA, "%s: tensors %s [%llu, %llu] and %s [%llu, %llu] "
+                           "overlap", f->path, c->tensors[o->tensor].name,
+                           (unsigned long long)o->begin, (unsigned long long)o->end,
+                           c->tensors[s->tensor].name, (unsigned long long)s->begin,
+                           (unsigned long long)s->end);
+        }
+        if (s->begin > far)
+            tiled = false;
+        if (s->end > far) {
+            far = s->end;
+            far_i = i;
+        }
+    }
+    if (far <= data_size)
+        return RW_OK;
+    /* A consistent layout that the file ends inside: cut short (an
+     * interrupted copy or download). Otherwise a tensor points outside. */
+    if (tiled)
+        return rw_fail(err, RW_EDATA, "%s: file truncated: its header describes %llu bytes "
+                       "of tensor data, the file holds %llu", f->path,
+                       (unsigned long long)far, (unsigned long long)data_size);
+    for (size_t i = 0; i < n; i++)
+        if (spans[i].end > data_size)
+            return rw_fail(err, RW_EDATA, "%s: %s: data_offsets [%llu, %llu] run past the end "
+                           "of the data section (%llu bytes)", f->path,
+                           c->tensors[spans[i].tensor].name,
+                           (unsigned long long)spans[i].begin,
+                           (unsigned long long)spans[i].end, (unsigned long long)data_size);
+    return RW_OK; /* not reached: some span ends at far */
+}
+
+/* Parses and checks the header of the mapped file f, appending its tensors
+ * (shard index `shard`) to c->tensors (capacity *cap) and its __metadata__
+ * to c's attributes. */
+static rw_status st_parse(rw_ckpt *c, const st_file *f, int shard, size_t *cap, rw_err *err)
+{
+    const char *path = f->path;
+    uint64_t hlen = le64(f->map);
+    if (hlen > ST_MAX_HEADER)
+        return rw_fail(err, RW_EDATA, "%s: header length %llu exceeds the 100 MB limit (not a "
+                       "safetensors file?)", path, (unsigned long long)hlen);
+    if (hlen > f->size - 8)
+        return rw_fail(err, RW_EDATA, "%s: header length %llu runs past the end of the file "
+                       "(%zu bytes): truncated, or not a safetensors file", path,
+                       (unsigned long long)hlen, f->size);
+    const uint8_t *hdr = f->map + 8;
+    uint64_t data_size = f->size - 8 - hlen;
+    size_t bad = utf8_bad(hdr, (size_t)hlen);
+    if (bad < hlen)
+        return rw_fail(err, RW_EDATA, "%s: header is not UTF-8 text (byte %zu of %llu)", path,
+                       bad, (unsigned long long)hlen);
+
+    rw_status st = RW_OK;
+    st_span *spans = NULL;
+    /* A NUL-terminated copy: cJSON then never reads past it. */
+    char *text = rw_malloc((size_t)hlen + 1, err);
+    if (!text)
+        return RW_ENOMEM;
+    memcpy(text, hdr, (size_t)hlen);
+    text[hlen] = '\0';
+    size_t at;
+    bool trailing;
+    cJSON *root = json_parse(text, (size_t)hlen, &at, &trailing);
+    if (!root) {
+        st = rw_fail(err, RW_EDATA, trailing ? "%s: header has text after its JSON object "
+                     "(byte %zu of %llu)" : "%s: header is not JSON (error at byte %zu of %llu)",
+                     path, at, (unsigned long long)hlen);
+        goto done;
+    }
+    if (!cJSON_IsObject(root)) {
+        char num[32];
+        st = rw_fail(err, RW_EDATA, "%s: header is %s, not a JSON object", path,
+                     json_text(root, num));
+        goto done;
+    }
+
+    size_t nent = (size_t)cJSON_GetArraySize(root);
+    if (!(spans = rw_calloc(nent ? nent : 1, sizeof *spans, err))) {
+        st = RW_ENOMEM;
+        goto done;
+    }
+    size_t ns = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, root) {
+        if (strcmp(e->string, "__metadata__") == 0) {
+            if ((st = st_metadata(c, path, e, err)) != RW_OK)
+                goto done;
+            continue;
+        }
+        rw_tensor *t = tensor_push(c, cap, err);
+        if (!t) {
+            st = RW_ENOMEM;
+            goto done;
+        }
+        if ((st = st_entry(path, e, t, &spans[ns], err)) != RW_OK)
+            goto done;
+        if (!(t->name = rw_strdup(e->string))) {
+            st = rw_fail(err, RW_ENOMEM, "out of memory");
+            goto done;
+        }
+        t->shard = shard;
+        t->offset = 8 + hlen + spans[ns].begin;
+        spans[ns].tensor = c->n;
+        ns++;
+        c->n++;
+    }
+    st = st_check_spans(c, f, spans, ns, data_size, err);
+done:
+    /* On failure the tensors appended so far stay listed; ckpt_free frees them. */
+    free(spans);
+    cJSON_Delete(root);
+    free(text);
+    return st;
+}
+
+/* Two tensors of one name: in one header, or in two shards. */
+static rw_status st_check_unique(const rw_ckpt *c, const st_state *s, rw_err *err)
+{
+    for (size_t i = 1; i < c->n; i++) {
+        const rw_tensor *a = &c->tensors[i - 1], *b = &c->tensors[i];
+        if (strcmp(a->name, b->name) != 0)
+            continue;
+        if (a->shard == b->shard)
+            return rw_fail(err, RW_EDATA, "%s: %s: listed twice in the header",
+                           s->files[a->shard].path, a->name);
+        return rw_fail(err, RW_EDATA, "%s: %s is in two shards, %s and %s", c->path, a->name,
+                       s->files[a->shard].path, s->files[b->shard].path);
+    }
+    return RW_OK;
+}
+
+/* ----------------------------------------------------------------- index */
+
+static bool is_index_name(const char *path)
+{
+    size_t n = strlen(path), m = sizeof st_index_suffix - 1;
+    return n >= m && strcmp(path + n - m, st_index_suffix) == 0;
+}
+
+/* Reads and parses an index file; *root owned by the caller (cJSON_Delete).
+ * Checks that weight_map maps every tensor to a plain file name. */
+static rw_status index_load(const char *path, cJSON **root, const cJSON **wmap, rw_err *err)
+{
+    *root = NULL;
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return rw_fail(err, RW_EIO, "%s: %s", path, strerror(errno));
+    rw_status st = RW_OK;
+    char *text = NULL;
+    long size = -1;
+    if (fseek(fp, 0, SEEK_END) == 0)
+        size = ftell(fp);
+    if (size < 0 || fseek(fp, 0, SEEK_SET) != 0) {
+        st = rw_fail(err, RW_EIO, "%s: cannot read: %s", path, strerror(errno));
+        goto done;
+    }
+    if ((unsigned long)size > ST_MAX_INDEX) {
+        st = rw_fail(err, RW_EDATA, "%s: index of %ld bytes exceeds the 100 MB limit", path,
+                     size);
+        goto done;
+    }
+    if (!(text = rw_malloc((size_t)size + 1, err))) {
+        st = RW_ENOMEM;
+        goto done;
+    }
+    if (fread(text, 1, (size_t)size, fp) != (size_t)size) {
+        st = rw_fail(err, RW_EIO, "%s: cannot read: %s", path,
+                     ferror(fp) ? strerror(errno) : "file shrank");
+        goto done;
+    }
+    text[size] = '\0';
+    size_t at;
+    bool trailing;
+    *root = json_parse(text, (size_t)size, &at, &trailing);
+    if (!*root) {
+        st = rw_fail(err, RW_EDATA, "%s: not JSON (%s at byte %zu of %ld)", path,
+                     trailing ? "text after the JSON value" : "error", at, size);
+        goto done;
+    }
+    *wmap = cJSON_GetObjectItemCaseSensitive(*root, "weight_map");
+    if (!cJSON_IsObject(*root) || !cJSON_IsObject(*wmap)) {
+        st = rw_fail(err, RW_EDATA, "%s: no weight_map object (not a sharded model's index)",
+                     path);
+        goto done;
+    }
+    if (!(*wmap)->child) {
+        st = rw_fail(err, RW_EDATA, "%s: weight_map lists no tensors", path);
+        goto done;
+    }
+    const cJSON *kv;
+    cJSON_ArrayForEach(kv, *wmap) {
+        char num[32];
+        if (!cJSON_IsString(kv)) {
+            st = rw_fail(err, RW_EDATA, "%s: weight_map: %s: shard is %s, not a file name",
+                         path, kv->string, json_text(kv, num));
+            goto done;
+        }
+        const char *v = kv->valuestring;
+        /* The index is untrusted too: it may name files beside it, no others. */
+        if (!*v || strchr(v, '/') || strcmp(v, ".") == 0 || strcmp(v, "..") == 0) {
+            st = rw_fail(err, RW_EDATA, "%s: weight_map: %s: shard '%s' is not a file name in "
+                         "the index's directory", path, kv->string, v);
+            goto done;
+        }
+    }
+done:
+    if (st != RW_OK) {
+        cJSON_Delete(*root);
+        *root = NULL;
+    }
+    free(text);
+    fclose(fp);
+    return st;
+}
+
+/* Distinct shard names of weight_map, in order of first appearance; the
+ * array is owned by the caller, the strings by wmap. */
+static rw_status index_shard_names(const cJSON *wmap, const char ***names, size_t *n,
+                                   rw_err *err)
+{
+    *names = NULL;
+    *n = 0;
+    size_t cap = 0;
+    const cJSON *kv;
+    cJSON_ArrayForEach(kv, wmap) {
+        size_t k = 0;
+        while (k < *n && strcmp((*names)[k], kv->valuestring) != 0)
+            k++;
+        if (k < *n)
+            continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 8;
+            const char **v = rw_realloc((void *)*names, cap * sizeof *v, err);
+            if (!v) {
+                free((void *)*names);
+                *names = NULL;
+                *n = 0;
+                return RW_ENOMEM;
+            }
+            *names = v;
+        }
+        (*names)[(*n)++] = kv->valuestring;
+    }
+    return RW_OK;
+}
+
+rw_status st_index_shards(const char *path, char ***names, size_t *n, rw_err *err)
+{
+    *names = NULL;
+    *n = 0;
+    cJSON *root;
+    const cJSON *wmap;
+    rw_status st = index_load(path, &root, &wmap, err);
+    if (st != RW_OK)
+        return st;
+    const char **v;
+    size_t m;
+    st = index_shard_names(wmap, &v, &m, err);
+    char **out = NULL;
+    if (st == RW_OK && !(out = rw_calloc(m, sizeof *out, err)))
+        st = RW_ENOMEM;
+    for (size_t i = 0; i < m && st == RW_OK; i++)
+        if (!(out[i] = rw_strdup(v[i])))
+            st = rw_fail(err, RW_ENOMEM, "out of memory");
+    if (st == RW_OK) {
+        *names = out;
+        *n = m;
+    } else if (out) {
+        for (size_t i = 0; i < m; i++)
+            free(out[i]);
+        free(out);
+    }
+    free((void *)v);
+    cJSON_Delete(root);
+    return st;
+}
+
+/* The index's own "metadata" (total_size, ...): strings and numbers become
+ * attributes, before any shard's __metadata__. */
+static rw_status index_metadata(rw_ckpt *c, const cJSON *root, rw_err *err)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "metadata");
+    const cJSON *kv;
+    if (!cJSON_IsObject(m))
+        return RW_OK;
+    cJSON_ArrayForEach(kv, m) {
+        char num[32];
+        const char *v = cJSON_IsString(kv) ? kv->valuestring
+                        : cJSON_IsNumber(kv) ? rw_fmt_double(num, kv->valuedouble)
+                                             : NULL;
+        if (!v || ckpt_attr(c, kv->string))
+            continue;
+        rw_status st = ckpt_add_attr(c, kv->string, v, err);
+        if (st != RW_OK)
+            return st;
+    }
+    return RW_OK;
+}
+
+/* Opens the index c->path: maps and checks every shard, then checks that
+ * weight_map and the shards' headers agree tensor by tensor. */
+static rw_status st_open_index(rw_ckpt *c, st_state *s, rw_err *err)
+{
+    cJSON *root;
+    const cJSON *wmap;
+    const char **shards = NULL;
+    size_t nshards = 0, cap = 0;
+    char *dir = NULL, *spath = NULL;
+    bool *seen = NULL;
+    rw_status st = index_load(c->path, &root, &wmap, err);
+    if (st != RW_OK)
+        return st;
+    if ((st = index_shard_names(wmap, &shards, &nshards, err)) != RW_OK)
+        goto done;
+    if ((st = index_metadata(c, root, err)) != RW_OK)
+        goto done;
+    if (!(s->files = rw_calloc(nshards, sizeof *s->files, err)) || !(dir = rw_dirname(c->path))) {
+        st = s->files ? rw_fail(err, RW_ENOMEM, "out of memory") : RW_ENOMEM;
+        goto done;
+    }
+    for (size_t k = 0; k < nshards; k++) {
+        size_t len = strlen(dir) + strlen(shards[k]) + 2;
+        if (!(spath = rw_malloc(len, err))) {
+            st = RW_ENOMEM;
+            goto done;
+        }
+        snprintf(spath, len, "%s/%s", dir, shards[k]);
+        struct stat sb;
+        if (stat(spath, &sb) != 0 && errno == ENOENT)
+            st = rw_fail(err, RW_EIO, "%s: weight_map names shard %s, which does not exist",
+                         c->path, spath);
+        else
+            st = st_map(&s->files[k], spath, err);
+        s->nfiles = k + 1;
+        free(spath);
+        spath = NULL;
+        if (st != RW_OK || (st = st_parse(c, &s->files[k], (int)k, &cap, err)) != RW_OK)
+            goto done;
+    }
+    ckpt_sort_tensors(c);
+    if ((st = st_check_unique(c, s, err)) != RW_OK)
+        goto done;
+
+    /* Every weight_map entry is a tensor of its shard, and every tensor of
+     * a shard is in weight_map. */
+    if (!(seen = rw_calloc(c->n, sizeof *seen, err))) {
+        st = RW_ENOMEM;
+        goto done;
+    }
+    const cJSON *kv;
+    cJSON_ArrayForEach(kv, wmap) {
+        long i = ckpt_find(c, kv->string);
+        if (i < 0) {
+            st = rw_fail(err, RW_EDATA, "%s: weight_map puts %s in %s, which does not hold it",
+                         c->path, kv->string, kv->valuestring);
+            goto done;
+        }
+        const rw_tensor *t = &c->tensors[i];
+        if (strcmp(shards[t->shard], kv->valuestring) != 0) {
+            st = rw_fail(err, RW_EDATA, "%s: weight_map puts %s in %s, but it is in %s",
+                         c->path, kv->string, kv->valuestring, shards[t->shard]);
+            goto done;
+        }
+        if (seen[i]) {
+            st = rw_fail(err, RW_EDATA, "%s: weight_map lists %s twice", c->path, kv->string);
+            goto done;
+        }
+        seen[i] = true;
+    }
+    for (size_t i = 0; i < c->n; i++)
+        if (!seen[i]) {
+            st = rw_fail(err, RW_EDATA, "%s: %s holds %s, which weight_map does not list",
+                         c->path, shards[c->tensors[i].shard], c->tensors[i].name);
+            goto done;
+        }
+done:
+    free(seen);
+    free(spath);
+    free(dir);
+    free((void *)shards);
+    cJSON_Delete(root);
+    return st;
+}
+
+/* ------------------------------------------------------------- interface */
+
 rw_status ckpt_st_open(rw_ckpt *c, rw_err *err)
 {
-    return rw_fail(err, RW_EDATA, "%s: safetensors is not supported yet", c->path);
+    st_state *s = rw_calloc(1, sizeof *s, err);
+    if (!s)
+        return RW_ENOMEM;
+    c->impl = s;
+    if (is_index_name(c->path))
+        return st_open_index(c, s, err);
+    if (!(s->files = rw_calloc(1, sizeof *s->files, err)))
+        return RW_ENOMEM;
+    s->nfiles = 1;
+    rw_status st = st_map(&s->files[0], c->path, err);
+    size_t cap = 0;
+    if (st == RW_OK)
+        st = st_parse(c, &s->files[0], 0, &cap, err);
+    if (st == RW_OK) {
+        ckpt_sort_tensors(c);
+        st = st_check_unique(c, s, err);
+    }
+    return st;
 }
 
 rw_status ckpt_st_read(rw_ckpt *c, size_t i, double *buf, rw_err *err)
 {
-    (void)i;
-    (void)buf;
-    return rw_fail(err, RW_EDATA, "%s: safetensors is not supported yet", c->path);
+    const st_state *s = c->impl;
+    const rw_tensor *t = &c->tensors[i];
+    if (!s || t->shard < 0 || (size_t)t->shard >= s->nfiles)
+        return rw_fail(err, RW_EUSAGE, "%s: %s: no mapped file", c->path, t->name);
+    /* ckpt_st_open checked that [offset, offset + numel * size) is in the map. */
+    const uint8_t *p = s->files[t->shard].map + t->offset;
+    switch (t->dtype) {
+    case RW_DT_F16:
+        for (size_t k = 0; k < t->numel; k++, p += 2)
+            buf[k] = rw_half_to_double((uint16_t)(p[0] | p[1] << 8));
+        break;
+    case RW_DT_BF16:
+        for (size_t k = 0; k < t->numel; k++, p += 2)
+            buf[k] = rw_bf16_to_double((uint16_t)(p[0] | p[1] << 8));
+        break;
+    case RW_DT_F32:
+        for (size_t k = 0; k < t->numel; k++, p += 4) {
+            uint32_t b = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                         (uint32_t)p[3] << 24;
+            float f;
+            memcpy(&f, &b, sizeof f);
+            buf[k] = f;
+        }
+        break;
+    case RW_DT_F64:
+        for (size_t k = 0; k < t->numel; k++, p += 8) {
+            uint64_t b = le64(p);
+            memcpy(&buf[k], &b, sizeof b);
+        }
+        break;
+    default:
+        return rw_fail(err, RW_EUSAGE, "%s: %s: dtype %s has no values to analyse", c->path,
+                       t->name, rw_dtype_name(t->dtype));
+    }
+    return RW_OK;
 }
 
 void ckpt_st_close(rw_ckpt *c)
 {
+    st_state *s = c->impl;
+    for (size_t k = 0; k < s->nfiles; k++)
+        st_unmap(&s->files[k]);
+    free(s->files);
+    free(s);
     c->impl = NULL;
 }

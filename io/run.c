@@ -22,7 +22,7 @@ static bool ends_with(const char *s, const char *suf)
 bool rw_is_ckpt_name(const char *name)
 {
     return ends_with(name, ".h5") || ends_with(name, ".hdf5") ||
-           ends_with(name, ".safetensors");
+           ends_with(name, ".safetensors") || ends_with(name, ".safetensors.index.json");
 }
 
 static bool is_dir(const char *path)
@@ -155,11 +155,55 @@ static rw_status add_file(ref_list *l, const char *path, bool *had_groups, rw_er
     return refs_push(l, path, NULL, err);
 }
 
+/* The shard files that the sharded models' indexes among names (entries of
+ * dir) map tensors to: they are parts of their index's checkpoint, not
+ * checkpoints of their own. */
+static rw_status dir_shards(const char *dir, char **names, size_t n, char ***shards,
+                            size_t *nshards, rw_err *err)
+{
+    *shards = NULL;
+    *nshards = 0;
+    rw_status st = RW_OK;
+    for (size_t i = 0; i < n && st == RW_OK; i++) {
+        if (!ends_with(names[i], ".safetensors.index.json"))
+            continue;
+        char *p = join(dir, names[i]), **v = NULL;
+        size_t m = 0;
+        st = p ? st_index_shards(p, &v, &m, err) : rw_fail(err, RW_ENOMEM, "out of memory");
+        free(p);
+        char **all = st == RW_OK ? rw_realloc(*shards, (*nshards + m) * sizeof *all, err) : NULL;
+        if (st == RW_OK && !all)
+            st = RW_ENOMEM;
+        if (all) {
+            memcpy(all + *nshards, v, m * sizeof *v);
+            *shards = all;
+            *nshards += m;
+            free(v);
+        } else {
+            free_names(v, m);
+        }
+    }
+    return st;
+}
+
+/* A checkpoint name of dir's listing that is not a shard of an index. */
+static bool is_ckpt_entry(const char *name, char **shards, size_t nshards)
+{
+    if (!rw_is_ckpt_name(name))
+        return false;
+    for (size_t i = 0; i < nshards; i++)
+        if (strcmp(name, shards[i]) == 0)
+            return false;
+    return true;
+}
+
 static rw_status add_dir(ref_list *l, const char *dir, rw_err *err)
 {
-    char **names;
-    size_t n;
+    char **names, **shards = NULL;
+    size_t n, nshards = 0;
     rw_status st = list_dir(dir, &names, &n, err);
+    if (st == RW_OK)
+        st = dir_shards(dir, names, n, &shards, &nshards, err);
     for (size_t i = 0; i < n && st == RW_OK; i++) {
         char *p = join(dir, names[i]);
         if (!p) {
@@ -168,23 +212,27 @@ static rw_status add_dir(ref_list *l, const char *dir, rw_err *err)
         }
         if (is_dir(p)) {
             /* one level down: checkpoint-500/adapter_model.safetensors */
-            char **sub;
-            size_t m;
+            char **sub, **subshards = NULL;
+            size_t m, nsubshards = 0;
             st = list_dir(p, &sub, &m, err);
+            if (st == RW_OK)
+                st = dir_shards(p, sub, m, &subshards, &nsubshards, err);
             for (size_t j = 0; j < m && st == RW_OK; j++) {
-                if (!rw_is_ckpt_name(sub[j]))
+                if (!is_ckpt_entry(sub[j], subshards, nsubshards))
                     continue;
                 char *q = join(p, sub[j]);
                 st = q ? add_file(l, q, NULL, err) : rw_fail(err, RW_ENOMEM, "out of memory");
                 free(q);
             }
             free_names(sub, m);
-        } else if (rw_is_ckpt_name(names[i])) {
+            free_names(subshards, nsubshards);
+        } else if (is_ckpt_entry(names[i], shards, nshards)) {
             st = add_file(l, p, NULL, err);
         }
         free(p);
     }
     free_names(names, n);
+    free_names(shards, nshards);
     if (st == RW_OK && l->n == 0)
         st = rw_fail(err, RW_EDATA,
                      "%s: no checkpoints (.h5, .hdf5, .safetensors) in it or one level down",

@@ -5,6 +5,8 @@
  * down as in checkpoint-500/adapter_model.safetensors), one checkpoint file,
  * one HDF5 file whose top-level groups are all `step_<N>`, a comma-separated
  * list of files, or @LIST (a text file naming one checkpoint per line).
+ * In a directory, a sharded model's `*.safetensors.index.json` is one
+ * checkpoint and the shard files it names are not checkpoints of their own.
  * Sources whose labels are equal are merged into one run, so
  * `rw-rank runs/full/step_*.h5` is one run labelled "full".
  */
@@ -41,7 +43,7 @@ rw_status runset_add(rw_runset *rs, const char *source, const char *label, rw_er
 rw_status runset_finish(rw_runset *rs, rw_err *err);
 void runset_free(rw_runset *rs);
 
-/* True for names ending in .h5, .hdf5 or .safetensors. */
+/* True for names ending in .h5, .hdf5, .safetensors or .safetensors.index.json. */
 bool rw_is_ckpt_name(const char *name);
 
 /* ------------------------------------------------------------ selection */
