@@ -110,7 +110,17 @@ else
     check "gpt2: lora_B 2304x8 float32" [ "$(awk -F'\t' '$4 ~ /lora_B/ {print $7, $8}' "$TMP/gpt2.tsv" | sort -u)" = "2304x8 float32" ]
     check "gpt2: run label is the directory" [ "$(col "$TMP/gpt2.tsv" run | sort -u)" = gpt2-lora-steps ]
     expect_exit 0 "rw-rank on the GPT-2 LoRA run" rw-rank -o "$TMP/gpt2-rank.tsv" "$run"
-    check "gpt2: rw-rank rows" [ "$(($(wc -l <"$TMP/gpt2-rank.tsv") - 1))" -eq 360 ]
-    check "gpt2: every adapter matrix has full numerical rank 8" \
+    # Adapter-only: one lora row (s B A, 2304x768) per adapted matrix and step.
+    check "gpt2: rw-rank rows, 12 adapted matrices x 15 steps" [ "$(($(wc -l <"$TMP/gpt2-rank.tsv") - 1))" -eq 180 ]
+    check "gpt2: reported as c_attn.weight, component lora, 2304x768" \
+        [ "$(awk -F'\t' 'NR>1 {print $5, $6, $7, $8}' "$TMP/gpt2-rank.tsv" | sort -u)" = "attn.c_attn.weight lora 2304 768" ]
+    check "gpt2: every lora update has num_rank 8" \
         [ "$(col "$TMP/gpt2-rank.tsv" num_rank | sort -u)" = 8 ]
+    check "gpt2: per <= 8/768" [ -z "$(awk -F'\t' 'NR>1 && $11 > 8/768' "$TMP/gpt2-rank.tsv")" ]
+    rw-cond "$run" --include '*.h.0.*' >"$TMP/gpt2-cond.tsv" 2>"$TMP/err"
+    check "gpt2: the scale comes from adapter_config.json (no warning)" [ ! -s "$TMP/err" ]
+    check "gpt2: lora cond is inf (rank 8 of 768), cond_rank finite" \
+        [ "$(awk -F'\t' 'NR>1 {print $12, ($13 != "inf" && $13 != "nan")}' "$TMP/gpt2-cond.tsv" | sort -u)" = "inf 1" ]
+    expect_exit 0 "rw-updates on the GPT-2 LoRA run" rw-updates -o "$TMP/gpt2-upd.tsv" "$run"
+    check "gpt2: rw-updates rows are the lora updates" [ "$(($(wc -l <"$TMP/gpt2-upd.tsv") - 1))" -eq 180 ]
 fi
