@@ -222,7 +222,7 @@ static rw_status do_update(analysis *an, opened *c, size_t i, opened *ref, rw_ki
     if (st != RW_OK)
         return st;
     double ref_fro;
-    if (it->comp == RW_COMP_LORA) {
+    if (it->comp == RW_COMP_LORA && kind == RW_KIND_UPDATE) {
         long bi = items_find(&c->it, it->tensor, RW_COMP_BASE);
         ref_fro = NAN;
         if (bi >= 0) {
@@ -291,7 +291,8 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
                 break;
             if (o->weights)
                 st = do_weight(an, &cur, i, err);
-            if (st == RW_OK && o->updates && prev.c)
+            /* lora is its cycle's update at every step, the first included */
+            if (st == RW_OK && o->updates && (prev.c || it->comp == RW_COMP_LORA))
                 st = do_update(an, &cur, i, &prev, RW_KIND_UPDATE, err);
             if (st == RW_OK && o->from_first && first.c && ci > 0)
                 st = do_update(an, &cur, i, &first, RW_KIND_UPDATE_FIRST, err);
