@@ -183,8 +183,9 @@ static rw_status emit(analysis *an, const opened *c, const rw_item *it, rw_kind 
     return an->fn(&s, an->ctx, err);
 }
 
-/* The spectrum of item i of c itself. */
-static rw_status do_weight(analysis *an, opened *c, size_t i, rw_err *err)
+/* The singular values of item i of c into an->w.sigma: the r x r problem for
+ * lora items, else the matrix built and decomposed. */
+static rw_status item_sigma(analysis *an, opened *c, size_t i, rw_err *err)
 {
     const rw_item *it = &c->it.v[i];
     size_t k = (size_t)(it->rows < it->cols ? it->rows : it->cols);
@@ -197,17 +198,20 @@ static rw_status do_weight(analysis *an, opened *c, size_t i, rw_err *err)
         if (st == RW_EDATA && k > 0 && isnan(an->w.sigma[0])) {
             fprintf(stderr, "%s%s: warning: %s: %s: %s; its metrics are nan\n",
                     an->tty ? "\n" : "", an->o->prog, c->c->path, it->tensor, serr.msg);
-            st = RW_OK;
-        } else if (st != RW_OK) {
-            return rw_fail(err, st, "%s", serr.msg);
+            return RW_OK;
         }
-    } else {
-        if ((st = item_build(c->c, &c->it, i, an->w.cur, err)) != RW_OK)
-            return st;
-        if ((st = svd_or_warn(an, c, it, an->w.cur, err)) != RW_OK)
-            return st;
+        return st == RW_OK ? RW_OK : rw_fail(err, st, "%s", serr.msg);
     }
-    return emit(an, c, it, RW_KIND_WEIGHT, -1, NAN, err);
+    if ((st = item_build(c->c, &c->it, i, an->w.cur, err)) != RW_OK)
+        return st;
+    return svd_or_warn(an, c, it, an->w.cur, err);
+}
+
+/* The spectrum of item i of c itself. */
+static rw_status do_weight(analysis *an, opened *c, size_t i, rw_err *err)
+{
+    rw_status st = item_sigma(an, c, i, err);
+    return st == RW_OK ? emit(an, c, &c->it.v[i], RW_KIND_WEIGHT, -1, NAN, err) : st;
 }
 
 /* The spectrum of item i of c minus the same item of ref. For lora, the
@@ -230,9 +234,7 @@ static rw_status do_update(analysis *an, opened *c, size_t i, opened *ref, rw_ki
                 return st;
             ref_fro = fro_of(an->w.ref, numel);
         }
-        if ((st = item_build(c->c, &c->it, i, an->w.cur, err)) != RW_OK)
-            return st;
-        if ((st = svd_or_warn(an, c, it, an->w.cur, err)) != RW_OK)
+        if ((st = item_sigma(an, c, i, err)) != RW_OK)
             return st;
         return emit(an, c, it, kind, c->step, ref_fro, err);
     }
