@@ -34,6 +34,10 @@ static const char usage[] =
     "  --cycle N       ReLoRA merge interval in steps (default 500)\n"
     "  --rank N        ReLoRA adapter rank (default 8)\n"
     "  --dtype T       float32 (default), float16, bfloat16 or float64\n"
+    "  --safetensors   write .safetensors files (metadata: step and run only; the\n"
+    "                  LoRA scale and heads must then be given as flags)\n"
+    "  --prefix P      prepend P to every tensor name (e.g. pico_decoder.)\n"
+    "  --gzip N        HDF5: chunked datasets compressed at deflate level N\n"
     "\n"
     "known: writes DIR/known/step_00000{0,1,2}.h5, matrices U diag(s) V^T with\n"
     "  random orthogonal U, V and chosen s (float64), and DIR/known_sigma.tsv with\n"
@@ -52,7 +56,8 @@ static const char usage[] =
     "\n"
     "Exit status: 0 ok, 1 failure, 2 usage error.\n";
 
-enum { OPT_SEED = 2000, OPT_LAYERS, OPT_STEPS, OPT_EVERY, OPT_CYCLE, OPT_RANK, OPT_DTYPE };
+enum { OPT_SEED = 2000, OPT_LAYERS, OPT_STEPS, OPT_EVERY, OPT_CYCLE, OPT_RANK, OPT_DTYPE,
+       OPT_SAFETENSORS, OPT_PREFIX, OPT_GZIP };
 
 typedef struct {
     rw_cli *cli;
@@ -63,6 +68,20 @@ static int on_option(int opt, const char *arg, void *ctx)
 {
     fixture_args *a = ctx;
     int64_t v;
+    if (opt == OPT_SAFETENSORS) {
+        a->o.safetensors = true;
+        return 0;
+    }
+    if (opt == OPT_PREFIX) {
+        a->o.prefix = arg;
+        return 0;
+    }
+    if (opt == OPT_GZIP) {
+        if (!rw_parse_i64(arg, &v) || v < 0 || v > 9)
+            return rw_cli_usage_error(a->cli, "--gzip: '%s' is not a level from 0 to 9", arg);
+        a->o.gzip = (int)v;
+        return 0;
+    }
     if (opt == OPT_DTYPE) {
         rw_dtype dt = rw_dtype_parse(arg);
         if (!rw_dtype_is_float(dt))
@@ -303,6 +322,9 @@ int main(int argc, char **argv)
         {"cycle", required_argument, NULL, OPT_CYCLE},
         {"rank", required_argument, NULL, OPT_RANK},
         {"dtype", required_argument, NULL, OPT_DTYPE},
+        {"safetensors", no_argument, NULL, OPT_SAFETENSORS},
+        {"prefix", required_argument, NULL, OPT_PREFIX},
+        {"gzip", required_argument, NULL, OPT_GZIP},
         {0, 0, 0, 0},
     };
     int ret = rw_cli_parse(&cli, argc, argv, extra, NULL, on_option, &a);

@@ -66,3 +66,21 @@ check "rw-updates --from first from the spectra file equals from the runs" cmp -
 rw-spectra -o "$TMP/sp_w.h5" "$TMP/runs/relora" 2>/dev/null
 expect_error "updates asked of a weights-only spectra file" "no update spectra" rw-updates "$TMP/sp_w.h5"
 expect_error "one checkpoint has no update" "one checkpoint" rw-updates "$TMP/runs/relora/step_000100.h5"
+
+# One ReLoRA run saved two ways — HDF5 (flat names, lora_r/lora_alpha
+# attributes, gzip-compressed chunked datasets) and safetensors (names
+# prefixed pico_decoder., step in the metadata, no LoRA settings) — gives the
+# same table for every component, weights and updates.
+rw-fixture runs --gzip 4 --layers 2 --steps 600 --cycle 300 -o "$TMP/h5" >/dev/null 2>&1
+rw-fixture runs --safetensors --prefix pico_decoder. --layers 2 --steps 600 --cycle 300 -o "$TMP/st" >/dev/null 2>&1
+rw-metrics --component all "$TMP/h5/relora" >"$TMP/h5.tsv"
+rw-metrics --component all --lora-scale 4 --heads 12 --kv-heads 4 "$TMP/st/relora" >"$TMP/st.tsv"
+check "HDF5 and safetensors give the same metrics (all components)" \
+    cmp -s "$TMP/h5.tsv" <(sed 's/pico_decoder\.//' "$TMP/st.tsv")
+rw-updates --component all "$TMP/h5/full-rank" "$TMP/h5/relora" >"$TMP/h5u.tsv"
+rw-updates --component all --lora-scale 4 --heads 12 --kv-heads 4 "$TMP/st/full-rank" "$TMP/st/relora" >"$TMP/stu.tsv"
+check "HDF5 and safetensors give the same updates" \
+    cmp -s "$TMP/h5u.tsv" <(sed 's/pico_decoder\.//' "$TMP/stu.tsv")
+check "the safetensors run has 7 steps" test "$(col "$TMP/st.tsv" step | sort -un | wc -l)" -eq 7
+rw-rank "$TMP/st/relora/step_000100.safetensors" >/dev/null 2>"$TMP/err"
+check "no LoRA scale in a safetensors run: a warning says s = 1" grep -q "using s = 1" "$TMP/err"
