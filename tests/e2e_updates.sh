@@ -76,11 +76,11 @@ rw-fixture runs --safetensors --prefix pico_decoder. --layers 2 --steps 600 --cy
 rw-metrics --component all "$TMP/h5/relora" >"$TMP/h5.tsv"
 rw-metrics --component all --lora-scale 4 --heads 12 --kv-heads 4 "$TMP/st/relora" >"$TMP/st.tsv"
 check "HDF5 and safetensors give the same metrics (all components)" \
-    cmp -s "$TMP/h5.tsv" <(sed 's/pico_decoder\.//' "$TMP/st.tsv")
+    cmp -s "$TMP/h5.tsv" <(sed 's/pico_decoder\.//g' "$TMP/st.tsv")
 rw-updates --component all "$TMP/h5/full-rank" "$TMP/h5/relora" >"$TMP/h5u.tsv"
 rw-updates --component all --lora-scale 4 --heads 12 --kv-heads 4 "$TMP/st/full-rank" "$TMP/st/relora" >"$TMP/stu.tsv"
 check "HDF5 and safetensors give the same updates" \
-    cmp -s "$TMP/h5u.tsv" <(sed 's/pico_decoder\.//' "$TMP/stu.tsv")
+    cmp -s "$TMP/h5u.tsv" <(sed 's/pico_decoder\.//g' "$TMP/stu.tsv")
 check "the safetensors run has 7 steps" test "$(col "$TMP/st.tsv" step | sort -un | wc -l)" -eq 7
 rw-rank "$TMP/st/relora/step_000100.safetensors" >/dev/null 2>"$TMP/err"
 check "no LoRA scale in a safetensors run: a warning says s = 1" grep -q "using s = 1" "$TMP/err"
