@@ -205,7 +205,7 @@ rw_analysis_opts rw_cli_analysis(const rw_cli *c)
         .sel = c->sel, .comps = c->comps, .weights = true,
         .item = {.lora_scale = c->lora_scale, .heads = c->heads, .kv_heads = c->kv_heads,
                  .prog = c->prog},
-        .prog = c->prog, .progress = true,
+        .prog = c->prog, .progress = true, .jobs = c->jobs,
     };
     return o;
 }

@@ -429,16 +429,12 @@ rw_status item_build(rw_ckpt *c, const rw_items *its, size_t i, double *out, rw_
     return st;
 }
 
-rw_status item_lora_sigma(rw_ckpt *c, const rw_items *its, size_t i, double *sigma,
-                          rw_err *err)
+rw_status rw_lowrank_sigma(double *b, double *a, int64_t m, int64_t n, int64_t r,
+                          double scale, double *sigma, rw_err *err)
 {
-    const rw_item *it = &its->v[i];
-    int64_t m = it->rows, n = it->cols, r = it->rank, k = m < n ? m : n;
-    double *a = NULL, *b = NULL, *tau = NULL, *p = NULL;
+    int64_t k = m < n ? m : n;
+    double *tau = NULL, *p = NULL, *sv = NULL;
     rw_status st = RW_OK;
-    if ((st = read_alloc(c, it->a, &a, err)) != RW_OK ||
-        (st = read_alloc(c, it->b, &b, err)) != RW_OK)
-        goto done;
     for (size_t e = 0; e < (size_t)(r * n); e++)
         if (!isfinite(a[e]))
             goto nonfinite;
@@ -447,7 +443,8 @@ rw_status item_lora_sigma(rw_ckpt *c, const rw_items *its, size_t i, double *sig
             goto nonfinite;
     tau = rw_calloc((size_t)r, sizeof *tau, err);
     p = rw_calloc((size_t)(r * r), sizeof *p, err);
-    if (!tau || !p) {
+    sv = rw_calloc((size_t)r, sizeof *sv, err);
+    if (!tau || !p || !sv) {
         st = RW_ENOMEM;
         goto done;
     }
@@ -470,15 +467,10 @@ rw_status item_lora_sigma(rw_ckpt *c, const rw_items *its, size_t i, double *sig
             double s = 0;
             for (int64_t l = x > y ? x : y; l < r; l++)
                 s += b[x * r + l] * a[y + l * n];
-            p[x * r + y] = s * fabs(its->scale);
+            p[x * r + y] = s * fabs(scale);
         }
-    /* sigma(s B A) = |s| sigma(P); the other k - r are exactly zero. */
-    double *sv = rw_calloc((size_t)r, sizeof *sv, err);
-    if (!sv) {
-        st = RW_ENOMEM;
-        goto done;
-    }
-    /* sigma(P) = sigma(P^T): the row-major P read as column-major. */
+    /* sigma(s B A) = |s| sigma(P) = sigma(P^T): the row-major P read as
+     * column-major. The other k - r singular values are exactly zero. */
     info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', (lapack_int)r, (lapack_int)r, p, (lapack_int)r,
                           sv, NULL, 1, NULL, 1);
     if (info < 0) {
@@ -486,19 +478,39 @@ rw_status item_lora_sigma(rw_ckpt *c, const rw_items *its, size_t i, double *sig
         abort();
     }
     if (info > 0)
-        st = rw_fail(err, RW_EDATA, "%s: %s: SVD did not converge", c->path, it->tensor);
+        st = rw_fail(err, RW_EDATA, "SVD did not converge (dgesdd info %d)", (int)info);
     for (int64_t e = 0; e < k; e++)
         sigma[e] = e < r ? sv[e] : 0.0;
-    free(sv);
     goto done;
 nonfinite:
     for (int64_t e = 0; e < k; e++)
         sigma[e] = NAN;
     st = rw_fail(err, RW_EDATA, "non-finite value in the adapters");
 done:
-    free(a);
-    free(b);
     free(tau);
     free(p);
+    free(sv);
+    return st;
+}
+
+rw_status item_read_adapters(rw_ckpt *c, const rw_items *its, size_t i, double *b, double *a,
+                             rw_err *err)
+{
+    const rw_item *it = &its->v[i];
+    rw_status st = ckpt_read(c, (size_t)it->b, b, err);
+    return st == RW_OK ? ckpt_read(c, (size_t)it->a, a, err) : st;
+}
+
+rw_status item_lora_sigma(rw_ckpt *c, const rw_items *its, size_t i, double *sigma,
+                          rw_err *err)
+{
+    const rw_item *it = &its->v[i];
+    double *a = NULL, *b = NULL;
+    rw_status st;
+    if ((st = read_alloc(c, it->a, &a, err)) == RW_OK &&
+        (st = read_alloc(c, it->b, &b, err)) == RW_OK)
+        st = rw_lowrank_sigma(b, a, it->rows, it->cols, it->rank, its->scale, sigma, err);
+    free(a);
+    free(b);
     return st;
 }

@@ -95,6 +95,14 @@ rw_status item_build(rw_ckpt *c, const rw_items *its, size_t i, double *out, rw_
 rw_status item_lora_sigma(rw_ckpt *c, const rw_items *its, size_t i, double *sigma,
                           rw_err *err);
 
+/* The same from the factors: b (m x r) and a (r x n), row-major, both
+ * overwritten; sigma gets min(m, n) values. Pure computation, thread-safe. */
+rw_status rw_lowrank_sigma(double *b, double *a, int64_t m, int64_t n, int64_t r,
+                          double scale, double *sigma, rw_err *err);
+/* Reads a lora item's B (rows x rank) and A (rank x cols) into b and a. */
+rw_status item_read_adapters(rw_ckpt *c, const rw_items *its, size_t i, double *b, double *a,
+                             rw_err *err);
+
 /* The largest number of doubles item_build needs for any item. */
 size_t items_max_numel(const rw_items *it);
 

@@ -3,7 +3,9 @@
  */
 #include "pipeline.h"
 
+#include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,31 +77,180 @@ static rw_status book_check(shape_book *b, const char *path, const rw_item *it, 
     return RW_OK;
 }
 
-/* Working memory reused across matrices. */
-typedef struct {
-    double *cur, *ref, *sigma;
-    size_t cap, sigcap;
-} work;
+/* ------------------------------------------------------------- jobs
+ *
+ * The main thread reads checkpoints and builds matrices (HDF5 is not
+ * thread-safe); N worker threads compute singular values. Jobs sit in a ring
+ * of N + 1 slots and are handed to the callback strictly in the order they
+ * were submitted, so the output is the same whatever N is. Memory: N + 1 job
+ * matrices plus the main thread's reference matrix.
+ */
 
-static rw_status work_reserve(work *w, size_t numel, size_t k, rw_err *err)
+typedef enum { JOB_FREE, JOB_QUEUED, JOB_RUNNING, JOB_DONE } job_state;
+
+typedef struct {
+    job_state state;
+    bool lowrank;           /* a: A (r x cols), b: B (rows x r); else a: the matrix */
+    double *a, *b, *sigma;
+    size_t acap, bcap, scap;
+    int64_t rows, cols, rank;
+    double scale;
+    /* the row's key, copied: the checkpoint may be closed before it is emitted */
+    char *run, *tensor, *component, *path;
+    size_t module_off;
+    int layer;
+    int64_t step, ref_step;
+    double ref_fro;
+    rw_kind kind;
+    rw_dtype dtype;
+    rw_status st;           /* of the computation */
+    rw_err err;
+} job;
+
+typedef struct {
+    const rw_analysis_opts *o;
+    rw_spectrum_fn fn;
+    void *ctx;
+    bool tty;
+    size_t emitted;         /* by the current run */
+    /* the ring */
+    job *ring;
+    size_t nslots;
+    uint64_t head, tail, next; /* emit from head; fill at tail; workers take next */
+    pthread_t *threads;
+    int nthreads;
+    bool quit;
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv, done_cv;
+    double *ref;            /* main thread: the reference matrix of an update */
+    size_t refcap;
+} analysis;
+
+static rw_status grow(double **p, size_t *cap, size_t n, rw_err *err)
 {
-    if (numel > w->cap) {
-        free(w->cur);
-        free(w->ref);
-        w->cur = rw_calloc(numel, sizeof *w->cur, err);
-        w->ref = w->cur ? rw_calloc(numel, sizeof *w->ref, err) : NULL;
-        w->cap = w->ref ? numel : 0;
-        if (!w->ref)
-            return RW_ENOMEM;
+    if (n <= *cap)
+        return RW_OK;
+    free(*p);
+    *p = rw_calloc(n ? n : 1, sizeof **p, err);
+    *cap = *p ? n : 0;
+    return *p ? RW_OK : RW_ENOMEM;
+}
+
+static void job_compute(job *j)
+{
+    j->err.msg[0] = '\0';
+    if (j->lowrank)
+        j->st = rw_lowrank_sigma(j->b, j->a, j->rows, j->cols, j->rank, j->scale, j->sigma,
+                                 &j->err);
+    else
+        j->st = rw_svd_values(j->a, j->rows, j->cols, j->sigma, &j->err);
+}
+
+static void *worker(void *arg)
+{
+    analysis *an = arg;
+    openblas_set_num_threads(1);
+    pthread_mutex_lock(&an->mu);
+    for (;;) {
+        while (!an->quit && an->next == an->tail)
+            pthread_cond_wait(&an->work_cv, &an->mu);
+        if (an->next == an->tail && an->quit)
+            break;
+        job *j = &an->ring[an->next % an->nslots];
+        an->next++;
+        j->state = JOB_RUNNING;
+        pthread_mutex_unlock(&an->mu);
+        job_compute(j);
+        pthread_mutex_lock(&an->mu);
+        j->state = JOB_DONE;
+        pthread_cond_broadcast(&an->done_cv);
     }
-    if (k > w->sigcap) {
-        free(w->sigma);
-        w->sigma = rw_calloc(k, sizeof *w->sigma, err);
-        w->sigcap = w->sigma ? k : 0;
-        if (!w->sigma)
-            return RW_ENOMEM;
+    pthread_mutex_unlock(&an->mu);
+    return NULL;
+}
+
+/* Hands the oldest job to the callback once it is done. */
+static rw_status emit_head(analysis *an, rw_err *err)
+{
+    job *j = &an->ring[an->head % an->nslots];
+    if (an->nthreads == 0) {
+        job_compute(j);
+        j->state = JOB_DONE;
+    } else {
+        pthread_mutex_lock(&an->mu);
+        while (j->state != JOB_DONE)
+            pthread_cond_wait(&an->done_cv, &an->mu);
+        pthread_mutex_unlock(&an->mu);
     }
+    rw_status st = RW_OK;
+    size_t k = (size_t)(j->rows < j->cols ? j->rows : j->cols);
+    if (j->st != RW_OK) {
+        if (j->st == RW_EDATA && k > 0 && isnan(j->sigma[0]))
+            fprintf(stderr, "%s%s: warning: %s: %s: %s; its metrics are nan\n",
+                    an->tty ? "\n" : "", an->o->prog, j->path, j->tensor, j->err.msg);
+        else
+            st = rw_fail(err, j->st, "%s: %s: %s", j->path, j->tensor, j->err.msg);
+    }
+    if (st == RW_OK) {
+        rw_spectrum s = {
+            .run = j->run, .step = j->step, .tensor = j->tensor, .layer = j->layer,
+            .module = j->tensor + j->module_off, .component = j->component, .rows = j->rows,
+            .cols = j->cols, .dtype = j->dtype, .kind = j->kind, .ref_step = j->ref_step,
+            .ref_fro = j->ref_fro, .k = k, .sigma = j->sigma, .path = j->path,
+        };
+        an->emitted++;
+        st = an->fn(&s, an->ctx, err);
+    }
+    free(j->run);
+    free(j->tensor);
+    free(j->component);
+    free(j->path);
+    j->run = j->tensor = j->component = j->path = NULL;
+    if (an->nthreads)
+        pthread_mutex_lock(&an->mu);
+    j->state = JOB_FREE;
+    an->head++;
+    if (an->nthreads)
+        pthread_mutex_unlock(&an->mu);
+    return st;
+}
+
+/* A free slot at the tail, emitting the oldest job first when the ring is full. */
+static rw_status take_slot(analysis *an, job **out, rw_err *err)
+{
+    if (an->tail - an->head == an->nslots) {
+        rw_status st = emit_head(an, err);
+        if (st != RW_OK)
+            return st;
+    }
+    *out = &an->ring[an->tail % an->nslots];
     return RW_OK;
+}
+
+static void submit(analysis *an, job *j)
+{
+    if (an->nthreads == 0) {
+        j->state = JOB_QUEUED;
+        an->tail++;
+        return;
+    }
+    pthread_mutex_lock(&an->mu);
+    j->state = JOB_QUEUED;
+    an->tail++;
+    pthread_cond_signal(&an->work_cv);
+    pthread_mutex_unlock(&an->mu);
+}
+
+static rw_status drain(analysis *an, rw_err *err)
+{
+    rw_status st = RW_OK;
+    while (an->head != an->tail) {
+        rw_err e2 = {{0}};
+        rw_status s2 = emit_head(an, st == RW_OK ? err : &e2);
+        if (st == RW_OK)
+            st = s2;
+    }
+    return st;
 }
 
 static double fro_of(const double *a, size_t n)
@@ -142,119 +293,113 @@ static rw_status opened_open(opened *o, const rw_ckpt_ref *ref, const rw_analysi
     return RW_OK;
 }
 
-typedef struct {
-    const rw_analysis_opts *o;
-    const char *run;
-    rw_spectrum_fn fn;
-    void *ctx;
-    work w;
-    bool tty;
-    size_t emitted;
-} analysis;
-
-/* SVD of buf (the item's shape) into w.sigma; non-finite data is warned
- * about and becomes nan singular values. */
-static rw_status svd_or_warn(analysis *an, const opened *c, const rw_item *it, double *buf,
+/* Fills a job's key and buffers for item i of c; the caller fills the data. */
+static rw_status job_prepare(job *j, const char *run, const opened *c, const rw_item *it,
+                             rw_kind kind, int64_t ref_step, double ref_fro, bool lowrank,
                              rw_err *err)
 {
-    rw_err serr = {{0}};
-    rw_status sst = rw_svd_values(buf, it->rows, it->cols, an->w.sigma, &serr);
-    if (sst == RW_OK)
-        return RW_OK;
-    if (sst == RW_EDATA && isnan(an->w.sigma[0])) {
-        fprintf(stderr, "%s%s: warning: %s: %s: %s; its metrics are nan\n", an->tty ? "\n" : "",
-                an->o->prog, c->c->path, it->tensor, serr.msg);
-        return RW_OK;
-    }
-    return rw_fail(err, sst, "%s: %s: %s", c->c->path, it->tensor, serr.msg);
-}
-
-static rw_status emit(analysis *an, const opened *c, const rw_item *it, rw_kind kind,
-                      int64_t ref_step, double ref_fro, rw_err *err)
-{
-    rw_spectrum s = {
-        .run = an->run, .step = c->step, .tensor = it->tensor, .layer = it->layer,
-        .module = it->module, .component = rw_comp_name(it->comp), .rows = it->rows,
-        .cols = it->cols, .dtype = it->dtype, .kind = kind, .ref_step = ref_step,
-        .ref_fro = ref_fro, .k = (size_t)(it->rows < it->cols ? it->rows : it->cols),
-        .sigma = an->w.sigma, .path = c->c->path,
-    };
-    an->emitted++;
-    return an->fn(&s, an->ctx, err);
-}
-
-/* The singular values of item i of c into an->w.sigma: the r x r problem for
- * lora items, else the matrix built and decomposed. */
-static rw_status item_sigma(analysis *an, opened *c, size_t i, rw_err *err)
-{
-    const rw_item *it = &c->it.v[i];
     size_t k = (size_t)(it->rows < it->cols ? it->rows : it->cols);
-    rw_status st = work_reserve(&an->w, (size_t)(it->rows * it->cols), k, err);
+    rw_status st = grow(&j->sigma, &j->scap, k, err);
+    if (st == RW_OK)
+        st = lowrank ? grow(&j->a, &j->acap, (size_t)(it->rank * it->cols), err)
+                     : grow(&j->a, &j->acap, (size_t)(it->rows * it->cols), err);
+    if (st == RW_OK && lowrank)
+        st = grow(&j->b, &j->bcap, (size_t)(it->rows * it->rank), err);
     if (st != RW_OK)
         return st;
-    if (it->comp == RW_COMP_LORA && it->rank <= (int64_t)k) {
-        rw_err serr = {{0}};
-        st = item_lora_sigma(c->c, &c->it, i, an->w.sigma, &serr);
-        if (st == RW_EDATA && k > 0 && isnan(an->w.sigma[0])) {
-            fprintf(stderr, "%s%s: warning: %s: %s: %s; its metrics are nan\n",
-                    an->tty ? "\n" : "", an->o->prog, c->c->path, it->tensor, serr.msg);
-            return RW_OK;
-        }
-        return st == RW_OK ? RW_OK : rw_fail(err, st, "%s", serr.msg);
-    }
-    if ((st = item_build(c->c, &c->it, i, an->w.cur, err)) != RW_OK)
-        return st;
-    return svd_or_warn(an, c, it, an->w.cur, err);
+    j->lowrank = lowrank;
+    j->rows = it->rows;
+    j->cols = it->cols;
+    j->rank = it->rank;
+    j->scale = c->it.scale;
+    j->run = rw_strdup(run);
+    j->tensor = rw_strdup(it->tensor);
+    j->component = rw_strdup(rw_comp_name(it->comp));
+    j->path = rw_strdup(c->c->path);
+    j->module_off = (size_t)(it->module - it->tensor);
+    j->layer = it->layer;
+    j->step = c->step;
+    j->ref_step = ref_step;
+    j->ref_fro = ref_fro;
+    j->kind = kind;
+    j->dtype = it->dtype;
+    if (!j->run || !j->tensor || !j->component || !j->path)
+        return rw_fail(err, RW_ENOMEM, "out of memory");
+    return RW_OK;
 }
 
-/* The spectrum of item i of c itself. */
-static rw_status do_weight(analysis *an, opened *c, size_t i, rw_err *err)
+static void job_release_strings(job *j)
 {
-    rw_status st = item_sigma(an, c, i, err);
-    return st == RW_OK ? emit(an, c, &c->it.v[i], RW_KIND_WEIGHT, -1, NAN, err) : st;
+    free(j->run);
+    free(j->tensor);
+    free(j->component);
+    free(j->path);
+    j->run = j->tensor = j->component = j->path = NULL;
 }
 
-/* The spectrum of item i of c minus the same item of ref. For lora, the
- * update of the cycle is s B A itself, measured against the base. */
-static rw_status do_update(analysis *an, opened *c, size_t i, opened *ref, rw_kind kind,
-                           rw_err *err)
+/* The matrix of item i of c (kind weight), or its update against ref. For
+ * lora, the update of the cycle is s B A itself, measured against the base.
+ * lora spectra come from the r x r problem, never the m x n product. */
+static rw_status submit_item(analysis *an, const char *run, opened *c, size_t i, opened *ref,
+                             rw_kind kind, rw_err *err)
 {
     const rw_item *it = &c->it.v[i];
-    size_t k = (size_t)(it->rows < it->cols ? it->rows : it->cols);
     size_t numel = (size_t)(it->rows * it->cols);
-    rw_status st = work_reserve(&an->w, numel, k, err);
-    if (st != RW_OK)
-        return st;
-    double ref_fro;
-    if (it->comp == RW_COMP_LORA && kind == RW_KIND_UPDATE) {
-        long bi = items_find(&c->it, it->tensor, RW_COMP_BASE);
-        ref_fro = NAN;
-        if (bi >= 0) {
-            if ((st = item_build(c->c, &c->it, (size_t)bi, an->w.ref, err)) != RW_OK)
+    bool is_lora = it->comp == RW_COMP_LORA;
+    bool lowrank = is_lora && it->rank <= (it->rows < it->cols ? it->rows : it->cols) &&
+                   (kind == RW_KIND_WEIGHT || kind == RW_KIND_UPDATE);
+    int64_t ref_step = -1;
+    double ref_fro = NAN;
+    long ri = -1;
+    rw_status st = RW_OK;
+
+    if (kind != RW_KIND_WEIGHT) {
+        if (is_lora && kind == RW_KIND_UPDATE) {
+            ref_step = c->step;
+            long bi = items_find(&c->it, it->tensor, RW_COMP_BASE);
+            if (bi >= 0) {
+                if ((st = grow(&an->ref, &an->refcap, numel, err)) != RW_OK ||
+                    (st = item_build(c->c, &c->it, (size_t)bi, an->ref, err)) != RW_OK)
+                    return st;
+                ref_fro = fro_of(an->ref, numel);
+            }
+        } else {
+            if ((ri = items_find(&ref->it, it->tensor, it->comp)) < 0)
+                return RW_OK; /* new at this step: no update to measure */
+            const rw_item *rit = &ref->it.v[ri];
+            if (rit->rows != it->rows || rit->cols != it->cols)
+                return rw_fail(err, RW_EDATA,
+                               "%s: %s: shape %lldx%lld differs from %lldx%lld at step %lld",
+                               c->c->path, it->tensor, (long long)it->rows,
+                               (long long)it->cols, (long long)rit->rows, (long long)rit->cols,
+                               (long long)ref->step);
+            if ((st = grow(&an->ref, &an->refcap, numel, err)) != RW_OK ||
+                (st = item_build(ref->c, &ref->it, (size_t)ri, an->ref, err)) != RW_OK)
                 return st;
-            ref_fro = fro_of(an->w.ref, numel);
+            ref_step = ref->step;
+            ref_fro = fro_of(an->ref, numel);
         }
-        if ((st = item_sigma(an, c, i, err)) != RW_OK)
-            return st;
-        return emit(an, c, it, kind, c->step, ref_fro, err);
     }
-    long ri = items_find(&ref->it, it->tensor, it->comp);
-    if (ri < 0)
-        return RW_OK; /* new at this step: no update to measure */
-    const rw_item *rit = &ref->it.v[ri];
-    if (rit->rows != it->rows || rit->cols != it->cols)
-        return rw_fail(err, RW_EDATA, "%s: %s: shape %lldx%lld differs from %lldx%lld at step %lld",
-                       c->c->path, it->tensor, (long long)it->rows, (long long)it->cols,
-                       (long long)rit->rows, (long long)rit->cols, (long long)ref->step);
-    if ((st = item_build(c->c, &c->it, i, an->w.cur, err)) != RW_OK ||
-        (st = item_build(ref->c, &ref->it, (size_t)ri, an->w.ref, err)) != RW_OK)
+    job *j;
+    if ((st = take_slot(an, &j, err)) != RW_OK)
         return st;
-    ref_fro = fro_of(an->w.ref, numel);
-    for (size_t e = 0; e < numel; e++)
-        an->w.cur[e] -= an->w.ref[e];
-    if ((st = svd_or_warn(an, c, it, an->w.cur, err)) != RW_OK)
+    if ((st = job_prepare(j, run, c, it, kind, ref_step, ref_fro, lowrank, err)) != RW_OK) {
+        job_release_strings(j);
         return st;
-    return emit(an, c, it, kind, ref->step, ref_fro, err);
+    }
+    if (lowrank)
+        st = item_read_adapters(c->c, &c->it, i, j->b, j->a, err);
+    else
+        st = item_build(c->c, &c->it, i, j->a, err);
+    if (st == RW_OK && ri >= 0)
+        for (size_t e = 0; e < numel; e++)
+            j->a[e] -= an->ref[e];
+    if (st != RW_OK) {
+        job_release_strings(j);
+        return st;
+    }
+    submit(an, j);
+    return RW_OK;
 }
 
 static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
@@ -264,7 +409,6 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
     opened prev = {0}, first = {0}, cur = {0};
     rw_status st = RW_OK;
     bool warned_scale = false;
-    an->run = run->label;
     an->emitted = 0;
     for (size_t ci = 0; ci < run->n && st == RW_OK; ci++) {
         const rw_ckpt_ref *ref = &run->ckpts[ci];
@@ -292,12 +436,12 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
             if ((st = book_check(&book, cur.c->path, it, cur.step, err)) != RW_OK)
                 break;
             if (o->weights)
-                st = do_weight(an, &cur, i, err);
+                st = submit_item(an, run->label, &cur, i, NULL, RW_KIND_WEIGHT, err);
             /* lora is its cycle's update at every step, the first included */
             if (st == RW_OK && o->updates && (prev.c || it->comp == RW_COMP_LORA))
-                st = do_update(an, &cur, i, &prev, RW_KIND_UPDATE, err);
+                st = submit_item(an, run->label, &cur, i, &prev, RW_KIND_UPDATE, err);
             if (st == RW_OK && o->from_first && first.c && ci > 0)
-                st = do_update(an, &cur, i, &first, RW_KIND_UPDATE_FIRST, err);
+                st = submit_item(an, run->label, &cur, i, &first, RW_KIND_UPDATE_FIRST, err);
         }
         /* The previous checkpoint stays open for updates, the first one (as
          * a handle of its own) for --from first: only file handles and the
@@ -308,6 +452,10 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
         prev = cur;
         memset(&cur, 0, sizeof cur);
     }
+    /* Every job of this run is emitted before the checks below count them. */
+    rw_status dst = drain(an, err);
+    if (st == RW_OK)
+        st = dst;
     opened_close(&cur);
     opened_close(&prev);
     opened_close(&first);
@@ -328,18 +476,57 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
     return st;
 }
 
+int rw_default_jobs(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
 rw_status rw_analyze(const rw_runset *rs, const rw_analysis_opts *o, rw_spectrum_fn fn,
                      void *ctx, rw_err *err)
 {
     analysis an = {.o = o, .fn = fn, .ctx = ctx, .tty = o->progress && isatty(STDERR_FILENO)};
+    int jobs = o->jobs > 0 ? o->jobs : rw_default_jobs();
     rw_status st = RW_OK;
+    /* Single-threaded BLAS everywhere: the parallelism is across matrices. */
+    openblas_set_num_threads(1);
+    an.nslots = (size_t)jobs + 1;
+    an.ring = rw_calloc(an.nslots, sizeof *an.ring, err);
+    if (!an.ring)
+        return RW_ENOMEM;
+    pthread_mutex_init(&an.mu, NULL);
+    pthread_cond_init(&an.work_cv, NULL);
+    pthread_cond_init(&an.done_cv, NULL);
+    an.threads = rw_calloc((size_t)jobs, sizeof *an.threads, err);
+    if (!an.threads)
+        st = RW_ENOMEM;
+    for (int t = 0; t < jobs && st == RW_OK; t++) {
+        if (pthread_create(&an.threads[t], NULL, worker, &an) != 0)
+            break; /* fewer workers; with none, the main thread computes */
+        an.nthreads++;
+    }
     for (size_t r = 0; r < rs->n && st == RW_OK; r++)
         st = analyze_run(&an, &rs->runs[r], err);
+    pthread_mutex_lock(&an.mu);
+    an.quit = true;
+    pthread_cond_broadcast(&an.work_cv);
+    pthread_mutex_unlock(&an.mu);
+    for (int t = 0; t < an.nthreads; t++)
+        pthread_join(an.threads[t], NULL);
     if (an.tty)
         fprintf(stderr, "\r\033[K");
-    free(an.w.cur);
-    free(an.w.ref);
-    free(an.w.sigma);
+    for (size_t i = 0; i < an.nslots; i++) {
+        job_release_strings(&an.ring[i]);
+        free(an.ring[i].a);
+        free(an.ring[i].b);
+        free(an.ring[i].sigma);
+    }
+    free(an.ring);
+    free(an.threads);
+    free(an.ref);
+    pthread_mutex_destroy(&an.mu);
+    pthread_cond_destroy(&an.work_cv);
+    pthread_cond_destroy(&an.done_cv);
     return st;
 }
 

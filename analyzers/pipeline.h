@@ -52,7 +52,11 @@ typedef struct {
     rw_item_opts item;      /* lora scale, heads */
     const char *prog;       /* program name, for warnings and progress */
     bool progress;          /* progress line on stderr (when it is a terminal) */
+    int jobs;               /* worker threads computing spectra; 0 = one per core */
 } rw_analysis_opts;
+
+/* The number of cores online (at least 1). */
+int rw_default_jobs(void);
 
 /* Calls fn for every selected item of every checkpoint of every run, in run
  * and step order. A matrix whose shape changes between steps is an error

@@ -66,7 +66,9 @@ rw_status spectra_writer_open(const char *path, rw_spectra_writer **out, rw_err 
         goto fail;
     space = H5Screate_simple(1, &dim, &maxdim);
     dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    if (space < 0 || dcpl < 0 || H5Pset_chunk(dcpl, 1, &chunk) < 0)
+    /* No object timestamps: the same spectra give the same bytes. */
+    if (space < 0 || dcpl < 0 || H5Pset_chunk(dcpl, 1, &chunk) < 0 ||
+        H5Pset_obj_track_times(dcpl, 0) < 0)
         goto fail;
     w->sigma = H5Dcreate2(w->file, "sigma", H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl,
                           H5P_DEFAULT);
@@ -146,7 +148,10 @@ static herr_t write_column(hid_t g, const char *name, hid_t ftype, hid_t mtype, 
 {
     hsize_t dim = n;
     hid_t space = H5Screate_simple(1, &dim, NULL);
-    hid_t ds = H5Dcreate2(g, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(dcpl, 0);
+    hid_t ds = H5Dcreate2(g, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
     herr_t r = ds < 0 ? -1 : n ? H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : 0;
     if (ds >= 0)
         H5Dclose(ds);
@@ -173,7 +178,10 @@ static rw_status write_index(rw_spectra_writer *w)
     const char **s = malloc((n ? n : 1) * sizeof *s);
     int64_t *iv = malloc((n ? n : 1) * sizeof *iv);
     int32_t *lv = malloc((n ? n : 1) * sizeof *lv);
-    hid_t g = H5Gcreate2(w->file, "index", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    H5Pset_obj_track_times(gcpl, 0);
+    hid_t g = H5Gcreate2(w->file, "index", H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    H5Pclose(gcpl);
     hid_t st = vlen_str_type();
     herr_t r = (!s || !iv || !lv || g < 0) ? -1 : 0;
     int version = 1;

@@ -80,6 +80,7 @@ rw_status h5w_dataset(rw_h5w *w, const char *path, int ndim, const int64_t *shap
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), dcpl = H5Pcreate(H5P_DATASET_CREATE);
     hid_t ds = H5I_INVALID_HID;
     H5Pset_create_intermediate_group(lcpl, 1);
+    H5Pset_obj_track_times(dcpl, 0); /* reproducible bytes */
     if (gzip > 0 && ndim > 0 && numel > 0) {
         H5Pset_chunk(dcpl, ndim, dims);
         H5Pset_deflate(dcpl, (unsigned)gzip);

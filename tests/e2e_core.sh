@@ -142,3 +142,14 @@ if [ -n "$REALDATA" ] && [ -d "$REALDATA/keras-mlp-epochs" ]; then
 else
     skip "real Keras checkpoints: ../shared/realdata is absent"
 fi
+
+# -j N: the same bytes whatever N is (tables and spectra files).
+rw-fixture runs -o "$TMP/jruns" --layers 2 --steps 400 --cycle 200 >/dev/null 2>&1
+rw-metrics -j 1 --component all "$TMP/jruns/full-rank" "$TMP/jruns/relora" >"$TMP/j1.tsv"
+rw-metrics -j 2 --component all "$TMP/jruns/full-rank" "$TMP/jruns/relora" >"$TMP/j2.tsv"
+rw-metrics -j 5 --component all "$TMP/jruns/full-rank" "$TMP/jruns/relora" >"$TMP/j5.tsv"
+check "-j 1, -j 2 and -j 5 give byte-identical tables" sh -c "cmp -s '$TMP/j1.tsv' '$TMP/j2.tsv' && cmp -s '$TMP/j1.tsv' '$TMP/j5.tsv'"
+rw-spectra -j 1 --updates -o "$TMP/s1.h5" "$TMP/jruns/relora" 2>/dev/null
+rw-spectra -j 3 --updates -o "$TMP/s3.h5" "$TMP/jruns/relora" 2>/dev/null
+check "-j 1 and -j 3 give byte-identical spectra files" cmp -s "$TMP/s1.h5" "$TMP/s3.h5"
+expect_exit 2 "-j 0 is a usage error" rw-rank -j 0 "$TMP/jruns/relora"
