@@ -429,7 +429,10 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
                          "(no n_heads, n_kv_heads attributes)", cur.c->path);
             break;
         }
-        for (size_t i = 0; i < cur.it.n && st == RW_OK; i++) {
+        bool reused = o->reuse && o->reuse(run, ci, o->reuse_ctx);
+        if (reused)
+            an->emitted++;
+        for (size_t i = 0; i < cur.it.n && st == RW_OK && !reused; i++) {
             const rw_item *it = &cur.it.v[i];
             if (!item_selected(it, &o->sel, o->comps))
                 continue;

@@ -53,6 +53,10 @@ typedef struct {
     const char *prog;       /* program name, for warnings and progress */
     bool progress;          /* progress line on stderr (when it is a terminal) */
     int jobs;               /* worker threads computing spectra; 0 = one per core */
+    /* When set and true for checkpoint ci of run, its spectra are not
+     * computed (the caller has them already, e.g. from a cache). */
+    bool (*reuse)(const rw_run *run, size_t ci, void *ctx);
+    void *reuse_ctx;
 } rw_analysis_opts;
 
 /* The number of cores online (at least 1). */

@@ -1,39 +1,48 @@
 /*
- * rw-spectra — singular values of every selected matrix of one or more runs,
- * into one spectra file (spectra_file.h) that rw-rank, rw-cond and the
- * others read instead of the checkpoints.
+ * rw-spectra — singular values of every selected matrix (and update) of one
+ * or more runs, into one spectra file (spectra_file.h) that rw-rank, rw-cond,
+ * rw-updates and the others read instead of the checkpoints.
+ *
+ * The output file is also a cache: when it exists and was written with the
+ * same options, the spectra of every checkpoint whose path, size,
+ * modification time and step are unchanged (and, for updates, whose
+ * predecessor in the run is unchanged too) are copied from it, and only new
+ * or changed checkpoints are decomposed.
  */
 #include "cli.h"
 #include "spectra_file.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 static const char usage[] =
     "Usage: rw-spectra [OPTION]... -o SPECTRA.h5 RUN...\n"
     "Computes the singular values of every matrix of each RUN (a directory of\n"
     "checkpoints, a checkpoint file, an HDF5 file of step_<N> groups,\n"
     "FILE,FILE,... or @LIST; NAME=RUN labels it) and writes them to SPECTRA.h5.\n"
-    "\n"
     "By default the spectra of the weights; --updates adds those of the updates\n"
     "between consecutive checkpoints, --from-first those since the first one.\n"
+    "\n"
+    "When SPECTRA.h5 exists and was written with the same options, checkpoints\n"
+    "whose path, size, modification time and step are unchanged are not\n"
+    "decomposed again: their spectra are copied from it.\n"
     "\n"
     RW_CLI_SELECT_HELP
     "  --updates           also the spectra of the updates (for rw-updates)\n"
     "  --from-first        also the spectra of W(step) - W(first step)\n"
+    "  --recompute         ignore an existing SPECTRA.h5\n"
+    "  -j, --jobs N        decompose N matrices at once (default: one per core)\n"
     "  -o, --output FILE   the spectra file to write (required)\n"
     RW_CLI_COMMON_HELP
     "\n"
     "Exit status: 0 ok, 1 bad data, 2 usage error.\n";
 
-static rw_status add(const rw_spectrum *s, void *ctx, rw_err *err)
-{
-    return spectra_writer_add(ctx, s, err);
-}
-
-enum { OPT_UPDATES = 3000, OPT_FROM_FIRST };
+enum { OPT_UPDATES = 3000, OPT_FROM_FIRST, OPT_RECOMPUTE };
 
 typedef struct {
-    bool updates, from_first;
+    bool updates, from_first, recompute;
 } modes;
 
 static int on_option(int opt, const char *arg, void *ctx)
@@ -42,9 +51,120 @@ static int on_option(int opt, const char *arg, void *ctx)
     modes *m = ctx;
     if (opt == OPT_UPDATES)
         m->updates = true;
-    else
+    else if (opt == OPT_FROM_FIRST)
         m->from_first = true;
+    else
+        m->recompute = true;
     return 0;
+}
+
+/* Everything the spectra depend on besides the checkpoints themselves. */
+static char *options_string(const rw_cli *c, const modes *m)
+{
+    size_t cap = 4096, n = 0;
+    char *s = malloc(cap);
+    if (!s)
+        return NULL;
+    char scale[32];
+    n += (size_t)snprintf(s + n, cap - n,
+                          "version=1;components=%u;updates=%d;from_first=%d;scale=%s;"
+                          "heads=%ld;kv_heads=%ld",
+                          c->comps, m->updates, m->from_first, rw_fmt_double(scale, c->lora_scale),
+                          c->heads, c->kv_heads);
+    for (size_t i = 0; i < c->sel.ninclude && n < cap; i++)
+        n += (size_t)snprintf(s + n, cap - n, ";include=%s", c->sel.include[i]);
+    for (size_t i = 0; i < c->sel.nexclude && n < cap; i++)
+        n += (size_t)snprintf(s + n, cap - n, ";exclude=%s", c->sel.exclude[i]);
+    return s;
+}
+
+static bool stat_ckpt(const rw_ckpt_ref *ref, int64_t *size, int64_t *mtime_ns)
+{
+    struct stat st;
+    if (stat(ref->path, &st) != 0)
+        return false;
+    *size = (int64_t)st.st_size;
+    *mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    return true;
+}
+
+typedef struct {
+    rw_spectra_reader *old;
+    const modes *m;
+    rw_spectra_writer *w;
+    size_t reused, computed;
+    rw_status st;
+    rw_err *err;
+} cache;
+
+static bool cached(const cache *k, const rw_run *run, size_t ci)
+{
+    const rw_ckpt_ref *ref = &run->ckpts[ci];
+    int64_t size, mt;
+    return stat_ckpt(ref, &size, &mt) &&
+           spectra_reader_source(k->old, run->label, ref->path, ref->group, ref->step, size, mt);
+}
+
+/* Checkpoint ci of run can be copied from the old file: it is listed there
+ * unchanged, and so are the checkpoints its updates were measured against. */
+static bool reuse(const rw_run *run, size_t ci, void *ctx)
+{
+    cache *k = ctx;
+    if (!k->old || k->st != RW_OK || !cached(k, run, ci))
+        return false;
+    if (k->m->from_first && !cached(k, run, 0))
+        return false;
+    size_t n = spectra_reader_count(k->old);
+    const rw_ckpt_ref *ref = &run->ckpts[ci];
+    bool any = false;
+    for (size_t i = 0; i < n; i++) {
+        rw_spectrum s;
+        spectra_reader_entry(k->old, i, &s);
+        if (s.step != ref->step || strcmp(s.run, run->label) != 0)
+            continue;
+        any = true;
+        /* an update measured against a checkpoint that is no longer the previous one */
+        if (s.kind == RW_KIND_UPDATE && strcmp(s.component, "lora") != 0 &&
+            (ci == 0 || s.ref_step != run->ckpts[ci - 1].step))
+            return false;
+        if (s.kind == RW_KIND_UPDATE_FIRST && s.ref_step != run->ckpts[0].step)
+            return false;
+    }
+    if (k->m->updates && ci > 0 && !cached(k, run, ci - 1))
+        return false;
+    if (!any)
+        return false;
+    /* Copy its entries now. */
+    double *sigma = NULL;
+    size_t cap = 0;
+    for (size_t i = 0; i < n && k->st == RW_OK; i++) {
+        rw_spectrum s;
+        spectra_reader_entry(k->old, i, &s);
+        if (s.step != ref->step || strcmp(s.run, run->label) != 0)
+            continue;
+        if (s.k > cap) {
+            free(sigma);
+            sigma = rw_calloc(s.k, sizeof *sigma, k->err);
+            cap = sigma ? s.k : 0;
+            if (!sigma) {
+                k->st = RW_ENOMEM;
+                break;
+            }
+        }
+        if ((k->st = spectra_reader_sigma(k->old, i, sigma, k->err)) != RW_OK)
+            break;
+        s.sigma = sigma;
+        k->st = spectra_writer_add(k->w, &s, k->err);
+    }
+    free(sigma);
+    k->reused++;
+    return true;
+}
+
+static rw_status add(const rw_spectrum *s, void *ctx, rw_err *err)
+{
+    cache *k = ctx;
+    return spectra_writer_add(k->w, s, err);
 }
 
 int main(int argc, char **argv)
@@ -54,6 +174,7 @@ int main(int argc, char **argv)
     static const struct option extra[] = {
         {"updates", no_argument, NULL, OPT_UPDATES},
         {"from-first", no_argument, NULL, OPT_FROM_FIRST},
+        {"recompute", no_argument, NULL, OPT_RECOMPUTE},
         {0, 0, 0, 0},
     };
     int ret = rw_cli_parse(&cli, argc, argv, extra, NULL, on_option, &m);
@@ -69,19 +190,57 @@ int main(int argc, char **argv)
     }
     rw_err err = {{0}};
     rw_runset rs = {0};
-    rw_spectra_writer *w = NULL;
-    rw_status st = rw_cli_runs(&cli, argc - optind, argv + optind, &rs, &err);
+    cache k = {.m = &m, .err = &err};
+    char *options = options_string(&cli, &m);
+    rw_status st = options ? rw_cli_runs(&cli, argc - optind, argv + optind, &rs, &err)
+                           : rw_fail(&err, RW_ENOMEM, "out of memory");
+    if (st == RW_OK && !m.recompute && spectra_file_is(cli.out)) {
+        rw_err oerr = {{0}};
+        if (spectra_reader_open(cli.out, &k.old, &oerr) == RW_OK) {
+            const char *o = spectra_reader_options(k.old);
+            if (!o || strcmp(o, options) != 0) {
+                spectra_reader_close(k.old);
+                k.old = NULL;
+            }
+        }
+    }
     if (st == RW_OK)
-        st = spectra_writer_open(cli.out, &w, &err);
+        st = spectra_writer_open(cli.out, &k.w, &err);
     if (st == RW_OK) {
         rw_analysis_opts o = rw_cli_analysis(&cli);
         o.updates = m.updates;
         o.from_first = m.from_first;
-        st = rw_analyze(&rs, &o, add, w, &err);
-        rw_status cst = spectra_writer_close(w, st == RW_OK, &err);
+        o.reuse = reuse;
+        o.reuse_ctx = &k;
+        st = rw_analyze(&rs, &o, add, &k, &err);
+        if (st == RW_OK)
+            st = k.st;
+        if (st == RW_OK)
+            st = spectra_writer_options(k.w, options, &err);
+        size_t total = 0;
+        for (size_t r = 0; r < rs.n && st == RW_OK; r++)
+            for (size_t i = 0; i < rs.runs[r].n && st == RW_OK; i++) {
+                const rw_ckpt_ref *ref = &rs.runs[r].ckpts[i];
+                int64_t size, mt;
+                total++;
+                if (!stat_ckpt(ref, &size, &mt))
+                    st = rw_fail(&err, RW_EIO, "%s: changed while being read", ref->path);
+                else
+                    st = spectra_writer_source(k.w, rs.runs[r].label, ref->path, ref->group,
+                                               ref->step, size, mt, &err);
+            }
+        /* The old file is read until here: close it before replacing it. */
+        spectra_reader_close(k.old);
+        k.old = NULL;
+        rw_status cst = spectra_writer_close(k.w, st == RW_OK, &err);
         if (st == RW_OK)
             st = cst;
+        if (st == RW_OK && k.reused)
+            fprintf(stderr, "rw-spectra: %zu checkpoints: %zu decomposed, %zu reused from %s\n",
+                    total, total - k.reused, k.reused, cli.out);
     }
+    spectra_reader_close(k.old);
+    free(options);
     runset_free(&rs);
     ret = st == RW_OK ? 0 : rw_cli_fail(&cli, st, &err);
 out:

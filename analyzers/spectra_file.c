@@ -21,13 +21,54 @@ typedef struct {
     double ref_fro;
 } entry;
 
+typedef struct {
+    char *run, *path, *group;
+    int64_t step, size, mtime_ns;
+} source;
+
 struct rw_spectra_writer {
     rw_outfile out;
     hid_t file, sigma;
     int64_t nsigma;
     entry *e;
     size_t n, cap;
+    source *src;
+    size_t nsrc, srccap;
+    char *options;
 };
+
+rw_status spectra_writer_source(rw_spectra_writer *w, const char *run, const char *path,
+                                const char *group, int64_t step, int64_t size,
+                                int64_t mtime_ns, rw_err *err)
+{
+    if (w->nsrc == w->srccap) {
+        size_t ncap = w->srccap ? 2 * w->srccap : 64;
+        source *v = rw_realloc(w->src, ncap * sizeof *v, err);
+        if (!v)
+            return RW_ENOMEM;
+        w->src = v;
+        w->srccap = ncap;
+    }
+    source *x = &w->src[w->nsrc];
+    *x = (source){rw_strdup(run), rw_strdup(path), rw_strdup(group ? group : ""), step, size,
+                  mtime_ns};
+    if (!x->run || !x->path || !x->group) {
+        free(x->run);
+        free(x->path);
+        free(x->group);
+        return rw_fail(err, RW_ENOMEM, "out of memory");
+    }
+    w->nsrc++;
+    return RW_OK;
+}
+
+rw_status spectra_writer_options(rw_spectra_writer *w, const char *options, rw_err *err)
+{
+    free(w->options);
+    if (!(w->options = rw_strdup(options)))
+        return rw_fail(err, RW_ENOMEM, "out of memory");
+    return RW_OK;
+}
 
 static void entry_free(entry *e)
 {
@@ -234,6 +275,39 @@ static rw_status write_index(rw_spectra_writer *w)
     }
     if (r >= 0)
         r = write_str_attr(w->file, "format", SPECTRA_FORMAT);
+    if (r >= 0 && w->options)
+        r = write_str_attr(w->file, "options", w->options);
+    if (r >= 0 && w->nsrc) {
+        hid_t gcpl2 = H5Pcreate(H5P_GROUP_CREATE);
+        H5Pset_obj_track_times(gcpl2, 0);
+        hid_t sg = H5Gcreate2(w->file, "sources", H5P_DEFAULT, gcpl2, H5P_DEFAULT);
+        H5Pclose(gcpl2);
+        const char **ss = malloc(w->nsrc * sizeof *ss);
+        int64_t *si = malloc(w->nsrc * sizeof *si);
+        r = (sg < 0 || !ss || !si) ? -1 : 0;
+#define SRCSTR(field)                                                                  \
+        for (size_t i = 0; r >= 0 && i < w->nsrc; i++)                                 \
+            ss[i] = w->src[i].field;                                                   \
+        if (r >= 0)                                                                    \
+            r = write_column(sg, #field, st, st, w->nsrc, ss);
+#define SRCINT(field)                                                                  \
+        for (size_t i = 0; r >= 0 && i < w->nsrc; i++)                                 \
+            si[i] = w->src[i].field;                                                   \
+        if (r >= 0)                                                                    \
+            r = write_column(sg, #field, H5T_STD_I64LE, H5T_NATIVE_INT64, w->nsrc, si);
+        SRCSTR(run)
+        SRCSTR(path)
+        SRCSTR(group)
+        SRCINT(step)
+        SRCINT(size)
+        SRCINT(mtime_ns)
+#undef SRCSTR
+#undef SRCINT
+        free(ss);
+        free(si);
+        if (sg >= 0)
+            H5Gclose(sg);
+    }
     if (r >= 0) {
         hid_t sp = H5Screate(H5S_SCALAR);
         hid_t a = H5Acreate2(w->file, "version", H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT);
@@ -266,6 +340,13 @@ rw_status spectra_writer_close(rw_spectra_writer *w, bool commit, rw_err *err)
         outfile_abort(&w->out);
     for (size_t i = 0; i < w->n; i++)
         entry_free(&w->e[i]);
+    for (size_t i = 0; i < w->nsrc; i++) {
+        free(w->src[i].run);
+        free(w->src[i].path);
+        free(w->src[i].group);
+    }
+    free(w->src);
+    free(w->options);
     free(w->e);
     free(w);
     return st;
@@ -273,30 +354,6 @@ rw_status spectra_writer_close(rw_spectra_writer *w, bool commit, rw_err *err)
 
 /* ---------------------------------------------------------------- reading */
 
-bool spectra_file_is(const char *path)
-{
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    if (!rw_is_hdf5(path))
-        return false;
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0)
-        return false;
-    bool yes = false;
-    if (H5Aexists(f, "format") > 0) {
-        hid_t a = H5Aopen(f, "format", H5P_DEFAULT);
-        hid_t t = vlen_str_type();
-        char *v = NULL;
-        if (a >= 0 && H5Aread(a, t, &v) >= 0 && v) {
-            yes = strcmp(v, SPECTRA_FORMAT) == 0;
-            H5free_memory(v);
-        }
-        H5Tclose(t);
-        if (a >= 0)
-            H5Aclose(a);
-    }
-    H5Fclose(f);
-    return yes;
-}
 
 /* Reads a 1-D column of n entries; strings as an owned char* array. */
 static herr_t read_column(hid_t g, const char *name, hid_t mtype, size_t n, void *out)
@@ -314,22 +371,268 @@ static herr_t read_column(hid_t g, const char *name, hid_t mtype, size_t n, void
     return r;
 }
 
-enum { NSTR = 7, NINT = 6 };
+static hssize_t column_length(hid_t g, const char *name)
+{
+    hid_t ds = H5Dopen2(g, name, H5P_DEFAULT);
+    if (ds < 0)
+        return -1;
+    hid_t sp = H5Dget_space(ds);
+    hssize_t np = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    if (sp >= 0)
+        H5Sclose(sp);
+    H5Dclose(ds);
+    return np;
+}
+
+enum { NSTR = 7, NINT = 6, NSRC_STR = 3, NSRC_INT = 3 };
+static const char *const strnames[NSTR] = {"run",   "tensor", "module", "component",
+                                           "dtype", "source", "kind"};
+static const char *const intnames[NINT] = {"step",  "rows",  "cols",
+                                           "offset", "count", "ref_step"};
+static const char *const srcstr[NSRC_STR] = {"run", "path", "group"};
+static const char *const srcint[NSRC_INT] = {"step", "size", "mtime_ns"};
+
+struct rw_spectra_reader {
+    char *path;
+    hid_t f, sig;
+    hsize_t nsig;
+    size_t n, nsrc;
+    char **cols[NSTR];
+    int64_t *iv[NINT];
+    int32_t *layer;
+    double *ref_fro;
+    char **scols[NSRC_STR];
+    int64_t *siv[NSRC_INT];
+    char *options;
+};
+
+static char *read_str_attr(hid_t loc, const char *name)
+{
+    char *out = NULL;
+    if (H5Aexists(loc, name) <= 0)
+        return NULL;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t t = vlen_str_type();
+    char *v = NULL;
+    if (a >= 0 && H5Aread(a, t, &v) >= 0 && v) {
+        out = rw_strdup(v);
+        H5free_memory(v);
+    }
+    H5Tclose(t);
+    if (a >= 0)
+        H5Aclose(a);
+    return out;
+}
+
+bool spectra_file_is(const char *path)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (!rw_is_hdf5(path))
+        return false;
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return false;
+    char *v = read_str_attr(f, "format");
+    bool yes = v && strcmp(v, SPECTRA_FORMAT) == 0;
+    free(v);
+    H5Fclose(f);
+    return yes;
+}
+
+static rw_status read_strings(hid_t g, const char *path, const char *name, size_t n,
+                              char ***out, rw_err *err)
+{
+    *out = rw_calloc(n ? n : 1, sizeof(char *), err);
+    if (!*out)
+        return RW_ENOMEM;
+    hid_t t = vlen_str_type();
+    herr_t r = read_column(g, name, t, n, *out);
+    H5Tclose(t);
+    for (size_t i = 0; r >= 0 && i < n; i++)
+        if (!(*out)[i])
+            r = -1;
+    return r < 0 ? rw_fail(err, RW_EDATA, "%s: bad spectra index column %s", path, name) : RW_OK;
+}
+
+static rw_status read_ints(hid_t g, const char *path, const char *name, size_t n,
+                           int64_t **out, rw_err *err)
+{
+    *out = rw_calloc(n ? n : 1, sizeof **out, err);
+    if (!*out)
+        return RW_ENOMEM;
+    if (read_column(g, name, H5T_NATIVE_INT64, n, *out) < 0)
+        return rw_fail(err, RW_EDATA, "%s: bad spectra index column %s", path, name);
+    return RW_OK;
+}
+
+static void free_strings(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        if (v[i])
+            H5free_memory(v[i]);
+    free(v);
+}
+
+void spectra_reader_close(rw_spectra_reader *r)
+{
+    if (!r)
+        return;
+    for (int c = 0; c < NSTR; c++)
+        free_strings(r->cols[c], r->n);
+    for (int c = 0; c < NINT; c++)
+        free(r->iv[c]);
+    for (int c = 0; c < NSRC_STR; c++)
+        free_strings(r->scols[c], r->nsrc);
+    for (int c = 0; c < NSRC_INT; c++)
+        free(r->siv[c]);
+    free(r->layer);
+    free(r->ref_fro);
+    free(r->options);
+    free(r->path);
+    if (r->sig >= 0)
+        H5Dclose(r->sig);
+    if (r->f >= 0)
+        H5Fclose(r->f);
+    free(r);
+}
+
+rw_status spectra_reader_open(const char *path, rw_spectra_reader **out, rw_err *err)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    *out = NULL;
+    rw_spectra_reader *r = rw_calloc(1, sizeof *r, err);
+    if (!r)
+        return RW_ENOMEM;
+    r->f = r->sig = H5I_INVALID_HID;
+    r->path = rw_strdup(path);
+    rw_status st = RW_OK;
+    hid_t g = H5I_INVALID_HID, sg = H5I_INVALID_HID;
+    r->f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (r->f < 0) {
+        st = rw_fail(err, RW_EDATA, "%s: cannot open as HDF5", path);
+        goto done;
+    }
+    g = H5Gopen2(r->f, "index", H5P_DEFAULT);
+    r->sig = H5Dopen2(r->f, "sigma", H5P_DEFAULT);
+    hssize_t n = g >= 0 ? column_length(g, "step") : -1;
+    if (g < 0 || r->sig < 0 || n < 0) {
+        st = rw_fail(err, RW_EDATA, "%s: not a spectra file (no /index or /sigma)", path);
+        goto done;
+    }
+    r->n = (size_t)n;
+    hid_t ss = H5Dget_space(r->sig);
+    r->nsig = (hsize_t)H5Sget_simple_extent_npoints(ss);
+    H5Sclose(ss);
+    for (int c = 0; c < NSTR && st == RW_OK; c++)
+        st = read_strings(g, path, strnames[c], r->n, &r->cols[c], err);
+    for (int c = 0; c < NINT && st == RW_OK; c++)
+        st = read_ints(g, path, intnames[c], r->n, &r->iv[c], err);
+    if (st == RW_OK) {
+        r->ref_fro = rw_calloc(r->n ? r->n : 1, sizeof *r->ref_fro, err);
+        r->layer = rw_calloc(r->n ? r->n : 1, sizeof *r->layer, err);
+        if (!r->ref_fro || !r->layer)
+            st = RW_ENOMEM;
+        else if (read_column(g, "ref_fro", H5T_NATIVE_DOUBLE, r->n, r->ref_fro) < 0 ||
+                 read_column(g, "layer", H5T_NATIVE_INT32, r->n, r->layer) < 0)
+            st = rw_fail(err, RW_EDATA, "%s: bad spectra index column ref_fro or layer", path);
+    }
+    for (size_t i = 0; i < r->n && st == RW_OK; i++) {
+        int64_t rows = r->iv[1][i], cols = r->iv[2][i], off = r->iv[3][i], cnt = r->iv[4][i];
+        int64_t k = rows < cols ? rows : cols;
+        if (rows < 0 || cols < 0 || cnt != k || off < 0 || (hsize_t)off > r->nsig ||
+            (hsize_t)cnt > r->nsig - (hsize_t)off || rw_kind_parse(r->cols[6][i]) < 0)
+            st = rw_fail(err, RW_EDATA, "%s: index entry %zu (%s) out of range", path, i,
+                         r->cols[1][i]);
+    }
+    /* Sources (what the cache is keyed on) and options: optional. */
+    if (st == RW_OK && H5Lexists(r->f, "sources", H5P_DEFAULT) > 0) {
+        sg = H5Gopen2(r->f, "sources", H5P_DEFAULT);
+        hssize_t ns = sg >= 0 ? column_length(sg, "step") : -1;
+        if (ns < 0) {
+            st = rw_fail(err, RW_EDATA, "%s: bad /sources", path);
+            goto done;
+        }
+        r->nsrc = (size_t)ns;
+        for (int c = 0; c < NSRC_STR && st == RW_OK; c++)
+            st = read_strings(sg, path, srcstr[c], r->nsrc, &r->scols[c], err);
+        for (int c = 0; c < NSRC_INT && st == RW_OK; c++)
+            st = read_ints(sg, path, srcint[c], r->nsrc, &r->siv[c], err);
+    }
+    if (st == RW_OK)
+        r->options = read_str_attr(r->f, "options");
+done:
+    if (g >= 0)
+        H5Gclose(g);
+    if (sg >= 0)
+        H5Gclose(sg);
+    if (st != RW_OK) {
+        spectra_reader_close(r);
+        return st;
+    }
+    *out = r;
+    return RW_OK;
+}
+
+size_t spectra_reader_count(const rw_spectra_reader *r)
+{
+    return r->n;
+}
+
+const char *spectra_reader_options(const rw_spectra_reader *r)
+{
+    return r->options;
+}
+
+void spectra_reader_entry(const rw_spectra_reader *r, size_t i, rw_spectrum *s)
+{
+    *s = (rw_spectrum){
+        .run = r->cols[0][i], .step = r->iv[0][i], .tensor = r->cols[1][i],
+        .layer = r->layer[i], .module = r->cols[2][i], .component = r->cols[3][i],
+        .rows = r->iv[1][i], .cols = r->iv[2][i], .dtype = rw_dtype_parse(r->cols[4][i]),
+        .kind = (rw_kind)rw_kind_parse(r->cols[6][i]), .ref_step = r->iv[5][i],
+        .ref_fro = r->ref_fro[i], .k = (size_t)r->iv[4][i], .sigma = NULL,
+        .path = r->cols[5][i],
+    };
+}
+
+rw_status spectra_reader_sigma(const rw_spectra_reader *r, size_t i, double *sigma, rw_err *err)
+{
+    hsize_t start = (hsize_t)r->iv[3][i], count = (hsize_t)r->iv[4][i];
+    if (count == 0)
+        return RW_OK;
+    hid_t fs = H5Dget_space(r->sig), ms = H5Screate_simple(1, &count, NULL);
+    herr_t h = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &count, NULL);
+    if (h >= 0)
+        h = H5Dread(r->sig, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, sigma);
+    H5Sclose(fs);
+    H5Sclose(ms);
+    return h < 0 ? rw_fail(err, RW_EDATA, "%s: cannot read /sigma", r->path) : RW_OK;
+}
+
+bool spectra_reader_source(const rw_spectra_reader *r, const char *run, const char *path,
+                           const char *group, int64_t step, int64_t size, int64_t mtime_ns)
+{
+    for (size_t i = 0; i < r->nsrc; i++)
+        if (r->siv[0][i] == step && r->siv[1][i] == size && r->siv[2][i] == mtime_ns &&
+            strcmp(r->scols[0][i], run) == 0 && strcmp(r->scols[1][i], path) == 0 &&
+            strcmp(r->scols[2][i], group ? group : "") == 0)
+            return true;
+    return false;
+}
 
 /* The default components: weight and full, and lora where the same (run,
  * step, tensor, kind) has no full entry (adapter-only checkpoints). Entries
  * are sorted, so a tensor's full entry is next to its lora one. */
-static bool wanted_by_default(int comp, char **const *cols, const int64_t *step, size_t i,
-                              size_t n, rw_kind kind)
+static bool wanted_by_default(const rw_spectra_reader *r, int comp, size_t i)
 {
     if (comp == RW_COMP_WEIGHT || comp == RW_COMP_FULL)
         return true;
     if (comp != RW_COMP_LORA)
         return false;
-    for (size_t j = i > 8 ? i - 8 : 0; j < n && j < i + 8; j++)
-        if (j != i && step[j] == step[i] && strcmp(cols[0][j], cols[0][i]) == 0 &&
-            strcmp(cols[1][j], cols[1][i]) == 0 && strcmp(cols[3][j], "full") == 0 &&
-            strcmp(cols[6][j], rw_kind_name(kind)) == 0)
+    for (size_t j = i > 8 ? i - 8 : 0; j < r->n && j < i + 8; j++)
+        if (j != i && r->iv[0][j] == r->iv[0][i] && strcmp(r->cols[0][j], r->cols[0][i]) == 0 &&
+            strcmp(r->cols[1][j], r->cols[1][i]) == 0 && strcmp(r->cols[3][j], "full") == 0 &&
+            strcmp(r->cols[6][j], r->cols[6][i]) == 0)
             return false;
     return true;
 }
@@ -337,137 +640,35 @@ static bool wanted_by_default(int comp, char **const *cols, const int64_t *step,
 rw_status spectra_file_foreach(const char *path, const rw_select *sel, unsigned comps,
                                rw_kind kind, rw_spectrum_fn fn, void *ctx, rw_err *err)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    rw_status st = RW_OK;
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0)
-        return rw_fail(err, RW_EDATA, "%s: cannot open as HDF5", path);
-    hid_t g = H5Gopen2(f, "index", H5P_DEFAULT);
-    hid_t sig = H5Dopen2(f, "sigma", H5P_DEFAULT);
-    hid_t strt = vlen_str_type();
-    char **cols[NSTR] = {0};
-    static const char *const strnames[NSTR] = {"run",   "tensor", "module", "component",
-                                               "dtype", "source", "kind"};
-    int64_t *iv[NINT] = {0};
-    static const char *const intnames[NINT] = {"step", "rows", "cols", "offset", "count",
-                                               "ref_step"};
-    int32_t *layer = NULL;
-    double *ref_fro = NULL;
+    rw_spectra_reader *r;
+    rw_status st = spectra_reader_open(path, &r, err);
+    if (st != RW_OK)
+        return st;
     double *sigma = NULL;
-    size_t n = 0, sigcap = 0;
-    hsize_t nsig = 0;
-    if (g < 0 || sig < 0) {
-        st = rw_fail(err, RW_EDATA, "%s: not a spectra file (no /index or /sigma)", path);
-        goto done;
-    }
-    {
-        hid_t ds = H5Dopen2(g, "step", H5P_DEFAULT);
-        hid_t sp = ds >= 0 ? H5Dget_space(ds) : H5I_INVALID_HID;
-        hssize_t np = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
-        if (sp >= 0)
-            H5Sclose(sp);
-        if (ds >= 0)
-            H5Dclose(ds);
-        if (np < 0) {
-            st = rw_fail(err, RW_EDATA, "%s: spectra index has no step column", path);
-            goto done;
-        }
-        n = (size_t)np;
-        hid_t ss = H5Dget_space(sig);
-        nsig = (hsize_t)H5Sget_simple_extent_npoints(ss);
-        H5Sclose(ss);
-    }
-    for (int c = 0; c < NSTR; c++) {
-        cols[c] = rw_calloc(n ? n : 1, sizeof(char *), err);
-        if (!cols[c] || read_column(g, strnames[c], strt, n, cols[c]) < 0) {
-            st = cols[c] ? rw_fail(err, RW_EDATA, "%s: bad index column %s", path, strnames[c])
-                         : RW_ENOMEM;
-            goto done;
-        }
-    }
-    for (int c = 0; c < NINT; c++) {
-        iv[c] = rw_calloc(n ? n : 1, sizeof(int64_t), err);
-        if (!iv[c] || read_column(g, intnames[c], H5T_NATIVE_INT64, n, iv[c]) < 0) {
-            st = iv[c] ? rw_fail(err, RW_EDATA, "%s: bad index column %s", path, intnames[c])
-                       : RW_ENOMEM;
-            goto done;
-        }
-    }
-    ref_fro = rw_calloc(n ? n : 1, sizeof *ref_fro, err);
-    if (!ref_fro || read_column(g, "ref_fro", H5T_NATIVE_DOUBLE, n, ref_fro) < 0) {
-        st = ref_fro ? rw_fail(err, RW_EDATA, "%s: bad index column ref_fro", path) : RW_ENOMEM;
-        goto done;
-    }
-    layer = rw_calloc(n ? n : 1, sizeof *layer, err);
-    if (!layer || read_column(g, "layer", H5T_NATIVE_INT32, n, layer) < 0) {
-        st = layer ? rw_fail(err, RW_EDATA, "%s: bad index column layer", path) : RW_ENOMEM;
-        goto done;
-    }
-    for (size_t i = 0; i < n && st == RW_OK; i++) {
-        int64_t rows = iv[1][i], cols_ = iv[2][i], off = iv[3][i], cnt = iv[4][i];
-        int64_t k = rows < cols_ ? rows : cols_;
-        bool strings_ok = true;
-        for (int c = 0; c < NSTR; c++)
-            strings_ok = strings_ok && cols[c][i];
-        if (!strings_ok || rows < 0 || cols_ < 0 || cnt != k || off < 0 || (hsize_t)off > nsig ||
-            (hsize_t)cnt > nsig - (hsize_t)off) {
-            st = rw_fail(err, RW_EDATA, "%s: index entry %zu (%s) out of range", path, i,
-                         cols[1][i] ? cols[1][i] : "?");
-            break;
-        }
-        if (!rw_select_match(sel, cols[1][i]))
+    size_t sigcap = 0;
+    for (size_t i = 0; i < r->n && st == RW_OK; i++) {
+        if (strcmp(r->cols[6][i], rw_kind_name(kind)) != 0 ||
+            !rw_select_match(sel, r->cols[1][i]))
             continue;
-        if (strcmp(cols[6][i], rw_kind_name(kind)) != 0)
+        int comp = rw_comp_parse(r->cols[3][i]);
+        if (comps ? comp < 0 || !(comps & RW_COMP_BIT(comp)) : !wanted_by_default(r, comp, i))
             continue;
-        int comp = rw_comp_parse(cols[3][i]);
-        if (comps ? comp < 0 || !(comps & RW_COMP_BIT(comp))
-                  : !wanted_by_default(comp, cols, iv[0], i, n, kind))
-            continue;
-        if ((size_t)cnt > sigcap) {
+        rw_spectrum s;
+        spectra_reader_entry(r, i, &s);
+        if (s.k > sigcap) {
             free(sigma);
-            if (!(sigma = rw_calloc((size_t)cnt, sizeof *sigma, err))) {
+            if (!(sigma = rw_calloc(s.k, sizeof *sigma, err))) {
                 st = RW_ENOMEM;
                 break;
             }
-            sigcap = (size_t)cnt;
+            sigcap = s.k;
         }
-        if (cnt > 0) {
-            hsize_t start = (hsize_t)off, count = (hsize_t)cnt;
-            hid_t fs = H5Dget_space(sig), ms = H5Screate_simple(1, &count, NULL);
-            herr_t r = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &count, NULL);
-            if (r >= 0)
-                r = H5Dread(sig, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, sigma);
-            H5Sclose(fs);
-            H5Sclose(ms);
-            if (r < 0) {
-                st = rw_fail(err, RW_EDATA, "%s: cannot read /sigma", path);
-                break;
-            }
-        }
-        rw_spectrum s = {
-            .run = cols[0][i], .step = iv[0][i], .tensor = cols[1][i], .layer = layer[i],
-            .module = cols[2][i], .component = cols[3][i], .rows = rows, .cols = cols_,
-            .dtype = rw_dtype_parse(cols[4][i]), .k = (size_t)cnt, .sigma = sigma,
-            .path = cols[5][i], .kind = kind, .ref_step = iv[5][i], .ref_fro = ref_fro[i],
-        };
+        if ((st = spectra_reader_sigma(r, i, sigma, err)) != RW_OK)
+            break;
+        s.sigma = sigma;
         st = fn(&s, ctx, err);
     }
-done:
-    free(ref_fro);
-    for (int c = 0; c < NSTR; c++) {
-        for (size_t i = 0; cols[c] && i < n; i++)
-            H5free_memory(cols[c][i]);
-        free(cols[c]);
-    }
-    for (int c = 0; c < NINT; c++)
-        free(iv[c]);
-    free(layer);
     free(sigma);
-    H5Tclose(strt);
-    if (sig >= 0)
-        H5Dclose(sig);
-    if (g >= 0)
-        H5Gclose(g);
-    H5Fclose(f);
+    spectra_reader_close(r);
     return st;
 }

@@ -15,6 +15,12 @@
  *                     the Frobenius norm of the matrix there
  *   /sigma            1-D float64: entry i's singular values, descending, are
  *                     sigma[offset[i] .. offset[i] + count[i] - 1]
+ *   /sources/<column> the checkpoints analysed: run, path, group (strings),
+ *                     step, size, mtime_ns (int64) — what rw-spectra's cache
+ *                     is keyed on
+ *   options           root attribute: the analysis options the spectra were
+ *                     computed with (components, updates, scale, heads,
+ *                     selection); a cache is reused only under equal options
  */
 #ifndef RW_SPECTRA_FILE_H
 #define RW_SPECTRA_FILE_H
@@ -31,6 +37,13 @@ rw_status spectra_writer_add(rw_spectra_writer *w, const rw_spectrum *s, rw_err 
  * Frees w either way. */
 rw_status spectra_writer_close(rw_spectra_writer *w, bool commit, rw_err *err);
 
+/* Records a checkpoint the file's spectra came from (the cache key). */
+rw_status spectra_writer_source(rw_spectra_writer *w, const char *run, const char *path,
+                                const char *group, int64_t step, int64_t size,
+                                int64_t mtime_ns, rw_err *err);
+/* Sets the options attribute. */
+rw_status spectra_writer_options(rw_spectra_writer *w, const char *options, rw_err *err);
+
 /* True when path is an HDF5 file with format = "rankwatch-spectra". */
 bool spectra_file_is(const char *path);
 
@@ -40,5 +53,21 @@ bool spectra_file_is(const char *path);
  * tensor, component). */
 rw_status spectra_file_foreach(const char *path, const rw_select *sel, unsigned comps,
                                rw_kind kind, rw_spectrum_fn fn, void *ctx, rw_err *err);
+
+/* Random access to a spectra file's entries (validated at open). */
+typedef struct rw_spectra_reader rw_spectra_reader;
+rw_status spectra_reader_open(const char *path, rw_spectra_reader **out, rw_err *err);
+void spectra_reader_close(rw_spectra_reader *r);
+size_t spectra_reader_count(const rw_spectra_reader *r);
+/* Entry i's key (pointers valid until close; s->sigma NULL). */
+void spectra_reader_entry(const rw_spectra_reader *r, size_t i, rw_spectrum *s);
+/* Entry i's singular values into sigma (count doubles). */
+rw_status spectra_reader_sigma(const rw_spectra_reader *r, size_t i, double *sigma,
+                               rw_err *err);
+/* The options attribute, or NULL. */
+const char *spectra_reader_options(const rw_spectra_reader *r);
+/* True when the file lists this checkpoint with this size and mtime. */
+bool spectra_reader_source(const rw_spectra_reader *r, const char *run, const char *path,
+                           const char *group, int64_t step, int64_t size, int64_t mtime_ns);
 
 #endif

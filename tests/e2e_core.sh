@@ -153,3 +153,18 @@ rw-spectra -j 1 --updates -o "$TMP/s1.h5" "$TMP/jruns/relora" 2>/dev/null
 rw-spectra -j 3 --updates -o "$TMP/s3.h5" "$TMP/jruns/relora" 2>/dev/null
 check "-j 1 and -j 3 give byte-identical spectra files" cmp -s "$TMP/s1.h5" "$TMP/s3.h5"
 expect_exit 2 "-j 0 is a usage error" rw-rank -j 0 "$TMP/jruns/relora"
+
+# The spectra file as a cache: a second run decomposes nothing; a changed
+# checkpoint is decomposed again, with the update that depends on it.
+rw-spectra --updates -o "$TMP/cache.h5" "$TMP/jruns/full-rank" "$TMP/jruns/relora" 2>"$TMP/err1"
+check "first run: no reuse line" test ! -s "$TMP/err1"
+rw-updates "$TMP/cache.h5" >"$TMP/cache_u1.tsv"
+rw-spectra --updates -o "$TMP/cache.h5" "$TMP/jruns/full-rank" "$TMP/jruns/relora" 2>"$TMP/err2"
+check "second run: every checkpoint reused" grep -q "10 checkpoints: 0 decomposed, 10 reused" "$TMP/err2"
+rw-updates "$TMP/cache.h5" >"$TMP/cache_u2.tsv"
+check "reused spectra give the same table" cmp -s "$TMP/cache_u1.tsv" "$TMP/cache_u2.tsv"
+touch "$TMP/jruns/relora/step_000200.h5"
+rw-spectra --updates -o "$TMP/cache.h5" "$TMP/jruns/full-rank" "$TMP/jruns/relora" 2>"$TMP/err3"
+check "a touched checkpoint and its successor are decomposed again" grep -q "10 checkpoints: 2 decomposed, 8 reused" "$TMP/err3"
+rw-spectra -o "$TMP/cache.h5" "$TMP/jruns/full-rank" "$TMP/jruns/relora" 2>"$TMP/err4"
+check "other options: no reuse" test ! -s "$TMP/err4"
