@@ -76,7 +76,8 @@ typedef struct {
 } dcol;
 
 typedef struct {
-    char *name;       /* owned */
+    char *name;       /* in the report (owned) */
+    char *bpath, *cpath; /* the files, in error messages (owned) */
     rw_table *b, *c;  /* owned; NULL on the side that lacks the table */
     long kb[NKEY], kc[NKEY];
 } dpair;
@@ -119,6 +120,8 @@ void diff_free(rw_diff *d)
         return;
     for (size_t i = 0; i < d->npairs; i++) {
         free(d->pairs[i].name);
+        free(d->pairs[i].bpath);
+        free(d->pairs[i].cpath);
         table_free(d->pairs[i].b);
         table_free(d->pairs[i].c);
     }
@@ -337,9 +340,9 @@ static rw_status pair_columns(rw_diff *d, uint32_t pi, int layout, dcol **out, s
             x->skip = isinf(x->rtol) || isinf(x->atol);
             if (!x->label) {
                 if (x->cb >= 0)
-                    st = check_metric(p->b, x->cb, keys[0], p->name, err);
+                    st = check_metric(p->b, x->cb, keys[0], p->bpath, err);
                 if (st == RW_OK && x->cc >= 0)
-                    st = check_metric(p->c, x->cc, keys[1], p->name, err);
+                    st = check_metric(p->c, x->cc, keys[1], p->cpath, err);
             }
             if (oc < 0) {
                 bool missing = side == 0;
@@ -398,14 +401,14 @@ static rw_status compare_pair(rw_diff *d, uint32_t pi, rw_err *err)
 {
     dpair *p = &d->pairs[pi];
     int lb, lc;
-    rw_status st = find_layout(p->b, p->name, &lb, p->kb, err);
+    rw_status st = find_layout(p->b, p->bpath, &lb, p->kb, err);
     if (st == RW_OK)
-        st = find_layout(p->c, p->name, &lc, p->kc, err);
+        st = find_layout(p->c, p->cpath, &lc, p->kc, err);
     if (st != RW_OK)
         return st;
     if (lb != lc)
-        return rw_fail(err, RW_EDATA, "%s: the baseline is %s, the current one %s", p->name,
-                       layout_names[lb], layout_names[lc]);
+        return rw_fail(err, RW_EDATA, "%s is %s, %s %s", p->bpath, layout_names[lb], p->cpath,
+                       layout_names[lc]);
     dcol *cols = NULL;
     size_t ncols = 0;
     bool *keep_b = NULL, *keep_c = NULL, *matched = NULL;
@@ -425,12 +428,12 @@ static rw_status compare_pair(rw_diff *d, uint32_t pi, rw_err *err)
     const rw_table *tb = p->b, *tc = p->c;
     for (size_t r = 0; r < tb->nrows && st == RW_OK; r++)
         if (!keep_b || keep_b[r])
-            st = index_put(&ib, tb, p->kb, r, hash_row(tb, r, p->kb), p->name, err);
+            st = index_put(&ib, tb, p->kb, r, hash_row(tb, r, p->kb), p->bpath, err);
     for (size_t r = 0; r < tc->nrows && st == RW_OK; r++) {
         if (keep_c && !keep_c[r])
             continue;
         uint64_t h = hash_row(tc, r, p->kc);
-        if ((st = index_put(&ic, tc, p->kc, r, h, p->name, err)) != RW_OK)
+        if ((st = index_put(&ic, tc, p->kc, r, h, p->cpath, err)) != RW_OK)
             break;
         size_t rb = index_find(&ib, tb, p->kb, h, tc, r, p->kc);
         if (rb == SIZE_MAX) {
@@ -485,7 +488,9 @@ done:
     return st;
 }
 
-rw_status diff_add(rw_diff *d, const char *name, rw_table *base, rw_table *cur, rw_err *err)
+/* diff_add, with the files' paths for messages. */
+static rw_status add_pair(rw_diff *d, const char *name, const char *bpath, const char *cpath,
+                          rw_table *base, rw_table *cur, rw_err *err)
 {
     if (d->npairs == d->pcap) {
         size_t ncap = d->pcap ? 2 * d->pcap : 8;
@@ -502,7 +507,13 @@ rw_status diff_add(rw_diff *d, const char *name, rw_table *base, rw_table *cur, 
     memset(p, 0, sizeof *p);
     p->b = base;
     p->c = cur;
-    if (!(p->name = rw_strdup(name))) {
+    p->name = rw_strdup(name);
+    p->bpath = rw_strdup(bpath);
+    p->cpath = rw_strdup(cpath);
+    if (!p->name || !p->bpath || !p->cpath) {
+        free(p->name);
+        free(p->bpath);
+        free(p->cpath);
         table_free(base);
         table_free(cur);
         return rw_fail(err, RW_ENOMEM, "out of memory");
@@ -522,6 +533,11 @@ rw_status diff_add(rw_diff *d, const char *name, rw_table *base, rw_table *cur, 
     }
     d->counts.tables++;
     return compare_pair(d, pi, err);
+}
+
+rw_status diff_add(rw_diff *d, const char *name, rw_table *base, rw_table *cur, rw_err *err)
+{
+    return add_pair(d, name, name, name, base, cur, err);
 }
 
 /* ------------------------------------------------------- files and dirs */
@@ -564,6 +580,16 @@ static rw_status read_two(const char *bpath, const char *cpath, rw_table **b, rw
     return RW_OK;
 }
 
+/* "a/b", or b when a is empty. New string; NULL when out of memory. */
+static char *join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s%s%s", a, *a ? "/" : "", b);
+    return s;
+}
+
 static bool is_table_name(const char *name)
 {
     size_t n = strlen(name);
@@ -587,8 +613,8 @@ static void str_list_free(str_list *l)
 static rw_status list_tables(const char *root, const char *rel, int depth, str_list *out,
                              rw_err *err)
 {
-    char *dir = NULL;
-    if (asprintf(&dir, "%s%s%s", root, *rel ? "/" : "", rel) < 0)
+    char *dir = *rel ? join(root, rel) : rw_strdup(root);
+    if (!dir)
         return rw_fail(err, RW_ENOMEM, "out of memory");
     DIR *dh = opendir(dir);
     if (!dh) {
@@ -601,10 +627,10 @@ static rw_status list_tables(const char *root, const char *rel, int depth, str_l
     while (st == RW_OK && (e = readdir(dh))) {
         if (e->d_name[0] == '.')
             continue;
-        char *sub = NULL, *full = NULL;
-        if (asprintf(&sub, "%s%s%s", rel, *rel ? "/" : "", e->d_name) < 0 ||
-            asprintf(&full, "%s/%s", dir, e->d_name) < 0) {
+        char *sub = join(rel, e->d_name), *full = join(dir, e->d_name);
+        if (!sub || !full) {
             free(sub);
+            free(full);
             st = rw_fail(err, RW_ENOMEM, "out of memory");
             break;
         }
@@ -658,10 +684,10 @@ static rw_status diff_dirs(rw_diff *d, const char *base, const char *cur, rw_err
     for (size_t i = 0, j = 0; st == RW_OK && (i < lb.n || j < lc.n);) {
         int c = i == lb.n ? 1 : j == lc.n ? -1 : strcmp(lb.v[i], lc.v[j]);
         const char *name = c <= 0 ? lb.v[i] : lc.v[j];
-        char *bp = NULL, *cp = NULL;
-        if ((c <= 0 && asprintf(&bp, "%s/%s", base, name) < 0) ||
-            (c >= 0 && asprintf(&cp, "%s/%s", cur, name) < 0)) {
+        char *bp = c <= 0 ? join(base, name) : NULL, *cp = c >= 0 ? join(cur, name) : NULL;
+        if ((c <= 0 && !bp) || (c >= 0 && !cp)) {
             free(bp);
+            free(cp);
             st = rw_fail(err, RW_ENOMEM, "out of memory");
             break;
         }
@@ -672,10 +698,10 @@ static rw_status diff_dirs(rw_diff *d, const char *base, const char *cur, rw_err
             st = table_read(bp, &tb, err);
         else
             st = table_read(cp, &tc, err);
+        if (st == RW_OK)
+            st = add_pair(d, name, bp ? bp : name, cp ? cp : name, tb, tc, err);
         free(bp);
         free(cp);
-        if (st == RW_OK)
-            st = diff_add(d, name, tb, tc, err);
         if (c <= 0)
             i++;
         if (c >= 0)
@@ -710,7 +736,7 @@ rw_status diff_paths(rw_diff *d, const char *base, const char *cur, rw_err *err)
         table_free(tc);
         return rw_fail(err, RW_ENOMEM, "out of memory");
     }
-    st = diff_add(d, name, tb, tc, err);
+    st = add_pair(d, name, base, cur, tb, tc, err);
     free(name);
     return st;
 }
