@@ -162,9 +162,7 @@ check "rw-compare json: null diff for the reference" grep -q '"diff": null' "$TM
 if command -v pdflatex >/dev/null 2>&1 && kpsewhich booktabs.sty >/dev/null 2>&1; then
     rw-compare --summary --format tex "$TMP/rank.tsv" >"$TMP/sum.tex" 2>/dev/null
     printf '%s\n' '\documentclass{article}' '\usepackage{booktabs}' '\begin{document}' \
-        '\input{cmp.tex}' '\bigskip' '\resizebox{\textwidth}{!}{\input{sum.tex}}' \
-        '\end{document}' | sed 's/\\resizebox{\\textwidth}{!}{\\input{sum.tex}}/\\input{sum.tex}/' \
-        >"$TMP/doc.tex"
+        '\input{cmp.tex}' '\bigskip' '\input{sum.tex}' '\end{document}' >"$TMP/doc.tex"
     check "rw-compare tex: compiles" sh -c "cd '$TMP' && pdflatex -interaction=nonstopmode -halt-on-error doc.tex >/dev/null 2>&1"
 else
     skip "rw-compare tex: pdflatex or booktabs not installed"
