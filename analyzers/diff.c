@@ -80,6 +80,7 @@ typedef struct {
     char *bpath, *cpath; /* the files, in error messages (owned) */
     rw_table *b, *c;  /* owned; NULL on the side that lacks the table */
     long kb[NKEY], kc[NKEY];
+    bool skipped;     /* in a directory, neither side has key columns */
 } dpair;
 
 typedef struct {
@@ -490,7 +491,7 @@ done:
 
 /* diff_add, with the files' paths for messages. */
 static rw_status add_pair(rw_diff *d, const char *name, const char *bpath, const char *cpath,
-                          rw_table *base, rw_table *cur, rw_err *err)
+                          rw_table *base, rw_table *cur, bool skip_unkeyed, rw_err *err)
 {
     if (d->npairs == d->pcap) {
         size_t ncap = d->pcap ? 2 * d->pcap : 8;
@@ -531,13 +532,28 @@ static rw_status add_pair(rw_diff *d, const char *name, const char *bpath, const
         return push_struct(d, missing ? RW_DK_TABLE_MISSING : RW_DK_TABLE_EXTRA, pi, NULL, 0,
                            SIZE_MAX, SIZE_MAX, err);
     }
+    if (skip_unkeyed) {
+        int l;
+        long k[NKEY];
+        rw_err ignored;
+        if (find_layout(base, bpath, &l, k, &ignored) != RW_OK &&
+            find_layout(cur, cpath, &l, k, &ignored) != RW_OK) {
+            /* Not a table of metrics (a listing, say): say so, compare nothing. */
+            p->skipped = true;
+            table_free(p->b);
+            table_free(p->c);
+            p->b = p->c = NULL;
+            d->counts.tables_skipped++;
+            return RW_OK;
+        }
+    }
     d->counts.tables++;
     return compare_pair(d, pi, err);
 }
 
 rw_status diff_add(rw_diff *d, const char *name, rw_table *base, rw_table *cur, rw_err *err)
 {
-    return add_pair(d, name, name, name, base, cur, err);
+    return add_pair(d, name, name, name, base, cur, false, err);
 }
 
 /* ------------------------------------------------------- files and dirs */
@@ -699,7 +715,7 @@ static rw_status diff_dirs(rw_diff *d, const char *base, const char *cur, rw_err
         else
             st = table_read(cp, &tc, err);
         if (st == RW_OK)
-            st = add_pair(d, name, bp ? bp : name, cp ? cp : name, tb, tc, err);
+            st = add_pair(d, name, bp ? bp : name, cp ? cp : name, tb, tc, true, err);
         free(bp);
         free(cp);
         if (c <= 0)
@@ -736,7 +752,7 @@ rw_status diff_paths(rw_diff *d, const char *base, const char *cur, rw_err *err)
         table_free(tc);
         return rw_fail(err, RW_ENOMEM, "out of memory");
     }
-    st = add_pair(d, name, base, cur, tb, tc, err);
+    st = add_pair(d, name, base, cur, tb, tc, false, err);
     free(name);
     return st;
 }
@@ -887,9 +903,17 @@ static void put_what(const rw_diff *d, size_t i, FILE *f)
 static void put_counts(const rw_diff *d, FILE *f, const char *pre, const char *sep)
 {
     const rw_diff_counts *n = &d->counts;
-    if (d->npairs > 1 || n->tables_missing || n->tables_extra)
-        fprintf(f, "%stables%s%zu compared, %zu only in the baseline, %zu only in the current\n",
+    if (d->npairs > 1 || n->tables_missing || n->tables_extra) {
+        fprintf(f, "%stables%s%zu compared, %zu only in the baseline, %zu only in the current",
                 pre, sep, n->tables, n->tables_missing, n->tables_extra);
+        if (n->tables_skipped) {
+            fprintf(f, "; %zu skipped, without key columns:", n->tables_skipped);
+            for (size_t i = 0; i < d->npairs; i++)
+                if (d->pairs[i].skipped)
+                    fprintf(f, " %s", d->pairs[i].name);
+        }
+        fputc('\n', f);
+    }
     fprintf(f, "%srows%s%zu matched, %zu only in the baseline, %zu only in the current\n", pre,
             sep, n->rows_matched, n->rows_missing, n->rows_extra);
     if (n->cols_missing || n->cols_extra)
@@ -1042,6 +1066,7 @@ static rw_status write_json(const rw_diff *d, FILE *f, const char *bn, const cha
     const struct { const char *k; size_t v; } kv[] = {
         {"differences", n->differences}, {"tables", n->tables},
         {"tables_missing", n->tables_missing}, {"tables_extra", n->tables_extra},
+        {"tables_skipped", n->tables_skipped},
         {"rows_matched", n->rows_matched}, {"rows_missing", n->rows_missing},
         {"rows_extra", n->rows_extra}, {"columns_missing", n->cols_missing},
         {"columns_extra", n->cols_extra}, {"values", n->values},

@@ -54,6 +54,7 @@ typedef enum {
 
 typedef struct {
     size_t tables, tables_missing, tables_extra;
+    size_t tables_skipped; /* directories: tables neither side of which has key columns */
     size_t rows_matched, rows_missing, rows_extra;
     size_t cols_missing, cols_extra;
     size_t values, values_beyond, labels_differ;
@@ -87,8 +88,10 @@ void diff_free(rw_diff *d);
 rw_status diff_add(rw_diff *d, const char *name, rw_table *base, rw_table *cur, rw_err *err);
 
 /* Reads and compares two files, or two directories (their *.tsv and *.csv
- * files, recursively, matched by relative path). The two sides are read in
- * parallel. RW_EUSAGE when one is a file and the other a directory. */
+ * files, recursively, matched by relative path; a table neither side of
+ * which has the key columns of a known kind, such as an rw-ls listing, is
+ * skipped and named in the report). The two sides are read in parallel.
+ * RW_EUSAGE when one is a file and the other a directory. */
 rw_status diff_paths(rw_diff *d, const char *base, const char *cur, rw_err *err);
 
 /* Sorts the differences, worst first: tables and columns on one side only,

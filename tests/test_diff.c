@@ -357,6 +357,9 @@ static void directories_and_reports(void **state)
     put_file(c, "sub/cond.tsv", t1);
     put_file(b, "only_base.tsv", t1);
     put_file(c, "notes.txt", "not a table");
+    /* A listing (no key columns of a known kind) on both sides: skipped. */
+    put_file(b, "ls.tsv", "run\tstep\tfile\ttensor\na\t0\t/x/a.h5\tt\n");
+    put_file(c, "ls.tsv", "run\tstep\tfile\ttensor\na\t0\t/y/a.h5\tt\n");
 
     rw_tol tols[] = {{"per", 0.01, NAN}};
     rw_diff_opts o = {.rtol = 1e-6, .atol = 1e-12, .tols = tols, .ntols = 1};
@@ -367,6 +370,7 @@ static void directories_and_reports(void **state)
     const rw_diff_counts *n = diff_counts(d);
     assert_int_equal(n->tables, 2);
     assert_int_equal(n->tables_missing, 1);
+    assert_int_equal(n->tables_skipped, 1);
     assert_int_equal(n->differences, 2);
     assert_int_equal(diff_get(d, 0)->kind, RW_DK_TABLE_MISSING);
     assert_string_equal(diff_get(d, 0)->table, "only_base.tsv");
@@ -382,6 +386,7 @@ static void directories_and_reports(void **state)
     assert_non_null(strstr(buf, "rank.tsv: run=a step=0 tensor=t component=weight: per: "
                                 "baseline 0.5, current 0.51"));
     assert_non_null(strstr(buf, "only_base.tsv: table only in the baseline"));
+    assert_non_null(strstr(buf, "1 skipped, without key columns: ls.tsv"));
     free(buf);
 
     f = open_memstream(&buf, &len);
