@@ -76,35 +76,123 @@ static long find_name(const char *const *names, size_t n, const char *name)
 
 /* ------------------------------------------------------------ gathering */
 
-/* One per-layer value. Strings point into the tables (or the labels). */
+/* Distinct strings (pointing into the tables or labels) numbered as they
+ * come; then renumbered in byte order, so that items sort by integers. */
 typedef struct {
-    const char *module, *run, *tensor;
+    const char **strs;
+    size_t n, cap;
+    uint32_t *slot;   /* id + 1; 0 empty */
+    size_t mask;
+} interner;
+
+static uint64_t str_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h ^ (h >> 32);
+}
+
+static rw_status intern(interner *in, const char *s, uint32_t *id, rw_err *err)
+{
+    if (2 * (in->n + 1) > in->mask) { /* grow: load <= 1/2 */
+        size_t cap = in->mask ? 2 * (in->mask + 1) : 64;
+        uint32_t *slot = rw_calloc(cap, sizeof *slot, err);
+        const char **strs = rw_realloc(in->strs, cap / 2 * sizeof *strs, err);
+        if (!slot || !strs) {
+            free(slot);
+            if (strs)
+                in->strs = strs;
+            return RW_ENOMEM;
+        }
+        in->strs = strs;
+        for (size_t i = 0; i < in->n; i++) {
+            size_t j = str_hash(strs[i]) & (cap - 1);
+            while (slot[j])
+                j = (j + 1) & (cap - 1);
+            slot[j] = (uint32_t)i + 1;
+        }
+        free(in->slot);
+        in->slot = slot;
+        in->mask = cap - 1;
+    }
+    size_t j = str_hash(s) & in->mask;
+    for (; in->slot[j]; j = (j + 1) & in->mask)
+        if (strcmp(in->strs[in->slot[j] - 1], s) == 0) {
+            *id = in->slot[j] - 1;
+            return RW_OK;
+        }
+    if (in->n >= UINT32_MAX - 1)
+        return rw_fail(err, RW_ENOMEM, "too many distinct names");
+    in->strs[in->n] = s;
+    in->slot[j] = (uint32_t)in->n + 1;
+    *id = (uint32_t)in->n++;
+    return RW_OK;
+}
+
+/* Sorts in->strs; *rank maps a first-come id to its place (caller frees). */
+static rw_status intern_sort(interner *in, uint32_t **rank, rw_err *err)
+{
+    const char **orig = rw_calloc(in->n ? in->n : 1, sizeof *orig, err);
+    *rank = rw_calloc(in->n ? in->n : 1, sizeof **rank, err);
+    if (!orig || !*rank) {
+        free(orig);
+        free(*rank);
+        *rank = NULL;
+        return RW_ENOMEM;
+    }
+    memcpy(orig, in->strs, in->n * sizeof *orig);
+    qsort(in->strs, in->n, sizeof *in->strs, cmp_str);
+    /* Each original string's place, found through the hash slots. */
+    for (size_t i = 0; i < in->n; i++) {
+        size_t j = str_hash(in->strs[i]) & in->mask;
+        while (strcmp(orig[in->slot[j] - 1], in->strs[i]) != 0)
+            j = (j + 1) & in->mask;
+        (*rank)[in->slot[j] - 1] = (uint32_t)i;
+    }
+    free(orig);
+    return RW_OK;
+}
+
+static void intern_free(interner *in)
+{
+    free(in->strs);
+    free(in->slot);
+}
+
+/* The names of the items: module, run and tensor, interned. */
+typedef struct {
+    interner mod, run, ten;
+} cmp_names;
+
+/* One per-layer value; names by number (in byte order after renumbering). */
+typedef struct {
     int64_t step;
+    double v;
+    size_t row;      /* data row in its table (0-based) */
+    uint32_t mod, run, ten;
     uint32_t metric; /* index into the sorted metric names */
     uint32_t src;    /* table index */
-    size_t row;      /* data row in its table (0-based) */
-    double v;
 } cmp_item;
 
 static int cmp_items(const void *a, const void *b)
 {
     const cmp_item *x = a, *y = b;
-    int r = strcmp(x->module, y->module);
-    if (!r && x->metric != y->metric)
-        r = x->metric < y->metric ? -1 : 1;
-    if (!r)
-        r = strcmp(x->run, y->run);
-    if (!r && x->step != y->step)
-        r = x->step < y->step ? -1 : 1;
-    if (!r)
-        r = strcmp(x->tensor, y->tensor);
-    return r;
+    if (x->mod != y->mod)
+        return x->mod < y->mod ? -1 : 1;
+    if (x->metric != y->metric)
+        return x->metric < y->metric ? -1 : 1;
+    if (x->run != y->run)
+        return x->run < y->run ? -1 : 1;
+    if (x->step != y->step)
+        return x->step < y->step ? -1 : 1;
+    return (x->ten > y->ten) - (x->ten < y->ten);
 }
 
 /* One (module, metric, run, step) summary over layers. */
 typedef struct {
     const char *module, *run;
-    uint32_t metric;
+    uint32_t mod, run_id, metric;
     int64_t step;
     rw_summary s;
 } cmp_point;
@@ -145,7 +233,7 @@ static rw_status single_run(const rw_table *t, long crun, const char *name, rw_e
 /* Appends the items of one table. metrics: the sorted metric names. */
 static rw_status gather(const rw_table *t, uint32_t src, const char *name, const char *label,
                         const char *const *metrics, size_t nmetrics, const rw_compare_opts *o,
-                        item_vec *iv, rw_err *err)
+                        cmp_names *nm, item_vec *iv, rw_err *err)
 {
     static const char *const need[] = {"run", "step", "tensor", "module", "component"};
     long c[5];
@@ -177,9 +265,12 @@ static rw_status gather(const rw_table *t, uint32_t src, const char *name, const
                                  : strcmp(comp, "weight") == 0 || strcmp(comp, "full") == 0;
         if (!take || (o->sel && !rw_select_match(o->sel, tensor)))
             continue;
-        cmp_item it = {.module = table_cell(t, r, (size_t)c[3]),
-                       .run = label ? label : table_cell(t, r, (size_t)c[0]),
-                       .tensor = tensor, .src = src, .row = r};
+        cmp_item it = {.src = src, .row = r};
+        if ((st = intern(&nm->mod, table_cell(t, r, (size_t)c[3]), &it.mod, err)) != RW_OK ||
+            (st = intern(&nm->run, label ? label : table_cell(t, r, (size_t)c[0]), &it.run,
+                         err)) != RW_OK ||
+            (st = intern(&nm->ten, tensor, &it.ten, err)) != RW_OK)
+            break;
         if (!rw_parse_i64(table_cell(t, r, (size_t)c[1]), &it.step)) {
             st = rw_fail(err, RW_EDATA, "%s: row %zu: step '%s' is not a whole number", name,
                          r + 1, table_cell(t, r, (size_t)c[1]));
@@ -352,8 +443,11 @@ rw_status compare_runs(const rw_table *const *tables, const char *const *names,
     memset(out, 0, sizeof *out);
     if (o->align == RW_ALIGN_NEAREST && o->max_distance < 0)
         return rw_fail(err, RW_EUSAGE, "--max-distance must not be negative");
-    const char **metrics = NULL, **runs = NULL;
-    size_t nmetrics = 0, nruns = 0;
+    const char **metrics = NULL;
+    size_t nmetrics = 0;
+    cmp_names nm;
+    memset(&nm, 0, sizeof nm);
+    uint32_t *rank[3] = {NULL, NULL, NULL};
     item_vec iv = {0};
     cmp_point *pts = NULL;
     double *vals = NULL;
@@ -368,7 +462,7 @@ rw_status compare_runs(const rw_table *const *tables, const char *const *names,
     }
     for (size_t i = 0; i < ntables && st == RW_OK; i++)
         st = gather(tables[i], (uint32_t)i, names[i], labels ? labels[i] : NULL, metrics,
-                    nmetrics, o, &iv, err);
+                    nmetrics, o, &nm, &iv, err);
     if (st != RW_OK)
         goto done;
     if (iv.n == 0) {
@@ -377,13 +471,24 @@ rw_status compare_runs(const rw_table *const *tables, const char *const *names,
                      o->sel && (o->sel->ninclude || o->sel->nexclude) ? ", after --include/--exclude" : "");
         goto done;
     }
+    /* Names renumbered in byte order: items then sort by integers. */
+    if ((st = intern_sort(&nm.mod, &rank[0], err)) != RW_OK ||
+        (st = intern_sort(&nm.run, &rank[1], err)) != RW_OK ||
+        (st = intern_sort(&nm.ten, &rank[2], err)) != RW_OK)
+        goto done;
+    for (size_t i = 0; i < iv.n; i++) {
+        iv.v[i].mod = rank[0][iv.v[i].mod];
+        iv.v[i].run = rank[1][iv.v[i].run];
+        iv.v[i].ten = rank[2][iv.v[i].ten];
+    }
     qsort(iv.v, iv.n, sizeof *iv.v, cmp_items);
+    const char **runs = nm.run.strs;
+    size_t nruns = nm.run.n;
 
     /* Items -> points, refusing a (run, step, tensor) given twice. */
     pts = rw_calloc(iv.n, sizeof *pts, err);
     vals = rw_calloc(iv.n, sizeof *vals, err);
-    runs = rw_calloc(iv.n, sizeof *runs, err);
-    if (!pts || !vals || !runs) {
+    if (!pts || !vals) {
         st = RW_ENOMEM;
         goto done;
     }
@@ -393,30 +498,30 @@ rw_status compare_runs(const rw_table *const *tables, const char *const *names,
         size_t j = i;
         for (; j < iv.n; j++) {
             const cmp_item *b = &iv.v[j];
-            if (b->metric != a->metric || b->step != a->step || strcmp(b->run, a->run) ||
-                strcmp(b->module, a->module))
+            if (b->metric != a->metric || b->step != a->step || b->run != a->run ||
+                b->mod != a->mod)
                 break;
-            if (j > i && strcmp(b->tensor, iv.v[j - 1].tensor) == 0) {
+            if (j > i && b->ten == iv.v[j - 1].ten) {
                 const cmp_item *p = &iv.v[j - 1];
                 st = rw_fail(err, RW_EDATA,
                              "run %s, step %lld, tensor %s: %s given twice (%s row %zu, %s row "
                              "%zu)",
-                             b->run, (long long)b->step, b->tensor, metrics[b->metric],
-                             names[p->src], p->row + 1, names[b->src], b->row + 1);
+                             runs[b->run], (long long)b->step, nm.ten.strs[b->ten],
+                             metrics[b->metric], names[p->src], p->row + 1, names[b->src],
+                             b->row + 1);
                 goto done;
             }
             vals[j - i] = b->v;
         }
         cmp_point *p = &pts[npts++];
-        *p = (cmp_point){.module = a->module, .run = a->run, .metric = a->metric,
-                         .step = a->step};
+        *p = (cmp_point){.module = nm.mod.strs[a->mod], .run = runs[a->run], .mod = a->mod,
+                         .run_id = a->run, .metric = a->metric, .step = a->step};
         rw_summarize(vals, j - i, &p->s);
-        runs[nruns++] = a->run;
         i = j;
     }
-    nruns = sort_unique(runs, nruns);
     const char *ref = o->ref ? o->ref : runs[0];
-    if (find_name(runs, nruns, ref) < 0) {
+    long ref_id = find_name(runs, nruns, ref);
+    if (ref_id < 0) {
         char list[512] = "";
         for (size_t i = 0; i < nruns; i++) {
             size_t l = strlen(list);
@@ -429,19 +534,18 @@ rw_status compare_runs(const rw_table *const *tables, const char *const *names,
     /* Points of each (module, metric) block, by run then step -> rows. */
     for (size_t b0 = 0; b0 < npts;) {
         size_t b1 = b0;
-        while (b1 < npts && pts[b1].metric == pts[b0].metric &&
-               strcmp(pts[b1].module, pts[b0].module) == 0)
+        while (b1 < npts && pts[b1].metric == pts[b0].metric && pts[b1].mod == pts[b0].mod)
             b1++;
         size_t r0 = b1, r1 = b1;
         for (size_t i = b0; i < b1; i++)
-            if (strcmp(pts[i].run, ref) == 0) {
+            if (pts[i].run_id == (uint32_t)ref_id) {
                 if (r0 == b1)
                     r0 = i;
                 r1 = i + 1;
             }
         for (size_t u0 = b0; u0 < b1 && st == RW_OK;) {
             size_t u1 = u0;
-            while (u1 < b1 && strcmp(pts[u1].run, pts[u0].run) == 0)
+            while (u1 < b1 && pts[u1].run_id == pts[u0].run_id)
                 u1++;
             st = align_run(&pts[u0], u1 - u0, &pts[r0], r1 - r0, u0 == r0,
                            metrics[pts[b0].metric], o, &rv, err);
@@ -480,8 +584,12 @@ done:
     free(iv.v);
     free(pts);
     free(vals);
-    free(runs);
     free(metrics);
+    for (int i = 0; i < 3; i++)
+        free(rank[i]);
+    intern_free(&nm.mod);
+    intern_free(&nm.run);
+    intern_free(&nm.ten);
     if (st != RW_OK)
         compare_free(out);
     return st;
