@@ -97,7 +97,7 @@ struct rw_diff {
     drec *recs;
     size_t nrecs, rcap;
     rw_diff_counts counts;
-    bool *metric_seen, *tol_seen;
+    bool *metric_seen;   /* per o.metrics: some table has it */
 };
 
 rw_diff *diff_new(const rw_diff_opts *o)
@@ -107,8 +107,7 @@ rw_diff *diff_new(const rw_diff_opts *o)
         return NULL;
     d->o = *o;
     d->metric_seen = calloc(o->nmetrics + 1, sizeof *d->metric_seen);
-    d->tol_seen = calloc(o->ntols + 1, sizeof *d->tol_seen);
-    if (!d->metric_seen || !d->tol_seen) {
+    if (!d->metric_seen) {
         diff_free(d);
         return NULL;
     }
@@ -129,7 +128,6 @@ void diff_free(rw_diff *d)
     free(d->pairs);
     free(d->recs);
     free(d->metric_seen);
-    free(d->tol_seen);
     free(d);
 }
 
@@ -333,7 +331,6 @@ static rw_status pair_columns(rw_diff *d, uint32_t pi, int layout, dcol **out, s
             }
             for (size_t i = 0; i < d->o.ntols; i++)
                 if (strcmp(d->o.tols[i].metric, name) == 0) {
-                    d->tol_seen[i] = true;
                     x->rtol = d->o.tols[i].rtol;
                     if (!isnan(d->o.tols[i].atol))
                         x->atol = d->o.tols[i].atol;
@@ -812,10 +809,6 @@ rw_status diff_finish(rw_diff *d, rw_err *err)
         if (!d->metric_seen[i])
             return rw_fail(err, RW_EUSAGE, "--metrics: no table has a metric column '%s'",
                            d->o.metrics[i]);
-    for (size_t i = 0; i < d->o.ntols; i++)
-        if (!d->tol_seen[i])
-            return rw_fail(err, RW_EUSAGE, "--tol: no table has a column '%s'",
-                           d->o.tols[i].metric);
     return RW_OK;
 }
 

@@ -96,8 +96,9 @@ rw_status diff_paths(rw_diff *d, const char *base, const char *cur, rw_err *err)
 
 /* Sorts the differences, worst first: tables and columns on one side only,
  * then values and labels by score (descending), then rows on one side only;
- * ties in table, row, column order. RW_EUSAGE when --metrics or --tol named a
- * column no table has. Call once, after the last diff_add/diff_paths. */
+ * ties in table, row, column order. RW_EUSAGE when --metrics named a column
+ * no table has (a tolerance for an absent column is fine: one set of options
+ * serves directories with different tables). Call once, after the last diff_add/diff_paths. */
 rw_status diff_finish(rw_diff *d, rw_err *err);
 
 const rw_diff_counts *diff_counts(const rw_diff *d);

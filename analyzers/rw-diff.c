@@ -46,7 +46,7 @@ static const char usage[] =
     "\n"
     "Exit status: 0 within tolerance, 1 differences (or bad data: an unreadable or\n"
     "malformed table, a metric cell that is not a number, a key given twice),\n"
-    "2 usage error.\n";
+    "2 usage error (including --metrics naming a column no table has).\n";
 
 enum {
     OPT_RTOL = 1000, OPT_ATOL, OPT_TOL, OPT_METRICS, OPT_ALLOW_MISSING, OPT_FORMAT, OPT_SHOW,
