@@ -466,9 +466,10 @@ rw_status compare_runs(const rw_table *const *tables, const char *const *names,
     if (st != RW_OK)
         goto done;
     if (iv.n == 0) {
+        bool globs = o->sel && (o->sel->ninclude || o->sel->nexclude);
         st = rw_fail(err, RW_EDATA, "no rows to compare (component %s%s)",
                      o->component ? o->component : "weight or full",
-                     o->sel && (o->sel->ninclude || o->sel->nexclude) ? ", after --include/--exclude" : "");
+                     globs ? ", after --include/--exclude" : "");
         goto done;
     }
     /* Names renumbered in byte order: items then sort by integers. */

@@ -65,9 +65,10 @@ typedef struct {
  * new name of the one run of table i (more than one run is an error).
  * Errors: RW_EDATA for a missing key column (run, step, tensor, module,
  * component), a step that is not a whole number, a metric cell that is not a
- * number, or one (run, step, tensor) given twice for a metric; RW_EUSAGE for
- * a --metrics name no table has, a --ref that names no run, or no rows left
- * to compare. *out is zeroed first; free it with compare_free. */
+ * number, one (run, step, tensor) given twice for a metric, or no rows left
+ * to compare; RW_EUSAGE for a --metrics name no table has, a --ref that names
+ * no run, or a label on a table of several runs. *out is zeroed first; free
+ * it with compare_free. */
 rw_status compare_runs(const rw_table *const *tables, const char *const *names,
                        const char *const *labels, size_t ntables, const rw_compare_opts *o,
                        rw_comparison *out, rw_err *err);

@@ -236,7 +236,8 @@ static rw_status index_put(dindex *ix, const rw_table *t, const long *k, size_t 
     for (; ix->slot[i].row1; i = (i + 1) & ix->mask) {
         size_t row = ix->slot[i].row1 - 1;
         if (ix->slot[i].hash == h && same_key(t, row, k, t, r, k))
-            return rw_fail(err, RW_EDATA, "%s: rows %zu and %zu have the same key (%s=%s %s=%s %s=%s %s=%s)",
+            return rw_fail(err, RW_EDATA,
+                           "%s: rows %zu and %zu have the same key (%s=%s %s=%s %s=%s %s=%s)",
                            name, row + 1, r + 1, t->cols[k[0]], table_cell(t, r, (size_t)k[0]),
                            t->cols[k[1]], table_cell(t, r, (size_t)k[1]), t->cols[k[2]],
                            table_cell(t, r, (size_t)k[2]), t->cols[k[3]],
@@ -446,7 +447,8 @@ static rw_status compare_pair(rw_diff *d, uint32_t pi, rw_err *err)
         d->counts.rows_matched++;
         for (size_t k = 0; k < ncols && st == RW_OK; k++) {
             const dcol *x = &cols[k];
-            const char *a = table_cell(tc, r, (size_t)x->cc), *b = table_cell(tb, rb, (size_t)x->cb);
+            const char *a = table_cell(tc, r, (size_t)x->cc);
+            const char *b = table_cell(tb, rb, (size_t)x->cb);
             drec rec = {.d = {.table = p->name, .column = x->name, .base = b, .cur = a},
                         .pair = pi, .col = (uint32_t)x->cb, .rb = rb, .rc = r};
             if (x->label) {
