@@ -85,8 +85,10 @@ unit: $(TESTS)
 e2e: $(PROGS)
 	@RW_BIN=$(B)/bin bash tests/e2e.sh
 
+# tests/bench.sh (the spectra benchmark) and every tests/bench_*.sh.
 bench: $(PROGS)
-	@RW_BIN=$(B)/bin bash tests/bench.sh
+	@set -e; for b in tests/bench.sh tests/bench_*.sh; do \
+	    [ -f "$$b" ] || continue; echo "== $$b"; RW_BIN=$(B)/bin bash "$$b"; done
 
 install: $(PROGS)
 	install -d $(DESTDIR)$(BINDIR)

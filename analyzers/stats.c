@@ -72,14 +72,14 @@ double rw_t_cdf(double t, double df)
     return t > 0 ? 1 - tail : tail;
 }
 
-double rw_t_quantile(double p, double df)
+static double t_quantile(double p, double df)
 {
     if (!(p > 0 && p < 1) || !(df > 0))
         return NAN;
     if (p == 0.5)
         return 0;
     if (p < 0.5)
-        return -rw_t_quantile(1 - p, df);
+        return -t_quantile(1 - p, df);
     double lo = 0, hi = 1;
     while (rw_t_cdf(hi, df) < p && hi < 1e300)
         hi *= 2;
@@ -91,6 +91,20 @@ double rw_t_quantile(double p, double df)
             hi = mid;
     }
     return 0.5 * (lo + hi);
+}
+
+double rw_t_quantile(double p, double df)
+{
+    /* rw_summarize asks for the same quantile group after group (a module's
+     * layer count rarely changes): the bisection runs once per new (p, df). */
+    static _Thread_local double last_p = NAN, last_df = NAN, last_q = NAN;
+    if (p == last_p && df == last_df)
+        return last_q;
+    double q = t_quantile(p, df);
+    last_p = p;
+    last_df = df;
+    last_q = q;
+    return q;
 }
 
 void rw_summarize(const double *v, size_t n, rw_summary *out)

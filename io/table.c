@@ -8,7 +8,9 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int rw_tformat_parse(const char *name)
 {
@@ -45,8 +47,14 @@ void table_free(rw_table *t)
         return;
     for (size_t i = 0; i < t->ncols && t->cols; i++)
         free(t->cols[i]);
-    for (size_t i = 0; i < t->nrows * t->ncols; i++)
-        free(t->cells[i]);
+    /* Cells inside the arena (table_read) belong to it. */
+    uintptr_t a0 = (uintptr_t)t->arena, a1 = a0 + t->arena_len;
+    for (size_t i = 0; i < t->nrows * t->ncols; i++) {
+        uintptr_t c = (uintptr_t)t->cells[i];
+        if (!t->arena || c < a0 || c >= a1)
+            free(t->cells[i]);
+    }
+    free(t->arena);
     free(t->cols);
     free(t->numeric);
     free(t->cells);
@@ -331,7 +339,7 @@ rw_status table_write_path(const rw_table *t, const char *path, rw_tformat fmt, 
 /* ------------------------------------------------------------- reading */
 
 /* Splits line into fields in place. CSV honours double quotes. Returns the
- * number of fields, or -1 for an unterminated quote. */
+ * number of fields, or -1 for an unterminated quote, -2 when out of memory. */
 static long split_line(char *line, bool csv, char ***fields, size_t *cap)
 {
     size_t n = 0;
@@ -377,6 +385,84 @@ static long split_line(char *line, bool csv, char ***fields, size_t *cap)
     }
 }
 
+/* Reads all of f into one NUL-terminated block (caller frees *buf). */
+static rw_status slurp(FILE *f, const char *path, char **buf, size_t *len, rw_err *err)
+{
+    struct stat sb;
+    size_t cap = 1 << 16, n = 0;
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0 &&
+        (uintmax_t)sb.st_size < SIZE_MAX - 2)
+        cap = (size_t)sb.st_size + 2;
+    char *b = malloc(cap);
+    if (!b)
+        return rw_fail(err, RW_ENOMEM, "%s: out of memory", path);
+    for (;;) {
+        if (cap - n < 2) {
+            if (cap > SIZE_MAX / 2) {
+                free(b);
+                return rw_fail(err, RW_ENOMEM, "%s: file too large", path);
+            }
+            char *nb = realloc(b, 2 * cap);
+            if (!nb) {
+                free(b);
+                return rw_fail(err, RW_ENOMEM, "%s: out of memory", path);
+            }
+            b = nb;
+            cap *= 2;
+        }
+        size_t got = fread(b + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f)) {
+        free(b);
+        return rw_fail(err, RW_EIO, "%s: read failed: %s", path, strerror(errno));
+    }
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    return RW_OK;
+}
+
+/* A fast test for the common case: 1 when s is a plain decimal number
+ * ([+-]digits[.digits][e[+-]dd]) that rw_parse_double certainly accepts, 0
+ * when unsure (the caller then asks rw_parse_double). */
+static int plain_number(const char *s)
+{
+    const char *p = s;
+    if (*p == '+' || *p == '-')
+        p++;
+    size_t digits = 0, intdigits = 0;
+    while (*p >= '0' && *p <= '9')
+        p++, digits++;
+    intdigits = digits;
+    if (*p == '.') {
+        p++;
+        while (*p >= '0' && *p <= '9')
+            p++, digits++;
+    }
+    if (!digits || intdigits > 30)
+        return 0;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        size_t ed = 0;
+        while (*p >= '0' && *p <= '9')
+            p++, ed++;
+        if (ed == 0 || ed > 2) /* three-digit exponents may overflow: ask strtod */
+            return 0;
+    }
+    return *p == '\0';
+}
+
+static bool is_number(const char *s)
+{
+    double v;
+    return plain_number(s) || rw_parse_double(s, &v);
+}
+
 rw_status table_read(const char *path, rw_table **out, rw_err *err)
 {
     *out = NULL;
@@ -385,16 +471,27 @@ rw_status table_read(const char *path, rw_table **out, rw_err *err)
         return rw_fail(err, RW_EIO, "%s: %s", path, strerror(errno));
     size_t plen = strlen(path);
     bool csv = plen > 4 && strcmp(path + plen - 4, ".csv") == 0;
-    char *line = NULL, **fields = NULL;
-    size_t lcap = 0, fcap = 0, lineno = 0;
+    char *buf = NULL, **fields = NULL;
+    size_t len = 0, fcap = 0, lineno = 0;
     rw_table *t = NULL;
-    rw_status st = RW_OK;
-    ssize_t len;
-    while ((len = getline(&line, &lcap, f)) >= 0) {
+    rw_status st = slurp(f, path, &buf, &len, err);
+    if (f != stdin)
+        fclose(f);
+    if (st != RW_OK)
+        return st;
+    /* Cells point into buf, which the table then owns (t->arena). */
+    for (char *p = buf, *end = buf + len; p < end;) {
+        char *eol = memchr(p, '\n', (size_t)(end - p));
+        char *next = eol ? eol + 1 : end;
+        if (!eol)
+            eol = end;
+        *eol = '\0';
         lineno++;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            line[--len] = '\0';
-        if (len == 0)
+        while (eol > p && eol[-1] == '\r')
+            *--eol = '\0';
+        char *line = p;
+        p = next;
+        if (eol == line)
             continue;
         long nf = split_line(line, csv, &fields, &fcap);
         if (nf == -2) {
@@ -411,6 +508,19 @@ rw_status table_read(const char *path, rw_table **out, rw_err *err)
                 st = rw_fail(err, RW_ENOMEM, "out of memory");
                 break;
             }
+            /* Room for every remaining line at once: no regrowth. */
+            size_t nl = 1, bytes;
+            for (char *q = p; (q = memchr(q, '\n', (size_t)(end - q))); q++)
+                nl++;
+            if (!rw_mul_size(nl, t->ncols * sizeof(char *), &bytes)) {
+                st = rw_fail(err, RW_ENOMEM, "%s: table too large", path);
+                break;
+            }
+            if (!(t->cells = rw_malloc(bytes ? bytes : 1, err))) {
+                st = RW_ENOMEM;
+                break;
+            }
+            t->cap = nl;
             for (size_t i = 0; i < t->ncols; i++)
                 for (size_t j = 0; j < i; j++)
                     if (strcmp(t->cols[i], t->cols[j]) == 0) {
@@ -425,31 +535,48 @@ rw_status table_read(const char *path, rw_table **out, rw_err *err)
                          t->ncols);
             break;
         }
-        if ((st = table_add_row(t, (const char *const *)fields, err)) != RW_OK)
-            break;
+        if (t->nrows == t->cap) {
+            size_t ncap = t->cap ? 2 * t->cap : 256, bytes;
+            if (!rw_mul_size(ncap, t->ncols * sizeof(char *), &bytes)) {
+                st = rw_fail(err, RW_ENOMEM, "%s: table too large", path);
+                break;
+            }
+            char **c = rw_realloc(t->cells, bytes, err);
+            if (!c) {
+                st = RW_ENOMEM;
+                break;
+            }
+            t->cells = c;
+            t->cap = ncap;
+        }
+        memcpy(t->cells + t->nrows * t->ncols, fields, t->ncols * sizeof *fields);
+        t->nrows++;
     }
 out:
-    if (st == RW_OK && ferror(f))
-        st = rw_fail(err, RW_EIO, "%s: read failed: %s", path, strerror(errno));
+    if (t) {
+        t->arena = buf;
+        t->arena_len = len + 1;
+        buf = NULL;
+    }
+    free(buf);
+    free(fields);
     if (st == RW_OK && !t)
         st = rw_fail(err, RW_EDATA, "%s: empty table (no header row)", path);
-    if (f != stdin)
-        fclose(f);
-    free(line);
-    free(fields);
     if (st != RW_OK) {
         table_free(t);
         return st;
     }
-    /* A column is numeric when every cell reads as a number. */
-    for (size_t c = 0; c < t->ncols; c++) {
-        bool num = t->nrows > 0;
-        for (size_t r = 0; r < t->nrows && num; r++) {
-            double v;
-            num = rw_parse_double(table_cell(t, r, c), &v);
-        }
-        t->numeric[c] = num;
-    }
+    /* A column is numeric when every cell reads as a number. Row by row, for
+     * the cache, until no column is left undecided. */
+    size_t left = t->ncols;
+    for (size_t c = 0; c < t->ncols; c++)
+        t->numeric[c] = t->nrows > 0;
+    for (size_t r = 0; r < t->nrows && left; r++)
+        for (size_t c = 0; c < t->ncols; c++)
+            if (t->numeric[c] && !is_number(table_cell(t, r, c))) {
+                t->numeric[c] = false;
+                left--;
+            }
     *out = t;
     return RW_OK;
 }

@@ -21,6 +21,9 @@ typedef struct {
     bool *numeric;      /* per column: JSON writes its cells as numbers */
     size_t nrows, cap;
     char **cells;       /* nrows * ncols, row-major (owned) */
+    char *arena;        /* table_read: one block that holds the cells read (owned;
+                           cells inside it are not freed one by one), else NULL */
+    size_t arena_len;
 } rw_table;
 
 /* New empty table with these columns; NULL on allocation failure. */
