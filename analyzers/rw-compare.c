@@ -203,8 +203,17 @@ int main(int argc, char **argv)
         if ((st = table_read(src, &tables[i], &err)) != RW_OK)
             goto out;
     }
-    if (cli.component >= 0)
-        a.o.component = rw_comp_name((rw_comp)cli.component);
+    if (cli.comps) {
+        int one = -1;
+        for (int c = 0; c < RW_COMP_COUNT; c++)
+            if (cli.comps == RW_COMP_BIT(c))
+                one = c;
+        if (one < 0) {
+            ret = rw_cli_usage_error(&cli, "--component: rw-compare compares one component at a time");
+            goto out;
+        }
+        a.o.component = rw_comp_name((rw_comp)one);
+    }
     a.o.sel = &cli.sel;
     st = compare_runs((const rw_table *const *)tables, names, labels, (size_t)nargs, &a.o, &cmp,
                       &err);
