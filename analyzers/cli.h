@@ -62,7 +62,8 @@ rw_analysis_opts rw_cli_analysis(const rw_cli *c);
     "                      attributes, else adapter_config.json, else 1)\n"             \
     "  --heads H, --kv-heads G   attention heads for the ov components (default:\n"     \
     "                      the n_heads and n_kv_heads attributes)\n"                    \
-    "  --label NAME        name the next run (repeatable; or write NAME=PATH)\n"
+    "  --label NAME        name the next run (repeatable; or write NAME=PATH)\n"        \
+    "  -j, --jobs N        decompose N matrices at once (default: one per core)\n"
 #define RW_CLI_OUTPUT_HELP                                                               \
     "  -o, --output FILE   write to FILE (atomically) instead of stdout\n"               \
     "  --format F          tsv (default), csv, md, tex or json\n"

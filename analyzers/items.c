@@ -32,7 +32,7 @@ bool rw_comp_parse_mask(const char *list, unsigned *mask)
 {
     *mask = 0;
     if (strcmp(list, "all") == 0) {
-        *mask = (1u << RW_COMP_COUNT) - 1;
+        *mask = ((1u << RW_COMP_COUNT) - 1) | RW_COMP_ALL;
         return true;
     }
     char buf[256];

@@ -41,6 +41,8 @@ int rw_comp_parse(const char *name);
  * an unknown name. */
 bool rw_comp_parse_mask(const char *list, unsigned *mask);
 #define RW_COMP_BIT(c) (1u << (c))
+/* Set by "all": every component there is (ov only where the heads are known). */
+#define RW_COMP_ALL (1u << 31)
 
 typedef struct {
     char *tensor;           /* reported name (owned) */

@@ -97,6 +97,7 @@ typedef struct {
     double scale;
     /* the row's key, copied: the checkpoint may be closed before it is emitted */
     char *run, *tensor, *component, *path;
+    char *ref_path;         /* updates: the checkpoint subtracted, for messages */
     size_t module_off;
     int layer;
     int64_t step, ref_step;
@@ -169,6 +170,16 @@ static void *worker(void *arg)
     return NULL;
 }
 
+static void job_release_strings(job *j)
+{
+    free(j->run);
+    free(j->tensor);
+    free(j->component);
+    free(j->path);
+    free(j->ref_path);
+    j->run = j->tensor = j->component = j->path = j->ref_path = NULL;
+}
+
 /* Hands the oldest job to the callback once it is done. */
 static rw_status emit_head(analysis *an, rw_err *err)
 {
@@ -185,7 +196,11 @@ static rw_status emit_head(analysis *an, rw_err *err)
     rw_status st = RW_OK;
     size_t k = (size_t)(j->rows < j->cols ? j->rows : j->cols);
     if (j->st != RW_OK) {
-        if (j->st == RW_EDATA && k > 0 && isnan(j->sigma[0]))
+        if (j->st == RW_EDATA && k > 0 && isnan(j->sigma[0]) && j->ref_path)
+            fprintf(stderr, "%s%s: warning: %s: %s: update from step %lld (%s): %s; its "
+                    "metrics are nan\n", an->tty ? "\n" : "", an->o->prog, j->path, j->tensor,
+                    (long long)j->ref_step, j->ref_path, j->err.msg);
+        else if (j->st == RW_EDATA && k > 0 && isnan(j->sigma[0]))
             fprintf(stderr, "%s%s: warning: %s: %s: %s; its metrics are nan\n",
                     an->tty ? "\n" : "", an->o->prog, j->path, j->tensor, j->err.msg);
         else
@@ -201,11 +216,7 @@ static rw_status emit_head(analysis *an, rw_err *err)
         an->emitted++;
         st = an->fn(&s, an->ctx, err);
     }
-    free(j->run);
-    free(j->tensor);
-    free(j->component);
-    free(j->path);
-    j->run = j->tensor = j->component = j->path = NULL;
+    job_release_strings(j);
     if (an->nthreads)
         pthread_mutex_lock(&an->mu);
     j->state = JOB_FREE;
@@ -328,14 +339,6 @@ static rw_status job_prepare(job *j, const char *run, const opened *c, const rw_
     return RW_OK;
 }
 
-static void job_release_strings(job *j)
-{
-    free(j->run);
-    free(j->tensor);
-    free(j->component);
-    free(j->path);
-    j->run = j->tensor = j->component = j->path = NULL;
-}
 
 /* The matrix of item i of c (kind weight), or its update against ref. For
  * lora, the update of the cycle is s B A itself, measured against the base.
@@ -346,15 +349,14 @@ static rw_status submit_item(analysis *an, const char *run, opened *c, size_t i,
     const rw_item *it = &c->it.v[i];
     size_t numel = (size_t)(it->rows * it->cols);
     bool is_lora = it->comp == RW_COMP_LORA;
-    bool lowrank = is_lora && it->rank <= (it->rows < it->cols ? it->rows : it->cols) &&
-                   (kind == RW_KIND_WEIGHT || kind == RW_KIND_UPDATE);
+    bool lowrank = is_lora && it->rank <= (it->rows < it->cols ? it->rows : it->cols);
     int64_t ref_step = -1;
     double ref_fro = NAN;
     long ri = -1;
     rw_status st = RW_OK;
 
     if (kind != RW_KIND_WEIGHT) {
-        if (is_lora && kind == RW_KIND_UPDATE) {
+        if (is_lora) { /* the adapter's s B A is itself the update (of its cycle) */
             ref_step = c->step;
             long bi = items_find(&c->it, it->tensor, RW_COMP_BASE);
             if (bi >= 0) {
@@ -386,6 +388,10 @@ static rw_status submit_item(analysis *an, const char *run, opened *c, size_t i,
     if ((st = job_prepare(j, run, c, it, kind, ref_step, ref_fro, lowrank, err)) != RW_OK) {
         job_release_strings(j);
         return st;
+    }
+    if (ri >= 0 && !(j->ref_path = rw_strdup(ref->c->path))) {
+        job_release_strings(j);
+        return rw_fail(err, RW_ENOMEM, "out of memory");
     }
     if (lowrank)
         st = item_read_adapters(c->c, &c->it, i, j->b, j->a, err);
@@ -423,8 +429,8 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
                     o->prog, cur.c->path);
             warned_scale = true;
         }
-        if (cur.it.ov_needs_heads && (o->comps & (RW_COMP_BIT(RW_COMP_OV) |
-                                                  RW_COMP_BIT(RW_COMP_WO_WV)))) {
+        if (cur.it.ov_needs_heads && !(o->comps & RW_COMP_ALL) &&
+            (o->comps & (RW_COMP_BIT(RW_COMP_OV) | RW_COMP_BIT(RW_COMP_WO_WV)))) {
             st = rw_fail(err, RW_EDATA, "%s: the OV circuit needs --heads and --kv-heads "
                          "(no n_heads, n_kv_heads attributes)", cur.c->path);
             break;
@@ -441,9 +447,10 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
             if (o->weights)
                 st = submit_item(an, run->label, &cur, i, NULL, RW_KIND_WEIGHT, err);
             /* lora is its cycle's update at every step, the first included */
-            if (st == RW_OK && o->updates && (prev.c || it->comp == RW_COMP_LORA))
+            bool is_lora = it->comp == RW_COMP_LORA;
+            if (st == RW_OK && o->updates && (prev.c || is_lora))
                 st = submit_item(an, run->label, &cur, i, &prev, RW_KIND_UPDATE, err);
-            if (st == RW_OK && o->from_first && first.c && ci > 0)
+            if (st == RW_OK && o->from_first && ((first.c && ci > 0) || is_lora))
                 st = submit_item(an, run->label, &cur, i, &first, RW_KIND_UPDATE_FIRST, err);
         }
         /* The previous checkpoint stays open for updates, the first one (as

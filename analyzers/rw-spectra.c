@@ -33,7 +33,6 @@ static const char usage[] =
     "  --updates           also the spectra of the updates (for rw-updates)\n"
     "  --from-first        also the spectra of W(step) - W(first step)\n"
     "  --recompute         ignore an existing SPECTRA.h5\n"
-    "  -j, --jobs N        decompose N matrices at once (default: one per core)\n"
     "  -o, --output FILE   the spectra file to write (required)\n"
     RW_CLI_COMMON_HELP
     "\n"

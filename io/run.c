@@ -272,7 +272,13 @@ static rw_run *find_run(rw_runset *rs, const char *label)
 static char *default_label(const char *path)
 {
     char *stem = rw_basename(path, true);
-    char *dir = rw_dirname(path);
+    char *rel = rw_dirname(path);
+    char *dir = rel ? realpath(rel, NULL) : NULL;
+    if (!dir) {
+        dir = rel;
+        rel = NULL;
+    }
+    free(rel);
     char *label = dir ? rw_basename(dir, false) : NULL;
     if (stem && label && rw_last_integer(stem) < 0 && rw_last_integer(label) >= 0) {
         char *up = rw_dirname(dir);
@@ -309,7 +315,9 @@ rw_status runset_add(rw_runset *rs, const char *source, const char *label, rw_er
         free(copy);
     } else if (is_dir(source)) {
         st = add_dir(&l, source, err);
-        deflabel = rw_basename(source, false);
+        char *real = realpath(source, NULL); /* "." and "./" name their directory */
+        deflabel = rw_basename(real ? real : source, false);
+        free(real);
     } else {
         FILE *f = fopen(source, "rb");
         if (!f)

@@ -84,3 +84,14 @@ check "HDF5 and safetensors give the same updates" \
 check "the safetensors run has 7 steps" test "$(col "$TMP/st.tsv" step | sort -un | wc -l)" -eq 7
 rw-rank "$TMP/st/relora/step_000100.safetensors" >/dev/null 2>"$TMP/err"
 check "no LoRA scale in a safetensors run: a warning says s = 1" grep -q "using s = 1" "$TMP/err"
+
+# lora is its own update under --from first as well: rows from the first step.
+rw-updates --from first --component lora --include 'layers.0.swiglu.w_2*' "$TMP/runs/relora" >"$TMP/lff.tsv"
+check "--from first: lora rows at every step, the first included" \
+    test "$(col "$TMP/lff.tsv" step | tr '\n' ' ')" = "0 100 200 300 400 500 600 700 800 900 1000 "
+check "--from first: lora at a merge step is zero (rel_update 0), finite after" \
+    test "$(awk -F'\t' 'NR>1 && ($2 % 500 == 0) {print $21}' "$TMP/lff.tsv" | sort -u)" = 0
+(cd "$TMP/runs/relora" && rw-rank . --include '*w_2*') >"$TMP/dot.tsv"
+check "a run given as . is labelled by its directory" test "$(col "$TMP/dot.tsv" run | sort -u)" = relora
+rw-rank --component all "$TMP/edge/attention-no-heads.h5" >"$TMP/all.tsv"
+check "--component all without heads: everything but ov, no error" test "$(col "$TMP/all.tsv" component | sort -u)" = weight
