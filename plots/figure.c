@@ -43,7 +43,7 @@ bool fig_metric_is_cond(const char *metric)
     return !strcmp(metric, "cond") || !strcmp(metric, "cond_rank");
 }
 
-void fig_module_title(char *buf, size_t n, const char *module)
+void fig_module_title(char *buf, size_t n, const char *module, bool with_name)
 {
     static const struct {
         const char *module, *name;
@@ -59,7 +59,10 @@ void fig_module_title(char *buf, size_t n, const char *module)
     };
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (!strcmp(module, names[i].module)) {
-            snprintf(buf, n, "%s (%s)", names[i].name, module);
+            if (with_name)
+                snprintf(buf, n, "%s (%s)", names[i].name, module);
+            else
+                snprintf(buf, n, "%s", names[i].name);
             return;
         }
     snprintf(buf, n, "%s", module);

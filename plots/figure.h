@@ -28,8 +28,9 @@ const char *fig_metric_label(const char *metric);
  * on a log axis when they vary a lot (a hint for nothing but the docs). */
 bool fig_metric_is_cond(const char *metric);
 /* A panel title for a module: "SwiGLU W₂ (swiglu.w_2.weight)" for the ones
- * the paper names, the module itself otherwise. */
-void fig_module_title(char *buf, size_t n, const char *module);
+ * the paper names ("SwiGLU W₂" without with_name), the module itself
+ * otherwise. */
+void fig_module_title(char *buf, size_t n, const char *module, bool with_name);
 
 /* ------------------------------------------------------------------ layout */
 

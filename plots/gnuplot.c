@@ -369,7 +369,8 @@ void gp_log_tics(FILE *f, const char *axis, double lo, double hi)
     int e0 = (int)ceil(log10(lo) - 1e-9), e1 = (int)floor(log10(hi) + 1e-9);
     fprintf(f, "set %stics (", axis);
     bool first = true;
-    if (e1 - e0 + 1 >= 2) {
+    static const int m125[] = {1, 2, 5};
+    if (e1 - e0 + 1 >= 3 || (e1 - e0 + 1 == 2 && count_tics(lo, hi, m125, 3) < 4)) {
         /* Decades: every one, or every other (...) to keep about 7 labels. */
         int every = (e1 - e0) / 6 + 1;
         for (int e = e0; e <= e1; e += every) {
@@ -395,9 +396,8 @@ void gp_log_tics(FILE *f, const char *axis, double lo, double hi)
         fputs(first ? "'' 1 1)\n" : ")\n", f);
         return;
     }
-    /* Less than two decades: label 1-2-5 (or every mantissa) so that the
+    /* Less than three decades: label 1-2-5 (or every mantissa) so that the
      * axis shows at least three numbers. */
-    static const int m125[] = {1, 2, 5};
     bool all = count_tics(lo, hi, m125, 3) < 3;
     for (int e = (int)floor(log10(lo)); e <= (int)ceil(log10(hi)); e++)
         for (int m = 1; m <= 9; m++) {

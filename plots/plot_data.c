@@ -210,7 +210,7 @@ static rw_status sel_finish(selector *x, size_t **perm_out, rw_err *err)
             break;
         }
         if (placed == before)
-            rw_warn(o->prog ? o->prog : "rw-plot", "%s: no rows of module %s; its panel is left out%s",
+            rw_warn(o->prog ? o->prog : "rw-plot", "%s: nothing for module %s; its panel is left out%s",
                     s->src, x->pats[p],
                     !strcmp(x->pats[p], "attention.ov")
                         ? " (OV rows come from rw-metrics --component ov)" : "");

@@ -420,7 +420,7 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
     fig_grid_shape(np, &g.rows, &g.cols);
     int title_h = *title ? 36 : 8;
     g.top = title_h + legrows * 24 + 6;
-    g.bottom = fig_notes_height(&t->notes);
+    g.bottom = fig_notes_height(&t->notes) + 8;
     g.right = o->per_layer ? 110 : 0;
     g.w = o->width > 0 ? o->width : g.cols * 560 + g.right;
     g.h = o->height > 0 ? o->height : g.top + g.rows * 400 + g.bottom;
@@ -453,7 +453,7 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
         fprintf(f, "\n# ---- panel %zu: %s\n", p + 1, t->m.sel.modules[p]);
         fig_panel(f, &g, row, col, left ? 92 : 66, 32, bottom ? 56 : 42, 34);
         char mt[256];
-        fig_module_title(mt, sizeof mt, t->m.sel.modules[p]);
+        fig_module_title(mt, sizeof mt, t->m.sel.modules[p], true);
         fputs("set title ", f);
         gp_quote(f, mt);
         fputc('\n', f);
