@@ -274,15 +274,19 @@ done:
     return st;
 }
 
-void fig_palette_write(FILE *f)
+void fig_palette_write(FILE *f, double top)
 {
-    /* Every 8th entry of the table and the last: linear interpolation between
-     * them stays within one 8-bit step of the full table. */
+    /* Every 8th entry of the table up to top, and top itself: linear
+     * interpolation between them stays within one 8-bit step of the table. */
     char c[8];
+    int last = (int)lround(255 * (top > 0 && top < 1 ? top : 1));
     fputs("set palette maxcolors 0\nset palette defined (", f);
-    for (int i = 0; i <= 256; i += 8) {
-        int k = i > 255 ? 255 : i;
-        fprintf(f, "%s%.5f '%s'", i ? ", " : "", k / 255.0, gp_rgb(c, palette_viridis_table[k]));
+    for (int i = 0;; i += 8) {
+        int k = i > last ? last : i;
+        fprintf(f, "%s%.5f '%s'", i ? ", " : "", (double)k / last,
+                gp_rgb(c, palette_viridis_table[k]));
+        if (k == last)
+            break;
     }
     fputs(")\n", f);
 }

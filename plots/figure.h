@@ -75,8 +75,9 @@ void fig_title_write(FILE *f, const fig_grid *g, const char *title);
 void fig_legend_write(FILE *f, const fig_grid *g, int y0, int h, int ncols,
                       char *const *elements, size_t n);
 
-/* `set palette` to viridis (palette.h), for colour bars. */
-void fig_palette_write(FILE *f);
+/* `set palette` to viridis (palette.h) from its start up to top (0 < top
+ * <= 1; lines stop short of its pale yellow end). */
+void fig_palette_write(FILE *f, double top);
 
 /* ------------------------------------------------------------------ driver */
 

@@ -295,7 +295,7 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
     fputs("set encoding utf8\nset multiplot\n"
           "set border 15 lc rgb '#303030'\nset tics out nomirror scale 0.6\nunset grid\n"
           "unset key\n", f);
-    fig_palette_write(f);
+    fig_palette_write(f, 1);
     fig_title_write(f, &g, title);
     fig_notes_write(f, &h->notes, &g);
     fig_legend_write(f, &g, 0, 8, 1, NULL, 0); /* draws the labels once */
@@ -375,8 +375,10 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
                 fputs("NaN notitle", f);
             } else {
                 gp_quote(f, name);
-                fprintf(f, " binary filetype=png origin=(%.17g,0) dx=%.17g dy=1 with rgbimage "
-                           "notitle", ox, dx);
+                /* Vector formats get one rectangle per cell ("pixels"): viewers
+                 * would smooth an embedded image. */
+                fprintf(f, " binary filetype=png origin=(%.17g,0) dx=%.17g dy=1 with rgbimage%s "
+                           "notitle", ox, dx, fmt == RW_FIG_PNG ? "" : " pixels");
             }
             if (last)
                 fputs(", NaN with lines lc palette notitle", f);

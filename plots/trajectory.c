@@ -292,22 +292,30 @@ static rw_status write_data(traj *t, const gp_stage *st, const char *name, rw_er
     return s;
 }
 
-/* "relora · OV circuit 3, full · SwiGLU W₂ 1, ..." — where the bad values are. */
+/* "relora · attention.ov: 3; full-rank · swiglu.w_2.weight: 1; ..." — where
+ * the bad values are, per (run, module). */
 static void where_bad(const traj *t, char *buf, size_t n)
 {
     buf[0] = '\0';
     size_t shown = 0, more = 0;
     for (size_t i = 0; i < t->ns; i++) {
         const tseries *s = &t->s[i];
-        if (!s->bad)
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = t->s[j].bad && t->s[j].run == s->run && t->s[j].module == s->module;
+        if (!s->bad || seen)
             continue;
+        size_t bad = 0;
+        for (size_t j = i; j < t->ns; j++)
+            if (t->s[j].run == s->run && t->s[j].module == s->module)
+                bad += t->s[j].bad;
         if (shown == 3) {
             more++;
             continue;
         }
         size_t len = strlen(buf);
         snprintf(buf + len, n - len, "%s%s · %s: %zu", shown ? "; " : "", t->m.sel.runs[s->run],
-                 t->m.sel.modules[s->module], s->bad);
+                 t->m.sel.modules[s->module], bad);
         shown++;
     }
     if (more) {
@@ -427,8 +435,8 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
 
     gp_terminal(f, fmt, g.w, g.h, stage->figure);
     fputs("set encoding utf8\nset multiplot\n", f);
-    fputs("set style fill transparent solid 0.22 noborder\n"
-          "set border 3 lc rgb '#303030'\nset tics nomirror out scale 0.6\n"
+    fputs(o->per_layer ? "" : "set style fill transparent solid 0.22 noborder\n", f);
+    fputs("set border 3 lc rgb '#303030'\nset tics nomirror out scale 0.6\n"
           "set grid back lc rgb '#e4e4e4' lw 1 dt 1\nset mxtics default\nunset colorbox\n", f);
     fig_title_write(f, &g, title);
     fig_notes_write(f, &t->notes, &g);
@@ -438,7 +446,7 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
     free(legend);
 
     if (o->per_layer) {
-        fig_palette_write(f);
+        fig_palette_write(f, 0.9);
         fprintf(f, "set cbrange [-0.5:%g]\nset cblabel 'layer (depth)'\n"
                    "set cbtics %g\n", t->nlayers - 0.5, gp_nice_step(0, t->nlayers - 1, 6));
     }
