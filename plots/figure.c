@@ -276,12 +276,13 @@ done:
 
 void fig_palette_write(FILE *f, double top)
 {
-    /* Every 8th entry of the table up to top, and top itself: linear
-     * interpolation between them stays within one 8-bit step of the table. */
+    /* Every 4th entry of the table up to top, and top itself: linear
+     * interpolation between them stays within one 8-bit step of the table
+     * (every 8th would be off by up to 2). */
     char c[8];
     int last = (int)lround(255 * (top > 0 && top < 1 ? top : 1));
     fputs("set palette maxcolors 0\nset palette defined (", f);
-    for (int i = 0;; i += 8) {
+    for (int i = 0;; i += 4) {
         int k = i > last ? last : i;
         fprintf(f, "%s%.5f '%s'", i ? ", " : "", (double)k / last,
                 gp_rgb(c, palette_viridis_table[k]));

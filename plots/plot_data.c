@@ -64,6 +64,8 @@ typedef struct {
     size_t npats;
     bool paper;
     size_t nkept;
+    char **seen;                /* modules of the rows that pass all but --modules */
+    size_t nseen;
 } selector;
 
 static void selector_init(selector *x, plot_sel *s, const rw_plot_opts *o)
@@ -78,6 +80,13 @@ static void selector_init(selector *x, plot_sel *s, const rw_plot_opts *o)
         x->npats = sizeof paper_modules / sizeof *paper_modules;
         x->paper = true;
     }
+}
+
+static void selector_free(selector *x)
+{
+    strv_free(x->seen, x->nseen);
+    x->seen = NULL;
+    x->nseen = 0;
 }
 
 static bool glob_any(const char *const *pats, size_t n, const char *s)
@@ -113,8 +122,9 @@ static bool default_component(const char *c)
 }
 
 /* Whether a row of run index r passes --runs, --component, --modules and
- * --include/--exclude (tensor may be NULL when the input has none). */
-static bool sel_keep(const selector *x, long r, const char *module, const char *component,
+ * --include/--exclude (tensor may be NULL when the input has none). Notes
+ * the modules of rows that pass all but --modules, for messages. */
+static bool sel_keep(selector *x, long r, const char *module, const char *component,
                      const char *tensor)
 {
     const rw_plot_opts *o = x->o;
@@ -124,6 +134,10 @@ static bool sel_keep(const selector *x, long r, const char *module, const char *
         return false;
     if (o->tensors && tensor && !rw_select_match(o->tensors, tensor))
         return false;
+    if (plot_index(x->seen, x->nseen, module) < 0) {
+        rw_err ignored;
+        strv_push(&x->seen, &x->nseen, module, &ignored); /* only for messages */
+    }
     return glob_any(x->pats, x->npats, module);
 }
 
@@ -175,6 +189,18 @@ static rw_status sel_finish(selector *x, size_t **perm_out, rw_err *err)
                            o->runs[p], names);
         }
     }
+    if (!x->paper)
+        for (size_t p = 0; p < x->npats; p++) {
+            bool hit = false;
+            for (size_t i = 0; i < x->nseen && !hit; i++)
+                hit = fnmatch(x->pats[p], x->seen[i], 0) == 0;
+            if (!hit) {
+                qsort(x->seen, x->nseen, sizeof *x->seen, cmp_str);
+                join_names(names, sizeof names, x->seen, x->nseen);
+                return rw_fail(err, RW_EDATA, "%s: no module matches '%s' (modules: %s)",
+                               s->src, x->pats[p], *names ? names : "none");
+            }
+        }
     if (x->nkept == 0 || s->nmodules == 0)
         return rw_fail(err, RW_EDATA, "%s: no rows of %s%s for the selected runs and modules",
                        s->src, o->component ? "component " : "",
@@ -203,12 +229,6 @@ static rw_status sel_finish(selector *x, size_t **perm_out, rw_err *err)
             if (fnmatch(x->pats[p], sorted[i], 0) == 0 &&
                 plot_index(order, placed, sorted[i]) < 0)
                 order[placed++] = sorted[i];
-        if (placed == before && !x->paper) {
-            join_names(names, sizeof names, sorted, n);
-            st = rw_fail(err, RW_EDATA, "%s: no module matches '%s' (modules: %s)", s->src,
-                         x->pats[p], names);
-            break;
-        }
         if (placed == before)
             rw_warn(o->prog ? o->prog : "rw-plot", "%s: nothing for module %s; its panel is left out%s",
                     s->src, x->pats[p],
@@ -364,6 +384,7 @@ rw_status plot_metric_load(const char *const *paths, size_t npaths, const rw_plo
                          "to plot", s->src, m->metric, m->nrows);
     }
     free(perm);
+    selector_free(&x);
     if (st != RW_OK)
         plot_metric_free(m);
     return st;
@@ -546,6 +567,7 @@ rw_status plot_spectra_load(const char *const *paths, size_t npaths, const rw_pl
         sp->sel.updates = o->updates == 1;
     }
     free(perm);
+    selector_free(&x);
     if (st != RW_OK)
         plot_spectra_free(sp);
     return st;
