@@ -131,21 +131,82 @@ void fig_notes_free(fig_notes *notes)
 }
 
 #define NOTE_LINE 17
+#define NOTE_PT (FIG_FONT - 1)
 
-int fig_notes_height(const fig_notes *notes)
+/* Calls fn for each line of the notes wrapped at spaces to the canvas
+ * width w; returns the number of lines. */
+static size_t notes_lines(const fig_notes *notes, int w,
+                          void (*fn)(const char *s, size_t len, size_t line, void *ctx),
+                          void *ctx)
 {
-    return notes->n ? (int)notes->n * NOTE_LINE + 10 : 0;
+    size_t maxc = (size_t)((w - 24) / (NOTE_PT * 0.72));
+    if (maxc < 20)
+        maxc = 20;
+    size_t line = 0;
+    for (size_t i = 0; i < notes->n; i++) {
+        const char *s = notes->v[i];
+        while (*s) {
+            /* the longest prefix of at most maxc characters ending before a space */
+            size_t chars = 0, cut = 0, b = 0;
+            for (; s[b]; b++) {
+                if (((unsigned char)s[b] & 0xc0) == 0x80)
+                    continue;
+                if (chars == maxc)
+                    break;
+                if (s[b] == ' ')
+                    cut = b;
+                chars++;
+            }
+            if (!s[b] || cut == 0)
+                cut = b;
+            if (fn)
+                fn(s, cut, line, ctx);
+            line++;
+            s += cut;
+            while (*s == ' ')
+                s++;
+        }
+    }
+    return line;
+}
+
+int fig_notes_height(const fig_notes *notes, int w)
+{
+    size_t n = notes_lines(notes, w, NULL, NULL);
+    return n ? (int)n * NOTE_LINE + 10 : 0;
+}
+
+typedef struct {
+    FILE *f;
+    const fig_grid *g;
+} note_ctx;
+
+static void note_line(const char *s, size_t len, size_t line, void *ctx)
+{
+    note_ctx *c = ctx;
+    char *text = strndup(s, len);
+    if (!text)
+        return;
+    double y = c->g->h - c->g->bottom + 4 + (line + 0.5) * NOTE_LINE;
+    fputs("set label ", c->f);
+    gp_quote(c->f, text);
+    fprintf(c->f, " at screen %.5f, screen %.5f left front font ',%d' tc rgb '#444444'\n",
+            fig_sx(c->g, 12), fig_sy(c->g, y), NOTE_PT);
+    free(text);
 }
 
 void fig_notes_write(FILE *f, const fig_notes *notes, const fig_grid *g)
 {
-    for (size_t i = 0; i < notes->n; i++) {
-        double y = g->h - g->bottom + 4 + (i + 0.5) * NOTE_LINE;
-        fputs("set label ", f);
-        gp_quote(f, notes->v[i]);
-        fprintf(f, " at screen %.5f, screen %.5f left front font ',%d' tc rgb '#444444'\n",
-                fig_sx(g, 12), fig_sy(g, y), FIG_FONT - 1);
-    }
+    note_ctx c = {f, g};
+    notes_lines(notes, g->w, note_line, &c);
+}
+
+int fig_text_width(const char *text, int pt)
+{
+    size_t chars = 0;
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++)
+        chars += (*c & 0xc0) != 0x80; /* UTF-8: count the first byte of each */
+    return (int)(chars * pt * 0.72) + 1;
 }
 
 void fig_title_write(FILE *f, const fig_grid *g, const char *title)

@@ -62,10 +62,14 @@ typedef struct {
 
 void fig_note(fig_notes *notes, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fig_notes_free(fig_notes *notes);
-/* Pixels the notes need at the foot of the canvas. */
-int fig_notes_height(const fig_notes *notes);
-/* Writes them as screen labels in the bottom band, one per line. */
+/* Pixels the notes need at the foot of a canvas w pixels wide (they are
+ * wrapped to its width). */
+int fig_notes_height(const fig_notes *notes, int w);
+/* Writes them as screen labels in the bottom band, wrapped. */
 void fig_notes_write(FILE *f, const fig_notes *notes, const fig_grid *g);
+/* About how many pixels text takes at pt points in the figures' font (an
+ * overestimate for most text: for sizing canvases, not placing). */
+int fig_text_width(const char *text, int pt);
 /* The figure's title on the top band (nothing for an empty title). */
 void fig_title_write(FILE *f, const fig_grid *g, const char *title);
 /* A legend in its own strip of the top band (y0..y0+h pixels from the top):

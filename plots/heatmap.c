@@ -3,7 +3,8 @@
  * and run (columns) (plot.h).
  *
  * The cells of each panel are an image written with libpng, one pixel per
- * (step, layer): STEM.cells-R-M.png for the R-th run and M-th module of the
+ * (step, layer) (two when there is a single step or layer: gnuplot cannot
+ * draw an image one pixel wide): STEM.cells-R-M.png for the R-th run and M-th module of the
  * figure (1-based), the deepest layer on top. Colours are viridis over the
  * module's range across runs (log10 of it on a log scale), grey for nan and
  * inf, white where the table has no value. gnuplot draws the axes, titles
@@ -153,12 +154,20 @@ static rw_status heat_setup(heat *h, rw_err *err)
     return RW_OK;
 }
 
+/* Pixels per cell along an axis of n cells: gnuplot draws nothing of an
+ * image one pixel wide or high, so a lone step or layer is written twice. */
+static uint32_t cell_rep(size_t n)
+{
+    return n == 1 ? 2 : 1;
+}
+
 /* The cells of (module, run) as an image; NULL when out of memory. */
 static rw_image *heat_cells(heat *h, size_t mod, int run, size_t *grey, bool *empty)
 {
     plot_metric *m = &h->m;
     size_t nl = h->nlayers[mod];
-    rw_image *img = image_new((uint32_t)h->nsteps, (uint32_t)(nl ? nl : 1), RW_COLOR_MISSING);
+    uint32_t rx = cell_rep(h->nsteps), ry = cell_rep(nl);
+    rw_image *img = image_new((uint32_t)h->nsteps * rx, (uint32_t)nl * ry, RW_COLOR_MISSING);
     if (!img)
         return NULL;
     *empty = true;
@@ -177,12 +186,14 @@ static rw_image *heat_cells(heat *h, size_t mod, int run, size_t *grey, bool *em
             v = v > 0 ? log10(v) : NAN;
         uint32_t c = isfinite(v) ? palette_viridis((v - lo) / span) : RW_COLOR_NONFINITE;
         /* row 0 of the image is the top: the deepest layer */
-        uint32_t y = (uint32_t)(nl - 1 - (size_t)li), xx = (uint32_t)x;
+        uint32_t y = (uint32_t)(nl - 1 - (size_t)li) * ry, xx = (uint32_t)x * rx;
         if (image_get(img, xx, y) == RW_COLOR_NONFINITE && c != RW_COLOR_NONFINITE)
             (*grey)--;
         if (c == RW_COLOR_NONFINITE && image_get(img, xx, y) != RW_COLOR_NONFINITE)
             (*grey)++;
-        image_set(img, xx, y, c);
+        for (uint32_t dy = 0; dy < ry; dy++)
+            for (uint32_t dx = 0; dx < rx; dx++)
+                image_set(img, xx + dx, y + dy, c);
         *empty = false;
     }
     return img;
@@ -286,9 +297,11 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
     g.rows = (int)nm;
     g.cols = (int)h->nruns;
     g.top = *title ? 40 : 8;
-    g.bottom = fig_notes_height(&h->notes) + 8;
     g.right = 130;
     g.w = o->width > 0 ? o->width : g.cols * 500 + g.right;
+    if (o->width <= 0 && g.w < fig_text_width(title, FIG_FONT_TITLE) + 40)
+        g.w = fig_text_width(title, FIG_FONT_TITLE) + 40;
+    g.bottom = fig_notes_height(&h->notes, g.w) + 8;
     g.h = o->height > 0 ? o->height : g.top + g.rows * 260 + g.bottom + 8;
 
     gp_terminal(f, fmt, g.w, g.h, stage->figure);
@@ -377,8 +390,11 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
                 gp_quote(f, name);
                 /* Vector formats get one rectangle per cell ("pixels"): viewers
                  * would smooth an embedded image. */
-                fprintf(f, " binary filetype=png origin=(%.17g,0) dx=%.17g dy=1 with rgbimage%s "
-                           "notitle", ox, dx, fmt == RW_FIG_PNG ? "" : " pixels");
+                /* origin: the centre of the bottom-left pixel */
+                double rx = cell_rep(h->nsteps), ry = cell_rep(nl);
+                fprintf(f, " binary filetype=png origin=(%.17g,%.17g) dx=%.17g dy=%.17g "
+                           "with rgbimage%s notitle", ox - dx / 2 + dx / rx / 2,
+                        -0.5 + 0.5 / ry, dx / rx, 1 / ry, fmt == RW_FIG_PNG ? "" : " pixels");
             }
             if (last)
                 fputs(", NaN with lines lc palette notitle", f);

@@ -365,9 +365,15 @@ static void default_title(const traj *t, char *buf, size_t n)
     char comp[64] = "";
     if (o->component)
         snprintf(comp, sizeof comp, " (component %s)", o->component);
-    snprintf(buf, n, "%s of the %s%s — %s", fig_metric_label(t->m.metric),
+    /* "mean over layers" only where there is more than one layer to average */
+    size_t maxn = 0;
+    for (size_t i = 0; i < t->ns; i++)
+        for (size_t j = 0; j < t->s[i].n; j++)
+            maxn = t->s[i].p[j].n > maxn ? t->s[i].p[j].n : maxn;
+    snprintf(buf, n, "%s of the %s%s%s%s", fig_metric_label(t->m.metric),
              t->m.sel.updates ? "updates ΔW" : "weights", comp,
-             o->per_layer ? "one line per layer" : "mean over layers with 95% CI");
+             o->per_layer || maxn > 1 ? " — " : "",
+             o->per_layer ? "one line per layer" : maxn > 1 ? "mean over layers with 95% CI" : "");
 }
 
 /* Entries of the legend: the runs drawn (colour), or in per-layer mode the
@@ -428,9 +434,11 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
     fig_grid_shape(np, &g.rows, &g.cols);
     int title_h = *title ? 36 : 8;
     g.top = title_h + legrows * 24 + 6;
-    g.bottom = fig_notes_height(&t->notes) + 8;
     g.right = o->per_layer ? 110 : 0;
     g.w = o->width > 0 ? o->width : g.cols * 560 + g.right;
+    if (o->width <= 0 && g.w < fig_text_width(title, FIG_FONT_TITLE) + 40)
+        g.w = fig_text_width(title, FIG_FONT_TITLE) + 40;
+    g.bottom = fig_notes_height(&t->notes, g.w) + 8;
     g.h = o->height > 0 ? o->height : g.top + g.rows * 400 + g.bottom;
 
     gp_terminal(f, fmt, g.w, g.h, stage->figure);
@@ -459,13 +467,13 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
         int row = (int)p / g.cols, col = (int)p % g.cols;
         bool bottom = p + (size_t)g.cols >= np, left = col == 0;
         fprintf(f, "\n# ---- panel %zu: %s\n", p + 1, t->m.sel.modules[p]);
-        fig_panel(f, &g, row, col, left ? 92 : 66, 32, bottom ? 56 : 42, 34);
+        fig_panel(f, &g, row, col, left ? 92 : 66, 40, bottom ? 56 : 42, 34);
         char mt[256];
         fig_module_title(mt, sizeof mt, t->m.sel.modules[p], true);
         fputs("set title ", f);
         gp_quote(f, mt);
         fputc('\n', f);
-        double cw = (double)(g.w - g.right) / g.cols - (left ? 92 : 66) - 32;
+        double cw = (double)(g.w - g.right) / g.cols - (left ? 92 : 66) - 40;
         double xs = gp_nice_step((double)x0, (double)x1, (int)(cw / 95) > 2 ? (int)(cw / 95) : 2);
         if (xs < 1)
             xs = 1;

@@ -566,6 +566,43 @@ static void heatmap_log_scale_and_nan(void **state)
     free(out);
 }
 
+/* A module with one matrix (layer -1) and one step: gnuplot cannot draw an
+ * image one pixel high or wide, so those cells are written twice. */
+static void heatmap_single_layer_is_drawn(void **state)
+{
+    (void)state;
+    NEED_GNUPLOT();
+    char *dir = tmpdir_new();
+    char *tab = pathf(dir, "k.tsv"), *out = pathf(dir, "k.png");
+    write_text(tab, "run\tstep\ttensor\tlayer\tmodule\tcomponent\tper\n"
+                    "a\t1\tdense\t-1\tdense\tweight\t0.5\n"
+                    "a\t2\tdense\t-1\tdense\tweight\t0.7\n"
+                    "a\t3\tdense\t-1\tdense\tweight\t0.9\n"
+                    "a\t1\tlayers.0.x\t0\tx\tweight\t0.2\n"
+                    "a\t1\tlayers.1.x\t1\tx\tweight\t0.4\n");
+    rw_plot_opts o = opts_for(out);
+    rw_err err = {{0}};
+    const char *paths[] = {tab};
+    if (plot_heatmap(paths, 1, &o, &err) != RW_OK)
+        fail_msg("%s", err.msg);
+    rw_image *cells = NULL, *fig = NULL;
+    char *cp = pathf(dir, "k.cells-1-1.png");
+    assert_int_equal(png_read_rgb(cp, &cells, &err), RW_OK);
+    assert_int_equal(cells->w, 3);
+    assert_int_equal(cells->h, 2);
+    assert_int_equal(image_get(cells, 2, 0), image_get(cells, 2, 1));
+    assert_int_equal(png_read_rgb(out, &fig, &err), RW_OK);
+    assert_true(count_color(fig, palette_viridis(0)) > 500);
+    assert_true(count_color(fig, palette_viridis(1)) > 500);
+    image_free(cells);
+    image_free(fig);
+    free(cp);
+    rm_rf(dir);
+    free(dir);
+    free(tab);
+    free(out);
+}
+
 /* --------------------------------------------------------------- spectrum */
 
 static void spectrum_geometric_mean(void **state)
@@ -788,6 +825,7 @@ int main(void)
         cmocka_unit_test(trajectory_log_and_nan),
         cmocka_unit_test(heatmap_follows_values),
         cmocka_unit_test(heatmap_log_scale_and_nan),
+        cmocka_unit_test(heatmap_single_layer_is_drawn),
         cmocka_unit_test(spectrum_geometric_mean),
         cmocka_unit_test(spectrum_from_spectra_file),
         cmocka_unit_test(every_format_silent),
