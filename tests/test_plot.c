@@ -99,6 +99,15 @@ static char *read_text(const char *path)
     return buf;
 }
 
+/* read_text of dir/name. */
+static char *read_in(const char *dir, const char *name)
+{
+    char *p = pathf(dir, name);
+    char *t = read_text(p);
+    free(p);
+    return t;
+}
+
 static bool exists(const char *dir, const char *name)
 {
     char *p = pathf(dir, name);
@@ -359,7 +368,7 @@ static void trajectory_two_runs(void **state)
     assert_true(exists(dir, "fig.gp"));
     assert_true(exists(dir, "fig.dat"));
     assert_int_equal(count_entries(dir), 4);
-    char *gp = read_text(pathf(dir, "fig.gp"));
+    char *gp = read_in(dir, "fig.gp");
     assert_non_null(strstr(gp, "proportional effective rank (PER)"));
     assert_non_null(strstr(gp, "training step"));
     assert_non_null(strstr(gp, "unset logscale y"));
@@ -398,14 +407,14 @@ static void trajectory_log_and_nan(void **state)
     rw_err err = {{0}};
     const char *paths[] = {tab};
     assert_int_equal(plot_trajectory(paths, 1, &o, &err), RW_OK);
-    char *gp = read_text(pathf(dir, "c.gp"));
+    char *gp = read_in(dir, "c.gp");
     assert_non_null(strstr(gp, "set logscale y 10"));
     assert_non_null(strstr(gp, "condition number σ₁/σₖ"));
     free(gp);
     assert_false(exists(dir, "c.png"));
     o.logy = 0; /* --no-logy */
     assert_int_equal(plot_trajectory(paths, 1, &o, &err), RW_OK);
-    gp = read_text(pathf(dir, "c.gp"));
+    gp = read_in(dir, "c.gp");
     assert_null(strstr(gp, "set logscale y 10"));
     free(gp);
 
@@ -414,7 +423,7 @@ static void trajectory_log_and_nan(void **state)
     o = opts_for(out);
     o.script_only = true;
     assert_int_equal(plot_trajectory(paths, 1, &o, &err), RW_OK);
-    char *dat = read_text(pathf(dir, "c.dat"));
+    char *dat = read_in(dir, "c.dat");
     /* run 1 (block 1) lacks step 300; run 0 (block 0) lacks step 500 */
     char *b1 = strstr(dat, "run relora");
     assert_non_null(b1);
@@ -426,7 +435,7 @@ static void trajectory_log_and_nan(void **state)
     assert_null(strstr(dat, "\tnan"));
     assert_null(strstr(dat, "\t0\t0\t"));
     free(dat);
-    gp = read_text(pathf(dir, "c.gp"));
+    gp = read_in(dir, "c.gp");
     assert_non_null(strstr(gp, "Not drawn: 2 of 16 means are nan or inf"));
     assert_non_null(strstr(gp, "5 of 64 per-layer values are nan or inf"));
     free(gp);
@@ -532,7 +541,7 @@ static void heatmap_log_scale_and_nan(void **state)
     rw_err err = {{0}};
     const char *paths[] = {tab};
     assert_int_equal(plot_heatmap(paths, 1, &o, &err), RW_OK);
-    char *gp = read_text(pathf(dir, "h.gp"));
+    char *gp = read_in(dir, "h.gp");
     assert_non_null(strstr(gp, "set logscale cb 10"));
     assert_non_null(strstr(gp, "Grey cells: 1 values that are nan or inf"));
     assert_non_null(strstr(gp, "with rgbimage pixels")); /* vector formats: crisp cells */
@@ -631,13 +640,13 @@ static void spectrum_geometric_mean(void **state)
     const char *paths[] = {tab};
     if (plot_spectrum(paths, 1, &o, &err) != RW_OK)
         fail_msg("%s", err.msg);
-    char *dat = read_text(pathf(dir, "s.dat"));
+    char *dat = read_in(dir, "s.dat");
     assert_non_null(strstr(dat, "step 0\n0.25\t1\t2\n0.5\t0.25\t2\n0.75\t0.08838834765\t2\n"
                                 "1\t0.125\t1\n"));
     assert_non_null(strstr(dat, "step 200\n"));
     assert_null(strstr(dat, "step 100\n"));
     free(dat);
-    char *gp = read_text(pathf(dir, "s.gp"));
+    char *gp = read_in(dir, "s.gp");
     assert_non_null(strstr(gp, "Not drawn: 2 values σᵢ = 0"));
     assert_non_null(strstr(gp, "title 'step 0'"));
     free(gp);
@@ -691,7 +700,7 @@ static void spectrum_from_spectra_file(void **state)
     const char *paths[] = {h5};
     if (plot_spectrum(paths, 1, &o, &err) != RW_OK)
         fail_msg("%s", err.msg);
-    char *gp = read_text(pathf(dir, "f.gp"));
+    char *gp = read_in(dir, "f.gp");
     assert_non_null(strstr(gp, "of the updates ΔW"));
     assert_non_null(strstr(gp, "set terminal pdfcairo"));
     free(gp);
