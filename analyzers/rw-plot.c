@@ -31,7 +31,7 @@ static const char usage[] =
     "  -o, --output FIG    the figure, FIG.png, .pdf or .svg (required)\n"
     "  --format F          png, pdf or svg (default: from FIG's name)\n"
     "  --size WxH          canvas in pixels (PDF: points; default: from the panels)\n"
-    "  --title TEXT        the figure's title ('' for none; default: says what it shows)\n"
+    "  --title TEXT        the figure's title ('' for none; default: what it shows)\n"
     "  --metric COL        the metric column (trajectory, heatmap; default per)\n"
     "  --modules LIST      comma-separated globs choosing the panels, in order;\n"
     "                      'paper' = swiglu.w_2.weight, attention.v_proj.weight,\n"

@@ -133,40 +133,46 @@ void fig_notes_free(fig_notes *notes)
 #define NOTE_LINE 17
 #define NOTE_PT (FIG_FONT - 1)
 
-/* Calls fn for each line of the notes wrapped at spaces to the canvas
- * width w; returns the number of lines. */
-static size_t notes_lines(const fig_notes *notes, int w,
-                          void (*fn)(const char *s, size_t len, size_t line, void *ctx),
-                          void *ctx)
+typedef void (*line_fn)(const char *s, size_t len, size_t line, void *ctx);
+
+/* Calls fn for each line of text wrapped at spaces to w pixels at pt
+ * points, numbering lines from *line on; returns the next line number. */
+static size_t wrap_text(const char *s, int w, int pt, size_t line, line_fn fn, void *ctx)
 {
-    size_t maxc = (size_t)((w - 24) / (NOTE_PT * 0.72));
+    size_t maxc = (size_t)((w - 24) / (pt * 0.72));
     if (maxc < 20)
         maxc = 20;
-    size_t line = 0;
-    for (size_t i = 0; i < notes->n; i++) {
-        const char *s = notes->v[i];
-        while (*s) {
-            /* the longest prefix of at most maxc characters ending before a space */
-            size_t chars = 0, cut = 0, b = 0;
-            for (; s[b]; b++) {
-                if (((unsigned char)s[b] & 0xc0) == 0x80)
-                    continue;
-                if (chars == maxc)
-                    break;
-                if (s[b] == ' ')
-                    cut = b;
-                chars++;
-            }
-            if (!s[b] || cut == 0)
+    while (*s) {
+        /* the longest prefix of at most maxc characters ending before a space */
+        size_t chars = 0, cut = 0, b = 0;
+        for (; s[b]; b++) {
+            if (((unsigned char)s[b] & 0xc0) == 0x80)
+                continue;
+            if (chars == maxc)
+                break;
+            if (s[b] == ' ')
                 cut = b;
-            if (fn)
-                fn(s, cut, line, ctx);
-            line++;
-            s += cut;
-            while (*s == ' ')
-                s++;
+            chars++;
         }
+        if (!s[b] || cut == 0)
+            cut = b;
+        if (fn)
+            fn(s, cut, line, ctx);
+        line++;
+        s += cut;
+        while (*s == ' ')
+            s++;
     }
+    return line;
+}
+
+/* Calls fn for each line of the notes wrapped to the canvas width w;
+ * returns the number of lines. */
+static size_t notes_lines(const fig_notes *notes, int w, line_fn fn, void *ctx)
+{
+    size_t line = 0;
+    for (size_t i = 0; i < notes->n; i++)
+        line = wrap_text(notes->v[i], w, NOTE_PT, line, fn, ctx);
     return line;
 }
 
@@ -209,14 +215,34 @@ int fig_text_width(const char *text, int pt)
     return (int)(chars * pt * 0.72) + 1;
 }
 
+#define TITLE_LINE 21
+
+int fig_title_height(const char *title, int w)
+{
+    if (!title || !*title)
+        return 8;
+    return (int)wrap_text(title, w, FIG_FONT_TITLE, 0, NULL, NULL) * TITLE_LINE + 15;
+}
+
+static void title_line(const char *s, size_t len, size_t line, void *ctx)
+{
+    note_ctx *c = ctx;
+    char *text = strndup(s, len);
+    if (!text)
+        return;
+    fputs("set label ", c->f);
+    gp_quote(c->f, text);
+    fprintf(c->f, " at screen 0.5, screen %.5f center front font ',%d'\n",
+            fig_sy(c->g, 20 + line * TITLE_LINE), FIG_FONT_TITLE);
+    free(text);
+}
+
 void fig_title_write(FILE *f, const fig_grid *g, const char *title)
 {
     if (!title || !*title)
         return;
-    fputs("set label ", f);
-    gp_quote(f, title);
-    fprintf(f, " at screen 0.5, screen %.5f center front font ',%d'\n", fig_sy(g, 20),
-            FIG_FONT_TITLE);
+    note_ctx c = {f, g};
+    wrap_text(title, g->w, FIG_FONT_TITLE, 0, title_line, &c);
 }
 
 void fig_legend_write(FILE *f, const fig_grid *g, int y0, int h, int ncols,

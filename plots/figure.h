@@ -70,7 +70,10 @@ void fig_notes_write(FILE *f, const fig_notes *notes, const fig_grid *g);
 /* About how many pixels text takes at pt points in the figures' font (an
  * overestimate for most text: for sizing canvases, not placing). */
 int fig_text_width(const char *text, int pt);
-/* The figure's title on the top band (nothing for an empty title). */
+/* Pixels the title needs at the top of a canvas w pixels wide (it is
+ * wrapped to its width); 8 for none. */
+int fig_title_height(const char *title, int w);
+/* The figure's title on the top band, wrapped (nothing for an empty title). */
 void fig_title_write(FILE *f, const fig_grid *g, const char *title);
 /* A legend in its own strip of the top band (y0..y0+h pixels from the top):
  * one entry per series, each given as a gnuplot plot element with a title

@@ -296,11 +296,11 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
     fig_grid g = {0};
     g.rows = (int)nm;
     g.cols = (int)h->nruns;
-    g.top = *title ? 40 : 8;
     g.right = 130;
     g.w = o->width > 0 ? o->width : g.cols * 500 + g.right;
     if (o->width <= 0 && g.w < fig_text_width(title, FIG_FONT_TITLE) + 40)
         g.w = fig_text_width(title, FIG_FONT_TITLE) + 40;
+    g.top = fig_title_height(title, g.w) + 4;
     g.bottom = fig_notes_height(&h->notes, g.w) + 8;
     g.h = o->height > 0 ? o->height : g.top + g.rows * 260 + g.bottom + 8;
 

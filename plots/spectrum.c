@@ -279,11 +279,11 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
     fig_grid g = {0};
     g.rows = (int)nm;
     g.cols = (int)s->nruns;
-    int title_h = *title ? 36 : 8;
-    g.top = title_h + legrows * 24 + 12;
     g.w = o->width > 0 ? o->width : g.cols * 480;
     if (o->width <= 0 && g.w < fig_text_width(title, FIG_FONT_TITLE) + 40)
         g.w = fig_text_width(title, FIG_FONT_TITLE) + 40;
+    int title_h = fig_title_height(title, g.w);
+    g.top = title_h + legrows * 24 + 12;
     g.bottom = fig_notes_height(&s->notes, g.w) + 8;
     g.h = o->height > 0 ? o->height : g.top + g.rows * 330 + g.bottom;
 

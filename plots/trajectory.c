@@ -432,12 +432,12 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
 
     fig_grid g = {0};
     fig_grid_shape(np, &g.rows, &g.cols);
-    int title_h = *title ? 36 : 8;
-    g.top = title_h + legrows * 24 + 6;
     g.right = o->per_layer ? 110 : 0;
     g.w = o->width > 0 ? o->width : g.cols * 560 + g.right;
     if (o->width <= 0 && g.w < fig_text_width(title, FIG_FONT_TITLE) + 40)
         g.w = fig_text_width(title, FIG_FONT_TITLE) + 40;
+    int title_h = fig_title_height(title, g.w);
+    g.top = title_h + legrows * 24 + 6;
     g.bottom = fig_notes_height(&t->notes, g.w) + 8;
     g.h = o->height > 0 ? o->height : g.top + g.rows * 400 + g.bottom;
 

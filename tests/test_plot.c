@@ -374,6 +374,14 @@ static void trajectory_two_runs(void **state)
     assert_non_null(strstr(gp, "unset logscale y"));
     free(gp);
     assert_script_silent(dir, "fig.gp");
+    /* --runs relora: relora keeps its colour, the other run is gone */
+    o.runs = (const char *const[]){"rel*"};
+    o.nruns = 1;
+    assert_int_equal(plot_trajectory(paths, 1, &o, &err), RW_OK);
+    assert_int_equal(png_read_rgb(out, &img, &err), RW_OK);
+    assert_int_equal(count_color(img, palette_run(0)), 0);
+    assert_true(count_color(img, palette_run(1)) > 200);
+    image_free(img);
     rm_rf(dir);
     free(dir);
     free(tab);
