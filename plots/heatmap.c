@@ -218,7 +218,9 @@ static const char *short_label(const char *metric)
 /* Tics of an index axis labelled with values: about max labels. */
 static void index_tics(FILE *f, const char *axis, const int64_t *v, size_t n, int max)
 {
-    size_t every = n / (size_t)(max > 0 ? max : 1) + 1;
+    size_t every = (n + (size_t)max - 1) / (size_t)(max > 0 ? max : 1);
+    if (every < 1)
+        every = 1;
     fprintf(f, "set %stics (", axis);
     for (size_t i = 0; i < n; i += every)
         fprintf(f, "%s'%lld' %zu", i ? ", " : "", (long long)v[i], i);
@@ -263,22 +265,21 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
         free(grey);
         return st;
     }
-    size_t ngrey = 0;
+    size_t ngrey = 0, groups = 0;
     char where[300] = "";
-    for (size_t i = 0, shown = 0; i < nm * h->nruns; i++) {
+    for (size_t i = 0; i < nm * h->nruns; i++) {
         ngrey += grey[i];
-        if (grey[i] && shown < 3) {
+        if (grey[i] && groups++ < 3) {
             size_t len = strlen(where);
-            snprintf(where + len, sizeof where - len, "%s%s · %s: %zu", shown ? "; " : "",
+            snprintf(where + len, sizeof where - len, "%s%s · %s: %zu", groups > 1 ? "; " : "",
                      m->sel.runs[h->runs[i % h->nruns]], m->sel.modules[i / h->nruns], grey[i]);
-            shown++;
         }
     }
     free(grey);
     if (ngrey)
         fig_note(&h->notes, "Grey cells: %zu values that are nan or inf%s (%s%s).", ngrey,
                  o->logy == 1 ? " or not positive on the log scale" : "", where,
-                 ngrey > 3 ? "; ..." : "");
+                 groups > 3 ? "; ..." : "");
     /* White cells: fewer rows than the grids have cells. */
     size_t cells = 0;
     for (size_t mod = 0; mod < nm; mod++)
@@ -333,8 +334,11 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
             /* x: the step itself when evenly spaced, else the checkpoint's index */
             double dx = h->uniform && h->nsteps > 1 ? (double)(h->steps[1] - h->steps[0]) : 1;
             double ox = h->uniform ? (double)h->steps[0] : 0;
+            /* as many step labels as fit: digits of the last step, 8 px each */
             double xw = (double)(g.w - g.right) / g.cols - pad_l - pad_r;
-            int maxx = (int)(xw / 90) > 2 ? (int)(xw / 90) : 2;
+            char lastx[32];
+            int lw = snprintf(lastx, sizeof lastx, "%lld", (long long)h->steps[h->nsteps - 1]) * 8 + 12;
+            int maxx = (int)(xw / lw) > 2 ? (int)(xw / lw) : 2;
             fprintf(f, "set xrange [%.17g:%.17g]\n", ox - dx / 2,
                     ox + dx * ((double)h->nsteps - 0.5));
             if (h->uniform) {
@@ -371,8 +375,11 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
                             pow(10, h->hi[mod]));
                     gp_log_tics(f, "cb", pow(10, h->lo[mod]), pow(10, h->hi[mod]));
                 } else {
-                    fprintf(f, "unset logscale cb\nset cbtics autofreq\nset format cb '%%g'\n"
-                               "set cbrange [%.10g:%.10g]\n", h->lo[mod], h->hi[mod]);
+                    /* a label per 28 pixels of colour bar at most */
+                    int maxt = (int)((y1 - y0) / 28) > 2 ? (int)((y1 - y0) / 28) : 2;
+                    fprintf(f, "unset logscale cb\nset cbtics %.10g\nset format cb '%%g'\n"
+                               "set cbrange [%.10g:%.10g]\n",
+                            gp_nice_step(h->lo[mod], h->hi[mod], maxt), h->lo[mod], h->hi[mod]);
                 }
                 fputs("set cblabel ", f);
                 gp_quote(f, short_label(m->metric));
