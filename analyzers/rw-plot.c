@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "plot.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,7 +230,7 @@ int main(int argc, char **argv)
                                                   "heatmap, spectrum)", argv[1]);
         goto done;
     }
-    if (cli.nlabels || cli.jobs || cli.heads || cli.kv_heads || cli.lora_scale == cli.lora_scale) {
+    if (cli.nlabels || cli.jobs || cli.heads || cli.kv_heads || !isnan(cli.lora_scale)) {
         ret = rw_cli_usage_error(&cli, "--label, -j, --heads, --kv-heads and --lora-scale "
                                        "are for the analyzers, not rw-plot");
         goto done;

@@ -263,6 +263,11 @@ void fig_legend_write(FILE *f, const fig_grid *g, int y0, int h, int ncols,
     fputs("\nunset label\nset border\nset tics\nunset key\n", f);
 }
 
+void fig_labels_flush(FILE *f, const fig_grid *g)
+{
+    fig_legend_write(f, g, 0, 8, 1, NULL, 0);
+}
+
 /* ------------------------------------------------------------------ driver */
 
 int fig_format(const rw_plot_opts *o, rw_err *err)

@@ -86,6 +86,10 @@ void fig_legend_write(FILE *f, const fig_grid *g, int y0, int h, int ncols,
  * <= 1; lines stop short of its pale yellow end). */
 void fig_palette_write(FILE *f, double top);
 
+/* Draws the labels set so far (title, notes) once, on an empty plot, and
+ * unsets them: in multiplot mode a label stays for every later plot. */
+void fig_labels_flush(FILE *f, const fig_grid *g);
+
 /* ------------------------------------------------------------------ driver */
 
 /* Builds one figure: writes its data files (gp_stage_path) and its script

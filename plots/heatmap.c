@@ -312,7 +312,7 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
     fig_palette_write(f, 1);
     fig_title_write(f, &g, title);
     fig_notes_write(f, &h->notes, &g);
-    fig_legend_write(f, &g, 0, 8, 1, NULL, 0); /* draws the labels once */
+    fig_labels_flush(f, &g);
     fputs("set border 15 lc rgb '#303030'\nset tics out nomirror scale 0.6\n", f);
     double ch = (double)(g.h - g.top - g.bottom) / g.rows;
     const int pad_l = 78, pad_r = 16, pad_t = 34;

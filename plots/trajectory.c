@@ -44,6 +44,7 @@ typedef struct {
     bool clamped;             /* CI bands cut at a log axis' floor */
     int64_t xmin, xmax;
     int nlayers;              /* per-layer mode: 1 + the deepest layer */
+    double *ylo, *yhi;        /* per module: the value axis (ylo > yhi: nothing drawn) */
     fig_notes notes;
 } traj;
 
@@ -269,7 +270,7 @@ static rw_status write_data(traj *t, const gp_stage *st, const char *name, rw_er
                 gap = false;
                 double lo = p->lo, hi = p->hi;
                 if (t->logy && lo <= 0) {
-                    lo = p->y / 1e300; /* cut at the axis floor, below */
+                    lo = t->ylo[mod]; /* cut at the axis floor */
                     t->clamped = true;
                 }
                 fprintf(f, "%lld\t", (long long)p->step);
@@ -495,8 +496,8 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
                        "screen %.5f\n", fig_sx(&g, g.w - g.right + 14), fig_sy(&g, g.h - g.bottom - 60),
                     fig_sx(&g, 18), (g.h - g.top - g.bottom - 90) / (double)g.h);
         }
-        double lo, hi;
-        if (!panel_range(t, (int)p, &lo, &hi)) {
+        double lo = t->ylo[p], hi = t->yhi[p];
+        if (!(lo < hi)) {
             fputs("unset logscale y\nset yrange [0:1]\nset ytics autofreq\nset format y ''\n"
                   "set label 1 'no finite values' at graph 0.5, graph 0.5 center\n"
                   "plot NaN notitle\nunset label 1\nset format y '%g'\n", f);
@@ -553,10 +554,19 @@ rw_status plot_trajectory(const char *const *paths, size_t npaths, const rw_plot
     if (st != RW_OK)
         return st;
     st = o->per_layer ? build_layers(&t, err) : build_means(&t, err);
+    size_t nm = t.m.sel.nmodules;
+    if (st == RW_OK && (!(t.ylo = rw_calloc(nm, sizeof *t.ylo, err)) ||
+                        !(t.yhi = rw_calloc(nm, sizeof *t.yhi, err))))
+        st = RW_ENOMEM;
     if (st == RW_OK) {
         settle(&t);
+        for (size_t mod = 0; mod < nm; mod++)
+            if (!panel_range(&t, (int)mod, &t.ylo[mod], &t.yhi[mod]))
+                t.ylo[mod] = 1, t.yhi[mod] = 0;
         st = fig_render(o, "trajectory", t.m.sel.src, build, &t, err);
     }
+    free(t.ylo);
+    free(t.yhi);
     for (size_t i = 0; i < t.ns; i++)
         free(t.s[i].p);
     free(t.s);
