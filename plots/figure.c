@@ -38,11 +38,6 @@ const char *fig_metric_label(const char *metric)
     return metric;
 }
 
-bool fig_metric_is_cond(const char *metric)
-{
-    return !strcmp(metric, "cond") || !strcmp(metric, "cond_rank");
-}
-
 void fig_module_title(char *buf, size_t n, const char *module, bool with_name)
 {
     static const struct {

@@ -24,9 +24,6 @@
 /* The axis label of a metric column: "proportional effective rank (PER)",
  * "condition number σ₁/σₖ", ...; the column name itself when unknown. */
 const char *fig_metric_label(const char *metric);
-/* True for metrics that are ratios of singular values and so are best read
- * on a log axis when they vary a lot (a hint for nothing but the docs). */
-bool fig_metric_is_cond(const char *metric);
 /* A panel title for a module: "SwiGLU W₂ (swiglu.w_2.weight)" for the ones
  * the paper names ("SwiGLU W₂" without with_name), the module itself
  * otherwise. */

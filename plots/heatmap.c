@@ -26,7 +26,7 @@ typedef struct {
     bool uniform;            /* evenly spaced: x is the step itself */
     int *runs;               /* the runs drawn (columns), in colour order */
     size_t nruns;
-    int **layers;            /* per module: its distinct layers, ascending */
+    int64_t **layers;        /* per module: its distinct layers, ascending */
     size_t *nlayers;
     double *lo, *hi;         /* per module: colour range (log10 when logc[m]) */
     bool *logc;
@@ -38,12 +38,6 @@ typedef struct {
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static int cmp_int(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
     return (x > y) - (x < y);
 }
 
@@ -69,14 +63,6 @@ static long find_i64(const int64_t *v, size_t n, int64_t x)
             b = mid;
     }
     return a < n && v[a] == x ? (long)a : -1;
-}
-
-static long find_int(const int *v, size_t n, int x)
-{
-    for (size_t i = 0; i < n; i++)
-        if (v[i] == x)
-            return (long)i;
-    return -1;
 }
 
 /* Steps, runs, layers per module, and colour ranges. */
@@ -109,7 +95,7 @@ static rw_status heat_setup(heat *h, rw_err *err)
             h->runs[h->nruns++] = (int)r;
     }
     for (size_t mod = 0; mod < nm; mod++) {
-        int *ls = rw_calloc(m->nrows, sizeof *ls, err);
+        int64_t *ls = rw_calloc(m->nrows, sizeof *ls, err);
         if (!ls)
             return RW_ENOMEM;
         h->layers[mod] = ls;
@@ -120,8 +106,7 @@ static rw_status heat_setup(heat *h, rw_err *err)
             const plot_row *r = &m->rows[i];
             if (r->module != (int)mod)
                 continue;
-            if (find_int(ls, n, r->layer) < 0)
-                ls[n++] = r->layer;
+            ls[n++] = r->layer;
             if (!isfinite(r->v))
                 continue;
             lo = fmin(lo, r->v);
@@ -131,8 +116,7 @@ static rw_status heat_setup(heat *h, rw_err *err)
             else
                 nonpos = true;
         }
-        qsort(ls, n, sizeof *ls, cmp_int);
-        h->nlayers[mod] = n;
+        h->nlayers[mod] = n = uniq_i64(ls, n);
         int lg = h->o->logy;
         h->logc[mod] = lg == 1 ? plo < INFINITY
                                : lg < 0 && !nonpos && lo > 0 && hi / lo > 100;
@@ -178,7 +162,7 @@ static rw_image *heat_cells(heat *h, size_t mod, int run, size_t *grey, bool *em
         if (r->module != (int)mod || r->run != run)
             continue;
         long x = find_i64(h->steps, h->nsteps, r->step);
-        long li = find_int(h->layers[mod], nl, r->layer);
+        long li = find_i64(h->layers[mod], nl, r->layer);
         if (x < 0 || li < 0)
             continue;
         double v = r->v;
@@ -353,18 +337,11 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
                          : "unset xlabel\n", f);
             fputs(left ? "set ylabel 'layer'\n" : "unset ylabel\n", f);
             fprintf(f, "set yrange [-0.5:%zu.5]\n", nl ? nl - 1 : 0);
-            {
-                double yh = ch - pad_t - pad_b;
-                int maxy = (int)(yh / 22) > 1 ? (int)(yh / 22) : 1;
-                int64_t lv[4096];
-                size_t n = nl < 4096 ? nl : 4096;
-                for (size_t i = 0; i < n; i++)
-                    lv[i] = h->layers[mod][i];
-                if (n == 1 && lv[0] < 0)
-                    fputs("set ytics ('–' 0)\n", f);
-                else
-                    index_tics(f, "y", lv, n, maxy);
-            }
+            int maxy = (int)((ch - pad_t - pad_b) / 22);
+            if (nl == 1 && h->layers[mod][0] < 0)
+                fputs("set ytics ('–' 0)\n", f); /* a tensor outside the layers */
+            else
+                index_tics(f, "y", h->layers[mod], nl, maxy > 1 ? maxy : 1);
             if (last) {
                 double y0 = g.top + mod * ch + pad_t, y1 = g.top + (mod + 1) * ch - pad_b;
                 fprintf(f, "set colorbox user origin screen %.5f, screen %.5f size screen %.5f, "
