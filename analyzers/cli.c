@@ -74,9 +74,12 @@ int rw_cli_parse(rw_cli *c, int argc, char **argv, const struct option *extra,
         fprintf(stderr, "%s: out of memory\n", c->prog);
         return 1;
     }
-    memcpy(opts, common_opts, sizeof common_opts);
+    /* The program's own options come first: getopt_long takes the first exact
+     * match, so a program may give a shared name its own meaning (rw-plot's
+     * --format png|pdf|svg). */
     if (nextra)
-        memcpy(opts + NCOMMON, extra, nextra * sizeof *opts);
+        memcpy(opts, extra, nextra * sizeof *opts);
+    memcpy(opts + nextra, common_opts, sizeof common_opts);
     rw_err err = {{0}};
     int ret = -1, opt;
     long v = 0;

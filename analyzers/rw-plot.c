@@ -1,0 +1,267 @@
+/*
+ * rw-plot — figures from rankwatch tables through gnuplot: a metric's
+ * trajectory over training, layer x step heatmaps, and normalised singular
+ * value spectra; PNG, PDF or SVG, each with its gnuplot script and data
+ * beside it (plots/plot.h).
+ */
+#include "cli.h"
+#include "plot.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "Usage: rw-plot trajectory [OPTION]... TABLE... -o FIG\n"
+    "       rw-plot heatmap [OPTION]... TABLE... -o FIG\n"
+    "       rw-plot spectrum [OPTION]... SPECTRA... -o FIG\n"
+    "Figures of per-layer metric TABLEs (rw-rank, rw-cond, rw-metrics, rw-updates)\n"
+    "or of SPECTRA (long tables: run step tensor layer module component i sigma, or\n"
+    "rw-spectra files), drawn by gnuplot.\n"
+    "\n"
+    "  trajectory  metric against training step, a panel per module, runs overlaid:\n"
+    "              mean over layers with its 95% CI band (or --per-layer lines)\n"
+    "  heatmap     layer x step coloured by the metric, a panel per module and run\n"
+    "  spectrum    sigma_i/sigma_1 against i/k on log axes at chosen steps\n"
+    "\n"
+    "FIG's script (STEM.gp) and data (STEM.dat, STEM.cells-R-M.png) are written\n"
+    "beside it: `gnuplot STEM.gp` in that directory redraws it. Run i of the inputs\n"
+    "(in order of first appearance) has the same colour in every figure.\n"
+    "\n"
+    "  -o, --output FIG    the figure, FIG.png, .pdf or .svg (required)\n"
+    "  --format F          png, pdf or svg (default: from FIG's name)\n"
+    "  --size WxH          canvas in pixels (PDF: points; default: from the panels)\n"
+    "  --title TEXT        the figure's title ('' for none; default: what it shows)\n"
+    "  --metric COL        the metric column (trajectory, heatmap; default per)\n"
+    "  --modules LIST      comma-separated globs choosing the panels, in order;\n"
+    "                      'paper' = swiglu.w_2.weight, attention.v_proj.weight,\n"
+    "                      attention.o_proj.weight, attention.ov\n"
+    "  --runs LIST         comma-separated globs choosing the runs drawn\n"
+    "  --component C       weight, full, base, lora or ov (default: weight for plain\n"
+    "                      tensors, full for adapted ones, ov for the OV circuit)\n"
+    "  --include GLOB      only tensors whose name matches GLOB (repeatable)\n"
+    "  --exclude GLOB      skip tensors whose name matches GLOB (repeatable)\n"
+    "  --logy, --no-logy   log or linear value axis (heatmap: colour scale); default:\n"
+    "                      log when the values are positive and span > 2 decades\n"
+    "  --per-layer         trajectory: one line per layer, coloured by depth\n"
+    "  --updates           the values are of updates ΔW (default when a table has a\n"
+    "                      rel_update column); --weights: of weights\n"
+    "  --steps LIST        spectrum: the steps drawn (default: five spread evenly)\n"
+    "  --script-only       write the script and data but do not run gnuplot\n"
+    "  --gnuplot PROG      the gnuplot to run (default: $RW_GNUPLOT, else from PATH)\n"
+    RW_CLI_COMMON_HELP
+    "\n"
+    "Exit status: 0 ok, 1 bad data or gnuplot failed, 2 usage error.\n";
+
+enum {
+    OPT_FORMAT = 2000, OPT_SIZE, OPT_TITLE, OPT_METRIC, OPT_MODULES, OPT_RUNS, OPT_LOGY,
+    OPT_NO_LOGY, OPT_PER_LAYER, OPT_UPDATES, OPT_WEIGHTS, OPT_STEPS, OPT_SCRIPT_ONLY,
+    OPT_GNUPLOT,
+};
+
+static const struct option plot_opts[] = {
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"size", required_argument, NULL, OPT_SIZE},
+    {"title", required_argument, NULL, OPT_TITLE},
+    {"metric", required_argument, NULL, OPT_METRIC},
+    {"modules", required_argument, NULL, OPT_MODULES},
+    {"runs", required_argument, NULL, OPT_RUNS},
+    {"logy", no_argument, NULL, OPT_LOGY},
+    {"no-logy", no_argument, NULL, OPT_NO_LOGY},
+    {"per-layer", no_argument, NULL, OPT_PER_LAYER},
+    {"updates", no_argument, NULL, OPT_UPDATES},
+    {"weights", no_argument, NULL, OPT_WEIGHTS},
+    {"steps", required_argument, NULL, OPT_STEPS},
+    {"script-only", no_argument, NULL, OPT_SCRIPT_ONLY},
+    {"gnuplot", required_argument, NULL, OPT_GNUPLOT},
+    {NULL, 0, NULL, 0},
+};
+
+typedef struct {
+    rw_cli *cli;
+    rw_plot_opts o;
+    char **modules, **runs;   /* split lists (owned) */
+    int64_t *steps;
+    bool subcommand_known;
+} plot_args;
+
+/* Splits a comma-separated list into *v (strings owned), appending. */
+static bool split_list(const char *arg, char ***v, size_t *n)
+{
+    const char *p = arg;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        if (len > 0) {
+            char **nv = realloc(*v, (*n + 1) * sizeof *nv);
+            if (!nv)
+                return false;
+            *v = nv;
+            if (!(nv[*n] = strndup(p, len)))
+                return false;
+            (*n)++;
+        }
+        if (!p[len])
+            return true;
+        p += len + 1;
+    }
+}
+
+static int on_option(int opt, const char *arg, void *ctx)
+{
+    plot_args *a = ctx;
+    rw_plot_opts *o = &a->o;
+    switch (opt) {
+    case OPT_FORMAT:
+        if ((o->format = rw_figfmt_parse(arg)) < 0)
+            return rw_cli_usage_error(a->cli, "--format: '%s' is not one of png, pdf, svg", arg);
+        return 0;
+    case OPT_SIZE: {
+        int64_t w, h;
+        char *x = strpbrk(arg, "x,X");
+        char wbuf[32];
+        if (!x || (size_t)(x - arg) >= sizeof wbuf)
+            return rw_cli_usage_error(a->cli, "--size: '%s' is not WIDTHxHEIGHT", arg);
+        memcpy(wbuf, arg, (size_t)(x - arg));
+        wbuf[x - arg] = '\0';
+        if (!rw_parse_i64(wbuf, &w) || !rw_parse_i64(x + 1, &h) || w < 100 || h < 100 ||
+            w > 20000 || h > 20000)
+            return rw_cli_usage_error(a->cli, "--size: '%s' is not WIDTHxHEIGHT, each 100 to "
+                                              "20000", arg);
+        o->width = (int)w;
+        o->height = (int)h;
+        return 0;
+    }
+    case OPT_TITLE:
+        o->title = arg;
+        return 0;
+    case OPT_METRIC:
+        if (!*arg)
+            return rw_cli_usage_error(a->cli, "--metric: empty name");
+        o->metric = arg;
+        return 0;
+    case OPT_MODULES:
+        if (!split_list(arg, &a->modules, &o->nmodules))
+            return 1;
+        o->modules = (const char *const *)a->modules;
+        return 0;
+    case OPT_RUNS:
+        if (!split_list(arg, &a->runs, &o->nruns))
+            return 1;
+        o->runs = (const char *const *)a->runs;
+        return 0;
+    case OPT_LOGY:
+    case OPT_NO_LOGY:
+        o->logy = opt == OPT_LOGY;
+        return 0;
+    case OPT_PER_LAYER:
+        o->per_layer = true;
+        return 0;
+    case OPT_UPDATES:
+    case OPT_WEIGHTS:
+        o->updates = opt == OPT_UPDATES;
+        return 0;
+    case OPT_STEPS: {
+        char **v = NULL;
+        size_t n = 0;
+        bool ok = split_list(arg, &v, &n);
+        for (size_t i = 0; ok && i < n; i++) {
+            int64_t s;
+            int64_t *ns = realloc(a->steps, (o->nsteps + 1) * sizeof *ns);
+            if (!ns || !rw_parse_i64(v[i], &s) || s < 0) {
+                if (ns)
+                    a->steps = ns;
+                for (size_t j = 0; j < n; j++)
+                    free(v[j]);
+                free(v);
+                return ns ? rw_cli_usage_error(a->cli, "--steps: '%s' is not a step", arg) : 1;
+            }
+            a->steps = ns;
+            ns[o->nsteps++] = s;
+        }
+        for (size_t j = 0; j < n; j++)
+            free(v[j]);
+        free(v);
+        o->steps = a->steps;
+        return ok ? 0 : 1;
+    }
+    case OPT_SCRIPT_ONLY:
+        o->script_only = true;
+        return 0;
+    case OPT_GNUPLOT:
+        o->gnuplot = arg;
+        return 0;
+    }
+    return rw_cli_usage_error(a->cli, "unexpected option");
+}
+
+static void args_free(plot_args *a)
+{
+    for (size_t i = 0; i < a->o.nmodules; i++)
+        free(a->modules[i]);
+    for (size_t i = 0; i < a->o.nruns; i++)
+        free(a->runs[i]);
+    free(a->modules);
+    free(a->runs);
+    free(a->steps);
+}
+
+int main(int argc, char **argv)
+{
+    rw_cli cli = {.prog = "rw-plot", .usage = usage};
+    static const char *const kinds[] = {"trajectory", "heatmap", "spectrum"};
+    int kind = -1;
+    if (argc >= 2)
+        for (int i = 0; i < 3; i++)
+            if (!strcmp(argv[1], kinds[i]))
+                kind = i;
+    plot_args a = {.cli = &cli};
+    a.o = (rw_plot_opts){.prog = "rw-plot", .format = -1, .logy = -1, .updates = -1};
+    /* Without a subcommand only --help and --version make sense. */
+    int shift = kind >= 0 ? 1 : 0;
+    int ret = rw_cli_parse(&cli, argc - shift, argv + shift, plot_opts, "", on_option, &a);
+    if (ret >= 0)
+        goto done;
+    int nargs = argc - shift - optind;
+    char **args = argv + shift + optind;
+    if (kind < 0) {
+        ret = argc < 2 ? rw_cli_usage_error(&cli, "no subcommand (trajectory, heatmap, spectrum)")
+                       : rw_cli_usage_error(&cli, "'%s' is not a subcommand (trajectory, "
+                                                  "heatmap, spectrum)", argv[1]);
+        goto done;
+    }
+    if (cli.nlabels || cli.jobs || cli.heads || cli.kv_heads || !isnan(cli.lora_scale)) {
+        ret = rw_cli_usage_error(&cli, "--label, -j, --heads, --kv-heads and --lora-scale "
+                                       "are for the analyzers, not rw-plot");
+        goto done;
+    }
+    if (!cli.out || !*cli.out || !strcmp(cli.out, "-")) {
+        ret = rw_cli_usage_error(&cli, "-o FIG is required (a figure is written to a file)");
+        goto done;
+    }
+    if (nargs < 1) {
+        ret = rw_cli_usage_error(&cli, "no %s given", kind == 2 ? "spectra" : "table");
+        goto done;
+    }
+    if (a.o.nsteps && kind != 2) {
+        ret = rw_cli_usage_error(&cli, "--steps is for spectrum figures");
+        goto done;
+    }
+    if (a.o.per_layer && kind != 0) {
+        ret = rw_cli_usage_error(&cli, "--per-layer is for trajectory figures");
+        goto done;
+    }
+    a.o.out = cli.out;
+    a.o.component = cli.component >= 0 ? rw_comp_name((rw_comp)cli.component) : NULL;
+    a.o.tensors = cli.sel.ninclude || cli.sel.nexclude ? &cli.sel : NULL;
+    rw_err err = {{0}};
+    const char *const *paths = (const char *const *)args;
+    rw_status st = kind == 0   ? plot_trajectory(paths, (size_t)nargs, &a.o, &err)
+                   : kind == 1 ? plot_heatmap(paths, (size_t)nargs, &a.o, &err)
+                               : plot_spectrum(paths, (size_t)nargs, &a.o, &err);
+    ret = st == RW_OK ? 0 : rw_cli_fail(&cli, st, &err);
+done:
+    args_free(&a);
+    rw_cli_free(&cli);
+    return ret;
+}

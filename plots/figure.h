@@ -1,0 +1,107 @@
+/*
+ * figure.h — what the three kinds of figure share: axis labels and panel
+ * titles, the grid of panels on the canvas, notes at the foot of a figure,
+ * and the driver that stages the files, runs gnuplot and puts everything in
+ * place.
+ *
+ * Canvas geometry is in pixels (PDF: points) from the top-left corner; the
+ * script receives it as screen fractions.
+ */
+#ifndef RW_FIGURE_H
+#define RW_FIGURE_H
+
+#include "gnuplot.h"
+#include "plot_data.h"
+
+#include <stdio.h>
+
+/* Sizes of the figures' text, in points; the canvas is laid out with them. */
+#define FIG_FONT 12      /* tics, labels, keys */
+#define FIG_FONT_TITLE 14
+
+/* ------------------------------------------------------------------ labels */
+
+/* The axis label of a metric column: "proportional effective rank (PER)",
+ * "condition number σ₁/σₖ", ...; the column name itself when unknown. */
+const char *fig_metric_label(const char *metric);
+/* A panel title for a module: "SwiGLU W₂ (swiglu.w_2.weight)" for the ones
+ * the paper names ("SwiGLU W₂" without with_name), the module itself
+ * otherwise. */
+void fig_module_title(char *buf, size_t n, const char *module, bool with_name);
+
+/* ------------------------------------------------------------------ layout */
+
+typedef struct {
+    int w, h;          /* canvas */
+    int top;           /* band above the panels: title, legend */
+    int bottom;        /* band below the panels: notes */
+    int right;         /* strip right of the panels: colour bars */
+    int rows, cols;    /* panels */
+} fig_grid;
+
+/* Writes `set l/r/b/tmargin at screen ...` placing the plot area of panel
+ * (row, col) inside its cell, inset by pad_* pixels for tics and labels. */
+void fig_panel(FILE *f, const fig_grid *g, int row, int col, int pad_l, int pad_r, int pad_b,
+               int pad_t);
+/* Screen fractions of a pixel position (x from the left, y from the top). */
+double fig_sx(const fig_grid *g, double x);
+double fig_sy(const fig_grid *g, double y);
+
+/* Rows x cols for n panels: one row up to three, then near-square. */
+void fig_grid_shape(size_t n, int *rows, int *cols);
+
+/* --------------------------------------------------------------- notes */
+
+typedef struct {
+    char **v;
+    size_t n;
+} fig_notes;
+
+void fig_note(fig_notes *notes, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void fig_notes_free(fig_notes *notes);
+/* Pixels the notes need at the foot of a canvas w pixels wide (they are
+ * wrapped to its width). */
+int fig_notes_height(const fig_notes *notes, int w);
+/* Writes them as screen labels in the bottom band, wrapped. */
+void fig_notes_write(FILE *f, const fig_notes *notes, const fig_grid *g);
+/* About how many pixels text takes at pt points in the figures' font (an
+ * overestimate for most text: for sizing canvases, not placing). */
+int fig_text_width(const char *text, int pt);
+/* Pixels the title needs at the top of a canvas w pixels wide (it is
+ * wrapped to its width); 8 for none. */
+int fig_title_height(const char *title, int w);
+/* The figure's title on the top band, wrapped (nothing for an empty title). */
+void fig_title_write(FILE *f, const fig_grid *g, const char *title);
+/* A legend in its own strip of the top band (y0..y0+h pixels from the top):
+ * one entry per series, each given as a gnuplot plot element with a title
+ * (e.g. "NaN with lines lw 2 lc rgb '#0072b2' title 'relora'"). Ends with the
+ * plot command, leaving the margins and ranges reset for the next panel. */
+void fig_legend_write(FILE *f, const fig_grid *g, int y0, int h, int ncols,
+                      char *const *elements, size_t n);
+
+/* `set palette` to viridis (palette.h) from its start up to top (0 < top
+ * <= 1; lines stop short of its pale yellow end). */
+void fig_palette_write(FILE *f, double top);
+
+/* Draws the labels set so far (title, notes) once, on an empty plot, and
+ * unsets them: in multiplot mode a label stays for every later plot. */
+void fig_labels_flush(FILE *f, const fig_grid *g);
+
+/* ------------------------------------------------------------------ driver */
+
+/* Builds one figure: writes its data files (gp_stage_path) and its script
+ * to gp, starting with gp_terminal for s->figure. */
+typedef rw_status (*fig_build_fn)(void *ctx, const gp_stage *s, FILE *gp, rw_figfmt fmt,
+                                  rw_err *err);
+
+/* Resolves the format (o->format, else the extension of o->out), finds
+ * gnuplot, stages the files, calls build, runs gnuplot on the script
+ * (relaying its warnings as "PROG: OUT: gnuplot: ...") and puts the files in
+ * place. what names the figure kind in the script's header. */
+rw_status fig_render(const rw_plot_opts *o, const char *what, const char *src,
+                     fig_build_fn build, void *ctx, rw_err *err);
+
+/* The format fig_render would use, or -1 (with err set) when unknown. */
+int fig_format(const rw_plot_opts *o, rw_err *err);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * gnuplot.h — driving gnuplot: finding it, running a script with its
+ * diagnostics captured, staging a figure's files so that they appear
+ * together, and the small pieces of gnuplot syntax the figures share.
+ */
+#ifndef RW_GNUPLOT_H
+#define RW_GNUPLOT_H
+
+#include "plot.h"
+
+#include <stdio.h>
+
+/* ---------------------------------------------------------------- running */
+
+/* The gnuplot to run: prog if given, else $RW_GNUPLOT, else "gnuplot"; a
+ * name without '/' is looked up in PATH. *path is a new string (caller
+ * frees). RW_ENOTFOUND with a message saying how to get one. */
+rw_status gp_find(const char *prog, char **path, rw_err *err);
+
+/* Runs `gnuplot -d script` (no init files) in directory dir, stdin and
+ * stdout closed, and returns in *diag what it wrote on stderr (new string,
+ * "" when silent; caller frees). RW_EDATA with the first line of stderr
+ * when gnuplot exits non-zero; RW_EIO when it cannot be started. */
+rw_status gp_run(const char *gnuplot, const char *dir, const char *script, char **diag,
+                 rw_err *err);
+
+/* ---------------------------------------------------------------- staging */
+
+/* A figure's files are written into a temporary directory next to the
+ * figure, then renamed into place: data files and script first, the figure
+ * last. */
+typedef struct {
+    char *dir;      /* the temporary directory */
+    char *outdir;   /* where the files go */
+    char *figure;   /* the figure's file name (no directory) */
+    char *stem;     /* the figure's name without extension: STEM.gp, ... */
+} gp_stage;
+
+rw_status gp_stage_open(gp_stage *s, const char *figure_path, rw_err *err);
+/* The path of file name inside the staging directory (new string). */
+char *gp_stage_path(const gp_stage *s, const char *name);
+/* Renames every staged file into place (figure last) and removes the
+ * directory. require_figure: fail when the figure was not made. */
+rw_status gp_stage_commit(gp_stage *s, bool require_figure, rw_err *err);
+/* Removes the staging directory and all in it. Safe on a zeroed struct. */
+void gp_stage_abort(gp_stage *s);
+
+/* ---------------------------------------------------------------- syntax */
+
+/* s as a single-quoted gnuplot string ('' for a quote, newlines as spaces):
+ * a new string (caller frees), NULL when out of memory. */
+char *gp_quoted(const char *s);
+/* Writes gp_quoted(s). */
+void gp_quote(FILE *f, const char *s);
+/* `set terminal ...` and `set output ...` for the format, size in pixels
+ * (PDF: points), with the figures' font. */
+void gp_terminal(FILE *f, rw_figfmt fmt, int w, int h, const char *output);
+/* A colour as gnuplot reads it: "#rrggbb" (buf >= 8 bytes). */
+const char *gp_rgb(char *buf, uint32_t rgb);
+/* A round step for about maxticks tick marks over [lo, hi]: 1, 2 or 5
+ * times a power of ten. */
+double gp_nice_step(double lo, double hi, int maxticks);
+/* Log-axis tics for axis ("x", "y", "cb") over [lo, hi] (0 < lo < hi):
+ * `set logscale`, decade labels written 10⁻³ … (every other decade or
+ * sparser when there are many), and unlabelled minor tics at 2..9. */
+void gp_log_tics(FILE *f, const char *axis, double lo, double hi);
+/* Writes x with up to 10 significant digits ("1/0" for nan and inf: gnuplot's
+ * undefined value). */
+void gp_num(FILE *f, double x);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * plot.h — rw-plot's figures: what a figure is made from and the three kinds
+ * of figure. Each figure is drawn by gnuplot from a script and data files
+ * that are written beside it and kept, so that it can be restyled and
+ * redrawn (`cd DIR && gnuplot STEM.gp`):
+ *
+ *   STEM.png|pdf|svg   the figure (-o)
+ *   STEM.gp            its gnuplot script
+ *   STEM.dat           the numbers drawn (trajectory, spectrum)
+ *   STEM.cells-R-M.png heatmap cells of run R, module M, one pixel per
+ *                      (step, layer), written with libpng (heatmap)
+ *
+ * All of them appear together at the end, or none does: they are made in a
+ * temporary directory beside the figure and renamed into place once gnuplot
+ * has drawn the figure.
+ *
+ * Inputs are per-layer metric tables (DESIGN.md: run step tensor layer
+ * module component ... metrics) for trajectory and heatmap, and spectra for
+ * spectrum: long tables (run step tensor layer module component i sigma) or
+ * spectra files written by rw-spectra.
+ */
+#ifndef RW_PLOT_H
+#define RW_PLOT_H
+
+#include "run.h"
+
+typedef enum { RW_FIG_PNG, RW_FIG_PDF, RW_FIG_SVG } rw_figfmt;
+
+/* -1 when unknown; names png, pdf, svg. */
+int rw_figfmt_parse(const char *name);
+
+typedef struct {
+    const char *prog;           /* "rw-plot": prefix of warnings */
+    const char *out;            /* the figure's path (required) */
+    int format;                 /* rw_figfmt, or -1: from out's extension */
+    int width, height;          /* pixels (PDF: points, 1/72 in); 0: automatic */
+    const char *title;          /* NULL: automatic; "": none */
+    const char *metric;         /* trajectory, heatmap: the column (NULL: per) */
+    const char *component;      /* NULL: each matrix's default: weight, full, or
+                                   ov (the OV circuit's only component) */
+    const char *const *modules; /* globs naming the panels, in order; the one
+                                   word "paper" names the paper's four */
+    size_t nmodules;            /* 0: every module, by name */
+    const char *const *runs;    /* globs selecting runs (colours do not change) */
+    size_t nruns;               /* 0: every run */
+    const rw_select *tensors;   /* --include/--exclude on tensor names; NULL: all */
+    int logy;                   /* -1: log when the values span > 2 decades; 0 / 1 */
+    int updates;                /* -1: updates when a table has rel_update; 0 / 1 */
+    bool per_layer;             /* trajectory: a line per layer, coloured by depth */
+    const int64_t *steps;       /* spectrum: the steps drawn */
+    size_t nsteps;              /* 0: five steps spread over the run */
+    bool script_only;           /* write the data and script, do not run gnuplot */
+    const char *gnuplot;        /* NULL: $RW_GNUPLOT, else gnuplot from PATH */
+} rw_plot_opts;
+
+/* Metric against training step, one panel per module, runs overlaid: the
+ * mean over layers with its 95% t-interval as a band (rw_aggregate), or one
+ * line per layer. */
+rw_status plot_trajectory(const char *const *paths, size_t npaths, const rw_plot_opts *o,
+                          rw_err *err);
+
+/* Layer x step coloured by the metric (viridis), one panel per module (rows)
+ * and run (columns); a module's panels share one colour scale. */
+rw_status plot_heatmap(const char *const *paths, size_t npaths, const rw_plot_opts *o,
+                       rw_err *err);
+
+/* Normalised singular values σi/σ1 against i/k on log axes at chosen steps
+ * (coloured by step), geometric mean over layers, one panel per module
+ * (rows) and run (columns). */
+rw_status plot_spectrum(const char *const *paths, size_t npaths, const rw_plot_opts *o,
+                        rw_err *err);
+
+#endif

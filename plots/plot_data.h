@@ -1,0 +1,75 @@
+/*
+ * plot_data.h — what a figure draws, read from its inputs and selected by
+ * the options: the runs (in colour order), the modules (in panel order), and
+ * per-layer values of one metric, or spectra.
+ */
+#ifndef RW_PLOT_DATA_H
+#define RW_PLOT_DATA_H
+
+#include "plot.h"
+#include "table.h"
+
+/* The runs and modules of a figure. Runs are numbered in order of first
+ * appearance in the inputs (the colour index); --runs switches some off
+ * without renumbering. Modules are the selected ones, in panel order. */
+typedef struct {
+    char **runs;
+    size_t nruns;
+    bool *run_on;
+    char **modules;
+    size_t nmodules;
+    char *src;          /* the inputs' names ("a.tsv" or "a.tsv, b.tsv") */
+    bool updates;       /* the values describe updates ΔW */
+} plot_sel;
+
+/* One per-layer value. */
+typedef struct {
+    int run, module;    /* indices into plot_sel */
+    int64_t step;
+    int layer;
+    double v;           /* may be nan or inf */
+    const char *component;  /* owned by plot_metric.t */
+} plot_row;
+
+typedef struct {
+    plot_sel sel;
+    const char *metric;
+    rw_table *t;        /* the selected rows: run step tensor layer module component METRIC */
+    plot_row *rows;     /* the same, parsed (t's row i is rows[i]) */
+    size_t nrows;
+    size_t nonfinite;   /* rows whose value is nan or inf */
+} plot_metric;
+
+/* Reads per-layer metric tables and keeps the rows the options select. Fails
+ * (naming the file) on an unreadable or empty table, a missing column, a
+ * bad number, a --runs or --modules pattern that matches nothing, no rows
+ * left, or a metric that is nan or inf in every row. */
+rw_status plot_metric_load(const char *const *paths, size_t npaths, const rw_plot_opts *o,
+                           plot_metric *m, rw_err *err);
+void plot_metric_free(plot_metric *m);
+
+/* One spectrum: σ1 >= ... >= σk of one layer's matrix. */
+typedef struct {
+    int run, module;
+    int64_t step;
+    int layer;
+    size_t k;
+    double *sigma;      /* owned */
+} plot_spec;
+
+typedef struct {
+    plot_sel sel;
+    plot_spec *s;
+    size_t n;
+} plot_spectra;
+
+/* Reads spectra from long tables (run step tensor layer module component i
+ * sigma, i = 1..k) or rw-spectra files, keeping what the options select. */
+rw_status plot_spectra_load(const char *const *paths, size_t npaths, const rw_plot_opts *o,
+                            plot_spectra *sp, rw_err *err);
+void plot_spectra_free(plot_spectra *sp);
+
+/* Index of s in names[0..n-1], -1 when absent. */
+long plot_index(char *const *names, size_t n, const char *s);
+
+#endif
