@@ -252,7 +252,14 @@ int main(int argc, char **argv)
         goto done;
     }
     a.o.out = cli.out;
-    a.o.component = cli.component >= 0 ? rw_comp_name((rw_comp)cli.component) : NULL;
+    a.o.component = NULL;
+    for (int c = 0; c < RW_COMP_COUNT && cli.comps; c++)
+        if (cli.comps == RW_COMP_BIT(c))
+            a.o.component = rw_comp_name((rw_comp)c);
+    if (cli.comps && !a.o.component) {
+        ret = rw_cli_usage_error(&cli, "--component: rw-plot draws one component at a time");
+        goto done;
+    }
     a.o.tensors = cli.sel.ninclude || cli.sel.nexclude ? &cli.sel : NULL;
     rw_err err = {{0}};
     const char *const *paths = (const char *const *)args;

@@ -552,8 +552,18 @@ rw_status plot_spectra_load(const char *const *paths, size_t npaths, const rw_pl
     rw_select all = {0};
     for (size_t f = 0; st == RW_OK && f < npaths; f++) {
         if (spectra_file_is(paths[f])) {
-            st = spectra_file_foreach(paths[f], o->tensors ? o->tensors : &all, -1,
-                                      spec_from_file, &c, err);
+            /* The named component; else each matrix's default and the OV circuit. */
+            int comp = o->component ? rw_comp_parse(o->component) : -1;
+            rw_kind kind = o->updates == 1 ? RW_KIND_UPDATE : RW_KIND_WEIGHT;
+            const rw_select *sel = o->tensors ? o->tensors : &all;
+            if (o->component && comp < 0)
+                st = rw_fail(err, RW_EUSAGE, "--component: '%s' is unknown", o->component);
+            else
+                st = spectra_file_foreach(paths[f], sel, comp >= 0 ? RW_COMP_BIT(comp) : 0,
+                                          kind, spec_from_file, &c, err);
+            if (st == RW_OK && comp < 0)
+                st = spectra_file_foreach(paths[f], sel, RW_COMP_BIT(RW_COMP_OV), kind,
+                                          spec_from_file, &c, err);
         } else {
             st = spec_from_table(&c, paths[f], err);
         }

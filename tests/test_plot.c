@@ -698,7 +698,7 @@ static void spectrum_from_spectra_file(void **state)
                                  .tensor = tensor, .layer = l,
                                  .module = "attention.v_proj.weight", .component = "weight",
                                  .rows = 6, .cols = 12, .dtype = RW_DT_F32, .k = 6,
-                                 .sigma = sig};
+                                 .sigma = sig, .kind = RW_KIND_UPDATE, .ref_fro = 1};
                 assert_int_equal(spectra_writer_add(w, &s, &err), RW_OK);
             }
     assert_int_equal(spectra_writer_close(w, true, &err), RW_OK);
