@@ -1,21 +1,31 @@
 #!/usr/bin/env bash
-# analyze.sh — the one-command pipeline: checkpoints in, tables (and, as the
-# programs for them land, figures and a report) out.
+# analyze.sh — the one-command pipeline: checkpoints in; tables, figures and a
+# report out.
 #
 #   ./analyze.sh [RUN ...] [-o OUT] [-j N]
 #
-# With no RUN, it generates the fixture runs (full-rank vs ReLoRA-style) and
-# analyses those. It installs missing Debian packages (scripts/deps.sh) and
-# builds what is missing first.
+# With no RUN it generates the fixture runs (full-rank vs ReLoRA-style) and
+# analyses those. A RUN is anything the rw- programs take: a directory of
+# checkpoints, a checkpoint file, FILE,FILE,..., @LIST, NAME=PATH.
+# It installs missing Debian packages (scripts/deps.sh) and builds first.
+#
+# OUT/ (default out/):
+#   report.md, report.html   what was analysed, the headline comparison, every
+#                            figure with a caption, links to the tables
+#   spectra.h5               every singular value, weights and updates; kept as
+#                            a cache: a second run decomposes only new or
+#                            changed checkpoints
+#   tables/                  rank.tsv cond.tsv updates.tsv (per layer),
+#                            compare.tsv compare_updates.tsv (mean and 95% CI
+#                            over layers), summary*.md
+#   figures/                 PNG figures, each with its gnuplot script
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 out=out
 jobs=""
 runs=()
-usage() {
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
-}
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case "$1" in
     -o|--output) [ $# -ge 2 ] || { echo "analyze.sh: $1 needs a directory" >&2; exit 2; }
@@ -29,11 +39,13 @@ while [ $# -gt 0 ]; do
 done
 
 say() { echo "analyze.sh: $*" >&2; }
+t_start=$(date +%s.%N)
+elapsed() { awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
 
 bash "$here/scripts/deps.sh"
 make -s -C "$here" all >&2
 bin="$here/bin"
-mkdir -p "$out"
+mkdir -p "$out/tables" "$out/figures"
 
 if [ ${#runs[@]} -eq 0 ]; then
     fx="$out/fixture-runs"
@@ -44,11 +56,177 @@ if [ ${#runs[@]} -eq 0 ]; then
     fi
     runs=("$fx/full-rank" "$fx/relora")
 fi
+j=()
+[ -n "$jobs" ] && j=(-j "$jobs")
 
-t0=$(date +%s.%N)
-say "spectra of ${#runs[@]} runs -> $out/spectra.h5"
-"$bin/rw-spectra" ${jobs:+-j "$jobs"} -o "$out/spectra.h5" "${runs[@]}"
-"$bin/rw-rank" -o "$out/rank.tsv" "$out/spectra.h5"
-"$bin/rw-cond" -o "$out/cond.tsv" "$out/spectra.h5"
-t1=$(date +%s.%N)
-say "wrote $out/rank.tsv and $out/cond.tsv ($(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s)"
+# 1. Every singular value once (weights and updates, every component).
+say "[1/4] spectra of ${#runs[@]} runs -> $out/spectra.h5"
+"$bin/rw-spectra" "${j[@]}" --updates --component all -o "$out/spectra.h5" "${runs[@]}"
+
+# 2. Tables, from the spectra file: no SVD from here on.
+say "[2/4] tables -> $out/tables/"
+T="$out/tables"
+"$bin/rw-rank" --component all -o "$T/rank.tsv" "$out/spectra.h5"
+"$bin/rw-cond" --component all -o "$T/cond.tsv" "$out/spectra.h5"
+"$bin/rw-updates" --component all -o "$T/updates.tsv" "$out/spectra.h5"
+nruns=$(awk -F'\t' 'NR>1 {print $1}' "$T/rank.tsv" | sort -u | wc -l)
+has_ov=$(awk -F'\t' 'NR>1 && $6=="ov" {print "yes"; exit}' "$T/rank.tsv")
+"$bin/rw-compare" --metrics per,cond,cond_rank -o "$T/compare.tsv" "$T/rank.tsv" "$T/cond.tsv"
+"$bin/rw-compare" --metrics per,cond,cond_rank,rel_update -o "$T/compare_updates.tsv" "$T/updates.tsv"
+if [ -n "$has_ov" ]; then
+    "$bin/rw-compare" --component ov --metrics per,cond -o "$T/compare_ov.tsv" "$T/rank.tsv" "$T/cond.tsv"
+fi
+if [ "$nruns" -ge 2 ]; then
+    "$bin/rw-compare" --summary --metrics per,cond --format md -o "$T/summary.md" "$T/rank.tsv" "$T/cond.tsv"
+    "$bin/rw-compare" --summary --metrics per,cond_rank --format md -o "$T/summary_updates.md" "$T/updates.tsv"
+    [ -n "$has_ov" ] && "$bin/rw-compare" --summary --component ov --metrics per,cond --format md \
+        -o "$T/summary_ov.md" "$T/rank.tsv" "$T/cond.tsv"
+fi
+
+# 3. Figures. The paper's four modules when the runs have them, else all.
+say "[3/4] figures -> $out/figures/"
+F="$out/figures"
+mods=()
+if awk -F'\t' 'NR>1 && $5=="swiglu.w_2.weight" {f=1} END {exit !f}' "$T/rank.tsv"; then
+    mods=(--modules paper)
+fi
+figs=()   # "file|caption"
+plot() {  # plot FILE CAPTION rw-plot-args...
+    local f=$1 cap=$2; shift 2
+    if "$bin/rw-plot" "$@" -o "$F/$f" 2>"$F/.err"; then
+        figs+=("$f|$cap")
+    else
+        say "figure $f not drawn: $(head -1 "$F/.err")"
+    fi
+    rm -f "$F/.err"
+}
+plot weights_per.png "Proportional effective rank of the weights (mean over layers, 95% CI)." \
+    trajectory "${mods[@]}" --metric per "$T/rank.tsv"
+plot weights_cond.png "Condition number σ₁/σₖ of the weights (mean over layers, 95% CI)." \
+    trajectory "${mods[@]}" --metric cond "$T/cond.tsv"
+plot updates_per.png "Proportional effective rank of the updates ΔW between checkpoints." \
+    trajectory "${mods[@]}" --metric per "$T/updates.tsv"
+plot updates_cond.png "Conditioning of the updates on their non-zero subspace, σ₁/σ_r (cond_rank; plain cond is infinite for low-rank updates)." \
+    trajectory "${mods[@]}" --metric cond_rank "$T/updates.tsv"
+plot heatmap_per.png "PER of the weights by layer and step, per module and run." \
+    heatmap "${mods[@]}" --metric per "$T/rank.tsv"
+plot spectrum_weights.png "Normalised singular values σᵢ/σ₁ of the weights at five steps." \
+    spectrum "${mods[@]}" "$out/spectra.h5"
+plot spectrum_updates.png "Normalised singular values of the updates: ReLoRA's rank ceiling shows as a cliff at i = r." \
+    spectrum --updates "${mods[@]}" "$out/spectra.h5"
+
+# 4. The report.
+say "[4/4] report -> $out/report.md, $out/report.html"
+R="$out/report.md"
+{
+    echo "# rankwatch report"
+    echo
+    echo "Generated $(date -u '+%Y-%m-%d %H:%M UTC') by \`analyze.sh\` ($("$bin/rw-rank" --version))."
+    echo
+    echo "## What was analysed"
+    echo
+    echo "| run | checkpoints | steps | matrices per checkpoint | stored dtype |"
+    echo "| --- | ---: | --- | ---: | --- |"
+    awk -F'\t' 'NR>1 && ($6=="weight" || $6=="full" || ($6=="lora")) {
+            key=$1; if (!(key in n)) { order[++k]=key; lo[key]=$2; hi[key]=$2 }
+            if (!((key, $2) in seen)) { seen[key, $2]=1; n[key]++ }
+            if ($2+0 < lo[key]+0) lo[key]=$2; if ($2+0 > hi[key]+0) hi[key]=$2
+            if (!((key, $2, $3) in t)) { t[key, $2, $3]=1; m[key, $2]++ }
+            dt[key, $9]=1 }
+        END { for (i=1;i<=k;i++) { r=order[i]; d=""
+                for (x in dt) { split(x, p, SUBSEP); if (p[1]==r) d = d (d ? ", " : "") p[2] }
+                printf "| %s | %d | %s to %s | %d | %s |\n", r, n[r], lo[r], hi[r], m[r, lo[r]], d } }' \
+        "$T/rank.tsv"
+    echo
+    echo "Inputs: $(printf '`%s` ' "${runs[@]}")"
+    echo
+    if [ "$nruns" -ge 2 ]; then
+        echo "## Headline comparison"
+        echo
+        echo "Final-step values of each run against the reference run, per module"
+        echo "(mean over layers); *gap* = run − reference, *area* = mean |gap| over the"
+        echo "shared steps, *apart from* = first step from which the gap stays beyond 5%"
+        echo "of the reference."
+        echo
+        echo "### Weights"
+        echo
+        cat "$T/summary.md"
+        echo
+        if [ -f "$T/summary_ov.md" ]; then
+            echo "### OV circuit"
+            echo
+            cat "$T/summary_ov.md"
+            echo
+        fi
+        echo "### Updates between checkpoints"
+        echo
+        cat "$T/summary_updates.md"
+        echo
+    fi
+    echo "## Figures"
+    echo
+    for f in "${figs[@]}"; do
+        echo "![${f#*|}](figures/${f%%|*})"
+        echo
+        echo "*${f#*|}*"
+        echo
+    done
+    echo "Each figure's gnuplot script and data are beside it in \`figures/\`:"
+    echo "\`cd figures && gnuplot NAME.gp\` redraws it."
+    echo
+    echo "## Tables"
+    echo
+    for t in rank cond updates compare compare_updates compare_ov; do
+        [ -f "$T/$t.tsv" ] && echo "- [\`tables/$t.tsv\`](tables/$t.tsv)"
+    done
+    echo "- [\`spectra.h5\`](spectra.h5): every singular value (\`rw-rank spectra.h5\` reads it)"
+} >"$R.tmp"
+mv "$R.tmp" "$R"
+
+# report.html: the same, figures inline, no JavaScript.
+H="$out/report.html"
+awk -v title="rankwatch report" '
+    function esc(s) { gsub(/&/, "\\&amp;", s); gsub(/</, "\\&lt;", s); gsub(/>/, "\\&gt;", s); return s }
+    function inline(s,   out, pre, code) {
+        s = esc(s)
+        while (match(s, /`[^`]*`/)) {
+            out = out substr(s, 1, RSTART - 1) "<code>" substr(s, RSTART + 1, RLENGTH - 2) "</code>"
+            s = substr(s, RSTART + RLENGTH)
+        }
+        s = out s
+        while (match(s, /\[<code>[^<]*<\/code>\]\([^)]*\)/)) {
+            pre = substr(s, RSTART, RLENGTH); split(pre, q, /\]\(/)
+            code = substr(q[1], 2); sub(/\)$/, "", q[2])
+            s = substr(s, 1, RSTART - 1) "<a href=\"" q[2] "\">" code "</a>" substr(s, RSTART + RLENGTH)
+        }
+        while (match(s, /\*[^*]+\*/)) s = substr(s, 1, RSTART - 1) "<em>" substr(s, RSTART + 1, RLENGTH - 2) "</em>" substr(s, RSTART + RLENGTH)
+        return s
+    }
+    BEGIN { print "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>" title "</title>"
+            print "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45}"
+            print "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}td,th{border:1px solid #ccc;padding:3px 8px}"
+            print "td.n{text-align:right;font-variant-numeric:tabular-nums}img{max-width:100%;border:1px solid #eee}"
+            print "figure{margin:1.5em 0}figcaption{color:#444;font-style:italic}code{background:#f4f4f4;padding:0 3px}</style></head><body>" }
+    /^\| *---/ { next }
+    /^\|/ { if (!intable) { print "<table>"; intable = 1; hdr = 1 }
+            n = split($0, c, /\|/); printf "<tr>"
+            for (i = 2; i < n; i++) { v = c[i]; gsub(/^ +| +$/, "", v)
+                tag = hdr ? "th" : "td"; cls = (!hdr && v ~ /^[-+0-9.e%]+$/) ? " class=\"n\"" : ""
+                printf "<%s%s>%s</%s>", tag, cls, inline(v), tag }
+            print "</tr>"; hdr = 0; next }
+    intable { print "</table>"; intable = 0 }
+    /^!\[/ { match($0, /\]\(.*\)/); src = substr($0, RSTART + 2, RLENGTH - 3)
+             alt = substr($0, 3, RSTART - 3)
+             print "<figure><img src=\"" src "\" alt=\"" esc(alt) "\"><figcaption>" esc(alt) "</figcaption></figure>"
+             skipcap = 1; next }
+    skipcap && /^\*.*\*$/ { skipcap = 0; next }
+    /^### / { print "<h3>" inline(substr($0, 5)) "</h3>"; next }
+    /^## / { print "<h2>" inline(substr($0, 4)) "</h2>"; next }
+    /^# / { print "<h1>" inline(substr($0, 3)) "</h1>"; next }
+    /^- / { print "<li>" inline(substr($0, 3)) "</li>"; next }
+    /^$/ { next }
+    { print "<p>" inline($0) "</p>" }
+    END { if (intable) print "</table>"; print "</body></html>" }' "$R" >"$H.tmp"
+mv "$H.tmp" "$H"
+
+say "done in $(elapsed) s: $out/report.md (and report.html), ${#figs[@]} figures"

@@ -1,0 +1,31 @@
+# e2e_analyze.sh — analyze.sh end to end on small fixture runs: every file
+# the report links to exists, the figures are PNGs, a second run reuses the
+# spectra, bad input fails cleanly.
+
+rw-fixture runs -o "$TMP/runs" --layers 3 --steps 600 --every 100 --cycle 300 >/dev/null 2>&1
+export RW_NO_INSTALL=1
+./analyze.sh "$TMP/runs/full-rank" "$TMP/runs/relora" -o "$TMP/rep" >"$TMP/log1" 2>&1
+check "analyze.sh exits 0" test $? -eq 0
+check "report.md and report.html written" test -s "$TMP/rep/report.md" -a -s "$TMP/rep/report.html"
+missing=0
+for link in $(grep -oE '\]\([^)]+\)' "$TMP/rep/report.md" | sed 's/^](//; s/)$//'); do
+    [ -e "$TMP/rep/$link" ] || { missing=$((missing + 1)); bad "report.md links to missing $link"; }
+done
+check "every link of report.md resolves" test "$missing" -eq 0
+check "seven figures in the report" test "$(grep -c '^!\[' "$TMP/rep/report.md")" -eq 7
+for f in weights_per weights_cond updates_per updates_cond heatmap_per spectrum_weights spectrum_updates; do
+    check "figures/$f.png is a PNG" sh -c "head -c 8 '$TMP/rep/figures/$f.png' | od -An -c | grep -q 'P   N   G'"
+    check "figures/$f.gp beside it" test -s "$TMP/rep/figures/$f.gp"
+done
+check "the HTML page shows the figures inline" test "$(grep -o '<img src="figures/[a-z_]*.png"' "$TMP/rep/report.html" | wc -l)" -eq 7
+check "the HTML page needs no JavaScript" test -z "$(grep -i '<script' "$TMP/rep/report.html")"
+check "headline names both runs" grep -q '| relora | full-rank |' "$TMP/rep/report.md"
+check "what was analysed: 7 checkpoints each" grep -q '| full-rank | 7 | 0 to 600 |' "$TMP/rep/report.md"
+./analyze.sh "$TMP/runs/full-rank" "$TMP/runs/relora" -o "$TMP/rep" >"$TMP/log2" 2>&1
+check "a second run decomposes nothing" grep -q "14 checkpoints: 0 decomposed, 14 reused" "$TMP/log2"
+check "a second run gives the same tables" cmp -s "$TMP/rep/tables/rank.tsv" <(rw-rank --component all "$TMP/rep/spectra.h5")
+expect_exit 1 "analyze.sh on a missing run fails" ./analyze.sh "$TMP/nope" -o "$TMP/rep2"
+check "the failure names the run" grep -q "nope: No such file" "$TMP/err"
+expect_exit 2 "analyze.sh with an unknown option" ./analyze.sh --bogus
+expect_exit 0 "analyze.sh --help" ./analyze.sh --help
+unset RW_NO_INSTALL
