@@ -25,7 +25,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=out
 jobs=""
 runs=()
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case "$1" in
     -o|--output) [ $# -ge 2 ] || { echo "analyze.sh: $1 needs a directory" >&2; exit 2; }
@@ -100,19 +100,30 @@ plot() {  # plot FILE CAPTION rw-plot-args...
     fi
     rm -f "$F/.err"
 }
-plot weights_per.png "Proportional effective rank of the weights (mean over layers, 95% CI)." \
+over="mean over layers, 95% CI"
+if ! awk -F'\t' 'NR>1 && $4>=0 {n[$1 FS $2 FS $5]++; if (n[$1 FS $2 FS $5]>1) {f=1; exit}} END {exit !f}' "$T/rank.tsv"; then
+    over="one matrix per module"
+fi
+plot weights_per.png "Proportional effective rank of the weights ($over)." \
     trajectory "${mods[@]}" --metric per "$T/rank.tsv"
-plot weights_cond.png "Condition number σ₁/σₖ of the weights (mean over layers, 95% CI)." \
-    trajectory "${mods[@]}" --metric cond "$T/cond.tsv"
-plot updates_per.png "Proportional effective rank of the updates ΔW between checkpoints." \
+# Low-rank inputs only (adapter-only checkpoints): cond is infinite everywhere.
+if awk -F'\t' -v c="$(head -1 "$T/cond.tsv" | tr '\t' '\n' | grep -n '^cond$' | cut -d: -f1)" \
+       'NR>1 && $c != "inf" && $c != "nan" {f=1; exit} END {exit !f}' "$T/cond.tsv"; then
+    plot weights_cond.png "Condition number σ₁/σₖ of the weights ($over)." \
+        trajectory "${mods[@]}" --metric cond "$T/cond.tsv"
+else
+    plot weights_cond.png "Conditioning σ₁/σ_r on the non-zero subspace (cond_rank): every matrix here is low-rank, so σ₁/σₖ is infinite ($over)." \
+        trajectory "${mods[@]}" --metric cond_rank "$T/cond.tsv"
+fi
+plot updates_per.png "Proportional effective rank of the updates ΔW between checkpoints ($over)." \
     trajectory "${mods[@]}" --metric per "$T/updates.tsv"
-plot updates_cond.png "Conditioning of the updates on their non-zero subspace, σ₁/σ_r (cond_rank; plain cond is infinite for low-rank updates)." \
+plot updates_cond.png "Conditioning of the updates on their non-zero subspace, σ₁/σ_r (cond_rank; plain σ₁/σₖ is infinite for low-rank updates) ($over)." \
     trajectory "${mods[@]}" --metric cond_rank "$T/updates.tsv"
 plot heatmap_per.png "PER of the weights by layer and step, per module and run." \
     heatmap "${mods[@]}" --metric per "$T/rank.tsv"
 plot spectrum_weights.png "Normalised singular values σᵢ/σ₁ of the weights at five steps." \
     spectrum "${mods[@]}" "$out/spectra.h5"
-plot spectrum_updates.png "Normalised singular values of the updates: ReLoRA's rank ceiling shows as a cliff at i = r." \
+plot spectrum_updates.png "Normalised singular values of the updates at five steps: a low-rank update (ReLoRA, LoRA) shows its rank ceiling as a cliff at i = r, down to round-off (about 1e-16, or 1e-7 where float32 weights were merged)." \
     spectrum --updates "${mods[@]}" "$out/spectra.h5"
 
 # 4. The report.
@@ -179,6 +190,9 @@ R="$out/report.md"
     for t in rank cond updates compare compare_updates compare_ov; do
         [ -f "$T/$t.tsv" ] && echo "- [\`tables/$t.tsv\`](tables/$t.tsv)"
     done
+    for t in summary summary_updates summary_ov; do
+        [ -f "$T/$t.md" ] && echo "- [\`tables/$t.md\`](tables/$t.md)"
+    done
     echo "- [\`spectra.h5\`](spectra.h5): every singular value (\`rw-rank spectra.h5\` reads it)"
 } >"$R.tmp"
 mv "$R.tmp" "$R"
@@ -207,26 +221,30 @@ awk -v title="rankwatch report" '
             print "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}td,th{border:1px solid #ccc;padding:3px 8px}"
             print "td.n{text-align:right;font-variant-numeric:tabular-nums}img{max-width:100%;border:1px solid #eee}"
             print "figure{margin:1.5em 0}figcaption{color:#444;font-style:italic}code{background:#f4f4f4;padding:0 3px}</style></head><body>" }
+    function flush() { if (para != "") { print "<p>" para "</p>"; para = "" }
+                       if (inlist) { print "</ul>"; inlist = 0 } }
     /^\| *---/ { next }
-    /^\|/ { if (!intable) { print "<table>"; intable = 1; hdr = 1 }
+    /^\|/ { flush(); if (!intable) { print "<table>"; intable = 1; hdr = 1 }
             n = split($0, c, /\|/); printf "<tr>"
             for (i = 2; i < n; i++) { v = c[i]; gsub(/^ +| +$/, "", v)
                 tag = hdr ? "th" : "td"; cls = (!hdr && v ~ /^[-+0-9.e%]+$/) ? " class=\"n\"" : ""
                 printf "<%s%s>%s</%s>", tag, cls, inline(v), tag }
             print "</tr>"; hdr = 0; next }
     intable { print "</table>"; intable = 0 }
-    /^!\[/ { match($0, /\]\(.*\)/); src = substr($0, RSTART + 2, RLENGTH - 3)
+    /^!\[/ { flush(); match($0, /\]\(.*\)/); src = substr($0, RSTART + 2, RLENGTH - 3)
              alt = substr($0, 3, RSTART - 3)
              print "<figure><img src=\"" src "\" alt=\"" esc(alt) "\"><figcaption>" esc(alt) "</figcaption></figure>"
              skipcap = 1; next }
     skipcap && /^\*.*\*$/ { skipcap = 0; next }
-    /^### / { print "<h3>" inline(substr($0, 5)) "</h3>"; next }
-    /^## / { print "<h2>" inline(substr($0, 4)) "</h2>"; next }
-    /^# / { print "<h1>" inline(substr($0, 3)) "</h1>"; next }
-    /^- / { print "<li>" inline(substr($0, 3)) "</li>"; next }
-    /^$/ { next }
-    { print "<p>" inline($0) "</p>" }
-    END { if (intable) print "</table>"; print "</body></html>" }' "$R" >"$H.tmp"
+    /^### / { flush(); print "<h3>" inline(substr($0, 5)) "</h3>"; next }
+    /^## / { flush(); print "<h2>" inline(substr($0, 4)) "</h2>"; next }
+    /^# / { flush(); print "<h1>" inline(substr($0, 3)) "</h1>"; next }
+    /^- / { if (para != "") { print "<p>" para "</p>"; para = "" }
+            if (!inlist) { print "<ul>"; inlist = 1 }
+            print "<li>" inline(substr($0, 3)) "</li>"; next }
+    /^$/ { flush(); next }
+    { para = para (para == "" ? "" : " ") inline($0) }
+    END { flush(); if (intable) print "</table>"; print "</body></html>" }' "$R" >"$H.tmp"
 mv "$H.tmp" "$H"
 
-say "done in $(elapsed) s: $out/report.md (and report.html), ${#figs[@]} figures"
+say "done in $(elapsed) s: $out/report.md (and report.html), ${#figs[@]} figures in $out/figures"

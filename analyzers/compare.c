@@ -258,11 +258,17 @@ static rw_status gather(const rw_table *t, uint32_t src, const char *name, const
             mcol[m] = -1; /* a text column here, a metric in another table */
     }
     rw_status st = RW_OK;
+    bool *dflt = rw_calloc(t->nrows ? t->nrows : 1, sizeof *dflt, err);
+    if (!dflt) {
+        free(mcol);
+        return RW_ENOMEM;
+    }
+    if (!o->component)
+        st = rw_default_rows(t, dflt, err);
     for (size_t r = 0; r < t->nrows && st == RW_OK; r++) {
         const char *comp = table_cell(t, r, (size_t)c[4]);
         const char *tensor = table_cell(t, r, (size_t)c[2]);
-        bool take = o->component ? strcmp(comp, o->component) == 0
-                                 : strcmp(comp, "weight") == 0 || strcmp(comp, "full") == 0;
+        bool take = o->component ? strcmp(comp, o->component) == 0 : dflt[r];
         if (!take || (o->sel && !rw_select_match(o->sel, tensor)))
             continue;
         cmp_item it = {.src = src, .row = r};
@@ -292,6 +298,7 @@ static rw_status gather(const rw_table *t, uint32_t src, const char *name, const
         }
     }
     free(mcol);
+    free(dflt);
     return st;
 }
 

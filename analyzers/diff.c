@@ -460,7 +460,20 @@ static rw_status compare_pair(rw_diff *d, uint32_t pi, rw_err *err)
                 d->counts.labels_differ++;
             } else {
                 d->counts.values++;
-                if (values_agree(x, a, b, &rec.d))
+                /* rw-compare tables: a metric is a row (key "metric"), so its
+                 * tolerance applies to that row's numbers. */
+                dcol rowtol = *x;
+                if (lb != LAYOUT_LAYER) {
+                    const char *metric = table_cell(tb, rb, (size_t)p->kb[1]);
+                    for (size_t i = 0; i < d->o.ntols; i++)
+                        if (strcmp(d->o.tols[i].metric, metric) == 0) {
+                            rowtol.rtol = d->o.tols[i].rtol;
+                            if (!isnan(d->o.tols[i].atol))
+                                rowtol.atol = d->o.tols[i].atol;
+                        }
+                    rowtol.skip = rowtol.skip || isinf(rowtol.rtol) || isinf(rowtol.atol);
+                }
+                if (values_agree(&rowtol, a, b, &rec.d))
                     continue;
                 rec.d.kind = RW_DK_VALUE;
                 d->counts.values_beyond++;

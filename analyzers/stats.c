@@ -144,6 +144,71 @@ void rw_summarize(const double *v, size_t n, rw_summary *out)
     *out = s;
 }
 
+/* ------------------------------------------------------ default rows */
+
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *row_key(const rw_table *t, size_t r, const long *c)
+{
+    const char *run = table_cell(t, r, (size_t)c[0]), *step = table_cell(t, r, (size_t)c[1]),
+               *tensor = table_cell(t, r, (size_t)c[2]);
+    size_t n = strlen(run) + strlen(step) + strlen(tensor) + 3;
+    char *k = malloc(n);
+    if (k)
+        snprintf(k, n, "%s\x1f%s\x1f%s", run, step, tensor);
+    return k;
+}
+
+rw_status rw_default_rows(const rw_table *t, bool *keep, rw_err *err)
+{
+    static const char *const need[] = {"run", "step", "tensor", "component"};
+    long c[4];
+    for (size_t r = 0; r < t->nrows; r++)
+        keep[r] = false;
+    for (int i = 0; i < 4; i++)
+        if ((c[i] = table_col(t, need[i])) < 0)
+            return rw_fail(err, RW_EDATA, "table has no column '%s'", need[i]);
+    char **full = NULL;
+    size_t nfull = 0;
+    bool any_lora = false;
+    for (size_t r = 0; r < t->nrows; r++) {
+        const char *comp = table_cell(t, r, (size_t)c[3]);
+        keep[r] = !strcmp(comp, "weight") || !strcmp(comp, "full") || !strcmp(comp, "ov") ||
+                  !strcmp(comp, "wo_wv");
+        any_lora = any_lora || !strcmp(comp, "lora");
+    }
+    if (!any_lora)
+        return RW_OK;
+    rw_status st = RW_OK;
+    full = rw_calloc(t->nrows ? t->nrows : 1, sizeof *full, err);
+    if (!full)
+        return RW_ENOMEM;
+    for (size_t r = 0; r < t->nrows && st == RW_OK; r++)
+        if (!strcmp(table_cell(t, r, (size_t)c[3]), "full") &&
+            !(full[nfull++] = row_key(t, r, c)))
+            st = rw_fail(err, RW_ENOMEM, "out of memory");
+    if (st == RW_OK)
+        qsort(full, nfull, sizeof *full, cmp_cstr);
+    for (size_t r = 0; r < t->nrows && st == RW_OK; r++) {
+        if (strcmp(table_cell(t, r, (size_t)c[3]), "lora") != 0)
+            continue;
+        char *k = row_key(t, r, c);
+        if (!k) {
+            st = rw_fail(err, RW_ENOMEM, "out of memory");
+            break;
+        }
+        keep[r] = !nfull || !bsearch(&k, full, nfull, sizeof *full, cmp_cstr);
+        free(k);
+    }
+    for (size_t i = 0; i < nfull; i++)
+        free(full[i]);
+    free(full);
+    return st;
+}
+
 /* ---------------------------------------------------------- aggregation */
 
 typedef struct {
@@ -182,14 +247,22 @@ rw_status rw_aggregate(const rw_table *t, const char *metric, const char *compon
         if ((c[i] = table_col(t, need[i])) < 0)
             return rw_fail(err, RW_EDATA, "table has no column '%s'", need[i]);
     agg_item *it = rw_calloc(t->nrows ? t->nrows : 1, sizeof *it, err);
-    if (!it)
+    bool *dflt = rw_calloc(t->nrows ? t->nrows : 1, sizeof *dflt, err);
+    if (!it || !dflt) {
+        free(it);
+        free(dflt);
         return RW_ENOMEM;
+    }
+    if (!component && rw_default_rows(t, dflt, err) != RW_OK) {
+        free(it);
+        free(dflt);
+        return RW_EDATA;
+    }
     size_t ni = 0;
     rw_status st = RW_OK;
     for (size_t r = 0; r < t->nrows; r++) {
         const char *comp = table_cell(t, r, (size_t)c[3]);
-        bool take = component ? strcmp(comp, component) == 0
-                              : strcmp(comp, "weight") == 0 || strcmp(comp, "full") == 0;
+        bool take = component ? strcmp(comp, component) == 0 : dflt[r];
         if (!take)
             continue;
         int64_t step;
@@ -207,6 +280,7 @@ rw_status rw_aggregate(const rw_table *t, const char *metric, const char *compon
         it[ni++] = (agg_item){r, table_cell(t, r, (size_t)c[0]), table_cell(t, r, (size_t)c[2]),
                               comp, step, v};
     }
+    free(dflt);
     if (st != RW_OK) {
         free(it);
         return st;

@@ -26,6 +26,14 @@ typedef struct {
  * for mixed signs) and sd, lo, hi nan. */
 void rw_summarize(const double *v, size_t n, rw_summary *out);
 
+/* Marks (keep[r] = true) the rows of a per-layer table (key columns run,
+ * step, tensor, component) that carry a matrix's default component, as the
+ * analyzers choose it: weight (plain tensors), full (adapted ones), ov and
+ * wo_wv (the OV circuits), and lora where the same run, step and tensor have
+ * no full row (adapter-only checkpoints). keep has t->nrows entries. A table
+ * without those columns gets keep = false everywhere and RW_EDATA. */
+rw_status rw_default_rows(const rw_table *t, bool *keep, rw_err *err);
+
 /* One aggregated point: a metric's summary over the layers of a module. */
 typedef struct {
     char *run, *module, *component; /* owned */
@@ -35,7 +43,7 @@ typedef struct {
 
 /* Aggregates column `metric` of a per-layer table (DESIGN.md key columns)
  * over layers, per (run, module, component, step). component: a name, or
- * NULL for each run's default (rows whose component is "weight" or "full").
+ * NULL for each matrix's default (rw_default_rows).
  * Result sorted by module, component, step, run. RW_ENOTFOUND when the table
  * lacks the metric column; RW_EDATA when a needed key column is missing or
  * a cell is not a number. */

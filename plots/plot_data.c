@@ -4,6 +4,7 @@
 #include "plot_data.h"
 
 #include "spectra_file.h"
+#include "stats.h"
 
 #include <fnmatch.h>
 #include <math.h>
@@ -116,21 +117,17 @@ static long sel_run(selector *x, const char *run, rw_err *err)
     return (long)s->nruns - 1;
 }
 
-static bool default_component(const char *c)
-{
-    return !strcmp(c, "weight") || !strcmp(c, "full") || !strcmp(c, "ov");
-}
-
 /* Whether a row of run index r passes --runs, --component, --modules and
- * --include/--exclude (tensor may be NULL when the input has none). Notes
+ * --include/--exclude (tensor may be NULL when the input has none). is_default:
+ * the row carries its matrix's default component (rw_default_rows). Notes
  * the modules of rows that pass all but --modules, for messages. */
 static bool sel_keep(selector *x, long r, const char *module, const char *component,
-                     const char *tensor)
+                     const char *tensor, bool is_default)
 {
     const rw_plot_opts *o = x->o;
     if (!x->s->run_on[r])
         return false;
-    if (o->component ? strcmp(component, o->component) != 0 : !default_component(component))
+    if (o->component ? strcmp(component, o->component) != 0 : !is_default)
         return false;
     if (o->tensors && tensor && !rw_select_match(o->tensors, tensor))
         return false;
@@ -317,6 +314,19 @@ rw_status plot_metric_load(const char *const *paths, size_t npaths, const rw_plo
             st = need_cols(t, paths[f], names, 6, c, err);
         long ctensor = table_col(t, "tensor");
         has_rel |= table_col(t, "rel_update") >= 0;
+        bool *dflt = st == RW_OK ? rw_calloc(t->nrows, sizeof *dflt, err) : NULL;
+        if (st == RW_OK && !dflt)
+            st = RW_ENOMEM;
+        if (st == RW_OK && ctensor >= 0) {
+            rw_err ignored = {{0}};
+            rw_default_rows(t, dflt, &ignored);
+        } else if (st == RW_OK) { /* no tensor column: by the component alone */
+            for (size_t r = 0; r < t->nrows; r++) {
+                const char *cc = table_cell(t, r, (size_t)c[4]);
+                dflt[r] = !strcmp(cc, "weight") || !strcmp(cc, "full") || !strcmp(cc, "ov") ||
+                          !strcmp(cc, "lora");
+            }
+        }
         for (size_t r = 0; st == RW_OK && r < t->nrows; r++) {
             const char *run = table_cell(t, r, (size_t)c[0]);
             const char *module = table_cell(t, r, (size_t)c[3]);
@@ -327,7 +337,7 @@ rw_status plot_metric_load(const char *const *paths, size_t npaths, const rw_plo
                 st = RW_ENOMEM;
                 break;
             }
-            if (!sel_keep(&x, ri, module, comp, tensor))
+            if (!sel_keep(&x, ri, module, comp, tensor, dflt[r]))
                 continue;
             int64_t step, layer;
             double v;
@@ -366,6 +376,7 @@ rw_status plot_metric_load(const char *const *paths, size_t npaths, const rw_plo
             m->rows[m->nrows++] = (plot_row){(int)ri, (int)mi, step, (int)layer, v, NULL};
             x.nkept++;
         }
+        free(dflt);
         table_free(t);
     }
     size_t *perm = NULL;
@@ -437,7 +448,8 @@ static rw_status spec_from_file(const rw_spectrum *s, void *ctx, rw_err *err)
     long r = sel_run(c->x, s->run, err);
     if (r < 0)
         return RW_ENOMEM;
-    if (!sel_keep(c->x, r, s->module, s->component, s->tensor))
+    /* spectra_file_foreach chose the default components already */
+    if (!sel_keep(c->x, r, s->module, s->component, s->tensor, true))
         return RW_OK;
     return spec_push(c, r, s->module, s->step, s->layer, s->sigma, s->k, err);
 }
@@ -478,6 +490,13 @@ static rw_status spec_from_table(spec_ctx *c, const char *path, rw_err *err)
         st = rw_fail(err, RW_EDATA, "%s: table has no rows", path);
     else
         st = need_cols(t, path, need, 8, col, err);
+    bool *dflt = st == RW_OK ? rw_calloc(t->nrows, sizeof *dflt, err) : NULL;
+    if (st == RW_OK && !dflt)
+        st = RW_ENOMEM;
+    if (st == RW_OK) {
+        rw_err ignored = {{0}};
+        rw_default_rows(t, dflt, &ignored);
+    }
     long_row *rows = st == RW_OK ? rw_calloc(t->nrows, sizeof *rows, err) : NULL;
     if (st == RW_OK && !rows)
         st = RW_ENOMEM;
@@ -492,7 +511,7 @@ static rw_status spec_from_table(spec_ctx *c, const char *path, rw_err *err)
             st = RW_ENOMEM;
             break;
         }
-        if (!sel_keep(c->x, ri, w.module, w.component, w.tensor))
+        if (!sel_keep(c->x, ri, w.module, w.component, w.tensor, dflt[r]))
             continue;
         const char *bad = NULL, *cell;
         if (!rw_parse_i64(cell = table_cell(t, r, (size_t)col[1]), &w.step))
@@ -537,6 +556,7 @@ static rw_status spec_from_table(spec_ctx *c, const char *path, rw_err *err)
     }
     free(sig);
     free(rows);
+    free(dflt);
     table_free(t);
     return st;
 }

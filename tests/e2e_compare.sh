@@ -233,3 +233,20 @@ if [ -n "$REALDATA" ] && [ -d "$REALDATA/keras-mlp-epochs" ]; then
 else
     skip "real: ../shared/realdata not present"
 fi
+
+# rw-compare tables: a per-metric tolerance applies to that metric's rows.
+rw-fixture runs -o "$TMP/tolruns" --layers 2 --steps 300 --cycle 100 >/dev/null 2>&1
+rw-metrics "$TMP/tolruns/full-rank" "$TMP/tolruns/relora" >"$TMP/tol_m.tsv"
+rw-compare --metrics per,cond "$TMP/tol_m.tsv" >"$TMP/tol_a.tsv"
+awk -F'\t' 'BEGIN{OFS="\t"} NR>1 && $2=="cond" {$6=$6*1.5} {print}' "$TMP/tol_a.tsv" >"$TMP/tol_b.tsv"
+expect_exit 1 "compare tables: a moved cond mean is a difference" rw-diff "$TMP/tol_a.tsv" "$TMP/tol_b.tsv"
+expect_exit 0 "compare tables: --tol cond=inf skips the cond rows" rw-diff --tol cond=inf "$TMP/tol_a.tsv" "$TMP/tol_b.tsv"
+expect_exit 1 "compare tables: --tol per=inf does not skip cond rows" rw-diff --tol per=inf "$TMP/tol_a.tsv" "$TMP/tol_b.tsv"
+# Adapter-only runs compare and plot their lora component by default.
+if [ -n "$REALDATA" ]; then
+    rw-rank "$REALDATA/gpt2-lora-steps" >"$TMP/gpt2_rank.tsv"
+    expect_exit 0 "rw-compare on an adapter-only run (lora by default)" rw-compare --metrics per "$TMP/gpt2_rank.tsv"
+    check "adapter-only: one module, 15 steps" test "$(awk -F'\t' 'NR>1 {print $1, $3}' "$TMP/out" | sort -u | wc -l)" -eq 15
+else
+    skip "adapter-only compare: ../shared/realdata is absent"
+fi
