@@ -142,14 +142,31 @@ int rw_cli_parse(rw_cli *c, int argc, char **argv, const struct option *extra,
                                       opt == OPT_HEADS ? &c->heads : &c->kv_heads)) == 0)
                 ret = -1;
             break;
-        case '?':
-            if (optopt)
-                ret = rw_cli_usage_error(c, "option '-%c' is unknown or lacks its value",
-                                         optopt);
-            else
-                ret = rw_cli_usage_error(c, "option '%s' is unknown or lacks its value",
-                                         argv[optind - 1]);
+        case '?': {
+            /* getopt_long says '?' both for an unknown option and for one
+             * missing its value: tell them apart. */
+            const char *word = argv[optind - 1];
+            bool needs = false;
+            if (optopt && optopt < 128 && strncmp(word, "--", 2) != 0) {
+                const char *p = strchr(shorts, optopt);
+                needs = p && p[1] == ':';
+                if (needs)
+                    ret = rw_cli_usage_error(c, "option '-%c' needs a value", optopt);
+                else
+                    ret = rw_cli_usage_error(c, "unknown option '-%c'", optopt);
+                break;
+            }
+            if (strncmp(word, "--", 2) == 0) {
+                size_t len = strcspn(word + 2, "=");
+                for (size_t i = 0; opts[i].name && !needs; i++)
+                    needs = strlen(opts[i].name) == len &&
+                            strncmp(opts[i].name, word + 2, len) == 0 &&
+                            opts[i].has_arg == required_argument;
+            }
+            ret = rw_cli_usage_error(c, needs ? "option '%s' needs a value" : "unknown option '%s'",
+                                     word);
             break;
+        }
         default:
             if (fn) {
                 int r = fn(opt, optarg, ctx);
