@@ -19,11 +19,18 @@
 
 static const char usage[] =
     "Usage: rw-spectra [OPTION]... -o SPECTRA.h5 RUN...\n"
+    "       rw-spectra [OPTION]... -o TABLE.tsv RUN...|SPECTRA.h5\n"
     "Computes the singular values of every matrix of each RUN (a directory of\n"
     "checkpoints, a checkpoint file, an HDF5 file of step_<N> groups,\n"
     "FILE,FILE,... or @LIST; NAME=RUN labels it) and writes them to SPECTRA.h5.\n"
     "By default the spectra of the weights; --updates adds those of the updates\n"
     "between consecutive checkpoints, --from-first those since the first one.\n"
+    "\n"
+    "With -o ending in anything but .h5/.hdf5, the spectra are written as a long\n"
+    "table instead (--format tsv, csv, md or json), one row per singular value:\n"
+    "  run step tensor layer module component kind i sigma\n"
+    "  (kind: weight, update or update_first; i from 1, sigma descending)\n"
+    "and the input may be a spectra file, which is then converted.\n"
     "\n"
     "When SPECTRA.h5 exists and was written with the same options, checkpoints\n"
     "whose path, size, modification time and step are unchanged are not\n"
@@ -33,7 +40,8 @@ static const char usage[] =
     "  --updates           also the spectra of the updates (for rw-updates)\n"
     "  --from-first        also the spectra of W(step) - W(first step)\n"
     "  --recompute         ignore an existing SPECTRA.h5\n"
-    "  -o, --output FILE   the spectra file to write (required)\n"
+    "  -o, --output FILE   the spectra file (.h5) or long table to write (required)\n"
+    "  --format F          the long table's format: tsv (default), csv, md, json\n"
     RW_CLI_COMMON_HELP
     "\n"
     "Exit status: 0 ok, 1 bad data, 2 usage error.\n";
@@ -166,6 +174,67 @@ static rw_status add(const rw_spectrum *s, void *ctx, rw_err *err)
     return spectra_writer_add(k->w, s, err);
 }
 
+/* ------------------------------------------------------------ long table */
+
+static rw_status add_long(const rw_spectrum *s, void *ctx, rw_err *err)
+{
+    rw_table *t = ctx;
+    char step[32], layer[32], i[32], sig[32];
+    snprintf(step, sizeof step, "%lld", (long long)s->step);
+    snprintf(layer, sizeof layer, "%d", s->layer);
+    rw_status st = RW_OK;
+    for (size_t j = 0; j < s->k && st == RW_OK; j++) {
+        snprintf(i, sizeof i, "%zu", j + 1);
+        const char *cells[] = {s->run,       step,        s->tensor, layer, s->module,
+                               s->component, rw_kind_name(s->kind), i, rw_fmt_double(sig, s->sigma[j])};
+        st = table_add_row(t, cells, err);
+    }
+    return st;
+}
+
+static bool is_h5_name(const char *p)
+{
+    size_t n = strlen(p);
+    return (n > 3 && strcmp(p + n - 3, ".h5") == 0) || (n > 5 && strcmp(p + n - 5, ".hdf5") == 0);
+}
+
+/* The long table, from runs or from a spectra file. */
+static int long_table(rw_cli *cli, const modes *m, int nargs, char **args)
+{
+    static const char *const cols[] = {"run",       "step", "tensor", "layer", "module",
+                                       "component", "kind", "i",      "sigma"};
+    rw_err err = {{0}};
+    rw_runset rs = {0};
+    rw_table *t = table_new(cols, 9);
+    rw_status st = t ? RW_OK : rw_fail(&err, RW_ENOMEM, "out of memory");
+    if (t)
+        for (long c = 0; c < 9; c++)
+            table_set_numeric(t, c, c == 1 || c == 3 || c == 7 || c == 8);
+    if (st == RW_OK && nargs == 1 && spectra_file_is(args[0])) {
+        rw_kind kinds[3] = {RW_KIND_WEIGHT, RW_KIND_UPDATE, RW_KIND_UPDATE_FIRST};
+        for (int k = 0; k < 3 && st == RW_OK; k++)
+            st = spectra_file_foreach(args[0], &cli->sel, cli->comps, kinds[k], add_long, t, &err);
+    } else if (st == RW_OK) {
+        st = rw_cli_runs(cli, nargs, args, &rs, &err);
+        if (st == RW_OK) {
+            rw_analysis_opts o = rw_cli_analysis(cli);
+            o.updates = m->updates;
+            o.from_first = m->from_first;
+            st = rw_analyze(&rs, &o, add_long, t, &err);
+        }
+    }
+    if (st == RW_OK) {
+        /* run, step, tensor, component, kind, i */
+        long keys[6] = {0, 1, 2, 5, 6, 7};
+        bool num[6] = {false, true, false, false, false, true};
+        table_sort(t, keys, num, 6);
+        st = table_write_path(t, cli->out, cli->format, &err);
+    }
+    table_free(t);
+    runset_free(&rs);
+    return st == RW_OK ? 0 : rw_cli_fail(cli, st, &err);
+}
+
 int main(int argc, char **argv)
 {
     rw_cli cli = {.prog = "rw-spectra", .usage = usage};
@@ -184,7 +253,11 @@ int main(int argc, char **argv)
         goto out;
     }
     if (!cli.out) {
-        ret = rw_cli_usage_error(&cli, "-o SPECTRA.h5 is required");
+        ret = rw_cli_usage_error(&cli, "-o SPECTRA.h5 (or -o TABLE.tsv) is required");
+        goto out;
+    }
+    if (!is_h5_name(cli.out)) {
+        ret = long_table(&cli, &m, argc - optind, argv + optind);
         goto out;
     }
     rw_err err = {{0}};

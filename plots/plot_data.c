@@ -496,6 +496,12 @@ static rw_status spec_from_table(spec_ctx *c, const char *path, rw_err *err)
     if (st == RW_OK) {
         rw_err ignored = {{0}};
         rw_default_rows(t, dflt, &ignored);
+        /* rw-spectra's long tables say whether a row is of a weight or an update */
+        long ck = table_col(t, "kind");
+        const char *want = c->x->o->updates == 1 ? "update" : "weight";
+        for (size_t r = 0; ck >= 0 && r < t->nrows; r++)
+            if (strcmp(table_cell(t, r, (size_t)ck), want) != 0)
+                dflt[r] = false;
     }
     long_row *rows = st == RW_OK ? rw_calloc(t->nrows, sizeof *rows, err) : NULL;
     if (st == RW_OK && !rows)

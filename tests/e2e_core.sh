@@ -168,3 +168,21 @@ rw-spectra --updates -o "$TMP/cache.h5" "$TMP/jruns/full-rank" "$TMP/jruns/relor
 check "a touched checkpoint and its successor are decomposed again" grep -q "10 checkpoints: 2 decomposed, 8 reused" "$TMP/err3"
 rw-spectra -o "$TMP/cache.h5" "$TMP/jruns/full-rank" "$TMP/jruns/relora" 2>"$TMP/err4"
 check "other options: no reuse" test ! -s "$TMP/err4"
+
+# Spectra as data: the long table, from runs and from a spectra file.
+rw-spectra -o "$TMP/long.tsv" "$TMP/fx/known"
+check "long table header" test "$(head -1 "$TMP/long.tsv")" = "$(printf 'run\tstep\ttensor\tlayer\tmodule\tcomponent\tkind\ti\tsigma')"
+n_sig=0
+while IFS=$'\t' read -r step tensor rows cols i sigma; do
+    got=$(awk -F'\t' -v s="$step" -v t="$tensor" -v i="$i" '$2==s && $3==t && $8==i {print $9}' "$TMP/long.tsv")
+    if [ "$sigma" = 0 ]; then
+        close_tol "$got" 0 0 1e-13 || bad "long table: $tensor step $step sigma_$i = $got, expected 0"
+    else
+        # relative 1e-12, or LAPACK's absolute accuracy (~1e-16 sigma_max) for tiny ones
+        close_tol "$got" "$sigma" 1e-12 1e-14 || bad "long table: $tensor step $step sigma_$i = $got, expected $sigma"
+    fi
+    n_sig=$((n_sig + 1))
+done < <(tail -n +2 "$TMP/fx/known_sigma.tsv")
+check "every chosen singular value checked in the long table ($n_sig)" test "$n_sig" -eq "$(($(wc -l <"$TMP/long.tsv") - 1))"
+rw-spectra -o "$TMP/long2.tsv" "$TMP/spectra.h5"
+check "a spectra file converts to the same long table" cmp -s "$TMP/long.tsv" "$TMP/long2.tsv"
