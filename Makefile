@@ -37,7 +37,7 @@ PROG_SRC := $(wildcard analyzers/rw-*.c)
 LIB_SRC := $(filter-out $(PROG_SRC),$(wildcard analyzers/*.c)) \
            $(wildcard io/*.c plots/*.c fixtures/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
-TESTUTIL_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
+TESTUTIL_SRC := $(filter-out $(TEST_SRC) tests/bench_%.c,$(wildcard tests/*.c))
 
 PROGS := $(patsubst analyzers/%.c,$(B)/bin/%,$(PROG_SRC))
 LIB := $(B)/librankwatch.a
@@ -85,8 +85,12 @@ unit: $(TESTS)
 e2e: $(PROGS)
 	@RW_BIN=$(B)/bin bash tests/e2e.sh
 
-bench: $(PROGS)
-	@RW_BIN=$(B)/bin bash tests/bench.sh
+# The benchmark program (tests/bench_svd.c): not a test, not in `make check`.
+$(B)/tests/bench_svd: $(B)/tests/bench_svd.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
+
+bench: $(PROGS) $(B)/tests/bench_svd
+	@RW_BIN=$(B)/bin RW_BENCH=$(B)/tests/bench_svd bash tests/bench.sh
 
 install: $(PROGS)
 	install -d $(DESTDIR)$(BINDIR)

@@ -191,7 +191,8 @@ static void test_ill_conditioned(void **state)
     (void)state;
     double s[30];
     logspace(s, 30, 1.0, 1e-8);
-    const int shapes[2][2] = {{50, 30}, {30, 50}};
+    /* 30 x 80: dgesdd after a QR of the (column-major) tall W^T. */
+    const int shapes[2][2] = {{50, 30}, {30, 80}};
     for (int t = 0; t < 2; t++) {
         int m = shapes[t][0], n = shapes[t][1];
         double *w32 = build(m, n, s, ROUND_F32), *w64 = build(m, n, s, EXACT);
@@ -279,6 +280,10 @@ static void test_float64_large_goes_to_gesdd(void **state)
     double *w = build(500, 300, s, EXACT);
     assert_int_equal(check_contract(w, 500, 300, RW_DT_F64, s, KNOWN_F64), RW_SVD_GESDD);
     assert_int_equal(check_contract(w, 500, 300, RW_DT_INT, s, KNOWN_F64), RW_SVD_GESDD);
+    free(w);
+    /* Wide enough for the QR-first variant (n >= 11m/6). */
+    w = build(300, 560, s, EXACT);
+    assert_int_equal(check_contract(w, 300, 560, RW_DT_F64, s, KNOWN_F64), RW_SVD_GESDD);
     free(w);
 }
 
