@@ -85,6 +85,11 @@ rw_status rw_analyze(const rw_runset *rs, const rw_analysis_opts *o, rw_spectrum
     if (o->component >= 0 && o->component != RW_COMP_WEIGHT && o->component != RW_COMP_FULL)
         return rw_fail(err, RW_EUSAGE, "component '%s' needs adapter support, which this build lacks",
                        rw_comp_name((rw_comp)o->component));
+    /* Singular values within the stored dtype's accuracy contract
+     * (spectral.h, docs/performance.md); one workspace for the whole run. */
+    rw_svd_ws *ws = rw_svd_ws_new();
+    if (!ws)
+        return rw_fail(err, RW_ENOMEM, "out of memory");
 
     for (size_t r = 0; r < rs->n && st == RW_OK; r++) {
         const rw_run *run = &rs->runs[r];
@@ -126,7 +131,7 @@ rw_status rw_analyze(const rw_runset *rs, const rw_analysis_opts *o, rw_spectrum
                 if ((st = ckpt_read(c, ti, buf, err)) != RW_OK)
                     break;
                 rw_err serr = {{0}};
-                rw_status sst = rw_svd_values(buf, m, n, sigma, &serr);
+                rw_status sst = rw_svd_values_dt(buf, m, n, t->dtype, sigma, ws, NULL, &serr);
                 if (sst != RW_OK) {
                     if (sst != RW_EDATA || !isnan(sigma[0])) {
                         st = rw_fail(err, sst, "%s: %s: %s", c->path, t->name, serr.msg);
@@ -152,6 +157,7 @@ rw_status rw_analyze(const rw_runset *rs, const rw_analysis_opts *o, rw_spectrum
         fprintf(stderr, "\r\033[K");
     free(buf);
     free(sigma);
+    rw_svd_ws_free(ws);
     return st;
 }
 
