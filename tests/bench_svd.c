@@ -108,7 +108,7 @@ static double method_flops(rw_svd_method m, double l, double k)
 // the matrices
 
 typedef struct {
-    int m, n, shape;
+    int m, n;
     double *w;          /* m x n row-major, values rounded to float32 */
     double fro;         /* ||W||_F */
     double *ref;        /* k singular values from dgesdd */
@@ -162,6 +162,17 @@ static void generate(mat *x, int m, int n)
     x->sig2 = xmalloc(sizeof(double) * k);
     free(u);
     free(v);
+}
+
+static void free_mats(mat *ms, int nm)
+{
+    for (int i = 0; i < nm; i++) {
+        free(ms[i].w);
+        free(ms[i].ref);
+        free(ms[i].sig1);
+        free(ms[i].sig2);
+    }
+    free(ms);
 }
 
 static void write_raw(const char *path, const mat *ms, int nm)
@@ -473,7 +484,6 @@ int main(int argc, char **argv)
         for (int j = 0; j < per; j++) {
             mat *x = &ms[s * per + j];
             generate(x, shapes[s][0], shapes[s][1]);
-            x->shape = s;
             size_t numel = (size_t)x->m * x->n;
             held += numel * sizeof(double);
             maxnumel = numel > maxnumel ? numel : maxnumel;
@@ -485,6 +495,11 @@ int main(int argc, char **argv)
 
     if (do_explore) {
         explore(ms, per, reps);
+        free_mats(ms, nm);
+        for (int i = 0; i < 2; i++) {
+            free(scratch[i]);
+            free(sigbuf[i]);
+        }
         return 0;
     }
 
@@ -599,13 +614,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    for (int i = 0; i < nm; i++) {
-        free(ms[i].w);
-        free(ms[i].ref);
-        free(ms[i].sig1);
-        free(ms[i].sig2);
-    }
-    free(ms);
+    free_mats(ms, nm);
     free(q.order);
     for (int i = 0; i < 2; i++) {
         free(scratch[i]);
