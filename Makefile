@@ -37,7 +37,7 @@ PROG_SRC := $(wildcard analyzers/rw-*.c)
 LIB_SRC := $(filter-out $(PROG_SRC),$(wildcard analyzers/*.c)) \
            $(wildcard io/*.c plots/*.c fixtures/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
-TESTUTIL_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
+TESTUTIL_SRC := $(filter-out $(TEST_SRC) tests/bench_%.c,$(wildcard tests/*.c))
 
 PROGS := $(patsubst analyzers/%.c,$(B)/bin/%,$(PROG_SRC))
 LIB := $(B)/librankwatch.a
@@ -85,10 +85,15 @@ unit: $(TESTS)
 e2e: $(PROGS)
 	@RW_BIN=$(B)/bin bash tests/e2e.sh
 
-# tests/bench.sh (the spectra benchmark) and every tests/bench_*.sh.
-bench: $(PROGS)
+# The benchmark program (tests/bench_svd.c): not a test, not in `make check`.
+$(B)/tests/bench_svd: $(B)/tests/bench_svd.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
+
+# tests/bench.sh (the spectra benchmark), then every tests/bench_*.sh.
+bench: $(PROGS) $(B)/tests/bench_svd
 	@set -e; for b in tests/bench.sh tests/bench_*.sh; do \
-	    [ -f "$$b" ] || continue; echo "== $$b"; RW_BIN=$(B)/bin bash "$$b"; done
+	    [ -f "$$b" ] || continue; echo "== $$b"; \
+	    RW_BIN=$(B)/bin RW_BENCH=$(B)/tests/bench_svd bash "$$b"; done
 
 install: $(PROGS)
 	install -d $(DESTDIR)$(BINDIR)

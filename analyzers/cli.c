@@ -12,7 +12,7 @@
 
 enum {
     OPT_INCLUDE = 1000, OPT_EXCLUDE, OPT_COMPONENT, OPT_LABEL, OPT_FORMAT, OPT_VERSION,
-    OPT_LORA_SCALE, OPT_HEADS, OPT_KV_HEADS,
+    OPT_LORA_SCALE, OPT_HEADS, OPT_KV_HEADS, OPT_FAST,
 };
 
 static const struct option common_opts[] = {
@@ -26,6 +26,7 @@ static const struct option common_opts[] = {
     {"lora-scale", required_argument, NULL, OPT_LORA_SCALE},
     {"heads", required_argument, NULL, OPT_HEADS},
     {"kv-heads", required_argument, NULL, OPT_KV_HEADS},
+    {"fast", no_argument, NULL, OPT_FAST},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
 };
@@ -136,6 +137,9 @@ int rw_cli_parse(rw_cli *c, int argc, char **argv, const struct option *extra,
             if (!rw_parse_double(optarg, &c->lora_scale) || !isfinite(c->lora_scale))
                 ret = rw_cli_usage_error(c, "--lora-scale: '%s' is not a number", optarg);
             break;
+        case OPT_FAST:
+            c->fast = true;
+            break;
         case OPT_HEADS:
         case OPT_KV_HEADS:
             if ((ret = parse_positive(c, opt == OPT_HEADS ? "--heads" : "--kv-heads", optarg,
@@ -225,7 +229,7 @@ rw_analysis_opts rw_cli_analysis(const rw_cli *c)
         .sel = c->sel, .comps = c->comps, .weights = true,
         .item = {.lora_scale = c->lora_scale, .heads = c->heads, .kv_heads = c->kv_heads,
                  .prog = c->prog},
-        .prog = c->prog, .progress = true, .jobs = c->jobs,
+        .prog = c->prog, .progress = true, .jobs = c->jobs, .fast = c->fast,
     };
     return o;
 }

@@ -24,6 +24,7 @@ typedef struct {
     int jobs;                /* -j N; 0 = number of cores */
     double lora_scale;       /* --lora-scale; nan when not given */
     long heads, kv_heads;    /* --heads, --kv-heads; 0 when not given */
+    bool fast;               /* --fast */
 } rw_cli;
 
 /* Called for options a program adds; returns 0 when handled, 2 for a usage
@@ -64,7 +65,10 @@ rw_analysis_opts rw_cli_analysis(const rw_cli *c);
     "  --heads H, --kv-heads G   attention heads for the ov components (default:\n"     \
     "                      the n_heads and n_kv_heads attributes)\n"                    \
     "  --label NAME        name the next run (repeatable; or write NAME=PATH)\n"        \
-    "  -j, --jobs N        decompose N matrices at once (default: one per core)\n"
+    "  -j, --jobs N        decompose N matrices at once (default: one per core)\n"        \
+    "  --fast              singular values only as accurate as the stored dtype\n"      \
+    "                      allows (eps(dtype)*||W||_F); default: also sigma_min to\n"  \
+    "                      2e-10 of itself, so cond agrees with a double-precision SVD\n"
 #define RW_CLI_OUTPUT_HELP                                                               \
     "  -o, --output FILE   write to FILE (atomically) instead of stdout\n"               \
     "  --format F          tsv (default), csv, md, tex or json\n"

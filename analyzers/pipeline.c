@@ -104,6 +104,7 @@ typedef struct {
     double ref_fro;
     rw_kind kind;
     rw_dtype dtype;
+    double rel;             /* relative accuracy asked of sigma_min (0: the data contract) */
     rw_status st;           /* of the computation */
     rw_err err;
 } job;
@@ -137,20 +138,22 @@ static rw_status grow(double **p, size_t *cap, size_t n, rw_err *err)
     return *p ? RW_OK : RW_ENOMEM;
 }
 
-static void job_compute(job *j)
+/* ws: the calling thread's SVD workspace. */
+static void job_compute(job *j, rw_svd_ws *ws)
 {
     j->err.msg[0] = '\0';
     if (j->lowrank)
         j->st = rw_lowrank_sigma(j->b, j->a, j->rows, j->cols, j->rank, j->scale, j->sigma,
                                  &j->err);
     else
-        j->st = rw_svd_values(j->a, j->rows, j->cols, j->sigma, &j->err);
+        j->st = rw_svd_values_acc(j->a, j->rows, j->cols, j->dtype, j->rel, j->sigma, ws, NULL,
+                                  &j->err);
 }
 
 static void *worker(void *arg)
 {
     analysis *an = arg;
-    openblas_set_num_threads(1);
+    rw_svd_ws *ws = rw_svd_ws_new(); /* NULL: each call makes a temporary one */
     pthread_mutex_lock(&an->mu);
     for (;;) {
         while (!an->quit && an->next == an->tail)
@@ -161,12 +164,13 @@ static void *worker(void *arg)
         an->next++;
         j->state = JOB_RUNNING;
         pthread_mutex_unlock(&an->mu);
-        job_compute(j);
+        job_compute(j, ws);
         pthread_mutex_lock(&an->mu);
         j->state = JOB_DONE;
         pthread_cond_broadcast(&an->done_cv);
     }
     pthread_mutex_unlock(&an->mu);
+    rw_svd_ws_free(ws);
     return NULL;
 }
 
@@ -185,7 +189,7 @@ static rw_status emit_head(analysis *an, rw_err *err)
 {
     job *j = &an->ring[an->head % an->nslots];
     if (an->nthreads == 0) {
-        job_compute(j);
+        job_compute(j, NULL);
         j->state = JOB_DONE;
     } else {
         pthread_mutex_lock(&an->mu);
@@ -307,7 +311,7 @@ static rw_status opened_open(opened *o, const rw_ckpt_ref *ref, const rw_analysi
 /* Fills a job's key and buffers for item i of c; the caller fills the data. */
 static rw_status job_prepare(job *j, const char *run, const opened *c, const rw_item *it,
                              rw_kind kind, int64_t ref_step, double ref_fro, bool lowrank,
-                             rw_err *err)
+                             bool fast, rw_err *err)
 {
     size_t k = (size_t)(it->rows < it->cols ? it->rows : it->cols);
     rw_status st = grow(&j->sigma, &j->scap, k, err);
@@ -334,6 +338,7 @@ static rw_status job_prepare(job *j, const char *run, const opened *c, const rw_
     j->ref_fro = ref_fro;
     j->kind = kind;
     j->dtype = it->dtype;
+    j->rel = fast ? 0 : RW_SVD_REL_DEFAULT;
     if (!j->run || !j->tensor || !j->component || !j->path)
         return rw_fail(err, RW_ENOMEM, "out of memory");
     return RW_OK;
@@ -385,7 +390,7 @@ static rw_status submit_item(analysis *an, const char *run, opened *c, size_t i,
     job *j;
     if ((st = take_slot(an, &j, err)) != RW_OK)
         return st;
-    if ((st = job_prepare(j, run, c, it, kind, ref_step, ref_fro, lowrank, err)) != RW_OK) {
+    if ((st = job_prepare(j, run, c, it, kind, ref_step, ref_fro, lowrank, an->o->fast, err)) != RW_OK) {
         job_release_strings(j);
         return st;
     }
@@ -499,7 +504,7 @@ rw_status rw_analyze(const rw_runset *rs, const rw_analysis_opts *o, rw_spectrum
     int jobs = o->jobs > 0 ? o->jobs : rw_default_jobs();
     rw_status st = RW_OK;
     /* Single-threaded BLAS everywhere: the parallelism is across matrices. */
-    openblas_set_num_threads(1);
+    rw_blas_set_threads(1);
     an.nslots = (size_t)jobs + 1;
     an.ring = rw_calloc(an.nslots, sizeof *an.ring, err);
     if (!an.ring)

@@ -53,6 +53,8 @@ typedef struct {
     const char *prog;       /* program name, for warnings and progress */
     bool progress;          /* progress line on stderr (when it is a terminal) */
     int jobs;               /* worker threads computing spectra; 0 = one per core */
+    bool fast;              /* singular values within the stored dtype's contract only
+                               (spectral.h); else sigma_min to 2e-10 relative too */
     /* When set and true for checkpoint ci of run, its spectra are not
      * computed (the caller has them already, e.g. from a cache). */
     bool (*reuse)(const rw_run *run, size_t ci, void *ctx);

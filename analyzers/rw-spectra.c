@@ -75,9 +75,9 @@ static char *options_string(const rw_cli *c, const modes *m)
     char scale[32];
     n += (size_t)snprintf(s + n, cap - n,
                           "version=1;components=%u;updates=%d;from_first=%d;scale=%s;"
-                          "heads=%ld;kv_heads=%ld",
+                          "heads=%ld;kv_heads=%ld;fast=%d",
                           c->comps, m->updates, m->from_first, rw_fmt_double(scale, c->lora_scale),
-                          c->heads, c->kv_heads);
+                          c->heads, c->kv_heads, c->fast);
     for (size_t i = 0; i < c->sel.ninclude && n < cap; i++)
         n += (size_t)snprintf(s + n, cap - n, ";include=%s", c->sel.include[i]);
     for (size_t i = 0; i < c->sel.nexclude && n < cap; i++)

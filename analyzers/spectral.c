@@ -1,8 +1,17 @@
 /*
  * spectral.c — singular values through LAPACKE and the metrics of DESIGN.md.
+ *
+ * Two ways to the singular values of a row-major m x n matrix W
+ * (L = max(m, n), k = min(m, n)):
+ *   rw_svd_values     dgesdd, values only: the exact (reference) path;
+ *   rw_svd_values_dt  the Gram matrix of the short side and a symmetric
+ *                     eigensolver where the stored dtype's contract allows it
+ *                     (docs/performance.md), dgesdd elsewhere.
  */
 #include "spectral.h"
 
+#include <cblas.h>
+#include <float.h>
 #include <lapacke.h>
 #include <limits.h>
 #include <math.h>
@@ -10,11 +19,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-rw_status rw_svd_values(double *a, int64_t m, int64_t n, double *sigma, rw_err *err)
+/* OpenBLAS's; declared here too so that the netlib cblas.h alternative
+ * compiles (the library links -lopenblas through pkg-config either way). */
+void openblas_set_num_threads(int num_threads);
+
+/* Programmer errors from LAPACK (info < 0) abort; data errors are reported. */
+static void lapack_bug(const char *routine, lapack_int info)
+{
+    fprintf(stderr, "rankwatch: bug: %s argument %d invalid\n", routine, (int)-info);
+    abort();
+}
+
+/* All-nan sigma and RW_EDATA when a (m x n, row-major) holds NaN or Inf. */
+static rw_status check_finite(const double *a, int64_t m, int64_t n, double *sigma, rw_err *err)
 {
     int64_t k = m < n ? m : n;
-    if (k <= 0)
-        return RW_OK;
     size_t numel = (size_t)m * (size_t)n;
     for (size_t i = 0; i < numel; i++)
         if (!isfinite(a[i])) {
@@ -23,6 +42,17 @@ rw_status rw_svd_values(double *a, int64_t m, int64_t n, double *sigma, rw_err *
             return rw_fail(err, RW_EDATA, "non-finite value %g at row %zu, column %zu", a[i],
                            i / (size_t)n, i % (size_t)n);
         }
+    return RW_OK;
+}
+
+rw_status rw_svd_values(double *a, int64_t m, int64_t n, double *sigma, rw_err *err)
+{
+    int64_t k = m < n ? m : n;
+    if (k <= 0)
+        return RW_OK;
+    rw_status st = check_finite(a, m, n, sigma, err);
+    if (st != RW_OK)
+        return st;
     if (m > INT_MAX || n > INT_MAX)
         return rw_fail(err, RW_EUSAGE, "matrix %lldx%lld too large for LAPACK", (long long)m,
                        (long long)n);
@@ -30,13 +60,395 @@ rw_status rw_svd_values(double *a, int64_t m, int64_t n, double *sigma, rw_err *
      * singular values are W's: no transpose needed. */
     lapack_int info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', (lapack_int)n, (lapack_int)m, a,
                                      (lapack_int)n, sigma, NULL, 1, NULL, 1);
-    if (info < 0) {
-        fprintf(stderr, "rankwatch: bug: dgesdd argument %d invalid\n", (int)-info);
-        abort();
-    }
+    if (info < 0)
+        lapack_bug("dgesdd", info);
     if (info > 0)
         return rw_fail(err, RW_EDATA, "SVD did not converge (dgesdd info %d)", (int)info);
     return RW_OK;
+}
+
+/* ---------------------------------------------------------------------------
+ * The fast path.
+ *
+ * Why the Gram matrix, and when it is good enough. With G = W^T W (k x k, the
+ * short side; k(k+1)L flops in dsyrk, at DGEMM speed) and its eigenvalues
+ * lambda_i = sigma_i^2, the cost drops from dgesdd's bidiagonalization
+ * (8/3 k^3, plus 2k^2(L - k/3) for its QR when L >= 11k/6, half of it
+ * memory-bound BLAS-2) to k^2 L + 4/3 k^3 (dsytrd, also half BLAS-2, but on a
+ * k x k matrix and once). Measured per shape: docs/performance.md.
+ *
+ * The price: G squares the condition number. The error, with u = 2^-53 and
+ * F = ||W||_F:
+ *   1. Forming G: every entry is an inner product of length L, so, whatever
+ *      the summation order or FMA use of the BLAS (Higham, Accuracy and
+ *      Stability, Thm 3.5 / eq. 3.5), |G^ - G| <= gamma_L |W|^T |W| with
+ *      gamma_L = L u / (1 - L u), hence ||G^ - G||_2 <= ||.||_F
+ *      <= gamma_L || |W| ||_F^2 = gamma_L F^2. Underflowing products add at
+ *      most L 2^-1074 per entry, negligible beside that for max|w| >= 2^-400,
+ *      and max|w| <= 2^400 rules out overflow: outside that range, dgesdd.
+ *   2. The eigensolver (dsytrd + dsterf) returns the exact eigenvalues of
+ *      G^ + E2 with ||E2||_2 <= p(k) u ||G^||_2 (LAPACK Users' Guide, 4.7,
+ *      "p(n) is a modestly growing function of n. We take p(n) = 1"). We take
+ *      p(k) = k, and ||G^||_2 <= (1 + gamma_L) F^2.
+ *   So by Weyl, |lambda^_i - lambda_i| <= delta
+ *      = (gamma_L + k u (1 + gamma_L)) F^2,
+ *   and for sigma^_i = sqrt(max(lambda^_i, 0)):
+ *      |sigma^_i - sigma_i| <= min(sqrt(delta), delta / sigma^_i)
+ *   (|sqrt a - sqrt b| <= sqrt|a - b|, and = |a - b| / (sqrt a + sqrt b)).
+ *   Both terms grow as sigma^_i shrinks, so the smallest computed value sets
+ *   the bound for all: about eps64 F^2 / sigma_k, the "eps64 sigma1^2 / sigma"
+ *   of squaring, or sqrt(delta) ~ 1e-8 F for (numerically) rank-deficient W.
+ * The result is accepted when that bound (plus the sqrt's own rounding) is
+ * at most half the contract's tol * F, leaving the other half to the
+ * reference's own error; F is taken from the data with its summation error
+ * (gamma_{mn}) on the unfavourable side.
+ *
+ * Before any Gram work: since sum lambda_i = F^2, sigma_k <= F / sqrt(k), so
+ * the bound is at least F min(sqrt(d), d sqrt(k)) with d = delta / F^2. When
+ * that already exceeds the budget (float64 data, except tiny k), go straight
+ * to dgesdd. This decision only saves time; correctness rests on the check.
+ *
+ * For float32 data the budget is about 6e-8 F, so the Gram path is taken
+ * when sigma_k / F >= 2 (L + k) u / eps32 = (L + k) 2^-29 (2.9e-6 for
+ * 768 x 768) — typical of trained weights and of noise-dominated square
+ * matrices — and a float32 matrix that is rank-deficient to working
+ * precision (a stored LoRA update B A) goes to dgesdd, as it must: only an
+ * orthogonal method resolves its small values to the contract. For float16
+ * and bfloat16 sqrt(delta) is within budget: Gram always.
+ * ------------------------------------------------------------------------- */
+
+struct rw_svd_ws {
+    double *gram;              /* k x k, column-major, lower triangle */
+    size_t gram_cap;           /* doubles */
+    double *work;              /* dsyev or dgesdd workspace */
+    size_t work_cap;           /* doubles */
+    lapack_int *iwork;         /* dgesdd: 8k */
+    size_t iwork_cap;          /* lapack_ints */
+};
+
+rw_svd_ws *rw_svd_ws_new(void)
+{
+    return calloc(1, sizeof(rw_svd_ws));
+}
+
+void rw_svd_ws_free(rw_svd_ws *ws)
+{
+    if (!ws)
+        return;
+    free(ws->gram);
+    free(ws->work);
+    free(ws->iwork);
+    free(ws);
+}
+
+size_t rw_svd_ws_size(const rw_svd_ws *ws)
+{
+    return ws ? ws->gram_cap * sizeof(double) + ws->work_cap * sizeof(double) +
+                    ws->iwork_cap * sizeof(lapack_int)
+              : 0;
+}
+
+/* Grows *p to hold count elements of size bytes (contents not kept). */
+static rw_status grow(void **p, size_t *cap, size_t count, size_t size, rw_err *err)
+{
+    if (count <= *cap)
+        return RW_OK;
+    size_t bytes;
+    if (!rw_mul_size(count, size, &bytes))
+        return rw_fail(err, RW_ENOMEM, "size overflow (%zu x %zu)", count, size);
+    free(*p);
+    *cap = 0;
+    if (!(*p = rw_malloc(bytes, err)))
+        return RW_ENOMEM;
+    *cap = count;
+    return RW_OK;
+}
+
+/* LAPACK's workspace queries; k, m, n already known to fit a lapack_int. */
+static size_t syev_lwork(lapack_int k)
+{
+    double q = 0, dummy = 0;
+    lapack_int info = LAPACKE_dsyev_work(LAPACK_COL_MAJOR, 'N', 'L', k, &dummy, k > 0 ? k : 1,
+                                         &dummy, &q, -1);
+    if (info < 0)
+        lapack_bug("dsyev", info);
+    return (size_t)q;
+}
+
+static size_t gesdd_lwork(lapack_int rows, lapack_int cols)
+{
+    double q = 0, dummy = 0;
+    lapack_int idummy = 0;
+    lapack_int info = LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'N', rows, cols, &dummy, rows,
+                                          &dummy, NULL, 1, NULL, 1, &q, -1, &idummy);
+    if (info < 0)
+        lapack_bug("dgesdd", info);
+    return (size_t)q;
+}
+
+static rw_status ws_reserve_gram(rw_svd_ws *ws, int64_t k, rw_err *err)
+{
+    size_t kk;
+    if (!rw_mul_size((size_t)k, (size_t)k, &kk))
+        return rw_fail(err, RW_ENOMEM, "Gram matrix %lldx%lld too large", (long long)k,
+                       (long long)k);
+    rw_status st = grow((void **)&ws->gram, &ws->gram_cap, kk, sizeof(double), err);
+    if (st == RW_OK)
+        st = grow((void **)&ws->work, &ws->work_cap, syev_lwork((lapack_int)k), sizeof(double),
+                  err);
+    return st;
+}
+
+static size_t geqrf_lwork(lapack_int rows, lapack_int cols)
+{
+    double q = 0, dummy = 0;
+    lapack_int info = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, rows, cols, &dummy, rows, &dummy, &q,
+                                          -1);
+    if (info < 0)
+        lapack_bug("dgeqrf", info);
+    return (size_t)q;
+}
+
+/* dgesdd's own QR-first path (its MNTHR: long side >= 11/6 short side)
+ * reduces R in place, with the leading dimension of the whole matrix. For a
+ * column-major tall input — a row-major W with n >= 11m/6 — a QR and a
+ * compact copy of R are 10-20% faster (measured: docs/performance.md); the
+ * transposed case would be an LQ, which gains nothing. */
+static bool qr_first(int64_t m, int64_t n)
+{
+    return 6 * n >= 11 * m;
+}
+
+static rw_status ws_reserve_gesdd(rw_svd_ws *ws, int64_t m, int64_t n, rw_err *err)
+{
+    int64_t k = m < n ? m : n;
+    rw_status st;
+    if (qr_first(m, n)) {
+        /* work = [tau (k) | dgeqrf or dgesdd workspace]; R in gram. */
+        size_t lq = geqrf_lwork((lapack_int)n, (lapack_int)m);
+        size_t ls = gesdd_lwork((lapack_int)k, (lapack_int)k);
+        st = grow((void **)&ws->work, &ws->work_cap, (size_t)k + (lq > ls ? lq : ls),
+                  sizeof(double), err);
+        if (st == RW_OK)
+            st = grow((void **)&ws->gram, &ws->gram_cap, (size_t)k * (size_t)k, sizeof(double),
+                      err);
+    } else {
+        /* Row-major m x n = column-major n x m. */
+        st = grow((void **)&ws->work, &ws->work_cap, gesdd_lwork((lapack_int)n, (lapack_int)m),
+                  sizeof(double), err);
+    }
+    if (st == RW_OK)
+        st = grow((void **)&ws->iwork, &ws->iwork_cap, 8 * (size_t)k, sizeof(lapack_int), err);
+    return st;
+}
+
+static rw_status check_lapack_dims(int64_t m, int64_t n, rw_err *err)
+{
+    if (m > INT_MAX || n > INT_MAX)
+        return rw_fail(err, RW_EUSAGE, "matrix %lldx%lld too large for LAPACK", (long long)m,
+                       (long long)n);
+    return RW_OK;
+}
+
+rw_status rw_svd_ws_reserve(rw_svd_ws *ws, int64_t m, int64_t n, rw_err *err)
+{
+    int64_t k = m < n ? m : n;
+    if (k <= 0)
+        return RW_OK;
+    rw_status st = check_lapack_dims(m, n, err);
+    if (st == RW_OK)
+        st = ws_reserve_gram(ws, k, err);
+    if (st == RW_OK)
+        st = ws_reserve_gesdd(ws, m, n, err);
+    return st;
+}
+
+double rw_svd_tolerance(rw_dtype dtype)
+{
+    switch (dtype) {
+    case RW_DT_F16:
+    case RW_DT_BF16:
+    case RW_DT_F32:
+        return rw_dtype_eps(dtype);
+    default:
+        return 1e-12;
+    }
+}
+
+const char *rw_svd_method_name(rw_svd_method m)
+{
+    switch (m) {
+    case RW_SVD_NONE: return "none";
+    case RW_SVD_ZERO: return "zero";
+    case RW_SVD_GRAM: return "gram";
+    case RW_SVD_GESDD: return "gesdd";
+    case RW_SVD_GESDD_FALLBACK: return "gesdd-fallback";
+    }
+    return "?";
+}
+
+void rw_blas_set_threads(int n)
+{
+    openblas_set_num_threads(n > 0 ? n : 1);
+}
+
+/* dgesdd, values only, with ws's buffers (no allocation once ws has grown);
+ * a (row-major m x n) is overwritten. */
+static rw_status svd_gesdd(double *a, int64_t m, int64_t n, double *sigma, rw_svd_ws *ws,
+                           rw_err *err)
+{
+    rw_status st = ws_reserve_gesdd(ws, m, n, err);
+    if (st != RW_OK)
+        return st;
+    lapack_int info;
+    if (qr_first(m, n)) {
+        /* Column-major A = W^T is n x m, tall: A = QR, R m x m upper
+         * triangular with W's singular values. */
+        lapack_int k = (lapack_int)m, rows = (lapack_int)n;
+        double *tau = ws->work, *r = ws->gram;
+        info = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, rows, k, a, rows, tau, ws->work + k,
+                                   (lapack_int)(ws->work_cap - (size_t)k));
+        if (info < 0)
+            lapack_bug("dgeqrf", info);
+        for (lapack_int j = 0; j < k; j++)
+            for (lapack_int i = 0; i < k; i++)
+                r[i + (size_t)j * k] = i <= j ? a[i + (size_t)j * rows] : 0;
+        info = LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'N', k, k, r, k, sigma, NULL, 1, NULL, 1,
+                                   ws->work + k, (lapack_int)(ws->work_cap - (size_t)k),
+                                   ws->iwork);
+    } else {
+        /* Row-major m x n is column-major n x m (W^T): same singular values. */
+        info = LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'N', (lapack_int)n, (lapack_int)m, a,
+                                   (lapack_int)n, sigma, NULL, 1, NULL, 1, ws->work,
+                                   (lapack_int)ws->work_cap, ws->iwork);
+    }
+    if (info < 0)
+        lapack_bug("dgesdd", info);
+    if (info > 0)
+        return rw_fail(err, RW_EDATA, "SVD did not converge (dgesdd info %d)", (int)info);
+    return RW_OK;
+}
+
+/* Gram + dsyev into sigma (descending); *bound gets the error bound of the
+ * comment above (inf if dsyev did not converge). a (row-major m x n) is not
+ * modified. */
+static rw_status svd_gram(const double *a, int64_t m, int64_t n, double delta, double *sigma,
+                          rw_svd_ws *ws, double *bound, rw_err *err)
+{
+    int64_t k = m < n ? m : n, len = m < n ? n : m;
+    rw_status st = ws_reserve_gram(ws, k, err);
+    if (st != RW_OK)
+        return st;
+    /* a is column-major A = W^T, n x m with lda n. m >= n: G = W^T W = A A^T;
+     * m < n: G = W W^T = A^T A. Either way k x k, lower triangle. */
+    cblas_dsyrk(CblasColMajor, CblasLower, m >= n ? CblasNoTrans : CblasTrans, (int)k, (int)len,
+                1.0, a, (int)n, 0.0, ws->gram, (int)k);
+    lapack_int info = LAPACKE_dsyev_work(LAPACK_COL_MAJOR, 'N', 'L', (lapack_int)k, ws->gram,
+                                         (lapack_int)k, sigma, ws->work,
+                                         (lapack_int)ws->work_cap);
+    if (info < 0)
+        lapack_bug("dsyev", info);
+    if (info > 0) {
+        /* Not converged: leave it to dgesdd. */
+        *bound = INFINITY;
+        return RW_OK;
+    }
+    /* Ascending eigenvalues to descending singular values. */
+    for (int64_t i = 0, j = k - 1; i < j; i++, j--) {
+        double t = sigma[i];
+        sigma[i] = sigma[j];
+        sigma[j] = t;
+    }
+    for (int64_t i = 0; i < k; i++)
+        sigma[i] = sqrt(sigma[i] > 0 ? sigma[i] : 0);
+    double smin = sigma[k - 1], root = sqrt(delta);
+    double b = smin > 0 && delta / smin < root ? delta / smin : root;
+    /* sqrt's own rounding: u sigma_i <= u sigma_1 (generously doubled). */
+    *bound = b + DBL_EPSILON * sigma[0];
+    return RW_OK;
+}
+
+rw_status rw_svd_values_dt(double *a, int64_t m, int64_t n, rw_dtype dtype, double *sigma,
+                           rw_svd_ws *ws, rw_svd_info *info, rw_err *err)
+{
+    return rw_svd_values_acc(a, m, n, dtype, 0, sigma, ws, info, err);
+}
+
+rw_status rw_svd_values_acc(double *a, int64_t m, int64_t n, rw_dtype dtype, double rel,
+                            double *sigma, rw_svd_ws *ws, rw_svd_info *info, rw_err *err)
+{
+    rw_svd_info dummy;
+    if (!info)
+        info = &dummy;
+    *info = (rw_svd_info){RW_SVD_NONE, NAN};
+    int64_t k = m < n ? m : n, len = m < n ? n : m;
+    if (k <= 0)
+        return RW_OK;
+    rw_status st = check_lapack_dims(m, n, err);
+    if (st != RW_OK)
+        return st;
+
+    /* One pass for max |w| and the sum of squares, four partial sums to keep
+     * the adds' latency off the critical path (any order obeys the same
+     * error bound). A NaN or Inf makes the sum non-finite; so may overflow,
+     * hence the exact check only then. */
+    size_t numel = (size_t)m * (size_t)n, i = 0;
+    double mx[4] = {0, 0, 0, 0}, sq[4] = {0, 0, 0, 0};
+    for (; i + 4 <= numel; i += 4)
+        for (int j = 0; j < 4; j++) {
+            double x = fabs(a[i + j]);
+            mx[j] = x > mx[j] ? x : mx[j];
+            sq[j] += x * x;
+        }
+    for (; i < numel; i++) {
+        double x = fabs(a[i]);
+        mx[0] = x > mx[0] ? x : mx[0];
+        sq[0] += x * x;
+    }
+    double amax = fmax(fmax(mx[0], mx[1]), fmax(mx[2], mx[3]));
+    double ss = (sq[0] + sq[1]) + (sq[2] + sq[3]);
+    if (!isfinite(ss) && (st = check_finite(a, m, n, sigma, err)) != RW_OK)
+        return st;
+    if (amax == 0) {
+        for (int64_t j = 0; j < k; j++)
+            sigma[j] = 0;
+        info->method = RW_SVD_ZERO;
+        return RW_OK;
+    }
+
+    rw_svd_ws *own = NULL;
+    if (!ws && !(ws = own = rw_svd_ws_new()))
+        return rw_fail(err, RW_ENOMEM, "out of memory");
+
+    const double u = DBL_EPSILON / 2, budget = 0.5 * rw_svd_tolerance(dtype);
+    /* F^2 within [ss / (1 + g), ss / (1 - g)], g = gamma_{mn}. */
+    double g_mn = (double)numel * u / (1 - (double)numel * u);
+    double gam = (double)len * u / (1 - (double)len * u);
+    double d = gam + (double)k * u * (1 + gam); /* delta / F^2 */
+    double f2_hi = ss / (1 - g_mn), f_lo = sqrt(ss / (1 + g_mn));
+    double floor_rel = fmin(sqrt(d), d * sqrt((double)k));
+    bool gram_ok = amax >= 0x1p-400 && amax <= 0x1p400 && g_mn < 0.5 && floor_rel <= budget;
+
+    if (gram_ok) {
+        double bound = INFINITY;
+        if ((st = svd_gram(a, m, n, d * f2_hi, sigma, ws, &bound, err)) != RW_OK)
+            goto done;
+        /* rel > 0: sigma_min too must be known to rel of itself. The bound
+         * b(s) = min(sqrt(delta), delta / s) divided by s decreases with s, so
+         * sigma_min is the one to check. */
+        double smin = sigma[k - 1], delta = d * f2_hi;
+        bool rel_ok = rel <= 0 || (smin > 0 && fmin(sqrt(delta), delta / smin) +
+                                                       DBL_EPSILON * sigma[0] <= rel * smin);
+        if (bound <= budget * f_lo && rel_ok) {
+            *info = (rw_svd_info){RW_SVD_GRAM, bound};
+            goto done;
+        }
+    }
+    info->method = gram_ok ? RW_SVD_GESDD_FALLBACK : RW_SVD_GESDD;
+    st = svd_gesdd(a, m, n, sigma, ws, err);
+done:
+    rw_svd_ws_free(own);
+    return st;
 }
 
 void rw_metrics_compute(const double *sigma, size_t k, int64_t m, int64_t n, rw_dtype dtype,
