@@ -2,11 +2,13 @@
 # analyze.sh — the one-command pipeline: checkpoints in; tables, figures and a
 # report out.
 #
-#   ./analyze.sh [RUN ...] [-o OUT] [-j N]
+#   ./analyze.sh [RUN ...] [-o OUT] [-j N] [--heads H --kv-heads G] [--lora-scale S] [--fast]
 #
 # With no RUN it generates the fixture runs (full-rank vs ReLoRA-style) and
 # analyses those. A RUN is anything the rw- programs take: a directory of
 # checkpoints, a checkpoint file, FILE,FILE,..., @LIST, NAME=PATH.
+# --heads/--kv-heads (for the OV circuit), --lora-scale and --fast go to the
+# analyzers, for checkpoints whose attributes do not carry them.
 # It installs missing Debian packages (scripts/deps.sh) and builds first.
 #
 # OUT/ (default out/):
@@ -25,13 +27,18 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=out
 jobs=""
 runs=()
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
+pass=()
 while [ $# -gt 0 ]; do
     case "$1" in
     -o|--output) [ $# -ge 2 ] || { echo "analyze.sh: $1 needs a directory" >&2; exit 2; }
         out=$2; shift 2 ;;
     -j|--jobs) [ $# -ge 2 ] || { echo "analyze.sh: $1 needs a number" >&2; exit 2; }
         jobs=$2; shift 2 ;;
+    --heads|--kv-heads|--lora-scale)
+        [ $# -ge 2 ] || { echo "analyze.sh: $1 needs a value" >&2; exit 2; }
+        pass+=("$1" "$2"); shift 2 ;;
+    --fast) pass+=("$1"); shift ;;
     -h|--help) usage; exit 0 ;;
     -*) echo "analyze.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) runs+=("$1"); shift ;;
@@ -61,7 +68,7 @@ j=()
 
 # 1. Every singular value once (weights and updates, every component).
 say "[1/4] spectra of ${#runs[@]} runs -> $out/spectra.h5"
-"$bin/rw-spectra" "${j[@]}" --updates --component all -o "$out/spectra.h5" "${runs[@]}"
+"$bin/rw-spectra" "${j[@]}" "${pass[@]}" --updates --component all -o "$out/spectra.h5" "${runs[@]}"
 
 # 2. Tables, from the spectra file: no SVD from here on.
 say "[2/4] tables -> $out/tables/"

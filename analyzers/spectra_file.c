@@ -26,10 +26,14 @@ typedef struct {
     int64_t step, size, mtime_ns;
 } source;
 
+#define SIGMA_BUF 65536 /* doubles buffered before a write to /sigma */
+
 struct rw_spectra_writer {
     rw_outfile out;
     hid_t file, sigma;
-    int64_t nsigma;
+    int64_t nsigma;         /* values added */
+    int64_t nwritten;       /* values written to /sigma; the rest are in buf */
+    double *buf;
     entry *e;
     size_t n, cap;
     source *src;
@@ -95,6 +99,10 @@ rw_status spectra_writer_open(const char *path, rw_spectra_writer **out, rw_err 
     if (!w)
         return RW_ENOMEM;
     w->file = w->sigma = H5I_INVALID_HID;
+    if (!(w->buf = rw_calloc(SIGMA_BUF, sizeof *w->buf, err))) {
+        free(w);
+        return RW_ENOMEM;
+    }
     rw_status st = outfile_open(&w->out, path, false, err);
     if (st != RW_OK) {
         free(w);
@@ -128,6 +136,27 @@ fail:
     return rw_fail(err, RW_EIO, "%s: cannot create HDF5 file", path);
 }
 
+/* Appends the buffered values to /sigma. */
+static rw_status flush_sigma(rw_spectra_writer *w, rw_err *err)
+{
+    hsize_t count = (hsize_t)(w->nsigma - w->nwritten), start = (hsize_t)w->nwritten,
+            newdim = (hsize_t)w->nsigma;
+    if (count == 0)
+        return RW_OK;
+    if (H5Dset_extent(w->sigma, &newdim) < 0)
+        return rw_fail(err, RW_EIO, "%s: cannot grow /sigma", w->out.path);
+    hid_t fs = H5Dget_space(w->sigma), ms = H5Screate_simple(1, &count, NULL);
+    herr_t r = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &count, NULL);
+    if (r >= 0)
+        r = H5Dwrite(w->sigma, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, w->buf);
+    H5Sclose(fs);
+    H5Sclose(ms);
+    if (r < 0)
+        return rw_fail(err, RW_EIO, "%s: cannot write /sigma", w->out.path);
+    w->nwritten = w->nsigma;
+    return RW_OK;
+}
+
 rw_status spectra_writer_add(rw_spectra_writer *w, const rw_spectrum *s, rw_err *err)
 {
     if (w->n == w->cap) {
@@ -138,26 +167,26 @@ rw_status spectra_writer_add(rw_spectra_writer *w, const rw_spectrum *s, rw_err 
         w->e = e;
         w->cap = ncap;
     }
-    if (s->k > 0) {
-        hsize_t newdim = (hsize_t)(w->nsigma + (int64_t)s->k), start = (hsize_t)w->nsigma,
-                count = s->k;
-        if (H5Dset_extent(w->sigma, &newdim) < 0)
-            return rw_fail(err, RW_EIO, "%s: cannot grow /sigma", w->out.path);
-        hid_t fs = H5Dget_space(w->sigma), ms = H5Screate_simple(1, &count, NULL);
-        herr_t r = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &count, NULL);
-        if (r >= 0)
-            r = H5Dwrite(w->sigma, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, s->sigma);
-        H5Sclose(fs);
-        H5Sclose(ms);
-        if (r < 0)
-            return rw_fail(err, RW_EIO, "%s: cannot write /sigma", w->out.path);
+    for (size_t i = 0; i < s->k;) {
+        if (w->nsigma - w->nwritten == SIGMA_BUF) {
+            rw_status st = flush_sigma(w, err);
+            if (st != RW_OK)
+                return st;
+        }
+        size_t room = (size_t)(SIGMA_BUF - (w->nsigma - w->nwritten)), take = s->k - i;
+        if (take > room)
+            take = room;
+        memcpy(w->buf + (w->nsigma - w->nwritten), s->sigma + i, take * sizeof *w->buf);
+        w->nsigma += (int64_t)take;
+        i += take;
     }
     entry *e = &w->e[w->n];
     *e = (entry){
         .run = rw_strdup(s->run), .tensor = rw_strdup(s->tensor),
         .module = rw_strdup(s->module), .component = rw_strdup(s->component),
         .source = rw_strdup(s->path ? s->path : ""), .dtype = s->dtype, .step = s->step,
-        .rows = s->rows, .cols = s->cols, .offset = w->nsigma, .count = (int64_t)s->k,
+        .rows = s->rows, .cols = s->cols, .offset = w->nsigma - (int64_t)s->k,
+        .count = (int64_t)s->k,
         .layer = s->layer, .kind = s->kind, .ref_step = s->ref_step, .ref_fro = s->ref_fro,
     };
     if (!e->run || !e->tensor || !e->module || !e->component || !e->source) {
@@ -165,7 +194,6 @@ rw_status spectra_writer_add(rw_spectra_writer *w, const rw_spectrum *s, rw_err 
         return rw_fail(err, RW_ENOMEM, "out of memory");
     }
     w->n++;
-    w->nsigma += (int64_t)s->k;
     return RW_OK;
 }
 
@@ -328,7 +356,9 @@ static rw_status write_index(rw_spectra_writer *w)
 rw_status spectra_writer_close(rw_spectra_writer *w, bool commit, rw_err *err)
 {
     rw_status st = RW_OK;
-    if (commit && write_index(w) != RW_OK)
+    if (commit)
+        st = flush_sigma(w, err);
+    if (commit && st == RW_OK && write_index(w) != RW_OK)
         st = rw_fail(err, RW_EIO, "%s: cannot write the index", w->out.path);
     if (w->sigma >= 0)
         H5Dclose(w->sigma);
@@ -346,6 +376,7 @@ rw_status spectra_writer_close(rw_spectra_writer *w, bool commit, rw_err *err)
         free(w->src[i].group);
     }
     free(w->src);
+    free(w->buf);
     free(w->options);
     free(w->e);
     free(w);

@@ -34,7 +34,21 @@ static bool has_suffix(const char *s, const char *suf)
     return n >= m && strcmp(s + n - m, suf) == 0;
 }
 
+static rw_status open_impl(const char *path, const char *group, bool attrs_only,
+                           rw_ckpt **out, rw_err *err);
+
 rw_status ckpt_open(const char *path, const char *group, rw_ckpt **out, rw_err *err)
+{
+    return open_impl(path, group, false, out, err);
+}
+
+rw_status ckpt_open_attrs(const char *path, const char *group, rw_ckpt **out, rw_err *err)
+{
+    return open_impl(path, group, true, out, err);
+}
+
+static rw_status open_impl(const char *path, const char *group, bool attrs_only,
+                           rw_ckpt **out, rw_err *err)
 {
     *out = NULL;
     FILE *f = fopen(path, "rb");
@@ -47,6 +61,7 @@ rw_status ckpt_open(const char *path, const char *group, rw_ckpt **out, rw_err *
         return RW_ENOMEM;
     c->path = rw_strdup(path);
     c->group = group ? rw_strdup(group) : NULL;
+    c->attrs_only = attrs_only;
     if (!c->path || (group && !c->group)) {
         ckpt_free(c);
         return rw_fail(err, RW_ENOMEM, "out of memory");

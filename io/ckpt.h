@@ -49,6 +49,7 @@ typedef struct rw_ckpt {
     size_t nattrs;
     rw_attr *attrs;           /* root attributes / __metadata__ */
     void *impl;               /* format-specific state */
+    bool attrs_only;          /* opened by ckpt_open_attrs: no tensors listed */
 } rw_ckpt;
 
 /* Opens the checkpoint at path; group names an HDF5 step group ("step_500")
@@ -59,6 +60,9 @@ typedef struct rw_ckpt {
  * (ckpt_free); on failure err says which file and what is wrong. */
 rw_status ckpt_open(const char *path, const char *group, rw_ckpt **out, rw_err *err);
 void ckpt_free(rw_ckpt *c);
+/* The same, reading only the attributes (HDF5: no walk over the datasets),
+ * for ckpt_step and ckpt_attr: what run discovery needs. c->n is 0. */
+rw_status ckpt_open_attrs(const char *path, const char *group, rw_ckpt **out, rw_err *err);
 
 /* Index of the tensor with this exact name, or -1 if not found. */
 long ckpt_find(const rw_ckpt *c, const char *name);

@@ -228,6 +228,8 @@ rw_status ckpt_h5_open(rw_ckpt *c, rw_err *err)
     if (H5Aiterate2(s->root, H5_INDEX_NAME, H5_ITER_INC, &idx, attr_cb, &v) < 0 &&
         v.st != RW_OK)
         return v.st;
+    if (c->attrs_only)
+        return RW_OK;
     if (H5Lvisit(s->root, H5_INDEX_NAME, H5_ITER_INC, visit_cb, &v) < 0) {
         if (v.st != RW_OK)
             return v.st;

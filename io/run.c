@@ -328,12 +328,12 @@ rw_status runset_add(rw_runset *rs, const char *source, const char *label, rw_er
     if (st != RW_OK)
         goto done;
 
-    /* Open each checkpoint once: its step (unless a step group gave it) and
-     * the `run` attribute of the first one. Also proves it is readable. */
+    /* Each checkpoint's attributes: its step (unless a step group gave it)
+     * and the `run` attribute of the first one. Also proves it opens. */
     char *attr_label = NULL;
     for (size_t i = 0; i < l.n && st == RW_OK; i++) {
         rw_ckpt *c;
-        st = ckpt_open(l.v[i].path, l.v[i].group, &c, err);
+        st = ckpt_open_attrs(l.v[i].path, l.v[i].group, &c, err);
         if (st != RW_OK)
             break;
         if (l.v[i].group == NULL)

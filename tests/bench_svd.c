@@ -203,6 +203,10 @@ static void write_raw(const char *path, const mat *ms, int nm)
 
 typedef enum { REF, RW } which;
 
+/* --rel: the programs' relative-accuracy requirement on sigma_min (0: the
+ * data contract alone, as `--fast`). */
+static double g_rel = 0;
+
 /* Runs one method on scratch, a copy of x (the routines may overwrite
  * their input); sigma gets the values; returns the method used; *secs (when
  * not NULL) the time of the call alone. */
@@ -217,7 +221,7 @@ static rw_svd_method run_one(which how, const mat *x, double *scratch, double *s
     if (how == REF)
         st = rw_svd_values(scratch, x->m, x->n, sigma, &err);
     else
-        st = rw_svd_values_dt(scratch, x->m, x->n, RW_DT_F32, sigma, ws, &info, &err);
+        st = rw_svd_values_acc(scratch, x->m, x->n, RW_DT_F32, g_rel, sigma, ws, &info, &err);
     if (secs)
         *secs = now() - t;
     if (st != RW_OK) {
@@ -430,7 +434,7 @@ static void explore(mat *ms, int per, int reps)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: bench_svd [--per-shape N] [--reps R] [--seed S] [--raw FILE] "
-               "[--summary FILE] [--explore]\n");
+               "[--summary FILE] [--explore] [--rel R]\n");
 }
 
 static int parse_int(const char *s, int lo, int hi)
@@ -452,6 +456,7 @@ int main(int argc, char **argv)
         {"per-shape", required_argument, NULL, 'p'}, {"reps", required_argument, NULL, 'r'},
         {"seed", required_argument, NULL, 's'},      {"raw", required_argument, NULL, 'w'},
         {"summary", required_argument, NULL, 'o'},   {"explore", no_argument, NULL, 'e'},
+        {"rel", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -462,6 +467,7 @@ int main(int argc, char **argv)
         case 'w': raw = optarg; break;
         case 'o': summary = optarg; break;
         case 'e': do_explore = 1; break;
+        case 'R': g_rel = strtod(optarg, NULL); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

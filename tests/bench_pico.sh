@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# bench_pico.sh — `make bench`, end to end: every rank and condition metric of
+# two pico-tiny-shaped runs (12 layers, d_model 96, 21 checkpoints each,
+# float32; full-rank and ReLoRA), by rankwatch and by a numpy script that
+# computes the same metrics with numpy.linalg.svd(compute_uv=False) per
+# matrix (at numpy's default threading), in the same run; then analyze.sh
+# twice on them (the second decomposes nothing) and peak memory.
+# numpy and h5py are optional (Debian's python3-numpy, python3-h5py).
+set -u
+cd "$(dirname "$0")/.."
+BIN=${RW_BIN:-build/bin}
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", b-a}'; }
+
+"$BIN/rw-fixture" runs -o "$TMP/runs" --layers 12 --steps 2000 --every 100 --cycle 500
+runs=("$TMP/runs/full-rank" "$TMP/runs/relora")
+n=$(ls "$TMP"/runs/*/step_*.h5 | wc -l)
+echo "pico-tiny-shaped runs: 2 x $((n / 2)) checkpoints, 12 layers x 7 linear maps + 2 embeddings, float32"
+
+# rankwatch: the spectra once (default accuracy), then both tables from them.
+best_rw=""
+for rep in 1 2 3; do
+    t0=$(now)
+    "$BIN/rw-spectra" -o "$TMP/sp.h5" --recompute "${runs[@]}"
+    "$BIN/rw-rank" -o "$TMP/rank.tsv" "$TMP/sp.h5"
+    "$BIN/rw-cond" -o "$TMP/cond.tsv" "$TMP/sp.h5"
+    t=$(secs "$t0" "$(now)")
+    best_rw=$(awk -v a="$t" -v b="${best_rw:-1e9}" 'BEGIN{print (a<b)?a:b}')
+done
+t0=$(now); "$BIN/rw-metrics" -j 1 -o "$TMP/m1.tsv" "${runs[@]}"; t_j1=$(secs "$t0" "$(now)")
+rows=$(($(wc -l <"$TMP/rank.tsv") - 1))
+echo "rankwatch (rw-spectra + rw-rank + rw-cond, -j 2): ${best_rw} s for $rows matrices (best of 3); rw-metrics -j 1: ${t_j1} s"
+
+if /usr/bin/python3 -c 'import numpy, h5py' 2>/dev/null; then
+    cat >"$TMP/numpy_metrics.py" <<'PY'
+# The same metrics, computed the way the Python tools do: h5py to read,
+# numpy.linalg.svd(compute_uv=False) per matrix, default threading.
+import glob, os, sys, time
+import numpy as np, h5py
+
+def metrics(w, eps):
+    s = np.linalg.svd(w, compute_uv=False)
+    m, n = w.shape; k = min(m, n)
+    tol = s[0] * max(m, n) * eps
+    r = int((s > tol).sum())
+    p = s / s.sum(); p = p[p > 0]
+    q = s**2 / (s**2).sum(); q = q[q > 0]
+    er = np.exp(-(p * np.log(p)).sum())
+    return dict(sigma_max=s[0], sigma_min=s[-1], cond=s[0] / s[-1], num_rank=r,
+                cond_rank=s[0] / s[r - 1], erank=er, per=er / k,
+                stable_rank=(s**2).sum() / s[0]**2, entropy=-(q * np.log(q)).sum() / np.log(k))
+
+rows = []
+t0 = time.perf_counter()
+for run in sys.argv[1:]:
+    for path in sorted(glob.glob(os.path.join(run, "step_*.h5"))):
+        with h5py.File(path, "r") as f:
+            scale = f.attrs["lora_alpha"] / f.attrs["lora_r"] if "lora_r" in f.attrs else None
+            for name, ds in f.items():
+                if ds.ndim != 2 or ".A_lora." in name or ".B_lora." in name:
+                    continue
+                w = ds[...].astype(np.float64)
+                base = name[: -len(".weight")]
+                if scale is not None and base + ".A_lora.weight" in f:
+                    w = w + scale * f[base + ".B_lora.weight"][...].astype(np.float64) @ \
+                        f[base + ".A_lora.weight"][...].astype(np.float64)
+                rows.append((run, path, name, metrics(w, np.finfo(np.float32).eps)))
+print(f"{time.perf_counter() - t0:.3f} {len(rows)}")
+PY
+    best_np=""
+    for rep in 1 2; do
+        out=$(/usr/bin/python3 "$TMP/numpy_metrics.py" "${runs[@]}")
+        t=${out% *}
+        best_np=$(awk -v a="$t" -v b="${best_np:-1e9}" 'BEGIN{print (a<b)?a:b}')
+    done
+    echo "numpy script (h5py + svd(compute_uv=False) per matrix): ${best_np} s for ${out#* } matrices (best of 2)"
+    awk -v a="$best_np" -v b="$best_rw" 'BEGIN{printf "rankwatch takes %.3f of numpy'"'"'s time: %.1fx faster (target: at most 0.2)\n", b/a, a/b}'
+else
+    echo "numpy: /usr/bin/python3 lacks numpy or h5py; comparison skipped"
+fi
+
+# analyze.sh twice: the second run does no SVD.
+export RW_NO_INSTALL=1
+t0=$(now); ./analyze.sh "${runs[@]}" -o "$TMP/out" >/dev/null 2>"$TMP/log1"; t_cold=$(secs "$t0" "$(now)")
+t0=$(now); ./analyze.sh "${runs[@]}" -o "$TMP/out" >/dev/null 2>"$TMP/log2"; t_warm=$(secs "$t0" "$(now)")
+echo "analyze.sh on them: cold ${t_cold} s, warm ${t_warm} s; second run: $(grep -o '[0-9]* checkpoints: [0-9]* decomposed, [0-9]* reused' "$TMP/log2" || echo 'no reuse line')"
+
+# Peak memory: rw-spectra on the runs at -j 1 and -j 2 (largest matrix 384x96 doubles = 288 KiB).
+for j in 1 2; do
+    /usr/bin/time -f "%M" -o "$TMP/rss" "$BIN/rw-spectra" -j "$j" --updates --component all --recompute \
+        -o "$TMP/sp2.h5" "${runs[@]}"
+    echo "peak RSS of rw-spectra --updates --component all -j $j: $(( $(cat "$TMP/rss") / 1024 )) MiB (bound: 64 MiB + 3 x $j x 0.28 MiB)"
+done
