@@ -915,21 +915,6 @@ char *compare_fmt_pm(char *buf, double mean, double h, bool tex)
 
 /* --------------------------------------------------- presentation tables */
 
-static void put_tex(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '_': case '%': case '&': case '#': case '$': case '{': case '}':
-            fputc('\\', f);
-            fputc(*s, f);
-            break;
-        case '\\': fputs("\\textbackslash{}", f); break;
-        case '~': fputs("\\textasciitilde{}", f); break;
-        case '^': fputs("\\textasciicircum{}", f); break;
-        default: fputc(*s, f);
-        }
-    }
-}
 
 /* Percent of a ratio, signed: "+2.13%" (TeX: "$+2.13\%$"). */
 static char *fmt_pct(char *buf, double ratio, bool tex)
@@ -994,7 +979,7 @@ static rw_status write_tex(const present_spec *ps, char *const *cells, size_t nr
             if (c < same)
                 continue;
             if (ps->text[c])
-                put_tex(f, row[c]);
+                table_put_tex(f, row[c]);
             else
                 fputs(row[c], f);
         }
@@ -1068,7 +1053,7 @@ rw_status compare_write_path(const rw_comparison *c, const char *path, rw_tforma
         if (!m)
             return rw_fail(err, RW_ENOMEM, "out of memory");
         fputs("$\\Delta$ vs.\\ ", m);
-        put_tex(m, c->ref ? c->ref : "");
+        table_put_tex(m, c->ref ? c->ref : "");
         fclose(m);
         snprintf(dhead, sizeof dhead, "%s", buf ? buf : "");
         free(buf);

@@ -336,17 +336,6 @@ bool item_selected(const rw_item *it, const rw_select *sel, unsigned mask)
     return comp_ok && rw_select_match(sel, it->tensor);
 }
 
-size_t items_max_numel(const rw_items *it)
-{
-    size_t mx = 0;
-    for (size_t i = 0; i < it->n; i++) {
-        size_t n = (size_t)it->v[i].rows * (size_t)it->v[i].cols;
-        if (n > mx)
-            mx = n;
-    }
-    return mx;
-}
-
 /* ------------------------------------------------------------ building */
 
 static rw_status read_alloc(rw_ckpt *c, long ti, double **out, rw_err *err)

@@ -105,7 +105,5 @@ rw_status rw_lowrank_sigma(double *b, double *a, int64_t m, int64_t n, int64_t r
 rw_status item_read_adapters(rw_ckpt *c, const rw_items *its, size_t i, double *b, double *a,
                              rw_err *err);
 
-/* The largest number of doubles item_build needs for any item. */
-size_t items_max_numel(const rw_items *it);
 
 #endif

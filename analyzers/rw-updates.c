@@ -31,10 +31,5 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
-    static const rw_metric_id ids[] = {
-        RW_M_SIGMA_MAX, RW_M_SIGMA_MIN, RW_M_COND,        RW_M_NUM_RANK,
-        RW_M_COND_RANK, RW_M_ERANK,     RW_M_PER,         RW_M_STABLE_RANK,
-        RW_M_ENTROPY,   RW_M_FRO,       RW_M_NUC,
-    };
-    return rw_metrics_main(argc, argv, "rw-updates", usage, ids, sizeof ids / sizeof *ids, true);
+    return rw_metrics_main(argc, argv, "rw-updates", usage, rw_all_metrics, RW_M_COUNT, true);
 }

@@ -519,13 +519,11 @@ const char *rw_metric_name(rw_metric_id id)
     return (unsigned)id < RW_M_COUNT ? metric_names[id] : "?";
 }
 
-int rw_metric_parse(const char *name)
-{
-    for (int i = 0; i < RW_M_COUNT; i++)
-        if (strcmp(name, metric_names[i]) == 0)
-            return i;
-    return -1;
-}
+const rw_metric_id rw_all_metrics[RW_M_COUNT] = {
+    RW_M_SIGMA_MAX, RW_M_SIGMA_MIN, RW_M_COND,        RW_M_NUM_RANK,
+    RW_M_COND_RANK, RW_M_ERANK,     RW_M_PER,         RW_M_STABLE_RANK,
+    RW_M_ENTROPY,   RW_M_FRO,       RW_M_NUC,
+};
 
 double rw_metric_get(const rw_metrics *m, rw_metric_id id)
 {

@@ -117,8 +117,8 @@ typedef enum {
 } rw_metric_id;
 
 const char *rw_metric_name(rw_metric_id id);
-/* -1 when unknown. */
-int rw_metric_parse(const char *name);
+/* Every metric, in DESIGN.md's column order (RW_M_COUNT of them). */
+extern const rw_metric_id rw_all_metrics[RW_M_COUNT];
 double rw_metric_get(const rw_metrics *m, rw_metric_id id);
 
 #endif

@@ -207,7 +207,7 @@ static void put_md(FILE *f, const char *s)
     }
 }
 
-static void put_tex(FILE *f, const char *s)
+void table_put_tex(FILE *f, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
@@ -294,7 +294,7 @@ rw_status table_write(const rw_table *t, FILE *f, rw_tformat fmt)
             for (size_t c = 0; c < nc; c++) {
                 if (c)
                     fputs(" & ", f);
-                put_tex(f, r ? table_cell(t, r - 1, c) : t->cols[c]);
+                table_put_tex(f, r ? table_cell(t, r - 1, c) : t->cols[c]);
             }
             fputs(" \\\\\n", f);
             if (r == 0)

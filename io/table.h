@@ -47,6 +47,8 @@ void table_sort(rw_table *t, const long *keys, const bool *numeric_keys, size_t 
 void table_sort_default(rw_table *t);
 
 rw_status table_write(const rw_table *t, FILE *f, rw_tformat fmt);
+/* Writes s with LaTeX's special characters escaped (_ % & # $ { } \ ~ ^). */
+void table_put_tex(FILE *f, const char *s);
 /* Writes to path atomically (temporary file + rename); path NULL or "-"
  * writes to stdout. */
 rw_status table_write_path(const rw_table *t, const char *path, rw_tformat fmt, rw_err *err);
