@@ -4,14 +4,105 @@
 #include "outfile.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+static rw_status open_tmp(rw_outfile *o, const char *path, bool want_stdio, rw_err *err);
+
+/* path exists and is a stream: write it in place (outfile.h). */
+static rw_status open_stream(rw_outfile *o, const char *path, const struct stat *sb,
+                             bool want_stdio, rw_err *err)
+{
+    if (S_ISDIR(sb->st_mode))
+        return rw_fail(err, RW_EIO, "%s: is a directory", path);
+    if (!want_stdio)
+        return rw_fail(err, RW_EIO, "%s: not a regular file (this output must be a file)", path);
+    o->direct = true;
+    if (!(o->path = rw_strdup(path)))
+        return rw_fail(err, RW_ENOMEM, "out of memory");
+    /* A descriptor of ours (/dev/stdout, /dev/fd/N, /proc/self/fd/N): write
+     * to a copy of it, at its position, as a shell redirection expects;
+     * reopening the name would truncate what the shell wrote before. */
+    int fd = -1;
+    char *end;
+    const char *num = strcmp(path, "/dev/stdout") == 0   ? "1"
+                      : strcmp(path, "/dev/stderr") == 0 ? "2"
+                      : strncmp(path, "/dev/fd/", 8) == 0 ? path + 8
+                      : strncmp(path, "/proc/self/fd/", 14) == 0 ? path + 14
+                                                                 : NULL;
+    if (num) {
+        long n = strtol(num, &end, 10);
+        if (end != num && *end == '\0' && n >= 0 && n < 1 << 20)
+            fd = dup((int)n);
+    }
+    o->f = fd >= 0 ? fdopen(fd, "w") : fopen(path, "w");
+    if (!o->f && fd >= 0)
+        close(fd);
+    if (!o->f) {
+        rw_status st = rw_fail(err, RW_EIO, "%s: cannot open: %s", path, strerror(errno));
+        outfile_abort(o);
+        return st;
+    }
+    return RW_OK;
+}
+
+/* The file a chain of symbolic links at path ends in (it may not exist),
+ * or NULL when path is no link (or the chain is too long or unreadable). */
+static char *link_target(const char *path)
+{
+    char *cur = NULL;
+    struct stat sb;
+    for (int hop = 0; hop < 40; hop++) {
+        const char *p = cur ? cur : path;
+        if (lstat(p, &sb) != 0 || !S_ISLNK(sb.st_mode))
+            return cur;
+        char buf[4096];
+        ssize_t n = readlink(p, buf, sizeof buf - 1);
+        if (n <= 0)
+            break;
+        buf[n] = '\0';
+        char *next;
+        if (buf[0] == '/') {
+            next = rw_strdup(buf);
+        } else {
+            char *dir = rw_dirname(p);
+            size_t len = (dir ? strlen(dir) : 0) + strlen(buf) + 2;
+            next = dir ? malloc(len) : NULL;
+            if (next)
+                snprintf(next, len, "%s/%s", dir, buf);
+            free(dir);
+        }
+        free(cur);
+        if (!(cur = next))
+            return NULL;
+    }
+    free(cur);
+    return NULL;
+}
+
 rw_status outfile_open(rw_outfile *o, const char *path, bool want_stdio, rw_err *err)
 {
     memset(o, 0, sizeof *o);
+    /* /dev/stdout, /dev/fd/N, /proc/self/fd/N: streams even when they lead
+     * to a regular file (stdout redirected to one), and links that a rename
+     * would replace. */
+    struct stat sb;
+    bool special = strncmp(path, "/dev/", 5) == 0 || strncmp(path, "/proc/", 6) == 0;
+    if (stat(path, &sb) == 0 && (special || !S_ISREG(sb.st_mode)))
+        return open_stream(o, path, &sb, want_stdio, err);
+    /* A symbolic link: replace the file it names (made if missing), keep
+     * the link. */
+    char *target = link_target(path);
+    rw_status st = open_tmp(o, target ? target : path, want_stdio, err);
+    free(target);
+    return st;
+}
+
+static rw_status open_tmp(rw_outfile *o, const char *path, bool want_stdio, rw_err *err)
+{
     char *dir = rw_dirname(path), *base = rw_basename(path, false);
     size_t n = strlen(path) + 32;
     o->path = rw_strdup(path);
@@ -59,6 +150,10 @@ rw_status outfile_commit(rw_outfile *o, rw_err *err)
         if (ferror(o->f) | fclose(o->f))
             st = rw_fail(err, RW_EIO, "%s: write failed: %s", o->path, strerror(errno));
         o->f = NULL;
+    }
+    if (o->direct) {
+        outfile_abort(o);
+        return st;
     }
     if (st == RW_OK && rename(o->tmp, o->path) != 0)
         st = rw_fail(err, RW_EIO, "%s: cannot rename into place: %s", o->path, strerror(errno));

@@ -1,6 +1,9 @@
 /*
  * outfile.h — output files that appear whole or not at all: write to a
- * temporary file in the same directory, then rename it into place.
+ * temporary file in the same directory, then rename it into place. A path
+ * that names an existing non-regular file (/dev/stdout, a FIFO) is written
+ * directly instead: a stream cannot be replaced atomically, and renaming
+ * over it would replace the device node.
  */
 #ifndef RW_OUTFILE_H
 #define RW_OUTFILE_H
@@ -12,10 +15,13 @@
 typedef struct {
     char *path;   /* final name (owned) */
     char *tmp;    /* temporary name (owned) */
-    FILE *f;      /* open on tmp (stdio) */
+    FILE *f;      /* open on tmp (stdio), or on path when direct */
+    bool direct;  /* path is a stream: written in place, no temporary */
 } rw_outfile;
 
-/* Creates path's temporary sibling; with want_stdio, o->f is open on it. */
+/* Creates path's temporary sibling; with want_stdio, o->f is open on it.
+ * A stream path is opened directly, and only with want_stdio (an HDF5 file
+ * cannot be written to a stream: error). */
 rw_status outfile_open(rw_outfile *o, const char *path, bool want_stdio, rw_err *err);
 /* Closes and renames into place; on any failure removes the temporary. */
 rw_status outfile_commit(rw_outfile *o, rw_err *err);

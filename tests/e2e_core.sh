@@ -84,6 +84,27 @@ check "rw-rank from the spectra file equals rw-rank from the run" cmp -s "$TMP/r
 rw-cond --include '*rank1*' "$TMP/spectra.h5" >"$TMP/cond_sel.tsv"
 check "selection on a spectra file" test "$(tail -n +2 "$TMP/cond_sel.tsv" | wc -l)" -eq 6
 
+# -o naming a stream writes to it in place (and leaves the device alone);
+# a spectra file needs a real file; a directory is refused.
+rw-rank -o /dev/stdout "$TMP/fx/known" >"$TMP/rank_stdout.tsv"
+check "-o /dev/stdout writes the table to stdout" cmp -s "$TMP/rank.tsv" "$TMP/rank_stdout.tsv"
+check "-o /dev/stdout leaves /dev/stdout a link" test -L /dev/stdout -o -c /dev/stdout
+{ echo before; rw-rank -o /dev/stdout "$TMP/fx/known"; } >"$TMP/rank_after.tsv"
+check "-o /dev/stdout keeps what the shell wrote before" test "$(head -1 "$TMP/rank_after.tsv")" = before
+ln -s rank_target.tsv "$TMP/rank_link.tsv"
+rw-rank -o "$TMP/rank_link.tsv" "$TMP/fx/known"
+check "-o a symlink replaces its target and keeps the link" \
+    sh -c "test -L '$TMP/rank_link.tsv' && cmp -s '$TMP/rank.tsv' '$TMP/rank_target.tsv'"
+mkfifo "$TMP/fifo"
+(cat "$TMP/fifo" >"$TMP/rank_fifo.tsv") &
+rw-rank -o "$TMP/fifo" "$TMP/fx/known"
+wait
+check "-o FIFO writes through the FIFO" cmp -s "$TMP/rank.tsv" "$TMP/rank_fifo.tsv"
+check "-o FIFO leaves the FIFO" test -p "$TMP/fifo"
+mkfifo "$TMP/fifo.h5"
+expect_error "spectra file to a stream" "fifo.h5: not a regular file" timeout 20 rw-spectra -o "$TMP/fifo.h5" "$TMP/fx/known"
+expect_error "-o a directory" "is a directory" rw-rank -o "$TMP" "$TMP/fx/known"
+
 # Formats carry the same columns.
 rw-rank --format csv "$TMP/fx/known" >"$TMP/rank.csv"
 check "csv has the same rows" test "$(wc -l <"$TMP/rank.csv")" -eq "$(wc -l <"$TMP/rank.tsv")"
