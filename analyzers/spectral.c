@@ -120,6 +120,8 @@ rw_status rw_svd_values(double *a, int64_t m, int64_t n, double *sigma, rw_err *
 struct rw_svd_ws {
     double *gram;              /* k x k, column-major, lower triangle */
     size_t gram_cap;           /* doubles */
+    double *chol;              /* k x k: the Cholesky factor of the estimate */
+    size_t chol_cap;           /* doubles */
     double *work;              /* dsyev or dgesdd workspace */
     size_t work_cap;           /* doubles */
     lapack_int *iwork;         /* dgesdd: 8k */
@@ -136,6 +138,7 @@ void rw_svd_ws_free(rw_svd_ws *ws)
     if (!ws)
         return;
     free(ws->gram);
+    free(ws->chol);
     free(ws->work);
     free(ws->iwork);
     free(ws);
@@ -143,7 +146,7 @@ void rw_svd_ws_free(rw_svd_ws *ws)
 
 size_t rw_svd_ws_size(const rw_svd_ws *ws)
 {
-    return ws ? ws->gram_cap * sizeof(double) + ws->work_cap * sizeof(double) +
+    return ws ? (ws->gram_cap + ws->chol_cap + ws->work_cap) * sizeof(double) +
                     ws->iwork_cap * sizeof(lapack_int)
               : 0;
 }
@@ -193,9 +196,21 @@ static rw_status ws_reserve_gram(rw_svd_ws *ws, int64_t k, rw_err *err)
         return rw_fail(err, RW_ENOMEM, "Gram matrix %lldx%lld too large", (long long)k,
                        (long long)k);
     rw_status st = grow((void **)&ws->gram, &ws->gram_cap, kk, sizeof(double), err);
+    /* dsyev's workspace, at least dpocon's 3k */
+    size_t lw = syev_lwork((lapack_int)k);
     if (st == RW_OK)
-        st = grow((void **)&ws->work, &ws->work_cap, syev_lwork((lapack_int)k), sizeof(double),
-                  err);
+        st = grow((void **)&ws->work, &ws->work_cap, lw > 3 * (size_t)k ? lw : 3 * (size_t)k,
+                  sizeof(double), err);
+    return st;
+}
+
+/* The estimate's extra buffers: a k x k copy and dpocon's k integers. */
+static rw_status ws_reserve_estimate(rw_svd_ws *ws, int64_t k, rw_err *err)
+{
+    rw_status st = grow((void **)&ws->chol, &ws->chol_cap, (size_t)k * (size_t)k,
+                        sizeof(double), err);
+    if (st == RW_OK)
+        st = grow((void **)&ws->iwork, &ws->iwork_cap, (size_t)k, sizeof(lapack_int), err);
     return st;
 }
 
@@ -283,6 +298,7 @@ const char *rw_svd_method_name(rw_svd_method m)
     case RW_SVD_GRAM: return "gram";
     case RW_SVD_GESDD: return "gesdd";
     case RW_SVD_GESDD_FALLBACK: return "gesdd-fallback";
+    case RW_SVD_GESDD_ESTIMATE: return "gesdd-estimate";
     }
     return "?";
 }
@@ -329,11 +345,8 @@ static rw_status svd_gesdd(double *a, int64_t m, int64_t n, double *sigma, rw_sv
     return RW_OK;
 }
 
-/* Gram + dsyev into sigma (descending); *bound gets the error bound of the
- * comment above (inf if dsyev did not converge). a (row-major m x n) is not
- * modified. */
-static rw_status svd_gram(const double *a, int64_t m, int64_t n, double delta, double *sigma,
-                          rw_svd_ws *ws, double *bound, rw_err *err)
+/* The Gram matrix of a (row-major m x n, not modified) into ws->gram. */
+static rw_status form_gram(const double *a, int64_t m, int64_t n, rw_svd_ws *ws, rw_err *err)
 {
     int64_t k = m < n ? m : n, len = m < n ? n : m;
     rw_status st = ws_reserve_gram(ws, k, err);
@@ -343,6 +356,48 @@ static rw_status svd_gram(const double *a, int64_t m, int64_t n, double delta, d
      * m < n: G = W W^T = A^T A. Either way k x k, lower triangle. */
     cblas_dsyrk(CblasColMajor, CblasLower, m >= n ? CblasNoTrans : CblasTrans, (int)k, (int)len,
                 1.0, a, (int)n, 0.0, ws->gram, (int)k);
+    return RW_OK;
+}
+
+/* Whether the relative requirement is certain to fail: lambda_min of the
+ * Gram matrix G^ in ws->gram (k x k) is known to lie below lam_need, from a
+ * Cholesky factorization and LAPACK's 1-norm estimate (dpocon) of
+ * ||G^-1||_1, at a k^3 / 3 cost instead of dsyev's 4/3 k^3 plus the
+ * tridiagonal QR. The estimate est is a lower bound of ||G^-1||_1, and
+ * ||G^-1||_1 <= sqrt(k) ||G^-1||_2 = sqrt(k) / lambda_min, so lambda_min
+ * <= sqrt(k) / est; a failed Cholesky means lambda_min = O(k^2 u ||G||).
+ * Rounding in the factor and the solves moves these by O(k u ||G||), far
+ * below lam_need >= k u ||G|| / rel; a factor 4 covers it. A wrong "no" only
+ * costs the eigensolver's time; a "yes" is only said when dsyev's result
+ * would have been refused anyway, so the values are those of dgesdd either
+ * way. */
+static bool gram_surely_short(rw_svd_ws *ws, int64_t k, double lam_need, rw_err *err,
+                              rw_status *st)
+{
+    if ((*st = ws_reserve_estimate(ws, k, err)) != RW_OK)
+        return false;
+    lapack_int kk = (lapack_int)k;
+    for (int64_t j = 0; j < k; j++) /* lower triangle, column j from row j */
+        memcpy(ws->chol + j * k + j, ws->gram + j * k + j, (size_t)(k - j) * sizeof(double));
+    double anorm = LAPACKE_dlansy_work(LAPACK_COL_MAJOR, '1', 'L', kk, ws->chol, kk, ws->work);
+    lapack_int info = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', kk, ws->chol, kk);
+    if (info < 0)
+        lapack_bug("dpotrf", info);
+    if (info > 0)
+        return true; /* not numerically positive definite */
+    double rcond = 0;
+    info = LAPACKE_dpocon_work(LAPACK_COL_MAJOR, 'L', kk, ws->chol, kk, anorm, &rcond, ws->work,
+                               ws->iwork);
+    if (info < 0)
+        lapack_bug("dpocon", info);
+    /* est = 1 / (rcond anorm): lambda_min <= sqrt(k) rcond anorm. */
+    return 4 * sqrt((double)k) * rcond * anorm < lam_need;
+}
+
+/* dsyev on the Gram matrix in ws->gram into sigma (descending); *bound gets
+ * the error bound of the comment above (inf if dsyev did not converge). */
+static void gram_eig(int64_t k, double delta, double *sigma, rw_svd_ws *ws, double *bound)
+{
     lapack_int info = LAPACKE_dsyev_work(LAPACK_COL_MAJOR, 'N', 'L', (lapack_int)k, ws->gram,
                                          (lapack_int)k, sigma, ws->work,
                                          (lapack_int)ws->work_cap);
@@ -351,7 +406,7 @@ static rw_status svd_gram(const double *a, int64_t m, int64_t n, double delta, d
     if (info > 0) {
         /* Not converged: leave it to dgesdd. */
         *bound = INFINITY;
-        return RW_OK;
+        return;
     }
     /* Ascending eigenvalues to descending singular values. */
     for (int64_t i = 0, j = k - 1; i < j; i++, j--) {
@@ -365,7 +420,6 @@ static rw_status svd_gram(const double *a, int64_t m, int64_t n, double delta, d
     double b = smin > 0 && delta / smin < root ? delta / smin : root;
     /* sqrt's own rounding: u sigma_i <= u sigma_1 (generously doubled). */
     *bound = b + DBL_EPSILON * sigma[0];
-    return RW_OK;
 }
 
 rw_status rw_svd_values_dt(double *a, int64_t m, int64_t n, rw_dtype dtype, double *sigma,
@@ -430,13 +484,31 @@ rw_status rw_svd_values_acc(double *a, int64_t m, int64_t n, rw_dtype dtype, dou
     bool gram_ok = amax >= 0x1p-400 && amax <= 0x1p400 && g_mn < 0.5 && floor_rel <= budget;
 
     if (gram_ok) {
-        double bound = INFINITY;
-        if ((st = svd_gram(a, m, n, d * f2_hi, sigma, ws, &bound, err)) != RW_OK)
+        double bound = INFINITY, delta = d * f2_hi;
+        if ((st = form_gram(a, m, n, ws, err)) != RW_OK)
             goto done;
+        /* With rel > 0, sigma_min^2 must reach about delta / rel. Where the
+         * shape makes that doubtful, test it for the cost of a Cholesky
+         * before running the eigensolver: when a random-like matrix's
+         * expected lambda_min / F^2, (1 - sqrt(k / L))^2 / k (Marchenko-
+         * Pastur), is within 4x of d / rel — square matrices always, and
+         * e.g. 384 x 1536. Only a matter of time, see gram_surely_short. */
+        double beta = (double)k / (double)len, mp = (1 - sqrt(beta)) * (1 - sqrt(beta)) / k;
+        if (rel > 0 && mp < 4 * d / rel) {
+            bool shy = gram_surely_short(ws, k, delta / rel, err, &st);
+            if (st != RW_OK)
+                goto done;
+            if (shy) {
+                info->method = RW_SVD_GESDD_ESTIMATE;
+                st = svd_gesdd(a, m, n, sigma, ws, err);
+                goto done;
+            }
+        }
+        gram_eig(k, delta, sigma, ws, &bound);
         /* rel > 0: sigma_min too must be known to rel of itself. The bound
          * b(s) = min(sqrt(delta), delta / s) divided by s decreases with s, so
          * sigma_min is the one to check. */
-        double smin = sigma[k - 1], delta = d * f2_hi;
+        double smin = sigma[k - 1];
         bool rel_ok = rel <= 0 || (smin > 0 && fmin(sqrt(delta), delta / smin) +
                                                        DBL_EPSILON * sigma[0] <= rel * smin);
         if (bound <= budget * f_lo && rel_ok) {

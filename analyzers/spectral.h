@@ -55,7 +55,10 @@ typedef enum {
     RW_SVD_GRAM,           /* Gram + dsyev, its error bound within the contract */
     RW_SVD_GESDD,          /* dgesdd, chosen before any Gram work */
     RW_SVD_GESDD_FALLBACK, /* Gram computed, bound not within the contract: dgesdd */
+    RW_SVD_GESDD_ESTIMATE, /* Gram computed, its Cholesky showed sigma_min too small
+                              for rel: dgesdd without the eigensolver */
 } rw_svd_method;
+#define RW_SVD_METHOD_COUNT (RW_SVD_GESDD_ESTIMATE + 1)
 
 typedef struct {
     rw_svd_method method;

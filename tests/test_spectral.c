@@ -255,6 +255,53 @@ static void test_relative_accuracy(void **state)
     }
 }
 
+/* Square matrices with rel > 0: the Cholesky estimate sends those whose
+ * sigma_min is too small for the Gram result straight to dgesdd, and only
+ * those: whenever it does, sigma_min^2 < delta / rel, the threshold below
+ * which dsyev's result is refused anyway (delta = d ||W||_F^2, with the d
+ * of spectral.c); a well-conditioned square matrix keeps the Gram path. */
+static void test_square_estimate(void **state)
+{
+    (void)state;
+    enum { K = 64 };
+    const double u = 0x1p-53, rel = RW_SVD_REL_DEFAULT;
+    double g = 2.0 * K * u / (1 - 2.0 * K * u), d = g + K * u * (1 + g);
+    int estimated = 0, gram = 0;
+    for (int t = 0; t <= 12; t++) {
+        double s[K], lo = pow(10, -0.4 * t); /* sigma_min / sigma_1: 1 .. 1.6e-5 */
+        logspace(s, K, 1.0, lo);
+        double *w = build(K, K, s, ROUND_F32);
+        double *a = dup(w, (size_t)K * K), *b = dup(w, (size_t)K * K), ref[K], sig[K];
+        rw_err err = {{0}};
+        rw_svd_info info;
+        assert_int_equal(rw_svd_values(a, K, K, ref, &err), RW_OK);
+        assert_int_equal(rw_svd_values_acc(b, K, K, RW_DT_F32, rel, sig, NULL, &info, &err),
+                         RW_OK);
+        double f2 = 0;
+        for (int i = 0; i < K; i++)
+            f2 += ref[i] * ref[i];
+        if (info.method == RW_SVD_GESDD_ESTIMATE) {
+            estimated++;
+            if (!(ref[K - 1] * ref[K - 1] < d * f2 / rel))
+                fail_msg("sigma_min/sigma_1 %.2g: estimate said too small, but sigma_min^2 "
+                         "%.3g >= delta/rel %.3g", lo, ref[K - 1] * ref[K - 1], d * f2 / rel);
+        } else if (info.method == RW_SVD_GRAM) {
+            gram++;
+        }
+        for (int i = 0; i < K; i++)
+            if (fabs(sig[i] - ref[i]) > 1e-9 * ref[i])
+                fail_msg("sigma_min/sigma_1 %.2g, sigma_%d via %s: %.17g vs dgesdd %.17g", lo,
+                         i + 1, rw_svd_method_name(info.method), sig[i], ref[i]);
+        free(w);
+        free(a);
+        free(b);
+    }
+    /* Both outcomes occur over this range: flat spectra keep the Gram path,
+     * the steep ones are caught by the estimate. */
+    assert_true(gram >= 2);
+    assert_true(estimated >= 4);
+}
+
 static void test_rank_deficient(void **state)
 {
     (void)state;
@@ -582,6 +629,7 @@ int main(void)
         cmocka_unit_test(test_ill_conditioned),
         cmocka_unit_test(test_moderately_conditioned_gram),
         cmocka_unit_test(test_relative_accuracy),
+        cmocka_unit_test(test_square_estimate),
         cmocka_unit_test(test_rank_deficient),
         cmocka_unit_test(test_zero_matrix),
         cmocka_unit_test(test_vectors),
