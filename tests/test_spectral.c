@@ -255,27 +255,29 @@ static void test_relative_accuracy(void **state)
     }
 }
 
-/* Square matrices with rel > 0: the Cholesky estimate sends those whose
- * sigma_min is too small for the Gram result straight to dgesdd, and only
- * those: whenever it does, sigma_min^2 < delta / rel, the threshold below
- * which dsyev's result is refused anyway (delta = d ||W||_F^2, with the d
- * of spectral.c); a well-conditioned square matrix keeps the Gram path. */
+/* Nearly square matrices with rel > 0 (80 x 64: the shape's Marchenko-
+ * Pastur estimate is within 4x of the requirement): the Cholesky estimate
+ * sends those whose sigma_min is too small for the Gram result straight to
+ * dgesdd, and only those: whenever it does, sigma_min^2 < delta / rel, the
+ * threshold below which dsyev's result is refused anyway (delta =
+ * d ||W||_F^2, with the d of spectral.c); a well-conditioned one keeps the
+ * Gram path. Square ones go to the orthogonal path without a Gram matrix. */
 static void test_square_estimate(void **state)
 {
     (void)state;
-    enum { K = 64 };
+    enum { K = 64, L = 80 };
     const double u = 0x1p-53, rel = RW_SVD_REL_DEFAULT;
-    double g = 2.0 * K * u / (1 - 2.0 * K * u), d = g + K * u * (1 + g);
+    double g = (double)L * u / (1 - (double)L * u), d = g + K * u * (1 + g);
     int estimated = 0, gram = 0;
     for (int t = 0; t <= 12; t++) {
         double s[K], lo = pow(10, -0.4 * t); /* sigma_min / sigma_1: 1 .. 1.6e-5 */
         logspace(s, K, 1.0, lo);
-        double *w = build(K, K, s, ROUND_F32);
-        double *a = dup(w, (size_t)K * K), *b = dup(w, (size_t)K * K), ref[K], sig[K];
+        double *w = build(L, K, s, ROUND_F32);
+        double *a = dup(w, (size_t)L * K), *b = dup(w, (size_t)L * K), ref[K], sig[K];
         rw_err err = {{0}};
         rw_svd_info info;
-        assert_int_equal(rw_svd_values(a, K, K, ref, &err), RW_OK);
-        assert_int_equal(rw_svd_values_acc(b, K, K, RW_DT_F32, rel, sig, NULL, &info, &err),
+        assert_int_equal(rw_svd_values(a, L, K, ref, &err), RW_OK);
+        assert_int_equal(rw_svd_values_acc(b, L, K, RW_DT_F32, rel, sig, NULL, &info, &err),
                          RW_OK);
         double f2 = 0;
         for (int i = 0; i < K; i++)
@@ -292,6 +294,21 @@ static void test_square_estimate(void **state)
             if (fabs(sig[i] - ref[i]) > 1e-9 * ref[i])
                 fail_msg("sigma_min/sigma_1 %.2g, sigma_%d via %s: %.17g vs dgesdd %.17g", lo,
                          i + 1, rw_svd_method_name(info.method), sig[i], ref[i]);
+        free(w);
+        free(a);
+        free(b);
+        /* The square K x K matrix of the same spectrum: no Gram matrix. */
+        w = build(K, K, s, ROUND_F32);
+        a = dup(w, (size_t)K * K);
+        b = dup(w, (size_t)K * K);
+        assert_int_equal(rw_svd_values(a, K, K, ref, &err), RW_OK);
+        assert_int_equal(rw_svd_values_acc(b, K, K, RW_DT_F32, rel, sig, NULL, &info, &err),
+                         RW_OK);
+        assert_int_equal(info.method, RW_SVD_GESDD);
+        for (int i = 0; i < K; i++)
+            if (fabs(sig[i] - ref[i]) > 1e-9 * ref[i])
+                fail_msg("square, sigma_min/sigma_1 %.2g, sigma_%d: %.17g vs dgesdd %.17g", lo,
+                         i + 1, sig[i], ref[i]);
         free(w);
         free(a);
         free(b);
