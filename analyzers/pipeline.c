@@ -92,7 +92,7 @@ static rw_status book_check(shape_book *b, const char *path, const rw_item *it, 
  * larger than RING_SLACK / slots when its job is emitted).
  */
 
-#define RING_SLACK ((size_t)8 << 20)
+#define RING_SLACK ((size_t)4 << 20)
 
 typedef enum { JOB_FREE, JOB_QUEUED, JOB_RUNNING, JOB_DONE } job_state;
 

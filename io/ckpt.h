@@ -32,7 +32,6 @@ typedef struct {
     const char *module;       /* points into name */
     /* where the values are: */
     char *h5path;             /* HDF5 dataset path (owned), NULL otherwise */
-    int64_t h5ds;             /* HDF5: the dataset, open until close (a hid_t) */
     uint64_t offset;          /* safetensors: byte offset in the mapped file */
     int shard;                /* safetensors: which mapped file */
 } rw_tensor;
