@@ -4,9 +4,10 @@
  * Two ways to the singular values of a row-major m x n matrix W
  * (L = max(m, n), k = min(m, n)):
  *   rw_svd_values     dgesdd, values only: the exact (reference) path;
- *   rw_svd_values_dt  the Gram matrix of the short side and a symmetric
- *                     eigensolver where the stored dtype's contract allows it
- *                     (docs/performance.md), dgesdd elsewhere.
+ *   rw_svd_values_dt  the Gram matrix of the short side and its tridiagonal
+ *                     eigenvalues where the stored dtype's contract allows it
+ *                     (docs/performance.md), elsewhere the orthogonal path:
+ *                     Householder bidiagonalization and dqds, as dgesdd.
  */
 #include "spectral.h"
 
@@ -140,7 +141,7 @@ struct rw_svd_ws {
     size_t chol_cap;           /* doubles */
     double *work;              /* tridiagonal reduction or bidiagonal SVD workspace */
     size_t work_cap;           /* doubles */
-    lapack_int *iwork;         /* dgesdd: 8k */
+    lapack_int *iwork;         /* dgesdd (tall W): 8k; dpocon: k */
     size_t iwork_cap;          /* lapack_ints */
 };
 

@@ -27,12 +27,13 @@ rw_status rw_svd_values(double *a, int64_t m, int64_t n, double *sigma, rw_err *
  * eps/2 * ||W||_F), and 1e-12 for float64 and integer data.
  *
  * Method: the Gram matrix of the short side in double (dsyrk) and its
- * eigenvalues (dsyev), sigma = sqrt(max(lambda, 0)), accepted only when a
- * rigorous-up-to-LAPACK's-eigensolver-constant error bound on the smallest
- * sigma meets the contract with a factor 2 to spare; otherwise dgesdd, as
- * rw_svd_values. Float64 data nearly always goes to dgesdd, decided before
- * any Gram work. spectral.c explains the bound, docs/performance.md the
- * measurements behind the choice. */
+ * eigenvalues (dsytrd + dsterf, as dsyev), sigma = sqrt(max(lambda, 0)),
+ * accepted only when a rigorous-up-to-LAPACK's-eigensolver-constant error
+ * bound on the smallest sigma meets the contract with a factor 2 to spare;
+ * otherwise the orthogonal path (Householder bidiagonalization and dqds,
+ * what dgesdd does for values). Float64 data nearly always goes to the
+ * latter, decided before any Gram work. spectral.c explains the bound,
+ * docs/performance.md the measurements behind the choice. */
 
 /* Per-thread scratch for rw_svd_values_dt: grows to the largest shape seen
  * and is reused, so a run of matrices allocates only when a shape grows.
@@ -52,11 +53,15 @@ size_t rw_svd_ws_size(const rw_svd_ws *ws);
 typedef enum {
     RW_SVD_NONE,           /* nothing computed: k = 0, or a non-finite entry */
     RW_SVD_ZERO,           /* the zero matrix: all sigma exactly 0 */
-    RW_SVD_GRAM,           /* Gram + dsyev, its error bound within the contract */
-    RW_SVD_GESDD,          /* dgesdd, chosen before any Gram work */
-    RW_SVD_GESDD_FALLBACK, /* Gram computed, bound not within the contract: dgesdd */
+    RW_SVD_GRAM,           /* Gram + tridiagonal eigenvalues (dsytrd + dsterf), its
+                              error bound within the contract */
+    RW_SVD_GESDD,          /* the orthogonal path (bidiagonalization + dqds, as
+                              dgesdd), chosen before any Gram work */
+    RW_SVD_GESDD_FALLBACK, /* Gram computed, bound not within the contract: the
+                              orthogonal path */
     RW_SVD_GESDD_ESTIMATE, /* Gram computed, its Cholesky showed sigma_min too small
-                              for rel: dgesdd without the eigensolver */
+                              for rel: the orthogonal path, without the
+                              eigensolver */
 } rw_svd_method;
 #define RW_SVD_METHOD_COUNT (RW_SVD_GESDD_ESTIMATE + 1)
 
@@ -72,7 +77,7 @@ double rw_svd_tolerance(rw_dtype dtype);
 
 /* Singular values of the m x n row-major matrix a, data stored as dtype,
  * descending into sigma[0..k-1], within the contract above. a may be
- * overwritten (only on the dgesdd paths). Non-finite input: all-nan sigma and
+ * overwritten (only on the orthogonal paths). Non-finite input: all-nan sigma and
  * RW_EDATA, as rw_svd_values. ws: this thread's workspace, or NULL for a
  * temporary one (allocates per call). info: what was done, or NULL.
  * Thread-safe with one ws per thread; see rw_blas_set_threads. */
