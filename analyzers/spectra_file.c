@@ -105,6 +105,7 @@ rw_status spectra_writer_open(const char *path, rw_spectra_writer **out, rw_err 
     }
     rw_status st = outfile_open(&w->out, path, false, err);
     if (st != RW_OK) {
+        free(w->buf);
         free(w);
         return st;
     }
