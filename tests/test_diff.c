@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "diff.h"
+#include "testutil.h"
 
 static const char *const cols[] = {"run", "step", "tensor", "layer", "module",
                                    "component", "dtype", "per", "cond"};
@@ -339,9 +340,9 @@ static void put_file(const char *dir, const char *name, const char *text)
 static void directories_and_reports(void **state)
 {
     (void)state;
-    char b[] = "/tmp/rw_test_diff_bXXXXXX", c[] = "/tmp/rw_test_diff_cXXXXXX";
-    assert_non_null(mkdtemp(b));
-    assert_non_null(mkdtemp(c));
+    char b[256], c[256];
+    assert_int_equal(test_tmpdir_make(b, sizeof b, "diff-b"), 0);
+    assert_int_equal(test_tmpdir_make(c, sizeof c, "diff-c"), 0);
     char sub[600];
     snprintf(sub, sizeof sub, "%s/sub", b);
     assert_int_equal(mkdir(sub, 0700), 0);
@@ -421,9 +422,8 @@ static void directories_and_reports(void **state)
     assert_int_equal(diff_paths(d, b, file, &err), RW_EUSAGE);
     diff_free(d);
 
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", b, c);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(test_tmpdir_remove(b), 0);
+    assert_int_equal(test_tmpdir_remove(c), 0);
 }
 
 int main(void)

@@ -27,15 +27,15 @@
 #include "plot.h"
 #include "pngio.h"
 #include "spectra_file.h"
+#include "testutil.h"
 
 /* ---------------------------------------------------------------- helpers */
 
 static char *tmpdir_new(void)
 {
-    char t[] = "/tmp/rw-test-plot-XXXXXX";
-    char *d = mkdtemp(t);
-    assert_non_null(d);
-    return strdup(d);
+    char t[256];
+    assert_int_equal(test_tmpdir_make(t, sizeof t, "plot"), 0);
+    return strdup(t);
 }
 
 static char *pathf(const char *dir, const char *name)
@@ -45,27 +45,6 @@ static char *pathf(const char *dir, const char *name)
     assert_non_null(p);
     snprintf(p, n, "%s/%s", dir, name);
     return p;
-}
-
-static void rm_rf(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        char *p = pathf(dir, e->d_name);
-        struct stat st;
-        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            rm_rf(p);
-        else
-            unlink(p);
-        free(p);
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 static void write_text(const char *path, const char *text)
@@ -257,7 +236,7 @@ static void png_roundtrip_asymmetric(void **state)
     free(p);
     free(q);
     free(r);
-    rm_rf(dir);
+    test_tmpdir_remove(dir);
     free(dir);
 }
 
@@ -382,7 +361,7 @@ static void trajectory_two_runs(void **state)
     assert_int_equal(count_color(img, palette_run(0)), 0);
     assert_true(count_color(img, palette_run(1)) > 200);
     image_free(img);
-    rm_rf(dir);
+    test_tmpdir_remove(dir);
     free(dir);
     free(tab);
     free(out);
@@ -455,7 +434,7 @@ static void trajectory_log_and_nan(void **state)
         assert_int_equal(plot_trajectory(paths, 1, &o, &err), RW_OK);
         assert_script_silent(dir, "c.gp");
     }
-    rm_rf(dir);
+    test_tmpdir_remove(dir);
     free(dir);
     free(tab);
     free(out);
@@ -523,7 +502,7 @@ static void heatmap_follows_values(void **state)
     assert_true(exists(dir, "h.cells-2-1.png"));
     assert_int_equal(count_entries(dir), 5); /* table, figure, script, 2 cell images */
     free(cp);
-    rm_rf(dir);
+    test_tmpdir_remove(dir);
     free(dir);
     free(tab);
     free(out);
@@ -577,7 +556,7 @@ static void heatmap_log_scale_and_nan(void **state)
         assert_non_null(strstr(svg, "<svg"));
         free(svg);
     }
-    rm_rf(dir);
+    test_tmpdir_remove(dir);
     free(dir);
     free(tab);
     free(out);
@@ -614,7 +593,7 @@ static void heatmap_single_layer_is_drawn(void **state)
     image_free(cells);
     image_free(fig);
     free(cp);
-    rm_rf(dir);
+    test_tmpdir_remove(dir);
     free(dir);
     free(tab);
     free(out);
@@ -672,7 +651,7 @@ static void spectrum_geometric_mean(void **state)
     o.nsteps = 1;
     assert_int_equal(plot_spectrum(paths, 1, &o, &err), RW_EDATA);
     assert_non_null(strstr(err.msg, "no spectra at step 150 (steps: 0 100 200)"));
-    rm_rf(dir);
+    test_tmpdir_remove(dir);
     free(dir);
     free(tab);
     free(out);
@@ -718,7 +697,7 @@ static void spectrum_from_spectra_file(void **state)
         free(pdf);
         assert_script_silent(dir, "f.gp");
     }
-    rm_rf(dir);
+    test_tmpdir_remove(dir);
     free(dir);
     free(h5);
     free(out);
@@ -749,7 +728,7 @@ static void every_format_silent(void **state)
             assert_script_silent(dir, "f.gp");
             free(out);
         }
-    rm_rf(dir);
+    test_tmpdir_remove(dir);
     free(dir);
     free(tab);
 }
@@ -826,7 +805,7 @@ static void bad_input_leaves_nothing(void **state)
     expect_failure(dir, tab, o, RW_EUSAGE, "the name says png but --format says pdf");
     free(odd);
     free(fake);
-    rm_rf(dir);
+    test_tmpdir_remove(dir);
     free(dir);
     free(tab);
     free(out);

@@ -14,8 +14,8 @@
 #include "ckpt.h"
 #include "run.h"
 #include "stwrite.h"
+#include "testutil.h"
 
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,26 +35,16 @@ static const char *tpath(const char *name)
     return buf[slot];
 }
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static int setup_all(void **state)
 {
     (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/rw-st-XXXXXX", t && *t ? t : "/tmp");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return test_tmpdir_make(tmpdir, sizeof tmpdir, "st");
 }
 
 static int teardown_all(void **state)
 {
     (void)state;
-    return nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    return test_tmpdir_remove(tmpdir);
 }
 
 /* ---------------------------------------------------------------- helpers */
