@@ -204,16 +204,8 @@ typedef struct {
 
 static rw_status push_item(item_vec *iv, const cmp_item *it, rw_err *err)
 {
-    if (iv->n == iv->cap) {
-        size_t ncap = iv->cap ? 2 * iv->cap : 1024, bytes;
-        if (!rw_mul_size(ncap, sizeof *iv->v, &bytes))
-            return rw_fail(err, RW_ENOMEM, "out of memory");
-        cmp_item *nv = rw_realloc(iv->v, bytes, err);
-        if (!nv)
-            return RW_ENOMEM;
-        iv->v = nv;
-        iv->cap = ncap;
-    }
+    if (rw_grow(&iv->v, iv->n, &iv->cap, sizeof *iv->v, err) != RW_OK)
+        return RW_ENOMEM;
     iv->v[iv->n++] = *it;
     return RW_OK;
 }
@@ -349,16 +341,8 @@ typedef struct {
 static rw_status push_row(row_vec *rv, const cmp_point *p, const char *metric, int64_t step,
                           bool is_ref, double ref_mean, rw_err *err)
 {
-    if (rv->n == rv->cap) {
-        size_t ncap = rv->cap ? 2 * rv->cap : 256, bytes;
-        if (!rw_mul_size(ncap, sizeof *rv->v, &bytes))
-            return rw_fail(err, RW_ENOMEM, "out of memory");
-        rw_cmp_row *nv = rw_realloc(rv->v, bytes, err);
-        if (!nv)
-            return RW_ENOMEM;
-        rv->v = nv;
-        rv->cap = ncap;
-    }
+    if (rw_grow(&rv->v, rv->n, &rv->cap, sizeof *rv->v, err) != RW_OK)
+        return RW_ENOMEM;
     rw_cmp_row *r = &rv->v[rv->n];
     *r = (rw_cmp_row){.module = rw_strdup(p->module), .metric = rw_strdup(metric),
                       .run = rw_strdup(p->run), .step = step, .s = p->s, .is_ref = is_ref,

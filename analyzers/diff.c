@@ -137,16 +137,8 @@ const rw_difference *diff_get(const rw_diff *d, size_t i) { return &d->recs[i].d
 
 static rw_status push_rec(rw_diff *d, const drec *r, rw_err *err)
 {
-    if (d->nrecs == d->rcap) {
-        size_t ncap = d->rcap ? 2 * d->rcap : 64, bytes;
-        if (!rw_mul_size(ncap, sizeof *d->recs, &bytes))
-            return rw_fail(err, RW_ENOMEM, "out of memory");
-        drec *n = rw_realloc(d->recs, bytes, err);
-        if (!n)
-            return RW_ENOMEM;
-        d->recs = n;
-        d->rcap = ncap;
-    }
+    if (rw_grow(&d->recs, d->nrecs, &d->rcap, sizeof *d->recs, err) != RW_OK)
+        return RW_ENOMEM;
     d->recs[d->nrecs++] = *r;
     return RW_OK;
 }
@@ -505,16 +497,10 @@ done:
 static rw_status add_pair(rw_diff *d, const char *name, const char *bpath, const char *cpath,
                           rw_table *base, rw_table *cur, bool skip_unkeyed, rw_err *err)
 {
-    if (d->npairs == d->pcap) {
-        size_t ncap = d->pcap ? 2 * d->pcap : 8;
-        dpair *n = rw_realloc(d->pairs, ncap * sizeof *n, err);
-        if (!n) {
-            table_free(base);
-            table_free(cur);
-            return RW_ENOMEM;
-        }
-        d->pairs = n;
-        d->pcap = ncap;
+    if (rw_grow(&d->pairs, d->npairs, &d->pcap, sizeof *d->pairs, err) != RW_OK) {
+        table_free(base);
+        table_free(cur);
+        return RW_ENOMEM;
     }
     dpair *p = &d->pairs[d->npairs];
     memset(p, 0, sizeof *p);

@@ -118,14 +118,8 @@ static bool ends_with(const char *s, const char *suf, size_t *prefix_len)
 
 static rw_status push(rw_items *it, size_t *cap, const rw_item *x, rw_err *err)
 {
-    if (it->n == *cap) {
-        size_t ncap = *cap ? 2 * *cap : 64;
-        rw_item *v = rw_realloc(it->v, ncap * sizeof *v, err);
-        if (!v)
-            return RW_ENOMEM;
-        it->v = v;
-        *cap = ncap;
-    }
+    if (rw_grow(&it->v, it->n, cap, sizeof *it->v, err) != RW_OK)
+        return RW_ENOMEM;
     it->v[it->n] = *x;
     it->v[it->n].tensor = rw_strdup(x->tensor);
     if (!it->v[it->n].tensor)

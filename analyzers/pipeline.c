@@ -62,14 +62,8 @@ static rw_status book_check(shape_book *b, const char *path, const rw_item *it, 
         s->step = step;
         return RW_OK;
     }
-    if (b->n == b->cap) {
-        size_t ncap = b->cap ? 2 * b->cap : 64;
-        seen_shape *v = rw_realloc(b->v, ncap * sizeof *v, err);
-        if (!v)
-            return RW_ENOMEM;
-        b->v = v;
-        b->cap = ncap;
-    }
+    if (rw_grow(&b->v, b->n, &b->cap, sizeof *b->v, err) != RW_OK)
+        return RW_ENOMEM;
     b->v[b->n] = (seen_shape){rw_strdup(key), it->rows, it->cols, step};
     if (!b->v[b->n].name)
         return rw_fail(err, RW_ENOMEM, "out of memory");
@@ -137,16 +131,6 @@ typedef struct {
     double *ref;            /* main thread: the reference matrix of an update */
     size_t refcap;
 } analysis;
-
-static rw_status grow(double **p, size_t *cap, size_t n, rw_err *err)
-{
-    if (n <= *cap)
-        return RW_OK;
-    free(*p);
-    *p = rw_calloc(n ? n : 1, sizeof **p, err);
-    *cap = *p ? n : 0;
-    return *p ? RW_OK : RW_ENOMEM;
-}
 
 /* ws: the calling thread's SVD workspace. */
 static void job_compute(job *j, rw_svd_ws *ws)
@@ -342,12 +326,12 @@ static rw_status job_prepare(job *j, const char *run, const opened *c, const rw_
                              bool fast, rw_err *err)
 {
     size_t k = (size_t)(it->rows < it->cols ? it->rows : it->cols);
-    rw_status st = grow(&j->sigma, &j->scap, k, err);
+    rw_status st = rw_scratch(&j->sigma, &j->scap, k, sizeof(double), err);
     if (st == RW_OK)
-        st = lowrank ? grow(&j->a, &j->acap, (size_t)(it->rank * it->cols), err)
-                     : grow(&j->a, &j->acap, (size_t)(it->rows * it->cols), err);
+        st = rw_scratch(&j->a, &j->acap,
+                        (size_t)((lowrank ? it->rank : it->rows) * it->cols), sizeof(double), err);
     if (st == RW_OK && lowrank)
-        st = grow(&j->b, &j->bcap, (size_t)(it->rows * it->rank), err);
+        st = rw_scratch(&j->b, &j->bcap, (size_t)(it->rows * it->rank), sizeof(double), err);
     if (st != RW_OK)
         return st;
     j->lowrank = lowrank;
@@ -393,7 +377,7 @@ static rw_status submit_item(analysis *an, const char *run, opened *c, size_t i,
             ref_step = c->step;
             long bi = items_find(&c->it, it->tensor, RW_COMP_BASE);
             if (bi >= 0) {
-                if ((st = grow(&an->ref, &an->refcap, numel, err)) != RW_OK ||
+                if ((st = rw_scratch(&an->ref, &an->refcap, numel, sizeof(double), err)) != RW_OK ||
                     (st = item_build(c->c, &c->it, (size_t)bi, an->ref, err)) != RW_OK)
                     return st;
                 ref_fro = fro_of(an->ref, numel);
@@ -408,7 +392,7 @@ static rw_status submit_item(analysis *an, const char *run, opened *c, size_t i,
                                c->c->path, it->tensor, (long long)it->rows,
                                (long long)it->cols, (long long)rit->rows, (long long)rit->cols,
                                (long long)ref->step);
-            if ((st = grow(&an->ref, &an->refcap, numel, err)) != RW_OK ||
+            if ((st = rw_scratch(&an->ref, &an->refcap, numel, sizeof(double), err)) != RW_OK ||
                 (st = item_build(ref->c, &ref->it, (size_t)ri, an->ref, err)) != RW_OK)
                 return st;
             ref_step = ref->step;

@@ -45,14 +45,8 @@ rw_status spectra_writer_source(rw_spectra_writer *w, const char *run, const cha
                                 const char *group, int64_t step, int64_t size,
                                 int64_t mtime_ns, rw_err *err)
 {
-    if (w->nsrc == w->srccap) {
-        size_t ncap = w->srccap ? 2 * w->srccap : 64;
-        source *v = rw_realloc(w->src, ncap * sizeof *v, err);
-        if (!v)
-            return RW_ENOMEM;
-        w->src = v;
-        w->srccap = ncap;
-    }
+    if (rw_grow(&w->src, w->nsrc, &w->srccap, sizeof *w->src, err) != RW_OK)
+        return RW_ENOMEM;
     source *x = &w->src[w->nsrc];
     *x = (source){rw_strdup(run), rw_strdup(path), rw_strdup(group ? group : ""), step, size,
                   mtime_ns};
@@ -160,14 +154,8 @@ static rw_status flush_sigma(rw_spectra_writer *w, rw_err *err)
 
 rw_status spectra_writer_add(rw_spectra_writer *w, const rw_spectrum *s, rw_err *err)
 {
-    if (w->n == w->cap) {
-        size_t ncap = w->cap ? 2 * w->cap : 256;
-        entry *e = rw_realloc(w->e, ncap * sizeof *e, err);
-        if (!e)
-            return RW_ENOMEM;
-        w->e = e;
-        w->cap = ncap;
-    }
+    if (rw_grow(&w->e, w->n, &w->cap, sizeof *w->e, err) != RW_OK)
+        return RW_ENOMEM;
     for (size_t i = 0; i < s->k;) {
         if (w->nsigma - w->nwritten == SIGMA_BUF) {
             rw_status st = flush_sigma(w, err);

@@ -168,21 +168,6 @@ size_t rw_svd_ws_size(const rw_svd_ws *ws)
               : 0;
 }
 
-/* Grows *p to hold count elements of size bytes (contents not kept). */
-static rw_status grow(void **p, size_t *cap, size_t count, size_t size, rw_err *err)
-{
-    if (count <= *cap)
-        return RW_OK;
-    size_t bytes;
-    if (!rw_mul_size(count, size, &bytes))
-        return rw_fail(err, RW_ENOMEM, "size overflow (%zu x %zu)", count, size);
-    free(*p);
-    *cap = 0;
-    if (!(*p = rw_malloc(bytes, err)))
-        return RW_ENOMEM;
-    *cap = count;
-    return RW_OK;
-}
 
 /* The tridiagonal reduction is blocked here in panels of TRD_NB = 8 up to
  * k = TRD_OWN_MAX (dlatrd panels, dsyr2k updates, dsytd2 for the last
@@ -224,11 +209,11 @@ static rw_status ws_reserve_gram(rw_svd_ws *ws, int64_t k, rw_err *err)
     if (!rw_mul_size((size_t)k, (size_t)k, &kk))
         return rw_fail(err, RW_ENOMEM, "Gram matrix %lldx%lld too large", (long long)k,
                        (long long)k);
-    rw_status st = grow((void **)&ws->gram, &ws->gram_cap, kk, sizeof(double), err);
+    rw_status st = rw_scratch(&ws->gram, &ws->gram_cap, kk, sizeof(double), err);
     /* the reduction's workspace, at least dpocon's 3k */
     size_t lw = trd_lwork((lapack_int)k);
     if (st == RW_OK)
-        st = grow((void **)&ws->work, &ws->work_cap, lw > 3 * (size_t)k ? lw : 3 * (size_t)k,
+        st = rw_scratch(&ws->work, &ws->work_cap, lw > 3 * (size_t)k ? lw : 3 * (size_t)k,
                   sizeof(double), err);
     return st;
 }
@@ -236,10 +221,10 @@ static rw_status ws_reserve_gram(rw_svd_ws *ws, int64_t k, rw_err *err)
 /* The estimate's extra buffers: a k x k copy and dpocon's k integers. */
 static rw_status ws_reserve_estimate(rw_svd_ws *ws, int64_t k, rw_err *err)
 {
-    rw_status st = grow((void **)&ws->chol, &ws->chol_cap, (size_t)k * (size_t)k,
+    rw_status st = rw_scratch(&ws->chol, &ws->chol_cap, (size_t)k * (size_t)k,
                         sizeof(double), err);
     if (st == RW_OK)
-        st = grow((void **)&ws->iwork, &ws->iwork_cap, (size_t)k, sizeof(lapack_int), err);
+        st = rw_scratch(&ws->iwork, &ws->iwork_cap, (size_t)k, sizeof(lapack_int), err);
     return st;
 }
 
@@ -296,20 +281,20 @@ static rw_status ws_reserve_gesdd(rw_svd_ws *ws, int64_t m, int64_t n, rw_err *e
         /* work = [tau (k) | dgeqrf or dgesdd workspace]; R in gram. */
         size_t lq = geqrf_lwork((lapack_int)n, (lapack_int)m);
         size_t ls = bidiag_lwork(k, k);
-        st = grow((void **)&ws->work, &ws->work_cap, (size_t)k + (lq > ls ? lq : ls),
+        st = rw_scratch(&ws->work, &ws->work_cap, (size_t)k + (lq > ls ? lq : ls),
                   sizeof(double), err);
         if (st == RW_OK)
-            st = grow((void **)&ws->gram, &ws->gram_cap, (size_t)k * (size_t)k, sizeof(double),
+            st = rw_scratch(&ws->gram, &ws->gram_cap, (size_t)k * (size_t)k, sizeof(double),
                       err);
     } else if (n >= m) {
         /* Row-major m x n = column-major n x m, rows >= cols. */
-        st = grow((void **)&ws->work, &ws->work_cap, bidiag_lwork(n, m), sizeof(double), err);
+        st = rw_scratch(&ws->work, &ws->work_cap, bidiag_lwork(n, m), sizeof(double), err);
     } else {
-        st = grow((void **)&ws->work, &ws->work_cap, gesdd_lwork((lapack_int)n, (lapack_int)m),
+        st = rw_scratch(&ws->work, &ws->work_cap, gesdd_lwork((lapack_int)n, (lapack_int)m),
                   sizeof(double), err);
     }
     if (st == RW_OK)
-        st = grow((void **)&ws->iwork, &ws->iwork_cap, 8 * (size_t)k, sizeof(lapack_int), err);
+        st = rw_scratch(&ws->iwork, &ws->iwork_cap, 8 * (size_t)k, sizeof(lapack_int), err);
     return st;
 }
 

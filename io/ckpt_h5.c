@@ -83,16 +83,8 @@ static rw_status add_dataset(visit_ctx *v, hid_t ds, const char *relpath)
     }
     hsize_t dims[RW_MAX_DIMS];
     H5Sget_simple_extent_dims(space, dims, NULL);
-    if (v->c->n == v->cap) {
-        size_t ncap = v->cap ? 2 * v->cap : 64;
-        rw_tensor *t = rw_realloc(c->tensors, ncap * sizeof *t, err);
-        if (!t) {
-            st = RW_ENOMEM;
-            goto done;
-        }
-        c->tensors = t;
-        v->cap = ncap;
-    }
+    if ((st = rw_grow(&c->tensors, c->n, &v->cap, sizeof *c->tensors, err)) != RW_OK)
+        goto done;
     rw_tensor *t = &c->tensors[c->n];
     memset(t, 0, sizeof *t);
     t->ndim = ndim;

@@ -191,14 +191,8 @@ static cJSON *json_parse(const char *text, size_t n, size_t *at, bool *trailing)
 /* Appends a zeroed tensor to c->tensors (capacity *cap). */
 static rw_tensor *tensor_push(rw_ckpt *c, size_t *cap, rw_err *err)
 {
-    if (c->n == *cap) {
-        size_t ncap = *cap ? 2 * *cap : 64;
-        rw_tensor *v = rw_realloc(c->tensors, ncap * sizeof *v, err);
-        if (!v)
-            return NULL;
-        c->tensors = v;
-        *cap = ncap;
-    }
+    if (rw_grow(&c->tensors, c->n, cap, sizeof *c->tensors, err) != RW_OK)
+        return NULL;
     rw_tensor *t = &c->tensors[c->n];
     memset(t, 0, sizeof *t);
     return t;

@@ -39,14 +39,8 @@ typedef struct {
 
 static rw_status refs_push(ref_list *l, const char *path, const char *group, rw_err *err)
 {
-    if (l->n == l->cap) {
-        size_t ncap = l->cap ? 2 * l->cap : 16;
-        rw_ckpt_ref *v = rw_realloc(l->v, ncap * sizeof *v, err);
-        if (!v)
-            return RW_ENOMEM;
-        l->v = v;
-        l->cap = ncap;
-    }
+    if (rw_grow(&l->v, l->n, &l->cap, sizeof *l->v, err) != RW_OK)
+        return RW_ENOMEM;
     rw_ckpt_ref *r = &l->v[l->n];
     r->path = rw_strdup(path);
     r->group = group ? rw_strdup(group) : NULL;

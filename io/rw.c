@@ -189,6 +189,38 @@ void *rw_realloc(void *p, size_t n, rw_err *err)
     return q;
 }
 
+rw_status rw_grow(void *pv, size_t n, size_t *cap, size_t elem, rw_err *err)
+{
+    if (n < *cap)
+        return RW_OK;
+    size_t ncap = *cap ? 2 * *cap : 16, bytes;
+    if (ncap < *cap || !rw_mul_size(ncap, elem, &bytes))
+        return rw_fail(err, RW_ENOMEM, "out of memory (size overflow)");
+    void **p = pv;
+    void *q = rw_realloc(*p, bytes, err);
+    if (!q)
+        return RW_ENOMEM;
+    *p = q;
+    *cap = ncap;
+    return RW_OK;
+}
+
+rw_status rw_scratch(void *pv, size_t *cap, size_t count, size_t size, rw_err *err)
+{
+    if (count <= *cap)
+        return RW_OK;
+    size_t bytes;
+    if (!rw_mul_size(count, size, &bytes))
+        return rw_fail(err, RW_ENOMEM, "out of memory (size overflow: %zu x %zu)", count, size);
+    void **p = pv;
+    free(*p);
+    *cap = 0;
+    if (!(*p = rw_malloc(bytes, err)))
+        return RW_ENOMEM;
+    *cap = count;
+    return RW_OK;
+}
+
 char *rw_strdup(const char *s)
 {
     size_t n = strlen(s) + 1;

@@ -76,6 +76,14 @@ uint16_t rw_double_to_bf16(double x);
 void *rw_malloc(size_t n, rw_err *err);
 void *rw_calloc(size_t count, size_t size, rw_err *err);
 void *rw_realloc(void *p, size_t n, rw_err *err);
+/* Room for element n of a growing array: when n == *cap, the array *pv (a
+ * T ** passed as void *) is reallocated, contents kept, to twice the
+ * capacity (16 at first), overflow-checked. RW_ENOMEM, *pv untouched, on
+ * failure. */
+rw_status rw_grow(void *pv, size_t n, size_t *cap, size_t elem, rw_err *err);
+/* Scratch space: *pv (a T ** as void *) holds at least count elements of
+ * size bytes afterwards; the old contents are not kept. */
+rw_status rw_scratch(void *pv, size_t *cap, size_t count, size_t size, rw_err *err);
 char *rw_strdup(const char *s);
 /* *out = a * b; false on overflow. */
 bool rw_mul_size(size_t a, size_t b, size_t *out);

@@ -99,14 +99,8 @@ static rw_status check_new(const rw_stw *w, const char *name, int ndim, const in
 static uint8_t *append(rw_stw *w, const char *name, const char *dtype, int ndim,
                        const int64_t *shape, size_t nbytes, rw_err *err)
 {
-    if (w->n == w->cap) {
-        size_t ncap = w->cap ? 2 * w->cap : 16;
-        stw_entry *t = rw_realloc(w->tensors, ncap * sizeof *t, err);
-        if (!t)
-            return NULL;
-        w->tensors = t;
-        w->cap = ncap;
-    }
+    if (rw_grow(&w->tensors, w->n, &w->cap, sizeof *w->tensors, err) != RW_OK)
+        return NULL;
     if (nbytes > SIZE_MAX - w->size) {
         rw_fail(err, RW_ENOMEM, "%s: file too large", name);
         return NULL;

@@ -424,14 +424,8 @@ static rw_status spec_push(spec_ctx *c, long run, const char *module, int64_t st
     if (mi < 0)
         return RW_ENOMEM;
     plot_spectra *sp = c->sp;
-    if (sp->n == c->cap) {
-        size_t ncap = c->cap ? 2 * c->cap : 256;
-        plot_spec *ns = rw_realloc(sp->s, ncap * sizeof *ns, err);
-        if (!ns)
-            return RW_ENOMEM;
-        sp->s = ns;
-        c->cap = ncap;
-    }
+    if (rw_grow(&sp->s, sp->n, &c->cap, sizeof *sp->s, err) != RW_OK)
+        return RW_ENOMEM;
     double *copy = rw_calloc(k ? k : 1, sizeof *copy, err);
     if (!copy)
         return RW_ENOMEM;

@@ -69,14 +69,8 @@ static tseries *series_get(traj *t, int module, int run, int layer, rw_err *err)
 
 static rw_status series_add(tseries *s, tpoint p, rw_err *err)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 64;
-        tpoint *np = rw_realloc(s->p, cap * sizeof *np, err);
-        if (!np)
-            return RW_ENOMEM;
-        s->p = np;
-        s->cap = cap;
-    }
+    if (rw_grow(&s->p, s->n, &s->cap, sizeof *s->p, err) != RW_OK)
+        return RW_ENOMEM;
     s->p[s->n++] = p;
     return RW_OK;
 }
