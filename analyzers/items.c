@@ -189,6 +189,8 @@ static rw_status add_ov(rw_ckpt *c, rw_items *it, size_t *cap, const rw_item_opt
                            (long long)ov->rows, (long long)ov->cols, (long long)nh,
                            (long long)nkv);
         for (int k = 0; k < 2; k++) {
+            v = &it->v[vi]; /* push may have moved the items */
+            ov = &it->v[oi];
             snprintf(ovname, sizeof ovname, "%.*s%s", (int)plen, v->tensor, k ? "wo_wv" : "ov");
             rw_item x = {
                 .tensor = ovname, .comp = k ? RW_COMP_WO_WV : RW_COMP_OV, .w = -1, .a = -1,
