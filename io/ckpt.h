@@ -32,8 +32,11 @@ typedef struct {
     const char *module;       /* points into name */
     /* where the values are: */
     char *h5path;             /* HDF5 dataset path (owned), NULL otherwise */
-    uint64_t offset;          /* safetensors: byte offset in the mapped file */
+    uint64_t offset;          /* safetensors: byte offset in the mapped file;
+                                 HDF5 with h5_raw: byte offset in the file */
     int shard;                /* safetensors: which mapped file */
+    bool h5_raw;              /* HDF5: stored contiguously in the host's own
+                                 float layout at offset (read with pread) */
 } rw_tensor;
 
 typedef struct {

@@ -2,7 +2,9 @@
  * test_ckpt.c — the HDF5 checkpoint reader and run discovery, on files the
  * test writes: names (flat and nested give one name), layer/module parsing,
  * every dtype decoded exactly, matricization, attributes, step from the
- * attribute and from names, step-group files, duplicate steps.
+ * attribute and from names, step-group files, duplicate steps; float
+ * datasets read raw (pread at their offset) exactly when their layout allows
+ * it, and through HDF5 otherwise, with the same values.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +18,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <hdf5.h>
 
 #include "ckpt.h"
 #include "h5write.h"
@@ -276,6 +280,105 @@ static void bad_files(void **state)
     runset_free(&rs);
 }
 
+/* One 3 x 5 float dataset named name in file f, of file type ftype, with
+ * dataset creation properties dcpl (H5P_DEFAULT: contiguous); written from
+ * the 15 values v unless write is false. */
+static void h5_raw_dataset(hid_t f, const char *name, hid_t ftype, hid_t dcpl, bool write,
+                           const float *v)
+{
+    hsize_t dims[2] = {3, 5};
+    hid_t sp = H5Screate_simple(2, dims, NULL);
+    hid_t ds = H5Dcreate2(f, name, ftype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    assert_true(ds >= 0);
+    if (write)
+        assert_true(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+    H5Dclose(ds);
+    H5Sclose(sp);
+}
+
+/* Tensor by name, asserting it exists. */
+static const rw_tensor *tensor_named(const rw_ckpt *c, const char *name)
+{
+    long i = ckpt_find(c, name);
+    assert_true(i >= 0);
+    return &c->tensors[i];
+}
+
+/* Reads tensor name of c and checks it holds v (widened), or zeros. */
+static void check_values(rw_ckpt *c, const char *name, const float *v)
+{
+    double got[15];
+    rw_err err = {{0}};
+    assert_int_equal(ckpt_read(c, (size_t)ckpt_find(c, name), got, &err), RW_OK);
+    for (int i = 0; i < 15; i++)
+        assert_true(got[i] == (v ? (double)v[i] : 0.0));
+}
+
+static void raw_reads_and_fallbacks(void **state)
+{
+    (void)state;
+    float v[15];
+    for (int i = 0; i < 15; i++)
+        v[i] = (float)(i * 0.37 - 2.5); /* not symmetric: a wrong offset or order shows */
+    for (int ublock = 0; ublock <= 1; ublock++) {
+        const char *p = path_in(ublock ? "raw_ub.h5" : "raw.h5");
+        hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+        if (ublock)
+            H5Pset_userblock(fcpl, 512);
+        hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+        assert_true(f >= 0);
+        H5Pclose(fcpl);
+        h5_raw_dataset(f, "contig32", H5T_IEEE_F32LE, H5P_DEFAULT, true, v);
+        h5_raw_dataset(f, "contig64", H5T_IEEE_F64LE, H5P_DEFAULT, true, v);
+        h5_raw_dataset(f, "bigendian32", H5T_IEEE_F32BE, H5P_DEFAULT, true, v);
+        h5_raw_dataset(f, "unwritten32", H5T_IEEE_F32LE, H5P_DEFAULT, false, v);
+        hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        hsize_t chunk[2] = {2, 2};
+        H5Pset_chunk(dcpl, 2, chunk);
+        H5Pset_deflate(dcpl, 6);
+        h5_raw_dataset(f, "gzip32", H5T_IEEE_F32LE, dcpl, true, v);
+        H5Pclose(dcpl);
+        dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        H5Pset_layout(dcpl, H5D_COMPACT);
+        h5_raw_dataset(f, "compact32", H5T_IEEE_F32LE, dcpl, true, v);
+        H5Pclose(dcpl);
+        H5Fclose(f);
+
+        rw_ckpt *c;
+        rw_err err = {{0}};
+        assert_int_equal(ckpt_open(p, NULL, &c, &err), RW_OK);
+        /* Raw only for contiguous native floats, and never with a user block. */
+        assert_int_equal(tensor_named(c, "contig32")->h5_raw, !ublock);
+        assert_int_equal(tensor_named(c, "contig64")->h5_raw, !ublock);
+        assert_false(tensor_named(c, "bigendian32")->h5_raw);
+        assert_false(tensor_named(c, "unwritten32")->h5_raw);
+        assert_false(tensor_named(c, "gzip32")->h5_raw);
+        assert_false(tensor_named(c, "compact32")->h5_raw);
+        /* Either way, the values written (the unwritten one: its fill, 0). */
+        check_values(c, "contig32", v);
+        check_values(c, "contig64", v);
+        check_values(c, "bigendian32", v);
+        check_values(c, "unwritten32", NULL);
+        check_values(c, "gzip32", v);
+        check_values(c, "compact32", v);
+        ckpt_free(c);
+    }
+
+    /* A file cut short after it was listed: the raw read fails, naming the
+     * file and the tensor, instead of returning what is not there. */
+    const char *p = path_in("raw.h5");
+    rw_ckpt *c;
+    rw_err err = {{0}};
+    assert_int_equal(ckpt_open(p, NULL, &c, &err), RW_OK);
+    const rw_tensor *t = tensor_named(c, "contig32");
+    assert_true(t->h5_raw);
+    assert_int_equal(truncate(p, (off_t)t->offset + 8), 0);
+    double got[15];
+    assert_int_equal(ckpt_read(c, (size_t)ckpt_find(c, "contig32"), got, &err), RW_EDATA);
+    assert_non_null(strstr(err.msg, "raw.h5: contig32: cannot read values"));
+    ckpt_free(c);
+}
+
 static void selection_globs(void **state)
 {
     (void)state;
@@ -314,6 +417,7 @@ int main(void)
         cmocka_unit_test(duplicate_steps_are_an_error),
         cmocka_unit_test(step_groups_file),
         cmocka_unit_test(bad_files),
+        cmocka_unit_test(raw_reads_and_fallbacks),
         cmocka_unit_test(selection_globs),
         cmocka_unit_test(number_formatting),
     };
