@@ -137,11 +137,11 @@ rw_status rw_svd_values(double *a, int64_t m, int64_t n, double *sigma, rw_err *
 struct rw_svd_ws {
     double *gram;              /* k x k, column-major, lower triangle */
     size_t gram_cap;           /* doubles */
-    double *chol;              /* k x k: the Cholesky factor of the estimate */
-    size_t chol_cap;           /* doubles */
+    double *vec;               /* refine_sigma_min's vectors: 10k + 3L */
+    size_t vec_cap;            /* doubles */
     double *work;              /* tridiagonal reduction or bidiagonal SVD workspace */
     size_t work_cap;           /* doubles */
-    lapack_int *iwork;         /* dgesdd (tall W): 8k; dpocon: k */
+    lapack_int *iwork;         /* dgesdd (tall W): 8k; dstein: 3k */
     size_t iwork_cap;          /* lapack_ints */
 };
 
@@ -155,7 +155,7 @@ void rw_svd_ws_free(rw_svd_ws *ws)
     if (!ws)
         return;
     free(ws->gram);
-    free(ws->chol);
+    free(ws->vec);
     free(ws->work);
     free(ws->iwork);
     free(ws);
@@ -163,7 +163,7 @@ void rw_svd_ws_free(rw_svd_ws *ws)
 
 size_t rw_svd_ws_size(const rw_svd_ws *ws)
 {
-    return ws ? (ws->gram_cap + ws->chol_cap + ws->work_cap) * sizeof(double) +
+    return ws ? (ws->gram_cap + ws->vec_cap + ws->work_cap) * sizeof(double) +
                     ws->iwork_cap * sizeof(lapack_int)
               : 0;
 }
@@ -218,13 +218,13 @@ static rw_status ws_reserve_gram(rw_svd_ws *ws, int64_t k, rw_err *err)
     return st;
 }
 
-/* The estimate's extra buffers: a k x k copy and dpocon's k integers. */
-static rw_status ws_reserve_estimate(rw_svd_ws *ws, int64_t k, rw_err *err)
+/* refine_sigma_min's buffers: 10k + 3L doubles, 3k integers. */
+static rw_status ws_reserve_refine(rw_svd_ws *ws, int64_t k, int64_t len, rw_err *err)
 {
-    rw_status st = rw_scratch(&ws->chol, &ws->chol_cap, (size_t)k * (size_t)k,
-                        sizeof(double), err);
+    rw_status st = rw_scratch(&ws->vec, &ws->vec_cap, 10 * (size_t)k + 3 * (size_t)len,
+                              sizeof(double), err);
     if (st == RW_OK)
-        st = rw_scratch(&ws->iwork, &ws->iwork_cap, (size_t)k, sizeof(lapack_int), err);
+        st = rw_scratch(&ws->iwork, &ws->iwork_cap, 3 * (size_t)k, sizeof(lapack_int), err);
     return st;
 }
 
@@ -339,7 +339,7 @@ const char *rw_svd_method_name(rw_svd_method m)
     case RW_SVD_GRAM: return "gram";
     case RW_SVD_GESDD: return "gesdd";
     case RW_SVD_GESDD_FALLBACK: return "gesdd-fallback";
-    case RW_SVD_GESDD_ESTIMATE: return "gesdd-estimate";
+    case RW_SVD_GRAM_REFINED: return "gram-refined";
     }
     return "?";
 }
@@ -452,41 +452,6 @@ static rw_status form_gram(const double *a, int64_t m, int64_t n, rw_svd_ws *ws,
     return RW_OK;
 }
 
-/* Whether the relative requirement is certain to fail: lambda_min of the
- * Gram matrix G^ in ws->gram (k x k) is known to lie below lam_need, from a
- * Cholesky factorization and LAPACK's 1-norm estimate (dpocon) of
- * ||G^-1||_1, at a k^3 / 3 cost instead of dsyev's 4/3 k^3 plus the
- * tridiagonal QR. The estimate est is a lower bound of ||G^-1||_1, and
- * ||G^-1||_1 <= sqrt(k) ||G^-1||_2 = sqrt(k) / lambda_min, so lambda_min
- * <= sqrt(k) / est; a failed Cholesky means lambda_min = O(k^2 u ||G||).
- * Rounding in the factor and the solves moves these by O(k u ||G||), far
- * below lam_need >= k u ||G|| / rel; a factor 4 covers it. A wrong "no" only
- * costs the eigensolver's time; a "yes" is only said when dsyev's result
- * would have been refused anyway, so the values are those of dgesdd either
- * way. */
-static bool gram_surely_short(rw_svd_ws *ws, int64_t k, double lam_need, rw_err *err,
-                              rw_status *st)
-{
-    if ((*st = ws_reserve_estimate(ws, k, err)) != RW_OK)
-        return false;
-    lapack_int kk = (lapack_int)k;
-    for (int64_t j = 0; j < k; j++) /* lower triangle, column j from row j */
-        memcpy(ws->chol + j * k + j, ws->gram + j * k + j, (size_t)(k - j) * sizeof(double));
-    double anorm = LAPACKE_dlansy_work(LAPACK_COL_MAJOR, '1', 'L', kk, ws->chol, kk, ws->work);
-    lapack_int info = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', kk, ws->chol, kk);
-    if (info < 0)
-        lapack_bug("dpotrf", info);
-    if (info > 0)
-        return true; /* not numerically positive definite */
-    double rcond = 0;
-    info = LAPACKE_dpocon_work(LAPACK_COL_MAJOR, 'L', kk, ws->chol, kk, anorm, &rcond, ws->work,
-                               ws->iwork);
-    if (info < 0)
-        lapack_bug("dpocon", info);
-    /* est = 1 / (rcond anorm): lambda_min <= sqrt(k) rcond anorm. */
-    return 4 * sqrt((double)k) * rcond * anorm < lam_need;
-}
-
 /* Tridiagonal reduction of the k x k symmetric matrix a (lower triangle,
  * column-major, overwritten): diagonal into d, subdiagonal into e. */
 static void sytrd_lower(lapack_int k, double *a, double *d, double *e, double *work,
@@ -520,13 +485,30 @@ static void sytrd_lower(lapack_int k, double *a, double *d, double *e, double *w
         lapack_bug("dsytd2", info);
 }
 
+/* The Gram result's bound for a value s^ (the comment at the top), with
+ * sqrt's own rounding: u sigma_i <= u sigma_1, generously doubled. */
+static double gram_bound(double s, double s_max, double delta)
+{
+    double root = sqrt(delta);
+    double b = s > 0 && delta / s < root ? delta / s : root;
+    return b + DBL_EPSILON * s_max;
+}
+
 /* The eigenvalues of the Gram matrix in ws->gram (dsyev's way without its
  * scaling, see above) into sigma (descending); *bound gets the error bound
- * of the comment above (inf if dsterf did not converge). */
-static void gram_eig(int64_t k, double delta, double *sigma, rw_svd_ws *ws, double *bound)
+ * of the comment above (inf if dsterf did not converge). With keep (2k
+ * doubles), also the tridiagonal matrix T (diagonal, then subdiagonal) and
+ * *lam_min, the smallest eigenvalue, for refine_sigma_min; ws->gram and the
+ * k values of ws->work from k on then hold dsytrd's reflectors. */
+static void gram_eig(int64_t k, double delta, double *sigma, rw_svd_ws *ws, double *bound,
+                     double *keep, double *lam_min)
 {
     double *e = ws->work;
     sytrd_lower((lapack_int)k, ws->gram, sigma, e, ws->work + k, ws->work_cap - (size_t)k);
+    if (keep) {
+        memcpy(keep, sigma, (size_t)k * sizeof *keep);
+        memcpy(keep + k, e, (size_t)(k - 1) * sizeof *keep);
+    }
     lapack_int info = LAPACKE_dsterf_work((lapack_int)k, sigma, e);
     if (info < 0)
         lapack_bug("dsterf", info);
@@ -535,6 +517,8 @@ static void gram_eig(int64_t k, double delta, double *sigma, rw_svd_ws *ws, doub
         *bound = INFINITY;
         return;
     }
+    if (lam_min)
+        *lam_min = sigma[0];
     /* Ascending eigenvalues to descending singular values. */
     for (int64_t i = 0, j = k - 1; i < j; i++, j--) {
         double t = sigma[i];
@@ -543,10 +527,142 @@ static void gram_eig(int64_t k, double delta, double *sigma, rw_svd_ws *ws, doub
     }
     for (int64_t i = 0; i < k; i++)
         sigma[i] = sqrt(sigma[i] > 0 ? sigma[i] : 0);
-    double smin = sigma[k - 1], root = sqrt(delta);
-    double b = smin > 0 && delta / smin < root ? delta / smin : root;
-    /* sqrt's own rounding: u sigma_i <= u sigma_1 (generously doubled). */
-    *bound = b + DBL_EPSILON * sigma[0];
+    *bound = gram_bound(sigma[k - 1], sigma[0], delta);
+}
+
+/* ------------------------------------------- sigma_min to rel of itself
+ *
+ * The Gram result knows sigma_k only to delta / sigma_k, too coarse for
+ * the relative requirement once sigma_k / F falls below about
+ * sqrt(d / rel) (0.01 for 96 x 96): every square matrix of the pico runs.
+ * Instead of the orthogonal path for all k values, sigma_k alone is
+ * recomputed from W itself, at O(kL) cost:
+ *
+ *   1. x: the eigenvector of T for its smallest eigenvalue (dstein, inverse
+ *      iteration), taken back to G's basis with dsytrd's reflectors
+ *      (dormtr): an approximate right singular vector of B, where B = W
+ *      (G = W^T W) or W^T (G = W W^T), L x k;
+ *   2. y = B x / rho^, rho^ = ||B x||, and the residual of z = (y; x) for
+ *      the symmetric H = [0 B; B^T 0], whose eigenvalues are +-sigma_i and
+ *      L - k zeros: r = H z - rho^ z = (B x - rho^ y; B^T y - rho^ x);
+ *   3. rho, the Rayleigh quotient z^T H z / z^T z = rho^ + z^T r / z^T z,
+ *      and eps = ||H z - rho z|| / ||z|| <= ||r|| / ||z|| (the Rayleigh
+ *      quotient minimises the residual);
+ *   4. Kato-Temple (Parlett, The Symmetric Eigenvalue Problem, 10.6): when
+ *      (alpha, beta) holds rho and exactly one eigenvalue mu of H,
+ *        rho - eps^2 / (beta - rho) <= mu <= rho + eps^2 / (rho - alpha).
+ *      Here alpha = 0 (the zeros and the -sigma_i lie at or below it) and
+ *      beta = sigma^_{k-1} - b_{k-1}, a lower bound of sigma_{k-1} by the
+ *      Gram bound. An eigenvalue lies in (0, beta) at all if eps^2 <
+ *      rho (beta - rho) (the same identity with no eigenvalue inside gives
+ *      eps^2 >= (rho - alpha)(beta - rho)), and it can only be sigma_k.
+ *
+ * The error is then quadratic in the eigenvector's: eps^2 / gap. What
+ * remains linear is rounding, bounded as in the comment at the top with
+ * gamma_n: computing B x and B^T y (gamma_k, gamma_L times ||B||_F and the
+ * vector's norm), the subtractions (gamma_2), the dot product z^T r and the
+ * norms; every term is taken on the unfavourable side, and the result is
+ * accepted with a factor 2 to spare for the rounding of the bound itself.
+ * About (L + k) u F in all: for 96 x 96 that resolves sigma_k to 2e-10 of
+ * itself down to sigma_k ~ F / 2500, where the Gram result alone stops at
+ * F / 100. Below, or when sigma_k and sigma_{k-1} are too close for the
+ * Gram bound to separate them, the orthogonal path, as before.
+ *
+ * It refines sigma_k only; the others keep the Gram result's contract. So
+ * that cond_rank and num_rank are those of dgesdd too, it is only used when
+ * sigma_k lies clearly above num_rank's threshold sigma_1 L eps(dtype): all
+ * k values count, and cond_rank = cond. */
+static double gamma_n(double nn)
+{
+    const double u = DBL_EPSILON / 2;
+    return nn * u / (1 - nn * u);
+}
+
+/* The refined sigma_k into *sk and its error bound into *bk, or false.
+ * a: the row-major m x n matrix (unmodified since the Gram matrix); sigma:
+ * the Gram result (descending); t: T's diagonal and subdiagonal (gram_eig's
+ * keep), lam_min its smallest eigenvalue; delta, f_hi: as in
+ * rw_svd_values_acc. */
+static bool refine_sigma_min(const double *a, int64_t m, int64_t n, const double *sigma,
+                             const double *t, double lam_min, double delta, double f_hi,
+                             rw_svd_ws *ws, double *sk, double *bk)
+{
+    const double u = DBL_EPSILON / 2;
+    int64_t k = m < n ? m : n, len = m < n ? n : m;
+    lapack_int kk = (lapack_int)k, ll = (lapack_int)len;
+    double *x = ws->vec + 2 * k, *p = x + k, *y = p + len, *r1 = y + len, *q = r1 + len,
+           *r2 = q + k, *wk = r2 + k; /* wk: 5k */
+    lapack_int *iblock = ws->iwork, *isplit = iblock + k, *iw = isplit + k, ifail = 0;
+    if (k < 2)
+        return false;
+
+    /* 1. x. */
+    iblock[0] = 1;
+    isplit[0] = kk;
+    lapack_int info = LAPACKE_dstein_work(LAPACK_COL_MAJOR, kk, t, t + k, 1, &lam_min, iblock,
+                                          isplit, x, kk, wk, iw, &ifail);
+    if (info < 0)
+        lapack_bug("dstein", info);
+    if (info > 0)
+        return false;
+    info = LAPACKE_dormtr_work(LAPACK_COL_MAJOR, 'L', 'L', 'N', kk, 1, ws->gram, kk,
+                               ws->work + k, x, kk, wk, 5 * kk);
+    if (info < 0)
+        lapack_bug("dormtr", info);
+    double nx = cblas_dnrm2(kk, x, 1);
+    if (!(nx > 0))
+        return false;
+    cblas_dscal(kk, 1 / nx, x, 1);
+
+    /* 2. B x, y, B^T y and the residual. The row-major W is the column-major
+     * n x m A = W^T: B x = A^T x when B = W (m >= n), A x when B = W^T. */
+    CBLAS_TRANSPOSE tb = m >= n ? CblasTrans : CblasNoTrans;
+    CBLAS_TRANSPOSE tbt = m >= n ? CblasNoTrans : CblasTrans;
+    cblas_dgemv(CblasColMajor, tb, (int)n, (int)m, 1.0, a, (int)n, x, 1, 0.0, p, 1);
+    double rho_hat = cblas_dnrm2(ll, p, 1);
+    if (!(rho_hat > 0))
+        return false;
+    for (int64_t i = 0; i < len; i++)
+        y[i] = p[i] / rho_hat;
+    cblas_dgemv(CblasColMajor, tbt, (int)n, (int)m, 1.0, a, (int)n, y, 1, 0.0, q, 1);
+    for (int64_t i = 0; i < len; i++)
+        r1[i] = p[i] - rho_hat * y[i];
+    for (int64_t i = 0; i < k; i++)
+        r2[i] = q[i] - rho_hat * x[i];
+
+    /* 3. Norms, each widened by its own rounding (at most gamma_{N+2}
+     * relative, doubled), the Rayleigh quotient and eps. */
+    double gk = gamma_n((double)k + 2), gl = gamma_n((double)len + 2);
+    double nxh = cblas_dnrm2(kk, x, 1) * (1 + 2 * gk), nyh = cblas_dnrm2(ll, y, 1) * (1 + 2 * gl);
+    double nxl = nxh / (1 + 2 * gk) * (1 - 2 * gk), nyl = nyh / (1 + 2 * gl) * (1 - 2 * gl);
+    double nph = rho_hat * (1 + 2 * gl), nqh = cblas_dnrm2(kk, q, 1) * (1 + 2 * gk);
+    double nr1 = cblas_dnrm2(ll, r1, 1) * (1 + 2 * gl), nr2 = cblas_dnrm2(kk, r2, 1) * (1 + 2 * gk);
+    double nrh = sqrt(nr1 * nr1 + nr2 * nr2) * (1 + 4 * u);
+    /* ||r - r^||: the products (gamma_k ||B||_F ||x||, gamma_L ||B||_F ||y||)
+     * and the subtractions a - rho^ b (gamma_2 (|a| + rho^ |b|)). */
+    double er = (gamma_n((double)k) * nxh + gamma_n((double)len) * nyh) * f_hi +
+                gamma_n(2) * (nph + rho_hat * nyh + nqh + rho_hat * nxh);
+    er *= 1 + 8 * u;
+    double zz_lo = (nxl * nxl + nyl * nyl) * (1 - 4 * u), nz_lo = sqrt(zz_lo) * (1 - u);
+    double nz_hi = sqrt((nxh * nxh + nyh * nyh) * (1 + 4 * u)) * (1 + u);
+    double c = cblas_ddot(ll, y, 1, r1, 1) + cblas_ddot(kk, x, 1, r2, 1);
+    double zz = nx > 0 ? cblas_ddot(kk, x, 1, x, 1) + cblas_ddot(ll, y, 1, y, 1) : 0;
+    double rho = rho_hat + c / zz;
+    /* |rho_exact - rho|: z^T (r - r^) and the dot product's rounding over
+     * |z|^T |r^| <= ||z|| ||r^||, the division by a rounded z^T z, the sum. */
+    double eta = (gamma_n((double)(len + k) + 1) * nz_hi * nrh + nz_hi * er + 8 * u * fabs(c)) /
+                     zz_lo + 2 * u * fabs(rho);
+    double eps = (nrh + er) / nz_lo;
+
+    /* 4. Kato-Temple on (0, beta), for every rho_exact in [rho - eta, rho + eta]. */
+    double s1 = sigma[k - 2];
+    double beta = s1 - gram_bound(s1, sigma[0], delta);
+    double lo = rho - eta, hi = rho + eta, e2 = eps * eps;
+    if (!(lo > 0 && hi < beta && e2 < lo * (beta - lo) && e2 < hi * (beta - hi)))
+        return false;
+    *sk = rho;
+    *bk = (eta + e2 * fmax(1 / (beta - hi), 1 / lo)) * (1 + 64 * u);
+    return true;
 }
 
 rw_status rw_svd_values_dt(double *a, int64_t m, int64_t n, rw_dtype dtype, double *sigma,
@@ -609,48 +725,39 @@ rw_status rw_svd_values_acc(double *a, int64_t m, int64_t n, rw_dtype dtype, dou
     double f2_hi = ss / (1 - g_mn), f_lo = sqrt(ss / (1 + g_mn));
     double floor_rel = fmin(sqrt(d), d * sqrt((double)k));
     bool gram_ok = amax >= 0x1p-200 && amax <= 0x1p200 && g_mn < 0.5 && floor_rel <= budget;
-    /* With rel > 0 on a square or nearly square matrix, the Gram result is
-     * refused for all but the flattest spectra: a random-like matrix's
-     * lambda_min / F^2 is about mp = (1 - sqrt(k / L))^2 / k (Marchenko-
-     * Pastur; 0 for square ones, whose sigma_min ~ sigma_1 / k), and the
-     * requirement is lambda_min >= delta / rel = d F^2 / rel. Where mp is 4x
-     * short of that, straight to the orthogonal path: in the pico-tiny runs
-     * every 96 x 96 matrix was refused. Only a matter of time. */
-    double beta = (double)k / (double)len, mp = (1 - sqrt(beta)) * (1 - sqrt(beta)) / k;
-    if (rel > 0 && mp < d / (4 * rel))
-        gram_ok = false;
-
     if (gram_ok) {
-        double bound = INFINITY, delta = d * f2_hi;
+        double bound = INFINITY, delta = d * f2_hi, lam_min = 0, *keep = NULL;
         if ((st = form_gram(a, m, n, ws, err)) != RW_OK)
             goto done;
-        /* With rel > 0, sigma_min^2 must reach about delta / rel. Where the
-         * shape makes that doubtful, test it for the cost of a Cholesky
-         * before running the eigensolver: when a random-like matrix's
-         * expected lambda_min / F^2, (1 - sqrt(k / L))^2 / k (Marchenko-
-         * Pastur), is within 4x of d / rel — e.g. 384 x 1536. Only a matter
-         * of time, see gram_surely_short. (Below d / (4 rel), square and
-         * nearly square matrices, the Gram matrix is not even formed.) */
-        if (rel > 0 && mp < 4 * d / rel) {
-            bool shy = gram_surely_short(ws, k, delta / rel, err, &st);
-            if (st != RW_OK)
+        if (rel > 0) {
+            if ((st = ws_reserve_refine(ws, k, len, err)) != RW_OK)
                 goto done;
-            if (shy) {
-                info->method = RW_SVD_GESDD_ESTIMATE;
-                st = svd_gesdd(a, m, n, sigma, ws, err);
+            keep = ws->vec;
+        }
+        gram_eig(k, delta, sigma, ws, &bound, keep, &lam_min);
+        if (bound <= budget * f_lo) {
+            /* rel > 0: sigma_min too must be known to rel of itself. The
+             * bound b(s) divided by s decreases with s, so when sigma_min
+             * passes, every value does. */
+            double smin = sigma[k - 1], s1 = sigma[0], sk, bk;
+            if (rel <= 0 || (smin > 0 && gram_bound(smin, s1, delta) <= rel * smin)) {
+                *info = (rw_svd_info){RW_SVD_GRAM, bound};
                 goto done;
             }
-        }
-        gram_eig(k, delta, sigma, ws, &bound);
-        /* rel > 0: sigma_min too must be known to rel of itself. The bound
-         * b(s) = min(sqrt(delta), delta / s) divided by s decreases with s, so
-         * sigma_min is the one to check. */
-        double smin = sigma[k - 1];
-        bool rel_ok = rel <= 0 || (smin > 0 && fmin(sqrt(delta), delta / smin) +
-                                                       DBL_EPSILON * sigma[0] <= rel * smin);
-        if (bound <= budget * f_lo && rel_ok) {
-            *info = (rw_svd_info){RW_SVD_GRAM, bound};
-            goto done;
+            /* Otherwise sigma_k from W itself (refine_sigma_min), if it
+             * reaches rel, lies clearly above num_rank's threshold, and
+             * sigma_1 passes on its own (it nearly always does: its
+             * relative bound is at most d k). */
+            double rank_tol = (s1 + gram_bound(s1, s1, delta)) * (double)len * rw_dtype_eps(dtype);
+            if (gram_bound(s1, s1, delta) <= rel * s1 &&
+                refine_sigma_min(a, m, n, sigma, keep, lam_min, delta, sqrt(f2_hi), ws, &sk,
+                                 &bk) &&
+                2 * bk <= rel * (sk - bk) && sk - bk > 2 * rank_tol &&
+                fmax(bound, bk) <= budget * f_lo) {
+                sigma[k - 1] = sk;
+                *info = (rw_svd_info){RW_SVD_GRAM_REFINED, fmax(bound, bk)};
+                goto done;
+            }
         }
     }
     info->method = gram_ok ? RW_SVD_GESDD_FALLBACK : RW_SVD_GESDD;

@@ -59,16 +59,17 @@ typedef enum {
                               dgesdd), chosen before any Gram work */
     RW_SVD_GESDD_FALLBACK, /* Gram computed, bound not within the contract: the
                               orthogonal path */
-    RW_SVD_GESDD_ESTIMATE, /* Gram computed, its Cholesky showed sigma_min too small
-                              for rel: the orthogonal path, without the
-                              eigensolver */
+    RW_SVD_GRAM_REFINED,   /* rel > 0: the Gram result, its sigma_min recomputed
+                              from W to rel of itself (spectral.c,
+                              refine_sigma_min) */
 } rw_svd_method;
-#define RW_SVD_METHOD_COUNT (RW_SVD_GESDD_ESTIMATE + 1)
+#define RW_SVD_METHOD_COUNT (RW_SVD_GRAM_REFINED + 1)
 
 typedef struct {
     rw_svd_method method;
-    /* RW_SVD_GRAM: the bound on max_i |sigma_i - exact sigma_i| that was
-     * checked against the contract; otherwise nan. */
+    /* RW_SVD_GRAM, RW_SVD_GRAM_REFINED: the bound on
+     * max_i |sigma_i - exact sigma_i| that was checked against the
+     * contract; otherwise nan. */
     double err_bound;
 } rw_svd_info;
 
@@ -84,10 +85,14 @@ double rw_svd_tolerance(rw_dtype dtype);
 rw_status rw_svd_values_dt(double *a, int64_t m, int64_t n, rw_dtype dtype, double *sigma,
                            rw_svd_ws *ws, rw_svd_info *info, rw_err *err);
 
-/* The same, and when rel > 0 the Gram result is also kept only if its bound
- * guarantees the smallest singular value (and so every one) to rel of
- * itself: sigma_min, cond and cond_rank then agree with dgesdd's to about rel
- * relative. The programs use rel = RW_SVD_REL_DEFAULT unless --fast. */
+/* The same, and when rel > 0 the largest and the smallest singular value are
+ * also known to rel of themselves: the Gram result where its bound shows
+ * that (then every value is), else with sigma_min recomputed from W where
+ * that reaches rel and sigma_min lies clearly above num_rank's threshold
+ * (RW_SVD_GRAM_REFINED; the other values within the contract), else the
+ * orthogonal path. sigma_max, sigma_min, cond, num_rank and cond_rank then
+ * agree with dgesdd's to about rel relative. The programs use
+ * rel = RW_SVD_REL_DEFAULT unless --fast. */
 #define RW_SVD_REL_DEFAULT 2e-10
 rw_status rw_svd_values_acc(double *a, int64_t m, int64_t n, rw_dtype dtype, double rel,
                             double *sigma, rw_svd_ws *ws, rw_svd_info *info, rw_err *err);

@@ -100,8 +100,8 @@ static double method_flops(rw_svd_method m, double l, double k)
     case RW_SVD_GRAM: return gram_flops(l, k);
     case RW_SVD_GESDD: return gesdd_flops(l, k);
     case RW_SVD_GESDD_FALLBACK: return gram_flops(l, k) + gesdd_flops(l, k);
-    /* the Gram and a Cholesky of it (k^3 / 3) */
-    case RW_SVD_GESDD_ESTIMATE: return l * k * (k + 1) + k * k * k / 3 + gesdd_flops(l, k);
+    /* the Gram, and two products with W and one with Q for sigma_min */
+    case RW_SVD_GRAM_REFINED: return gram_flops(l, k) + 4 * k * l + 2 * k * k;
     default: return 0;
     }
 }

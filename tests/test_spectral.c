@@ -221,102 +221,112 @@ static void test_moderately_conditioned_gram(void **state)
     free(w);
 }
 
-/* The default of the programs (rel = RW_SVD_REL_DEFAULT): every sigma, the
- * smallest included, within 1e-9 of dgesdd's relatively, so sigma_min and
- * cond agree with a double-precision SVD of the stored values. The matrix of
- * the test above takes the Gram path under the contract alone, but its
- * sigma_min is 1e-3 of sigma_1: rel makes it fall back; a well-conditioned
- * one keeps the Gram path. */
+/* The default of the programs (rel = RW_SVD_REL_DEFAULT) on w (m x n,
+ * float32-stored): sigma_1 and sigma_k within 1e-9 of dgesdd's relatively
+ * (rel plus dgesdd's own error), every value when the Gram result passed
+ * as it is, the others within the contract; num_rank and cond_rank as
+ * dgesdd's values give them. Returns the method. */
+static rw_svd_method check_rel(const double *w, int m, int n)
+{
+    int k = m < n ? m : n;
+    size_t numel = (size_t)m * (size_t)n;
+    double *a = dup(w, numel), *b = dup(w, numel);
+    double *ref = malloc(sizeof(double) * k), *sig = malloc(sizeof(double) * k);
+    rw_err err = {{0}};
+    rw_svd_info info;
+    assert_int_equal(rw_svd_values(a, m, n, ref, &err), RW_OK);
+    assert_int_equal(rw_svd_values_acc(b, m, n, RW_DT_F32, RW_SVD_REL_DEFAULT, sig, NULL, &info,
+                                       &err), RW_OK);
+    double tol = rw_svd_tolerance(RW_DT_F32) * frobenius(w, numel);
+    for (int i = 0; i < k; i++) {
+        bool rel = i == 0 || i == k - 1 || info.method == RW_SVD_GRAM;
+        double e = fabs(sig[i] - ref[i]);
+        if (rel ? e > 1e-9 * ref[i] : e > tol)
+            fail_msg("%dx%d sigma_%d via %s: %.17g vs dgesdd %.17g", m, n, i + 1,
+                     rw_svd_method_name(info.method), sig[i], ref[i]);
+        if (i > 0)
+            assert_true(sig[i] <= sig[i - 1]);
+    }
+    if (info.method == RW_SVD_GRAM || info.method == RW_SVD_GRAM_REFINED)
+        assert_true(max_diff(sig, ref, k) <= info.err_bound && info.err_bound <= 0.5 * tol);
+    rw_metrics mr, ms;
+    rw_metrics_compute(ref, (size_t)k, m, n, RW_DT_F32, &mr);
+    rw_metrics_compute(sig, (size_t)k, m, n, RW_DT_F32, &ms);
+    assert_true(ms.num_rank == mr.num_rank);
+    assert_true(fabs(ms.cond_rank - mr.cond_rank) <= 1e-9 * mr.cond_rank);
+    assert_true(fabs(ms.cond - mr.cond) <= 1e-9 * mr.cond);
+    free(a);
+    free(b);
+    free(ref);
+    free(sig);
+    return info.method;
+}
+
+/* A flat spectrum keeps the Gram result as it is; sigma_min = 1e-2 sigma_1
+ * is beyond it (sigma_min^2 < delta / rel) and is recomputed from W; 1e-6
+ * lies below num_rank's threshold (96 eps32 = 1.1e-5), where only the
+ * orthogonal path gives cond_rank: a fallback. */
 static void test_relative_accuracy(void **state)
 {
     (void)state;
     double s[48];
-    int sizes[2][2] = {{96, 48}, {48, 96}};
-    for (int c = 0; c < 2; c++) {
-        for (int well = 0; well < 2; well++) {
-            logspace(s, 48, 1.0, well ? 0.2 : 1e-3);
+    int sizes[3][2] = {{96, 48}, {48, 96}, {48, 48}};
+    const double lows[3] = {0.2, 1e-2, 1e-6};
+    const rw_svd_method want[3] = {RW_SVD_GRAM, RW_SVD_GRAM_REFINED, RW_SVD_GESDD_FALLBACK};
+    for (int c = 0; c < 3; c++)
+        for (int t = 0; t < 3; t++) {
+            logspace(s, 48, 1.0, lows[t]);
             int m = sizes[c][0], n = sizes[c][1];
             double *w = build(m, n, s, ROUND_F32);
-            double *a = dup(w, (size_t)m * n), *b = dup(w, (size_t)m * n);
-            double ref[48], sig[48];
-            rw_err err = {{0}};
-            rw_svd_info info;
-            assert_int_equal(rw_svd_values(a, m, n, ref, &err), RW_OK);
-            assert_int_equal(rw_svd_values_acc(b, m, n, RW_DT_F32, RW_SVD_REL_DEFAULT, sig, NULL,
-                                               &info, &err), RW_OK);
-            assert_int_equal(info.method, well ? RW_SVD_GRAM : RW_SVD_GESDD_FALLBACK);
-            for (int i = 0; i < 48; i++)
-                if (fabs(sig[i] - ref[i]) > 1e-9 * ref[i])
-                    fail_msg("%dx%d sigma_%d: %.17g vs dgesdd %.17g", m, n, i + 1, sig[i], ref[i]);
+            rw_svd_method got = check_rel(w, m, n);
+            if (got != want[t])
+                fail_msg("%dx%d, sigma_min %.0e: %s, expected %s", m, n, lows[t],
+                         rw_svd_method_name(got), rw_svd_method_name(want[t]));
             free(w);
-            free(a);
-            free(b);
         }
-    }
 }
 
-/* Nearly square matrices with rel > 0 (80 x 64: the shape's Marchenko-
- * Pastur estimate is within 4x of the requirement): the Cholesky estimate
- * sends those whose sigma_min is too small for the Gram result straight to
- * dgesdd, and only those: whenever it does, sigma_min^2 < delta / rel, the
- * threshold below which dsyev's result is refused anyway (delta =
- * d ||W||_F^2, with the d of spectral.c); a well-conditioned one keeps the
- * Gram path. Square ones go to the orthogonal path without a Gram matrix. */
-static void test_square_estimate(void **state)
+/* A sweep of sigma_min / sigma_1 from 1 to 1.6e-5 on square, tall and wide
+ * matrices: whatever the method, check_rel holds; all three occur. Then
+ * the smallest two values equal, and nearly equal: the Gram bound cannot
+ * separate sigma_k from sigma_{k-1}, so sigma_k is not refined (the
+ * orthogonal path), and the check still holds. */
+static void test_refined_sweep(void **state)
 {
     (void)state;
     enum { K = 64, L = 80 };
-    const double u = 0x1p-53, rel = RW_SVD_REL_DEFAULT;
-    double g = (double)L * u / (1 - (double)L * u), d = g + K * u * (1 + g);
-    int estimated = 0, gram = 0;
-    for (int t = 0; t <= 12; t++) {
-        double s[K], lo = pow(10, -0.4 * t); /* sigma_min / sigma_1: 1 .. 1.6e-5 */
-        logspace(s, K, 1.0, lo);
-        double *w = build(L, K, s, ROUND_F32);
-        double *a = dup(w, (size_t)L * K), *b = dup(w, (size_t)L * K), ref[K], sig[K];
-        rw_err err = {{0}};
-        rw_svd_info info;
-        assert_int_equal(rw_svd_values(a, L, K, ref, &err), RW_OK);
-        assert_int_equal(rw_svd_values_acc(b, L, K, RW_DT_F32, rel, sig, NULL, &info, &err),
-                         RW_OK);
-        double f2 = 0;
-        for (int i = 0; i < K; i++)
-            f2 += ref[i] * ref[i];
-        if (info.method == RW_SVD_GESDD_ESTIMATE) {
-            estimated++;
-            if (!(ref[K - 1] * ref[K - 1] < d * f2 / rel))
-                fail_msg("sigma_min/sigma_1 %.2g: estimate said too small, but sigma_min^2 "
-                         "%.3g >= delta/rel %.3g", lo, ref[K - 1] * ref[K - 1], d * f2 / rel);
-        } else if (info.method == RW_SVD_GRAM) {
-            gram++;
+    int count[RW_SVD_METHOD_COUNT] = {0};
+    const int shapes[3][2] = {{K, K}, {L, K}, {K, L}};
+    for (int sh = 0; sh < 3; sh++)
+        for (int t = 0; t <= 12; t++) {
+            double s[K];
+            logspace(s, K, 1.0, pow(10, -0.4 * t));
+            int m = shapes[sh][0], n = shapes[sh][1];
+            double *w = build(m, n, s, ROUND_F32);
+            count[check_rel(w, m, n)]++;
+            free(w);
         }
-        for (int i = 0; i < K; i++)
-            if (fabs(sig[i] - ref[i]) > 1e-9 * ref[i])
-                fail_msg("sigma_min/sigma_1 %.2g, sigma_%d via %s: %.17g vs dgesdd %.17g", lo,
-                         i + 1, rw_svd_method_name(info.method), sig[i], ref[i]);
+    assert_true(count[RW_SVD_GRAM] >= 3);
+    assert_true(count[RW_SVD_GRAM_REFINED] >= 6);
+    assert_true(count[RW_SVD_GESDD_FALLBACK] >= 3);
+
+    for (int near = 0; near < 2; near++) {
+        double s[K];
+        logspace(s, K, 1.0, 1e-3);
+        s[K - 1] = near ? s[K - 2] * (1 - 1e-9) : s[K - 2];
+        double *w = build(K, K, s, EXACT);
+        assert_int_equal(check_rel(w, K, K), RW_SVD_GESDD_FALLBACK);
         free(w);
-        free(a);
-        free(b);
-        /* The square K x K matrix of the same spectrum: no Gram matrix. */
-        w = build(K, K, s, ROUND_F32);
-        a = dup(w, (size_t)K * K);
-        b = dup(w, (size_t)K * K);
-        assert_int_equal(rw_svd_values(a, K, K, ref, &err), RW_OK);
-        assert_int_equal(rw_svd_values_acc(b, K, K, RW_DT_F32, rel, sig, NULL, &info, &err),
-                         RW_OK);
-        assert_int_equal(info.method, RW_SVD_GESDD);
-        for (int i = 0; i < K; i++)
-            if (fabs(sig[i] - ref[i]) > 1e-9 * ref[i])
-                fail_msg("square, sigma_min/sigma_1 %.2g, sigma_%d: %.17g vs dgesdd %.17g", lo,
-                         i + 1, sig[i], ref[i]);
-        free(w);
-        free(a);
-        free(b);
     }
-    /* Both outcomes occur over this range: flat spectra keep the Gram path,
-     * the steep ones are caught by the estimate. */
-    assert_true(gram >= 2);
-    assert_true(estimated >= 4);
+    /* 0.1% apart: the Gram eigenvector is off by about 1e-5 rad, its
+     * residual ~1e-8 sigma_k — refused by a bound linear in it, accepted by
+     * Kato-Temple's eps^2 / gap. */
+    double s[K];
+    logspace(s, K, 1.0, 1e-3);
+    s[K - 1] = s[K - 2] / 1.001;
+    double *w = build(K, K, s, EXACT);
+    assert_int_equal(check_rel(w, K, K), RW_SVD_GRAM_REFINED);
+    free(w);
 }
 
 static void test_rank_deficient(void **state)
@@ -646,7 +656,7 @@ int main(void)
         cmocka_unit_test(test_ill_conditioned),
         cmocka_unit_test(test_moderately_conditioned_gram),
         cmocka_unit_test(test_relative_accuracy),
-        cmocka_unit_test(test_square_estimate),
+        cmocka_unit_test(test_refined_sweep),
         cmocka_unit_test(test_rank_deficient),
         cmocka_unit_test(test_zero_matrix),
         cmocka_unit_test(test_vectors),
