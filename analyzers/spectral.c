@@ -210,11 +210,9 @@ static rw_status ws_reserve_gram(rw_svd_ws *ws, int64_t k, rw_err *err)
         return rw_fail(err, RW_ENOMEM, "Gram matrix %lldx%lld too large", (long long)k,
                        (long long)k);
     rw_status st = rw_scratch(&ws->gram, &ws->gram_cap, kk, sizeof(double), err);
-    /* the reduction's workspace, at least dpocon's 3k */
-    size_t lw = trd_lwork((lapack_int)k);
+    /* the reduction's workspace (its tau, from k on, is kept for refine_sigma_min) */
     if (st == RW_OK)
-        st = rw_scratch(&ws->work, &ws->work_cap, lw > 3 * (size_t)k ? lw : 3 * (size_t)k,
-                  sizeof(double), err);
+        st = rw_scratch(&ws->work, &ws->work_cap, trd_lwork((lapack_int)k), sizeof(double), err);
     return st;
 }
 
