@@ -483,6 +483,14 @@ static void sytrd_lower(lapack_int k, double *a, double *d, double *e, double *w
         lapack_bug("dsytd2", info);
 }
 
+/* gamma_n = n u / (1 - n u) (Higham), the rounding-error factor of n
+ * operations. */
+static double gamma_n(double nn)
+{
+    const double u = DBL_EPSILON / 2;
+    return nn * u / (1 - nn * u);
+}
+
 /* The Gram result's bound for a value s^ (the comment at the top), with
  * sqrt's own rounding: u sigma_i <= u sigma_1, generously doubled. */
 static double gram_bound(double s, double s_max, double delta)
@@ -570,12 +578,6 @@ static void gram_eig(int64_t k, double delta, double *sigma, rw_svd_ws *ws, doub
  * that cond_rank and num_rank are those of dgesdd too, it is only used when
  * sigma_k lies clearly above num_rank's threshold sigma_1 L eps(dtype): all
  * k values count, and cond_rank = cond. */
-static double gamma_n(double nn)
-{
-    const double u = DBL_EPSILON / 2;
-    return nn * u / (1 - nn * u);
-}
-
 /* The refined sigma_k into *sk and its error bound into *bk, or false.
  * a: the row-major m x n matrix (unmodified since the Gram matrix); sigma:
  * the Gram result (descending); t: T's diagonal and subdiagonal (gram_eig's
@@ -718,8 +720,7 @@ rw_status rw_svd_values_acc(double *a, int64_t m, int64_t n, rw_dtype dtype, dou
 
     const double u = DBL_EPSILON / 2, budget = 0.5 * rw_svd_tolerance(dtype);
     /* F^2 within [ss / (1 + g), ss / (1 - g)], g = gamma_{mn}. */
-    double g_mn = (double)numel * u / (1 - (double)numel * u);
-    double gam = (double)len * u / (1 - (double)len * u);
+    double g_mn = gamma_n((double)numel), gam = gamma_n((double)len);
     double d = gam + (double)k * u * (1 + gam); /* delta / F^2 */
     double f2_hi = ss / (1 - g_mn), f_lo = sqrt(ss / (1 + g_mn));
     double floor_rel = fmin(sqrt(d), d * sqrt((double)k));
