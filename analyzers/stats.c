@@ -12,35 +12,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define LENTZ_TINY 1e-300
+
+/* One step of the modified Lentz method with coefficient aa: updates c and
+ * d (kept away from 0) and returns the factor d c for the fraction. */
+static double lentz_step(double aa, double *c, double *d)
+{
+    *d = 1 + aa * *d;
+    if (fabs(*d) < LENTZ_TINY)
+        *d = LENTZ_TINY;
+    *c = 1 + aa / *c;
+    if (fabs(*c) < LENTZ_TINY)
+        *c = LENTZ_TINY;
+    *d = 1 / *d;
+    return *d * *c;
+}
+
 static double betacf(double a, double b, double x)
 {
-    const double tiny = 1e-300, eps = 1e-16;
+    const double eps = 1e-16;
     double qab = a + b, qap = a + 1, qam = a - 1;
     double c = 1, d = 1 - qab * x / qap;
-    if (fabs(d) < tiny)
-        d = tiny;
+    if (fabs(d) < LENTZ_TINY)
+        d = LENTZ_TINY;
     d = 1 / d;
     double h = d;
     for (int m = 1; m <= 1000; m++) {
         int m2 = 2 * m;
-        double aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-        d = 1 + aa * d;
-        if (fabs(d) < tiny)
-            d = tiny;
-        c = 1 + aa / c;
-        if (fabs(c) < tiny)
-            c = tiny;
-        d = 1 / d;
-        h *= d * c;
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-        d = 1 + aa * d;
-        if (fabs(d) < tiny)
-            d = tiny;
-        c = 1 + aa / c;
-        if (fabs(c) < tiny)
-            c = tiny;
-        d = 1 / d;
-        double del = d * c;
+        /* the even and the odd term of the fraction */
+        h *= lentz_step(m * (b - m) * x / ((qam + m2) * (a + m2)), &c, &d);
+        double del = lentz_step(-(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)), &c, &d);
         h *= del;
         if (fabs(del - 1) < eps)
             break;
