@@ -37,24 +37,23 @@ rw_status h5w_open(const char *path, rw_h5w **out, rw_err *err)
 }
 
 /* The file type for a stored dtype; 16-bit floats are custom IEEE layouts. */
+/* A 16-bit little-endian float: sign at bit 15, exponent of esize bits at
+ * bit msize, mantissa of msize bits at bit 0. */
+static hid_t float16_type(size_t esize, size_t msize, size_t ebias)
+{
+    hid_t t = H5Tcopy(H5T_IEEE_F32LE);
+    H5Tset_fields(t, 15, msize, esize, 0, msize);
+    H5Tset_size(t, 2);
+    H5Tset_precision(t, 16);
+    H5Tset_ebias(t, ebias);
+    return t;
+}
+
 static hid_t file_type(rw_dtype dt)
 {
-    hid_t t;
     switch (dt) {
-    case RW_DT_F16:
-        t = H5Tcopy(H5T_IEEE_F32LE);
-        H5Tset_fields(t, 15, 10, 5, 0, 10);
-        H5Tset_size(t, 2);
-        H5Tset_precision(t, 16);
-        H5Tset_ebias(t, 15);
-        return t;
-    case RW_DT_BF16:
-        t = H5Tcopy(H5T_IEEE_F32LE);
-        H5Tset_fields(t, 15, 7, 8, 0, 7);
-        H5Tset_size(t, 2);
-        H5Tset_precision(t, 16);
-        H5Tset_ebias(t, 127);
-        return t;
+    case RW_DT_F16: return float16_type(5, 10, 15);
+    case RW_DT_BF16: return float16_type(8, 7, 127);
     case RW_DT_F32: return H5Tcopy(H5T_IEEE_F32LE);
     case RW_DT_INT: return H5Tcopy(H5T_STD_I32LE);
     default: return H5Tcopy(H5T_IEEE_F64LE);
