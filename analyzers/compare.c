@@ -1010,17 +1010,21 @@ static void free_cells(char **cells, size_t n)
     free(cells);
 }
 
+/* Writes the plain table t (NULL: it could not be built) and frees it. */
+static rw_status write_table(rw_table *t, const char *path, rw_tformat fmt, rw_err *err)
+{
+    if (!t)
+        return rw_fail(err, RW_ENOMEM, "out of memory");
+    rw_status st = table_write_path(t, path, fmt, err);
+    table_free(t);
+    return st;
+}
+
 rw_status compare_write_path(const rw_comparison *c, const char *path, rw_tformat fmt,
                              rw_err *err)
 {
-    if (fmt != RW_TF_MD && fmt != RW_TF_TEX) {
-        rw_table *t = compare_table(c);
-        if (!t)
-            return rw_fail(err, RW_ENOMEM, "out of memory");
-        rw_status st = table_write_path(t, path, fmt, err);
-        table_free(t);
-        return st;
-    }
+    if (fmt != RW_TF_MD && fmt != RW_TF_TEX)
+        return write_table(compare_table(c), path, fmt, err);
     bool tex = fmt == RW_TF_TEX;
     enum { NC = 7 };
     static const char *const head_md[NC] = {"module", "metric", "step", "run",
@@ -1078,14 +1082,8 @@ rw_status compare_write_path(const rw_comparison *c, const char *path, rw_tforma
 rw_status compare_summary_write_path(const rw_cmp_summary *s, size_t n, const char *path,
                                      rw_tformat fmt, rw_err *err)
 {
-    if (fmt != RW_TF_MD && fmt != RW_TF_TEX) {
-        rw_table *t = compare_summary_table(s, n);
-        if (!t)
-            return rw_fail(err, RW_ENOMEM, "out of memory");
-        rw_status st = table_write_path(t, path, fmt, err);
-        table_free(t);
-        return st;
-    }
+    if (fmt != RW_TF_MD && fmt != RW_TF_TEX)
+        return write_table(compare_summary_table(s, n), path, fmt, err);
     bool tex = fmt == RW_TF_TEX;
     enum { NC = 12 };
     static const char *const head_md[NC] = {"module", "metric", "run", "ref", "final step",
