@@ -35,11 +35,10 @@ static const struct option common_opts[] = {
 int rw_cli_usage_error(const rw_cli *c, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s: ", c->prog);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    rw_vwarn(c->prog, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry '%s --help' for more information.\n", c->prog);
+    fprintf(stderr, "Try '%s --help' for more information.\n", c->prog);
     return 2;
 }
 
@@ -47,7 +46,7 @@ int rw_cli_fail(const rw_cli *c, rw_status st, const rw_err *err)
 {
     if (st == RW_EUSAGE)
         return rw_cli_usage_error(c, "%s", err->msg);
-    fprintf(stderr, "%s: %s\n", c->prog, err->msg[0] ? err->msg : rw_strerror(st));
+    rw_warn(c->prog, "%s", err->msg[0] ? err->msg : rw_strerror(st));
     return rw_exit_code(st);
 }
 

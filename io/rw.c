@@ -345,12 +345,50 @@ char *rw_dirname(const char *path)
     return d;
 }
 
+size_t rw_escape_control(char out[4], unsigned char c)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (c >= 0x20 && c != 0x7f) {
+        out[0] = (char)c;
+        return 1;
+    }
+    out[0] = '\\';
+    if (c == '\n' || c == '\t' || c == '\r') {
+        out[1] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+        return 2;
+    }
+    out[1] = 'x';
+    out[2] = hex[c >> 4];
+    out[3] = hex[c & 15];
+    return 4;
+}
+
+void rw_vwarn(const char *prog, const char *fmt, va_list ap)
+{
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    /* One write of the whole line: workers' messages do not interleave. */
+    size_t n = strlen(prog) + 3 + (msg ? 4 * strlen(msg) : 16);
+    char *line = malloc(n), *w = line;
+    if (!line) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        free(msg);
+        return;
+    }
+    w += sprintf(w, "%s: ", prog);
+    for (const char *c = msg ? msg : "out of memory"; *c; c++)
+        w += rw_escape_control(w, (unsigned char)*c);
+    *w++ = '\n';
+    fwrite(line, 1, (size_t)(w - line), stderr);
+    free(line);
+    free(msg);
+}
+
 void rw_warn(const char *prog, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s: ", prog);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    rw_vwarn(prog, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }

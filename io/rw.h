@@ -10,6 +10,7 @@
 #ifndef RW_H
 #define RW_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
@@ -106,8 +107,17 @@ char *rw_basename(const char *path, bool strip_ext);
 /* The directory part of path ("." when none). New string, caller frees. */
 char *rw_dirname(const char *path);
 
-/* Prints "prog: " + formatted message + newline on stderr. */
+/* A byte as text that cannot end or garble a line: \n, \t and \r for
+ * those, \xNN for the other control characters (below 0x20, and 0x7f), any
+ * other byte as it is. Writes 1 to 4 bytes to out and returns how many. The
+ * one rule by which names read from files are shown in messages and
+ * figures. */
+size_t rw_escape_control(char out[4], unsigned char c);
+/* Prints "prog: " + formatted message + newline on stderr, as one line:
+ * control characters in the message (a tensor name's newline) are written
+ * as rw_escape_control writes them. */
 void rw_warn(const char *prog, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+void rw_vwarn(const char *prog, const char *fmt, va_list ap);
 
 #endif

@@ -319,10 +319,12 @@ rw_status fig_render(const rw_plot_opts *o, const char *what, const char *src,
         st = rw_fail(err, RW_EIO, "cannot write %s", script_path);
         goto fail;
     }
-    fprintf(gp, "# rw-plot %s (rankwatch %s) from %s\n"
-                "# Redraw with `gnuplot %s` in this directory; the data files it reads are\n"
-                "# beside it. Edit freely: rw-plot rewrites this file on every run.\n",
-            what, RW_VERSION, src, script);
+    fprintf(gp, "# rw-plot %s (rankwatch %s) from ", what, RW_VERSION);
+    gp_quote(gp, src);
+    fputs("\n# Redraw with `gnuplot ", gp);
+    gp_quote(gp, script);
+    fputs("` in this directory; the data files it reads are\n"
+          "# beside it. Edit freely: rw-plot rewrites this file on every run.\n", gp);
     if ((st = build(ctx, &stage, gp, (rw_figfmt)fmt, err)) != RW_OK)
         goto fail;
     int bad = ferror(gp);

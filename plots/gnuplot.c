@@ -176,6 +176,14 @@ rw_status gp_stage_open(gp_stage *s, const char *figure_path, rw_err *err)
         stage_free(s);
         return rw_fail(err, RW_EUSAGE, "%s: not a file name", figure_path);
     }
+    /* The script names its figure and data files in quoted strings, where a
+     * control character would be shown escaped, naming another file. */
+    for (const char *c = figure_path; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            stage_free(s);
+            return rw_fail(err, RW_EUSAGE, "figure name holds a control character (byte 0x%02x)",
+                           (unsigned char)*c);
+        }
     snprintf(s->dir, n, "%s/.%s.XXXXXX", s->outdir, s->figure);
     if (!mkdtemp(s->dir)) {
         rw_status st = rw_fail(err, RW_EIO, "%s: cannot create files in %s: %s", figure_path,
@@ -254,19 +262,24 @@ void gp_stage_abort(gp_stage *s)
 
 /* ---------------------------------------------------------------- syntax */
 
+/* In a single-quoted gnuplot string nothing is special but the quote itself
+ * (no backslash escapes, no backquote or macro substitution): quotes are
+ * doubled and control characters escaped (rw_escape_control: a newline
+ * would end the command and start another), so that whatever a name holds,
+ * gnuplot reads it as one string, on one line, and never as code. */
 char *gp_quoted(const char *s)
 {
     size_t n = 3;
-    for (const char *c = s; *c; c++)
-        n += *c == '\'' ? 2 : 1;
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+        n += *c == '\'' ? 2 : 4;
     char *q = malloc(n), *w = q;
     if (!q)
         return NULL;
     *w++ = '\'';
-    for (; *s; s++) {
-        if (*s == '\'')
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '\'')
             *w++ = '\'';
-        *w++ = *s == '\n' || *s == '\r' ? ' ' : *s;
+        w += rw_escape_control(w, *c);
     }
     *w++ = '\'';
     *w = '\0';

@@ -47,10 +47,14 @@ void gp_stage_abort(gp_stage *s);
 
 /* ---------------------------------------------------------------- syntax */
 
-/* s as a single-quoted gnuplot string ('' for a quote, newlines as spaces):
- * a new string (caller frees), NULL when out of memory. */
+/* s as a single-quoted gnuplot string: '' for a quote, control characters
+ * written \n, \t, \r or \xNN, every other byte as it is. gnuplot reads the
+ * result as one string on one line, whatever s holds: the one way a name
+ * read from a file (tensor, module, run, path) enters a script, its
+ * comments and its data files. A new string (caller frees), NULL when out
+ * of memory. */
 char *gp_quoted(const char *s);
-/* Writes gp_quoted(s). */
+/* Writes gp_quoted(s) ('' when out of memory). */
 void gp_quote(FILE *f, const char *s);
 /* `set terminal ...` and `set output ...` for the format, size in pixels
  * (PDF: points), with the figures' font. */

@@ -305,9 +305,14 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
         for (size_t c = 0; c < h->nruns; c++) {
             bool bottom = mod + 1 == nm, left = c == 0, last = c + 1 == h->nruns;
             int pad_b = bottom ? 58 : 44;
-            fprintf(f, "\n# ---- module %zu (%s), run %zu (%s): %s.cells-%zu-%zu.png\n", mod + 1,
-                    m->sel.modules[mod], c + 1, m->sel.runs[h->runs[c]], stage->stem, c + 1,
-                    mod + 1);
+            snprintf(name, sizeof name, "%s.cells-%zu-%zu.png", stage->stem, c + 1, mod + 1);
+            fprintf(f, "\n# ---- module %zu (", mod + 1);
+            gp_quote(f, m->sel.modules[mod]);
+            fprintf(f, "), run %zu (", c + 1);
+            gp_quote(f, m->sel.runs[h->runs[c]]);
+            fputs("): ", f);
+            gp_quote(f, name);
+            fputc('\n', f);
             fig_panel(f, &g, (int)mod, (int)c, pad_l, pad_r, pad_b, pad_t);
             char mt[300], pt[400];
             fig_module_title(mt, sizeof mt, m->sel.modules[mod], false);

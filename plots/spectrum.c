@@ -208,11 +208,13 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
                     break;
                 }
                 block[b] = n ? nb : -1;
-                if (n)
-                    fprintf(df, "%s# index %d: module %s, run %s, step %lld\n%s", nb++ ? "\n\n" : "",
-                            block[b], sp->sel.modules[m], sp->sel.runs[s->runs[c]],
-                            (long long)s->steps[j], text);
-                else
+                if (n) {
+                    fprintf(df, "%s# index %d: module ", nb++ ? "\n\n" : "", block[b]);
+                    gp_quote(df, sp->sel.modules[m]);
+                    fputs(", run ", df);
+                    gp_quote(df, sp->sel.runs[s->runs[c]]);
+                    fprintf(df, ", step %lld\n%s", (long long)s->steps[j], text);
+                } else
                     s->absent++;
                 free(text);
             }
@@ -304,8 +306,11 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
         double yl = ylo[m] < 1 ? ylo[m] / 1.6 : 0.1;
         for (size_t c = 0; c < s->nruns; c++) {
             bool bottom = m + 1 == nm, left = c == 0;
-            fprintf(f, "\n# ---- module %zu (%s), run %zu (%s)\n", m + 1, sp->sel.modules[m],
-                    c + 1, sp->sel.runs[s->runs[c]]);
+            fprintf(f, "\n# ---- module %zu (", m + 1);
+            gp_quote(f, sp->sel.modules[m]);
+            fprintf(f, "), run %zu (", c + 1);
+            gp_quote(f, sp->sel.runs[s->runs[c]]);
+            fputs(")\n", f);
             fig_panel(f, &g, (int)m, (int)c, left ? 88 : 60, 24, bottom ? 56 : 42, 32);
             snprintf(pt, sizeof pt, "%s — %s (k = %zu)", sp->sel.runs[s->runs[c]], mt, ks[m]);
             fputs("set title ", f);
@@ -323,8 +328,10 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
                 if (b < 0)
                     continue;
                 char cc[8];
-                fprintf(f, "%s'%s' index %d using 1:2 with lines lw 2 lc rgb '%s' notitle",
-                        first ? "" : ", \\\n     ", data, b, gp_rgb(cc, col[j]));
+                fputs(first ? "" : ", \\\n     ", f);
+                gp_quote(f, data);
+                fprintf(f, " index %d using 1:2 with lines lw 2 lc rgb '%s' notitle", b,
+                        gp_rgb(cc, col[j]));
                 first = false;
             }
             if (first)

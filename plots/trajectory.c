@@ -243,8 +243,10 @@ static rw_status write_data(traj *t, const gp_stage *st, const char *name, rw_er
             if (!drawn)
                 continue;
             s->block = block++;
-            fprintf(f, "%s# index %d: module %s, run %s", s->block ? "\n\n" : "", s->block,
-                    t->m.sel.modules[mod], t->m.sel.runs[s->run]);
+            fprintf(f, "%s# index %d: module ", s->block ? "\n\n" : "", s->block);
+            gp_quote(f, t->m.sel.modules[mod]);
+            fputs(", run ", f);
+            gp_quote(f, t->m.sel.runs[s->run]);
             if (s->layer >= 0)
                 fprintf(f, ", layer %d", s->layer);
             fputc('\n', f);
@@ -461,7 +463,9 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
     for (size_t p = 0; p < np; p++) {
         int row = (int)p / g.cols, col = (int)p % g.cols;
         bool bottom = p + (size_t)g.cols >= np, left = col == 0;
-        fprintf(f, "\n# ---- panel %zu: %s\n", p + 1, t->m.sel.modules[p]);
+        fprintf(f, "\n# ---- panel %zu: ", p + 1);
+        gp_quote(f, t->m.sel.modules[p]);
+        fputc('\n', f);
         fig_panel(f, &g, row, col, left ? 92 : 66, 40, bottom ? 56 : 42, 34);
         char mt[256];
         fig_module_title(mt, sizeof mt, t->m.sel.modules[p], true);
@@ -513,17 +517,21 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
             const char *sep = first ? "" : ", \\\n     ";
             first = false;
             if (o->per_layer) {
-                fprintf(f, "%s'%s' index %d using 1:2:4 with lines lw 1.5 dt %d lc palette "
-                           "notitle", sep, data, s->block, s->run + 1);
+                fputs(sep, f);
+                gp_quote(f, data);
+                fprintf(f, " index %d using 1:2:4 with lines lw 1.5 dt %d lc palette notitle",
+                        s->block, s->run + 1);
                 if (s->isolated)
                     fprintf(f, ", \\\n     '' index %d using 1:($3>0?$2:1/0):4 with points pt 7 "
                                "ps 0.5 lc palette notitle", s->block);
                 continue;
             }
             gp_rgb(c, palette_run((size_t)s->run));
-            fprintf(f, "%s'%s' index %d using 1:3:4 with filledcurves lc rgb '%s' notitle, \\\n"
+            fputs(sep, f);
+            gp_quote(f, data);
+            fprintf(f, " index %d using 1:3:4 with filledcurves lc rgb '%s' notitle, \\\n"
                        "     '' index %d using 1:2 with lines lw 2.5 dt %d lc rgb '%s' notitle",
-                    sep, data, s->block, c, s->block, palette_run_dash((size_t)s->run), c);
+                    s->block, c, s->block, palette_run_dash((size_t)s->run), c);
             if (s->isolated)
                 fprintf(f, ", \\\n     '' index %d using 1:($5>0?$2:1/0) with points pt 7 ps 0.6 "
                            "lc rgb '%s' notitle", s->block, c);

@@ -412,7 +412,7 @@ static void trajectory_log_and_nan(void **state)
     assert_int_equal(plot_trajectory(paths, 1, &o, &err), RW_OK);
     char *dat = read_in(dir, "c.dat");
     /* run 1 (block 1) lacks step 300; run 0 (block 0) lacks step 500 */
-    char *b1 = strstr(dat, "run relora");
+    char *b1 = strstr(dat, "run 'relora'");
     assert_non_null(b1);
     assert_null(strstr(b1, "\n300\t"));
     assert_non_null(strstr(b1, "\n200\t"));
@@ -811,10 +811,52 @@ static void bad_input_leaves_nothing(void **state)
     free(out);
 }
 
+/* Every byte a name can hold, as a gnuplot string: one line, quotes
+ * doubled, control characters escaped, and the name recoverable from it by
+ * undoing exactly that (an independent decoder, written here). */
+static void quoted_names_are_data(void **state)
+{
+    (void)state;
+    char name[256];
+    for (int i = 1; i < 256; i++)
+        name[i - 1] = (char)i;
+    name[255] = '\0';
+    char *q = gp_quoted(name);
+    assert_non_null(q);
+    size_t n = strlen(q);
+    assert_true(n >= 2 && q[0] == '\'' && q[n - 1] == '\'');
+    char back[1024];
+    size_t m = 0;
+    for (size_t i = 1; i + 1 < n; i++) {
+        unsigned char c = (unsigned char)q[i];
+        assert_true(c >= 0x20 && c != 0x7f); /* nothing that ends a line */
+        if (c == '\'') {
+            assert_int_equal(q[i + 1], '\''); /* a lone quote would end the string */
+            back[m++] = q[i++];
+        } else if (c == '\\' && (q[i + 1] == 'n' || q[i + 1] == 't' || q[i + 1] == 'r')) {
+            back[m++] = q[i + 1] == 'n' ? '\n' : q[i + 1] == 't' ? '\t' : '\r';
+            i++;
+        } else if (c == '\\' && q[i + 1] == 'x') {
+            unsigned v;
+            assert_int_equal(sscanf(q + i + 2, "%2x", &v), 1);
+            back[m++] = (char)v;
+            i += 3;
+        } else {
+            back[m++] = (char)c;
+        }
+    }
+    back[m] = '\0';
+    /* The backslash (0x5c) itself stands as it is: only \n \t \r \xNN are
+     * escapes, and the name has no backslash followed by n, t, r or x. */
+    assert_string_equal(back, name);
+    free(q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(png_roundtrip_asymmetric),
+        cmocka_unit_test(quoted_names_are_data),
         cmocka_unit_test(viridis_is_viridis),
         cmocka_unit_test(log_tics_label_decades),
         cmocka_unit_test(trajectory_two_runs),
