@@ -3,12 +3,19 @@
  */
 #include "cli.h"
 
+#include "tmpfiles.h"
+
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 enum {
     OPT_INCLUDE = 1000, OPT_EXCLUDE, OPT_COMPONENT, OPT_LABEL, OPT_FORMAT, OPT_VERSION,
@@ -59,9 +66,71 @@ static int parse_positive(const rw_cli *c, const char *opt, const char *arg, lon
     return 0;
 }
 
+/* The handler only tells the signal thread (a write to a pipe is safe in
+ * a handler; removing files is not). A handler rather than blocked signals
+ * and sigwait: libraries start threads of their own before main (OpenBLAS),
+ * and the kernel may hand a process's signal to any of them. */
+static int signal_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    unsigned char c = (unsigned char)sig;
+    ssize_t r = write(signal_pipe[1], &c, 1);
+    (void)r;
+    errno = saved;
+}
+
+static void *signal_thread(void *arg)
+{
+    (void)arg;
+    unsigned char c;
+    ssize_t r;
+    while ((r = read(signal_pipe[0], &c, 1)) < 0 && errno == EINTR)
+        ;
+    if (r != 1)
+        return NULL;
+    int sig = c;
+    tmp_remove_all();
+    /* End as the signal would have ended us. */
+    signal(sig, SIG_DFL);
+    raise(sig);
+    _exit(128 + sig);
+}
+
+void rw_cli_signals(void)
+{
+    static bool started;
+    if (started)
+        return;
+    started = true;
+    pthread_attr_t attr;
+    pthread_t t;
+    if (pipe2(signal_pipe, O_CLOEXEC) != 0 || pthread_attr_init(&attr) != 0)
+        return; /* default actions: a later run sweeps what is left */
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    bool ok = pthread_create(&t, &attr, signal_thread, NULL) == 0;
+    pthread_attr_destroy(&attr);
+    if (!ok)
+        return;
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        /* nohup and background jobs start with some ignored: keep them so */
+        struct sigaction sa;
+        if (sigaction(sigs[i], NULL, &sa) != 0 || sa.sa_handler == SIG_IGN)
+            continue;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
 int rw_cli_parse(rw_cli *c, int argc, char **argv, const struct option *extra,
                  const char *extra_short, rw_cli_extra_fn fn, void *ctx)
 {
+    rw_cli_signals();
     c->format = RW_TF_TSV;
     c->lora_scale = NAN;
     size_t nextra = 0;

@@ -249,6 +249,7 @@ int main(int argc, char **argv)
     rw_diff *d = NULL;
     rw_err err = {{0}};
     rw_status st = RW_OK;
+    rw_cli_signals();
     int ret = parse_args(&a, argc, argv);
     if (ret >= 0)
         goto out;

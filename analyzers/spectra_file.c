@@ -3,8 +3,9 @@
  */
 #include "spectra_file.h"
 
-#include "outfile.h"
+#include "h5file.h"
 
+#include <errno.h>
 #include <hdf5.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +30,8 @@ typedef struct {
 #define SIGMA_BUF 65536 /* doubles buffered before a write to /sigma */
 
 struct rw_spectra_writer {
-    rw_outfile out;
-    hid_t file, sigma;
+    rw_h5out h5;            /* the file being written */
+    hid_t sigma;
     int64_t nsigma;         /* values added */
     int64_t nwritten;       /* values written to /sigma; the rest are in buf */
     double *buf;
@@ -88,16 +89,15 @@ static hid_t vlen_str_type(void)
 rw_status spectra_writer_open(const char *path, rw_spectra_writer **out, rw_err *err)
 {
     *out = NULL;
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     rw_spectra_writer *w = rw_calloc(1, sizeof *w, err);
     if (!w)
         return RW_ENOMEM;
-    w->file = w->sigma = H5I_INVALID_HID;
+    w->sigma = H5I_INVALID_HID;
     if (!(w->buf = rw_calloc(SIGMA_BUF, sizeof *w->buf, err))) {
         free(w);
         return RW_ENOMEM;
     }
-    rw_status st = outfile_open(&w->out, path, false, err);
+    rw_status st = rw_h5out_create(&w->h5, path, err);
     if (st != RW_OK) {
         free(w->buf);
         free(w);
@@ -105,16 +105,13 @@ rw_status spectra_writer_open(const char *path, rw_spectra_writer **out, rw_err 
     }
     hsize_t dim = 0, maxdim = H5S_UNLIMITED, chunk = SIGMA_CHUNK;
     hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
-    w->file = H5Fcreate(w->out.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (w->file < 0)
-        goto fail;
     space = H5Screate_simple(1, &dim, &maxdim);
     dcpl = H5Pcreate(H5P_DATASET_CREATE);
     /* No object timestamps: the same spectra give the same bytes. */
     if (space < 0 || dcpl < 0 || H5Pset_chunk(dcpl, 1, &chunk) < 0 ||
         H5Pset_obj_track_times(dcpl, 0) < 0)
         goto fail;
-    w->sigma = H5Dcreate2(w->file, "sigma", H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl,
+    w->sigma = H5Dcreate2(w->h5.file, "sigma", H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl,
                           H5P_DEFAULT);
     if (w->sigma < 0)
         goto fail;
@@ -138,8 +135,11 @@ static rw_status flush_sigma(rw_spectra_writer *w, rw_err *err)
             newdim = (hsize_t)w->nsigma;
     if (count == 0)
         return RW_OK;
+    errno = 0;
     if (H5Dset_extent(w->sigma, &newdim) < 0)
-        return rw_fail(err, RW_EIO, "%s: cannot grow /sigma", w->out.path);
+        return rw_fail(err, RW_EIO, "%s: cannot grow /sigma: %s", w->h5.out.path,
+                       rw_h5_reason("HDF5 error"));
+    errno = 0;
     hid_t fs = H5Dget_space(w->sigma), ms = H5Screate_simple(1, &count, NULL);
     herr_t r = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &count, NULL);
     if (r >= 0)
@@ -147,7 +147,8 @@ static rw_status flush_sigma(rw_spectra_writer *w, rw_err *err)
     H5Sclose(fs);
     H5Sclose(ms);
     if (r < 0)
-        return rw_fail(err, RW_EIO, "%s: cannot write /sigma", w->out.path);
+        return rw_fail(err, RW_EIO, "%s: cannot write /sigma: %s", w->h5.out.path,
+                       rw_h5_reason("HDF5 error"));
     w->nwritten = w->nsigma;
     return RW_OK;
 }
@@ -211,8 +212,9 @@ static herr_t write_column(hid_t g, const char *name, hid_t ftype, hid_t mtype, 
     hid_t ds = H5Dcreate2(g, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     H5Pclose(dcpl);
     herr_t r = ds < 0 ? -1 : n ? H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : 0;
-    if (ds >= 0)
-        H5Dclose(ds);
+    /* H5Dclose writes what the dataset still caches: a failure is a lost write */
+    if (ds >= 0 && H5Dclose(ds) < 0)
+        r = -1;
     H5Sclose(space);
     return r;
 }
@@ -222,8 +224,8 @@ static herr_t write_str_attr(hid_t loc, const char *name, const char *value)
     hid_t t = vlen_str_type(), sp = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
     herr_t r = a < 0 ? -1 : H5Awrite(a, t, &value);
-    if (a >= 0)
-        H5Aclose(a);
+    if (a >= 0 && H5Aclose(a) < 0)
+        r = -1;
     H5Sclose(sp);
     H5Tclose(t);
     return r;
@@ -238,7 +240,7 @@ static rw_status write_index(rw_spectra_writer *w)
     int32_t *lv = malloc((n ? n : 1) * sizeof *lv);
     hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
     H5Pset_obj_track_times(gcpl, 0);
-    hid_t g = H5Gcreate2(w->file, "index", H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    hid_t g = H5Gcreate2(w->h5.file, "index", H5P_DEFAULT, gcpl, H5P_DEFAULT);
     H5Pclose(gcpl);
     hid_t st = vlen_str_type();
     herr_t r = (!s || !iv || !lv || g < 0) ? -1 : 0;
@@ -291,13 +293,13 @@ static rw_status write_index(rw_spectra_writer *w)
         r = write_column(g, "layer", H5T_STD_I32LE, H5T_NATIVE_INT32, n, lv);
     }
     if (r >= 0)
-        r = write_str_attr(w->file, "format", SPECTRA_FORMAT);
+        r = write_str_attr(w->h5.file, "format", SPECTRA_FORMAT);
     if (r >= 0 && w->options)
-        r = write_str_attr(w->file, "options", w->options);
+        r = write_str_attr(w->h5.file, "options", w->options);
     if (r >= 0 && w->nsrc) {
         hid_t gcpl2 = H5Pcreate(H5P_GROUP_CREATE);
         H5Pset_obj_track_times(gcpl2, 0);
-        hid_t sg = H5Gcreate2(w->file, "sources", H5P_DEFAULT, gcpl2, H5P_DEFAULT);
+        hid_t sg = H5Gcreate2(w->h5.file, "sources", H5P_DEFAULT, gcpl2, H5P_DEFAULT);
         H5Pclose(gcpl2);
         const char **ss = malloc(w->nsrc * sizeof *ss);
         int64_t *si = malloc(w->nsrc * sizeof *si);
@@ -322,20 +324,20 @@ static rw_status write_index(rw_spectra_writer *w)
 #undef SRCINT
         free(ss);
         free(si);
-        if (sg >= 0)
-            H5Gclose(sg);
+        if (sg >= 0 && H5Gclose(sg) < 0)
+            r = -1;
     }
     if (r >= 0) {
         hid_t sp = H5Screate(H5S_SCALAR);
-        hid_t a = H5Acreate2(w->file, "version", H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t a = H5Acreate2(w->h5.file, "version", H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT);
         r = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_INT, &version);
-        if (a >= 0)
-            H5Aclose(a);
+        if (a >= 0 && H5Aclose(a) < 0)
+            r = -1;
         H5Sclose(sp);
     }
     H5Tclose(st);
-    if (g >= 0)
-        H5Gclose(g);
+    if (g >= 0 && H5Gclose(g) < 0)
+        r = -1;
     free(s);
     free(iv);
     free(lv);
@@ -348,15 +350,17 @@ rw_status spectra_writer_close(rw_spectra_writer *w, bool commit, rw_err *err)
     if (commit)
         st = flush_sigma(w, err);
     if (commit && st == RW_OK && write_index(w) != RW_OK)
-        st = rw_fail(err, RW_EIO, "%s: cannot write the index", w->out.path);
-    if (w->sigma >= 0)
-        H5Dclose(w->sigma);
-    if (w->file >= 0 && H5Fclose(w->file) < 0 && commit && st == RW_OK)
-        st = rw_fail(err, RW_EIO, "%s: cannot close HDF5 file", w->out.path);
-    if (commit && st == RW_OK)
-        st = outfile_commit(&w->out, err);
-    else
-        outfile_abort(&w->out);
+        st = rw_fail(err, RW_EIO, "%s: cannot write the index", w->h5.out.path);
+    /* Closing /sigma writes its cached chunks: unchecked, a full disk left
+     * them unwritten and the file read back as zeros. */
+    errno = 0;
+    if (w->sigma >= 0 && H5Dclose(w->sigma) < 0 && commit && st == RW_OK)
+        st = rw_fail(err, RW_EIO, "%s: cannot write /sigma: %s", w->h5.out.path,
+                     rw_h5_reason("HDF5 error"));
+    w->sigma = H5I_INVALID_HID;
+    rw_status cst = rw_h5out_close(&w->h5, commit && st == RW_OK, err);
+    if (st == RW_OK)
+        st = cst;
     for (size_t i = 0; i < w->n; i++)
         entry_free(&w->e[i]);
     for (size_t i = 0; i < w->nsrc; i++) {
@@ -446,7 +450,7 @@ static char *read_str_attr(hid_t loc, const char *name)
 
 bool spectra_file_is(const char *path)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    rw_h5_init();
     if (!rw_is_hdf5(path))
         return false;
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -518,7 +522,7 @@ void spectra_reader_close(rw_spectra_reader *r)
 
 rw_status spectra_reader_open(const char *path, rw_spectra_reader **out, rw_err *err)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    rw_h5_init();
     *out = NULL;
     rw_spectra_reader *r = rw_calloc(1, sizeof *r, err);
     if (!r)

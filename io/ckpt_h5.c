@@ -15,6 +15,7 @@
  * `lora_alpha`, ...).
  */
 #include "ckpt.h"
+#include "h5file.h"
 
 #include <errno.h>
 #include <hdf5.h>
@@ -34,7 +35,7 @@ static void h5_quiet(void)
 {
     static bool done;
     if (!done) {
-        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        rw_h5_init();
         done = true;
     }
 }

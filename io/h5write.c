@@ -3,34 +3,26 @@
  */
 #include "h5write.h"
 
-#include "outfile.h"
+#include "h5file.h"
 
 #include <hdf5.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct rw_h5w {
-    rw_outfile out;
-    hid_t file;
+    rw_h5out h5;
 };
 
 rw_status h5w_open(const char *path, rw_h5w **out, rw_err *err)
 {
     *out = NULL;
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     rw_h5w *w = rw_calloc(1, sizeof *w, err);
     if (!w)
         return RW_ENOMEM;
-    rw_status st = outfile_open(&w->out, path, false, err);
+    rw_status st = rw_h5out_create(&w->h5, path, err);
     if (st != RW_OK) {
         free(w);
         return st;
-    }
-    w->file = H5Fcreate(w->out.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (w->file < 0) {
-        outfile_abort(&w->out);
-        free(w);
-        return rw_fail(err, RW_EIO, "%s: cannot create HDF5 file", path);
     }
     *out = w;
     return RW_OK;
@@ -108,14 +100,14 @@ rw_status h5w_dataset(rw_h5w *w, const char *path, int ndim, const int64_t *shap
     } else {
         mt = H5Tcopy(H5T_NATIVE_DOUBLE);
     }
-    ds = H5Dcreate2(w->file, path, ft, space, lcpl, dcpl, H5P_DEFAULT);
+    ds = H5Dcreate2(w->h5.file, path, ft, space, lcpl, dcpl, H5P_DEFAULT);
     if (ds < 0 || (numel > 0 && H5Dwrite(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT,
                                          raw ? raw : (const void *)values) < 0))
-        st = rw_fail(err, RW_EIO, "%s: cannot write dataset %s", w->out.path, path);
+        st = rw_fail(err, RW_EIO, "%s: cannot write dataset %s", w->h5.out.path, path);
 done:
     free(raw);
-    if (ds >= 0)
-        H5Dclose(ds);
+    if (ds >= 0 && H5Dclose(ds) < 0 && st == RW_OK)
+        st = rw_fail(err, RW_EIO, "%s: cannot write dataset %s", w->h5.out.path, path);
     if (mt >= 0)
         H5Tclose(mt);
     H5Tclose(ft);
@@ -128,23 +120,24 @@ done:
 static rw_status put_attr(rw_h5w *w, const char *path, const char *name, hid_t ftype,
                           hid_t mtype, const void *v, rw_err *err)
 {
-    hid_t obj = H5Oopen(w->file, path, H5P_DEFAULT);
+    hid_t obj = H5Oopen(w->h5.file, path, H5P_DEFAULT);
     if (obj < 0) {
         hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
         H5Pset_create_intermediate_group(lcpl, 1);
-        obj = H5Gcreate2(w->file, path, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+        obj = H5Gcreate2(w->h5.file, path, lcpl, H5P_DEFAULT, H5P_DEFAULT);
         H5Pclose(lcpl);
     }
     if (obj < 0)
-        return rw_fail(err, RW_EIO, "%s: no object %s for attribute %s", w->out.path, path, name);
+        return rw_fail(err, RW_EIO, "%s: no object %s for attribute %s", w->h5.out.path, path, name);
     hid_t sp = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(obj, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT);
     herr_t r = a < 0 ? -1 : H5Awrite(a, mtype, v);
-    if (a >= 0)
-        H5Aclose(a);
+    if (a >= 0 && H5Aclose(a) < 0)
+        r = -1;
     H5Sclose(sp);
-    H5Oclose(obj);
-    return r < 0 ? rw_fail(err, RW_EIO, "%s: cannot write attribute %s", w->out.path, name)
+    if (H5Oclose(obj) < 0)
+        r = -1;
+    return r < 0 ? rw_fail(err, RW_EIO, "%s: cannot write attribute %s", w->h5.out.path, name)
                  : RW_OK;
 }
 
@@ -171,13 +164,7 @@ rw_status h5w_attr_str(rw_h5w *w, const char *path, const char *name, const char
 
 rw_status h5w_close(rw_h5w *w, bool commit, rw_err *err)
 {
-    rw_status st = RW_OK;
-    if (H5Fclose(w->file) < 0 && commit)
-        st = rw_fail(err, RW_EIO, "%s: cannot close HDF5 file", w->out.path);
-    if (commit && st == RW_OK)
-        st = outfile_commit(&w->out, err);
-    else
-        outfile_abort(&w->out);
+    rw_status st = rw_h5out_close(&w->h5, commit, err);
     free(w);
     return st;
 }

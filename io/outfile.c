@@ -3,7 +3,10 @@
  */
 #include "outfile.h"
 
+#include "tmpfiles.h"
+
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,20 +106,16 @@ rw_status outfile_open(rw_outfile *o, const char *path, bool want_stdio, rw_err 
 
 static rw_status open_tmp(rw_outfile *o, const char *path, bool want_stdio, rw_err *err)
 {
-    char *dir = rw_dirname(path), *base = rw_basename(path, false);
-    size_t n = strlen(path) + 32;
     o->path = rw_strdup(path);
-    o->tmp = malloc(n);
-    if (!dir || !base || !o->path || !o->tmp) {
-        free(dir);
-        free(base);
+    o->tmp = tmp_template(path);
+    if (!o->path || !o->tmp) {
         outfile_abort(o);
         return rw_fail(err, RW_ENOMEM, "out of memory");
     }
-    snprintf(o->tmp, n, "%s/.%s.XXXXXX", dir, base);
-    free(dir);
-    free(base);
+    tmp_sweep_stale(path);
     int fd = mkstemp(o->tmp);
+    if (fd >= 0)
+        o->reg = tmp_register(o->tmp, false);
     if (fd >= 0) {
         /* mkstemp makes 0600; outputs get the usual 0666 less the umask. */
         mode_t mask = umask(0);
@@ -143,18 +142,46 @@ static rw_status open_tmp(rw_outfile *o, const char *path, bool want_stdio, rw_e
     return RW_OK;
 }
 
+/* The temporary's bytes on the disk before it takes the final name: a
+ * write the disk refuses late (ENOSPC on a delayed allocation, EIO, a
+ * quota) fails here rather than after the rename, and a crash after the
+ * rename leaves the whole file, not an empty one. */
+static rw_status sync_tmp(rw_outfile *o, rw_err *err)
+{
+    int fd = open(o->tmp, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return rw_fail(err, RW_EIO, "%s: cannot write: %s", o->path, strerror(errno));
+    int r = fsync(fd);
+    int e = errno;
+    if (close(fd) != 0 && r == 0) {
+        r = -1;
+        e = errno;
+    }
+    return r == 0 ? RW_OK : rw_fail(err, RW_EIO, "%s: cannot write: %s", o->path, strerror(e));
+}
+
 rw_status outfile_commit(rw_outfile *o, rw_err *err)
 {
     rw_status st = RW_OK;
     if (o->f) {
-        if (ferror(o->f) | fclose(o->f))
-            st = rw_fail(err, RW_EIO, "%s: write failed: %s", o->path, strerror(errno));
+        /* errno of the write that failed, when ferror says one did */
+        int bad = ferror(o->f) | fflush(o->f);
+        int e = errno;
+        if (fclose(o->f) != 0 && !bad) {
+            bad = 1;
+            e = errno;
+        }
         o->f = NULL;
+        if (bad)
+            st = rw_fail(err, RW_EIO, "%s: write failed: %s", o->path,
+                         e ? strerror(e) : "stream error");
     }
     if (o->direct) {
         outfile_abort(o);
         return st;
     }
+    if (st == RW_OK)
+        st = sync_tmp(o, err);
     if (st == RW_OK && rename(o->tmp, o->path) != 0)
         st = rw_fail(err, RW_EIO, "%s: cannot rename into place: %s", o->path, strerror(errno));
     if (st == RW_OK) {
@@ -173,6 +200,7 @@ void outfile_abort(rw_outfile *o)
         unlink(o->tmp);
         free(o->tmp);
     }
+    tmp_forget(o->reg);
     free(o->path);
     memset(o, 0, sizeof *o);
 }

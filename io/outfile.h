@@ -4,6 +4,10 @@
  * that names an existing non-regular file (/dev/stdout, a FIFO) is written
  * directly instead: a stream cannot be replaced atomically, and renaming
  * over it would replace the device node.
+ *
+ * The temporary is `.NAME.rwPID.XXXXXX` and registered (tmpfiles.h): a
+ * program interrupted by a signal removes it, and the next program to
+ * write NAME removes those left by killed programs.
  */
 #ifndef RW_OUTFILE_H
 #define RW_OUTFILE_H
@@ -17,6 +21,7 @@ typedef struct {
     char *tmp;    /* temporary name (owned) */
     FILE *f;      /* open on tmp (stdio), or on path when direct */
     bool direct;  /* path is a stream: written in place, no temporary */
+    int reg;      /* tmp's registration for removal on a signal (tmpfiles.h), 0: none */
 } rw_outfile;
 
 /* Creates path's temporary sibling; with want_stdio, o->f is open on it.

@@ -337,6 +337,13 @@ rw_status fig_render(const rw_plot_opts *o, const char *what, const char *src,
     if (!o->script_only) {
         if ((st = gp_run(gnuplot, stage.dir, script, &diag, err)) != RW_OK)
             goto fail;
+        char *fig = gp_stage_path(&stage, stage.figure);
+        if (!fig)
+            goto nomem;
+        st = gp_check_figure(fig, (rw_figfmt)fmt, err);
+        free(fig);
+        if (st != RW_OK)
+            goto fail;
         for (char *l = diag; *l;) {
             size_t len = strcspn(l, "\n");
             if (len > 0)

@@ -4,6 +4,8 @@
  */
 #include "gnuplot.h"
 
+#include "tmpfiles.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -69,6 +71,11 @@ rw_status gp_find(const char *prog, char **path, rw_err *err)
 /* Child side of gp_run: never returns. */
 static void gp_child(const char *gnuplot, const char *dir, const char *script, int errfd)
 {
+    /* The programs block the termination signals in every thread (their
+     * signal thread takes them); gnuplot gets them as usual. */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     int null = open("/dev/null", O_RDWR);
     if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(errfd, 2) < 0 ||
         chdir(dir) != 0)
@@ -97,6 +104,7 @@ rw_status gp_run(const char *gnuplot, const char *dir, const char *script, char 
         gp_child(gnuplot, dir, script, fds[1]);
     }
     close(fds[1]);
+    tmp_set_child(pid);
     /* Keep the first 64 KiB of diagnostics; read the rest to let gnuplot finish. */
     size_t cap = 65536, n = 0;
     char *buf = malloc(cap + 1);
@@ -115,6 +123,7 @@ rw_status gp_run(const char *gnuplot, const char *dir, const char *script, char 
     int wst = 0;
     while (waitpid(pid, &wst, 0) < 0 && errno == EINTR)
         ;
+    tmp_set_child(0);
     if (!buf)
         return rw_fail(err, RW_ENOMEM, "out of memory");
     buf[n] = '\0';
@@ -153,6 +162,7 @@ rw_status gp_run(const char *gnuplot, const char *dir, const char *script, char 
 
 static void stage_free(gp_stage *s)
 {
+    tmp_forget(s->reg);
     free(s->dir);
     free(s->outdir);
     free(s->figure);
@@ -166,8 +176,7 @@ rw_status gp_stage_open(gp_stage *s, const char *figure_path, rw_err *err)
     s->outdir = rw_dirname(figure_path);
     s->figure = rw_basename(figure_path, false);
     s->stem = rw_basename(figure_path, true);
-    size_t n = (s->outdir ? strlen(s->outdir) : 0) + (s->figure ? strlen(s->figure) : 0) + 16;
-    s->dir = malloc(n);
+    s->dir = tmp_template(figure_path);
     if (!s->outdir || !s->figure || !s->stem || !s->dir) {
         stage_free(s);
         return rw_fail(err, RW_ENOMEM, "out of memory");
@@ -184,13 +193,14 @@ rw_status gp_stage_open(gp_stage *s, const char *figure_path, rw_err *err)
             return rw_fail(err, RW_EUSAGE, "figure name holds a control character (byte 0x%02x)",
                            (unsigned char)*c);
         }
-    snprintf(s->dir, n, "%s/.%s.XXXXXX", s->outdir, s->figure);
+    tmp_sweep_stale(figure_path);
     if (!mkdtemp(s->dir)) {
         rw_status st = rw_fail(err, RW_EIO, "%s: cannot create files in %s: %s", figure_path,
                                s->outdir, strerror(errno));
         stage_free(s);
         return st;
     }
+    s->reg = tmp_register(s->dir, true);
     return RW_OK;
 }
 
@@ -238,6 +248,50 @@ rw_status gp_stage_commit(gp_stage *s, bool require_figure, rw_err *err)
         st = stage_move(s, s->figure, err);
     gp_stage_abort(s);
     return st;
+}
+
+rw_status gp_check_figure(const char *path, rw_figfmt fmt, rw_err *err)
+{
+    static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    static const unsigned char png_iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D',
+                                               0xae, 0x42, 0x60, 0x82};
+    unsigned char head[8] = {0}, tail[64] = {0};
+    size_t nt = 0;
+    bool ok = false;
+    struct stat sb;
+    if (stat(path, &sb) != 0 || sb.st_size == 0)
+        return rw_fail(err, RW_EDATA, "gnuplot did not write the figure");
+    FILE *f = fopen(path, "rb");
+    if (f && fread(head, 1, sizeof head, f) == sizeof head && fseek(f, 0, SEEK_END) == 0) {
+        long size = ftell(f);
+        long from = size > (long)sizeof tail ? size - (long)sizeof tail : 0;
+        if (size > 0 && fseek(f, from, SEEK_SET) == 0)
+            nt = fread(tail, 1, (size_t)(size - from), f);
+    }
+    if (f)
+        fclose(f);
+    /* Text formats may end with white space after their last mark. */
+    size_t end = nt;
+    if (fmt != RW_FIG_PNG)
+        while (end > 0 && (tail[end - 1] == '\n' || tail[end - 1] == '\r' ||
+                           tail[end - 1] == ' ' || tail[end - 1] == '\t'))
+            end--;
+    switch (fmt) {
+    case RW_FIG_PNG:
+        ok = memcmp(head, png_sig, 8) == 0 && nt >= 12 &&
+             memcmp(tail + nt - 12, png_iend, 12) == 0;
+        break;
+    case RW_FIG_PDF:
+        ok = memcmp(head, "%PDF-", 5) == 0 && end >= 5 && memcmp(tail + end - 5, "%%EOF", 5) == 0;
+        break;
+    case RW_FIG_SVG:
+        ok = end >= 6 && memcmp(tail + end - 6, "</svg>", 6) == 0;
+        break;
+    }
+    if (!ok)
+        return rw_fail(err, RW_EIO, "gnuplot wrote an incomplete %s (disk full?)",
+                       fmt == RW_FIG_PNG ? "PNG" : fmt == RW_FIG_PDF ? "PDF" : "SVG");
+    return RW_OK;
 }
 
 void gp_stage_abort(gp_stage *s)

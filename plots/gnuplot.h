@@ -27,13 +27,15 @@ rw_status gp_run(const char *gnuplot, const char *dir, const char *script, char 
 /* ---------------------------------------------------------------- staging */
 
 /* A figure's files are written into a temporary directory next to the
- * figure, then renamed into place: data files and script first, the figure
- * last. */
+ * figure (`.FIG.rwPID.XXXXXX`, registered in tmpfiles.h: removed on a
+ * signal, or by a later run when this one was killed), then renamed into
+ * place: data files and script first, the figure last. */
 typedef struct {
     char *dir;      /* the temporary directory */
     char *outdir;   /* where the files go */
     char *figure;   /* the figure's file name (no directory) */
     char *stem;     /* the figure's name without extension: STEM.gp, ... */
+    int reg;        /* dir's registration for removal on a signal (tmpfiles.h) */
 } gp_stage;
 
 rw_status gp_stage_open(gp_stage *s, const char *figure_path, rw_err *err);
@@ -42,6 +44,11 @@ char *gp_stage_path(const gp_stage *s, const char *name);
 /* Renames every staged file into place (figure last) and removes the
  * directory. require_figure: fail when the figure was not made. */
 rw_status gp_stage_commit(gp_stage *s, bool require_figure, rw_err *err);
+/* Whether gnuplot wrote the figure whole: gnuplot's cairo and svg
+ * terminals exit 0 when the disk refuses their writes, leaving a truncated
+ * file. A PNG must end with its IEND chunk, a PDF with %%EOF, an SVG with
+ * </svg>. RW_EIO naming the figure otherwise. */
+rw_status gp_check_figure(const char *path, rw_figfmt fmt, rw_err *err);
 /* Removes the staging directory and all in it. Safe on a zeroed struct. */
 void gp_stage_abort(gp_stage *s);
 

@@ -60,7 +60,7 @@ else
         grep -q "q''d\"b\`touch .*M1\.bq\`;s\\\\nsystem(''touch .*M1\.sys'')\\\\nprint" "$H/spec.gp"
     check "no script line starts with the payload's command" \
         bash -c '! grep -hE "^[[:space:]]*(system|print)" "$@"' _ "$H"/*.gp
-    check "no staging folders left" test -z "$(find "$H" -name '.*.XXXXXX' -o -name '.*png.*' -type d)"
+    check "no temporaries left" test -z "$(find "$H" -name '.*.rw[0-9]*.??????')"
 fi
 
 # A figure name with a control character is refused (usage), nothing written.
