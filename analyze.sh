@@ -29,7 +29,7 @@ here=$(cd "$(dirname "$0")" && pwd -P)
 out=out
 jobs=""
 runs=()
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 pass=()
 while [ $# -gt 0 ]; do
     case "$1" in
