@@ -91,6 +91,11 @@ for r in "${runs[@]}"; do
         within "$out_abs" "$(realpath -- "$p")" && refuse "holds the run $r"
     done < <(run_paths "$r")
 done
+# A mount point (a container's volume, say) cannot be renamed: say so now
+# rather than after the whole analysis.
+if [ -d "$out_abs" ] && command -v mountpoint >/dev/null && mountpoint -q -- "$out_abs"; then
+    refuse "is a mount point, which cannot be renamed; give a folder inside it"
+fi
 # A folder that holds anything and none of an analysis's files is not ours.
 if [ -d "$out_abs" ] && [ -n "$(ls -A -- "$out_abs")" ]; then
     looks=""

@@ -117,6 +117,13 @@ refused "-o a folder holding NAME=RUN's run is refused" "$TMP" "x=${good[1]}"
 refused "-o a regular file is refused" "$out/report.md"
 mkdir -p "$TMP/docs" && echo "keep me" >"$TMP/docs/notes.txt"
 refused "-o a folder of other files is refused" "$TMP/docs"
+mkdir -p "$TMP/mnt"
+if mount -t tmpfs -o size=1m tmpfs "$TMP/mnt" 2>/dev/null; then
+    refused "-o a mount point is refused" "$TMP/mnt"
+    umount "$TMP/mnt"
+else
+    skip "cannot mount a tmpfs here: not checking that a mount point is refused"
+fi
 check "the refused folders are untouched" grep -q "keep me" "$TMP/docs/notes.txt"
 check "the runs are untouched" test -f "${good[0]}/step_000200.h5"
 unset RW_NO_INSTALL
