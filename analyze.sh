@@ -121,7 +121,8 @@ for d in "$parent/.$base.new."* "$parent/.$base.old."*; do
     [ -d "$d" ] || continue
     pid=${d##*.}
     case $pid in '' | *[!0-9]*) continue ;; esac
-    alive "$pid" && continue
+    # (A folder of this pid is from an earlier process that had it: stale.)
+    [ "$pid" != $$ ] && alive "$pid" && continue
     if [[ $d == "$parent/.$base.old."* ]] && [ ! -e "$out_abs" ]; then
         say "restoring $out, left aside by an interrupted run (pid $pid)"
         mv -T -- "$d" "$out_abs"

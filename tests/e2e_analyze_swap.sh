@@ -83,8 +83,12 @@ fi
 mkdir -p "$out/tables" "$out/figures"
 printf 'run\tstep\n' >"$out/tables/old.tsv"
 printf 'not a png' >"$out/figures/old.png"
-timeout 120 ./analyze.sh "${good[@]}" -o "$out" >"$TMP/log1" 2>&1
+# It runs with the pid of a stale .out.new.<pid> (an earlier process that had
+# the same pid), which it must treat as stale, not as its own.
+timeout 120 bash -c 'mkdir -p "$1/.out.new.$$/tables"; shift; exec ./analyze.sh "$@"' \
+    _ "$TMP/work" "${good[@]}" -o "$out" >"$TMP/log1" 2>&1
 check "analyze.sh over a previous OUT exits 0" test $? -eq 0
+check "it removed the stale folder of its own pid" grep -q "removing .*/\.out\.new\.[0-9]*, left by" "$TMP/log1"
 check "a stray table of the previous analysis is gone" test ! -e "$out/tables/old.tsv"
 check "a stray figure of the previous analysis is gone" test ! -e "$out/figures/old.png"
 check "the report is the new one" grep -q '| relora | 3 | 0 to 200 |' "$out/report.md"
