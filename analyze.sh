@@ -4,14 +4,16 @@
 #
 #   ./analyze.sh [RUN ...] [-o OUT] [-j N] [--heads H --kv-heads G] [--lora-scale S] [--fast]
 #
-# With no RUN it generates the fixture runs (full-rank vs ReLoRA-style) and
+# With no RUN it generates the fixture runs (full-rank vs ReLoRA) and
 # analyses those. A RUN is anything the rw- programs take: a directory of
 # checkpoints, a checkpoint file, FILE,FILE,..., @LIST, NAME=PATH.
 # --heads/--kv-heads (for the OV circuit), --lora-scale and --fast go to the
 # analyzers, for checkpoints whose attributes do not carry them.
 # It installs missing Debian packages (scripts/deps.sh) and builds first.
 #
-# OUT/ (default out/):
+# OUT/ (default out/) holds one analysis, replaced as a whole: the new one is
+# built in .OUT.new.<pid> beside it and renamed into place when complete; a
+# failed or interrupted run leaves the old OUT/ as it was.
 #   report.md, report.html   what was analysed, the headline comparison, every
 #                            figure with a caption, links to the tables
 #   spectra.h5               every singular value, weights and updates; kept as
@@ -23,11 +25,11 @@
 #   figures/                 PNG figures, each with its gnuplot script
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
+here=$(cd "$(dirname "$0")" && pwd -P)
 out=out
 jobs=""
 runs=()
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 pass=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -46,53 +48,207 @@ while [ $# -gt 0 ]; do
 done
 
 say() { echo "analyze.sh: $*" >&2; }
+refuse() { echo "analyze.sh: -o $out: $*; OUT is replaced as a whole, give another folder" >&2; exit 2; }
 t_start=$(date +%s.%N)
 elapsed() { awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
+
+# ---------------------------------------------------------------- OUT
+# OUT is replaced as a whole at the end, so everything in it goes: refuse
+# the values where that would delete more than an old analysis.
+
+# The paths a RUN argument reads (io/run.h, analyzers/cli.c): the argument,
+# or NAME=PATH's PATH, FILE,FILE's files, @LIST's list file and its lines.
+run_paths() {
+    local a=$1 name line
+    if [ -e "$a" ]; then printf '%s\n' "$a"; return; fi
+    name=${a%%=*}
+    if [ "$name" != "$a" ] && [ -n "$name" ] && [[ $name != */* ]]; then a=${a#*=}; fi
+    case "$a" in
+    @*) printf '%s\n' "${a#@}"
+        if [ -f "${a#@}" ]; then
+            while IFS= read -r line || [ -n "$line" ]; do
+                line=${line%$'\r'}
+                [ -n "$line" ] && [ "${line:0:1}" != "#" ] && printf '%s\n' "$line"
+            done <"${a#@}"
+        fi ;;
+    *,*) tr ',' '\n' <<<"$a" ;;
+    *) printf '%s\n' "$a" ;;
+    esac
+}
+# within DIR PATH: PATH is DIR or inside it (both absolute, resolved).
+within() { [ "$1" = / ] || case "$2/" in "$1"/*) true ;; *) false ;; esac; }
+
+[ -n "$out" ] || refuse "is empty"
+if [ -e "$out" ] && [ ! -d "$out" ]; then refuse "is not a directory"; fi
+# A symbolic link to a directory: replace the directory, keep the link.
+out_abs=$(realpath -m -- "$out")
+[ "$out_abs" != / ] || refuse "is the root directory"
+within "$out_abs" "$(pwd -P)" && refuse "is the current directory or one of its parents"
+within "$out_abs" "$here" && refuse "holds rankwatch itself ($here)"
+for r in "${runs[@]}"; do
+    while IFS= read -r p; do
+        [ -n "$p" ] && [ -e "$p" ] || continue
+        within "$out_abs" "$(realpath -- "$p")" && refuse "holds the run $r"
+    done < <(run_paths "$r")
+done
+# A mount point (a container's volume, say) cannot be renamed: say so now
+# rather than after the whole analysis.
+if [ -d "$out_abs" ] && command -v mountpoint >/dev/null && mountpoint -q -- "$out_abs"; then
+    refuse "is a mount point, which cannot be renamed; give a folder inside it"
+fi
+# A folder that holds anything and none of an analysis's files is not ours.
+if [ -d "$out_abs" ] && [ -n "$(ls -A -- "$out_abs")" ]; then
+    looks=""
+    for f in report.md spectra.h5 tables figures fixture-runs; do
+        [ -e "$out_abs/$f" ] && looks=yes
+    done
+    [ -n "$looks" ] || refuse "holds files but no analysis (no report.md, spectra.h5, tables/ or figures/)"
+fi
+parent=$(dirname -- "$out_abs")
+base=$(basename -- "$out_abs")
 
 bash "$here/scripts/deps.sh"
 make -s -C "$here" all >&2
 bin="$here/bin"
-mkdir -p "$out/tables" "$out/figures"
+mkdir -p -- "$parent"
 
-if [ ${#runs[@]} -eq 0 ]; then
-    fx="$out/fixture-runs"
-    if [ ! -f "$fx/relora/step_002000.h5" ]; then
-        say "no runs given: generating the fixture runs (full-rank vs ReLoRA) in $fx"
-        rm -rf "$fx"
-        "$bin/rw-fixture" runs -o "$fx"
+# Temporary folders of earlier runs that died without cleaning up (kill -9,
+# a crash, a power cut): .OUT.new.<pid> (a half-built analysis) goes;
+# .OUT.old.<pid> (the previous OUT, renamed aside while being replaced) goes
+# too, unless OUT itself is missing, then it is OUT and is put back.
+alive() { kill -0 "$1" 2>/dev/null || [ -d "/proc/$1" ]; }
+for d in "$parent/.$base.new."* "$parent/.$base.old."*; do
+    [ -d "$d" ] || continue
+    pid=${d##*.}
+    case $pid in '' | *[!0-9]*) continue ;; esac
+    # (A folder of this pid is from an earlier process that had it: stale.)
+    [ "$pid" != $$ ] && alive "$pid" && continue
+    if [[ $d == "$parent/.$base.old."* ]] && [ ! -e "$out_abs" ]; then
+        say "restoring $out, left aside by an interrupted run (pid $pid)"
+        mv -T -- "$d" "$out_abs"
+    else
+        say "removing $d, left by an interrupted run (pid $pid)"
+        rm -rf -- "$d"
     fi
-    runs=("$fx/full-rank" "$fx/relora")
+done
+
+# From here on the new analysis is built in $new. Whatever stops this run
+# before the swap (a failing step, SIGINT, SIGTERM, SIGHUP) removes it and
+# leaves OUT as it was; a signal stops the running step first.
+new="$parent/.$base.new.$$"
+aside=""
+child=""
+cleanup() {
+    if [ -n "$child" ]; then
+        kill -TERM "$child" 2>/dev/null || true
+        wait "$child" 2>/dev/null || true
+        child=""
+    fi
+    # Stopped between the two renames of the swap: put the old OUT back.
+    if [ -n "$aside" ] && [ -d "$aside" ]; then
+        if [ -e "$out_abs" ]; then rm -rf -- "$aside"; else mv -T -- "$aside" "$out_abs"; fi
+    fi
+    [ -n "$new" ] && rm -rf -- "$new"
+    new="" aside=""
+}
+on_exit() {
+    local rc=$?
+    cleanup
+    if [ "$rc" -ne 0 ]; then
+        say "failed; $out left as it was"
+        [ "$rc" -eq 2 ] || rc=1    # 2: an rw- program's usage error, e.g. a bad --heads
+    fi
+    exit "$rc"
+}
+on_signal() {  # on_signal NAME STATUS
+    trap '' INT TERM HUP
+    trap - EXIT
+    cleanup
+    say "stopped by SIG$1; $out left as it was"
+    # Die of the signal itself, so that a calling shell stops too; exit
+    # with 128+N where the signal was ignored when this script started.
+    trap - "$1"
+    kill -s "$1" $$
+    exit "$2"
+}
+trap on_exit EXIT
+trap 'on_signal INT 130' INT
+trap 'on_signal TERM 143' TERM
+trap 'on_signal HUP 129' HUP
+# run CMD...: runs CMD in the background and waits for it, so that a signal
+# is handled at once (a foreground command would delay the trap until it
+# ends) and the trap can stop CMD.
+run() {
+    "$@" &
+    child=$!
+    local rc=0
+    wait "$child" || rc=$?
+    child=""
+    return "$rc"
+}
+mkdir -- "$new"
+mkdir -- "$new/tables" "$new/figures"
+
+# The caches of the old OUT: its spectra file, and the fixture runs it
+# generated. Hard links where the file system allows: rw-spectra replaces
+# spectra.h5 by renaming a new file over it, never writing into it, and
+# nothing writes into the fixture runs, so the old OUT stays unchanged.
+if [ -f "$out_abs/spectra.h5" ]; then
+    ln -- "$out_abs/spectra.h5" "$new/spectra.h5" 2>/dev/null ||
+        cp -p -- "$out_abs/spectra.h5" "$new/spectra.h5"
 fi
 j=()
 [ -n "$jobs" ] && j=(-j "$jobs")
+shown=("${runs[@]}")
+spectra_cwd=.
+if [ ${#runs[@]} -eq 0 ]; then
+    fx="$out_abs/fixture-runs"
+    if [ -f "$fx/relora/step_002000.h5" ]; then
+        cp -al -- "$fx" "$new/fixture-runs" 2>/dev/null || {
+            rm -rf -- "$new/fixture-runs"; cp -a -- "$fx" "$new/fixture-runs"; }
+    else
+        say "no runs given: generating the fixture runs (full-rank vs ReLoRA) in $out/fixture-runs"
+        run "$bin/rw-fixture" runs -o "$new/fixture-runs"
+    fi
+    # Named relative to OUT, so that the spectra cache (keyed on the path)
+    # still matches once the folder has been renamed.
+    spectra_cwd=$new
+    runs=(fixture-runs/full-rank fixture-runs/relora)
+    shown=("$out/fixture-runs/full-rank" "$out/fixture-runs/relora")
+fi
 
 # 1. Every singular value once (weights and updates, every component).
 say "[1/4] spectra of ${#runs[@]} runs -> $out/spectra.h5"
-"$bin/rw-spectra" "${j[@]}" "${pass[@]}" --updates --component all -o "$out/spectra.h5" "${runs[@]}"
+run env -C "$spectra_cwd" "$bin/rw-spectra" "${j[@]}" "${pass[@]}" --updates --component all \
+    -o "$new/spectra.h5" "${runs[@]}"
+
+# From here on only OUT's own files are read: work inside it, so that the
+# paths recorded in the scripts and tables are relative to OUT.
+cd -- "$new"
 
 # 2. Tables, from the spectra file: no SVD from here on.
 say "[2/4] tables -> $out/tables/"
-T="$out/tables"
-"$bin/rw-rank" --component all -o "$T/rank.tsv" "$out/spectra.h5"
-"$bin/rw-cond" --component all -o "$T/cond.tsv" "$out/spectra.h5"
-"$bin/rw-updates" --component all -o "$T/updates.tsv" "$out/spectra.h5"
+T=tables
+run "$bin/rw-rank" --component all -o "$T/rank.tsv" spectra.h5
+run "$bin/rw-cond" --component all -o "$T/cond.tsv" spectra.h5
+run "$bin/rw-updates" --component all -o "$T/updates.tsv" spectra.h5
 nruns=$(awk -F'\t' 'NR>1 {print $1}' "$T/rank.tsv" | sort -u | wc -l)
 has_ov=$(awk -F'\t' 'NR>1 && $6=="ov" {print "yes"; exit}' "$T/rank.tsv")
-"$bin/rw-compare" --metrics per,cond,cond_rank -o "$T/compare.tsv" "$T/rank.tsv" "$T/cond.tsv"
-"$bin/rw-compare" --metrics per,cond,cond_rank,rel_update -o "$T/compare_updates.tsv" "$T/updates.tsv"
+run "$bin/rw-compare" --metrics per,cond,cond_rank -o "$T/compare.tsv" "$T/rank.tsv" "$T/cond.tsv"
+run "$bin/rw-compare" --metrics per,cond,cond_rank,rel_update -o "$T/compare_updates.tsv" "$T/updates.tsv"
 if [ -n "$has_ov" ]; then
-    "$bin/rw-compare" --component ov --metrics per,cond -o "$T/compare_ov.tsv" "$T/rank.tsv" "$T/cond.tsv"
+    run "$bin/rw-compare" --component ov --metrics per,cond -o "$T/compare_ov.tsv" "$T/rank.tsv" "$T/cond.tsv"
 fi
 if [ "$nruns" -ge 2 ]; then
-    "$bin/rw-compare" --summary --metrics per,cond --format md -o "$T/summary.md" "$T/rank.tsv" "$T/cond.tsv"
-    "$bin/rw-compare" --summary --metrics per,cond_rank --format md -o "$T/summary_updates.md" "$T/updates.tsv"
-    [ -n "$has_ov" ] && "$bin/rw-compare" --summary --component ov --metrics per,cond --format md \
+    run "$bin/rw-compare" --summary --metrics per,cond --format md -o "$T/summary.md" "$T/rank.tsv" "$T/cond.tsv"
+    run "$bin/rw-compare" --summary --metrics per,cond_rank --format md -o "$T/summary_updates.md" "$T/updates.tsv"
+    [ -n "$has_ov" ] && run "$bin/rw-compare" --summary --component ov --metrics per,cond --format md \
         -o "$T/summary_ov.md" "$T/rank.tsv" "$T/cond.tsv"
 fi
 
 # 3. Figures. The paper's four modules when the runs have them, else all.
 say "[3/4] figures -> $out/figures/"
-F="$out/figures"
+F=figures
 mods=()
 if awk -F'\t' 'NR>1 && $5=="swiglu.w_2.weight" {f=1} END {exit !f}' "$T/rank.tsv"; then
     mods=(--modules paper)
@@ -100,7 +256,7 @@ fi
 figs=()   # "file|caption"
 plot() {  # plot FILE CAPTION rw-plot-args...
     local f=$1 cap=$2; shift 2
-    if "$bin/rw-plot" "$@" -o "$F/$f" 2>"$F/.err"; then
+    if run "$bin/rw-plot" "$@" -o "$F/$f" 2>"$F/.err"; then
         figs+=("$f|$cap")
     else
         say "figure $f not drawn: $(head -1 "$F/.err")"
@@ -129,13 +285,13 @@ plot updates_cond.png "Conditioning of the updates on their non-zero subspace, �
 plot heatmap_per.png "PER of the weights by layer and step, per module and run." \
     heatmap "${mods[@]}" --metric per "$T/rank.tsv"
 plot spectrum_weights.png "Normalised singular values σᵢ/σ₁ of the weights at five steps." \
-    spectrum "${mods[@]}" "$out/spectra.h5"
+    spectrum "${mods[@]}" spectra.h5
 plot spectrum_updates.png "Normalised singular values of the updates at five steps: a low-rank update (ReLoRA, LoRA) shows its rank ceiling as a cliff at i = r, down to round-off (about 1e-16, or 1e-7 where float32 weights were merged)." \
-    spectrum --updates "${mods[@]}" "$out/spectra.h5"
+    spectrum --updates "${mods[@]}" spectra.h5
 
 # 4. The report.
 say "[4/4] report -> $out/report.md, $out/report.html"
-R="$out/report.md"
+R=report.md
 {
     echo "# rankwatch report"
     echo
@@ -156,7 +312,7 @@ R="$out/report.md"
                 printf "| %s | %d | %s to %s | %d | %s |\n", r, n[r], lo[r], hi[r], m[r, lo[r]], d } }' \
         "$T/rank.tsv"
     echo
-    echo "Inputs: $(printf '`%s` ' "${runs[@]}")"
+    echo "Inputs: $(printf '`%s` ' "${shown[@]}")"
     echo
     if [ "$nruns" -ge 2 ]; then
         echo "## Headline comparison"
@@ -205,7 +361,7 @@ R="$out/report.md"
 mv "$R.tmp" "$R"
 
 # report.html: the same, figures inline, no JavaScript.
-H="$out/report.html"
+H=report.html
 awk -v title="rankwatch report" '
     function esc(s) { gsub(/&/, "\\&amp;", s); gsub(/</, "\\&lt;", s); gsub(/>/, "\\&gt;", s); return s }
     function inline(s,   out, pre, code) {
@@ -253,5 +409,19 @@ awk -v title="rankwatch report" '
     { para = para (para == "" ? "" : " ") inline($0) }
     END { flush(); if (intable) print "</table>"; print "</body></html>" }' "$R" >"$H.tmp"
 mv "$H.tmp" "$H"
+
+# 5. The swap: the old OUT aside, the new one into place, the old one gone.
+# A signal between the two renames is handled after the rename it
+# interrupts (mv runs in the foreground); cleanup then puts the old OUT back.
+if [ -e "$out_abs" ]; then
+    aside="$parent/.$base.old.$$"
+    mv -T -- "$out_abs" "$aside"
+fi
+mv -T -- "$new" "$out_abs"
+new=""
+if [ -n "$aside" ]; then
+    rm -rf -- "$aside" || say "could not remove the previous analysis, $aside"
+    aside=""
+fi
 
 say "done in $(elapsed) s: $out/report.md (and report.html), ${#figs[@]} figures in $out/figures"
