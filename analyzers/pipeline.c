@@ -194,13 +194,16 @@ static rw_status emit_head(analysis *an, rw_err *err)
     rw_status st = RW_OK;
     size_t k = (size_t)(j->rows < j->cols ? j->rows : j->cols);
     if (j->st != RW_OK) {
-        if (j->st == RW_EDATA && k > 0 && isnan(j->sigma[0]) && j->ref_path)
-            fprintf(stderr, "%s%s: warning: %s: %s: update from step %lld (%s): %s; its "
-                    "metrics are nan\n", an->tty ? "\n" : "", an->o->prog, j->path, j->tensor,
-                    (long long)j->ref_step, j->ref_path, j->err.msg);
-        else if (j->st == RW_EDATA && k > 0 && isnan(j->sigma[0]))
-            fprintf(stderr, "%s%s: warning: %s: %s: %s; its metrics are nan\n",
-                    an->tty ? "\n" : "", an->o->prog, j->path, j->tensor, j->err.msg);
+        bool warn = j->st == RW_EDATA && k > 0 && isnan(j->sigma[0]);
+        if (warn && an->tty)
+            fputc('\n', stderr); /* below the progress line */
+        if (warn && j->ref_path)
+            rw_warn(an->o->prog, "warning: %s: %s: update from step %lld (%s): %s; its "
+                    "metrics are nan", j->path, j->tensor, (long long)j->ref_step, j->ref_path,
+                    j->err.msg);
+        else if (warn)
+            rw_warn(an->o->prog, "warning: %s: %s: %s; its metrics are nan", j->path,
+                    j->tensor, j->err.msg);
         else
             st = rw_fail(err, j->st, "%s: %s: %s", j->path, j->tensor, j->err.msg);
     }
@@ -443,9 +446,10 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
         if ((st = opened_open(&cur, ref, o, err)) != RW_OK)
             break;
         if (cur.it.has_adapters && strcmp(cur.it.scale_from, "default") == 0 && !warned_scale) {
-            fprintf(stderr, "%s%s: warning: %s: no LoRA scale (no --lora-scale, lora_alpha and "
-                    "lora_r, or adapter_config.json): using s = 1\n", an->tty ? "\n" : "",
-                    o->prog, cur.c->path);
+            if (an->tty)
+                fputc('\n', stderr);
+            rw_warn(o->prog, "warning: %s: no LoRA scale (no --lora-scale, lora_alpha and "
+                    "lora_r, or adapter_config.json): using s = 1", cur.c->path);
             warned_scale = true;
         }
         if (cur.it.ov_needs_heads && !(o->comps & RW_COMP_ALL) &&

@@ -192,18 +192,6 @@ static bool is_ctl(unsigned char ch)
     return ch < 0x20 || ch == 0x7f;
 }
 
-/* The TSV form of one control byte or backslash: \\ \t \n \r \xNN. */
-static void put_tsv_escape(FILE *f, unsigned char ch)
-{
-    switch (ch) {
-    case '\\': fputs("\\\\", f); break;
-    case '\t': fputs("\\t", f); break;
-    case '\n': fputs("\\n", f); break;
-    case '\r': fputs("\\r", f); break;
-    default: fprintf(f, "\\x%02x", ch);
-    }
-}
-
 /* TSV: runs of plain bytes go out whole; backslash and control bytes as
  * escapes. md and tex add their own specials on top of this form. */
 static void put_tsv(FILE *f, const char *s, const char *specials, rw_tformat fmt)
@@ -232,18 +220,17 @@ static void put_tsv(FILE *f, const char *s, const char *specials, rw_tformat fmt
             case '<': fputs("\\textless{}", f); break;
             case '>': fputs("\\textgreater{}", f); break;
             case '|': fputs("\\textbar{}", f); break;
-            default: /* a control byte: \textbackslash{}n, \textbackslash{}x1b */
-                fputs("\\textbackslash{}", f);
-                if (ch == '\t' || ch == '\n' || ch == '\r')
-                    fputc(ch == '\t' ? 't' : ch == '\n' ? 'n' : 'r', f);
-                else
-                    fprintf(f, "x%02x", ch);
+            default: { /* a control byte: \textbackslash{}n, \textbackslash{}x1b */
+                char e[5];
+                fprintf(f, "\\textbackslash{}%s", rw_escape_byte(ch, e) + 1);
+            }
             }
         } else if (ch != '\\' && !is_ctl(ch)) {
             fputc('\\', f); /* md: a punctuation character escaped */
             fputc(ch, f);
         } else {
-            put_tsv_escape(f, ch);
+            char e[5];
+            fputs(rw_escape_byte(ch, e), f);
         }
     }
 }
