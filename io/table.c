@@ -192,9 +192,34 @@ static bool is_ctl(unsigned char ch)
     return ch < 0x20 || ch == 0x7f;
 }
 
-/* TSV: runs of plain bytes go out whole; backslash and control bytes as
- * escapes. md and tex add their own specials on top of this form. */
-static void put_tsv(FILE *f, const char *s, const char *specials, rw_tformat fmt)
+/* TeX: one byte of the tsv form that needs it typeset, ch a backslash, a
+ * control byte or a TeX special. */
+static void put_tex_byte(FILE *f, unsigned char ch)
+{
+    switch (ch) {
+    case '_': case '%': case '&': case '#': case '$': case '{': case '}':
+        fputc('\\', f);
+        fputc(ch, f);
+        return;
+    case '~': fputs("\\textasciitilde{}", f); return;
+    case '^': fputs("\\textasciicircum{}", f); return;
+    case '<': fputs("\\textless{}", f); return;
+    case '>': fputs("\\textgreater{}", f); return;
+    case '|': fputs("\\textbar{}", f); return;
+    }
+    /* Its tsv escape, the backslashes typeset: \textbackslash{}n. */
+    char e[5];
+    for (const char *p = rw_escape_byte(ch, e); *p; p++)
+        if (*p == '\\')
+            fputs("\\textbackslash{}", f);
+        else
+            fputc(*p, f);
+}
+
+/* The tsv form (fmt RW_TF_TSV, specials NULL): runs of plain bytes go out
+ * whole, a backslash or control byte as its escape. md and tex write the
+ * same form with their own specials escaped on top. */
+static void put_tsv_form(FILE *f, const char *s, const char *specials, rw_tformat fmt)
 {
     for (;;) {
         size_t n = 0;
@@ -206,31 +231,14 @@ static void put_tsv(FILE *f, const char *s, const char *specials, rw_tformat fmt
         if (!*s)
             return;
         unsigned char ch = (unsigned char)*s++;
+        char e[5];
         if (fmt == RW_TF_TEX) {
-            /* The TSV form's backslash becomes TeX's, and the specials TeX
-             * commands (a backslash itself is thus shown as two). */
-            switch (ch) {
-            case '\\': fputs("\\textbackslash{}\\textbackslash{}", f); break;
-            case '_': case '%': case '&': case '#': case '$': case '{': case '}':
-                fputc('\\', f);
-                fputc(ch, f);
-                break;
-            case '~': fputs("\\textasciitilde{}", f); break;
-            case '^': fputs("\\textasciicircum{}", f); break;
-            case '<': fputs("\\textless{}", f); break;
-            case '>': fputs("\\textgreater{}", f); break;
-            case '|': fputs("\\textbar{}", f); break;
-            default: { /* a control byte: \textbackslash{}n, \textbackslash{}x1b */
-                char e[5];
-                fprintf(f, "\\textbackslash{}%s", rw_escape_byte(ch, e) + 1);
-            }
-            }
-        } else if (ch != '\\' && !is_ctl(ch)) {
-            fputc('\\', f); /* md: a punctuation character escaped */
-            fputc(ch, f);
-        } else {
-            char e[5];
+            put_tex_byte(f, ch);
+        } else if (ch == '\\' || is_ctl(ch)) {
             fputs(rw_escape_byte(ch, e), f);
+        } else { /* md: a punctuation character, escaped */
+            fputc('\\', f);
+            fputc(ch, f);
         }
     }
 }
@@ -324,10 +332,10 @@ static void put_json(FILE *f, const char *s)
 void table_put_text(FILE *f, const char *s, rw_tformat fmt)
 {
     switch (fmt) {
-    case RW_TF_TSV: put_tsv(f, s, NULL, fmt); break;
+    case RW_TF_TSV: put_tsv_form(f, s, NULL, fmt); break;
     case RW_TF_CSV: put_csv(f, s); break;
-    case RW_TF_MD: put_tsv(f, s, "|<&`", fmt); break;
-    case RW_TF_TEX: put_tsv(f, s, "_%&#${}~^<>|", fmt); break;
+    case RW_TF_MD: put_tsv_form(f, s, "|<&`", fmt); break;
+    case RW_TF_TEX: put_tsv_form(f, s, "_%&#${}~^<>|", fmt); break;
     case RW_TF_JSON: put_json(f, s); break;
     }
 }
