@@ -963,7 +963,7 @@ static rw_status write_tex(const present_spec *ps, char *const *cells, size_t nr
             if (c < same)
                 continue;
             if (ps->text[c])
-                table_put_tex(f, row[c]);
+                table_put_text(f, row[c], RW_TF_TEX);
             else
                 fputs(row[c], f);
         }
@@ -1030,29 +1030,24 @@ rw_status compare_write_path(const rw_comparison *c, const char *path, rw_tforma
     static const char *const head_md[NC] = {"module", "metric", "step", "run",
                                             "n",      "mean ± 95% CI", "diff"};
     static const bool text[NC] = {true, true, false, true, false, false, false};
-    char dhead[300];
+    /* The reference run's name, escaped for the head ("$\Delta$ vs.\ <ref>")
+     * and the comment line. */
+    char *ref_tex = table_text_dup(c->ref ? c->ref : "", RW_TF_TEX), *dhead = NULL;
+    if (!ref_tex || asprintf(&dhead, "$\\Delta$ vs.\\ %s", ref_tex) < 0) {
+        free(ref_tex);
+        return rw_fail(err, RW_ENOMEM, "out of memory");
+    }
     const char *head_tex[NC] = {"Module", "Metric", "Step", "Run", "$n$",
                                 "Mean $\\pm$ 95\\% CI", dhead};
-    {
-        /* "$\Delta$ vs.\ <ref>", the name escaped. */
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *m = open_memstream(&buf, &len);
-        if (!m)
-            return rw_fail(err, RW_ENOMEM, "out of memory");
-        fputs("$\\Delta$ vs.\\ ", m);
-        table_put_tex(m, c->ref ? c->ref : "");
-        fclose(m);
-        snprintf(dhead, sizeof dhead, "%s", buf ? buf : "");
-        free(buf);
-    }
     present_spec ps = {NC, head_md, head_tex, text, 3};
     size_t ncells;
-    if (!rw_mul_size(c->nrows ? c->nrows : 1, NC, &ncells))
+    char **cells = NULL;
+    if (!rw_mul_size(c->nrows ? c->nrows : 1, NC, &ncells) ||
+        !(cells = rw_calloc(ncells, sizeof *cells, err))) {
+        free(ref_tex);
+        free(dhead);
         return rw_fail(err, RW_ENOMEM, "out of memory");
-    char **cells = rw_calloc(ncells, sizeof *cells, err);
-    if (!cells)
-        return RW_ENOMEM;
+    }
     rw_status st = RW_OK;
     for (size_t i = 0; i < c->nrows && st == RW_OK; i++) {
         const rw_cmp_row *r = &c->rows[i];
@@ -1069,13 +1064,19 @@ rw_status compare_write_path(const rw_comparison *c, const char *path, rw_tforma
             if (!(cells[i * NC + k] = rw_strdup(v[k])))
                 st = rw_fail(err, RW_ENOMEM, "out of memory");
     }
-    char comment[300];
-    snprintf(comment, sizeof comment,
-             "rw-compare: mean over layers, 95%% t-interval half-width; diff to run %s",
-             c->ref ? c->ref : "");
+    char *comment = NULL;
+    if (st == RW_OK &&
+        asprintf(&comment, "rw-compare: mean over layers, 95%% t-interval half-width; "
+                           "diff to run %s", ref_tex) < 0) {
+        comment = NULL;
+        st = rw_fail(err, RW_ENOMEM, "out of memory");
+    }
     if (st == RW_OK)
         st = write_present(&ps, cells, c->nrows, comment, path, fmt, err);
     free_cells(cells, ncells);
+    free(comment);
+    free(dhead);
+    free(ref_tex);
     return st;
 }
 

@@ -869,24 +869,45 @@ static void put_tolerance(const rw_diff *d, FILE *f, bool md)
               f);
 }
 
-/* What the difference is, in words (text and md). */
-static void put_what(const rw_diff *d, size_t i, FILE *f)
+/* How a report writes a name: escaped by table.h's rule for the format
+ * (text reports take the tsv form, so that a name cannot split a line), or
+ * as is (NAME_RAW) into a cell that table_write escapes. */
+enum { NAME_RAW = -1 };
+
+static void put_name(FILE *f, const char *s, int esc)
+{
+    if (esc == NAME_RAW)
+        fputs(s, f);
+    else
+        table_put_text(f, s, (rw_tformat)esc);
+}
+
+/* What the difference is, in words (text and md), names escaped by esc. */
+static void put_what(const rw_diff *d, size_t i, FILE *f, int esc)
 {
     const rw_difference *x = &d->recs[i].d;
     char a[32], b[32], c[32];
     switch (x->kind) {
     case RW_DK_TABLE_MISSING: fputs("table only in the baseline", f); break;
     case RW_DK_TABLE_EXTRA: fputs("table only in the current tables", f); break;
-    case RW_DK_COL_MISSING: fprintf(f, "column %s only in the baseline", x->column); break;
-    case RW_DK_COL_EXTRA: fprintf(f, "column %s only in the current table", x->column); break;
+    case RW_DK_COL_MISSING:
+    case RW_DK_COL_EXTRA:
+        fputs("column ", f);
+        put_name(f, x->column, esc);
+        fputs(x->kind == RW_DK_COL_MISSING ? " only in the baseline"
+                                           : " only in the current table", f);
+        break;
     case RW_DK_ROW_MISSING: fputs("row only in the baseline", f); break;
     case RW_DK_ROW_EXTRA: fputs("row only in the current table", f); break;
     case RW_DK_LABEL:
-        fprintf(f, "%s: baseline %s, current %s", x->column, x->base, x->cur);
-        break;
     case RW_DK_VALUE:
-        fprintf(f, "%s: baseline %s, current %s", x->column, *x->base ? x->base : "(empty)",
-                *x->cur ? x->cur : "(empty)");
+        put_name(f, x->column, esc);
+        fputs(": baseline ", f);
+        put_name(f, *x->base || x->kind == RW_DK_LABEL ? x->base : "(empty)", esc);
+        fputs(", current ", f);
+        put_name(f, *x->cur || x->kind == RW_DK_LABEL ? x->cur : "(empty)", esc);
+        if (x->kind == RW_DK_LABEL)
+            break;
         if (!isnan(x->diff))
             fprintf(f, " (diff %s, %s%%; tolerance %s)", g3(a, x->diff, true),
                     g3(b, 100 * x->rel_diff, true), g3(c, x->tol, false));
@@ -894,7 +915,7 @@ static void put_what(const rw_diff *d, size_t i, FILE *f)
     }
 }
 
-static void put_counts(const rw_diff *d, FILE *f, const char *pre, const char *sep)
+static void put_counts(const rw_diff *d, FILE *f, const char *pre, const char *sep, int esc)
 {
     const rw_diff_counts *n = &d->counts;
     if (d->npairs > 1 || n->tables_missing || n->tables_extra) {
@@ -903,8 +924,10 @@ static void put_counts(const rw_diff *d, FILE *f, const char *pre, const char *s
         if (n->tables_skipped) {
             fprintf(f, "; %zu skipped, without key columns:", n->tables_skipped);
             for (size_t i = 0; i < d->npairs; i++)
-                if (d->pairs[i].skipped)
-                    fprintf(f, " %s", d->pairs[i].name);
+                if (d->pairs[i].skipped) {
+                    fputc(' ', f);
+                    put_name(f, d->pairs[i].name, esc);
+                }
         }
         fputc('\n', f);
     }
@@ -924,11 +947,15 @@ static void write_text(const rw_diff *d, FILE *f, size_t max_show, const char *b
                        const char *cn)
 {
     size_t nd = d->counts.differences;
+    fputs("rw-diff: ", f);
+    put_name(f, bn, RW_TF_TSV);
+    fputs(" vs ", f);
+    put_name(f, cn, RW_TF_TSV);
     if (nd)
-        fprintf(f, "rw-diff: %s vs %s: %zu difference%s\n", bn, cn, nd, nd == 1 ? "" : "s");
+        fprintf(f, ": %zu difference%s\n", nd, nd == 1 ? "" : "s");
     else
-        fprintf(f, "rw-diff: %s vs %s: no differences\n", bn, cn);
-    put_counts(d, f, "  ", ": ");
+        fputs(": no differences\n", f);
+    put_counts(d, f, "  ", ": ", RW_TF_TSV);
     fputs("  tolerance: ", f);
     put_tolerance(d, f, false);
     fputc('\n', f);
@@ -938,10 +965,14 @@ static void write_text(const rw_diff *d, FILE *f, size_t max_show, const char *b
     fprintf(f, "differences, worst first:\n");
     for (size_t i = 0; i < show; i++) {
         char *key = diff_key(d, i);
-        fprintf(f, "  %s: ", d->recs[i].d.table);
-        if (key && *key)
-            fprintf(f, "%s: ", key);
-        put_what(d, i, f);
+        fputs("  ", f);
+        put_name(f, d->recs[i].d.table, RW_TF_TSV);
+        fputs(": ", f);
+        if (key && *key) {
+            put_name(f, key, RW_TF_TSV);
+            fputs(": ", f);
+        }
+        put_what(d, i, f, RW_TF_TSV);
         fputc('\n', f);
         free(key);
     }
@@ -957,8 +988,13 @@ static rw_status write_md(const rw_diff *d, FILE *f, size_t max_show, const char
         fprintf(f, "### rw-diff: %zu difference%s\n\n", nd, nd == 1 ? "" : "s");
     else
         fputs("### rw-diff: no differences\n\n", f);
-    fprintf(f, "Baseline `%s`, current `%s`.\n\n", bn, cn);
-    put_counts(d, f, "- ", ": ");
+    /* Names escaped, not in code spans: a backtick in one would end the span. */
+    fputs("Baseline ", f);
+    put_name(f, bn, RW_TF_MD);
+    fputs(", current ", f);
+    put_name(f, cn, RW_TF_MD);
+    fputs(".\n\n", f);
+    put_counts(d, f, "- ", ": ", RW_TF_MD);
     fputs("- tolerance: ", f);
     put_tolerance(d, f, true);
     fputs("\n", f);
@@ -984,7 +1020,7 @@ static rw_status write_md(const rw_diff *d, FILE *f, size_t max_show, const char
         if (x->kind != RW_DK_VALUE && x->kind != RW_DK_LABEL) {
             FILE *m = open_memstream(&what, &wl);
             if (m) {
-                put_what(d, i, m);
+                put_what(d, i, m, NAME_RAW);
                 fclose(m);
             }
             column = what ? what : "";
@@ -1011,31 +1047,6 @@ static rw_status write_md(const rw_diff *d, FILE *f, size_t max_show, const char
     return st == RW_OK && ferror(f) ? RW_EIO : st;
 }
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (;;) {
-        /* Runs that need no escape go out whole. */
-        size_t n = 0;
-        while (s[n] && s[n] != '"' && s[n] != '\\' && (unsigned char)s[n] >= 0x20)
-            n++;
-        fwrite(s, 1, n, f);
-        s += n;
-        if (!*s)
-            break;
-        unsigned char ch = (unsigned char)*s++;
-        if (ch == '"' || ch == '\\')
-            fprintf(f, "\\%c", ch);
-        else if (ch == '\n')
-            fputs("\\n", f);
-        else if (ch == '\t')
-            fputs("\\t", f);
-        else
-            fprintf(f, "\\u%04x", ch);
-    }
-    fputc('"', f);
-}
-
 /* A derived number (diff, tolerance) to 6 significant digits, which is all
  * they carry; the cells themselves go out as written. null when not finite
  * (JSON has no nan). */
@@ -1053,9 +1064,9 @@ static rw_status write_json(const rw_diff *d, FILE *f, const char *bn, const cha
 {
     const rw_diff_counts *n = &d->counts;
     fputs("{\n  \"baseline\": ", f);
-    json_str(f, bn);
+    table_put_text(f, bn, RW_TF_JSON);
     fputs(",\n  \"current\": ", f);
-    json_str(f, cn);
+    table_put_text(f, cn, RW_TF_JSON);
     fprintf(f, ",\n  \"equal\": %s,\n  \"counts\": {", n->differences ? "false" : "true");
     const struct { const char *k; size_t v; } kv[] = {
         {"differences", n->differences}, {"tables", n->tables},
@@ -1075,7 +1086,7 @@ static rw_status write_json(const rw_diff *d, FILE *f, const char *bn, const cha
     fputs(", \"metrics\": {", f);
     for (size_t i = 0; i < d->o.ntols; i++) {
         fputs(i ? ", " : "", f);
-        json_str(f, d->o.tols[i].metric);
+        table_put_text(f, d->o.tols[i].metric, RW_TF_JSON);
         fputs(": {\"rtol\": ", f);
         json_num(f, d->o.tols[i].rtol);
         fputs(", \"atol\": ", f);
@@ -1088,9 +1099,9 @@ static rw_status write_json(const rw_diff *d, FILE *f, const char *bn, const cha
         const drec *r = &d->recs[i];
         const rw_difference *x = &r->d;
         fputs(i ? ",\n    {\"kind\": " : "\n    {\"kind\": ", f);
-        json_str(f, kind_name(x->kind));
+        table_put_text(f, kind_name(x->kind), RW_TF_JSON);
         fputs(", \"table\": ", f);
-        json_str(f, x->table);
+        table_put_text(f, x->table, RW_TF_JSON);
         if (r->rb != SIZE_MAX || r->rc != SIZE_MAX) {
             const dpair *p = &d->pairs[r->pair];
             const rw_table *t = r->rb != SIZE_MAX ? p->b : p->c;
@@ -1099,21 +1110,21 @@ static rw_status write_json(const rw_diff *d, FILE *f, const char *bn, const cha
             fputs(", \"key\": {", f);
             for (int j = 0; j < NKEY; j++) {
                 fputs(j ? ", " : "", f);
-                json_str(f, t->cols[k[j]]);
+                table_put_text(f, t->cols[k[j]], RW_TF_JSON);
                 fputs(": ", f);
-                json_str(f, table_cell(t, row, (size_t)k[j]));
+                table_put_text(f, table_cell(t, row, (size_t)k[j]), RW_TF_JSON);
             }
             fputc('}', f);
         }
         if (x->column) {
             fputs(", \"column\": ", f);
-            json_str(f, x->column);
+            table_put_text(f, x->column, RW_TF_JSON);
         }
         if (x->kind == RW_DK_VALUE || x->kind == RW_DK_LABEL) {
             fputs(", \"baseline\": ", f);
-            json_str(f, x->base);
+            table_put_text(f, x->base, RW_TF_JSON);
             fputs(", \"current\": ", f);
-            json_str(f, x->cur);
+            table_put_text(f, x->cur, RW_TF_JSON);
         }
         if (x->kind == RW_DK_VALUE) {
             fputs(", \"diff\": ", f);

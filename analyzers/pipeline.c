@@ -194,16 +194,16 @@ static rw_status emit_head(analysis *an, rw_err *err)
     rw_status st = RW_OK;
     size_t k = (size_t)(j->rows < j->cols ? j->rows : j->cols);
     if (j->st != RW_OK) {
-        bool nan_rows = j->st == RW_EDATA && k > 0 && isnan(j->sigma[0]);
-        if (nan_rows && an->tty)
-            fputc('\n', stderr);
-        if (nan_rows && j->ref_path)
-            rw_warn(an->o->prog, "warning: %s: %s: update from step %lld (%s): %s; its metrics "
-                    "are nan", j->path, j->tensor, (long long)j->ref_step, j->ref_path,
+        bool warn = j->st == RW_EDATA && k > 0 && isnan(j->sigma[0]);
+        if (warn && an->tty)
+            fputc('\n', stderr); /* below the progress line */
+        if (warn && j->ref_path)
+            rw_warn(an->o->prog, "warning: %s: %s: update from step %lld (%s): %s; its "
+                    "metrics are nan", j->path, j->tensor, (long long)j->ref_step, j->ref_path,
                     j->err.msg);
-        else if (nan_rows)
-            rw_warn(an->o->prog, "warning: %s: %s: %s; its metrics are nan", j->path, j->tensor,
-                    j->err.msg);
+        else if (warn)
+            rw_warn(an->o->prog, "warning: %s: %s: %s; its metrics are nan", j->path,
+                    j->tensor, j->err.msg);
         else
             st = rw_fail(err, j->st, "%s: %s: %s", j->path, j->tensor, j->err.msg);
     }

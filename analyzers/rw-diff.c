@@ -265,7 +265,7 @@ int main(int argc, char **argv)
         goto out;
     size_t nd = diff_counts(d)->differences;
     if (nd && a.cli.out && strcmp(a.cli.out, "-") != 0)
-        fprintf(stderr, "rw-diff: %s vs %s: %zu difference%s (report in %s)\n", base, cur, nd,
+        rw_warn("rw-diff", "%s vs %s: %zu difference%s (report in %s)", base, cur, nd,
                 nd == 1 ? "" : "s", a.cli.out);
     ret = nd ? 1 : 0;
 out:

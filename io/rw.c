@@ -23,13 +23,48 @@ const char *rw_strerror(rw_status st)
     return "unknown error";
 }
 
+const char *rw_escape_byte(unsigned char ch, char out[5])
+{
+    switch (ch) {
+    case '\\': return strcpy(out, "\\\\");
+    case '\t': return strcpy(out, "\\t");
+    case '\n': return strcpy(out, "\\n");
+    case '\r': return strcpy(out, "\\r");
+    }
+    snprintf(out, 5, "\\x%02x", ch);
+    return out;
+}
+
+/* A message stays one line whatever the names in it: control bytes are
+ * written as escapes (backslashes stay single: a message is read by people,
+ * not parsed). Writes src so into dst (n > 0 bytes), cut at its room but
+ * never inside an escape. */
+static void one_line(char *dst, size_t n, const char *src)
+{
+    size_t w = 0;
+    for (const char *p = src; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        char e[5] = {*p, 0};
+        if (ch < 0x20 || ch == 0x7f)
+            rw_escape_byte(ch, e);
+        size_t len = strlen(e);
+        if (w + len >= n)
+            break;
+        memcpy(dst + w, e, len);
+        w += len;
+    }
+    dst[w] = '\0';
+}
+
 rw_status rw_fail(rw_err *err, rw_status st, const char *fmt, ...)
 {
     if (err) {
+        char raw[sizeof err->msg];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        vsnprintf(raw, sizeof raw, fmt, ap);
         va_end(ap);
+        one_line(err->msg, sizeof err->msg, raw);
     }
     return st;
 }
@@ -38,18 +73,23 @@ void rw_err_prefix(rw_err *err, const char *fmt, ...)
 {
     if (!err)
         return;
-    char pre[256];
+    char raw[sizeof err->msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(pre, sizeof pre - 2, fmt, ap);
+    int np = vsnprintf(raw, 256, fmt, ap);
     va_end(ap);
-    strcat(pre, ": ");
-    size_t np = strlen(pre), nm = strlen(err->msg);
-    if (np + nm >= sizeof err->msg)
-        nm = sizeof err->msg - np - 1; /* truncated, never overrun */
-    memmove(err->msg + np, err->msg, nm);
-    memcpy(err->msg, pre, np);
-    err->msg[np + nm] = '\0';
+    if (np < 0)
+        np = 0;
+    else if (np > 255)
+        np = 255; /* the prefix cut at 255 bytes */
+    /* The message after the prefix, truncated, never overrun. */
+    size_t p = (size_t)np, nm = strlen(err->msg);
+    if (p + 2 + nm >= sizeof raw)
+        nm = sizeof raw - p - 3;
+    memcpy(raw + p, ": ", 2);
+    memcpy(raw + p + 2, err->msg, nm);
+    raw[p + 2 + nm] = '\0';
+    one_line(err->msg, sizeof err->msg, raw);
 }
 
 int rw_exit_code(rw_status st)
@@ -345,44 +385,12 @@ char *rw_dirname(const char *path)
     return d;
 }
 
-size_t rw_escape_control(char out[4], unsigned char c)
-{
-    static const char hex[] = "0123456789abcdef";
-    if (c >= 0x20 && c != 0x7f) {
-        out[0] = (char)c;
-        return 1;
-    }
-    out[0] = '\\';
-    if (c == '\n' || c == '\t' || c == '\r') {
-        out[1] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
-        return 2;
-    }
-    out[1] = 'x';
-    out[2] = hex[c >> 4];
-    out[3] = hex[c & 15];
-    return 4;
-}
-
 void rw_vwarn(const char *prog, const char *fmt, va_list ap)
 {
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
-    /* One write of the whole line: workers' messages do not interleave. */
-    size_t n = strlen(prog) + 3 + (msg ? 4 * strlen(msg) : 16);
-    char *line = malloc(n), *w = line;
-    if (!line) {
-        fprintf(stderr, "%s: out of memory\n", prog);
-        free(msg);
-        return;
-    }
-    w += sprintf(w, "%s: ", prog);
-    for (const char *c = msg ? msg : "out of memory"; *c; c++)
-        w += rw_escape_control(w, (unsigned char)*c);
-    *w++ = '\n';
-    fwrite(line, 1, (size_t)(w - line), stderr);
-    free(line);
-    free(msg);
+    char raw[1024], line[1024];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    one_line(line, sizeof line, raw);
+    fprintf(stderr, "%s: %s\n", prog, line);
 }
 
 void rw_warn(const char *prog, const char *fmt, ...)

@@ -42,6 +42,13 @@ rw_status rw_fail(rw_err *err, rw_status st, const char *fmt, ...)
 void rw_err_prefix(rw_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* err->msg and rw_warn's line are one line whatever names they hold: their
+ * control bytes (0x01-0x1f, 0x7f) are written as the escapes below. */
+
+/* The escape of a backslash or control byte in tables and messages: \\ \t
+ * \n \r, else \xNN (lowercase hex). Writes it to out (5 bytes), returns out. */
+const char *rw_escape_byte(unsigned char ch, char out[5]);
+
 /* Maps a status to the exit code of DESIGN.md: 0 ok, 2 usage, 1 otherwise. */
 int rw_exit_code(rw_status st);
 
@@ -107,15 +114,8 @@ char *rw_basename(const char *path, bool strip_ext);
 /* The directory part of path ("." when none). New string, caller frees. */
 char *rw_dirname(const char *path);
 
-/* A byte as text that cannot end or garble a line: \n, \t and \r for
- * those, \xNN for the other control characters (below 0x20, and 0x7f), any
- * other byte as it is. Writes 1 to 4 bytes to out and returns how many. The
- * one rule by which names read from files are shown in messages and
- * figures. */
-size_t rw_escape_control(char out[4], unsigned char c);
-/* Prints "prog: " + formatted message + newline on stderr, as one line:
- * control characters in the message (a tensor name's newline) are written
- * as rw_escape_control writes them. */
+/* Prints "prog: " + formatted message (one line, as err->msg; cut at 1 KB)
+ * + newline on stderr. */
 void rw_warn(const char *prog, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void rw_vwarn(const char *prog, const char *fmt, va_list ap);

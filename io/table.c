@@ -181,8 +181,70 @@ void table_sort_default(rw_table *t)
     table_sort(t, keys, num, n);
 }
 
-/* ------------------------------------------------------------- writing */
+/* ------------------------------------------------------ text in cells */
 
+/* The one rule for text in output files (table.h, docs/reliability.md):
+ * every writer of every format goes through table_put_text. */
+
+/* A byte that TSV, md and tex show as an escape: the control bytes. */
+static bool is_ctl(unsigned char ch)
+{
+    return ch < 0x20 || ch == 0x7f;
+}
+
+/* TeX: one byte of the tsv form that needs it typeset, ch a backslash, a
+ * control byte or a TeX special. */
+static void put_tex_byte(FILE *f, unsigned char ch)
+{
+    switch (ch) {
+    case '_': case '%': case '&': case '#': case '$': case '{': case '}':
+        fputc('\\', f);
+        fputc(ch, f);
+        return;
+    case '~': fputs("\\textasciitilde{}", f); return;
+    case '^': fputs("\\textasciicircum{}", f); return;
+    case '<': fputs("\\textless{}", f); return;
+    case '>': fputs("\\textgreater{}", f); return;
+    case '|': fputs("\\textbar{}", f); return;
+    }
+    /* Its tsv escape, the backslashes typeset: \textbackslash{}n. */
+    char e[5];
+    for (const char *p = rw_escape_byte(ch, e); *p; p++)
+        if (*p == '\\')
+            fputs("\\textbackslash{}", f);
+        else
+            fputc(*p, f);
+}
+
+/* The tsv form (fmt RW_TF_TSV, specials NULL): runs of plain bytes go out
+ * whole, a backslash or control byte as its escape. md and tex write the
+ * same form with their own specials escaped on top. */
+static void put_tsv_form(FILE *f, const char *s, const char *specials, rw_tformat fmt)
+{
+    for (;;) {
+        size_t n = 0;
+        while (s[n] && s[n] != '\\' && !is_ctl((unsigned char)s[n]) &&
+               !(specials && strchr(specials, s[n])))
+            n++;
+        fwrite(s, 1, n, f);
+        s += n;
+        if (!*s)
+            return;
+        unsigned char ch = (unsigned char)*s++;
+        char e[5];
+        if (fmt == RW_TF_TEX) {
+            put_tex_byte(f, ch);
+        } else if (ch == '\\' || is_ctl(ch)) {
+            fputs(rw_escape_byte(ch, e), f);
+        } else { /* md: a punctuation character, escaped */
+            fputc('\\', f);
+            fputc(ch, f);
+        }
+    }
+}
+
+/* RFC 4180: a field holding a comma, quote, CR or LF is quoted, its quotes
+ * doubled; every other byte as is. */
 static void put_csv(FILE *f, const char *s)
 {
     if (!strpbrk(s, ",\"\n\r")) {
@@ -198,60 +260,187 @@ static void put_csv(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void put_md(FILE *f, const char *s)
+/* Length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms,
+ * no surrogates, nothing above U+10FFFF) that s starts with, 1 to 4; 0 when
+ * s does not start one. s is NUL-terminated, and NUL ends any sequence. */
+static size_t utf8_len(const unsigned char *s)
 {
-    for (; *s; s++) {
-        if (*s == '|')
-            fputc('\\', f);
-        fputc(*s, f);
+    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+    size_t n;
+    if (c < 0x80)
+        return 1;
+    if (c < 0xc2)
+        return 0;
+    if (c < 0xe0) {
+        n = 2;
+    } else if (c < 0xf0) {
+        n = 3;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+    } else if (c < 0xf5) {
+        n = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else {
+        return 0;
     }
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
 }
 
-void table_put_tex(FILE *f, const char *s)
+/* A JSON string (RFC 8259), quotes included: " and \ escaped, \n \t \r,
+ * \u00NN for the other control bytes; JSON text is UTF-8, so a byte that is
+ * not part of a well-formed sequence is written as U+FFFD. */
+static void put_json(FILE *f, const char *s)
 {
-    for (; *s; s++) {
-        switch (*s) {
-        case '_': case '%': case '&': case '#': case '$': case '{': case '}':
-            fputc('\\', f);
-            fputc(*s, f);
-            break;
-        case '\\': fputs("\\textbackslash{}", f); break;
-        case '~': fputs("\\textasciitilde{}", f); break;
-        case '^': fputs("\\textasciicircum{}", f); break;
-        default: fputc(*s, f);
-        }
-    }
-}
-
-static void put_json_str(FILE *f, const char *s)
-{
+    const unsigned char *p = (const unsigned char *)s;
     fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
+    for (;;) {
+        /* Runs that need no escape go out whole. */
+        const unsigned char *run = p;
+        size_t n;
+        while (*p && *p != '"' && *p != '\\' && *p >= 0x20 && (n = utf8_len(p)))
+            p += n;
+        fwrite(run, 1, (size_t)(p - run), f);
+        if (!*p)
+            break;
+        unsigned char ch = *p++;
         if (ch == '"' || ch == '\\')
             fprintf(f, "\\%c", ch);
         else if (ch == '\n')
             fputs("\\n", f);
         else if (ch == '\t')
             fputs("\\t", f);
+        else if (ch == '\r')
+            fputs("\\r", f);
         else if (ch < 0x20)
             fprintf(f, "\\u%04x", ch);
         else
-            fputc(ch, f);
+            fputs("\\ufffd", f);
     }
     fputc('"', f);
+}
+
+void table_put_text(FILE *f, const char *s, rw_tformat fmt)
+{
+    switch (fmt) {
+    case RW_TF_TSV: put_tsv_form(f, s, NULL, fmt); break;
+    case RW_TF_CSV: put_csv(f, s); break;
+    case RW_TF_MD: put_tsv_form(f, s, "|<&`", fmt); break;
+    case RW_TF_TEX: put_tsv_form(f, s, "_%&#${}~^<>|", fmt); break;
+    case RW_TF_JSON: put_json(f, s); break;
+    }
+}
+
+char *table_text_dup(const char *s, rw_tformat fmt)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m)
+        return NULL;
+    table_put_text(m, s, fmt);
+    if (fclose(m) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+char *table_unescape_tsv(char *s)
+{
+    char *w = s;
+    for (char *p = s; *p;) {
+        if (*p != '\\') {
+            *w++ = *p++;
+            continue;
+        }
+        int hi, lo;
+        switch (p[1]) {
+        case '\\': *w++ = '\\'; break;
+        case 't': *w++ = '\t'; break;
+        case 'n': *w++ = '\n'; break;
+        case 'r': *w++ = '\r'; break;
+        case 'x':
+            hi = hex_digit(p[2]);
+            lo = hi < 0 ? -1 : hex_digit(p[3]);
+            if (lo < 0 || hi + lo == 0) /* \x00 would end the string */
+                return p;
+            *w++ = (char)(16 * hi + lo);
+            p += 2;
+            break;
+        default:
+            return p;
+        }
+        p += 2;
+    }
+    *w = '\0';
+    return NULL;
+}
+
+/* ------------------------------------------------------------- writing */
+
+/* True when s is a number in JSON's grammar (RFC 8259: no '+', no leading
+ * zeros, no hex, nothing non-finite). */
+static bool json_number(const char *s)
+{
+    if (*s == '-')
+        s++;
+    if (*s == '0')
+        s++;
+    else if (*s >= '1' && *s <= '9')
+        while (*s >= '0' && *s <= '9')
+            s++;
+    else
+        return false;
+    if (*s == '.') {
+        if (!(*++s >= '0' && *s <= '9'))
+            return false;
+        while (*s >= '0' && *s <= '9')
+            s++;
+    }
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        if (*s == '+' || *s == '-')
+            s++;
+        if (!(*s >= '0' && *s <= '9'))
+            return false;
+        while (*s >= '0' && *s <= '9')
+            s++;
+    }
+    return *s == '\0';
 }
 
 static void put_json_cell(FILE *f, const char *s, bool numeric)
 {
     double v;
-    /* Non-finite numbers have no JSON literal: they stay strings. */
-    if (numeric && *s && rw_parse_double(s, &v) && isfinite(v))
+    /* Non-finite numbers have no JSON literal, and other spellings (hex,
+     * "+1") none either: they stay strings. */
+    if (numeric && json_number(s) && rw_parse_double(s, &v) && isfinite(v))
         fputs(s, f);
     else if (numeric && !*s)
         fputs("null", f);
     else
-        put_json_str(f, s);
+        put_json(f, s);
 }
 
 rw_status table_write(const rw_table *t, FILE *f, rw_tformat fmt)
@@ -262,11 +451,7 @@ rw_status table_write(const rw_table *t, FILE *f, rw_tformat fmt)
     case RW_TF_CSV:
         for (size_t r = 0; r <= t->nrows; r++)
             for (size_t c = 0; c < nc; c++) {
-                const char *s = r ? table_cell(t, r - 1, c) : t->cols[c];
-                if (fmt == RW_TF_TSV)
-                    fputs(s, f);
-                else
-                    put_csv(f, s);
+                table_put_text(f, r ? table_cell(t, r - 1, c) : t->cols[c], fmt);
                 fputc(c + 1 < nc ? (fmt == RW_TF_TSV ? '\t' : ',') : '\n', f);
             }
         break;
@@ -279,7 +464,7 @@ rw_status table_write(const rw_table *t, FILE *f, rw_tformat fmt)
                     continue;
                 }
                 fputc(' ', f);
-                put_md(f, r == 0 ? t->cols[c] : table_cell(t, r - 2, c));
+                table_put_text(f, r == 0 ? t->cols[c] : table_cell(t, r - 2, c), fmt);
                 fputs(" |", f);
             }
             fputc('\n', f);
@@ -294,7 +479,7 @@ rw_status table_write(const rw_table *t, FILE *f, rw_tformat fmt)
             for (size_t c = 0; c < nc; c++) {
                 if (c)
                     fputs(" & ", f);
-                table_put_tex(f, r ? table_cell(t, r - 1, c) : t->cols[c]);
+                table_put_text(f, r ? table_cell(t, r - 1, c) : t->cols[c], fmt);
             }
             fputs(" \\\\\n", f);
             if (r == 0)
@@ -309,7 +494,7 @@ rw_status table_write(const rw_table *t, FILE *f, rw_tformat fmt)
             for (size_t c = 0; c < nc; c++) {
                 if (c)
                     fputs(", ", f);
-                put_json_str(f, t->cols[c]);
+                put_json(f, t->cols[c]);
                 fputs(": ", f);
                 put_json_cell(f, table_cell(t, r, c), t->numeric[c]);
             }
@@ -338,50 +523,111 @@ rw_status table_write_path(const rw_table *t, const char *path, rw_tformat fmt, 
 
 /* ------------------------------------------------------------- reading */
 
-/* Splits line into fields in place. CSV honours double quotes. Returns the
- * number of fields, or -1 for an unterminated quote, -2 when out of memory. */
-static long split_line(char *line, bool csv, char ***fields, size_t *cap)
+/* Room for field n in *fields; false when out of memory. */
+static bool field_room(char ***fields, size_t *cap, size_t n)
 {
+    if (n < *cap)
+        return true;
+    size_t ncap = *cap ? 2 * *cap : 32;
+    char **nf = realloc(*fields, ncap * sizeof *nf);
+    if (!nf)
+        return false;
+    *fields = nf;
+    *cap = ncap;
+    return true;
+}
+
+enum { REC_QUOTE = -1, REC_NOMEM = -2, REC_ESCAPE = -3, REC_AFTER_QUOTE = -4 };
+
+/* A TSV record: the line at *pp, split at tabs, each field's escapes undone
+ * (table_unescape_tsv). A CR before the newline is dropped (CRLF files); the
+ * writer never leaves a raw CR, tab or newline in a field. */
+static long tsv_record(char **pp, char *end, char ***fields, size_t *cap, size_t *lines,
+                       size_t *bad)
+{
+    char *line = *pp, *eol = memchr(line, '\n', (size_t)(end - line));
+    *pp = eol ? eol + 1 : end;
+    if (!eol)
+        eol = end;
+    *eol = '\0';
+    *lines += 1;
+    while (eol > line && eol[-1] == '\r')
+        *--eol = '\0';
+    if (eol == line)
+        return 0;
+    bool escaped = memchr(line, '\\', (size_t)(eol - line)) != NULL;
     size_t n = 0;
-    char *p = line;
-    for (;;) {
-        if (n == *cap) {
-            size_t ncap = *cap ? 2 * *cap : 32;
-            char **nf = realloc(*fields, ncap * sizeof *nf);
-            if (!nf)
-                return -2;
-            *fields = nf;
-            *cap = ncap;
-        }
-        if (csv && *p == '"') {
-            char *w = ++p, *start = p;
-            for (;;) {
-                if (!*p)
-                    return -1;
-                if (*p == '"' && p[1] == '"') {
-                    *w++ = '"';
-                    p += 2;
-                } else if (*p == '"') {
-                    p++;
-                    break;
-                } else {
-                    *w++ = *p++;
-                }
-            }
-            *w = '\0';
-            (*fields)[n++] = start;
-            if (*p == ',') {
-                p++;
-                continue;
-            }
-            return *p ? -1 : (long)n;
-        }
+    for (char *p = line;;) {
+        if (!field_room(fields, cap, n))
+            return REC_NOMEM;
         (*fields)[n++] = p;
-        char *sep = strchr(p, csv ? ',' : '\t');
+        char *sep = strchr(p, '\t');
+        if (sep)
+            *sep = '\0';
+        if (escaped && table_unescape_tsv(p)) {
+            *bad = n;
+            return REC_ESCAPE;
+        }
         if (!sep)
             return (long)n;
-        *sep = '\0';
         p = sep + 1;
+    }
+}
+
+/* A CSV record (RFC 4180) at *pp: fields split at commas, a quoted field
+ * may hold commas, doubled quotes, CR and LF. The record ends at a newline
+ * outside quotes (a CR before it dropped). *lines counts the lines it spans. */
+static long csv_record(char **pp, char *end, char ***fields, size_t *cap, size_t *lines)
+{
+    char *p = *pp;
+    size_t n = 0;
+    *lines += 1;
+    if (*p == '\r' && p + 1 < end && p[1] == '\n')
+        p++;
+    if (p == end || *p == '\n') { /* a blank line */
+        *pp = p < end ? p + 1 : end;
+        return 0;
+    }
+    for (;;) {
+        if (!field_room(fields, cap, n))
+            return REC_NOMEM;
+        char *start = p, *stop;
+        if (p < end && *p == '"') {
+            char *w = start = ++p;
+            for (;; p++) {
+                if (p == end)
+                    return REC_QUOTE;
+                if (*p == '"') {
+                    if (p + 1 == end || p[1] != '"')
+                        break;
+                    p++; /* "" stands for one quote */
+                } else if (*p == '\n') {
+                    *lines += 1;
+                }
+                *w++ = *p;
+            }
+            p++; /* past the closing quote */
+            if (p < end && *p == '\r' && p + 1 < end && p[1] == '\n')
+                p++;
+            if (p < end && *p != ',' && *p != '\n')
+                return REC_AFTER_QUOTE;
+            stop = w;
+        } else {
+            while (p < end && *p != ',' && *p != '\n')
+                p++;
+            stop = p;
+            if ((p == end || *p == '\n') && stop > start && stop[-1] == '\r')
+                stop--;
+        }
+        bool more = p < end && *p == ',';
+        *stop = '\0'; /* at or before p: the separator is read already */
+        (*fields)[n++] = start;
+        if (more) {
+            p++;
+            continue;
+        }
+        *pp = p < end ? p + 1 : end;
+        return (long)n;
     }
 }
 
@@ -481,25 +727,26 @@ rw_status table_read(const char *path, rw_table **out, rw_err *err)
         return st;
     /* Cells point into buf, which the table then owns (t->arena). */
     for (char *p = buf, *end = buf + len; p < end;) {
-        char *eol = memchr(p, '\n', (size_t)(end - p));
-        char *next = eol ? eol + 1 : end;
-        if (!eol)
-            eol = end;
-        *eol = '\0';
-        lineno++;
-        while (eol > p && eol[-1] == '\r')
-            *--eol = '\0';
-        char *line = p;
-        p = next;
-        if (eol == line)
+        size_t line = lineno + 1, bad = 0;
+        long nf = csv ? csv_record(&p, end, &fields, &fcap, &lineno)
+                      : tsv_record(&p, end, &fields, &fcap, &lineno, &bad);
+        if (nf == 0)
             continue;
-        long nf = split_line(line, csv, &fields, &fcap);
-        if (nf == -2) {
+        if (nf == REC_NOMEM) {
             st = rw_fail(err, RW_ENOMEM, "out of memory");
             break;
         }
-        if (nf < 0) {
-            st = rw_fail(err, RW_EDATA, "%s:%zu: unterminated quote", path, lineno);
+        if (nf == REC_QUOTE || nf == REC_AFTER_QUOTE) {
+            st = rw_fail(err, RW_EDATA, "%s:%zu: %s", path, line,
+                         nf == REC_QUOTE ? "unterminated quote"
+                                         : "text after a closing quote");
+            break;
+        }
+        if (nf == REC_ESCAPE) {
+            st = rw_fail(err, RW_EDATA,
+                         "%s:%zu: field %zu: malformed escape (a TSV field escapes only "
+                         "\\\\ \\t \\n \\r \\xHH)",
+                         path, line, bad);
             break;
         }
         if (!t) {
@@ -524,14 +771,14 @@ rw_status table_read(const char *path, rw_table **out, rw_err *err)
             for (size_t i = 0; i < t->ncols; i++)
                 for (size_t j = 0; j < i; j++)
                     if (strcmp(t->cols[i], t->cols[j]) == 0) {
-                        st = rw_fail(err, RW_EDATA, "%s:1: column '%s' appears twice", path,
+                        st = rw_fail(err, RW_EDATA, "%s:%zu: column '%s' appears twice", path, line,
                                      t->cols[i]);
                         goto out;
                     }
             continue;
         }
         if ((size_t)nf != t->ncols) {
-            st = rw_fail(err, RW_EDATA, "%s:%zu: %ld fields, header has %zu", path, lineno, nf,
+            st = rw_fail(err, RW_EDATA, "%s:%zu: %ld fields, header has %zu", path, line, nf,
                          t->ncols);
             break;
         }

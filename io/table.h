@@ -47,14 +47,39 @@ void table_sort(rw_table *t, const long *keys, const bool *numeric_keys, size_t 
 void table_sort_default(rw_table *t);
 
 rw_status table_write(const rw_table *t, FILE *f, rw_tformat fmt);
-/* Writes s with LaTeX's special characters escaped (_ % & # $ { } \ ~ ^). */
-void table_put_tex(FILE *f, const char *s);
 /* Writes to path atomically (temporary file + rename); path NULL or "-"
  * writes to stdout. */
 rw_status table_write_path(const rw_table *t, const char *path, rw_tformat fmt, rw_err *err);
 
-/* Reads a TSV (or, for .csv names, CSV) table with a header row. A ragged
- * row is an error naming its line. *out owned by the caller. */
+/* ------------------------------------------------------ text in cells
+ * The one rule for names (and all text) in output files; every writer of
+ * every format goes through table_put_text (docs/reliability.md, "Names in
+ * output files"). NUL cannot occur (C strings); every other byte can.
+ *   tsv   backslash, tab, LF, CR as \\ \t \n \r; the other control bytes
+ *         (0x01-0x1f, 0x7f) as \xNN (lowercase hex); all else as is, so a
+ *         field never holds a separator. table_read undoes exactly this.
+ *   csv   RFC 4180: a field holding , " CR or LF is quoted and its quotes
+ *         doubled; all bytes as is. table_read reads such fields back.
+ *   md    the tsv form, with | < & ` escaped by a backslash: a name cannot
+ *         end a cell, break a row, start HTML or a code span.
+ *   tex   the tsv form typeset: its backslashes as \textbackslash{}, the
+ *         specials _ % & # $ { } ~ ^ < > | as TeX escapes or commands.
+ *   json  a JSON string, quotes included: \" \\ \n \t \r, \u00NN for the
+ *         other control bytes; a byte that is not part of well-formed UTF-8
+ *         (JSON text is UTF-8) as \ufffd. */
+void table_put_text(FILE *f, const char *s, rw_tformat fmt);
+/* table_put_text into a new string (caller frees); NULL when out of memory. */
+char *table_text_dup(const char *s, rw_tformat fmt);
+/* Undoes the tsv escapes of s in place. NULL on success, else a pointer to
+ * the first malformed escape (s then partly rewritten): a backslash not
+ * followed by \\ t n r or xHH, or \x00. */
+char *table_unescape_tsv(char *s);
+
+
+/* Reads a TSV (or, for .csv names, CSV) table with a header row, undoing
+ * the escapes above (tsv) or quotes (csv, whose quoted fields may span
+ * lines). A ragged row or a malformed escape is an error naming its line.
+ * *out owned by the caller. */
 rw_status table_read(const char *path, rw_table **out, rw_err *err);
 
 #endif

@@ -318,7 +318,7 @@ void gp_stage_abort(gp_stage *s)
 
 /* In a single-quoted gnuplot string nothing is special but the quote itself
  * (no backslash escapes, no backquote or macro substitution): quotes are
- * doubled and control characters escaped (rw_escape_control: a newline
+ * doubled and control characters escaped (rw_escape_byte: a newline
  * would end the command and start another), so that whatever a name holds,
  * gnuplot reads it as one string, on one line, and never as code. */
 char *gp_quoted(const char *s)
@@ -333,7 +333,10 @@ char *gp_quoted(const char *s)
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
         if (*c == '\'')
             *w++ = '\'';
-        w += rw_escape_control(w, *c);
+        if (*c < 0x20 || *c == 0x7f)
+            w += strlen(rw_escape_byte(*c, w));
+        else
+            *w++ = (char)*c;
     }
     *w++ = '\'';
     *w = '\0';
