@@ -42,6 +42,15 @@ expect_error "a FIFO index.json inside a run directory" \
     timeout 10 rw-spectra -o "$TMP/fifo.h5" "$TMP/fiforun"
 check "no spectra file after the failure" test ! -e "$TMP/fifo.h5"
 
+# PEFT's adapter_config.json is read beside an adapter checkpoint: a FIFO of
+# that name counts as no config (the scale warning), and blocks nothing.
+rw-fixture runs -o "$TMP/fxs" --safetensors --layers 1 --steps 100 >/dev/null 2>&1
+mkdir "$TMP/cfgrun"
+cp "$TMP/fxs/relora/step_000100.safetensors" "$TMP/cfgrun/"
+mkfifo "$TMP/cfgrun/adapter_config.json"
+expect_exit 0 "a FIFO adapter_config.json" timeout 10 rw-metrics "$TMP/cfgrun"
+check "a FIFO adapter_config.json: no scale, s = 1" grep -q "using s = 1" "$TMP/err"
+
 # ------------------------------------------------------------------- -j N
 
 # Workers beyond what the work can use are not started: -j 100000 on one
