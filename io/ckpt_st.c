@@ -15,20 +15,21 @@
  *                       [begin, end) of it, little-endian, in C order
  *
  * The file is untrusted input. Every number of the header is checked before
- * it is used, and before anything sized from it is allocated: N against a 100 MB limit (the reference implementation's)
- * and the file's size; the header as UTF-8, then as JSON (cJSON); each
- * tensor's dtype, shape (rank <= RW_MAX_DIMS, integer dims, overflow-checked
- * products) and data_offsets (integers, begin <= end, end - begin equal to
- * the bytes its shape and dtype need); then the ranges of all tensors against
- * each other (no overlap) and against the data section. Gaps between tensors
+ * it is used, and before anything sized from it is allocated: N against a
+ * 100 MB limit (the reference implementation's) and the file's size; the
+ * header as UTF-8, then as JSON (cJSON); each tensor's dtype, shape (rank <=
+ * RW_MAX_DIMS, integer dims, overflow-checked products) and data_offsets
+ * (integers, begin <= end, end - begin equal to the bytes its shape and
+ * dtype need); then the ranges of all tensors against each other (no
+ * overlap) and against the data section. Gaps between tensors
  * are allowed. Values are decoded byte by byte, so no alignment is assumed.
  *
  * The file is read with pread, not mapped: a file that shrinks while it is
  * open (a checkpoint being rewritten, a truncated copy) then gives a short
  * read, reported as an error naming the file, where a mapping would kill
  * the process with SIGBUS. A tensor's bytes are read into the tail of the
- * caller's double buffer and widened in place, so reading costs no memory
- * beyond that buffer, as mapping did not.
+ * caller's double buffer and widened in place, so reading needs no memory
+ * beyond that buffer.
  *
  * A sharded model (transformers' save_pretrained) is an index,
  *   {"metadata": {"total_size": ...}, "weight_map": {"<tensor>": "<shard file>", ...}}
