@@ -71,7 +71,8 @@ rw_analysis_opts rw_cli_analysis(const rw_cli *c);
     "  --heads H, --kv-heads G   attention heads for the ov components (default:\n"     \
     "                      the n_heads and n_kv_heads attributes)\n"                    \
     "  --label NAME        name the next run (repeatable; or write NAME=PATH)\n"        \
-    "  -j, --jobs N        decompose N matrices at once (default: one per core)\n"        \
+    "  -j, --jobs N        decompose N matrices at once (default: one per core; at\n"   \
+    "                      most 4 per core and one per matrix, whatever N says)\n"     \
     "  --fast              singular values only as accurate as the stored dtype\n"      \
     "                      allows (eps(dtype)*||W||_F); default: also sigma_min to\n"  \
     "                      2e-10 of itself, so cond agrees with a double-precision SVD\n"

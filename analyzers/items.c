@@ -58,6 +58,10 @@ static bool scale_from_config(const char *ckpt_path, double *scale)
     char path[4096];
     snprintf(path, sizeof path, "%s/adapter_config.json", dir);
     free(dir);
+    /* Like an unreadable one, a FIFO or device is no config (opening it
+     * could block forever). */
+    if (rw_check_regular(path, NULL) != RW_OK)
+        return false;
     FILE *f = fopen(path, "rb");
     if (!f)
         return false;

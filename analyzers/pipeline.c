@@ -80,7 +80,10 @@ static rw_status book_check(shape_book *b, const char *path, const rw_item *it, 
  * outstanding; more (up to 4N + 4) only while all of them together hold at
  * most RING_SLACK bytes, so that one slow job at the head does not leave the
  * other workers without work when matrices are small (measured: 6% of the
- * wall time of two pico-tiny runs at -j 2). Memory: N + 1 job matrices,
+ * wall time of two pico-tiny runs at -j 2). N is capped at rw_max_jobs(),
+ * and a worker is started only when a job is submitted while fewer than N
+ * run, so that -j 100000 on one small matrix starts one thread and sizes
+ * the ring for the cap, not for 100000. Memory: N + 1 job matrices,
  * the main thread's reference matrix, and at most 2 RING_SLACK besides (the
  * extra jobs, and the buffers that idle slots keep: a slot gives back any
  * larger than RING_SLACK / slots when its job is emitted).
@@ -124,7 +127,8 @@ typedef struct {
     uint64_t head, tail, next; /* emit from head; fill at tail; workers take next */
     size_t out_bytes;       /* of the jobs from head to tail */
     pthread_t *threads;
-    int nthreads;
+    int nthreads;           /* started so far */
+    int maxthreads;         /* N: more are started while fewer run (submit) */
     bool quit;
     pthread_mutex_t mu;
     pthread_cond_t work_cv, done_cv;
@@ -255,8 +259,23 @@ static rw_status take_slot(analysis *an, size_t bytes, job **out, rw_err *err)
     return RW_OK;
 }
 
+/* One more worker, while fewer than N run. A failed start ends the starting
+ * (N becomes the workers there are); with none at all, the main thread
+ * computes every job itself, and a worker started later would take jobs
+ * that are the main thread's. */
+static void start_worker(analysis *an)
+{
+    if (an->nthreads >= an->maxthreads)
+        return;
+    if (pthread_create(&an->threads[an->nthreads], NULL, worker, an) == 0)
+        an->nthreads++;
+    else
+        an->maxthreads = an->nthreads;
+}
+
 static void submit(analysis *an, job *j)
 {
+    start_worker(an);
     if (an->nthreads == 0) {
         j->state = JOB_QUEUED;
         an->tail++;
@@ -509,10 +528,22 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
     return st;
 }
 
-int rw_default_jobs(void)
+static long cores_online(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+    return n < 1 ? 1 : n;
+}
+
+int rw_default_jobs(void)
+{
+    long n = cores_online();
+    return n > 64 ? 64 : (int)n;
+}
+
+int rw_max_jobs(void)
+{
+    long n = cores_online();
+    return (int)(4 * (n < 1024 ? n : 1024));
 }
 
 rw_status rw_analyze(const rw_runset *rs, const rw_analysis_opts *o, rw_spectrum_fn fn,
@@ -520,6 +551,8 @@ rw_status rw_analyze(const rw_runset *rs, const rw_analysis_opts *o, rw_spectrum
 {
     analysis an = {.o = o, .fn = fn, .ctx = ctx, .tty = o->progress && isatty(STDERR_FILENO)};
     int jobs = o->jobs > 0 ? o->jobs : rw_default_jobs();
+    if (jobs > rw_max_jobs())
+        jobs = rw_max_jobs();
     rw_status st = RW_OK;
     /* Single-threaded BLAS everywhere: the parallelism is across matrices. */
     rw_blas_set_threads(1);
@@ -533,11 +566,7 @@ rw_status rw_analyze(const rw_runset *rs, const rw_analysis_opts *o, rw_spectrum
     an.threads = rw_calloc((size_t)jobs, sizeof *an.threads, err);
     if (!an.threads)
         st = RW_ENOMEM;
-    for (int t = 0; t < jobs && st == RW_OK; t++) {
-        if (pthread_create(&an.threads[t], NULL, worker, &an) != 0)
-            break; /* fewer workers; with none, the main thread computes */
-        an.nthreads++;
-    }
+    an.maxthreads = jobs; /* started by submit, as jobs come */
     for (size_t r = 0; r < rs->n && st == RW_OK; r++)
         st = analyze_run(&an, &rs->runs[r], err);
     pthread_mutex_lock(&an.mu);

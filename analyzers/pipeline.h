@@ -52,7 +52,9 @@ typedef struct {
     rw_item_opts item;      /* lora scale, heads */
     const char *prog;       /* program name, for warnings and progress */
     bool progress;          /* progress line on stderr (when it is a terminal) */
-    int jobs;               /* worker threads computing spectra; 0 = one per core */
+    int jobs;               /* worker threads computing spectra; 0 = one per core;
+                               at most rw_max_jobs(), and never more than the
+                               matrices to decompose */
     bool fast;              /* singular values within the stored dtype's contract only
                                (spectral.h); else sigma_min to 2e-10 relative too */
     /* When set and true for checkpoint ci of run, its spectra are not
@@ -61,8 +63,11 @@ typedef struct {
     void *reuse_ctx;
 } rw_analysis_opts;
 
-/* The number of cores online (at least 1). */
+/* The number of cores online (at least 1, at most 64): the default -j. */
 int rw_default_jobs(void);
+/* The most worker threads rw_analyze starts, whatever -j asks: 4 per core
+ * online. More would only take memory (a stack and workspace each). */
+int rw_max_jobs(void);
 
 /* Calls fn for every selected item of every checkpoint of every run, in run
  * and step order. A matrix whose shape changes between steps is an error

@@ -121,15 +121,12 @@ static bool reuse(const rw_run *run, size_t ci, void *ctx)
         return false;
     if (k->m->from_first && !cached(k, run, 0))
         return false;
-    size_t n = spectra_reader_count(k->old);
     const rw_ckpt_ref *ref = &run->ckpts[ci];
-    bool any = false;
-    for (size_t i = 0; i < n; i++) {
+    const size_t *idx;
+    size_t n = spectra_reader_at_step(k->old, run->label, ref->step, &idx);
+    for (size_t j = 0; j < n; j++) {
         rw_spectrum s;
-        spectra_reader_entry(k->old, i, &s);
-        if (s.step != ref->step || strcmp(s.run, run->label) != 0)
-            continue;
-        any = true;
+        spectra_reader_entry(k->old, idx[j], &s);
         /* an update measured against a checkpoint that is no longer the previous one */
         if (s.kind == RW_KIND_UPDATE && strcmp(s.component, "lora") != 0 &&
             (ci == 0 || s.ref_step != run->ckpts[ci - 1].step))
@@ -139,16 +136,14 @@ static bool reuse(const rw_run *run, size_t ci, void *ctx)
     }
     if (k->m->updates && ci > 0 && !cached(k, run, ci - 1))
         return false;
-    if (!any)
+    if (n == 0)
         return false;
     /* Copy its entries now. */
     double *sigma = NULL;
     size_t cap = 0;
-    for (size_t i = 0; i < n && k->st == RW_OK; i++) {
+    for (size_t j = 0; j < n && k->st == RW_OK; j++) {
         rw_spectrum s;
-        spectra_reader_entry(k->old, i, &s);
-        if (s.step != ref->step || strcmp(s.run, run->label) != 0)
-            continue;
+        spectra_reader_entry(k->old, idx[j], &s);
         if (s.k > cap) {
             free(sigma);
             sigma = rw_calloc(s.k, sizeof *sigma, k->err);
@@ -158,7 +153,7 @@ static bool reuse(const rw_run *run, size_t ci, void *ctx)
                 break;
             }
         }
-        if ((k->st = spectra_reader_sigma(k->old, i, sigma, k->err)) != RW_OK)
+        if ((k->st = spectra_reader_sigma(k->old, idx[j], sigma, k->err)) != RW_OK)
             break;
         s.sigma = sigma;
         k->st = spectra_writer_add(k->w, &s, k->err);

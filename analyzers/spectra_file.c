@@ -428,6 +428,10 @@ struct rw_spectra_reader {
     char **scols[NSRC_STR];
     int64_t *siv[NSRC_INT];
     char *options;
+    /* Lookups for rw-spectra's cache, which asks once per checkpoint: with a
+     * scan each, re-running over 10,000 checkpoints was quadratic. */
+    size_t *by_step;        /* entry indices by (run, step), file order within */
+    size_t *by_src;         /* source indices by (run, path, group, step) */
 };
 
 static char *read_str_attr(hid_t loc, const char *name)
@@ -497,6 +501,119 @@ static void free_strings(char **v, size_t n)
     free(v);
 }
 
+/* ---------------------------------------------------------------- lookups */
+
+/* Sort keys: the fields compared, and the index they belong to, last, so
+ * that equal keys keep the file's order. */
+typedef struct {
+    const char *s[3];
+    int64_t step;
+    size_t i;
+} lookup_key;
+
+static int cmp_lookup_key(const void *a, const void *b)
+{
+    const lookup_key *x = a, *y = b;
+    for (int k = 0; k < 3; k++) {
+        int c = strcmp(x->s[k], y->s[k]);
+        if (c)
+            return c;
+    }
+    if (x->step != y->step)
+        return x->step < y->step ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* The n indices ordered by their keys (fill builds key i), into *out. */
+static rw_status sorted_indices(const rw_spectra_reader *r, size_t n,
+                                void (*fill)(const rw_spectra_reader *, size_t, lookup_key *),
+                                size_t **out, rw_err *err)
+{
+    lookup_key *keys = rw_calloc(n ? n : 1, sizeof *keys, err);
+    *out = rw_calloc(n ? n : 1, sizeof **out, err);
+    if (!keys || !*out) {
+        free(keys);
+        return RW_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        fill(r, i, &keys[i]);
+    qsort(keys, n, sizeof *keys, cmp_lookup_key);
+    for (size_t j = 0; j < n; j++)
+        (*out)[j] = keys[j].i;
+    free(keys);
+    return RW_OK;
+}
+
+static void entry_key(const rw_spectra_reader *r, size_t i, lookup_key *k)
+{
+    *k = (lookup_key){{r->cols[0][i], "", ""}, r->iv[0][i], i};
+}
+
+static void source_key(const rw_spectra_reader *r, size_t i, lookup_key *k)
+{
+    *k = (lookup_key){{r->scols[0][i], r->scols[1][i], r->scols[2][i]}, r->siv[0][i], i};
+}
+
+static rw_status build_lookups(rw_spectra_reader *r, rw_err *err)
+{
+    rw_status st = sorted_indices(r, r->n, entry_key, &r->by_step, err);
+    if (st == RW_OK)
+        st = sorted_indices(r, r->nsrc, source_key, &r->by_src, err);
+    return st;
+}
+
+/* The first position of sorted (n of them, keys built by fill) whose key is
+ * not below want (whose i is 0, below every index). */
+static size_t lower_bound(const rw_spectra_reader *r, const size_t *sorted, size_t n,
+                          void (*fill)(const rw_spectra_reader *, size_t, lookup_key *),
+                          const lookup_key *want)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        lookup_key k;
+        fill(r, sorted[mid], &k);
+        if (cmp_lookup_key(&k, want) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Whether key k is want up to the index. */
+static bool same_key(const lookup_key *k, const lookup_key *want)
+{
+    return k->step == want->step && strcmp(k->s[0], want->s[0]) == 0 &&
+           strcmp(k->s[1], want->s[1]) == 0 && strcmp(k->s[2], want->s[2]) == 0;
+}
+
+size_t spectra_reader_at_step(const rw_spectra_reader *r, const char *run, int64_t step,
+                              const size_t **idx)
+{
+    lookup_key want = {{run, "", ""}, step, 0}, k;
+    size_t lo = lower_bound(r, r->by_step, r->n, entry_key, &want), hi = lo;
+    while (hi < r->n && (entry_key(r, r->by_step[hi], &k), same_key(&k, &want)))
+        hi++;
+    *idx = r->by_step + lo;
+    return hi - lo;
+}
+
+bool spectra_reader_source(const rw_spectra_reader *r, const char *run, const char *path,
+                           const char *group, int64_t step, int64_t size, int64_t mtime_ns)
+{
+    lookup_key want = {{run, path, group ? group : ""}, step, 0}, k;
+    for (size_t j = lower_bound(r, r->by_src, r->nsrc, source_key, &want); j < r->nsrc; j++) {
+        size_t i = r->by_src[j];
+        source_key(r, i, &k);
+        if (!same_key(&k, &want))
+            break;
+        if (r->siv[1][i] == size && r->siv[2][i] == mtime_ns)
+            return true;
+    }
+    return false;
+}
+
 void spectra_reader_close(rw_spectra_reader *r)
 {
     if (!r)
@@ -512,6 +629,8 @@ void spectra_reader_close(rw_spectra_reader *r)
     free(r->layer);
     free(r->ref_fro);
     free(r->options);
+    free(r->by_step);
+    free(r->by_src);
     free(r->path);
     if (r->sig >= 0)
         H5Dclose(r->sig);
@@ -584,6 +703,8 @@ rw_status spectra_reader_open(const char *path, rw_spectra_reader **out, rw_err 
     }
     if (st == RW_OK)
         r->options = read_str_attr(r->f, "options");
+    if (st == RW_OK)
+        st = build_lookups(r, err);
 done:
     if (g >= 0)
         H5Gclose(g);
@@ -631,17 +752,6 @@ rw_status spectra_reader_sigma(const rw_spectra_reader *r, size_t i, double *sig
     H5Sclose(fs);
     H5Sclose(ms);
     return h < 0 ? rw_fail(err, RW_EDATA, "%s: cannot read /sigma", r->path) : RW_OK;
-}
-
-bool spectra_reader_source(const rw_spectra_reader *r, const char *run, const char *path,
-                           const char *group, int64_t step, int64_t size, int64_t mtime_ns)
-{
-    for (size_t i = 0; i < r->nsrc; i++)
-        if (r->siv[0][i] == step && r->siv[1][i] == size && r->siv[2][i] == mtime_ns &&
-            strcmp(r->scols[0][i], run) == 0 && strcmp(r->scols[1][i], path) == 0 &&
-            strcmp(r->scols[2][i], group ? group : "") == 0)
-            return true;
-    return false;
 }
 
 /* The default components: weight and full, and lora where the same (run,

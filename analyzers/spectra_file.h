@@ -66,8 +66,13 @@ rw_status spectra_reader_sigma(const rw_spectra_reader *r, size_t i, double *sig
                                rw_err *err);
 /* The options attribute, or NULL. */
 const char *spectra_reader_options(const rw_spectra_reader *r);
-/* True when the file lists this checkpoint with this size and mtime. */
+/* True when the file lists this checkpoint with this size and mtime
+ * (O(log n): the sources are indexed at open). */
 bool spectra_reader_source(const rw_spectra_reader *r, const char *run, const char *path,
                            const char *group, int64_t step, int64_t size, int64_t mtime_ns);
+/* The entries of run at step, in the file's order: their indices are
+ * (*idx)[0 .. count - 1] (valid until close); returns count. O(log n). */
+size_t spectra_reader_at_step(const rw_spectra_reader *r, const char *run, int64_t step,
+                              const size_t **idx);
 
 #endif

@@ -56,6 +56,9 @@ static rw_status open_impl(const char *path, const char *group, bool attrs_only,
                            rw_ckpt **out, rw_err *err)
 {
     *out = NULL;
+    rw_status st = rw_check_regular(path, err); /* before any open: a FIFO would block */
+    if (st != RW_OK)
+        return st;
     FILE *f = fopen(path, "rb");
     if (!f)
         return rw_fail(err, RW_EIO, "%s: %s", path, strerror(errno));
@@ -71,7 +74,6 @@ static rw_status open_impl(const char *path, const char *group, bool attrs_only,
         ckpt_free(c);
         return rw_fail(err, RW_ENOMEM, "out of memory");
     }
-    rw_status st;
     if (has_suffix(path, ".safetensors") || has_suffix(path, ".safetensors.index.json")) {
         c->format = RW_FMT_SAFETENSORS;
         st = ckpt_st_open(c, err);

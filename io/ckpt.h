@@ -5,7 +5,7 @@
  * A checkpoint is an HDF5 file (or one `step_<N>` group of one), a
  * safetensors file, or a sharded safetensors model (its index.json). Opening
  * it reads only the directory of tensors (names, shapes, dtypes, attributes;
- * a safetensors file is mapped read-only); values are read one tensor at a
+ * a safetensors file stays open for pread); values are read one tensor at a
  * time with ckpt_read, so memory stays bounded by the largest tensor.
  *
  * Tensor names (DESIGN.md): the dataset path without the leading '/', with
@@ -32,9 +32,9 @@ typedef struct {
     const char *module;       /* points into name */
     /* where the values are: */
     char *h5path;             /* HDF5 dataset path (owned), NULL otherwise */
-    uint64_t offset;          /* safetensors: byte offset in the mapped file;
+    uint64_t offset;          /* safetensors: byte offset in the file;
                                  HDF5 with h5_raw: byte offset in the file */
-    int shard;                /* safetensors: which mapped file */
+    int shard;                /* safetensors: which file (shard of an index) */
     bool h5_raw;              /* HDF5: stored contiguously in the host's own
                                  float layout at offset (read with pread) */
 } rw_tensor;

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct {
@@ -29,6 +30,7 @@ typedef struct {
     hid_t root;   /* the file or the step group */
     int fd;       /* HDF5's own descriptor of the file (sec2 driver), for the
                      raw reads; -1 when they are not used */
+    int64_t size; /* of the file when opened (see h5_shrunk) */
 } h5_state;
 
 static void h5_quiet(void)
@@ -114,23 +116,6 @@ static int raw_fd(hid_t file)
     if (!ok || H5Fget_vfd_handle(file, H5P_DEFAULT, (void **)&fd) < 0 || !fd || *fd < 0)
         return -1;
     return *fd;
-}
-
-/* pread all of len bytes at off into dst; false on an error or a short file. */
-static bool pread_all(int fd, void *dst, size_t len, uint64_t off)
-{
-    char *p = dst;
-    while (len > 0) {
-        ssize_t r = pread(fd, p, len, (off_t)off);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return false;
-        p += r;
-        len -= (size_t)r;
-        off += (uint64_t)r;
-    }
-    return true;
 }
 
 /* Adds the open dataset ds as a tensor, and closes it. (Kept open for the
@@ -286,6 +271,10 @@ rw_status ckpt_h5_open(rw_ckpt *c, rw_err *err)
     s->file = s->root = H5I_INVALID_HID;
     s->fd = -1;
     c->impl = s;
+    struct stat sb;
+    if (stat(c->path, &sb) != 0)
+        return rw_fail(err, RW_EIO, "%s: %s", c->path, strerror(errno));
+    s->size = (int64_t)sb.st_size;
     s->file = H5Fopen(c->path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (s->file < 0)
         return rw_fail(err, RW_EDATA, "%s: cannot open as HDF5 (truncated or corrupt file?)",
@@ -328,6 +317,17 @@ static void widen_in_place(double *buf, size_t numel)
     }
 }
 
+/* True when the file is shorter now than when it was opened. HDF5 checks
+ * the file's length against its end-of-file address at open, but later reads
+ * past the end of a file that has shrunk since come back as zeros (the sec2
+ * driver fills them), so every H5Dread is followed by this check. */
+static bool h5_shrunk(const h5_state *s, const char *path)
+{
+    struct stat sb;
+    int r = s->fd >= 0 ? fstat(s->fd, &sb) : stat(path, &sb);
+    return r != 0 || (int64_t)sb.st_size < s->size;
+}
+
 rw_status ckpt_h5_read(rw_ckpt *c, size_t i, double *buf, rw_err *err)
 {
     h5_state *s = c->impl;
@@ -339,7 +339,7 @@ rw_status ckpt_h5_read(rw_ckpt *c, size_t i, double *buf, rw_err *err)
         /* float32: into the upper half of buf, widened in place as below. */
         void *dst = t->dtype == RW_DT_F32 ? (void *)((float *)buf + t->numel) : (void *)buf;
         size_t bytes = t->numel * (t->dtype == RW_DT_F32 ? sizeof(float) : sizeof(double));
-        if (!pread_all(s->fd, dst, bytes, t->offset))
+        if (!rw_pread_all(s->fd, dst, bytes, t->offset))
             return rw_fail(err, RW_EDATA, "%s: %s: cannot read values (truncated or corrupt file?)",
                            c->path, t->name);
         if (t->dtype == RW_DT_F32)
@@ -400,6 +400,9 @@ rw_status ckpt_h5_read(rw_ckpt *c, size_t i, double *buf, rw_err *err)
                      t->name, rw_dtype_name(t->dtype));
     }
 done:
+    if (st == RW_OK && t->numel > 0 && h5_shrunk(s, c->path))
+        st = rw_fail(err, RW_EDATA, "%s: %s: cannot read values: the file is shorter than "
+                     "when it was opened (truncated while being read?)", c->path, t->name);
     free(raw);
     if (mt >= 0)
         H5Tclose(mt);

@@ -14,20 +14,27 @@
  *   bytes [8+N, size)   the data section; a tensor's values are bytes
  *                       [begin, end) of it, little-endian, in C order
  *
- * The file is untrusted input. It is mapped read-only and every number of
- * the header is checked before it is used, and before anything sized from it
- * is allocated: N against a 100 MB limit (the reference implementation's)
- * and the file's size; the header as UTF-8, then as JSON (cJSON); each
- * tensor's dtype, shape (rank <= RW_MAX_DIMS, integer dims, overflow-checked
- * products) and data_offsets (integers, begin <= end, end - begin equal to
- * the bytes its shape and dtype need); then the ranges of all tensors against
- * each other (no overlap) and against the data section. Gaps between tensors
+ * The file is untrusted input. Every number of the header is checked before
+ * it is used, and before anything sized from it is allocated: N against a
+ * 100 MB limit (the reference implementation's) and the file's size; the
+ * header as UTF-8, then as JSON (cJSON); each tensor's dtype, shape (rank <=
+ * RW_MAX_DIMS, integer dims, overflow-checked products) and data_offsets
+ * (integers, begin <= end, end - begin equal to the bytes its shape and
+ * dtype need); then the ranges of all tensors against each other (no
+ * overlap) and against the data section. Gaps between tensors
  * are allowed. Values are decoded byte by byte, so no alignment is assumed.
+ *
+ * The file is read with pread, not mapped: a file that shrinks while it is
+ * open (a checkpoint being rewritten, a truncated copy) then gives a short
+ * read, reported as an error naming the file, where a mapping would kill
+ * the process with SIGBUS. A tensor's bytes are read into the tail of the
+ * caller's double buffer and widened in place, so reading needs no memory
+ * beyond that buffer.
  *
  * A sharded model (transformers' save_pretrained) is an index,
  *   {"metadata": {"total_size": ...}, "weight_map": {"<tensor>": "<shard file>", ...}}
  * beside its shard files. It opens as one checkpoint whose tensors come from
- * several mapped files (rw_tensor.shard); the index and its shards must agree
+ * several open files (rw_tensor.shard); the index and its shards must agree
  * exactly on which tensor lives where.
  */
 #include "ckpt.h"
@@ -39,7 +46,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,11 +55,11 @@
 
 static const char st_index_suffix[] = ".safetensors.index.json";
 
-/* One mapped file. */
+/* One open file. */
 typedef struct {
     char *path;          /* owned */
-    const uint8_t *map;  /* the whole file, or NULL */
-    size_t size;
+    int fd;              /* -1 when not open */
+    uint64_t size;       /* when opened */
 } st_file;
 
 typedef struct {
@@ -198,46 +204,46 @@ static rw_tensor *tensor_push(rw_ckpt *c, size_t *cap, rw_err *err)
     return t;
 }
 
-/* Maps path read-only into f (f->path owned by f afterwards). */
-static rw_status st_map(st_file *f, const char *path, rw_err *err)
+/* Opens path read-only into f (f->path owned by f afterwards; f->fd -1 on
+ * failure). The type is checked before the open: a FIFO would block it. */
+static rw_status st_file_open(st_file *f, const char *path, rw_err *err)
 {
     memset(f, 0, sizeof *f);
+    f->fd = -1;
     if (!(f->path = rw_strdup(path)))
         return rw_fail(err, RW_ENOMEM, "out of memory");
+    rw_status st = rw_check_regular(path, err);
+    if (st != RW_OK)
+        return st;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return rw_fail(err, RW_EIO, "%s: %s", path, strerror(errno));
     struct stat sb;
-    rw_status st = RW_OK;
     if (fstat(fd, &sb) != 0) {
         st = rw_fail(err, RW_EIO, "%s: %s", path, strerror(errno));
-    } else if (!S_ISREG(sb.st_mode)) {
+    } else if (!S_ISREG(sb.st_mode)) { /* replaced since the check */
         st = rw_fail(err, RW_EIO, "%s: not a regular file", path);
     } else if (sb.st_size < 8) {
         st = rw_fail(err, RW_EDATA,
                      "%s: too short for a safetensors file (%lld bytes, the header length "
                      "alone takes 8)", path, (long long)sb.st_size);
-    } else if ((uint64_t)sb.st_size > SIZE_MAX) {
-        st = rw_fail(err, RW_EIO, "%s: too large to map", path);
-    } else {
-        void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED)
-            st = rw_fail(err, RW_EIO, "%s: cannot map: %s", path, strerror(errno));
-        else {
-            f->map = m;
-            f->size = (size_t)sb.st_size;
-        }
     }
-    close(fd);
-    return st;
+    if (st != RW_OK) {
+        close(fd);
+        return st;
+    }
+    f->fd = fd;
+    f->size = (uint64_t)sb.st_size;
+    return RW_OK;
 }
 
-static void st_unmap(st_file *f)
+static void st_file_close(st_file *f)
 {
-    if (f->map)
-        munmap((void *)f->map, f->size);
+    if (f->fd >= 0)
+        close(f->fd);
     free(f->path);
     memset(f, 0, sizeof *f);
+    f->fd = -1;
 }
 
 /* ---------------------------------------------------------------- header */
@@ -428,38 +434,46 @@ static rw_status st_check_spans(const rw_ckpt *c, const st_file *f, st_span *spa
     return RW_OK; /* not reached: some span ends at far */
 }
 
-/* Parses and checks the header of the mapped file f, appending its tensors
+/* Parses and checks the header of the open file f, appending its tensors
  * (shard index `shard`) to c->tensors (capacity *cap) and its __metadata__
  * to c's attributes. */
 static rw_status st_parse(rw_ckpt *c, const st_file *f, int shard, size_t *cap, rw_err *err)
 {
     const char *path = f->path;
-    uint64_t hlen = le64(f->map);
+    uint8_t len8[8];
+    if (!rw_pread_all(f->fd, len8, 8, 0))
+        return rw_fail(err, RW_EIO, "%s: cannot read the header length (file shrank?)", path);
+    uint64_t hlen = le64(len8);
     if (hlen > ST_MAX_HEADER)
         return rw_fail(err, RW_EDATA, "%s: header length %llu exceeds the 100 MB limit (not a "
                        "safetensors file?)", path, (unsigned long long)hlen);
     if (hlen > f->size - 8)
         return rw_fail(err, RW_EDATA, "%s: header length %llu runs past the end of the file "
-                       "(%zu bytes): truncated, or not a safetensors file", path,
-                       (unsigned long long)hlen, f->size);
-    const uint8_t *hdr = f->map + 8;
+                       "(%llu bytes): truncated, or not a safetensors file", path,
+                       (unsigned long long)hlen, (unsigned long long)f->size);
     uint64_t data_size = f->size - 8 - hlen;
-    size_t bad = utf8_bad(hdr, (size_t)hlen);
-    if (bad < hlen)
-        return rw_fail(err, RW_EDATA, "%s: header is not UTF-8 text (byte %zu of %llu)", path,
-                       bad, (unsigned long long)hlen);
 
     rw_status st = RW_OK;
     st_span *spans = NULL;
-    /* A NUL-terminated copy: cJSON then never reads past it. */
+    cJSON *root = NULL;
+    /* NUL-terminated: cJSON then never reads past it. */
     char *text = rw_malloc((size_t)hlen + 1, err);
     if (!text)
         return RW_ENOMEM;
-    memcpy(text, hdr, (size_t)hlen);
+    if (!rw_pread_all(f->fd, text, (size_t)hlen, 8)) {
+        st = rw_fail(err, RW_EIO, "%s: cannot read the header (file shrank?)", path);
+        goto done;
+    }
     text[hlen] = '\0';
+    size_t bad = utf8_bad((const uint8_t *)text, (size_t)hlen);
+    if (bad < hlen) {
+        st = rw_fail(err, RW_EDATA, "%s: header is not UTF-8 text (byte %zu of %llu)", path,
+                     bad, (unsigned long long)hlen);
+        goto done;
+    }
     size_t at;
     bool trailing;
-    cJSON *root = json_parse(text, (size_t)hlen, &at, &trailing);
+    root = json_parse(text, (size_t)hlen, &at, &trailing);
     if (!root) {
         st = rw_fail(err, RW_EDATA, trailing ? "%s: header has text after its JSON object "
                      "(byte %zu of %llu)" : "%s: header is not JSON (error at byte %zu of %llu)",
@@ -541,10 +555,12 @@ static bool is_index_name(const char *path)
 static rw_status index_load(const char *path, cJSON **root, const cJSON **wmap, rw_err *err)
 {
     *root = NULL;
+    rw_status st = rw_check_regular(path, err); /* before the open: a FIFO would block it */
+    if (st != RW_OK)
+        return st;
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return rw_fail(err, RW_EIO, "%s: %s", path, strerror(errno));
-    rw_status st = RW_OK;
     char *text = NULL;
     long size = -1;
     if (fseek(fp, 0, SEEK_END) == 0)
@@ -717,6 +733,8 @@ static rw_status st_open_index(rw_ckpt *c, st_state *s, rw_err *err)
         st = s->files ? rw_fail(err, RW_ENOMEM, "out of memory") : RW_ENOMEM;
         goto done;
     }
+    for (size_t k = 0; k < nshards; k++)
+        s->files[k].fd = -1;
     for (size_t k = 0; k < nshards; k++) {
         size_t len = strlen(dir) + strlen(shards[k]) + 2;
         if (!(spath = rw_malloc(len, err))) {
@@ -729,7 +747,7 @@ static rw_status st_open_index(rw_ckpt *c, st_state *s, rw_err *err)
             st = rw_fail(err, RW_EIO, "%s: weight_map names shard %s, which does not exist",
                          c->path, spath);
         else
-            st = st_map(&s->files[k], spath, err);
+            st = st_file_open(&s->files[k], spath, err);
         s->nfiles = k + 1;
         free(spath);
         spath = NULL;
@@ -794,7 +812,7 @@ rw_status ckpt_st_open(rw_ckpt *c, rw_err *err)
     if (!(s->files = rw_calloc(1, sizeof *s->files, err)))
         return RW_ENOMEM;
     s->nfiles = 1;
-    rw_status st = st_map(&s->files[0], c->path, err);
+    rw_status st = st_file_open(&s->files[0], c->path, err);
     size_t cap = 0;
     if (st == RW_OK)
         st = st_parse(c, &s->files[0], 0, &cap, err);
@@ -810,9 +828,30 @@ rw_status ckpt_st_read(rw_ckpt *c, size_t i, double *buf, rw_err *err)
     const st_state *s = c->impl;
     const rw_tensor *t = &c->tensors[i];
     if (!s || t->shard < 0 || (size_t)t->shard >= s->nfiles)
-        return rw_fail(err, RW_EUSAGE, "%s: %s: no mapped file", c->path, t->name);
-    /* ckpt_st_open checked that [offset, offset + numel * size) is in the map. */
-    const uint8_t *p = s->files[t->shard].map + t->offset;
+        return rw_fail(err, RW_EUSAGE, "%s: %s: no open file", c->path, t->name);
+    size_t es;
+    switch (t->dtype) {
+    case RW_DT_F16:
+    case RW_DT_BF16: es = 2; break;
+    case RW_DT_F32: es = 4; break;
+    case RW_DT_F64: es = 8; break;
+    default:
+        return rw_fail(err, RW_EUSAGE, "%s: %s: dtype %s has no values to analyse", c->path,
+                       t->name, rw_dtype_name(t->dtype));
+    }
+    /* The stored bytes go to the tail of buf (numel doubles) and are widened
+     * front to back: element k's double, bytes [8k, 8k + 8), lies below the
+     * stored bytes of element k + 1, at 8 numel - es (numel - k - 1), so no
+     * value is overwritten before it is read. ckpt_st_open checked that
+     * [offset, offset + numel * es) lies in the file as it was then; a short
+     * read means that it has shrunk since. */
+    const st_file *f = &s->files[t->shard];
+    uint8_t *stored = (uint8_t *)buf + t->numel * (8 - es);
+    if (!rw_pread_all(f->fd, stored, t->numel * es, t->offset))
+        return rw_fail(err, RW_EIO, "%s: %s: cannot read values: %s", f->path, t->name,
+                       errno ? strerror(errno)
+                             : "the file ends before them (truncated since it was opened?)");
+    const uint8_t *p = stored;
     switch (t->dtype) {
     case RW_DT_F16:
         for (size_t k = 0; k < t->numel; k++, p += 2)
@@ -826,20 +865,17 @@ rw_status ckpt_st_read(rw_ckpt *c, size_t i, double *buf, rw_err *err)
         for (size_t k = 0; k < t->numel; k++, p += 4) {
             uint32_t b = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
                          (uint32_t)p[3] << 24;
-            float f;
-            memcpy(&f, &b, sizeof f);
-            buf[k] = f;
+            float v;
+            memcpy(&v, &b, sizeof v);
+            buf[k] = v;
         }
         break;
-    case RW_DT_F64:
+    default: /* RW_DT_F64 */
         for (size_t k = 0; k < t->numel; k++, p += 8) {
             uint64_t b = le64(p);
             memcpy(&buf[k], &b, sizeof b);
         }
         break;
-    default:
-        return rw_fail(err, RW_EUSAGE, "%s: %s: dtype %s has no values to analyse", c->path,
-                       t->name, rw_dtype_name(t->dtype));
     }
     return RW_OK;
 }
@@ -848,7 +884,7 @@ void ckpt_st_close(rw_ckpt *c)
 {
     st_state *s = c->impl;
     for (size_t k = 0; k < s->nfiles; k++)
-        st_unmap(&s->files[k]);
+        st_file_close(&s->files[k]);
     free(s->files);
     free(s);
     c->impl = NULL;

@@ -307,16 +307,14 @@ rw_status runset_add(rw_runset *rs, const char *source, const char *label, rw_er
              tok = strtok_r(NULL, ",", &save))
             st = add_file(&l, tok, NULL, err);
         free(copy);
+        if (st == RW_OK && l.n == 0)
+            st = rw_fail(err, RW_EUSAGE, "run list '%s' names no checkpoint", source);
     } else if (is_dir(source)) {
         st = add_dir(&l, source, err);
         char *real = realpath(source, NULL); /* "." and "./" name their directory */
         deflabel = rw_basename(real ? real : source, false);
         free(real);
-    } else {
-        FILE *f = fopen(source, "rb");
-        if (!f)
-            return rw_fail(err, RW_EIO, "%s: %s", source, strerror(errno));
-        fclose(f);
+    } else if ((st = rw_check_regular(source, err)) == RW_OK) {
         st = add_file(&l, source, &groups, err);
     }
     if (st != RW_OK)

@@ -9,6 +9,12 @@
  * checkpoint and the shard files it names are not checkpoints of their own.
  * Sources whose labels are equal are merged into one run, so
  * `rw-rank runs/full/step_*.h5` is one run labelled "full".
+ *
+ * A list that names no file (",") is a usage error (RW_EUSAGE). A
+ * checkpoint must be a regular file: its type is checked with stat before
+ * it is opened, so that a FIFO or a device named like a checkpoint, given
+ * or found in a directory, is an error ("PATH: not a regular file") and
+ * never blocks.
  */
 #ifndef RW_RUN_H
 #define RW_RUN_H

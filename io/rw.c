@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 const char *rw_strerror(rw_status st)
 {
@@ -383,6 +385,34 @@ char *rw_dirname(const char *path)
     memcpy(d, path, len);
     d[len] = '\0';
     return d;
+}
+
+rw_status rw_check_regular(const char *path, rw_err *err)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return rw_fail(err, RW_EIO, "%s: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return rw_fail(err, RW_EIO, "%s: not a regular file", path);
+    return RW_OK;
+}
+
+bool rw_pread_all(int fd, void *dst, size_t len, uint64_t off)
+{
+    char *p = dst;
+    while (len > 0) {
+        ssize_t r = pread(fd, p, len, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r == 0)
+            errno = 0;
+        if (r <= 0)
+            return false;
+        p += r;
+        len -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return true;
 }
 
 void rw_vwarn(const char *prog, const char *fmt, va_list ap)

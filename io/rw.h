@@ -114,6 +114,17 @@ char *rw_basename(const char *path, bool strip_ext);
 /* The directory part of path ("." when none). New string, caller frees. */
 char *rw_dirname(const char *path);
 
+/* RW_OK when path names a regular file (symbolic links followed), checked
+ * with stat before anything opens it: opening a FIFO waits for a writer
+ * forever, and a device need never end. Otherwise RW_EIO with
+ * "path: not a regular file" (or stat's reason) in err. */
+rw_status rw_check_regular(const char *path, rw_err *err);
+
+/* Reads exactly len bytes at byte offset off of fd (short reads and EINTR
+ * retried). False on a read error (errno says which) or when the file ends
+ * first (errno 0). */
+bool rw_pread_all(int fd, void *dst, size_t len, uint64_t off);
+
 /* Prints "prog: " + formatted message (one line, as err->msg; cut at 1 KB)
  * + newline on stderr. */
 void rw_warn(const char *prog, const char *fmt, ...)

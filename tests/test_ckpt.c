@@ -379,6 +379,46 @@ static void raw_reads_and_fallbacks(void **state)
     ckpt_free(c);
 }
 
+/* Reads through HDF5 (not raw) of a file cut short after it was listed:
+ * HDF5 itself returns zeros for what lies past the new end, so the reader
+ * must notice the shrink and fail, naming the file and the tensor. */
+static void reads_of_a_shrunk_file(void **state)
+{
+    (void)state;
+    float v[15];
+    for (int i = 0; i < 15; i++)
+        v[i] = (float)(i * 0.37 - 2.5);
+    const char *p = path_in("shrunk.h5");
+    hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(f >= 0);
+    h5_raw_dataset(f, "bigendian32", H5T_IEEE_F32BE, H5P_DEFAULT, true, v);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hsize_t chunk[2] = {2, 2};
+    H5Pset_chunk(dcpl, 2, chunk);
+    h5_raw_dataset(f, "chunked32", H5T_IEEE_F32LE, dcpl, true, v);
+    H5Pclose(dcpl);
+    H5Fclose(f);
+
+    rw_ckpt *c;
+    rw_err err = {{0}};
+    assert_int_equal(ckpt_open(p, NULL, &c, &err), RW_OK);
+    assert_false(tensor_named(c, "bigendian32")->h5_raw);
+    assert_false(tensor_named(c, "chunked32")->h5_raw);
+    check_values(c, "bigendian32", v);
+    struct stat sb;
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(truncate(p, sb.st_size / 4), 0);
+    const char *names[] = {"bigendian32", "chunked32"};
+    for (int k = 0; k < 2; k++) {
+        double got[15];
+        assert_int_equal(ckpt_read(c, (size_t)ckpt_find(c, names[k]), got, &err), RW_EDATA);
+        assert_non_null(strstr(err.msg, "shrunk.h5: "));
+        assert_non_null(strstr(err.msg, names[k]));
+        assert_non_null(strstr(err.msg, "cannot read values"));
+    }
+    ckpt_free(c);
+}
+
 static void selection_globs(void **state)
 {
     (void)state;
@@ -418,6 +458,7 @@ int main(void)
         cmocka_unit_test(step_groups_file),
         cmocka_unit_test(bad_files),
         cmocka_unit_test(raw_reads_and_fallbacks),
+        cmocka_unit_test(reads_of_a_shrunk_file),
         cmocka_unit_test(selection_globs),
         cmocka_unit_test(number_formatting),
     };

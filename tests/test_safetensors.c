@@ -444,6 +444,37 @@ static void test_short_and_truncated(void **state)
     free(buf);
 }
 
+/* A file that shrinks after it was opened (a checkpoint rewritten or cut
+ * while it is being analysed): reading what is no longer there is an error
+ * naming the file and the tensor, never a crash (a mapped file would raise
+ * SIGBUS here) and never stale values. */
+static void test_shrunk_while_open(void **state)
+{
+    (void)state;
+    const char *path = tpath("shrinks.safetensors");
+    write_good(path);
+    rw_ckpt *c = open_ok(path);
+    /* Tensors lie in the order written: w64, w32, w16, wbf, ... */
+    const rw_tensor *t16 = tensor(c, "layers.1.mlp.w16");
+    assert_int_equal(truncate(path, (off_t)t16->offset + 1), 0);
+
+    double *v = read_all(c, "layers.0.attn.w32"); /* still wholly in the file */
+    assert_true(v[0] == 0.5 && v[5] == -0.0625);
+    free(v);
+    const char *gone[] = {"layers.1.mlp.w16", "layers.1.mlp.wbf"};
+    for (int k = 0; k < 2; k++) {
+        double buf[6];
+        rw_err err = {{0}};
+        rw_status st = ckpt_read(c, (size_t)ckpt_find(c, gone[k]), buf, &err);
+        assert_int_equal(st, RW_EIO);
+        assert_non_null(strstr(err.msg, path));
+        assert_non_null(strstr(err.msg, gone[k]));
+        assert_non_null(strstr(err.msg, "the file ends before them"));
+        assert_null(strchr(err.msg, '\n'));
+    }
+    ckpt_free(c);
+}
+
 static void test_header_length(void **state)
 {
     (void)state;
@@ -836,6 +867,7 @@ int main(void)
         cmocka_unit_test(test_lenient_headers),
         cmocka_unit_test(test_other_dtypes),
         cmocka_unit_test(test_short_and_truncated),
+        cmocka_unit_test(test_shrunk_while_open),
         cmocka_unit_test(test_header_length),
         cmocka_unit_test(test_header_text),
         cmocka_unit_test(test_metadata_malformed),
