@@ -99,7 +99,7 @@ done
 check "every link of report.md resolves" test "$missing" -eq 0
 check "no temporary folder after a complete run" test -z "$(temps)"
 check "the figures' scripts name OUT's files relative to OUT" \
-    grep -q '^# rw-plot trajectory .* from tables/rank.tsv$' "$out/figures/weights_per.gp"
+    grep -q '^# rw-plot trajectory .* from '"'"'tables/rank.tsv'"'"'$' "$out/figures/weights_per.gp"
 # (That the spectra cache survives the swap, e2e_analyze.sh checks: its
 # second run decomposes nothing.)
 
