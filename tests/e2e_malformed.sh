@@ -2,11 +2,11 @@
 # file is given to the command its line of tests/malformed/EXPECT names, which
 # must exit with the code given there and print at most one line on stderr,
 # matching the line's pattern; a failed command must leave nothing in its
-# output directory. Lines marked pending (the fix belongs to another part of
-# the work) are reported as skipped, with the reason. Sourced by
-# tests/e2e.sh (helpers: e2e_lib.sh).
+# output directory, a successful one no temporary file. Lines marked pending
+# (the fix belongs to another part of the work) are reported as skipped,
+# with the reason. Sourced by tests/e2e.sh (helpers: e2e_lib.sh).
 #
-# EXPECT: one line per file, tab-separated:
+# EXPECT: at least one line per file, tab-separated:
 #   FILE  COMMAND  EXIT  PATTERN  [pending: REASON]
 # FILE is relative to tests/malformed/. In COMMAND (split at spaces, never
 # through a shell) {} is the file's path, {dir} its directory and {o} a fresh
@@ -16,29 +16,29 @@
 
 MAL=tests/malformed
 
-# re_quote S: sets q to S with every character special in an extended regex
+# re_quote S: sets mal_q to S with every character special in an extended regex
 # escaped (in the shell: a fork per line costs more than the check itself).
 re_quote() {
     local s=$1 c i
-    q=
+    mal_q=
     for ((i = 0; i < ${#s}; i++)); do
         c=${s:i:1}
         case $c in
         '[' | ']' | '.' | '*' | '^' | '$' | '+' | '?' | '(' | ')' | '{' | '}' | '|' | '\')
-            q+="\\$c" ;;
-        *) q+=$c ;;
+            mal_q+="\\$c" ;;
+        *) mal_q+=$c ;;
         esac
     done
 }
 
-# leftovers DIR: sets the array left to the entries of DIR, hidden ones
+# leftovers DIR: sets the array mal_left to the entries of DIR, hidden ones
 # too, without a fork (the glob options are restored as they were).
 leftovers() {
     local ng=0 dg=0
     shopt -q nullglob && ng=1
     shopt -q dotglob && dg=1
     shopt -s nullglob dotglob
-    left=("$1"/*)
+    mal_left=("$1"/*)
     ((ng)) || shopt -u nullglob
     ((dg)) || shopt -u dotglob
 }
@@ -66,7 +66,8 @@ declare -A mal_listed=()
 mal_n=0
 mal_lines=$(grep -c . "$MAL/EXPECT")
 eval "mkdir -p \"\$TMP\"/o{1..$mal_lines}"
-while IFS=$'\t' read -r file cmd code pat pending; do
+# EXPECT on descriptor 3: the commands' stdin stays the test's own.
+while IFS=$'\t' read -r -u 3 file cmd code pat pending; do
     case $file in '' | '#'*) continue ;; esac
     mal_listed[$file]=1
     path=$MAL/$file
@@ -88,15 +89,17 @@ while IFS=$'\t' read -r file cmd code pat pending; do
         words[$i]=${w//\{\}/"$path"}
     done
     re_quote "$path"
-    [ "$pat" = - ] || pat=${pat//\{\}/"$q"}
+    [ "$pat" = - ] || pat=${pat//\{\}/"$mal_q"}
     expect_outcome "$code" "$file: $cmd" "$pat" timeout 20 "${words[@]}"
     leftovers "$odir"
-    if [ "$code" -ne 0 ] && [ "${#left[@]}" -gt 0 ]; then
-        bad "$file: $cmd: failed, yet left in its output directory: ${left[*]##*/}"
+    if [ "$code" -ne 0 ] && [ "${#mal_left[@]}" -gt 0 ]; then
+        bad "$file: $cmd: failed, yet left in its output directory: ${mal_left[*]##*/}"
+    elif [[ " ${mal_left[*]##*/}" == *" ."* ]]; then
+        bad "$file: $cmd: left a temporary file: ${mal_left[*]##*/}"
     else
         ok
     fi
-done <"$MAL/EXPECT"
+done 3<"$MAL/EXPECT"
 
 # Every file of the corpus has its line (ok-* files are helpers of others).
 while IFS= read -r f; do
