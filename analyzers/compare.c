@@ -458,7 +458,8 @@ rw_status compare_runs(const rw_table *const *tables, const char *const *names,
         goto done;
     if (iv.n == 0) {
         bool globs = o->sel && (o->sel->ninclude || o->sel->nexclude);
-        st = rw_fail(err, RW_EDATA, "no rows to compare (component %s%s)",
+        st = rw_fail(err, RW_EDATA, "%s%s: no rows to compare (component %s%s)",
+                     ntables ? names[0] : "(no table)", ntables > 1 ? " and the others" : "",
                      o->component ? o->component : "weight or full",
                      globs ? ", after --include/--exclude" : "");
         goto done;

@@ -6,6 +6,7 @@
 
 #include <cJSON.h>
 #include <cblas.h>
+#include <errno.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdio.h>
@@ -49,12 +50,15 @@ bool rw_comp_parse_mask(const char *list, unsigned *mask)
 
 /* ------------------------------------------------------------ the scale */
 
-/* lora_alpha / r from PEFT's adapter_config.json beside the checkpoint. */
-static bool scale_from_config(const char *ckpt_path, double *scale)
+/* lora_alpha / r from PEFT's adapter_config.json beside the checkpoint:
+ * RW_ENOTFOUND when there is none. A config that is there but does not give
+ * a positive number r and a finite lora_alpha is an error naming it: read
+ * past, it would silently turn into the default s = 1. */
+static rw_status scale_from_config(const char *ckpt_path, double *scale, rw_err *err)
 {
     char *dir = rw_dirname(ckpt_path);
     if (!dir)
-        return false;
+        return rw_fail(err, RW_ENOMEM, "out of memory");
     char path[4096];
     snprintf(path, sizeof path, "%s/adapter_config.json", dir);
     free(dir);
@@ -64,39 +68,68 @@ static bool scale_from_config(const char *ckpt_path, double *scale)
         return false;
     FILE *f = fopen(path, "rb");
     if (!f)
-        return false;
+        return errno == ENOENT ? RW_ENOTFOUND
+                               : rw_fail(err, RW_EIO, "%s: %s", path, strerror(errno));
+    /* PEFT writes about 1 KiB; the cap keeps the buffer on the stack. */
     char buf[65536];
     size_t n = fread(buf, 1, sizeof buf - 1, f);
+    bool longer = n == sizeof buf - 1 && fgetc(f) != EOF, failed = ferror(f);
     fclose(f);
+    if (failed)
+        return rw_fail(err, RW_EIO, "%s: cannot read", path);
+    if (longer)
+        return rw_fail(err, RW_EDATA, "%s: larger than 64 KiB (not a PEFT adapter config?)",
+                       path);
     buf[n] = '\0';
-    cJSON *j = cJSON_Parse(buf);
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(buf, n, &end, false);
     if (!j)
-        return false;
+        return rw_fail(err, RW_EDATA, "%s: not JSON (error at byte %zu of %zu)", path,
+                       end ? (size_t)(end - buf) : (size_t)0, n);
     const cJSON *alpha = cJSON_GetObjectItemCaseSensitive(j, "lora_alpha");
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "r");
-    bool ok = cJSON_IsNumber(alpha) && cJSON_IsNumber(r) && r->valuedouble > 0;
-    if (ok)
+    char num[32];
+    rw_status st = RW_OK;
+    if (!cJSON_IsObject(j))
+        st = rw_fail(err, RW_EDATA, "%s: not a JSON object", path);
+    else if (!cJSON_IsNumber(r))
+        st = rw_fail(err, RW_EDATA, "%s: r (the LoRA rank) is %s", path,
+                     r ? "not a number" : "missing");
+    else if (!(r->valuedouble > 0) || !isfinite(r->valuedouble))
+        st = rw_fail(err, RW_EDATA, "%s: r (the LoRA rank) is %s, not positive", path,
+                     rw_fmt_double(num, r->valuedouble));
+    else if (!cJSON_IsNumber(alpha) || !isfinite(alpha->valuedouble))
+        st = rw_fail(err, RW_EDATA, "%s: lora_alpha is %s", path,
+                     !alpha ? "missing" : cJSON_IsNumber(alpha) ? "infinite" : "not a number");
+    else
         *scale = alpha->valuedouble / r->valuedouble;
     cJSON_Delete(j);
-    return ok;
+    return st;
 }
 
-static void resolve_scale(rw_ckpt *c, const rw_item_opts *o, rw_items *it)
+/* The scale s of the adapters (DESIGN.md's order of sources). */
+static rw_status resolve_scale(rw_ckpt *c, const rw_item_opts *o, rw_items *it, rw_err *err)
 {
     double alpha, r;
     if (o && isfinite(o->lora_scale)) {
         it->scale = o->lora_scale;
         it->scale_from = "--lora-scale";
-    } else if (ckpt_attr_double(c, "lora_alpha", &alpha) && ckpt_attr_double(c, "lora_r", &r) &&
-               r > 0) {
+        return RW_OK;
+    }
+    if (ckpt_attr_double(c, "lora_alpha", &alpha) && ckpt_attr_double(c, "lora_r", &r) &&
+        r > 0) {
         it->scale = alpha / r;
         it->scale_from = c->format == RW_FMT_HDF5 ? "attributes" : "metadata";
-    } else if (scale_from_config(c->path, &it->scale)) {
-        it->scale_from = "adapter_config.json";
-    } else {
-        it->scale = 1;
-        it->scale_from = "default";
+        return RW_OK;
     }
+    rw_status st = scale_from_config(c->path, &it->scale, err);
+    if (st == RW_OK)
+        it->scale_from = "adapter_config.json";
+    if (st != RW_ENOTFOUND)
+        return st;
+    it->scale = 1;
+    it->scale_from = "default";
+    return RW_OK;
 }
 
 /* ------------------------------------------------------------ listing */
@@ -213,7 +246,8 @@ static rw_status add_ov(rw_ckpt *c, rw_items *it, size_t *cap, const rw_item_opt
 rw_status items_list(rw_ckpt *c, const rw_item_opts *o, rw_items *out, rw_err *err)
 {
     memset(out, 0, sizeof *out);
-    resolve_scale(c, o, out);
+    out->scale = 1;
+    out->scale_from = "default";
     size_t cap = 0;
     bool *used = rw_calloc(c->n ? c->n : 1, sizeof *used, err);
     if (!used)
@@ -293,6 +327,9 @@ rw_status items_list(rw_ckpt *c, const rw_item_opts *o, rw_items *out, rw_err *e
             break;
         }
     }
+    /* Only adapters need the scale (and only they may fail on its sources). */
+    if (st == RW_OK && out->has_adapters)
+        st = resolve_scale(c, o, out, err);
     /* Plain matrices. */
     for (size_t i = 0; i < c->n && st == RW_OK; i++) {
         const rw_tensor *t = &c->tensors[i];

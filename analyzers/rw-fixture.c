@@ -9,6 +9,7 @@
  */
 #include "cli.h"
 #include "h5write.h"
+#include "malformed.h"
 #include "synth.h"
 
 #include <errno.h>
@@ -22,6 +23,7 @@ static const char usage[] =
     "Usage: rw-fixture runs  -o DIR [OPTION]...\n"
     "       rw-fixture known -o DIR [--seed N]\n"
     "       rw-fixture edge  -o DIR\n"
+    "       rw-fixture malformed -o DIR\n"
     "\n"
     "runs: writes DIR/full-rank/step_NNNNNN.h5 and DIR/relora/step_NNNNNN.h5, a\n"
     "  full-rank and a ReLoRA-style run of a pico-decoder-shaped model (d_model 96,\n"
@@ -50,6 +52,10 @@ static const char usage[] =
     "  error handling: vectors-only.h5 (no matrix), nan.h5 (a NaN and an Inf\n"
     "  weight), mixed-shapes/ (a run whose tensor changes shape at step 100),\n"
     "  attention-no-heads.h5 (v_proj 4x8 and o_proj 8x8 without n_heads).\n"
+    "\n"
+    "malformed: writes the HDF5 files of the malformed-input corpus\n"
+    "  (tests/malformed/): checkpoints of unusual rank, type or step attribute, and\n"
+    "  spectra files with one defect each (fixtures/malformed.h lists them).\n"
     "\n"
     "  -o, --output DIR    where to write (created)\n"
     RW_CLI_COMMON_HELP
@@ -331,8 +337,9 @@ int main(int argc, char **argv)
     if (ret >= 0)
         goto out;
     if (optind != argc - 1 || (strcmp(argv[optind], "runs") && strcmp(argv[optind], "known") &&
-                               strcmp(argv[optind], "edge"))) {
-        ret = rw_cli_usage_error(&cli, "expected one command: runs, known or edge");
+                               strcmp(argv[optind], "edge") &&
+                               strcmp(argv[optind], "malformed"))) {
+        ret = rw_cli_usage_error(&cli, "expected one command: runs, known, edge or malformed");
         goto out;
     }
     if (!cli.out) {
@@ -349,6 +356,8 @@ int main(int argc, char **argv)
         st = synth_write_runs(cli.out, &a.o, &err);
     } else if (strcmp(argv[optind], "edge") == 0) {
         st = write_edge(cli.out, &err);
+    } else if (strcmp(argv[optind], "malformed") == 0) {
+        st = malformed_write(cli.out, &err);
     } else {
         st = write_known(cli.out, a.o.seed, &err);
     }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #define SPECTRA_FORMAT "rankwatch-spectra"
+#define SPECTRA_VERSION 1
 #define SIGMA_CHUNK 65536
 
 typedef struct {
@@ -244,7 +245,7 @@ static rw_status write_index(rw_spectra_writer *w)
     H5Pclose(gcpl);
     hid_t st = vlen_str_type();
     herr_t r = (!s || !iv || !lv || g < 0) ? -1 : 0;
-    int version = 1;
+    int version = SPECTRA_VERSION;
 #define STRCOL(field)                                                                   \
     if (r >= 0) {                                                                       \
         for (size_t i = 0; i < n; i++)                                                  \
@@ -379,24 +380,43 @@ rw_status spectra_writer_close(rw_spectra_writer *w, bool commit, rw_err *err)
 /* ---------------------------------------------------------------- reading */
 
 
-/* Reads a 1-D column of n entries; strings as an owned char* array. */
-static herr_t read_column(hid_t g, const char *name, hid_t mtype, size_t n, void *out)
+/* The 1-D dataset grp/name (grp "index" or "sources", the group open as g)
+ * as n values of memory type mtype ("what" says which kind, for messages)
+ * into out; strings as an owned char * array. Each way it can be wrong has
+ * its own message naming the dataset. */
+static rw_status read_column(hid_t g, const char *path, const char *grp, const char *name,
+                             hid_t mtype, const char *what, size_t n, void *out, rw_err *err)
 {
+    if (H5Lexists(g, name, H5P_DEFAULT) <= 0)
+        return rw_fail(err, RW_EDATA, "%s: no /%s/%s", path, grp, name);
     hid_t ds = H5Dopen2(g, name, H5P_DEFAULT);
-    if (ds < 0)
-        return -1;
-    hid_t sp = H5Dget_space(ds);
-    hssize_t np = H5Sget_simple_extent_npoints(sp);
-    herr_t r = np == (hssize_t)n ? 0 : -1;
-    if (r >= 0 && n)
-        r = H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
-    H5Sclose(sp);
-    H5Dclose(ds);
-    return r;
+    hid_t sp = ds >= 0 ? H5Dget_space(ds) : H5I_INVALID_HID;
+    int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    hssize_t np = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    rw_status st = RW_OK;
+    if (ds < 0 || sp < 0 || rank < 0 || np < 0)
+        st = rw_fail(err, RW_EDATA, "%s: /%s/%s is not a readable dataset", path, grp, name);
+    else if (rank != 1)
+        st = rw_fail(err, RW_EDATA, "%s: /%s/%s has %d dimensions, not 1", path, grp, name,
+                     rank);
+    else if ((size_t)np != n)
+        st = rw_fail(err, RW_EDATA, "%s: /%s/%s has %lld entries, /%s/step has %zu", path, grp,
+                     name, (long long)np, grp, n);
+    else if (n && H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
+        st = rw_fail(err, RW_EDATA, "%s: /%s/%s does not hold %s", path, grp, name, what);
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (ds >= 0)
+        H5Dclose(ds);
+    return st;
 }
 
+/* Entries of the group's step column (which sets the number of entries of
+ * every column), or -1 when it cannot tell. */
 static hssize_t column_length(hid_t g, const char *name)
 {
+    if (H5Lexists(g, name, H5P_DEFAULT) <= 0)
+        return -1;
     hid_t ds = H5Dopen2(g, name, H5P_DEFAULT);
     if (ds < 0)
         return -1;
@@ -452,6 +472,21 @@ static char *read_str_attr(hid_t loc, const char *name)
     return out;
 }
 
+/* The integer attribute name of loc; false when absent or not an integer. */
+static bool read_int_attr(hid_t loc, const char *name, int *v)
+{
+    if (H5Aexists(loc, name) <= 0)
+        return false;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t t = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
+    bool ok = t >= 0 && H5Tget_class(t) == H5T_INTEGER && H5Aread(a, H5T_NATIVE_INT, v) >= 0;
+    if (t >= 0)
+        H5Tclose(t);
+    if (a >= 0)
+        H5Aclose(a);
+    return ok;
+}
+
 bool spectra_file_is(const char *path)
 {
     rw_h5_init();
@@ -467,30 +502,29 @@ bool spectra_file_is(const char *path)
     return yes;
 }
 
-static rw_status read_strings(hid_t g, const char *path, const char *name, size_t n,
-                              char ***out, rw_err *err)
+static rw_status read_strings(hid_t g, const char *path, const char *grp, const char *name,
+                              size_t n, char ***out, rw_err *err)
 {
     *out = rw_calloc(n ? n : 1, sizeof(char *), err);
     if (!*out)
         return RW_ENOMEM;
     hid_t t = vlen_str_type();
-    herr_t r = read_column(g, name, t, n, *out);
+    rw_status st = read_column(g, path, grp, name, t, "strings", n, *out, err);
     H5Tclose(t);
-    for (size_t i = 0; r >= 0 && i < n; i++)
+    for (size_t i = 0; st == RW_OK && i < n; i++)
         if (!(*out)[i])
-            r = -1;
-    return r < 0 ? rw_fail(err, RW_EDATA, "%s: bad spectra index column %s", path, name) : RW_OK;
+            st = rw_fail(err, RW_EDATA, "%s: /%s/%s: entry %zu is not a string", path, grp, name,
+                         i);
+    return st;
 }
 
-static rw_status read_ints(hid_t g, const char *path, const char *name, size_t n,
-                           int64_t **out, rw_err *err)
+static rw_status read_ints(hid_t g, const char *path, const char *grp, const char *name,
+                           size_t n, int64_t **out, rw_err *err)
 {
     *out = rw_calloc(n ? n : 1, sizeof **out, err);
     if (!*out)
         return RW_ENOMEM;
-    if (read_column(g, name, H5T_NATIVE_INT64, n, *out) < 0)
-        return rw_fail(err, RW_EDATA, "%s: bad spectra index column %s", path, name);
-    return RW_OK;
+    return read_column(g, path, grp, name, H5T_NATIVE_INT64, "integers", n, *out, err);
 }
 
 static void free_strings(char **v, size_t n)
@@ -652,54 +686,99 @@ rw_status spectra_reader_open(const char *path, rw_spectra_reader **out, rw_err 
     hid_t g = H5I_INVALID_HID, sg = H5I_INVALID_HID;
     r->f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (r->f < 0) {
-        st = rw_fail(err, RW_EDATA, "%s: cannot open as HDF5", path);
+        st = rw_fail(err, RW_EDATA, "%s: cannot open as HDF5 (truncated or corrupt file?)",
+                     path);
         goto done;
     }
-    g = H5Gopen2(r->f, "index", H5P_DEFAULT);
-    r->sig = H5Dopen2(r->f, "sigma", H5P_DEFAULT);
+    /* A later version may mean anything: refused, not misread. */
+    int version;
+    if (!read_int_attr(r->f, "version", &version)) {
+        st = rw_fail(err, RW_EDATA, "%s: no integer version attribute (not a spectra file?)",
+                     path);
+        goto done;
+    }
+    if (version != SPECTRA_VERSION) {
+        st = rw_fail(err, RW_EDATA, "%s: spectra file version %d; this rankwatch reads "
+                     "version %d", path, version, SPECTRA_VERSION);
+        goto done;
+    }
+    g = H5Lexists(r->f, "index", H5P_DEFAULT) > 0 ? H5Gopen2(r->f, "index", H5P_DEFAULT)
+                                                  : H5I_INVALID_HID;
+    r->sig = H5Lexists(r->f, "sigma", H5P_DEFAULT) > 0 ? H5Dopen2(r->f, "sigma", H5P_DEFAULT)
+                                                       : H5I_INVALID_HID;
     hssize_t n = g >= 0 ? column_length(g, "step") : -1;
     if (g < 0 || r->sig < 0 || n < 0) {
-        st = rw_fail(err, RW_EDATA, "%s: not a spectra file (no /index or /sigma)", path);
+        st = rw_fail(err, RW_EDATA, "%s: not a spectra file (no %s)", path,
+                     g < 0 ? "/index group" : r->sig < 0 ? "/sigma dataset" : "/index/step");
         goto done;
     }
     r->n = (size_t)n;
     hid_t ss = H5Dget_space(r->sig);
-    r->nsig = (hsize_t)H5Sget_simple_extent_npoints(ss);
-    H5Sclose(ss);
+    int srank = ss >= 0 ? H5Sget_simple_extent_ndims(ss) : -1;
+    hssize_t nsig = ss >= 0 ? H5Sget_simple_extent_npoints(ss) : -1;
+    if (ss >= 0)
+        H5Sclose(ss);
+    hid_t stype = H5Dget_type(r->sig);
+    H5T_class_t scls = stype >= 0 ? H5Tget_class(stype) : H5T_NO_CLASS;
+    if (stype >= 0)
+        H5Tclose(stype);
+    if (srank != 1 || nsig < 0) {
+        st = rw_fail(err, RW_EDATA, "%s: /sigma has %d dimensions, not 1", path, srank);
+        goto done;
+    }
+    if (scls != H5T_FLOAT && scls != H5T_INTEGER) {
+        st = rw_fail(err, RW_EDATA, "%s: /sigma does not hold numbers", path);
+        goto done;
+    }
+    r->nsig = (hsize_t)nsig;
     for (int c = 0; c < NSTR && st == RW_OK; c++)
-        st = read_strings(g, path, strnames[c], r->n, &r->cols[c], err);
+        st = read_strings(g, path, "index", strnames[c], r->n, &r->cols[c], err);
     for (int c = 0; c < NINT && st == RW_OK; c++)
-        st = read_ints(g, path, intnames[c], r->n, &r->iv[c], err);
+        st = read_ints(g, path, "index", intnames[c], r->n, &r->iv[c], err);
     if (st == RW_OK) {
         r->ref_fro = rw_calloc(r->n ? r->n : 1, sizeof *r->ref_fro, err);
         r->layer = rw_calloc(r->n ? r->n : 1, sizeof *r->layer, err);
         if (!r->ref_fro || !r->layer)
             st = RW_ENOMEM;
-        else if (read_column(g, "ref_fro", H5T_NATIVE_DOUBLE, r->n, r->ref_fro) < 0 ||
-                 read_column(g, "layer", H5T_NATIVE_INT32, r->n, r->layer) < 0)
-            st = rw_fail(err, RW_EDATA, "%s: bad spectra index column ref_fro or layer", path);
     }
+    if (st == RW_OK)
+        st = read_column(g, path, "index", "ref_fro", H5T_NATIVE_DOUBLE, "numbers", r->n,
+                         r->ref_fro, err);
+    if (st == RW_OK)
+        st = read_column(g, path, "index", "layer", H5T_NATIVE_INT32, "integers", r->n,
+                         r->layer, err);
     for (size_t i = 0; i < r->n && st == RW_OK; i++) {
         int64_t rows = r->iv[1][i], cols = r->iv[2][i], off = r->iv[3][i], cnt = r->iv[4][i];
         int64_t k = rows < cols ? rows : cols;
-        if (rows < 0 || cols < 0 || cnt != k || off < 0 || (hsize_t)off > r->nsig ||
-            (hsize_t)cnt > r->nsig - (hsize_t)off || rw_kind_parse(r->cols[6][i]) < 0)
-            st = rw_fail(err, RW_EDATA, "%s: index entry %zu (%s) out of range", path, i,
-                         r->cols[1][i]);
+        const char *t = r->cols[1][i];
+        if (rw_kind_parse(r->cols[6][i]) < 0)
+            st = rw_fail(err, RW_EDATA, "%s: index entry %zu (%s): kind '%s' is unknown", path,
+                         i, t, r->cols[6][i]);
+        else if (rows < 0 || cols < 0)
+            st = rw_fail(err, RW_EDATA, "%s: index entry %zu (%s): shape %lldx%lld is negative",
+                         path, i, t, (long long)rows, (long long)cols);
+        else if (cnt != k)
+            st = rw_fail(err, RW_EDATA, "%s: index entry %zu (%s): count %lld, but a %lldx%lld "
+                         "matrix has %lld singular values", path, i, t, (long long)cnt,
+                         (long long)rows, (long long)cols, (long long)k);
+        else if (off < 0 || (hsize_t)off > r->nsig || (hsize_t)cnt > r->nsig - (hsize_t)off)
+            st = rw_fail(err, RW_EDATA, "%s: index entry %zu (%s): values at offset %lld run "
+                         "past the end of /sigma (%llu values)", path, i, t, (long long)off,
+                         (unsigned long long)r->nsig);
     }
     /* Sources (what the cache is keyed on) and options: optional. */
     if (st == RW_OK && H5Lexists(r->f, "sources", H5P_DEFAULT) > 0) {
         sg = H5Gopen2(r->f, "sources", H5P_DEFAULT);
         hssize_t ns = sg >= 0 ? column_length(sg, "step") : -1;
         if (ns < 0) {
-            st = rw_fail(err, RW_EDATA, "%s: bad /sources", path);
+            st = rw_fail(err, RW_EDATA, "%s: /sources has no step column", path);
             goto done;
         }
         r->nsrc = (size_t)ns;
         for (int c = 0; c < NSRC_STR && st == RW_OK; c++)
-            st = read_strings(sg, path, srcstr[c], r->nsrc, &r->scols[c], err);
+            st = read_strings(sg, path, "sources", srcstr[c], r->nsrc, &r->scols[c], err);
         for (int c = 0; c < NSRC_INT && st == RW_OK; c++)
-            st = read_ints(sg, path, srcint[c], r->nsrc, &r->siv[c], err);
+            st = read_ints(sg, path, "sources", srcint[c], r->nsrc, &r->siv[c], err);
     }
     if (st == RW_OK)
         r->options = read_str_attr(r->f, "options");

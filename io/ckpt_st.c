@@ -171,23 +171,52 @@ static const char *json_text(const cJSON *j, char *buf)
     return "null";
 }
 
+/* Why json_parse failed. */
+typedef enum { JSON_SYNTAX, JSON_TRAILING, JSON_TOO_DEEP } json_fail;
+
+/* How many arrays and objects are open after the JSON text[0, n). */
+static size_t json_depth(const char *text, size_t n)
+{
+    size_t depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = text[i];
+        if (in_string) {
+            if (ch == '\\')
+                i++;
+            else if (ch == '"')
+                in_string = false;
+        } else if (ch == '"') {
+            in_string = true;
+        } else if (ch == '[' || ch == '{') {
+            depth++;
+        } else if ((ch == ']' || ch == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return depth;
+}
+
 /* Parses text[0, n) (NUL-terminated at n) as one JSON value and nothing
  * after it but whitespace. NULL on failure: *at is then the byte where it
- * failed, *trailing whether the value itself was complete. */
-static cJSON *json_parse(const char *text, size_t n, size_t *at, bool *trailing)
+ * failed and *why the reason — text after a complete value, nesting beyond
+ * cJSON's limit (which it reports as a syntax error), or a syntax error. */
+static cJSON *json_parse(const char *text, size_t n, size_t *at, json_fail *why)
 {
     const char *end = NULL;
     *at = 0;
-    *trailing = false;
+    *why = JSON_SYNTAX;
     cJSON *root = cJSON_ParseWithLengthOpts(text, n, &end, false);
     if (!root) {
         *at = end ? (size_t)(end - text) : 0;
+        if (json_depth(text, *at) >= CJSON_NESTING_LIMIT)
+            *why = JSON_TOO_DEEP;
         return NULL;
     }
     for (const char *p = end; p < text + n; p++)
         if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
             *at = (size_t)(p - text);
-            *trailing = true;
+            *why = JSON_TRAILING;
             cJSON_Delete(root);
             return NULL;
         }
@@ -451,6 +480,9 @@ static rw_status st_parse(rw_ckpt *c, const st_file *f, int shard, size_t *cap, 
         return rw_fail(err, RW_EDATA, "%s: header length %llu runs past the end of the file "
                        "(%llu bytes): truncated, or not a safetensors file", path,
                        (unsigned long long)hlen, (unsigned long long)f->size);
+    if (hlen == 0)
+        return rw_fail(err, RW_EDATA, "%s: header length is 0: no JSON header (not a "
+                       "safetensors file?)", path);
     uint64_t data_size = f->size - 8 - hlen;
 
     rw_status st = RW_OK;
@@ -472,11 +504,16 @@ static rw_status st_parse(rw_ckpt *c, const st_file *f, int shard, size_t *cap, 
         goto done;
     }
     size_t at;
-    bool trailing;
-    root = json_parse(text, (size_t)hlen, &at, &trailing);
+    json_fail why;
+    root = json_parse(text, (size_t)hlen, &at, &why);
     if (!root) {
-        st = rw_fail(err, RW_EDATA, trailing ? "%s: header has text after its JSON object "
-                     "(byte %zu of %llu)" : "%s: header is not JSON (error at byte %zu of %llu)",
+        st = rw_fail(err, RW_EDATA,
+                     why == JSON_TRAILING ? "%s: header has text after its JSON object "
+                                            "(byte %zu of %llu)"
+                     : why == JSON_TOO_DEEP ? "%s: header nests arrays and objects deeper "
+                                              "than 1000 levels (byte %zu of %llu)"
+                                            : "%s: header is not JSON (error at byte %zu of "
+                                              "%llu)",
                      path, at, (unsigned long long)hlen);
         goto done;
     }
@@ -584,12 +621,20 @@ static rw_status index_load(const char *path, cJSON **root, const cJSON **wmap, 
         goto done;
     }
     text[size] = '\0';
-    size_t at;
-    bool trailing;
-    *root = json_parse(text, (size_t)size, &at, &trailing);
+    /* JSON is UTF-8 text; cJSON would pass other bytes on into names. */
+    size_t at = utf8_bad((const uint8_t *)text, (size_t)size);
+    if (at < (size_t)size) {
+        st = rw_fail(err, RW_EDATA, "%s: not UTF-8 text (byte %zu of %ld)", path, at, size);
+        goto done;
+    }
+    json_fail why;
+    *root = json_parse(text, (size_t)size, &at, &why);
     if (!*root) {
         st = rw_fail(err, RW_EDATA, "%s: not JSON (%s at byte %zu of %ld)", path,
-                     trailing ? "text after the JSON value" : "error", at, size);
+                     why == JSON_TRAILING ? "text after the JSON value"
+                     : why == JSON_TOO_DEEP ? "nested deeper than 1000 levels"
+                                            : "error",
+                     at, size);
         goto done;
     }
     *wmap = cJSON_GetObjectItemCaseSensitive(*root, "weight_map");

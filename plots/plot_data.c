@@ -571,7 +571,9 @@ rw_status plot_spectra_load(const char *const *paths, size_t npaths, const rw_pl
     rw_status st = sel_src(&sp->sel, paths, npaths, err);
     rw_select all = {0};
     for (size_t f = 0; st == RW_OK && f < npaths; f++) {
-        if (spectra_file_is(paths[f])) {
+        /* Any HDF5 file is read as a spectra file, which says what is
+         * wrong with it; as a table, its bytes would make no sense. */
+        if (rw_is_hdf5(paths[f])) {
             /* The named component; else each matrix's default and the OV circuit. */
             int comp = o->component ? rw_comp_parse(o->component) : -1;
             rw_kind kind = o->updates == 1 ? RW_KIND_UPDATE : RW_KIND_WEIGHT;

@@ -208,9 +208,15 @@ static bool panel_range(const traj *t, int module, double *lo, double *hi)
         *lo = a / pad;
         *hi = b * pad;
     } else {
-        double pad = (b - a) * 0.05;
+        /* At least 1e-6 of the values' size: a range narrower than that
+         * (values equal but for round-off, per = 0.2 and 0.2000000000000017)
+         * prints as one number in the script's %.10g, and gnuplot refuses an
+         * empty y range. */
+        double pad = (b - a) * 0.05, mag = fmax(fabs(a), fabs(b));
+        if (pad < mag * 1e-6)
+            pad = b - a > 0 ? mag * 1e-6 : mag * 0.05;
         if (pad == 0)
-            pad = fabs(a) > 0 ? fabs(a) * 0.05 : 0.05;
+            pad = 0.05;
         *lo = a - pad;
         *hi = b + pad;
     }
