@@ -110,37 +110,10 @@ static uint64_t le64(const uint8_t *p)
 /* Index of the first byte of s[0, n) that breaks UTF-8 (or is NUL), or n. */
 static size_t utf8_bad(const uint8_t *s, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        uint8_t b = s[i];
-        size_t len;
-        uint32_t cp, min;
-        if (b == 0)
-            return i;
-        if (b < 0x80) {
-            i++;
-            continue;
-        } else if ((b & 0xe0) == 0xc0) {
-            len = 2, cp = b & 0x1f, min = 0x80;
-        } else if ((b & 0xf0) == 0xe0) {
-            len = 3, cp = b & 0x0f, min = 0x800;
-        } else if ((b & 0xf8) == 0xf0) {
-            len = 4, cp = b & 0x07, min = 0x10000;
-        } else {
-            return i;
-        }
-        if (n - i < len)
-            return i;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return i;
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return i;
+    size_t i = 0, len;
+    while (i < n && s[i] && (len = rw_utf8_len(s + i)) > 0 && len <= n - i)
         i += len;
-    }
-    return n;
+    return i;
 }
 
 /* A JSON number that is an integer in [0, 2^53): exact as a cJSON double. */

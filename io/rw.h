@@ -120,6 +120,11 @@ char *rw_dirname(const char *path);
  * "path: not a regular file" (or stat's reason) in err. */
 rw_status rw_check_regular(const char *path, rw_err *err);
 
+/* Length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms,
+ * no surrogates, nothing above U+10FFFF) that s starts with, 1 to 4; 0 when
+ * s does not start one. s is NUL-terminated, and NUL ends any sequence. */
+size_t rw_utf8_len(const unsigned char *s);
+
 /* Reads exactly len bytes at byte offset off of fd (short reads and EINTR
  * retried). False on a read error (errno says which) or when the file ends
  * first (errno 0). */

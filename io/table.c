@@ -260,42 +260,6 @@ static void put_csv(FILE *f, const char *s)
     fputc('"', f);
 }
 
-/* Length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms,
- * no surrogates, nothing above U+10FFFF) that s starts with, 1 to 4; 0 when
- * s does not start one. s is NUL-terminated, and NUL ends any sequence. */
-static size_t utf8_len(const unsigned char *s)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-    size_t n;
-    if (c < 0x80)
-        return 1;
-    if (c < 0xc2)
-        return 0;
-    if (c < 0xe0) {
-        n = 2;
-    } else if (c < 0xf0) {
-        n = 3;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f;
-    } else if (c < 0xf5) {
-        n = 4;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else {
-        return 0;
-    }
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    return n;
-}
-
 /* A JSON string (RFC 8259), quotes included: " and \ escaped, \n \t \r,
  * \u00NN for the other control bytes; JSON text is UTF-8, so a byte that is
  * not part of a well-formed sequence is written as U+FFFD. */
@@ -307,7 +271,7 @@ static void put_json(FILE *f, const char *s)
         /* Runs that need no escape go out whole. */
         const unsigned char *run = p;
         size_t n;
-        while (*p && *p != '"' && *p != '\\' && *p >= 0x20 && (n = utf8_len(p)))
+        while (*p && *p != '"' && *p != '\\' && *p >= 0x20 && (n = rw_utf8_len(p)))
             p += n;
         fwrite(run, 1, (size_t)(p - run), f);
         if (!*p)

@@ -320,7 +320,9 @@ void gp_stage_abort(gp_stage *s)
  * (no backslash escapes, no backquote or macro substitution): quotes are
  * doubled and control characters escaped (rw_escape_byte: a newline
  * would end the command and start another), so that whatever a name holds,
- * gnuplot reads it as one string, on one line, and never as code. */
+ * gnuplot reads it as one string, on one line, and never as code. Bytes
+ * that are not UTF-8, which the cairo terminals refuse to draw, are
+ * written \xNN too. */
 char *gp_quoted(const char *s)
 {
     size_t n = 3;
@@ -331,12 +333,16 @@ char *gp_quoted(const char *s)
         return NULL;
     *w++ = '\'';
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        size_t len = rw_utf8_len(c);
         if (*c == '\'')
             *w++ = '\'';
-        if (*c < 0x20 || *c == 0x7f)
+        if (*c < 0x20 || *c == 0x7f || len == 0) {
             w += strlen(rw_escape_byte(*c, w));
-        else
-            *w++ = (char)*c;
+        } else {
+            memcpy(w, c, len);
+            w += len;
+            c += len - 1;
+        }
     }
     *w++ = '\'';
     *w = '\0';

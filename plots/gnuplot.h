@@ -55,7 +55,8 @@ void gp_stage_abort(gp_stage *s);
 /* ---------------------------------------------------------------- syntax */
 
 /* s as a single-quoted gnuplot string: '' for a quote, control characters
- * written \n, \t, \r or \xNN, every other byte as it is. gnuplot reads the
+ * written \n, \t, \r or \xNN, as are bytes that are not UTF-8; the rest
+ * as it is. gnuplot reads the
  * result as one string on one line, whatever s holds: the one way a name
  * read from a file (tensor, module, run, path) enters a script, its
  * comments and its data files. A new string (caller frees), NULL when out
