@@ -161,10 +161,12 @@ rw_status h5w_attr_f64(rw_h5w *w, const char *path, const char *name, double v, 
 rw_status h5w_attr_str(rw_h5w *w, const char *path, const char *name, const char *v,
                        rw_err *err)
 {
+    /* Fixed-length, NUL-terminated: the reader never reads a variable-length
+     * attribute (ckpt_h5.c). */
     hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_size(t, strlen(v) + 1);
     H5Tset_cset(t, H5T_CSET_UTF8);
-    rw_status st = put_attr(w, path, name, t, t, &v, err);
+    rw_status st = put_attr(w, path, name, t, t, v, err);
     H5Tclose(t);
     return st;
 }
