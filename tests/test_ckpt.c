@@ -4,7 +4,11 @@
  * every dtype decoded exactly, matricization, attributes, step from the
  * attribute and from names, step-group files, duplicate steps; float
  * datasets read raw (pread at their offset) exactly when their layout allows
- * it, and through HDF5 otherwise, with the same values.
+ * it, and through HDF5 otherwise, with the same values. Resource bounds and
+ * checked values (docs/reliability.md): storage that does not match the
+ * shape, only the attributes used read (never a variable-length one), the
+ * step attribute or metadata checked, non-IEEE 16-bit floats converted by
+ * HDF5.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +30,7 @@
 #include "ckpt.h"
 #include "h5write.h"
 #include "run.h"
+#include "stwrite.h"
 #include "testutil.h"
 
 static char tmpdir[256];
@@ -674,6 +679,38 @@ static void step_attribute_checked(void **state)
     }
 }
 
+/* safetensors metadata are strings: the step must be a whole number in
+ * 0 .. 2^53 there too. */
+static void safetensors_step_checked(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"1500.5", "-3", "1152921504606846976", "step"};
+    for (size_t i = 0; i <= sizeof bad / sizeof *bad; i++) {
+        const char *p = path_in("step_000700.safetensors");
+        rw_stw *w = stw_new();
+        rw_err err = {{0}};
+        double v[4] = {1, 2, 3, 4};
+        int64_t shape[2] = {2, 2};
+        assert_int_equal(stw_meta(w, "step", i < 4 ? bad[i] : "1500", &err), RW_OK);
+        assert_int_equal(stw_tensor(w, "w", 2, shape, RW_DT_F32, v, &err), RW_OK);
+        assert_int_equal(stw_save(w, p, &err), RW_OK);
+        stw_free(w);
+        rw_ckpt *c = NULL;
+        if (i == 4) {
+            assert_int_equal(ckpt_open(p, NULL, &c, &err), RW_OK);
+            assert_int_equal(ckpt_step(c), 1500);
+            ckpt_free(c);
+            continue;
+        }
+        assert_int_equal(ckpt_open(p, NULL, &c, &err), RW_EDATA);
+        char want[600];
+        snprintf(want, sizeof want, "%s: step '%s' is not a whole number in 0 .. 2^53", p,
+                 bad[i]);
+        if (!strstr(err.msg, want))
+            fail_msg("'%s' lacks '%s'", err.msg, want);
+    }
+}
+
 /* A 16-bit float with the fields of IEEE binary16 but exponent bias 14
  * (legal in HDF5): every value is twice what IEEE half would make of its
  * bits. Read through HDF5's conversion, the values come back as written. */
@@ -731,6 +768,7 @@ int main(void)
         cmocka_unit_test(storage_must_match_the_shape),
         cmocka_unit_test(only_the_attributes_used),
         cmocka_unit_test(step_attribute_checked),
+        cmocka_unit_test(safetensors_step_checked),
         cmocka_unit_test(nonstandard_float16),
     };
     return cmocka_run_group_tests_name("ckpt", tests, setup, teardown);
