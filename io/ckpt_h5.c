@@ -192,6 +192,10 @@ static rw_status check_storage(visit_ctx *v, hid_t ds, hid_t type, const rw_tens
                        "%s: %s: no values stored for its %s %s (never written; reading it "
                        "would give fill values)",
                        c->path, t->name, shape, rw_dtype_name(t->dtype));
+    haddr_t off = H5Dget_offset(ds); /* contiguous only */
+    hsize_t end = off == HADDR_UNDEF ? stored : off + stored;
+    if (stored >= declared && end >= stored && end <= s->filesize)
+        return RW_OK; /* the usual case, decided without the property list */
     hid_t dcpl = H5Dget_create_plist(ds);
     int nfilters = dcpl >= 0 ? H5Pget_nfilters(dcpl) : -1;
     int nexternal = dcpl >= 0 ? H5Pget_external_count(dcpl) : -1;
@@ -207,15 +211,11 @@ static rw_status check_storage(visit_ctx *v, hid_t ds, hid_t type, const rw_tens
                        "written)",
                        c->path, t->name, (unsigned long long)stored, declared, shape,
                        rw_dtype_name(t->dtype));
-    haddr_t off = H5Dget_offset(ds); /* contiguous only */
-    hsize_t end = off == HADDR_UNDEF ? stored : off + stored;
-    if (end < stored || end > s->filesize)
-        return rw_fail(v->err, RW_EDATA,
-                       "%s: %s: its %llu stored bytes end past the end of the file (%llu "
-                       "bytes; truncated?)",
-                       c->path, t->name, (unsigned long long)stored,
-                       (unsigned long long)s->filesize);
-    return RW_OK;
+    return rw_fail(v->err, RW_EDATA,
+                   "%s: %s: its %llu stored bytes end past the end of the file (%llu "
+                   "bytes; truncated?)",
+                   c->path, t->name, (unsigned long long)stored,
+                   (unsigned long long)s->filesize);
 }
 
 /* Adds the open dataset ds as a tensor, and closes it. (Kept open for the
