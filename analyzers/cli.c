@@ -19,7 +19,7 @@
 
 enum {
     OPT_INCLUDE = 1000, OPT_EXCLUDE, OPT_COMPONENT, OPT_LABEL, OPT_FORMAT, OPT_VERSION,
-    OPT_LORA_SCALE, OPT_HEADS, OPT_KV_HEADS, OPT_FAST,
+    OPT_LORA_SCALE, OPT_HEADS, OPT_KV_HEADS, OPT_FAST, OPT_MAX_MATRIX,
 };
 
 static const struct option common_opts[] = {
@@ -34,6 +34,7 @@ static const struct option common_opts[] = {
     {"heads", required_argument, NULL, OPT_HEADS},
     {"kv-heads", required_argument, NULL, OPT_KV_HEADS},
     {"fast", no_argument, NULL, OPT_FAST},
+    {"max-matrix-mib", required_argument, NULL, OPT_MAX_MATRIX},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
 };
@@ -133,6 +134,10 @@ int rw_cli_parse(rw_cli *c, int argc, char **argv, const struct option *extra,
     rw_cli_signals();
     c->format = RW_TF_TSV;
     c->lora_scale = NAN;
+    c->max_matrix_mib = RW_MAX_MATRIX_MIB_DEFAULT;
+    const char *env = getenv("RW_MAX_MATRIX_MIB");
+    if (env && parse_positive(c, "RW_MAX_MATRIX_MIB", env, &c->max_matrix_mib) != 0)
+        return 2;
     size_t nextra = 0;
     while (extra && extra[nextra].name)
         nextra++;
@@ -207,6 +212,10 @@ int rw_cli_parse(rw_cli *c, int argc, char **argv, const struct option *extra,
             break;
         case OPT_FAST:
             c->fast = true;
+            break;
+        case OPT_MAX_MATRIX:
+            if ((ret = parse_positive(c, "--max-matrix-mib", optarg, &c->max_matrix_mib)) == 0)
+                ret = -1;
             break;
         case OPT_HEADS:
         case OPT_KV_HEADS:
@@ -298,6 +307,7 @@ rw_analysis_opts rw_cli_analysis(const rw_cli *c)
         .item = {.lora_scale = c->lora_scale, .heads = c->heads, .kv_heads = c->kv_heads,
                  .prog = c->prog},
         .prog = c->prog, .progress = true, .jobs = c->jobs, .fast = c->fast,
+        .max_matrix_bytes = (size_t)c->max_matrix_mib << 20,
     };
     return o;
 }

@@ -25,7 +25,11 @@ typedef struct {
     double lora_scale;       /* --lora-scale; nan when not given */
     long heads, kv_heads;    /* --heads, --kv-heads; 0 when not given */
     bool fast;               /* --fast */
+    long max_matrix_mib;     /* --max-matrix-mib, else RW_MAX_MATRIX_MIB, else 8192 */
 } rw_cli;
+
+/* The default cap on one matrix, in MiB of doubles (8 GiB). */
+#define RW_MAX_MATRIX_MIB_DEFAULT 8192
 
 /* Called for options a program adds; returns 0 when handled, 2 for a usage
  * error (after printing it). */
@@ -73,6 +77,8 @@ rw_analysis_opts rw_cli_analysis(const rw_cli *c);
     "  --label NAME        name the next run (repeatable; or write NAME=PATH)\n"        \
     "  -j, --jobs N        decompose N matrices at once (default: one per core; at\n"   \
     "                      most 4 per core and one per matrix, whatever N says)\n"     \
+    "  --max-matrix-mib N  refuse a matrix larger than N MiB as doubles (default:\n"   \
+    "                      RW_MAX_MATRIX_MIB, else 8192)\n"                             \
     "  --fast              singular values only as accurate as the stored dtype\n"      \
     "                      allows (eps(dtype)*||W||_F); default: also sigma_min to\n"  \
     "                      2e-10 of itself, so cond agrees with a double-precision SVD\n"

@@ -11,6 +11,7 @@
 #include "compare.h"
 
 #include "outfile.h"
+#include "table_keys.h"
 
 #include <errno.h>
 #include <math.h>
@@ -427,6 +428,25 @@ static int cmp_rows(const void *a, const void *b)
 
 /* --------------------------------------------------------------- compare */
 
+/* The items' keys through the rule every table reader shares. */
+static rw_status check_unique(const item_vec *iv, const char *const *runs,
+                              const char *const *tensors, const char *const *metrics,
+                              const char *const *names, rw_err *err)
+{
+    table_key *k = rw_calloc(iv->n ? iv->n : 1, sizeof *k, err);
+    if (!k)
+        return RW_ENOMEM;
+    for (size_t i = 0; i < iv->n; i++) {
+        const cmp_item *it = &iv->v[i];
+        k[i] = (table_key){.run = runs[it->run], .tensor = tensors[it->ten], .step = it->step,
+                           .what = metrics[it->metric], .src = names[it->src],
+                           .row = it->row};
+    }
+    rw_status st = table_keys_unique(k, iv->n, err);
+    free(k);
+    return st;
+}
+
 rw_status compare_runs(const rw_table *const *tables, const char *const *names,
                        const char *const *labels, size_t ntables, const rw_compare_opts *o,
                        rw_comparison *out, rw_err *err)
@@ -478,7 +498,11 @@ rw_status compare_runs(const rw_table *const *tables, const char *const *names,
     const char **runs = nm.run.strs;
     size_t nruns = nm.run.n;
 
-    /* Items -> points, refusing a (run, step, tensor) given twice. */
+    /* No (run, step, tensor) may give a metric twice (table_keys.h). */
+    if ((st = check_unique(&iv, runs, nm.ten.strs, metrics, names, err)) != RW_OK)
+        goto done;
+
+    /* Items -> points. */
     pts = rw_calloc(iv.n, sizeof *pts, err);
     vals = rw_calloc(iv.n, sizeof *vals, err);
     if (!pts || !vals) {
@@ -494,16 +518,6 @@ rw_status compare_runs(const rw_table *const *tables, const char *const *names,
             if (b->metric != a->metric || b->step != a->step || b->run != a->run ||
                 b->mod != a->mod)
                 break;
-            if (j > i && b->ten == iv.v[j - 1].ten) {
-                const cmp_item *p = &iv.v[j - 1];
-                st = rw_fail(err, RW_EDATA,
-                             "run %s, step %lld, tensor %s: %s given twice (%s row %zu, %s row "
-                             "%zu)",
-                             runs[b->run], (long long)b->step, nm.ten.strs[b->ten],
-                             metrics[b->metric], names[p->src], p->row + 1, names[b->src],
-                             b->row + 1);
-                goto done;
-            }
             vals[j - i] = b->v;
         }
         cmp_point *p = &pts[npts++];

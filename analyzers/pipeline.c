@@ -310,6 +310,35 @@ static double fro_of(const double *a, size_t n)
     return sqrt(s);
 }
 
+/* The memory cap: item it of its (from checkpoint path) is refused, before
+ * anything is read or allocated, when its matrix or, for ov and wo_wv, a
+ * v_proj or o_proj matrix it is formed from, takes more than cap bytes as
+ * doubles (0: no cap). A file of a few KB can declare a 30000 x 30000
+ * matrix; this says so instead of allocating 7 GB. */
+static rw_status check_matrix_size(size_t cap, const char *path, const rw_items *its,
+                                   const rw_item *it, rw_err *err)
+{
+    const rw_item *parts[3] = {it, NULL, NULL};
+    if (it->comp == RW_COMP_OV || it->comp == RW_COMP_WO_WV) {
+        parts[1] = &its->v[it->v_item];
+        parts[2] = &its->v[it->o_item];
+    }
+    for (int p = 0; p < 3 && cap > 0; p++) {
+        const rw_item *x = parts[p];
+        size_t numel, bytes;
+        if (!x || (rw_mul_size((size_t)x->rows, (size_t)x->cols, &numel) &&
+                   rw_mul_size(numel, sizeof(double), &bytes) && bytes <= cap))
+            continue;
+        return rw_fail(err, RW_EDATA,
+                       "%s: %s: a %lldx%lld matrix takes %.1f MiB as doubles, more than the "
+                       "cap of %zu MiB (raise it with --max-matrix-mib N or RW_MAX_MATRIX_MIB)",
+                       path, x->tensor, (long long)x->rows, (long long)x->cols,
+                       (double)x->rows * (double)x->cols * sizeof(double) / 1048576.0,
+                       cap >> 20);
+    }
+    return RW_OK;
+}
+
 /* One checkpoint, opened, with its items. */
 typedef struct {
     rw_ckpt *c;
@@ -484,7 +513,9 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
             const rw_item *it = &cur.it.v[i];
             if (!item_selected(it, &o->sel, o->comps))
                 continue;
-            if ((st = book_check(&book, cur.c->path, it, cur.step, err)) != RW_OK)
+            if ((st = book_check(&book, cur.c->path, it, cur.step, err)) != RW_OK ||
+                (st = check_matrix_size(o->max_matrix_bytes, cur.c->path, &cur.it, it, err)) !=
+                    RW_OK)
                 break;
             if (o->weights)
                 st = submit_item(an, run->label, &cur, i, NULL, RW_KIND_WEIGHT, err);

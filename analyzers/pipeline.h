@@ -57,6 +57,8 @@ typedef struct {
                                matrices to decompose */
     bool fast;              /* singular values within the stored dtype's contract only
                                (spectral.h); else sigma_min to 2e-10 relative too */
+    size_t max_matrix_bytes; /* a selected matrix larger than this, as doubles, is an
+                               error before anything is read; 0: no cap */
     /* When set and true for checkpoint ci of run, its spectra are not
      * computed (the caller has them already, e.g. from a cache). */
     bool (*reuse)(const rw_run *run, size_t ci, void *ctx);

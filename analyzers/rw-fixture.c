@@ -51,7 +51,10 @@ static const char usage[] =
     "edge: writes checkpoints that analyses must refuse or flag, for testing\n"
     "  error handling: vectors-only.h5 (no matrix), nan.h5 (a NaN and an Inf\n"
     "  weight), mixed-shapes/ (a run whose tensor changes shape at step 100),\n"
-    "  attention-no-heads.h5 (v_proj 4x8 and o_proj 8x8 without n_heads).\n"
+    "  attention-no-heads.h5 (v_proj 4x8 and o_proj 8x8 without n_heads),\n"
+    "  unwritten.h5 (a 30000x30000 float32 matrix declared, never written: 1.4 KB),\n"
+    "  step-string.h5 (a step attribute that is a string), wide.h5 (a 384x384\n"
+    "  float16 matrix: 1.1 MiB as doubles, above --max-matrix-mib 1).\n"
     "\n"
     "malformed: writes the HDF5 files of the malformed-input corpus\n"
     "  (tests/malformed/): checkpoints of unusual rank, type or step attribute, and\n"
@@ -276,6 +279,47 @@ static rw_status edge_file(const char *path, int64_t step, int64_t rows, bool na
     return st == RW_OK ? cst : st;
 }
 
+/* Closes h (committing when st is RW_OK); the first failure of the two. */
+static rw_status close_h5(rw_h5w *h, rw_status st, rw_err *err)
+{
+    if (!h)
+        return st;
+    rw_status cst = h5w_close(h, st == RW_OK, err);
+    return st == RW_OK ? cst : st;
+}
+
+/* The edge files that test resource bounds and checked values (see usage). */
+static rw_status write_hostile(const char *dir, rw_err *err)
+{
+    char p[4096];
+    rw_h5w *h = NULL;
+    int64_t big[2] = {30000, 30000}, wide[2] = {384, 384}, small[2] = {4, 8};
+    snprintf(p, sizeof p, "%s/unwritten.h5", dir);
+    rw_status st = h5w_open(p, &h, err);
+    if (st == RW_OK)
+        st = h5w_dataset_unwritten(h, "layers.0.mlp.weight", 2, big, RW_DT_F32, err);
+    if ((st = close_h5(h, st, err)) != RW_OK)
+        return st;
+    double *v = rw_calloc(384 * 384, sizeof *v, err);
+    if (!v)
+        return RW_ENOMEM;
+    for (size_t i = 0; i < 384 * 384; i++)
+        v[i] = sin(i + 1.0);
+    snprintf(p, sizeof p, "%s/step-string.h5", dir);
+    h = NULL;
+    if ((st = h5w_open(p, &h, err)) == RW_OK &&
+        (st = h5w_attr_str(h, "/", "step", "100", err)) == RW_OK)
+        st = h5w_dataset(h, "layers.0.mlp.weight", 2, small, RW_DT_F32, v, 0, err);
+    st = close_h5(h, st, err);
+    snprintf(p, sizeof p, "%s/wide.h5", dir);
+    h = NULL;
+    if (st == RW_OK && (st = h5w_open(p, &h, err)) == RW_OK)
+        st = h5w_dataset(h, "layers.0.mlp.weight", 2, wide, RW_DT_F16, v, 0, err);
+    st = close_h5(h, st, err);
+    free(v);
+    return st;
+}
+
 static rw_status write_edge(const char *dir, rw_err *err)
 {
     char p[4096];
@@ -312,7 +356,7 @@ static rw_status write_edge(const char *dir, rw_err *err)
         if (st == RW_OK)
             st = cst;
     }
-    return st;
+    return st == RW_OK ? write_hostile(dir, err) : st;
 }
 
 int main(int argc, char **argv)

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <hdf5.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -461,8 +462,17 @@ static char *read_str_attr(hid_t loc, const char *name)
         return NULL;
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
     hid_t t = vlen_str_type();
+    /* One string, as spectra_writer writes it; nothing else is read. */
+    hid_t ft = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
+    hid_t sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+    bool one_string = ft >= 0 && sp >= 0 && H5Tis_variable_str(ft) > 0 &&
+                      H5Sget_simple_extent_npoints(sp) == 1;
+    if (ft >= 0)
+        H5Tclose(ft);
+    if (sp >= 0)
+        H5Sclose(sp);
     char *v = NULL;
-    if (a >= 0 && H5Aread(a, t, &v) >= 0 && v) {
+    if (one_string && H5Aread(a, t, &v) >= 0 && v) {
         out = rw_strdup(v);
         H5free_memory(v);
     }
@@ -495,7 +505,12 @@ bool spectra_file_is(const char *path)
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0)
         return false;
-    char *v = read_str_attr(f, "format");
+    /* The format attribute is a variable-length string, which HDF5 reads
+     * with an allocation as large as the file claims: read it only from a
+     * file laid out as a spectra file, never from any checkpoint. */
+    char *v = H5Lexists(f, "index", H5P_DEFAULT) > 0 && H5Lexists(f, "sigma", H5P_DEFAULT) > 0
+                  ? read_str_attr(f, "format")
+                  : NULL;
     bool yes = v && strcmp(v, SPECTRA_FORMAT) == 0;
     free(v);
     H5Fclose(f);
@@ -730,6 +745,13 @@ rw_status spectra_reader_open(const char *path, rw_spectra_reader **out, rw_err 
         st = rw_fail(err, RW_EDATA, "%s: /sigma does not hold numbers", path);
         goto done;
     }
+    /* Every value of /sigma written: storage never written reads as zeros,
+     * which pass for a spectrum (a full disk left such files). */
+    if ((hsize_t)nsig > H5Dget_storage_size(r->sig) / sizeof(double)) {
+        st = rw_fail(err, RW_EDATA, "%s: /sigma: fewer values stored than its %lld declared "
+                     "(a partly written file)", path, (long long)nsig);
+        goto done;
+    }
     r->nsig = (hsize_t)nsig;
     for (int c = 0; c < NSTR && st == RW_OK; c++)
         st = read_strings(g, path, "index", strnames[c], r->n, &r->cols[c], err);
@@ -819,6 +841,31 @@ void spectra_reader_entry(const rw_spectra_reader *r, size_t i, rw_spectrum *s)
     };
 }
 
+/* A spectrum as rw-spectra writes it: k singular values, finite, >= 0 and
+ * descending, or all nan (a matrix with non-finite entries, pipeline.h).
+ * Anything else is damage, which would otherwise flow into every metric
+ * and be reused by the cache. Entry i of r names it. */
+static rw_status check_sigma(const rw_spectra_reader *r, size_t i, const double *sigma,
+                             size_t k, rw_err *err)
+{
+    if (k > 0 && isnan(sigma[0])) {
+        for (size_t j = 1; j < k; j++)
+            if (!isnan(sigma[j]))
+                goto bad;
+        return RW_OK;
+    }
+    for (size_t j = 0; j < k; j++)
+        if (!isfinite(sigma[j]) || sigma[j] < 0 || (j > 0 && sigma[j] > sigma[j - 1]))
+            goto bad;
+    return RW_OK;
+bad:
+    return rw_fail(err, RW_EDATA,
+                   "%s: %s (run %s, step %lld, %s): singular values are not finite, >= 0 and "
+                   "descending (nor all nan)",
+                   r->path, r->cols[1][i], r->cols[0][i], (long long)r->iv[0][i],
+                   r->cols[3][i]);
+}
+
 rw_status spectra_reader_sigma(const rw_spectra_reader *r, size_t i, double *sigma, rw_err *err)
 {
     hsize_t start = (hsize_t)r->iv[3][i], count = (hsize_t)r->iv[4][i];
@@ -830,7 +877,9 @@ rw_status spectra_reader_sigma(const rw_spectra_reader *r, size_t i, double *sig
         h = H5Dread(r->sig, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, sigma);
     H5Sclose(fs);
     H5Sclose(ms);
-    return h < 0 ? rw_fail(err, RW_EDATA, "%s: cannot read /sigma", r->path) : RW_OK;
+    if (h < 0)
+        return rw_fail(err, RW_EDATA, "%s: cannot read /sigma", r->path);
+    return check_sigma(r, i, sigma, (size_t)count, err);
 }
 
 /* The default components: weight and full, and lora where the same (run,

@@ -41,6 +41,7 @@ static bool has_suffix(const char *s, const char *suf)
 
 static rw_status open_impl(const char *path, const char *group, bool attrs_only,
                            rw_ckpt **out, rw_err *err);
+static rw_status check_step(const rw_ckpt *c, rw_err *err);
 
 rw_status ckpt_open(const char *path, const char *group, rw_ckpt **out, rw_err *err)
 {
@@ -86,6 +87,8 @@ static rw_status open_impl(const char *path, const char *group, bool attrs_only,
         st = rw_fail(err, RW_EDATA,
                      "%s: not a checkpoint (expected .h5, .hdf5 or .safetensors)", path);
     }
+    if (st == RW_OK)
+        st = check_step(c, err);
     if (st != RW_OK) {
         ckpt_free(c);
         return st;
@@ -190,11 +193,25 @@ bool ckpt_attr_double(const rw_ckpt *c, const char *key, double *out)
     return v && rw_parse_double(v, out);
 }
 
+/* The step attribute or metadata, when present, must be a whole number in
+ * 0 .. 2^53 (exact as a double): a malformed one is an error, never
+ * silently replaced by the digits of the file name. (The HDF5 back end
+ * refuses non-integer types already; safetensors metadata are strings.) */
+static rw_status check_step(const rw_ckpt *c, rw_err *err)
+{
+    const char *v = ckpt_attr(c, "step");
+    int64_t s;
+    if (v && (!rw_parse_i64(v, &s) || s < 0 || s > ((int64_t)1 << 53)))
+        return rw_fail(err, RW_EDATA, "%s: step '%s' is not a whole number in 0 .. 2^53",
+                       c->path, v);
+    return RW_OK;
+}
+
 int64_t ckpt_step(const rw_ckpt *c)
 {
-    double d;
-    if (ckpt_attr_double(c, "step", &d) && d >= 0 && d == (double)(int64_t)d)
-        return (int64_t)d;
+    int64_t v;
+    if (rw_parse_i64(ckpt_attr(c, "step"), &v)) /* checked at open */
+        return v;
     if (c->group)
         return rw_last_integer(c->group);
     char *base = rw_basename(c->path, true);

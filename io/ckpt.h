@@ -37,6 +37,9 @@ typedef struct {
     int shard;                /* safetensors: which file (shard of an index) */
     bool h5_raw;              /* HDF5: stored contiguously in the host's own
                                  float layout at offset (read with pread) */
+    bool h5_convert;          /* HDF5: a float layout other than IEEE (another
+                                 exponent bias, ...): read through HDF5's
+                                 conversion to double */
 } rw_tensor;
 
 typedef struct {
@@ -81,7 +84,8 @@ const char *ckpt_attr(const rw_ckpt *c, const char *key);
 bool ckpt_attr_double(const rw_ckpt *c, const char *key, double *out);
 
 /* Step: the `step` attribute, else the last integer in the file name, else
- * in the parent directory's name; -1 when none of them has one. */
+ * in the parent directory's name; -1 when none of them has one. (A step
+ * attribute that is not a whole number in 0 .. 2^53 fails ckpt_open.) */
 int64_t ckpt_step(const rw_ckpt *c);
 
 /* Matrix view of tensor t: rows = shape[0], cols = the product of the rest.

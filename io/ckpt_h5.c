@@ -10,9 +10,16 @@
  * the host's own layout (what h5py, Keras and PyTorch exporters write) skip
  * even that: their bytes are read straight from the file with pread at the
  * offset HDF5 gives at listing time, with no dataset opened again (see
- * ckpt_h5_read). Root (or group) attributes that are scalars or short
- * strings become the checkpoint's text attributes (`step`, `run`,
- * `lora_alpha`, ...).
+ * ckpt_h5_read). 16-bit floats of any other layout (another exponent
+ * bias, no implied bit, padding: legal HDF5 types) go through HDF5's own
+ * conversion to double instead of the hand decoders.
+ *
+ * The file is untrusted: a dataset must have the storage its shape declares
+ * (a never-written one would read as fill values, and a 1.4 KB file can
+ * declare 30000 x 30000 of them), and only the attributes rankwatch uses are
+ * read, by name, after their type and size are checked (attr_specs): a
+ * variable-length attribute is never read, because HDF5 allocates whatever
+ * length the file claims before it reads (2.5 GB for a 6 KB file).
  */
 #include "ckpt.h"
 #include "h5file.h"
@@ -30,7 +37,7 @@ typedef struct {
     hid_t root;   /* the file or the step group */
     int fd;       /* HDF5's own descriptor of the file (sec2 driver), for the
                      raw reads; -1 when they are not used */
-    int64_t size; /* of the file when opened (see h5_shrunk) */
+    int64_t size; /* of the file when opened: storage checks, h5_shrunk */
 } h5_state;
 
 static void h5_quiet(void)
@@ -63,6 +70,31 @@ static rw_dtype h5_classify(hid_t type)
     if (size == 8 && esize == 11 && msize == 52)
         return RW_DT_F64;
     return RW_DT_OTHER;
+}
+
+/* Whether a float type classified as dt is exactly the IEEE (or bfloat16)
+ * layout that rankwatch's own reads assume: binary32/binary64 in either byte
+ * order, or a 16-bit type that rw_half_to_double / rw_bf16_to_double decode
+ * (all 16 bits used, exponent bias 15 or 127, implied leading mantissa bit).
+ * h5_classify looks at the field sizes only, and HDF5 allows any bias,
+ * normalisation and padding with the same fields. */
+static bool h5_is_ieee(hid_t type, rw_dtype dt)
+{
+    H5T_order_t order = H5Tget_order(type);
+    switch (dt) {
+    case RW_DT_F32:
+        return H5Tequal(type, H5T_IEEE_F32LE) > 0 || H5Tequal(type, H5T_IEEE_F32BE) > 0;
+    case RW_DT_F64:
+        return H5Tequal(type, H5T_IEEE_F64LE) > 0 || H5Tequal(type, H5T_IEEE_F64BE) > 0;
+    case RW_DT_F16:
+    case RW_DT_BF16:
+        return H5Tget_precision(type) == 16 && H5Tget_offset(type) == 0 &&
+               H5Tget_ebias(type) == (dt == RW_DT_F16 ? 15 : 127) &&
+               H5Tget_norm(type) == H5T_NORM_IMPLIED &&
+               (order == H5T_ORDER_LE || order == H5T_ORDER_BE);
+    default:
+        return true;
+    }
 }
 
 typedef struct {
@@ -116,6 +148,58 @@ static int raw_fd(hid_t file)
     if (!ok || H5Fget_vfd_handle(file, H5P_DEFAULT, (void **)&fd) < 0 || !fd || *fd < 0)
         return -1;
     return *fd;
+}
+
+/* A float tensor must have the storage its shape declares, since HDF5
+ * answers a read of storage never written with fill values (and a 1.4 KB
+ * file can declare 30000 x 30000 of them: 7 GB and a minute of work for
+ * nan). None at all is an error for every layout. Unfiltered data takes at
+ * least its declared bytes, within the file (contiguous: from its offset);
+ * filtered (compressed) data can legitimately take far fewer, and the
+ * memory cap of the analysis (rw_analysis_opts) bounds what it expands to.
+ * External storage lives in other files and is left to HDF5. Integer and
+ * other tensors are listed, never read: not checked. */
+static rw_status check_storage(visit_ctx *v, hid_t ds, hid_t type, const rw_tensor *t)
+{
+    rw_ckpt *c = v->c;
+    h5_state *s = c->impl;
+    if (!rw_dtype_is_float(t->dtype) || t->numel == 0)
+        return RW_OK;
+    char shape[128];
+    rw_shape_str(t, shape, sizeof shape);
+    size_t declared;
+    if (!rw_mul_size(t->numel, H5Tget_size(type), &declared))
+        return rw_fail(v->err, RW_EDATA, "%s: %s: shape %s too large", c->path, t->name, shape);
+    hsize_t stored = H5Dget_storage_size(ds);
+    if (stored == 0)
+        return rw_fail(v->err, RW_EDATA,
+                       "%s: %s: no values stored for its %s %s (never written; reading it "
+                       "would give fill values)",
+                       c->path, t->name, shape, rw_dtype_name(t->dtype));
+    haddr_t off = H5Dget_offset(ds); /* contiguous only */
+    hsize_t end = off == HADDR_UNDEF ? stored : off + stored;
+    if (stored >= declared && end >= stored && end <= (hsize_t)s->size)
+        return RW_OK; /* the usual case, decided without the property list */
+    hid_t dcpl = H5Dget_create_plist(ds);
+    int nfilters = dcpl >= 0 ? H5Pget_nfilters(dcpl) : -1;
+    int nexternal = dcpl >= 0 ? H5Pget_external_count(dcpl) : -1;
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (nfilters < 0 || nexternal < 0)
+        return rw_fail(v->err, RW_EDATA, "%s: %s: unreadable storage layout", c->path, t->name);
+    if (nfilters > 0 || nexternal > 0)
+        return RW_OK;
+    if (stored < declared)
+        return rw_fail(v->err, RW_EDATA,
+                       "%s: %s: only %llu of the %zu bytes of its %s %s are stored (partly "
+                       "written)",
+                       c->path, t->name, (unsigned long long)stored, declared, shape,
+                       rw_dtype_name(t->dtype));
+    return rw_fail(v->err, RW_EDATA,
+                   "%s: %s: its %llu stored bytes end past the end of the file (%llu "
+                   "bytes; truncated?)",
+                   c->path, t->name, (unsigned long long)stored,
+                   (unsigned long long)(hsize_t)s->size);
 }
 
 /* Adds the open dataset ds as a tensor, and closes it. (Kept open for the
@@ -173,6 +257,12 @@ static rw_status add_dataset(visit_ctx *v, hid_t ds, const char *relpath)
     for (char *p = t->name; *p; p++)
         if (*p == '/')
             *p = '.';
+    if ((st = check_storage(v, ds, type, t)) != RW_OK) {
+        free(t->h5path);
+        free(t->name);
+        goto done;
+    }
+    t->h5_convert = !h5_is_ieee(type, t->dtype);
     raw_layout(v, ds, type, t);
     c->n++;
 done:
@@ -203,63 +293,120 @@ static herr_t visit_cb(hid_t root, const char *name, const H5L_info_t *info, voi
     return v->st == RW_OK ? 0 : -1;
 }
 
-/* Reads a scalar numeric or string attribute as text. */
-static herr_t attr_cb(hid_t loc, const char *name, const H5A_info_t *ainfo, void *data)
+/* ------------------------------------------------------------ attributes */
+
+/* The attributes rankwatch uses (DESIGN.md), and what each must be. No other
+ * attribute is opened, and none is read before its type class, size and
+ * element count are known to be one of these. */
+typedef enum {
+    ATTR_STEP,   /* an integer in 0 .. 2^53; anything else is an error */
+    ATTR_NUMBER, /* an integer or a float; otherwise ignored */
+    ATTR_STRING, /* a fixed-length string; otherwise ignored */
+} attr_kind;
+
+static const struct {
+    const char *name;
+    attr_kind kind;
+} attr_specs[] = {
+    {"step", ATTR_STEP},         {"run", ATTR_STRING},     {"lora_alpha", ATTR_NUMBER},
+    {"lora_r", ATTR_NUMBER},     {"n_heads", ATTR_NUMBER}, {"n_kv_heads", ATTR_NUMBER},
+};
+
+/* Why a step attribute of class cls, size size and npts elements cannot be
+ * a step, or NULL when it can be read as one. */
+static const char *step_type_problem(H5T_class_t cls, size_t size, hssize_t npts, bool vlen)
 {
-    (void)ainfo;
-    visit_ctx *v = data;
+    if (npts != 1)
+        return "has more or fewer than one value";
+    if (cls == H5T_STRING)
+        return vlen ? "is a variable-length string, not an integer" : "is a string, not an integer";
+    if (cls == H5T_FLOAT)
+        return "is a float, not an integer";
+    if (cls != H5T_INTEGER || size > 8)
+        return "is not an integer";
+    return NULL;
+}
+
+/* Reads attribute name of loc, if present, as kind into text (n bytes);
+ * *found says whether it was. */
+static rw_status read_attr(rw_ckpt *c, hid_t loc, const char *name, attr_kind kind, char *text,
+                           size_t n, bool *found, rw_err *err)
+{
+    *found = false;
+    if (H5Aexists(loc, name) <= 0)
+        return RW_OK;
+    rw_status st = RW_OK;
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    if (a < 0)
-        return 0;
-    hid_t type = H5Aget_type(a), space = H5Aget_space(a);
-    char text[256] = "";
-    bool ok = false;
-    hssize_t npts = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
-    H5T_class_t cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
-    if (npts == 1 && (cls == H5T_INTEGER || cls == H5T_FLOAT)) {
-        if (cls == H5T_INTEGER) {
-            long long x;
-            ok = H5Aread(a, H5T_NATIVE_LLONG, &x) >= 0;
-            snprintf(text, sizeof text, "%lld", x);
-        } else {
-            double x;
-            ok = H5Aread(a, H5T_NATIVE_DOUBLE, &x) >= 0;
-            rw_fmt_double(text, x);
-        }
-    } else if (npts == 1 && cls == H5T_STRING) {
-        if (H5Tis_variable_str(type) > 0) {
-            char *s = NULL;
-            hid_t mt = H5Tcopy(H5T_C_S1);
-            H5Tset_size(mt, H5T_VARIABLE);
-            H5Tset_cset(mt, H5Tget_cset(type));
-            if (H5Aread(a, mt, &s) >= 0 && s) {
-                snprintf(text, sizeof text, "%s", s);
-                ok = true;
-            }
-            if (s)
-                H5free_memory(s);
-            H5Tclose(mt);
-        } else {
-            size_t sz = H5Tget_size(type);
-            if (sz > 0 && sz < sizeof text) {
-                hid_t mt = H5Tcopy(H5T_C_S1);
-                H5Tset_size(mt, sz + 1);
-                ok = H5Aread(a, mt, text) >= 0;
-                text[sz] = '\0';
-                H5Tclose(mt);
-            }
-        }
+    hid_t type = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
+    hid_t space = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+    if (type < 0 || space < 0) {
+        st = rw_fail(err, RW_EDATA, "%s: attribute %s: unreadable type or shape", c->path, name);
+        goto done;
     }
+    hssize_t npts = H5Sget_simple_extent_npoints(space);
+    H5T_class_t cls = H5Tget_class(type);
+    size_t size = H5Tget_size(type);
+    bool vlen = cls == H5T_VLEN || H5Tis_variable_str(type) > 0;
+    if (kind == ATTR_STEP) {
+        const char *why = step_type_problem(cls, size, npts, vlen);
+        long long x = 0;
+        if (!why && H5Aread(a, H5T_NATIVE_LLONG, &x) < 0)
+            why = "is unreadable";
+        if (why) {
+            st = rw_fail(err, RW_EDATA, "%s: attribute step %s", c->path, why);
+            goto done;
+        }
+        /* Steps are compared and printed as doubles too: exact up to 2^53. */
+        if (x < 0 || x > (1LL << 53)) {
+            st = rw_fail(err, RW_EDATA, "%s: attribute step is %lld, not in 0 .. 2^53", c->path,
+                         x);
+            goto done;
+        }
+        snprintf(text, n, "%lld", x);
+        *found = true;
+    } else if (npts != 1 || vlen) {
+        /* not one value, or variable-length: not read */
+    } else if (kind == ATTR_NUMBER && (cls == H5T_INTEGER || cls == H5T_FLOAT) && size <= 16) {
+        double x;
+        if (H5Aread(a, H5T_NATIVE_DOUBLE, &x) >= 0) {
+            rw_fmt_double(text, x);
+            *found = true;
+        }
+    } else if (kind == ATTR_STRING && cls == H5T_STRING && size > 0 && size < n) {
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        if (mt >= 0 && H5Tset_size(mt, size + 1) >= 0 &&
+            H5Tset_cset(mt, H5Tget_cset(type)) >= 0 && H5Aread(a, mt, text) >= 0) {
+            text[size] = '\0';
+            *found = true;
+        }
+        if (mt >= 0)
+            H5Tclose(mt);
+    }
+done:
     if (type >= 0)
         H5Tclose(type);
     if (space >= 0)
         H5Sclose(space);
-    H5Aclose(a);
-    if (ok && ckpt_add_attr(v->c, name, text, v->err) != RW_OK) {
-        v->st = RW_ENOMEM;
-        return -1;
+    if (a >= 0)
+        H5Aclose(a);
+    return st;
+}
+
+/* The attributes of attr_specs that root has, as the checkpoint's text
+ * attributes. */
+static rw_status read_attrs(rw_ckpt *c, hid_t root, rw_err *err)
+{
+    for (size_t i = 0; i < sizeof attr_specs / sizeof *attr_specs; i++) {
+        char text[256];
+        bool found;
+        rw_status st = read_attr(c, root, attr_specs[i].name, attr_specs[i].kind, text,
+                                 sizeof text, &found, err);
+        if (st == RW_OK && found)
+            st = ckpt_add_attr(c, attr_specs[i].name, text, err);
+        if (st != RW_OK)
+            return st;
     }
-    return 0;
+    return RW_OK;
 }
 
 rw_status ckpt_h5_open(rw_ckpt *c, rw_err *err)
@@ -282,11 +429,10 @@ rw_status ckpt_h5_open(rw_ckpt *c, rw_err *err)
     s->root = H5Gopen2(s->file, c->group ? c->group : "/", H5P_DEFAULT);
     if (s->root < 0)
         return rw_fail(err, RW_EDATA, "%s: no group /%s", c->path, c->group ? c->group : "");
+    rw_status st = read_attrs(c, s->root, err);
+    if (st != RW_OK)
+        return st;
     visit_ctx v = {.c = c, .err = err, .st = RW_OK};
-    hsize_t idx = 0;
-    if (H5Aiterate2(s->root, H5_INDEX_NAME, H5_ITER_INC, &idx, attr_cb, &v) < 0 &&
-        v.st != RW_OK)
-        return v.st;
     if (c->attrs_only)
         return RW_OK;
     s->fd = raw_fd(s->file);
@@ -351,6 +497,13 @@ rw_status ckpt_h5_read(rw_ckpt *c, size_t i, double *buf, rw_err *err)
         return rw_fail(err, RW_EDATA, "%s: %s: cannot open dataset", c->path, t->name);
     if (t->numel == 0)
         goto done;
+    if (t->h5_convert) {
+        /* A float layout the code below does not assume: HDF5 knows it. */
+        if (H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+            st = rw_fail(err, RW_EDATA, "%s: %s: cannot read values (truncated or corrupt file?)",
+                         c->path, t->name);
+        goto done;
+    }
     switch (t->dtype) {
     case RW_DT_F32: {
         /* Read as native float into the upper half of buf and widen in

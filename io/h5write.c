@@ -117,6 +117,34 @@ done:
     return st;
 }
 
+rw_status h5w_dataset_unwritten(rw_h5w *w, const char *path, int ndim, const int64_t *shape,
+                                rw_dtype dtype, rw_err *err)
+{
+    hsize_t dims[8], chunk[8];
+    if (ndim < 1 || ndim > 8)
+        return rw_fail(err, RW_EUSAGE, "%s: rank %d unsupported", path, ndim);
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] < 1)
+            return rw_fail(err, RW_EUSAGE, "%s: bad shape", path);
+        dims[d] = (hsize_t)shape[d];
+        chunk[d] = dims[d] < 1000 ? dims[d] : 1000;
+    }
+    hid_t ft = file_type(dtype), space = H5Screate_simple(ndim, dims, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t ds = H5I_INVALID_HID;
+    if (H5Pset_chunk(dcpl, ndim, chunk) >= 0 && H5Pset_obj_track_times(dcpl, 0) >= 0)
+        ds = H5Dcreate2(w->h5.file, path, ft, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    rw_status st = ds < 0 ? rw_fail(err, RW_EIO, "%s: cannot create dataset %s", w->h5.out.path,
+                                    path)
+                          : RW_OK;
+    if (ds >= 0 && H5Dclose(ds) < 0 && st == RW_OK)
+        st = rw_fail(err, RW_EIO, "%s: cannot write dataset %s", w->h5.out.path, path);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Tclose(ft);
+    return st;
+}
+
 static rw_status put_attr(rw_h5w *w, const char *path, const char *name, hid_t ftype,
                           hid_t mtype, const void *v, rw_err *err)
 {
@@ -154,10 +182,12 @@ rw_status h5w_attr_f64(rw_h5w *w, const char *path, const char *name, double v, 
 rw_status h5w_attr_str(rw_h5w *w, const char *path, const char *name, const char *v,
                        rw_err *err)
 {
+    /* Fixed-length, NUL-terminated: the reader never reads a variable-length
+     * attribute (ckpt_h5.c). */
     hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_size(t, strlen(v) + 1);
     H5Tset_cset(t, H5T_CSET_UTF8);
-    rw_status st = put_attr(w, path, name, t, t, &v, err);
+    rw_status st = put_attr(w, path, name, t, t, v, err);
     H5Tclose(t);
     return st;
 }

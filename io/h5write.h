@@ -17,6 +17,11 @@ rw_status h5w_open(const char *path, rw_h5w **out, rw_err *err);
  * int32). gzip > 0 stores it chunked and deflate-compressed at that level. */
 rw_status h5w_dataset(rw_h5w *w, const char *path, int ndim, const int64_t *shape,
                       rw_dtype dtype, const double *values, int gzip, rw_err *err);
+/* Declares a dataset of that shape and dtype, chunked (at most 1000 along
+ * each dimension), and writes none of its values: what a save cut short
+ * leaves, for testing that readers refuse it. */
+rw_status h5w_dataset_unwritten(rw_h5w *w, const char *path, int ndim, const int64_t *shape,
+                                rw_dtype dtype, rw_err *err);
 /* Attributes on the object at path ("/" for the root). */
 rw_status h5w_attr_i64(rw_h5w *w, const char *path, const char *name, int64_t v, rw_err *err);
 rw_status h5w_attr_f64(rw_h5w *w, const char *path, const char *name, double v, rw_err *err);

@@ -5,6 +5,7 @@
 
 #include "spectra_file.h"
 #include "stats.h"
+#include "table_keys.h"
 
 #include <fnmatch.h>
 #include <math.h>
@@ -297,7 +298,8 @@ rw_status plot_metric_load(const char *const *paths, size_t npaths, const rw_plo
     const char *pcols[] = {"run", "step", "tensor", "layer", "module", "component", m->metric};
     if (st == RW_OK && !(m->t = table_new(pcols, 7)))
         st = rw_fail(err, RW_ENOMEM, "out of memory");
-    size_t cap = 0;
+    size_t cap = 0, kcap = 0;
+    table_key *keys = NULL; /* of the kept rows: where each came from */
     bool has_rel = false;
     for (size_t f = 0; st == RW_OK && f < npaths; f++) {
         rw_table *t = NULL;
@@ -373,12 +375,28 @@ rw_status plot_metric_load(const char *const *paths, size_t npaths, const rw_plo
                 }
                 m->rows = nr;
             }
+            if ((st = rw_grow(&keys, m->nrows, &kcap, sizeof *keys, err)) != RW_OK)
+                break;
+            keys[m->nrows] = (table_key){.step = step, .what = m->metric, .src = paths[f],
+                                         .row = r};
             m->rows[m->nrows++] = (plot_row){(int)ri, (int)mi, step, (int)layer, v, NULL};
             x.nkept++;
         }
         free(dflt);
         table_free(t);
     }
+    /* Two values for one (run, step, tensor): refused as rw-compare refuses
+     * them. (Rows of a table without a tensor column have no key.) */
+    size_t nkeys = 0;
+    for (size_t i = 0; st == RW_OK && i < m->nrows; i++)
+        if (*table_cell(m->t, i, 2)) {
+            keys[nkeys] = keys[i];
+            keys[nkeys].run = table_cell(m->t, i, 0);
+            keys[nkeys++].tensor = table_cell(m->t, i, 2);
+        }
+    if (st == RW_OK)
+        st = table_keys_unique(keys, nkeys, err);
+    free(keys);
     size_t *perm = NULL;
     if (st == RW_OK)
         st = sel_finish(&x, &perm, err);

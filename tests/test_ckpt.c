@@ -4,7 +4,11 @@
  * every dtype decoded exactly, matricization, attributes, step from the
  * attribute and from names, step-group files, duplicate steps; float
  * datasets read raw (pread at their offset) exactly when their layout allows
- * it, and through HDF5 otherwise, with the same values.
+ * it, and through HDF5 otherwise, with the same values. Resource bounds and
+ * checked values (docs/reliability.md): storage that does not match the
+ * shape, only the attributes used read (never a variable-length one), the
+ * step attribute or metadata checked, non-IEEE 16-bit floats converted by
+ * HDF5.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <hdf5.h>
@@ -24,6 +30,7 @@
 #include "ckpt.h"
 #include "h5write.h"
 #include "run.h"
+#include "stwrite.h"
 #include "testutil.h"
 
 static char tmpdir[256];
@@ -331,7 +338,6 @@ static void raw_reads_and_fallbacks(void **state)
         h5_raw_dataset(f, "contig32", H5T_IEEE_F32LE, H5P_DEFAULT, true, v);
         h5_raw_dataset(f, "contig64", H5T_IEEE_F64LE, H5P_DEFAULT, true, v);
         h5_raw_dataset(f, "bigendian32", H5T_IEEE_F32BE, H5P_DEFAULT, true, v);
-        h5_raw_dataset(f, "unwritten32", H5T_IEEE_F32LE, H5P_DEFAULT, false, v);
         hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
         hsize_t chunk[2] = {2, 2};
         H5Pset_chunk(dcpl, 2, chunk);
@@ -351,14 +357,12 @@ static void raw_reads_and_fallbacks(void **state)
         assert_int_equal(tensor_named(c, "contig32")->h5_raw, !ublock);
         assert_int_equal(tensor_named(c, "contig64")->h5_raw, !ublock);
         assert_false(tensor_named(c, "bigendian32")->h5_raw);
-        assert_false(tensor_named(c, "unwritten32")->h5_raw);
         assert_false(tensor_named(c, "gzip32")->h5_raw);
         assert_false(tensor_named(c, "compact32")->h5_raw);
-        /* Either way, the values written (the unwritten one: its fill, 0). */
+        /* Either way, the values written. */
         check_values(c, "contig32", v);
         check_values(c, "contig64", v);
         check_values(c, "bigendian32", v);
-        check_values(c, "unwritten32", NULL);
         check_values(c, "gzip32", v);
         check_values(c, "compact32", v);
         ckpt_free(c);
@@ -448,6 +452,347 @@ static void number_formatting(void **state)
     assert_int_equal(rw_last_integer("model"), -1);
 }
 
+/* ------------------------------------------------ resource bounds, checks */
+
+/* Peak resident memory of this process so far, in KiB. */
+static long peak_kib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* A 2-D float32 dataset of dims d, chunked by ch (contiguous when ch is
+ * NULL), whose first `written` chunk rows (of ch[0] rows each) are written. */
+static void declared_dataset(hid_t f, const char *name, const hsize_t *d, const hsize_t *ch,
+                             hsize_t written)
+{
+    hid_t sp = H5Screate_simple(2, d, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (ch)
+        H5Pset_chunk(dcpl, 2, ch);
+    hid_t ds = H5Dcreate2(f, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    assert_true(ds >= 0);
+    if (written) {
+        hsize_t start[2] = {0, 0}, count[2] = {written * ch[0], d[1]};
+        float *v = calloc(count[0] * count[1], sizeof *v);
+        hid_t ms = H5Screate_simple(2, count, NULL), fs = H5Dget_space(ds);
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+        assert_true(H5Dwrite(ds, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, v) >= 0);
+        H5Sclose(ms);
+        H5Sclose(fs);
+        free(v);
+    }
+    H5Dclose(ds);
+    H5Pclose(dcpl);
+    H5Sclose(sp);
+}
+
+/* Opens the one-dataset file p and expects RW_EDATA with msg in the error. */
+static void expect_open_error(const char *p, const char *msg)
+{
+    rw_ckpt *c = NULL;
+    rw_err err = {{0}};
+    assert_int_equal(ckpt_open(p, NULL, &c, &err), RW_EDATA);
+    assert_null(c);
+    if (!strstr(err.msg, msg))
+        fail_msg("'%s' lacks '%s'", err.msg, msg);
+}
+
+static void storage_must_match_the_shape(void **state)
+{
+    (void)state;
+    /* Never written, chunked 30000 x 30000: a 1.4 KB file that read as 7 GB
+     * of fill values. Refused at open, at once, without that allocation. */
+    const char *p = path_in("unwritten.h5");
+    hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t big[2] = {30000, 30000}, bigch[2] = {1000, 1000};
+    declared_dataset(f, "layers.0.w", big, bigch, 0);
+    H5Fclose(f);
+    struct stat sb;
+    assert_int_equal(stat(p, &sb), 0);
+    assert_true(sb.st_size < 4096);
+    long kib = peak_kib();
+    double t0 = now_s();
+    expect_open_error(p, "unwritten.h5: layers.0.w: no values stored for its 30000x30000 "
+                         "float32 (never written");
+    assert_true(now_s() - t0 < 2.0);
+    assert_true(peak_kib() - kib < 100 * 1024);
+    /* The same through run discovery and the attribute-only open: the
+     * attributes are fine, so discovery succeeds and the analysis refuses. */
+    rw_ckpt *c;
+    rw_err err = {{0}};
+    assert_int_equal(ckpt_open_attrs(p, NULL, &c, &err), RW_OK);
+    ckpt_free(c);
+
+    /* Contiguous and never written. */
+    p = path_in("unwritten_contig.h5");
+    f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t small[2] = {3, 5};
+    declared_dataset(f, "w", small, NULL, 0);
+    H5Fclose(f);
+    expect_open_error(p, "unwritten_contig.h5: w: no values stored for its 3x5 float32");
+
+    /* Chunked, one chunk row of four written: partly written. */
+    p = path_in("partial.h5");
+    f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t d[2] = {8, 6}, ch[2] = {2, 6};
+    declared_dataset(f, "w", d, ch, 1);
+    H5Fclose(f);
+    expect_open_error(p, "partial.h5: w: only 48 of the 192 bytes of its 8x6 float32 are stored "
+                         "(partly written)");
+
+    /* Fully written, the same layout: fine, and integer datasets never
+     * written are listed (they are never read). */
+    p = path_in("full.h5");
+    f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    declared_dataset(f, "w", d, ch, 4);
+    hid_t sp = H5Screate_simple(2, d, NULL);
+    hid_t ids = H5Dcreate2(f, "ids", H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dclose(ids);
+    H5Sclose(sp);
+    H5Fclose(f);
+    assert_int_equal(ckpt_open(p, NULL, &c, &err), RW_OK);
+    assert_int_equal(c->n, 2);
+    ckpt_free(c);
+}
+
+/* Writes a root attribute name of file type ftype (memory type mtype). */
+static void put_attr(hid_t f, const char *name, hid_t ftype, hid_t mtype, const void *v)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(f, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(a >= 0);
+    assert_true(H5Awrite(a, mtype, v) >= 0);
+    H5Aclose(a);
+    H5Sclose(sp);
+}
+
+static hid_t vlen_string(void)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    return t;
+}
+
+/* Finds the 4-byte length len of a variable-length string stored in global
+ * heap collection "GCOL" of the file's bytes (the length, then the
+ * collection's address) and sets it to newlen: what a corrupt or hostile
+ * file holds. */
+static void patch_vlen_length(const char *p, uint32_t len, uint32_t newlen)
+{
+    FILE *f = fopen(p, "r+b");
+    assert_non_null(f);
+    unsigned char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    size_t gcol = 0;
+    for (size_t i = 0; i + 4 <= n && !gcol; i++)
+        if (!memcmp(buf + i, "GCOL", 4))
+            gcol = i;
+    assert_true(gcol > 0);
+    unsigned char pat[12] = {len, len >> 8, len >> 16, len >> 24};
+    for (int b = 0; b < 8; b++)
+        pat[4 + b] = (unsigned char)((uint64_t)gcol >> (8 * b));
+    size_t at = 0;
+    for (size_t i = 0; i + sizeof pat <= n && !at; i++)
+        if (!memcmp(buf + i, pat, sizeof pat))
+            at = i;
+    assert_true(at > 0);
+    unsigned char nl[4] = {newlen, newlen >> 8, newlen >> 16, newlen >> 24};
+    fseek(f, (long)at, SEEK_SET);
+    fwrite(nl, 1, 4, f);
+    fclose(f);
+}
+
+static void only_the_attributes_used(void **state)
+{
+    (void)state;
+    const char *p = path_in("vlen_attr.h5");
+    hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t vs = vlen_string();
+    const char *run = "ABCDEFGHIJKLMNOPQRSTU"; /* 21 characters */
+    put_attr(f, "run", vs, vs, &run);
+    /* Attributes nobody asked for: never read, whatever they are. */
+    float many[1000] = {0};
+    hsize_t n = 1000;
+    hid_t sp = H5Screate_simple(1, &n, NULL);
+    hid_t a = H5Acreate2(f, "lora_alpha", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, H5T_NATIVE_FLOAT, many);
+    H5Aclose(a);
+    H5Sclose(sp);
+    int64_t r = 8;
+    put_attr(f, "lora_r", H5T_STD_I64LE, H5T_NATIVE_INT64, &r);
+    hid_t fixed = H5Tcopy(H5T_C_S1);
+    H5Tset_size(fixed, 4);
+    put_attr(f, "n_heads", fixed, fixed, "four");
+    H5Tclose(fixed);
+    H5Tclose(vs);
+    H5Fclose(f);
+    /* The run string now claims 2.5e9 characters: HDF5 allocates that much
+     * (and takes a minute) to read it. */
+    patch_vlen_length(p, 21, 2500000000u);
+
+    long kib = peak_kib();
+    double t0 = now_s();
+    rw_ckpt *c;
+    rw_err err = {{0}};
+    assert_int_equal(ckpt_open(p, NULL, &c, &err), RW_OK);
+    assert_true(now_s() - t0 < 2.0);
+    assert_true(peak_kib() - kib < 100 * 1024);
+    assert_null(ckpt_attr(c, "run"));        /* variable-length: not read */
+    assert_null(ckpt_attr(c, "lora_alpha")); /* 1000 values: not one number */
+    assert_null(ckpt_attr(c, "n_heads"));    /* a string: not a number */
+    assert_string_equal(ckpt_attr(c, "lora_r"), "8");
+    assert_int_equal(c->nattrs, 1);
+    ckpt_free(c);
+}
+
+static void step_attribute_checked(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file, *msg;
+    } cases[] = {
+        {"step_str.h5", "step_str.h5: attribute step is a string, not an integer"},
+        {"step_vlen.h5", "step_vlen.h5: attribute step is a variable-length string"},
+        {"step_float.h5", "step_float.h5: attribute step is a float, not an integer"},
+        {"step_neg.h5", "step_neg.h5: attribute step is -5, not in 0 .. 2^53"},
+        {"step_2p60.h5", "step_2p60.h5: attribute step is 1152921504606846976, not in 0 .. 2^53"},
+        {"step_u64.h5", "step_u64.h5: attribute step is 9223372036854775807, not in 0 .. 2^53"},
+        {"step_two.h5", "step_two.h5: attribute step has more or fewer than one value"},
+        {"step_2p53.h5", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        /* Named step_... with digits in the name: no fallback to them. */
+        const char *p = path_in(cases[i].file);
+        hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        int64_t v;
+        double d = 700.0;
+        uint64_t u = UINT64_MAX;
+        hid_t t = H5Tcopy(H5T_C_S1), vs = vlen_string();
+        const char *text = "700";
+        H5Tset_size(t, 4);
+        switch (i) {
+        case 0: put_attr(f, "step", t, t, text); break;
+        case 1: put_attr(f, "step", vs, vs, &text); break;
+        case 2: put_attr(f, "step", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &d); break;
+        case 3: v = -5; put_attr(f, "step", H5T_STD_I64LE, H5T_NATIVE_INT64, &v); break;
+        case 4: v = (int64_t)1 << 60; put_attr(f, "step", H5T_STD_I64LE, H5T_NATIVE_INT64, &v); break;
+        case 5: put_attr(f, "step", H5T_STD_U64LE, H5T_NATIVE_UINT64, &u); break;
+        case 6: {
+            hsize_t two = 2;
+            int64_t vv[2] = {1, 2};
+            hid_t sp = H5Screate_simple(1, &two, NULL);
+            hid_t a = H5Acreate2(f, "step", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+            H5Awrite(a, H5T_NATIVE_INT64, vv);
+            H5Aclose(a);
+            H5Sclose(sp);
+            break;
+        }
+        default: v = (int64_t)1 << 53; put_attr(f, "step", H5T_STD_I64LE, H5T_NATIVE_INT64, &v);
+        }
+        H5Tclose(t);
+        H5Tclose(vs);
+        H5Fclose(f);
+        rw_ckpt *c = NULL;
+        rw_err err = {{0}};
+        if (!cases[i].msg) {
+            assert_int_equal(ckpt_open_attrs(p, NULL, &c, &err), RW_OK);
+            assert_int_equal(ckpt_step(c), (int64_t)1 << 53);
+            ckpt_free(c);
+            continue;
+        }
+        assert_int_equal(ckpt_open_attrs(p, NULL, &c, &err), RW_EDATA);
+        if (!strstr(err.msg, cases[i].msg))
+            fail_msg("'%s' lacks '%s'", err.msg, cases[i].msg);
+        /* Run discovery fails the same way, naming the file. */
+        rw_runset rs = {0};
+        assert_int_equal(runset_add(&rs, p, NULL, &err), RW_EDATA);
+        assert_non_null(strstr(err.msg, cases[i].msg));
+        runset_free(&rs);
+    }
+}
+
+/* safetensors metadata are strings: the step must be a whole number in
+ * 0 .. 2^53 there too. */
+static void safetensors_step_checked(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"1500.5", "-3", "1152921504606846976", "step"};
+    for (size_t i = 0; i <= sizeof bad / sizeof *bad; i++) {
+        const char *p = path_in("step_000700.safetensors");
+        rw_stw *w = stw_new();
+        rw_err err = {{0}};
+        double v[4] = {1, 2, 3, 4};
+        int64_t shape[2] = {2, 2};
+        assert_int_equal(stw_meta(w, "step", i < 4 ? bad[i] : "1500", &err), RW_OK);
+        assert_int_equal(stw_tensor(w, "w", 2, shape, RW_DT_F32, v, &err), RW_OK);
+        assert_int_equal(stw_save(w, p, &err), RW_OK);
+        stw_free(w);
+        rw_ckpt *c = NULL;
+        if (i == 4) {
+            assert_int_equal(ckpt_open(p, NULL, &c, &err), RW_OK);
+            assert_int_equal(ckpt_step(c), 1500);
+            ckpt_free(c);
+            continue;
+        }
+        assert_int_equal(ckpt_open(p, NULL, &c, &err), RW_EDATA);
+        char want[600];
+        snprintf(want, sizeof want, "%s: step '%s' is not a whole number in 0 .. 2^53", p,
+                 bad[i]);
+        if (!strstr(err.msg, want))
+            fail_msg("'%s' lacks '%s'", err.msg, want);
+    }
+}
+
+/* A 16-bit float with the fields of IEEE binary16 but exponent bias 14
+ * (legal in HDF5): every value is twice what IEEE half would make of its
+ * bits. Read through HDF5's conversion, the values come back as written. */
+static void nonstandard_float16(void **state)
+{
+    (void)state;
+    const char *p = path_in("bias14.h5");
+    hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t t = H5Tcopy(H5T_IEEE_F32LE);
+    H5Tset_fields(t, 15, 10, 5, 0, 10);
+    H5Tset_size(t, 2);
+    H5Tset_precision(t, 16);
+    H5Tset_ebias(t, 14);
+    hsize_t d[2] = {2, 3};
+    double v[6] = {1.5, -2, 0.25, 3, 100, -0.125}, got[6];
+    hid_t sp = H5Screate_simple(2, d, NULL);
+    hid_t ds = H5Dcreate2(f, "w", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+    H5Dclose(ds);
+    /* The standard layout beside it still takes the hand decoder. */
+    H5Tset_ebias(t, 15);
+    ds = H5Dcreate2(f, "ieee", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+    H5Dclose(ds);
+    H5Sclose(sp);
+    H5Tclose(t);
+    H5Fclose(f);
+    rw_ckpt *c;
+    rw_err err = {{0}};
+    assert_int_equal(ckpt_open(p, NULL, &c, &err), RW_OK);
+    const char *names[2] = {"w", "ieee"};
+    for (int k = 0; k < 2; k++) {
+        const rw_tensor *tt = tensor_named(c, names[k]);
+        assert_int_equal(tt->dtype, RW_DT_F16);
+        assert_int_equal(tt->h5_convert, k == 0);
+        assert_int_equal(ckpt_read(c, (size_t)ckpt_find(c, names[k]), got, &err), RW_OK);
+        for (int i = 0; i < 6; i++)
+            assert_true(got[i] == v[i]);
+    }
+    ckpt_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -461,6 +806,11 @@ int main(void)
         cmocka_unit_test(reads_of_a_shrunk_file),
         cmocka_unit_test(selection_globs),
         cmocka_unit_test(number_formatting),
+        cmocka_unit_test(storage_must_match_the_shape),
+        cmocka_unit_test(only_the_attributes_used),
+        cmocka_unit_test(step_attribute_checked),
+        cmocka_unit_test(safetensors_step_checked),
+        cmocka_unit_test(nonstandard_float16),
     };
     return cmocka_run_group_tests_name("ckpt", tests, setup, teardown);
 }
