@@ -507,8 +507,9 @@ bool spectra_file_is(const char *path)
         return false;
     /* The format attribute is a variable-length string, which HDF5 reads
      * with an allocation as large as the file claims: read it only from a
-     * file laid out as a spectra file, never from any checkpoint. */
-    char *v = H5Lexists(f, "index", H5P_DEFAULT) > 0 && H5Lexists(f, "sigma", H5P_DEFAULT) > 0
+     * file with a spectra file's /index or /sigma (a damaged spectra file
+     * lacks one: the reader says which), never from any checkpoint. */
+    char *v = H5Lexists(f, "index", H5P_DEFAULT) > 0 || H5Lexists(f, "sigma", H5P_DEFAULT) > 0
                   ? read_str_attr(f, "format")
                   : NULL;
     bool yes = v && strcmp(v, SPECTRA_FORMAT) == 0;
@@ -841,24 +842,27 @@ void spectra_reader_entry(const rw_spectra_reader *r, size_t i, rw_spectrum *s)
     };
 }
 
-/* A spectrum as rw-spectra writes it: k singular values, finite, >= 0 and
- * descending, or all nan (a matrix with non-finite entries, pipeline.h).
- * Anything else is damage, which would otherwise flow into every metric
- * and be reused by the cache. Entry i of r names it. */
-static rw_status check_sigma(const rw_spectra_reader *r, size_t i, const double *sigma,
-                             size_t k, rw_err *err)
+bool spectrum_valid(const double *sigma, size_t k)
 {
     if (k > 0 && isnan(sigma[0])) {
         for (size_t j = 1; j < k; j++)
             if (!isnan(sigma[j]))
-                goto bad;
-        return RW_OK;
+                return false;
+        return true;
     }
     for (size_t j = 0; j < k; j++)
         if (!isfinite(sigma[j]) || sigma[j] < 0 || (j > 0 && sigma[j] > sigma[j - 1]))
-            goto bad;
-    return RW_OK;
-bad:
+            return false;
+    return true;
+}
+
+/* Damage (spectrum_valid) would otherwise flow into every metric and be
+ * reused by the cache. Entry i of r names it. */
+static rw_status check_sigma(const rw_spectra_reader *r, size_t i, const double *sigma,
+                             size_t k, rw_err *err)
+{
+    if (spectrum_valid(sigma, k))
+        return RW_OK;
     return rw_fail(err, RW_EDATA,
                    "%s: %s (run %s, step %lld, %s): singular values are not finite, >= 0 and "
                    "descending (nor all nan)",

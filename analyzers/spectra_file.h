@@ -75,4 +75,9 @@ bool spectra_reader_source(const rw_spectra_reader *r, const char *run, const ch
 size_t spectra_reader_at_step(const rw_spectra_reader *r, const char *run, int64_t step,
                               const size_t **idx);
 
+/* A spectrum as rw-spectra writes it: k singular values, finite, >= 0 and
+ * descending, or all nan (a matrix with non-finite entries, pipeline.h).
+ * The rule for every spectrum read back, from a spectra file or a table. */
+bool spectrum_valid(const double *sigma, size_t k);
+
 #endif

@@ -567,6 +567,10 @@ static rw_status spec_from_table(spec_ctx *c, const char *path, rw_err *err)
             sig[b - a] = rows[b].sigma;
             b++;
         }
+        if (st == RW_OK && !spectrum_valid(sig, b - a))
+            st = rw_fail(err, RW_EDATA, "%s:%zu: %s step %lld %s: singular values are not "
+                         "finite, >= 0 and descending (nor all nan)", path, rows[a].line,
+                         rows[a].run, (long long)rows[a].step, rows[a].tensor);
         if (st == RW_OK)
             st = spec_push(c, plot_index(c->x->s->runs, c->x->s->nruns, rows[a].run),
                            rows[a].module, rows[a].step, (int)rows[a].layer, sig, b - a, err);
