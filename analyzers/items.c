@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *const comp_names[RW_COMP_COUNT] = {"weight", "base", "lora",
                                                       "full",   "ov",   "wo_wv"};
@@ -62,14 +63,17 @@ static rw_status scale_from_config(const char *ckpt_path, double *scale, rw_err 
     char path[4096];
     snprintf(path, sizeof path, "%s/adapter_config.json", dir);
     free(dir);
-    /* Like an unreadable one, a FIFO or device is no config (opening it
-     * could block forever). */
-    if (rw_check_regular(path, NULL) != RW_OK)
-        return false;
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* A FIFO or device of that name is no config (opening it could block
+     * forever): the default scale, with its warning. */
+    struct stat sb;
+    if (stat(path, &sb) != 0)
         return errno == ENOENT ? RW_ENOTFOUND
                                : rw_fail(err, RW_EIO, "%s: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return RW_ENOTFOUND;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return rw_fail(err, RW_EIO, "%s: %s", path, strerror(errno));
     /* PEFT writes about 1 KiB; the cap keeps the buffer on the stack. */
     char buf[65536];
     size_t n = fread(buf, 1, sizeof buf - 1, f);
