@@ -27,7 +27,8 @@ ifeq ($(FUZZ),1)
   DEPS_ARGS := --fuzz
 else ifeq ($(SAN),1)
   B := build-san
-  SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  SANFLAGS := -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined,float-cast-overflow
   OPT := -O1
 else
   B := build

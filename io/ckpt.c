@@ -191,7 +191,9 @@ bool ckpt_attr_double(const rw_ckpt *c, const char *key, double *out)
 int64_t ckpt_step(const rw_ckpt *c)
 {
     double d;
-    if (ckpt_attr_double(c, "step", &d) && d >= 0 && d == (double)(int64_t)d)
+    /* Range first: converting a double beyond int64_t (1e307, inf) is
+     * undefined behaviour. 0x1p63 is the first double past INT64_MAX. */
+    if (ckpt_attr_double(c, "step", &d) && d >= 0 && d < 0x1p63 && d == (double)(int64_t)d)
         return (int64_t)d;
     if (c->group)
         return rw_last_integer(c->group);
