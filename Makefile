@@ -115,7 +115,6 @@ FUZZ_TARGETS := safetensors hdf5 table spectra
 FUZZ_UTIL := $(B)/tests/fuzz/fuzz_util.o
 FUZZ_SECONDS ?= 180
 TARGET ?= $(FUZZ_TARGETS)
-.PRECIOUS: $(B)/tests/fuzz/%.o
 
 ifeq ($(FUZZ),1)
 fuzz: $(patsubst %,$(B)/fuzz/fuzz_%,$(FUZZ_TARGETS))
