@@ -12,16 +12,18 @@
 # failure is saved and the run goes on to the end, so one run reports every
 # distinct failure it meets, not only the first, as it must where libhdf5
 # has known crashes and hangs (docs/reliability.md). The others run in
-# plain mode, which stops at the first failure but runs five to ten times
-# as many inputs a second (fork mode restarts its job every few seconds). Inputs come from the committed seeds and reproducers
+# plain mode, which stops at the first failure but runs several times as
+# many inputs a second (fork mode restarts its job every few seconds).
+# Inputs come from the committed seeds and reproducers
 # (tests/fuzz/corpus/<target>/, tests/fuzz/crashes/<target>/, only read)
 # and what earlier runs found (build-fuzz/corpus/<target>/, where new inputs
 # go). Failure inputs: build-fuzz/artifacts/<target>/ (crash-*, leak-*,
 # oom-*, timeout-*); logs: build-fuzz/logs/. Limits: 2 GiB of RSS and per
-# allocation, 25 s per input. A failed allocation returns NULL, as it does
-# outside the sanitizer (allocator_may_return_null), so that what a program
-# would survive is not counted as a crash; leaks of libhdf5's own error
-# paths are suppressed (tests/fuzz/lsan.supp, each entry documented in
+# allocation, 10 s per input (the readers take milliseconds on these
+# inputs). A failed allocation returns NULL, as it does outside the
+# sanitizer (allocator_may_return_null), so that what a program would
+# survive is not counted as a crash; leaks of libhdf5's own error paths are
+# suppressed (tests/fuzz/lsan.supp, each entry documented in
 # docs/reliability.md). Exit status 1 when any target had a failure.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -59,7 +61,7 @@ for t in "$@"; do
     case $t in hdf5|spectra) mode=(-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1) ;; esac
     start=$(date +%s)
     "$bin" "${mode[@]}" -print_final_stats=1 \
-        -max_total_time="$secs" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=25 \
+        -max_total_time="$secs" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 \
         -artifact_prefix="$F/artifacts/$t/" "${dict[@]}" \
         "$F/corpus/$t" "${seeds[@]}" >"$log" 2>&1
     rc=$?
@@ -91,8 +93,9 @@ for t in "$@"; do
     for a in $new; do
         # Replayed alone, for the stack (fork mode keeps only a summary).
         alog=$F/logs/$t-$a.log
-        timeout 60 "$bin" "$F/artifacts/$t/$a" >"$alog" 2>&1
-        what=$(grep -m1 -oE 'ERROR: [A-Za-z]+: [a-z -]+|runtime error: .*|ALARM: .*' "$alog" |
+        timeout 90 "$bin" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
+            "$F/artifacts/$t/$a" >"$alog" 2>&1
+        what=$(grep -m1 -oE 'ERROR: [A-Za-z]+: [a-z0-9 -]+|runtime error: .*' "$alog" |
                sed 's/^ERROR: //')
         ours=$(grep -E '^ +#[0-9]+ .* (/[^ ]*)?(io|analyzers|plots|fixtures)/[a-z_0-9]+\.c:' "$alog" |
                head -1 | sed -E 's/^ +#[0-9]+ 0x[0-9a-f]+ in //')
