@@ -4,6 +4,10 @@
 #                   Debian packages first (scripts/deps.sh)
 #   make check SAN=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      the spectra benchmark
+#   make fuzz       the libFuzzer harnesses of the readers into build-fuzz/fuzz/
+#                   (clang; installs it first: scripts/deps.sh --fuzz)
+#   make fuzz-run FUZZ_SECONDS=600 TARGET=hdf5   fuzz (all targets by default)
+#   make fuzz-seeds regenerate the seed corpus tests/fuzz/corpus/
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -12,9 +16,19 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 PKGS := hdf5 lapacke openblas libpng libcjson
 
-ifeq ($(SAN),1)
+# FUZZ=1 (set by `make fuzz`): the library and the harnesses built with
+# clang, instrumented for libFuzzer, into build-fuzz/.
+ifeq ($(FUZZ),1)
+  B := build-fuzz
+  CC := clang
+  SANFLAGS := -fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined
+  OPT := -O1
+  DEPS_ARGS := --fuzz
+else ifeq ($(SAN),1)
   B := build-san
-  SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  SANFLAGS := -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined,float-cast-overflow
   OPT := -O1
 else
   B := build
@@ -44,7 +58,7 @@ LIB := $(B)/librankwatch.a
 TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 DEPS_STAMP := $(B)/.deps-ok
 
-.PHONY: all check unit e2e bench install clean deps
+.PHONY: all check unit e2e bench install clean deps fuzz fuzz-replay fuzz-run fuzz-seeds
 all: $(PROGS) bin
 
 # bin/ is where users and scripts find the programs of the normal build.
@@ -57,7 +71,7 @@ endif
 
 $(DEPS_STAMP):
 	@mkdir -p $(B)
-	@bash scripts/deps.sh
+	@bash scripts/deps.sh $(DEPS_ARGS)
 	@touch $@
 
 deps: $(DEPS_STAMP)
@@ -77,7 +91,7 @@ $(B)/bin/%: $(B)/analyzers/%.o $(LIB)
 $(B)/tests/%: $(B)/tests/%.o $(patsubst %.c,$(B)/%.o,$(TESTUTIL_SRC)) $(LIB)
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -lcmocka -o $@
 
-check: unit e2e
+check: unit e2e fuzz-replay
 
 unit: $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
@@ -95,11 +109,51 @@ bench: $(PROGS) $(B)/tests/bench_svd
 	    [ -f "$$b" ] || continue; echo "== $$b"; \
 	    RW_BIN=$(B)/bin RW_BENCH=$(B)/tests/bench_svd bash "$$b"; done
 
+# ---------------------------------------------------------------- fuzzing
+# One harness per reader, tests/fuzz/fuzz_<target>.c (tests/fuzz/fuzz.h).
+FUZZ_TARGETS := safetensors hdf5 table spectra
+FUZZ_UTIL := $(B)/tests/fuzz/fuzz_util.o
+FUZZ_SECONDS ?= 180
+TARGET ?= $(FUZZ_TARGETS)
+
+ifeq ($(FUZZ),1)
+fuzz: $(patsubst %,$(B)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+else
+fuzz:
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz
+endif
+
+$(B)/fuzz/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(FUZZ_UTIL) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer $^ $(LIBS) -o $@
+
+# The same harnesses with a plain main (tests/fuzz/replay.c), any compiler:
+# `make check` replays the committed corpus and crash reproducers.
+$(B)/fuzz/replay_%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/replay.o $(FUZZ_UTIL) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
+
+fuzz-replay: $(patsubst %,$(B)/fuzz/replay_%,$(FUZZ_TARGETS))
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    echo "== fuzz replay $$t"; \
+	    $(B)/fuzz/replay_$$t $$(ls -d tests/fuzz/corpus/$$t tests/fuzz/crashes/$$t 2>/dev/null); \
+	done
+
+fuzz-run: fuzz
+	@bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(TARGET)
+
+$(B)/fuzz/seedgen: $(B)/tests/fuzz/seedgen.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
+
+fuzz-seeds: $(PROGS) $(B)/fuzz/seedgen
+	@bash tests/fuzz/seeds.sh $(B)
+
 install: $(PROGS)
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)
 
 clean:
-	rm -rf build build-san bin
+	rm -rf build build-san build-fuzz bin
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -2,10 +2,17 @@
 # deps.sh — install the Debian packages rankwatch builds, runs and tests with,
 # when any is missing. Used by analyze.sh, `make check` and .ci/run.
 # Set RW_NO_INSTALL=1 to only report what is missing.
+#   deps.sh --fuzz   also the fuzzing tool chain, for `make fuzz` only: clang
+#                    with libFuzzer and the sanitizer runtimes
+#                    (libclang-rt-dev), and llvm for llvm-symbolizer, which
+#                    names the source lines in a crash's stack
 set -euo pipefail
 
 pkgs=(build-essential pkg-config liblapacke-dev libopenblas-dev libhdf5-dev
       libpng-dev libcjson-dev libcmocka-dev gnuplot-nox)
+if [ "${1:-}" = --fuzz ]; then
+    pkgs+=(clang libclang-rt-dev llvm)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -234,6 +234,30 @@ static void step_groups_file(void **state)
     runset_free(&rs);
 }
 
+/* A step attribute too large for int64_t is not a step (the name's is
+ * taken): converting it was undefined behaviour (found by fuzz_safetensors,
+ * tests/fuzz/crashes/safetensors/step-1e307). */
+static void step_attribute_out_of_range(void **state)
+{
+    (void)state;
+    const double bad[] = {1e307, INFINITY, 0x1p63};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const char *p = path_in("step_7.h5");
+        rw_err err = {{0}};
+        rw_h5w *w;
+        assert_int_equal(h5w_open(p, &w, &err), RW_OK);
+        double v[4] = {1, 2, 3, 4};
+        int64_t s[2] = {2, 2};
+        assert_int_equal(h5w_dataset(w, "w", 2, s, RW_DT_F32, v, 0, &err), RW_OK);
+        assert_int_equal(h5w_attr_f64(w, "/", "step", bad[i], &err), RW_OK);
+        assert_int_equal(h5w_close(w, true, &err), RW_OK);
+        rw_ckpt *c;
+        assert_int_equal(ckpt_open(p, NULL, &c, &err), RW_OK);
+        assert_int_equal(ckpt_step(c), 7);
+        ckpt_free(c);
+    }
+}
+
 static void bad_files(void **state)
 {
     (void)state;
@@ -801,6 +825,7 @@ int main(void)
         cmocka_unit_test(step_from_names),
         cmocka_unit_test(duplicate_steps_are_an_error),
         cmocka_unit_test(step_groups_file),
+        cmocka_unit_test(step_attribute_out_of_range),
         cmocka_unit_test(bad_files),
         cmocka_unit_test(raw_reads_and_fallbacks),
         cmocka_unit_test(reads_of_a_shrunk_file),
