@@ -24,14 +24,19 @@ static void scratch_remove(void)
     rmdir(g_dir);
 }
 
-/* /dev/shm when it is a writable directory (tmpfs: the inputs never touch
- * a disk), else $TMPDIR, else /tmp. */
+/* In $RW_FUZZ_DIR when set (run.sh: one directory per run, removed after
+ * it, since a job that crashes never reaches atexit), else in /dev/shm when
+ * it is a writable directory (tmpfs: the inputs never touch a disk), else
+ * in $TMPDIR, else in /tmp. */
 static void scratch_make(void)
 {
-    const char *base = "/dev/shm";
+    const char *base = getenv("RW_FUZZ_DIR");
     struct stat sb;
-    if (stat(base, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(base, W_OK) != 0)
-        base = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    if (!base || !*base) {
+        base = "/dev/shm";
+        if (stat(base, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(base, W_OK) != 0)
+            base = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    }
     snprintf(g_dir, sizeof g_dir, "%s/rw-fuzz-XXXXXX", base);
     if (!mkdtemp(g_dir)) {
         perror("fuzz: mkdtemp");

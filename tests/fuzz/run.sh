@@ -33,6 +33,13 @@ shift
 F=build-fuzz
 export ASAN_OPTIONS=allocator_may_return_null=1:fast_unwind_on_malloc=0
 export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0
+# The harnesses' scratch files (fuzz_util.c), removed at the end even when
+# jobs crashed.
+shm=/dev/shm
+[ -d "$shm" ] && [ -w "$shm" ] || shm=${TMPDIR:-/tmp}
+RW_FUZZ_DIR=$(mktemp -d "$shm/rw-fuzz-run-XXXXXX")
+export RW_FUZZ_DIR
+trap 'rm -rf "$RW_FUZZ_DIR"' EXIT
 status=0
 rows=() fails=()
 

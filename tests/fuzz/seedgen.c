@@ -23,7 +23,7 @@
 static const char *g_dir;
 /* Creation properties without object timestamps: the same seeds are the
  * same bytes each time they are generated. */
-static hid_t g_dcpl, g_gcpl;
+static hid_t g_dcpl, g_gcpl, g_fcpl;
 
 static void die(const char *what, const rw_err *err)
 {
@@ -173,7 +173,7 @@ static void h5_seeds(void)
 static void h5_odd_seed(void)
 {
     const char *path = out_path("hdf5", "odd.h5");
-    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, g_fcpl, H5P_DEFAULT);
     if (f < 0)
         die(path, NULL);
     hsize_t d2[2] = {2, 2}, d1 = 2;
@@ -278,7 +278,7 @@ static void spectra_seed(const char *name, const spec_entry *e, size_t n, bool w
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (latest)
         H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
-    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, g_fcpl, fapl);
     H5Pclose(fapl);
     hid_t g = H5Gcreate2(f, "index", H5P_DEFAULT, g_gcpl, H5P_DEFAULT);
     hid_t st = vlen_utf8();
@@ -391,6 +391,8 @@ int main(int argc, char **argv)
     g_gcpl = H5Pcreate(H5P_GROUP_CREATE);
     H5Pset_obj_track_times(g_dcpl, 0);
     H5Pset_obj_track_times(g_gcpl, 0);
+    g_fcpl = H5Pcreate(H5P_FILE_CREATE); /* the root group's */
+    H5Pset_obj_track_times(g_fcpl, 0);
     st_seeds();
     h5_seeds();
     h5_odd_seed();

@@ -52,7 +52,7 @@ cp "$TMP"/gen/spectra/* "$OUT/spectra/"
 T=$OUT/table
 edge=("$TMP/edge/mixed-shapes/step_000000.h5" "$TMP/edge/attention-no-heads.h5")
 known="$TMP/known/known"
-"$BIN/rw-ls" "${edge[@]}" > "$T/ls.tsv"
+(cd "$TMP/edge" && "$OLDPWD/$BIN/rw-ls" mixed-shapes/step_000000.h5 attention-no-heads.h5) > "$T/ls.tsv"
 "$BIN/rw-rank" "${edge[@]}" > "$T/rank.tsv"
 "$BIN/rw-cond" --format csv "${edge[@]}" > "$T/cond.csv"
 # (Through files: head closing a pipe early would fail the script.)
