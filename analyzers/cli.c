@@ -109,6 +109,8 @@ void rw_cli_signals(void)
     pthread_t t;
     if (pipe2(signal_pipe, O_CLOEXEC) != 0 || pthread_attr_init(&attr) != 0)
         return; /* default actions: a later run sweeps what is left */
+    /* A handler must never block: a full pipe already holds a signal. */
+    fcntl(signal_pipe[1], F_SETFL, O_NONBLOCK);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     bool ok = pthread_create(&t, &attr, signal_thread, NULL) == 0;
     pthread_attr_destroy(&attr);

@@ -35,16 +35,16 @@ typedef struct {
  * error (after printing it). */
 typedef int (*rw_cli_extra_fn)(int opt, const char *arg, void *ctx);
 
-/* Parses argv. extra/extra_short: the program's own options (may be NULL);
- * a long option in extra overrides a shared one of the same name.
- * Returns -1 when parsing succeeded (optind is set), otherwise the exit code
- * to return at once: 0 after --help/--version, 2 after a usage error. */
 /* Interruption: on SIGINT, SIGTERM and SIGHUP (those not ignored when the
  * program started) a thread of its own removes the program's temporaries
  * (tmpfiles.h) and stops gnuplot, then ends the program by the same signal
  * (exit status 128 + N in a shell). rw_cli_parse calls it. Idempotent. */
 void rw_cli_signals(void);
 
+/* Parses argv. extra/extra_short: the program's own options (may be NULL);
+ * a long option in extra overrides a shared one of the same name.
+ * Returns -1 when parsing succeeded (optind is set), otherwise the exit code
+ * to return at once: 0 after --help/--version, 2 after a usage error. */
 int rw_cli_parse(rw_cli *c, int argc, char **argv, const struct option *extra,
                  const char *extra_short, rw_cli_extra_fn fn, void *ctx);
 

@@ -488,9 +488,12 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
     an->emitted = 0;
     for (size_t ci = 0; ci < run->n && st == RW_OK; ci++) {
         const rw_ckpt_ref *ref = &run->ckpts[ci];
-        if (an->tty)
-            fprintf(stderr, "\r%s: %s: step %lld (%zu/%zu)   ", o->prog, run->label,
+        if (an->tty) {
+            char label[256];
+            rw_one_line(label, sizeof label, run->label);
+            fprintf(stderr, "\r%s: %s: step %lld (%zu/%zu)   ", o->prog, label,
                     (long long)ref->step, ci + 1, run->n);
+        }
         if ((st = opened_open(&cur, ref, o, err)) != RW_OK)
             break;
         if (cur.it.has_adapters && strcmp(cur.it.scale_from, "default") == 0 && !warned_scale) {

@@ -489,7 +489,12 @@ static bool read_int_attr(hid_t loc, const char *name, int *v)
         return false;
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
     hid_t t = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
-    bool ok = t >= 0 && H5Tget_class(t) == H5T_INTEGER && H5Aread(a, H5T_NATIVE_INT, v) >= 0;
+    hid_t sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+    /* Exactly one integer: H5Aread writes every value the file declares. */
+    bool ok = t >= 0 && sp >= 0 && H5Tget_class(t) == H5T_INTEGER &&
+              H5Sget_simple_extent_npoints(sp) == 1 && H5Aread(a, H5T_NATIVE_INT, v) >= 0;
+    if (sp >= 0)
+        H5Sclose(sp);
     if (t >= 0)
         H5Tclose(t);
     if (a >= 0)

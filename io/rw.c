@@ -41,7 +41,7 @@ const char *rw_escape_byte(unsigned char ch, char out[5])
  * written as escapes (backslashes stay single: a message is read by people,
  * not parsed). Writes src so into dst (n > 0 bytes), cut at its room but
  * never inside an escape. */
-static void one_line(char *dst, size_t n, const char *src)
+void rw_one_line(char *dst, size_t n, const char *src)
 {
     size_t w = 0;
     for (const char *p = src; *p; p++) {
@@ -66,7 +66,7 @@ rw_status rw_fail(rw_err *err, rw_status st, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(raw, sizeof raw, fmt, ap);
         va_end(ap);
-        one_line(err->msg, sizeof err->msg, raw);
+        rw_one_line(err->msg, sizeof err->msg, raw);
     }
     return st;
 }
@@ -91,7 +91,7 @@ void rw_err_prefix(rw_err *err, const char *fmt, ...)
     memcpy(raw + p, ": ", 2);
     memcpy(raw + p + 2, err->msg, nm);
     raw[p + 2 + nm] = '\0';
-    one_line(err->msg, sizeof err->msg, raw);
+    rw_one_line(err->msg, sizeof err->msg, raw);
 }
 
 int rw_exit_code(rw_status st)
@@ -451,11 +451,19 @@ bool rw_pread_all(int fd, void *dst, size_t len, uint64_t off)
     return true;
 }
 
+int rw_fclose_checked(FILE *f)
+{
+    int bad = ferror(f);
+    bad |= fflush(f) != 0;
+    bad |= fclose(f) != 0;
+    return bad ? -1 : 0;
+}
+
 void rw_vwarn(const char *prog, const char *fmt, va_list ap)
 {
     char raw[1024], line[1024];
     vsnprintf(raw, sizeof raw, fmt, ap);
-    one_line(line, sizeof line, raw);
+    rw_one_line(line, sizeof line, raw);
     fprintf(stderr, "%s: %s\n", prog, line);
 }
 

@@ -11,6 +11,7 @@
 #define RW_H
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
@@ -129,6 +130,15 @@ size_t rw_utf8_len(const unsigned char *s);
  * retried). False on a read error (errno says which) or when the file ends
  * first (errno 0). */
 bool rw_pread_all(int fd, void *dst, size_t len, uint64_t off);
+
+/* src in dst (n bytes, NUL included; cut when longer) as one line: control
+ * bytes written as rw_escape_byte writes them. */
+void rw_one_line(char *dst, size_t n, const char *src);
+
+/* Closes a stream written with stdio and says whether every write reached
+ * the file: 0 when none failed (ferror), the flush and the close succeeded;
+ * -1 otherwise. The stream is closed either way. */
+int rw_fclose_checked(FILE *f);
 
 /* Prints "prog: " + formatted message (one line, as err->msg; cut at 1 KB)
  * + newline on stderr. */

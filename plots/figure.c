@@ -327,8 +327,7 @@ rw_status fig_render(const rw_plot_opts *o, const char *what, const char *src,
           "# beside it. Edit freely: rw-plot rewrites this file on every run.\n", gp);
     if ((st = build(ctx, &stage, gp, (rw_figfmt)fmt, err)) != RW_OK)
         goto fail;
-    int bad = ferror(gp);
-    bad |= fclose(gp);
+    int bad = rw_fclose_checked(gp);
     gp = NULL;
     if (bad) {
         st = rw_fail(err, RW_EIO, "cannot write %s", script_path);

@@ -71,8 +71,8 @@ rw_status gp_find(const char *prog, char **path, rw_err *err)
 /* Child side of gp_run: never returns. */
 static void gp_child(const char *gnuplot, const char *dir, const char *script, int errfd)
 {
-    /* The programs block the termination signals in every thread (their
-     * signal thread takes them); gnuplot gets them as usual. */
+    /* gnuplot gets the termination signals as usual, whatever mask the
+     * forking thread had. */
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -121,9 +121,15 @@ rw_status gp_run(const char *gnuplot, const char *dir, const char *script, char 
     }
     close(fds[0]);
     int wst = 0;
-    while (waitpid(pid, &wst, 0) < 0 && errno == EINTR)
+    /* Forget the child while it is still a zombie (WNOWAIT): once reaped,
+     * its pid could be another process's by the time a signal's clean-up
+     * kills "the child". */
+    siginfo_t si;
+    while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
         ;
     tmp_set_child(0);
+    while (waitpid(pid, &wst, 0) < 0 && errno == EINTR)
+        ;
     if (!buf)
         return rw_fail(err, RW_ENOMEM, "out of memory");
     buf[n] = '\0';

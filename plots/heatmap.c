@@ -238,11 +238,10 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
             FILE *pf = path ? fopen(path, "wb") : NULL;
             if (!pf)
                 st = rw_fail(err, RW_EIO, "cannot write %s", path ? path : name);
-            else if ((st = png_write_rgb_stream(img, pf, err)) == RW_OK &&
-                     (ferror(pf) | fclose(pf)) != 0)
-                st = rw_fail(err, RW_EIO, "cannot write %s", path);
-            else if (st != RW_OK)
+            else if ((st = png_write_rgb_stream(img, pf, err)) != RW_OK)
                 fclose(pf);
+            else if (rw_fclose_checked(pf) != 0)
+                st = rw_fail(err, RW_EIO, "cannot write %s", path);
             free(path);
             image_free(img);
         }

@@ -219,8 +219,7 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
                 free(text);
             }
     }
-    bool bad = ferror(df);
-    bad |= fclose(df) != 0;
+    bool bad = rw_fclose_checked(df) != 0;
     if (st == RW_OK && bad)
         st = rw_fail(err, RW_EIO, "cannot write %s", path);
     free(path);

@@ -288,8 +288,7 @@ static rw_status write_data(traj *t, const gp_stage *st, const char *name, rw_er
                 }
             }
         }
-    bool bad = ferror(f);
-    bad |= fclose(f) != 0;
+    bool bad = rw_fclose_checked(f) != 0;
     rw_status s = bad ? rw_fail(err, RW_EIO, "cannot write %s", path) : RW_OK;
     free(path);
     return s;
