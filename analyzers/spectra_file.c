@@ -12,7 +12,12 @@
 #include <string.h>
 
 #define SPECTRA_FORMAT "rankwatch-spectra"
-#define SPECTRA_VERSION 1
+/* Version 2: every string fixed-length (version 1's were variable-length,
+ * which libhdf5 reads through its global heap: a crafted heap crashes or
+ * hangs it, docs/reliability.md). */
+#define SPECTRA_VERSION 2
+/* The longest string a spectra file may hold (names, paths, options). */
+#define SPECTRA_STR_MAX 65536
 #define SIGMA_CHUNK 65536
 
 typedef struct {
@@ -80,12 +85,47 @@ static void entry_free(entry *e)
     free(e->source);
 }
 
-static hid_t vlen_str_type(void)
+/* A fixed-length string type of size bytes, NUL-padded, UTF-8. */
+static hid_t fixed_str_type(size_t size)
 {
     hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_size(t, size ? size : 1);
+    H5Tset_strpad(t, H5T_STR_NULLPAD);
     H5Tset_cset(t, H5T_CSET_UTF8);
     return t;
+}
+
+/* n strings packed into one buffer of n slots of *size bytes (the longest,
+ * at least 1), NUL-padded: a fixed-length string column. */
+static char *pack_strings(const char *const *s, size_t n, size_t *size)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++)
+        if (strlen(s[i]) > len)
+            len = strlen(s[i]);
+    size_t total;
+    char *buf = rw_mul_size(n ? n : 1, len, &total) ? calloc(total, 1) : NULL;
+    for (size_t i = 0; buf && i < n; i++)
+        memcpy(buf + i * len, s[i], strlen(s[i]));
+    *size = len;
+    return buf;
+}
+
+static herr_t write_column(hid_t g, const char *name, hid_t ftype, hid_t mtype, size_t n,
+                           const void *data);
+
+/* A column of n strings, fixed-length. */
+static herr_t write_str_column(hid_t g, const char *name, const char *const *s, size_t n)
+{
+    size_t size;
+    char *buf = pack_strings(s, n, &size);
+    if (!buf)
+        return -1;
+    hid_t t = fixed_str_type(size);
+    herr_t r = write_column(g, name, t, t, n, buf);
+    H5Tclose(t);
+    free(buf);
+    return r;
 }
 
 rw_status spectra_writer_open(const char *path, rw_spectra_writer **out, rw_err *err)
@@ -223,9 +263,14 @@ static herr_t write_column(hid_t g, const char *name, hid_t ftype, hid_t mtype, 
 
 static herr_t write_str_attr(hid_t loc, const char *name, const char *value)
 {
-    hid_t t = vlen_str_type(), sp = H5Screate(H5S_SCALAR);
+    size_t size;
+    char *buf = pack_strings(&value, 1, &size);
+    if (!buf)
+        return -1;
+    hid_t t = fixed_str_type(size), sp = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t r = a < 0 ? -1 : H5Awrite(a, t, &value);
+    herr_t r = a < 0 ? -1 : H5Awrite(a, t, buf);
+    free(buf);
     if (a >= 0 && H5Aclose(a) < 0)
         r = -1;
     H5Sclose(sp);
@@ -244,14 +289,13 @@ static rw_status write_index(rw_spectra_writer *w)
     H5Pset_obj_track_times(gcpl, 0);
     hid_t g = H5Gcreate2(w->h5.file, "index", H5P_DEFAULT, gcpl, H5P_DEFAULT);
     H5Pclose(gcpl);
-    hid_t st = vlen_str_type();
     herr_t r = (!s || !iv || !lv || g < 0) ? -1 : 0;
     int version = SPECTRA_VERSION;
 #define STRCOL(field)                                                                   \
     if (r >= 0) {                                                                       \
         for (size_t i = 0; i < n; i++)                                                  \
             s[i] = w->e[i].field;                                                       \
-        r = write_column(g, #field, st, st, n, s);                                      \
+        r = write_str_column(g, #field, s, n);                                          \
     }
 #define INTCOL(field)                                                                   \
     if (r >= 0) {                                                                       \
@@ -275,12 +319,12 @@ static rw_status write_index(rw_spectra_writer *w)
     if (r >= 0) {
         for (size_t i = 0; i < n; i++)
             s[i] = rw_dtype_name(w->e[i].dtype);
-        r = write_column(g, "dtype", st, st, n, s);
+        r = write_str_column(g, "dtype", s, n);
     }
     if (r >= 0) {
         for (size_t i = 0; i < n; i++)
             s[i] = rw_kind_name(w->e[i].kind);
-        r = write_column(g, "kind", st, st, n, s);
+        r = write_str_column(g, "kind", s, n);
     }
     if (r >= 0) {
         double *dv = malloc((n ? n : 1) * sizeof *dv);
@@ -310,7 +354,7 @@ static rw_status write_index(rw_spectra_writer *w)
         for (size_t i = 0; r >= 0 && i < w->nsrc; i++)                                 \
             ss[i] = w->src[i].field;                                                   \
         if (r >= 0)                                                                    \
-            r = write_column(sg, #field, st, st, w->nsrc, ss);
+            r = write_str_column(sg, #field, ss, w->nsrc);
 #define SRCINT(field)                                                                  \
         for (size_t i = 0; r >= 0 && i < w->nsrc; i++)                                 \
             si[i] = w->src[i].field;                                                   \
@@ -337,7 +381,6 @@ static rw_status write_index(rw_spectra_writer *w)
             r = -1;
         H5Sclose(sp);
     }
-    H5Tclose(st);
     if (g >= 0 && H5Gclose(g) < 0)
         r = -1;
     free(s);
@@ -455,28 +498,44 @@ struct rw_spectra_reader {
     size_t *by_src;         /* source indices by (run, path, group, step) */
 };
 
+/* The type of a fixed-length string of at most SPECTRA_STR_MAX bytes, or
+ * H5I_INVALID_HID (not a string, variable-length, or too long). A
+ * variable-length string is never read: libhdf5 reads it through its global
+ * heap, where a crafted file crashes or hangs it. */
+static hid_t fixed_str_of(hid_t type)
+{
+    if (type < 0 || H5Tget_class(type) != H5T_STRING || H5Tis_variable_str(type) != 0)
+        return H5I_INVALID_HID;
+    size_t size = H5Tget_size(type);
+    /* read as stored: HDF5 converts no string between ASCII and UTF-8 */
+    return size >= 1 && size <= SPECTRA_STR_MAX ? H5Tcopy(type) : H5I_INVALID_HID;
+}
+
+/* The attribute name of loc when it is one fixed-length string (a new
+ * string, caller frees), else NULL. */
 static char *read_str_attr(hid_t loc, const char *name)
 {
     char *out = NULL;
     if (H5Aexists(loc, name) <= 0)
         return NULL;
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    hid_t t = vlen_str_type();
-    /* One string, as spectra_writer writes it; nothing else is read. */
     hid_t ft = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
     hid_t sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
-    bool one_string = ft >= 0 && sp >= 0 && H5Tis_variable_str(ft) > 0 &&
-                      H5Sget_simple_extent_npoints(sp) == 1;
+    hid_t mt = fixed_str_of(ft);
+    if (mt >= 0 && sp >= 0 && H5Sget_simple_extent_npoints(sp) == 1) {
+        size_t size = H5Tget_size(mt);
+        out = calloc(size + 1, 1);
+        if (out && H5Aread(a, mt, out) < 0) {
+            free(out);
+            out = NULL;
+        }
+    }
+    if (mt >= 0)
+        H5Tclose(mt);
     if (ft >= 0)
         H5Tclose(ft);
     if (sp >= 0)
         H5Sclose(sp);
-    char *v = NULL;
-    if (one_string && H5Aread(a, t, &v) >= 0 && v) {
-        out = rw_strdup(v);
-        H5free_memory(v);
-    }
-    H5Tclose(t);
     if (a >= 0)
         H5Aclose(a);
     return out;
@@ -502,6 +561,22 @@ static bool read_int_attr(hid_t loc, const char *name, int *v)
     return ok;
 }
 
+/* The root's format attribute is a variable-length string (a version 1
+ * spectra file), judged from its type alone. */
+static bool format_is_vlen(hid_t f)
+{
+    if (H5Aexists(f, "format") <= 0)
+        return false;
+    hid_t a = H5Aopen(f, "format", H5P_DEFAULT);
+    hid_t t = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
+    bool vlen = t >= 0 && H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) > 0;
+    if (t >= 0)
+        H5Tclose(t);
+    if (a >= 0)
+        H5Aclose(a);
+    return vlen;
+}
+
 bool spectra_file_is(const char *path)
 {
     rw_h5_init();
@@ -510,32 +585,60 @@ bool spectra_file_is(const char *path)
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0)
         return false;
-    /* The format attribute is a variable-length string, which HDF5 reads
-     * with an allocation as large as the file claims: read it only from a
-     * file with a spectra file's /index or /sigma (a damaged spectra file
-     * lacks one: the reader says which), never from any checkpoint. */
-    char *v = H5Lexists(f, "index", H5P_DEFAULT) > 0 || H5Lexists(f, "sigma", H5P_DEFAULT) > 0
-                  ? read_str_attr(f, "format")
-                  : NULL;
-    bool yes = v && strcmp(v, SPECTRA_FORMAT) == 0;
-    free(v);
+    /* Only a file with a spectra file's /index or /sigma (a damaged one
+     * lacks one: the reader says which), never any checkpoint, is asked for
+     * its format; a variable-length one (version 1) is taken as a spectra
+     * file unread, for the reader to refuse by its version. */
+    bool yes = false;
+    if (H5Lexists(f, "index", H5P_DEFAULT) > 0 || H5Lexists(f, "sigma", H5P_DEFAULT) > 0) {
+        char *v = read_str_attr(f, "format");
+        yes = v ? strcmp(v, SPECTRA_FORMAT) == 0 : format_is_vlen(f);
+        free(v);
+    }
     H5Fclose(f);
     return yes;
 }
 
+/* A column of n fixed-length strings (new strings, caller frees with
+ * free_strings). Its bytes must be stored: a declared size past what the
+ * file holds is refused before the buffer is allocated. */
 static rw_status read_strings(hid_t g, const char *path, const char *grp, const char *name,
                               size_t n, char ***out, rw_err *err)
 {
     *out = rw_calloc(n ? n : 1, sizeof(char *), err);
     if (!*out)
         return RW_ENOMEM;
-    hid_t t = vlen_str_type();
-    rw_status st = read_column(g, path, grp, name, t, "strings", n, *out, err);
-    H5Tclose(t);
+    if (H5Lexists(g, name, H5P_DEFAULT) <= 0)
+        return rw_fail(err, RW_EDATA, "%s: no /%s/%s", path, grp, name);
+    hid_t ds = H5Dopen2(g, name, H5P_DEFAULT);
+    hid_t ft = ds >= 0 ? H5Dget_type(ds) : H5I_INVALID_HID;
+    hid_t mt = fixed_str_of(ft);
+    size_t size = mt >= 0 ? H5Tget_size(mt) : 0, total = 0;
+    hsize_t stored = ds >= 0 ? H5Dget_storage_size(ds) : 0;
+    if (ft >= 0)
+        H5Tclose(ft);
+    if (ds >= 0)
+        H5Dclose(ds);
+    rw_status st = RW_OK;
+    char *buf = NULL;
+    if (ds < 0)
+        st = rw_fail(err, RW_EDATA, "%s: /%s/%s is not a readable dataset", path, grp, name);
+    else if (mt < 0)
+        st = rw_fail(err, RW_EDATA, "%s: /%s/%s does not hold fixed-length strings of at most "
+                     "%d bytes", path, grp, name, SPECTRA_STR_MAX);
+    else if (!rw_mul_size(n, size, &total) || (n && stored < total))
+        st = rw_fail(err, RW_EDATA, "%s: /%s/%s: fewer bytes stored than %zu strings of %zu",
+                     path, grp, name, n, size);
+    else if (!(buf = rw_malloc(total ? total : 1, err)))
+        st = RW_ENOMEM;
+    if (st == RW_OK)
+        st = read_column(g, path, grp, name, mt, "strings", n, buf, err);
     for (size_t i = 0; st == RW_OK && i < n; i++)
-        if (!(*out)[i])
-            st = rw_fail(err, RW_EDATA, "%s: /%s/%s: entry %zu is not a string", path, grp, name,
-                         i);
+        if (!((*out)[i] = strndup(buf + i * size, size)))
+            st = rw_fail(err, RW_ENOMEM, "out of memory");
+    free(buf);
+    if (mt >= 0)
+        H5Tclose(mt);
     return st;
 }
 
@@ -551,8 +654,7 @@ static rw_status read_ints(hid_t g, const char *path, const char *grp, const cha
 static void free_strings(char **v, size_t n)
 {
     for (size_t i = 0; v && i < n; i++)
-        if (v[i])
-            H5free_memory(v[i]);
+        free(v[i]);
     free(v);
 }
 
@@ -716,6 +818,11 @@ rw_status spectra_reader_open(const char *path, rw_spectra_reader **out, rw_err 
     if (!read_int_attr(r->f, "version", &version)) {
         st = rw_fail(err, RW_EDATA, "%s: no integer version attribute (not a spectra file?)",
                      path);
+        goto done;
+    }
+    if (version == 1) {
+        st = rw_fail(err, RW_EDATA, "%s: spectra file version 1 (variable-length strings, no "
+                     "longer read): write it again with rw-spectra", path);
         goto done;
     }
     if (version != SPECTRA_VERSION) {

@@ -3,8 +3,11 @@
  * HDF5 file that rw-rank, rw-cond and the others read instead of the
  * checkpoints.
  *
- * Layout (version 1):
- *   /                 attributes format = "rankwatch-spectra", version = 1
+ * Layout (version 2; every string fixed-length, NUL-padded UTF-8, at most
+ * 64 KiB — version 1 wrote variable-length strings, which are no longer read:
+ * libhdf5 reads them through its global heap, where a crafted file crashes
+ * or hangs it):
+ *   /                 attributes format = "rankwatch-spectra", version = 2
  *   /index/<column>   one 1-D dataset per column, N entries, sorted by
  *                     (run, step, tensor, component):
  *                     run, tensor, module, component, dtype, source, kind

@@ -235,10 +235,14 @@ typedef struct {
     double ref_fro;
 } spec_entry;
 
-static hid_t vlen_utf8(void)
+/* Spectra files (version 2) hold fixed-length strings: 64 bytes here. */
+#define SEED_STR 64
+
+static hid_t fixed_utf8(void)
 {
     hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_size(t, SEED_STR);
+    H5Tset_strpad(t, H5T_STR_NULLPAD);
     H5Tset_cset(t, H5T_CSET_UTF8);
     return t;
 }
@@ -255,11 +259,25 @@ static void column(hid_t g, const char *name, hid_t ftype, hid_t mtype, size_t n
     H5Sclose(sp);
 }
 
+/* n strings as one fixed-length string column */
+static void str_column(hid_t g, const char *name, const char *const *s, size_t n)
+{
+    static char buf[16 * SEED_STR];
+    memset(buf, 0, sizeof buf);
+    for (size_t i = 0; i < n && i < 16; i++)
+        memcpy(buf + i * SEED_STR, s[i], strnlen(s[i], SEED_STR));
+    hid_t t = fixed_utf8();
+    column(g, name, t, t, n, buf);
+    H5Tclose(t);
+}
+
 static void str_attr(hid_t loc, const char *name, const char *value)
 {
-    hid_t t = vlen_utf8(), sp = H5Screate(H5S_SCALAR);
+    char buf[SEED_STR] = {0};
+    snprintf(buf, sizeof buf, "%s", value);
+    hid_t t = fixed_utf8(), sp = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    if (a < 0 || H5Awrite(a, t, &value) < 0)
+    if (a < 0 || H5Awrite(a, t, buf) < 0)
         die(name, NULL);
     H5Aclose(a);
     H5Sclose(sp);
@@ -281,14 +299,13 @@ static void spectra_seed(const char *name, const spec_entry *e, size_t n, bool w
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, g_fcpl, fapl);
     H5Pclose(fapl);
     hid_t g = H5Gcreate2(f, "index", H5P_DEFAULT, g_gcpl, H5P_DEFAULT);
-    hid_t st = vlen_utf8();
-    const char *s[16];
+    const char *s[16] = {0};
     int64_t iv[16];
     int32_t lv[16];
     double dv[16], sigma[256];
 #define STRCOL(field) \
     for (size_t i = 0; i < n; i++) s[i] = e[i].field; \
-    column(g, #field, st, st, n, s);
+    str_column(g, #field, s, n);
 #define INTCOL(field, expr) \
     for (size_t i = 0; i < n; i++) iv[i] = (expr); \
     column(g, field, H5T_STD_I64LE, H5T_NATIVE_INT64, n, iv);
@@ -330,7 +347,7 @@ static void spectra_seed(const char *name, const spec_entry *e, size_t n, bool w
     str_attr(f, "format", "rankwatch-spectra");
     hid_t scalar = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(f, "version", H5T_STD_I32LE, scalar, H5P_DEFAULT, H5P_DEFAULT);
-    int version = 1;
+    int version = 2;
     H5Awrite(a, H5T_NATIVE_INT, &version);
     H5Aclose(a);
     H5Sclose(scalar);
@@ -340,15 +357,14 @@ static void spectra_seed(const char *name, const spec_entry *e, size_t n, bool w
         const char *runs[] = {"full", "full"}, *paths[] = {"a/step_0.h5", "a/step_100.h5"},
                    *groups[] = {"", ""};
         int64_t steps[] = {0, 100}, sizes[] = {2048, 2048}, mt[] = {1, 2};
-        column(sg, "run", st, st, 2, runs);
-        column(sg, "path", st, st, 2, paths);
-        column(sg, "group", st, st, 2, groups);
+        str_column(sg, "run", runs, 2);
+        str_column(sg, "path", paths, 2);
+        str_column(sg, "group", groups, 2);
         column(sg, "step", H5T_STD_I64LE, H5T_NATIVE_INT64, 2, steps);
         column(sg, "size", H5T_STD_I64LE, H5T_NATIVE_INT64, 2, sizes);
         column(sg, "mtime_ns", H5T_STD_I64LE, H5T_NATIVE_INT64, 2, mt);
         H5Gclose(sg);
     }
-    H5Tclose(st);
     if (H5Fclose(f) < 0)
         die(path, NULL);
 }
