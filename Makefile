@@ -58,6 +58,10 @@ LIB := $(B)/librankwatch.a
 TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 DEPS_STAMP := $(B)/.deps-ok
 
+# Object files are intermediates of the programs and tests: kept between
+# builds (and no `rm` of them after a build).
+.SECONDARY:
+
 .PHONY: all check unit e2e bench install clean deps fuzz fuzz-replay fuzz-run fuzz-seeds
 all: $(PROGS) bin
 
@@ -91,7 +95,11 @@ $(B)/bin/%: $(B)/analyzers/%.o $(LIB)
 $(B)/tests/%: $(B)/tests/%.o $(patsubst %.c,$(B)/%.o,$(TESTUTIL_SRC)) $(LIB)
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -lcmocka -o $@
 
-check: unit e2e fuzz-replay
+# The end-to-end summary ("e2e: N passed, N failed, N skipped") comes last.
+check: unit fuzz-replay e2e
+ifneq ($(filter check,$(MAKECMDGOALS)),)
+e2e: | unit fuzz-replay
+endif
 
 unit: $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
