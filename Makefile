@@ -49,12 +49,17 @@ LIBS = $(PKG_LIBS) -lm
 
 PROG_SRC := $(wildcard analyzers/rw-*.c)
 LIB_SRC := $(filter-out $(PROG_SRC),$(wildcard analyzers/*.c)) \
-           $(wildcard io/*.c plots/*.c fixtures/*.c)
+           $(wildcard io/*.c plots/*.c)
+# Test-only code (synthetic runs, the HDF5 and safetensors writers, the
+# malformed-input generator): a library of its own, linked by rw-fixture,
+# the tests and the fuzz seed generator, never by the other programs.
+FIX_SRC := $(wildcard fixtures/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTUTIL_SRC := $(filter-out $(TEST_SRC) tests/bench_%.c,$(wildcard tests/*.c))
 
 PROGS := $(patsubst analyzers/%.c,$(B)/bin/%,$(PROG_SRC))
 LIB := $(B)/librankwatch.a
+FIXLIB := $(B)/librwfixtures.a
 TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 DEPS_STAMP := $(B)/.deps-ok
 
@@ -88,11 +93,19 @@ $(LIB): $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
 	@rm -f $@
 	ar rcs $@ $^
 
+$(FIXLIB): $(patsubst %.c,$(B)/%.o,$(FIX_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
 $(B)/bin/%: $(B)/analyzers/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $< $(LIB) $(LIBS) -o $@
 
-$(B)/tests/%: $(B)/tests/%.o $(patsubst %.c,$(B)/%.o,$(TESTUTIL_SRC)) $(LIB)
+$(B)/bin/rw-fixture: $(B)/analyzers/rw-fixture.o $(FIXLIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
+
+$(B)/tests/%: $(B)/tests/%.o $(patsubst %.c,$(B)/%.o,$(TESTUTIL_SRC)) $(FIXLIB) $(LIB)
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -lcmocka -o $@
 
 # The end-to-end summary ("e2e: N passed, N failed, N skipped") comes last.
@@ -150,7 +163,7 @@ fuzz-replay: $(patsubst %,$(B)/fuzz/replay_%,$(FUZZ_TARGETS))
 fuzz-run: fuzz
 	@bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(TARGET)
 
-$(B)/fuzz/seedgen: $(B)/tests/fuzz/seedgen.o $(LIB)
+$(B)/fuzz/seedgen: $(B)/tests/fuzz/seedgen.o $(FIXLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
 

@@ -1,6 +1,6 @@
 /*
  * test_safetensors.c — the safetensors reader (io/ckpt_st.c) and writer
- * (io/stwrite.c) on files the tests write: values that round-trip, 16-bit
+ * (fixtures/stwrite.c) on files the tests write: values that round-trip, 16-bit
  * bit patterns decoded exactly, every malformed-header case refused with its
  * own message, unknown dtypes listed but not read, sharded models, run
  * discovery, and the real GPT-2 LoRA run when ../shared/realdata exists.
