@@ -48,7 +48,11 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS) -pthread
 LIBS = $(PKG_LIBS) -lm
 
 PROG_SRC := $(wildcard analyzers/rw-*.c)
-LIB_SRC := $(filter-out $(PROG_SRC),$(wildcard analyzers/*.c)) \
+# What only the programs use (option parsing and usage, the signal thread,
+# the shared main of the metric programs): linked into the programs, not
+# into the library.
+PROGLIB_SRC := analyzers/cli.c analyzers/metrics_main.c
+LIB_SRC := $(filter-out $(PROG_SRC) $(PROGLIB_SRC),$(wildcard analyzers/*.c)) \
            $(wildcard io/*.c plots/*.c)
 # Test-only code (synthetic runs, the HDF5 and safetensors writers, the
 # malformed-input generator): a library of its own, linked by rw-fixture,
@@ -60,6 +64,7 @@ TESTUTIL_SRC := $(filter-out $(TEST_SRC) tests/bench_%.c,$(wildcard tests/*.c))
 PROGS := $(patsubst analyzers/%.c,$(B)/bin/%,$(PROG_SRC))
 LIB := $(B)/librankwatch.a
 FIXLIB := $(B)/librwfixtures.a
+PROGLIB := $(B)/librwprograms.a
 TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 DEPS_STAMP := $(B)/.deps-ok
 
@@ -97,11 +102,15 @@ $(FIXLIB): $(patsubst %.c,$(B)/%.o,$(FIX_SRC))
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/bin/%: $(B)/analyzers/%.o $(LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) $< $(LIB) $(LIBS) -o $@
+$(PROGLIB): $(patsubst %.c,$(B)/%.o,$(PROGLIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
 
-$(B)/bin/rw-fixture: $(B)/analyzers/rw-fixture.o $(FIXLIB) $(LIB)
+$(B)/bin/%: $(B)/analyzers/%.o $(PROGLIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
+
+$(B)/bin/rw-fixture: $(B)/analyzers/rw-fixture.o $(PROGLIB) $(FIXLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
 
