@@ -99,12 +99,39 @@ static void *signal_thread(void *arg)
     _exit(128 + sig);
 }
 
+/* The library's reports on stderr: warnings one line each, below the
+ * progress line when one is showing; progress as one line rewritten in
+ * place (it is reported only when stderr is a terminal). */
+static bool progress_shown;
+
+static void stderr_reporter(rw_report_kind kind, const char *prog, const char *line)
+{
+    switch (kind) {
+    case RW_REPORT_WARNING:
+        if (progress_shown)
+            fputc('\n', stderr);
+        progress_shown = false;
+        fprintf(stderr, "%s: %s\n", prog, line);
+        break;
+    case RW_REPORT_PROGRESS:
+        fprintf(stderr, "\r%s: %s   ", prog, line);
+        progress_shown = true;
+        break;
+    case RW_REPORT_PROGRESS_DONE:
+        if (progress_shown)
+            fputs("\r\033[K", stderr);
+        progress_shown = false;
+        break;
+    }
+}
+
 void rw_cli_signals(void)
 {
     static bool started;
     if (started)
         return;
     started = true;
+    rw_set_reporter(stderr_reporter);
     pthread_attr_t attr;
     pthread_t t;
     if (pipe2(signal_pipe, O_CLOEXEC) != 0 || pthread_attr_init(&attr) != 0)

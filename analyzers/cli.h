@@ -35,10 +35,12 @@ typedef struct {
  * error (after printing it). */
 typedef int (*rw_cli_extra_fn)(int opt, const char *arg, void *ctx);
 
-/* Interruption: on SIGINT, SIGTERM and SIGHUP (those not ignored when the
- * program started) a thread of its own removes the program's temporaries
- * (tmpfiles.h) and stops gnuplot, then ends the program by the same signal
- * (exit status 128 + N in a shell). rw_cli_parse calls it. Idempotent. */
+/* A program's start: the library's warnings and progress are written on
+ * stderr (rw_set_reporter), and on SIGINT, SIGTERM and SIGHUP (those not
+ * ignored when the program started) a thread of its own removes the
+ * program's temporaries (tmpfiles.h) and stops gnuplot, then ends the
+ * program by the same signal (exit status 128 + N in a shell).
+ * rw_cli_parse calls it. Idempotent. */
 void rw_cli_signals(void);
 
 /* Parses argv. extra/extra_short: the program's own options (may be NULL);

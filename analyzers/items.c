@@ -486,10 +486,8 @@ rw_status rw_lowrank_sigma(double *b, double *a, int64_t m, int64_t n, int64_t r
     if (info == 0)
         info = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, (lapack_int)n, (lapack_int)r, a, (lapack_int)n,
                               tau);
-    if (info < 0) {
-        fprintf(stderr, "rankwatch: bug: dgeqrf argument %d invalid\n", (int)-info);
-        abort();
-    }
+    if (info < 0)
+        rw_bug("dgeqrf argument %d invalid", (int)-info);
     /* P = R_B R_A^T (r x r), row-major: P[i][j] = sum_l R_B[i][l] R_A[j][l],
      * l >= i and l >= j (both upper triangular). */
     for (int64_t x = 0; x < r; x++)
@@ -503,10 +501,8 @@ rw_status rw_lowrank_sigma(double *b, double *a, int64_t m, int64_t n, int64_t r
      * column-major. The other k - r singular values are exactly zero. */
     info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', (lapack_int)r, (lapack_int)r, p, (lapack_int)r,
                           sv, NULL, 1, NULL, 1);
-    if (info < 0) {
-        fprintf(stderr, "rankwatch: bug: dgesdd argument %d invalid\n", (int)-info);
-        abort();
-    }
+    if (info < 0)
+        rw_bug("dgesdd argument %d invalid", (int)-info);
     if (info > 0)
         st = rw_fail(err, RW_EDATA, "SVD did not converge (dgesdd info %d)", (int)info);
     for (int64_t e = 0; e < k; e++)

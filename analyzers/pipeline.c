@@ -199,8 +199,6 @@ static rw_status emit_head(analysis *an, rw_err *err)
     size_t k = (size_t)(j->rows < j->cols ? j->rows : j->cols);
     if (j->st != RW_OK) {
         bool warn = j->st == RW_EDATA && k > 0 && isnan(j->sigma[0]);
-        if (warn && an->tty)
-            fputc('\n', stderr); /* below the progress line */
         if (warn && j->ref_path)
             rw_warn(an->o->prog, "warning: %s: %s: update from step %lld (%s): %s; its "
                     "metrics are nan", j->path, j->tensor, (long long)j->ref_step, j->ref_path,
@@ -488,17 +486,12 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
     an->emitted = 0;
     for (size_t ci = 0; ci < run->n && st == RW_OK; ci++) {
         const rw_ckpt_ref *ref = &run->ckpts[ci];
-        if (an->tty) {
-            char label[256];
-            rw_one_line(label, sizeof label, run->label);
-            fprintf(stderr, "\r%s: %s: step %lld (%zu/%zu)   ", o->prog, label,
-                    (long long)ref->step, ci + 1, run->n);
-        }
+        if (an->tty)
+            rw_progress(o->prog, "%s: step %lld (%zu/%zu)", run->label, (long long)ref->step,
+                        ci + 1, run->n);
         if ((st = opened_open(&cur, ref, o, err)) != RW_OK)
             break;
         if (cur.it.has_adapters && strcmp(cur.it.scale_from, "default") == 0 && !warned_scale) {
-            if (an->tty)
-                fputc('\n', stderr);
             rw_warn(o->prog, "warning: %s: no LoRA scale (no --lora-scale, lora_alpha and "
                     "lora_r, or adapter_config.json): using s = 1", cur.c->path);
             warned_scale = true;
@@ -610,7 +603,7 @@ rw_status rw_analyze(const rw_runset *rs, const rw_analysis_opts *o, rw_spectrum
     for (int t = 0; t < an.nthreads; t++)
         pthread_join(an.threads[t], NULL);
     if (an.tty)
-        fprintf(stderr, "\r\033[K");
+        rw_progress_done(o->prog);
     for (size_t i = 0; i < an.nslots; i++) {
         job_release_strings(&an.ring[i]);
         free(an.ring[i].a);

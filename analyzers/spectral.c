@@ -41,8 +41,7 @@ void dsytd2_(const char *uplo, const lapack_int *n, double *a, const lapack_int 
 /* Programmer errors from LAPACK (info < 0) abort; data errors are reported. */
 static void lapack_bug(const char *routine, lapack_int info)
 {
-    fprintf(stderr, "rankwatch: bug: %s argument %d invalid\n", routine, (int)-info);
-    abort();
+    rw_bug("%s argument %d invalid", routine, (int)-info);
 }
 
 /* All-nan sigma and RW_EDATA when a (m x n, row-major) holds NaN or Inf. */

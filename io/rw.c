@@ -459,12 +459,26 @@ int rw_fclose_checked(FILE *f)
     return bad ? -1 : 0;
 }
 
-void rw_vwarn(const char *prog, const char *fmt, va_list ap)
+static rw_reporter reporter;
+
+void rw_set_reporter(rw_reporter fn)
 {
+    reporter = fn;
+}
+
+static void report(rw_report_kind kind, const char *prog, const char *fmt, va_list ap)
+{
+    if (!reporter)
+        return;
     char raw[1024], line[1024];
     vsnprintf(raw, sizeof raw, fmt, ap);
     rw_one_line(line, sizeof line, raw);
-    fprintf(stderr, "%s: %s\n", prog, line);
+    reporter(kind, prog, line);
+}
+
+void rw_vwarn(const char *prog, const char *fmt, va_list ap)
+{
+    report(RW_REPORT_WARNING, prog, fmt, ap);
 }
 
 void rw_warn(const char *prog, const char *fmt, ...)
@@ -473,4 +487,27 @@ void rw_warn(const char *prog, const char *fmt, ...)
     va_start(ap, fmt);
     rw_vwarn(prog, fmt, ap);
     va_end(ap);
+}
+
+void rw_progress(const char *prog, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(RW_REPORT_PROGRESS, prog, fmt, ap);
+    va_end(ap);
+}
+
+void rw_progress_done(const char *prog)
+{
+    if (reporter)
+        reporter(RW_REPORT_PROGRESS_DONE, prog, "");
+}
+
+void rw_bug(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(RW_REPORT_WARNING, "rankwatch: bug", fmt, ap);
+    va_end(ap);
+    abort();
 }

@@ -140,10 +140,29 @@ void rw_one_line(char *dst, size_t n, const char *src);
  * -1 otherwise. The stream is closed either way. */
 int rw_fclose_checked(FILE *f);
 
-/* Prints "prog: " + formatted message (one line, as err->msg; cut at 1 KB)
- * + newline on stderr. */
+/* ------------------------------------------------------------ reporting */
+
+/* The library writes nothing on stdout or stderr: its warnings and progress
+ * go to the reporter the program installs (the programs' cli.c writes them
+ * on stderr); without one they are dropped. line is one line, control bytes
+ * escaped (rw_one_line). */
+typedef enum {
+    RW_REPORT_WARNING,       /* a line to show */
+    RW_REPORT_PROGRESS,      /* a status line that replaces the previous one */
+    RW_REPORT_PROGRESS_DONE, /* the status line is over: clear it (line "") */
+} rw_report_kind;
+typedef void (*rw_reporter)(rw_report_kind kind, const char *prog, const char *line);
+void rw_set_reporter(rw_reporter fn);
+
+/* "prog: " + the formatted message, as a warning to the reporter. */
 void rw_warn(const char *prog, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void rw_vwarn(const char *prog, const char *fmt, va_list ap);
+/* A progress line, and its end. */
+void rw_progress(const char *prog, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void rw_progress_done(const char *prog);
+/* A programmer error (an invalid LAPACK argument): reported, then abort(). */
+_Noreturn void rw_bug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif
