@@ -988,34 +988,28 @@ static rw_status write_tex(const present_spec *ps, char *const *cells, size_t nr
     return ferror(f) ? RW_EIO : RW_OK;
 }
 
+typedef struct {
+    const present_spec *ps;
+    char **cells;
+    size_t nrows;
+    const char *comment;
+    rw_tformat fmt;
+} present_out;
+
+static rw_status write_present_out(FILE *f, void *ctx)
+{
+    const present_out *w = ctx;
+    return w->fmt == RW_TF_TEX ? write_tex(w->ps, w->cells, w->nrows, w->comment, f)
+                               : write_md(w->ps, w->cells, w->nrows, f);
+}
+
 /* Writes through write_md/write_tex to path (atomically) or stdout. */
 static rw_status write_present(const present_spec *ps, char **cells, size_t nrows,
                                const char *comment, const char *path, rw_tformat fmt,
                                rw_err *err)
 {
-    rw_outfile o = {0};
-    FILE *f = stdout;
-    bool to_stdout = !path || strcmp(path, "-") == 0;
-    rw_status st = RW_OK;
-    if (!to_stdout) {
-        if ((st = outfile_open(&o, path, true, err)) != RW_OK)
-            return st;
-        f = o.f;
-    }
-    st = fmt == RW_TF_TEX ? write_tex(ps, cells, nrows, comment, f)
-                          : write_md(ps, cells, nrows, f);
-    if (to_stdout) {
-        if (st == RW_OK && fflush(stdout) != 0)
-            st = RW_EIO;
-        if (st != RW_OK)
-            return rw_fail(err, st, "stdout: write failed: %s", strerror(errno));
-        return RW_OK;
-    }
-    if (st != RW_OK) {
-        outfile_abort(&o);
-        return rw_fail(err, st, "%s: write failed", path);
-    }
-    return outfile_commit(&o, err);
+    present_out w = {ps, cells, nrows, comment, fmt};
+    return outfile_write(path, write_present_out, &w, err);
 }
 
 static void free_cells(char **cells, size_t n)

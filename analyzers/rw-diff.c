@@ -216,28 +216,23 @@ static int parse_args(diff_args *a, int argc, char **argv)
     return -1;
 }
 
+typedef struct {
+    const rw_diff *d;
+    const diff_args *a;
+    const char *base, *cur;
+} report_out;
+
+static rw_status write_report_out(FILE *f, void *ctx)
+{
+    const report_out *w = ctx;
+    return diff_write(w->d, f, w->a->format, w->a->show, w->base, w->cur);
+}
+
 static rw_status write_report(const rw_diff *d, const diff_args *a, const char *base,
                               const char *cur, rw_err *err)
 {
-    const char *path = a->cli.out;
-    if (!path || strcmp(path, "-") == 0) {
-        rw_status st = diff_write(d, stdout, a->format, a->show, base, cur);
-        if (st == RW_ENOMEM)
-            return rw_fail(err, st, "out of memory");
-        if (st != RW_OK || fflush(stdout) != 0)
-            return rw_fail(err, RW_EIO, "stdout: write failed: %s", strerror(errno));
-        return RW_OK;
-    }
-    rw_outfile o;
-    rw_status st = outfile_open(&o, path, true, err);
-    if (st != RW_OK)
-        return st;
-    if ((st = diff_write(d, o.f, a->format, a->show, base, cur)) != RW_OK) {
-        outfile_abort(&o);
-        return rw_fail(err, st, "%s: %s", path,
-                       st == RW_ENOMEM ? "out of memory" : "write failed");
-    }
-    return outfile_commit(&o, err);
+    report_out w = {d, a, base, cur};
+    return outfile_write(a->cli.out, write_report_out, &w, err);
 }
 
 int main(int argc, char **argv)

@@ -192,6 +192,31 @@ rw_status outfile_commit(rw_outfile *o, rw_err *err)
     return st;
 }
 
+rw_status outfile_write(const char *path, outfile_write_fn fn, void *ctx, rw_err *err)
+{
+    const char *name = !path || strcmp(path, "-") == 0 ? NULL : path;
+    rw_outfile o = {0};
+    rw_status st = name ? outfile_open(&o, name, true, err) : RW_OK;
+    if (st != RW_OK)
+        return st;
+    FILE *f = name ? o.f : stdout;
+    errno = 0;
+    st = fn(f, ctx);
+    int e = errno;
+    if (st == RW_OK && !name && (ferror(stdout) || fflush(stdout) != 0)) {
+        st = RW_EIO;
+        e = errno;
+    }
+    if (st != RW_OK) {
+        outfile_abort(&o);
+        if (st == RW_ENOMEM)
+            return rw_fail(err, st, "out of memory");
+        return rw_fail(err, RW_EIO, "%s: write failed%s%s", name ? name : "stdout",
+                       e ? ": " : "", e ? strerror(e) : "");
+    }
+    return name ? outfile_commit(&o, err) : RW_OK;
+}
+
 void outfile_abort(rw_outfile *o)
 {
     if (o->f)

@@ -33,4 +33,11 @@ rw_status outfile_commit(rw_outfile *o, rw_err *err);
 /* Closes and removes the temporary. Safe on a zeroed struct. */
 void outfile_abort(rw_outfile *o);
 
+/* Writes an output through fn: to path atomically, or to stdout when path
+ * is NULL or "-". fn returns RW_OK, or RW_ENOMEM / RW_EIO when it could not
+ * write everything; then, or when a write fails, the error names the output
+ * ("stdout: write failed: ...") and nothing is left at path. */
+typedef rw_status (*outfile_write_fn)(FILE *f, void *ctx);
+rw_status outfile_write(const char *path, outfile_write_fn fn, void *ctx, rw_err *err);
+
 #endif

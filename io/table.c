@@ -470,19 +470,21 @@ rw_status table_write(const rw_table *t, FILE *f, rw_tformat fmt)
     return ferror(f) ? RW_EIO : RW_OK;
 }
 
+typedef struct {
+    const rw_table *t;
+    rw_tformat fmt;
+} table_out;
+
+static rw_status write_table_out(FILE *f, void *ctx)
+{
+    const table_out *w = ctx;
+    return table_write(w->t, f, w->fmt);
+}
+
 rw_status table_write_path(const rw_table *t, const char *path, rw_tformat fmt, rw_err *err)
 {
-    if (!path || strcmp(path, "-") == 0) {
-        if (table_write(t, stdout, fmt) != RW_OK || fflush(stdout) != 0)
-            return rw_fail(err, RW_EIO, "stdout: write failed: %s", strerror(errno));
-        return RW_OK;
-    }
-    rw_outfile o;
-    rw_status st = outfile_open(&o, path, true, err);
-    if (st != RW_OK)
-        return st;
-    table_write(t, o.f, fmt);
-    return outfile_commit(&o, err);
+    table_out w = {t, fmt};
+    return outfile_write(path, write_table_out, &w, err);
 }
 
 /* ------------------------------------------------------------- reading */

@@ -7,6 +7,19 @@
 
 D="$TMP/diskfull"
 mkdir -p "$D/ref" "$D/fs"
+
+# Standard output on a full device (/dev/full): exit 1, one line with the
+# reason, for every writer of tables and reports (one helper: outfile_write).
+rw-fixture known -o "$D/kn" >/dev/null
+rw-rank -o "$D/kn.tsv" "$D/kn/known"
+expect_error "rw-rank to a full stdout" '^rw-rank: stdout: write failed: No space left on device$' \
+    bash -c 'rw-rank "$1" >/dev/full' _ "$D/kn/known"
+expect_error "rw-compare to a full stdout" '^rw-compare: stdout: write failed: No space left on device$' \
+    bash -c 'rw-compare "$1" >/dev/full' _ "$D/kn.tsv"
+expect_error "rw-compare --format md to a full stdout" '^rw-compare: stdout: write failed: No space left on device$' \
+    bash -c 'rw-compare --format md "$1" >/dev/full' _ "$D/kn.tsv"
+expect_error "rw-diff to a full stdout" '^rw-diff: stdout: write failed: No space left on device$' \
+    bash -c 'rw-diff "$1" "$1" >/dev/full' _ "$D/kn.tsv"
 if ! mount -t tmpfs -o size=64k tmpfs "$D/fs" 2>/dev/null; then
     skip "disk full: cannot mount a tmpfs here (needs root)"
 else
