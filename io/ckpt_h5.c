@@ -40,15 +40,6 @@ typedef struct {
     int64_t size; /* of the file when opened: storage checks, h5_shrunk */
 } h5_state;
 
-static void h5_quiet(void)
-{
-    static bool done;
-    if (!done) {
-        rw_h5_init();
-        done = true;
-    }
-}
-
 /* Classifies an HDF5 datatype. Returns RW_DT_OTHER for unsupported floats. */
 static rw_dtype h5_classify(hid_t type)
 {
@@ -411,7 +402,7 @@ static rw_status read_attrs(rw_ckpt *c, hid_t root, rw_err *err)
 
 rw_status ckpt_h5_open(rw_ckpt *c, rw_err *err)
 {
-    h5_quiet();
+    rw_h5_init();
     h5_state *s = rw_calloc(1, sizeof *s, err);
     if (!s)
         return RW_ENOMEM;
@@ -625,7 +616,7 @@ oom:
 rw_status h5_step_groups(const char *path, char ***names, int64_t **steps, size_t *n,
                          rw_err *err)
 {
-    h5_quiet();
+    rw_h5_init();
     *names = NULL;
     *steps = NULL;
     *n = 0;

@@ -47,7 +47,7 @@ void rw_one_line(char *dst, size_t n, const char *src)
     for (const char *p = src; *p; p++) {
         unsigned char ch = (unsigned char)*p;
         char e[5] = {*p, 0};
-        if (ch < 0x20 || ch == 0x7f)
+        if (rw_is_control(ch))
             rw_escape_byte(ch, e);
         size_t len = strlen(e);
         if (w + len >= n)

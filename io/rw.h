@@ -46,6 +46,12 @@ void rw_err_prefix(rw_err *err, const char *fmt, ...)
 /* err->msg and rw_warn's line are one line whatever names they hold: their
  * control bytes (0x01-0x1f, 0x7f) are written as the escapes below. */
 
+/* A control byte (0x01-0x1f, 0x7f): what ends or garbles a line. */
+static inline bool rw_is_control(unsigned char ch)
+{
+    return ch < 0x20 || ch == 0x7f;
+}
+
 /* The escape of a backslash or control byte in tables and messages: \\ \t
  * \n \r, else \xNN (lowercase hex). Writes it to out (5 bytes), returns out. */
 const char *rw_escape_byte(unsigned char ch, char out[5]);

@@ -186,12 +186,6 @@ void table_sort_default(rw_table *t)
 /* The one rule for text in output files (table.h, docs/reliability.md):
  * every writer of every format goes through table_put_text. */
 
-/* A byte that TSV, md and tex show as an escape: the control bytes. */
-static bool is_ctl(unsigned char ch)
-{
-    return ch < 0x20 || ch == 0x7f;
-}
-
 /* TeX: one byte of the tsv form that needs it typeset, ch a backslash, a
  * control byte or a TeX special. */
 static void put_tex_byte(FILE *f, unsigned char ch)
@@ -223,7 +217,7 @@ static void put_tsv_form(FILE *f, const char *s, const char *specials, rw_tforma
 {
     for (;;) {
         size_t n = 0;
-        while (s[n] && s[n] != '\\' && !is_ctl((unsigned char)s[n]) &&
+        while (s[n] && s[n] != '\\' && !rw_is_control((unsigned char)s[n]) &&
                !(specials && strchr(specials, s[n])))
             n++;
         fwrite(s, 1, n, f);
@@ -234,7 +228,7 @@ static void put_tsv_form(FILE *f, const char *s, const char *specials, rw_tforma
         char e[5];
         if (fmt == RW_TF_TEX) {
             put_tex_byte(f, ch);
-        } else if (ch == '\\' || is_ctl(ch)) {
+        } else if (ch == '\\' || rw_is_control(ch)) {
             fputs(rw_escape_byte(ch, e), f);
         } else { /* md: a punctuation character, escaped */
             fputc('\\', f);

@@ -194,7 +194,7 @@ rw_status gp_stage_open(gp_stage *s, const char *figure_path, rw_err *err)
     /* The script names its figure and data files in quoted strings, where a
      * control character would be shown escaped, naming another file. */
     for (const char *c = figure_path; *c; c++)
-        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+        if (rw_is_control((unsigned char)*c)) {
             stage_free(s);
             return rw_fail(err, RW_EUSAGE, "figure name holds a control character (byte 0x%02x)",
                            (unsigned char)*c);
@@ -342,7 +342,7 @@ char *gp_quoted(const char *s)
         size_t len = rw_utf8_len(c);
         if (*c == '\'')
             *w++ = '\'';
-        if (*c < 0x20 || *c == 0x7f || len == 0) {
+        if (rw_is_control(*c) || len == 0) {
             w += strlen(rw_escape_byte(*c, w));
         } else {
             memcpy(w, c, len);
