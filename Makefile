@@ -43,7 +43,7 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS))
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS ?= $(OPT) -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(SANFLAGS) -pthread \
-             -Iio -Ianalyzers -Iplots -Ifixtures $(PKG_CFLAGS) -MMD -MP
+             -I. $(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS) -pthread
 LIBS = $(PKG_LIBS) -lm
 
@@ -52,8 +52,10 @@ PROG_SRC := $(wildcard analyzers/rw-*.c)
 # the shared main of the metric programs): linked into the programs, not
 # into the library.
 PROGLIB_SRC := analyzers/cli.c analyzers/metrics_main.c
-LIB_SRC := $(filter-out $(PROG_SRC) $(PROGLIB_SRC),$(wildcard analyzers/*.c)) \
-           $(wildcard io/*.c plots/*.c)
+# The library, bottom up: io/ (formats, runs, tables, output files, the
+# spectra file), analyzers/core/ (the spectral engine), analyzers/tables/
+# (statistics, comparison, diff), plots/ (figures).
+LIB_SRC := $(wildcard io/*.c analyzers/core/*.c analyzers/tables/*.c plots/*.c)
 # Test-only code (synthetic runs, the HDF5 and safetensors writers, the
 # malformed-input generator): a library of its own, linked by rw-fixture,
 # the tests and the fuzz seed generator, never by the other programs.

@@ -1,9 +1,9 @@
 /*
  * cli.c — shared command-line handling (cli.h).
  */
-#include "cli.h"
+#include "analyzers/cli.h"
 
-#include "tmpfiles.h"
+#include "io/tmpfiles.h"
 
 #include <errno.h>
 #include <fcntl.h>

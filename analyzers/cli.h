@@ -6,9 +6,9 @@
 #ifndef RW_CLI_H
 #define RW_CLI_H
 
-#include "pipeline.h"
-#include "run.h"
-#include "table.h"
+#include "analyzers/core/pipeline.h"
+#include "io/run.h"
+#include "io/table.h"
 
 #include <getopt.h>
 

@@ -2,10 +2,10 @@
  * metrics_main.c — rw-rank, rw-cond, rw-metrics and rw-updates
  * (metrics_main.h).
  */
-#include "metrics_main.h"
+#include "analyzers/metrics_main.h"
 
-#include "cli.h"
-#include "spectra_file.h"
+#include "analyzers/cli.h"
+#include "io/spectra_file.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -4,8 +4,8 @@
  * reference run; or (--summary) per module and metric, the final gap, the
  * area between the curves and the step from which they stay apart.
  */
-#include "cli.h"
-#include "compare.h"
+#include "analyzers/cli.h"
+#include "analyzers/tables/compare.h"
 
 #include <math.h>
 #include <stdio.h>

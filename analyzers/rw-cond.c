@@ -3,8 +3,8 @@
  * and smallest singular value, condition number, and the condition number on
  * the numerically non-zero subspace.
  */
-#include "cli.h"
-#include "metrics_main.h"
+#include "analyzers/cli.h"
+#include "analyzers/metrics_main.h"
 
 static const char usage[] =
     "Usage: rw-cond [OPTION]... RUN...\n"

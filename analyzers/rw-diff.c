@@ -3,9 +3,9 @@
  * with a baseline within tolerances, prints what differs, worst first, and
  * exits 1 when anything does.
  */
-#include "cli.h"
-#include "diff.h"
-#include "outfile.h"
+#include "analyzers/cli.h"
+#include "analyzers/tables/diff.h"
+#include "io/outfile.h"
 
 #include <errno.h>
 #include <math.h>

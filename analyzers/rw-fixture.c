@@ -7,10 +7,10 @@
  *          values written beside it (known_sigma.tsv) so that any tool's
  *          output can be checked against them.
  */
-#include "cli.h"
-#include "h5write.h"
-#include "malformed.h"
-#include "synth.h"
+#include "analyzers/cli.h"
+#include "fixtures/h5write.h"
+#include "fixtures/malformed.h"
+#include "fixtures/synth.h"
 
 #include <errno.h>
 #include <math.h>

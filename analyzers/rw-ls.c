@@ -3,7 +3,7 @@
  * with its shape, dtype, layer, module and step, and what the metrics do with
  * it (analysed as a matrix, or skipped, and why).
  */
-#include "cli.h"
+#include "analyzers/cli.h"
 
 #include <stdio.h>
 #include <string.h>

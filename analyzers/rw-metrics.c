@@ -2,8 +2,8 @@
  * rw-metrics — every metric of DESIGN.md's table for every matrix of one or
  * more runs: rw-rank's and rw-cond's columns together, plus the norms.
  */
-#include "cli.h"
-#include "metrics_main.h"
+#include "analyzers/cli.h"
+#include "analyzers/metrics_main.h"
 
 static const char usage[] =
     "Usage: rw-metrics [OPTION]... RUN...\n"

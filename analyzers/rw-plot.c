@@ -4,8 +4,8 @@
  * value spectra; PNG, PDF or SVG, each with its gnuplot script and data
  * beside it (plots/plot.h).
  */
-#include "cli.h"
-#include "plot.h"
+#include "analyzers/cli.h"
+#include "plots/plot.h"
 
 #include <math.h>
 #include <stdio.h>

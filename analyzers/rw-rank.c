@@ -3,8 +3,8 @@
  * proportional effective rank (PER), stable rank, numerical rank, spectral
  * entropy. One row per (run, step, tensor, component).
  */
-#include "cli.h"
-#include "metrics_main.h"
+#include "analyzers/cli.h"
+#include "analyzers/metrics_main.h"
 
 static const char usage[] =
     "Usage: rw-rank [OPTION]... RUN...\n"

@@ -9,8 +9,8 @@
  * predecessor in the run is unchanged too) are copied from it, and only new
  * or changed checkpoints are decomposed.
  */
-#include "cli.h"
-#include "spectra_file.h"
+#include "analyzers/cli.h"
+#include "io/spectra_file.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,8 +5,8 @@
  * and ReLoRA adapters the `lora` component s·B·A is itself the update of its
  * cycle.
  */
-#include "cli.h"
-#include "metrics_main.h"
+#include "analyzers/cli.h"
+#include "analyzers/metrics_main.h"
 
 static const char usage[] =
     "Usage: rw-updates [OPTION]... RUN...\n"

@@ -2,7 +2,7 @@
  * ckpt.c — the format-independent half of a checkpoint (ckpt.h): dispatch to
  * the HDF5 or safetensors back end, names, attributes, step.
  */
-#include "ckpt.h"
+#include "io/ckpt.h"
 
 #include <ctype.h>
 #include <errno.h>

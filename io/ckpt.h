@@ -16,7 +16,7 @@
 #ifndef RW_CKPT_H
 #define RW_CKPT_H
 
-#include "rw.h"
+#include "io/rw.h"
 
 #define RW_MAX_DIMS 8
 

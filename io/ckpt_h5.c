@@ -21,8 +21,8 @@
  * variable-length attribute is never read, because HDF5 allocates whatever
  * length the file claims before it reads (2.5 GB for a 6 KB file).
  */
-#include "ckpt.h"
-#include "h5file.h"
+#include "io/ckpt.h"
+#include "io/h5file.h"
 
 #include <errno.h>
 #include <hdf5.h>

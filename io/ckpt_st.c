@@ -37,7 +37,7 @@
  * several open files (rw_tensor.shard); the index and its shards must agree
  * exactly on which tensor lives where.
  */
-#include "ckpt.h"
+#include "io/ckpt.h"
 
 #include <cJSON.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /*
  * h5file.c — HDF5 set-up and atomic HDF5 output files (h5file.h).
  */
-#include "h5file.h"
+#include "io/h5file.h"
 
 #include <errno.h>
 #include <string.h>

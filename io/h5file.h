@@ -11,8 +11,8 @@
 #ifndef RW_H5FILE_H
 #define RW_H5FILE_H
 
-#include "outfile.h"
-#include "rw.h"
+#include "io/outfile.h"
+#include "io/rw.h"
 
 #include <hdf5.h>
 

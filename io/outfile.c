@@ -1,9 +1,9 @@
 /*
  * outfile.c — atomic output files (outfile.h).
  */
-#include "outfile.h"
+#include "io/outfile.h"
 
-#include "tmpfiles.h"
+#include "io/tmpfiles.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -12,7 +12,7 @@
 #ifndef RW_OUTFILE_H
 #define RW_OUTFILE_H
 
-#include "rw.h"
+#include "io/rw.h"
 
 #include <stdio.h>
 

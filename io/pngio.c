@@ -6,9 +6,9 @@
  * whatever those functions allocate lives in a struct owned by the caller, so
  * nothing is lost when libpng jumps.
  */
-#include "pngio.h"
+#include "io/pngio.h"
 
-#include "outfile.h"
+#include "io/outfile.h"
 
 #include <png.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
 #ifndef RW_PNGIO_H
 #define RW_PNGIO_H
 
-#include "rw.h"
+#include "io/rw.h"
 
 #include <stdio.h>
 

@@ -1,9 +1,9 @@
 /*
  * run.c — run discovery (run.h).
  */
-#include "run.h"
+#include "io/run.h"
 
-#include "ckpt.h"
+#include "io/ckpt.h"
 
 #include <dirent.h>
 #include <errno.h>

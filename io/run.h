@@ -19,7 +19,7 @@
 #ifndef RW_RUN_H
 #define RW_RUN_H
 
-#include "rw.h"
+#include "io/rw.h"
 
 typedef struct {
     char *path;     /* checkpoint file (owned) */

@@ -1,7 +1,7 @@
 /*
  * rw.c — status codes, error messages, dtypes and checked helpers (rw.h).
  */
-#include "rw.h"
+#include "io/rw.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,9 +1,9 @@
 /*
  * table.c — tables of text cells: build, sort, write, read (table.h).
  */
-#include "table.h"
+#include "io/table.h"
 
-#include "outfile.h"
+#include "io/outfile.h"
 
 #include <errno.h>
 #include <math.h>

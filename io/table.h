@@ -6,7 +6,7 @@
 #ifndef RW_TABLE_H
 #define RW_TABLE_H
 
-#include "rw.h"
+#include "io/rw.h"
 
 #include <stdio.h>
 

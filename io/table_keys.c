@@ -2,7 +2,7 @@
  * table_keys.c — the one rule for rows that say the same thing twice
  * (table_keys.h).
  */
-#include "table_keys.h"
+#include "io/table_keys.h"
 
 #include <stdlib.h>
 #include <string.h>

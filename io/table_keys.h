@@ -11,7 +11,7 @@
 #ifndef RW_TABLE_KEYS_H
 #define RW_TABLE_KEYS_H
 
-#include "rw.h"
+#include "io/rw.h"
 
 /* One value read from a table, under its key. Strings are borrowed. */
 typedef struct {

@@ -2,7 +2,7 @@
  * tmpfiles.c — registered temporaries, their removal on a signal, and the
  * sweep of those that killed processes left (tmpfiles.h).
  */
-#include "tmpfiles.h"
+#include "io/tmpfiles.h"
 
 #include <dirent.h>
 #include <errno.h>

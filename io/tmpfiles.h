@@ -14,7 +14,7 @@
 #ifndef RW_TMPFILES_H
 #define RW_TMPFILES_H
 
-#include "rw.h"
+#include "io/rw.h"
 
 #include <sys/types.h>
 

@@ -1,9 +1,9 @@
 /*
  * figure.c — labels, layout, notes and the figure driver (figure.h).
  */
-#include "figure.h"
+#include "plots/figure.h"
 
-#include "palette.h"
+#include "plots/palette.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -10,8 +10,8 @@
 #ifndef RW_FIGURE_H
 #define RW_FIGURE_H
 
-#include "gnuplot.h"
-#include "plot_data.h"
+#include "plots/gnuplot.h"
+#include "plots/plot_data.h"
 
 #include <stdio.h>
 

@@ -2,9 +2,9 @@
  * gnuplot.c — running gnuplot, staging figure files, shared syntax
  * (gnuplot.h).
  */
-#include "gnuplot.h"
+#include "plots/gnuplot.h"
 
-#include "tmpfiles.h"
+#include "io/tmpfiles.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -6,7 +6,7 @@
 #ifndef RW_GNUPLOT_H
 #define RW_GNUPLOT_H
 
-#include "plot.h"
+#include "plots/plot.h"
 
 #include <stdio.h>
 

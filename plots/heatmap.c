@@ -10,9 +10,9 @@
  * inf, white where the table has no value. gnuplot draws the axes, titles
  * and colour bars around the images.
  */
-#include "figure.h"
-#include "palette.h"
-#include "pngio.h"
+#include "plots/figure.h"
+#include "plots/palette.h"
+#include "io/pngio.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /*
  * palette.c — run colours and the viridis colour map (palette.h).
  */
-#include "palette.h"
+#include "plots/palette.h"
 
 #include <math.h>
 

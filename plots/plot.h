@@ -22,7 +22,7 @@
 #ifndef RW_PLOT_H
 #define RW_PLOT_H
 
-#include "run.h"
+#include "io/run.h"
 
 typedef enum { RW_FIG_PNG, RW_FIG_PDF, RW_FIG_SVG } rw_figfmt;
 

@@ -1,11 +1,11 @@
 /*
  * plot_data.c — reading and selecting what a figure draws (plot_data.h).
  */
-#include "plot_data.h"
+#include "plots/plot_data.h"
 
-#include "spectra_file.h"
-#include "stats.h"
-#include "table_keys.h"
+#include "io/spectra_file.h"
+#include "analyzers/tables/stats.h"
+#include "io/table_keys.h"
 
 #include <fnmatch.h>
 #include <math.h>

@@ -6,8 +6,8 @@
 #ifndef RW_PLOT_DATA_H
 #define RW_PLOT_DATA_H
 
-#include "plot.h"
-#include "table.h"
+#include "plots/plot.h"
+#include "io/table.h"
 
 /* The runs and modules of a figure. Runs are numbered in order of first
  * appearance in the inputs (the colour index); --runs switches some off

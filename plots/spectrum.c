@@ -8,8 +8,8 @@
  * them). STEM.dat holds one block per (module, run, step): i/k, the mean,
  * the number of layers averaged.
  */
-#include "figure.h"
-#include "palette.h"
+#include "plots/figure.h"
+#include "plots/palette.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -9,9 +9,9 @@
  * or not positive on a log axis, are left out and break the line there);
  * isolated = 1 marks a point with no drawn neighbour, drawn as a dot.
  */
-#include "figure.h"
-#include "palette.h"
-#include "stats.h"
+#include "plots/figure.h"
+#include "plots/palette.h"
+#include "analyzers/tables/stats.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -35,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "spectral.h"
+#include "analyzers/core/spectral.h"
 
 char *openblas_get_corename(void);
 

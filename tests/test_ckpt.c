@@ -27,11 +27,11 @@
 
 #include <hdf5.h>
 
-#include "ckpt.h"
-#include "h5write.h"
-#include "run.h"
-#include "stwrite.h"
-#include "testutil.h"
+#include "io/ckpt.h"
+#include "fixtures/h5write.h"
+#include "io/run.h"
+#include "fixtures/stwrite.h"
+#include "tests/testutil.h"
 
 static char tmpdir[256];
 

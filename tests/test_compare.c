@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compare.h"
+#include "analyzers/tables/compare.h"
 
 /* t quantile for a two-sided 95% interval with 2 degrees of freedom (tables:
  * 4.30265272974946). */

@@ -18,8 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "diff.h"
-#include "testutil.h"
+#include "analyzers/tables/diff.h"
+#include "tests/testutil.h"
 
 static const char *const cols[] = {"run", "step", "tensor", "layer", "module",
                                    "component", "dtype", "per", "cond"};

@@ -15,11 +15,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "h5write.h"
-#include "items.h"
-#include "spectral.h"
-#include "synth.h"
-#include "testutil.h"
+#include "fixtures/h5write.h"
+#include "analyzers/core/items.h"
+#include "analyzers/core/spectral.h"
+#include "fixtures/synth.h"
+#include "tests/testutil.h"
 
 static char tmpdir[256];
 

@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline.h"
-#include "stwrite.h"
-#include "synth.h"
-#include "testutil.h"
+#include "analyzers/core/pipeline.h"
+#include "fixtures/stwrite.h"
+#include "fixtures/synth.h"
+#include "tests/testutil.h"
 
 static char tmpdir[256];
 

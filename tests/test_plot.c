@@ -21,13 +21,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "figure.h"
-#include "gnuplot.h"
-#include "palette.h"
-#include "plot.h"
-#include "pngio.h"
-#include "spectra_file.h"
-#include "testutil.h"
+#include "plots/figure.h"
+#include "plots/gnuplot.h"
+#include "plots/palette.h"
+#include "plots/plot.h"
+#include "io/pngio.h"
+#include "io/spectra_file.h"
+#include "tests/testutil.h"
 
 /* ---------------------------------------------------------------- helpers */
 

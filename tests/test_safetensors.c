@@ -11,10 +11,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "ckpt.h"
-#include "run.h"
-#include "stwrite.h"
-#include "testutil.h"
+#include "io/ckpt.h"
+#include "io/run.h"
+#include "fixtures/stwrite.h"
+#include "tests/testutil.h"
 
 #include <math.h>
 #include <stdio.h>

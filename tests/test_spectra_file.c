@@ -16,8 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "spectra_file.h"
-#include "testutil.h"
+#include "io/spectra_file.h"
+#include "tests/testutil.h"
 
 static char tmpdir[256];
 

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "spectral.h"
+#include "analyzers/core/spectral.h"
 
 // ----------------------------------------------------------------------------
 // matrices with known singular values

@@ -10,7 +10,7 @@
 
 #include <math.h>
 
-#include "stats.h"
+#include "analyzers/tables/stats.h"
 
 static void t_quantiles_match_tables(void **state)
 {

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "table.h"
+#include "io/table.h"
 
 /* Writes text to a fresh temporary file named *.SUFFIX; returns its path
  * (static buffer, valid until the next call). */

@@ -1,7 +1,7 @@
 /*
  * testutil.c — what the cmocka tests share (testutil.h).
  */
-#include "testutil.h"
+#include "tests/testutil.h"
 
 #include <ftw.h>
 #include <stdio.h>

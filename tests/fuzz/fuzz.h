@@ -16,7 +16,7 @@
 #ifndef RW_FUZZ_H
 #define RW_FUZZ_H
 
-#include "ckpt.h"
+#include "io/ckpt.h"
 
 #include <stddef.h>
 #include <stdint.h>

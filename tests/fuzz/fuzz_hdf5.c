@@ -10,7 +10,7 @@
  * driver its raw pread path depends on, so the input goes to a file in
  * /dev/shm rather than to an in-memory file image (H5FD_CORE).
  */
-#include "fuzz.h"
+#include "tests/fuzz/fuzz.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
  * `model.safetensors.index.json` (st_index_shards, then ckpt_open of the
  * index, whose shards can only be files of the scratch directory).
  */
-#include "fuzz.h"
+#include "tests/fuzz/fuzz.h"
 
 #include <stdio.h>
 #include <stdlib.h>

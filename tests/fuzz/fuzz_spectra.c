@@ -1,13 +1,13 @@
 /*
  * fuzz_spectra.c — libFuzzer harness of the spectra-file reader
- * (analyzers/spectra_file.c): the input is an HDF5 file that claims to be a
+ * (io/spectra_file.c): the input is an HDF5 file that claims to be a
  * spectra file. It goes through spectra_file_is (how the programs tell a
  * spectra file from a checkpoint), spectra_reader_open with every entry's
  * key and singular values and the cache lookup, and spectra_file_foreach
  * for each kind, as rw-rank, rw-updates and rw-spectra's cache read it.
  */
-#include "fuzz.h"
-#include "spectra_file.h"
+#include "tests/fuzz/fuzz.h"
+#include "io/spectra_file.h"
 
 #include <stdio.h>
 #include <stdlib.h>

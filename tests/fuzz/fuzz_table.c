@@ -5,8 +5,8 @@
  * sorted by the default key and written back in every output format, as
  * rw-compare and rw-plot do with the tables they are given.
  */
-#include "fuzz.h"
-#include "table.h"
+#include "tests/fuzz/fuzz.h"
+#include "io/table.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * fuzz_util.c — the harnesses' shared helpers (fuzz.h): the scratch
  * directory that inputs are written to, and the walk over a checkpoint.
  */
-#include "fuzz.h"
+#include "tests/fuzz/fuzz.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
  *
  * Exit status: 0 when every input ran, 1 when a file could not be read.
  */
-#include "fuzz.h"
+#include "tests/fuzz/fuzz.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -11,8 +11,8 @@
  *
  *   seedgen DIR   writes DIR/safetensors/, DIR/hdf5/, DIR/spectra/
  */
-#include "h5write.h"
-#include "stwrite.h"
+#include "fixtures/h5write.h"
+#include "fixtures/stwrite.h"
 
 #include <hdf5.h>
 #include <stdio.h>

@@ -26,8 +26,8 @@
 #ifndef RW_ITEMS_H
 #define RW_ITEMS_H
 
-#include "ckpt.h"
-#include "run.h"
+#include "io/ckpt.h"
+#include "io/run.h"
 
 typedef enum {
     RW_COMP_WEIGHT, RW_COMP_BASE, RW_COMP_LORA, RW_COMP_FULL, RW_COMP_OV, RW_COMP_WO_WV,

@@ -7,7 +7,7 @@
  * keys) and probe the baseline's. Values are compared as text first (equal
  * text is equal), and parsed only when the text differs.
  */
-#include "diff.h"
+#include "analyzers/tables/diff.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -8,10 +8,10 @@
  * aligned with the reference run's into output rows; the rows are sorted by
  * module, metric, step, run.
  */
-#include "compare.h"
+#include "analyzers/tables/compare.h"
 
-#include "outfile.h"
-#include "table_keys.h"
+#include "io/outfile.h"
+#include "io/table_keys.h"
 
 #include <errno.h>
 #include <math.h>

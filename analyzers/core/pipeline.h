@@ -7,11 +7,11 @@
 #ifndef RW_PIPELINE_H
 #define RW_PIPELINE_H
 
-#include "ckpt.h"
-#include "items.h"
-#include "run.h"
-#include "spectral.h"
-#include "table.h"
+#include "io/ckpt.h"
+#include "analyzers/core/items.h"
+#include "io/run.h"
+#include "analyzers/core/spectral.h"
+#include "io/table.h"
 
 /* What a spectrum is of. */
 typedef enum {

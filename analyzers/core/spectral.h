@@ -7,7 +7,7 @@
 #ifndef RW_SPECTRAL_H
 #define RW_SPECTRAL_H
 
-#include "rw.h"
+#include "io/rw.h"
 
 /* Singular values of the m x n row-major matrix a (overwritten), in double
  * precision, values only, descending, into sigma[0..k-1]. A matrix with a

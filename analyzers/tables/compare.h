@@ -18,9 +18,9 @@
 #ifndef RW_COMPARE_H
 #define RW_COMPARE_H
 
-#include "run.h"
-#include "stats.h"
-#include "table.h"
+#include "io/run.h"
+#include "analyzers/tables/stats.h"
+#include "io/table.h"
 
 #include <stdio.h>
 

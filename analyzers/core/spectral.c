@@ -9,7 +9,7 @@
  *                     (docs/performance.md), elsewhere the orthogonal path:
  *                     Householder bidiagonalization and dqds, as dgesdd.
  */
-#include "spectral.h"
+#include "analyzers/core/spectral.h"
 
 #include <cblas.h>
 #include <float.h>

@@ -6,7 +6,7 @@
 #ifndef RW_STATS_H
 #define RW_STATS_H
 
-#include "table.h"
+#include "io/table.h"
 
 /* Regularised incomplete beta I_x(a, b), a, b > 0, 0 <= x <= 1. */
 double rw_betainc(double a, double b, double x);

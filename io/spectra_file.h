@@ -28,7 +28,7 @@
 #ifndef RW_SPECTRA_FILE_H
 #define RW_SPECTRA_FILE_H
 
-#include "pipeline.h"
+#include "analyzers/core/pipeline.h"
 
 typedef struct rw_spectra_writer rw_spectra_writer;
 

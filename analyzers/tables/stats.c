@@ -6,7 +6,7 @@
  * [0, 1e6] to full double precision, which is plenty fast for the few dozen
  * distinct df a comparison needs.
  */
-#include "stats.h"
+#include "analyzers/tables/stats.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -17,8 +17,8 @@
 #ifndef RW_DIFF_H
 #define RW_DIFF_H
 
-#include "run.h"
-#include "table.h"
+#include "io/run.h"
+#include "io/table.h"
 
 #include <stdio.h>
 

@@ -2,7 +2,7 @@
  * items.c — the matrices of a checkpoint: plain tensors, adapter components
  * and OV circuits (items.h).
  */
-#include "items.h"
+#include "analyzers/core/items.h"
 
 #include <cJSON.h>
 #include <cblas.h>

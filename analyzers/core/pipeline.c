@@ -1,7 +1,7 @@
 /*
  * pipeline.c — runs to spectra (pipeline.h).
  */
-#include "pipeline.h"
+#include "analyzers/core/pipeline.h"
 
 #include <cblas.h>
 #include <math.h>

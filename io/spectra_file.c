@@ -1,9 +1,9 @@
 /*
  * spectra_file.c — write and read spectra files (spectra_file.h).
  */
-#include "spectra_file.h"
+#include "io/spectra_file.h"
 
-#include "h5file.h"
+#include "io/h5file.h"
 
 #include <errno.h>
 #include <hdf5.h>
