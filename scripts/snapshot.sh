@@ -22,7 +22,10 @@ final=$out
 # Built in one fixed place, so that the paths written into the outputs are
 # the same for every snapshot; checkpoints get a fixed mtime (the spectra
 # file records it).
+# One snapshot at a time on a machine (the place is shared).
 out=${TMPDIR:-/tmp}/rw-snapshot.work
+exec 9>"$out.lock"
+flock 9
 rm -rf "$out"
 mkdir -p "$out"
 export RW_GNUPLOT=${RW_GNUPLOT:-gnuplot}
