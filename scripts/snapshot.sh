@@ -85,7 +85,7 @@ an() {  # an NAME analyze.sh-args...
         || echo "exit $?" >>"$out/an-$name.err"
     if [ -f "$out/an-$name/report.md" ]; then
         for r in report.md report.html; do
-            grep -v -e '^Generated ' -e 'seconds' -e '[0-9]\.[0-9] s\b' "$out/an-$name/$r" \
+            grep -v -e 'Generated ' -e 'seconds' -e '[0-9]\.[0-9] s\b' "$out/an-$name/$r" \
                 >"$out/an-$name/$r.kept" || true
             rm -f "$out/an-$name/$r"
         done
