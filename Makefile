@@ -14,7 +14,7 @@
 CC ?= cc
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
-PKGS := hdf5 lapacke openblas libpng libcjson
+PKGS := hdf5 lapacke openblas libpng libcjson libzip
 
 # FUZZ=1 (set by `make fuzz`): the library and the harnesses built with
 # clang, instrumented for libFuzzer, into build-fuzz/.
