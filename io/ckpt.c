@@ -3,6 +3,7 @@
  * the HDF5 or safetensors back end, names, attributes, step.
  */
 #include "io/ckpt.h"
+#include "io/ckpt_pt.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -78,6 +79,9 @@ static rw_status open_impl(const char *path, const char *group, bool attrs_only,
     if (has_suffix(path, ".safetensors") || has_suffix(path, ".safetensors.index.json")) {
         c->format = RW_FMT_SAFETENSORS;
         st = ckpt_st_open(c, err);
+    } else if (ckpt_pt_is_name(path)) {
+        c->format = RW_FMT_PYTORCH;
+        st = ckpt_pt_open(c, err);
     } else if (rw_is_hdf5(path)) {
         c->format = RW_FMT_HDF5;
         st = ckpt_h5_open(c, err);
@@ -85,7 +89,8 @@ static rw_status open_impl(const char *path, const char *group, bool attrs_only,
         st = rw_fail(err, RW_EDATA, "%s: not an HDF5 file (no HDF5 signature)", path);
     } else {
         st = rw_fail(err, RW_EDATA,
-                     "%s: not a checkpoint (expected .h5, .hdf5 or .safetensors)", path);
+                     "%s: not a checkpoint (expected .h5, .hdf5, .safetensors, or a PyTorch .pt, "
+                     ".pth, .bin or .ckpt)", path);
     }
     if (st == RW_OK)
         st = check_step(c, err);
@@ -105,6 +110,8 @@ void ckpt_free(rw_ckpt *c)
     if (c->impl) {
         if (c->format == RW_FMT_HDF5)
             ckpt_h5_close(c);
+        else if (c->format == RW_FMT_PYTORCH)
+            ckpt_pt_close(c);
         else
             ckpt_st_close(c);
     }
@@ -129,6 +136,8 @@ rw_status ckpt_read(rw_ckpt *c, size_t i, double *buf, rw_err *err)
         return rw_fail(err, RW_EUSAGE, "%s: tensor index %zu out of range", c->path, i);
     if (c->format == RW_FMT_HDF5)
         return ckpt_h5_read(c, i, buf, err);
+    if (c->format == RW_FMT_PYTORCH)
+        return ckpt_pt_read(c, i, buf, err);
     return ckpt_st_read(c, i, buf, err);
 }
 

@@ -20,7 +20,7 @@
 
 #define RW_MAX_DIMS 8
 
-typedef enum { RW_FMT_HDF5, RW_FMT_SAFETENSORS } rw_format;
+typedef enum { RW_FMT_HDF5, RW_FMT_SAFETENSORS, RW_FMT_PYTORCH } rw_format;
 
 typedef struct {
     char *name;               /* normalised name (owned) */

@@ -1,0 +1,395 @@
+/*
+ * test_pytorch.c — the PyTorch checkpoint reader (io/ckpt_pt.c) through
+ * ckpt.h: files written by fixtures/ptwrite.c as torch.save lays them out
+ * (state dicts as dict and OrderedDict, parameters, checkpoint dicts with a
+ * step, views with offsets and strides sharing a storage, every float
+ * dtype), their values checked against the values written; hostile files
+ * (a pickle calling os.system, missing or short storage entries, big-endian
+ * byte order, a zip without data.pkl); and the files PyTorch itself wrote
+ * in ../shared/realdata/torch-files (skipped when absent), checked against
+ * expected_small.json and against each other (legacy vs zip, views of one
+ * storage, bf16/f16/f64 copies).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fixtures/ptwrite.h"
+#include "io/ckpt.h"
+#include "tests/testutil.h"
+
+static char dir[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    return test_tmpdir_make(dir, sizeof dir, "pytorch");
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return test_tmpdir_remove(dir);
+}
+
+static const char *path_of(const char *name)
+{
+    static char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return p;
+}
+
+static rw_ckpt *open_ok(const char *path)
+{
+    rw_ckpt *c = NULL;
+    rw_err err = {{0}};
+    rw_status st = ckpt_open(path, NULL, &c, &err);
+    if (st != RW_OK)
+        print_error("%s\n", err.msg);
+    assert_int_equal(st, RW_OK);
+    return c;
+}
+
+static void open_fails(const char *path, const char *want)
+{
+    rw_ckpt *c = NULL;
+    rw_err err = {{0}};
+    assert_int_not_equal(ckpt_open(path, NULL, &c, &err), RW_OK);
+    assert_null(c);
+    if (!strstr(err.msg, want) || !strstr(err.msg, path))
+        print_error("message '%s' lacks '%s' or the path\n", err.msg, want);
+    assert_non_null(strstr(err.msg, want));
+    assert_non_null(strstr(err.msg, path));
+}
+
+static double *read_tensor(rw_ckpt *c, const char *name, size_t *numel)
+{
+    long i = ckpt_find(c, name);
+    if (i < 0)
+        print_error("no tensor %s\n", name);
+    assert_true(i >= 0);
+    size_t n = c->tensors[i].numel;
+    double *v = malloc((n ? n : 1) * sizeof *v);
+    assert_non_null(v);
+    rw_err err = {{0}};
+    rw_status st = ckpt_read(c, (size_t)i, v, &err);
+    if (st != RW_OK)
+        print_error("%s\n", err.msg);
+    assert_int_equal(st, RW_OK);
+    *numel = n;
+    return v;
+}
+
+/* What a value becomes stored as dt and read back. */
+static double stored(double x, rw_dtype dt)
+{
+    switch (dt) {
+    case RW_DT_F16: return rw_half_to_double(rw_double_to_half(x));
+    case RW_DT_BF16: return rw_bf16_to_double(rw_double_to_bf16(x));
+    case RW_DT_F32: return (double)(float)x;
+    default: return x;
+    }
+}
+
+/* ------------------------------------------------------------ written files */
+
+static void values(double *v, size_t n, double seed)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = sin(seed + 0.37 * (double)i) * (1.0 + (double)(i % 7));
+}
+
+/* Every dtype, as dict and OrderedDict, plain and as parameters, and in a
+ * checkpoint dict with a step: the values come back as stored. */
+static void round_trip(void **state)
+{
+    (void)state;
+    static const rw_dtype dts[] = {RW_DT_F16, RW_DT_BF16, RW_DT_F32, RW_DT_F64};
+    static const struct {
+        pt_root root;
+        const char *wrap;
+        bool parameters;
+    } forms[] = {{PT_ROOT_DICT, NULL, false},
+                 {PT_ROOT_ORDERED, NULL, true},
+                 {PT_ROOT_ORDERED, "model", false},
+                 {PT_ROOT_DICT, "state_dict", true}};
+    double a[6 * 5], b[4 * 3 * 2];
+    values(a, 30, 0.5);
+    values(b, 24, 1.5);
+    for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++)
+        for (size_t d = 0; d < 4; d++) {
+            rw_err err = {{0}};
+            pt_writer *w = pt_writer_new("step_000300");
+            assert_non_null(w);
+            int64_t sa[2] = {6, 5}, sb[3] = {4, 3, 2}, sc[1] = {3};
+            double counter = 7;
+            assert_int_equal(pt_tensor(w, "layers.0.mlp.weight", dts[d], 2, sa, a, &err), RW_OK);
+            assert_int_equal(pt_tensor(w, "layers.1.conv.weight", dts[d], 3, sb, b, &err), RW_OK);
+            assert_int_equal(pt_tensor(w, "counter", RW_DT_INT, 1, sc, (double[]){7, 8, 9}, &err),
+                             RW_OK);
+            (void)counter;
+            assert_int_equal(pt_scalar_int(w, "step", 300, &err), RW_OK);
+            pt_opts o = {.root = forms[f].root, .wrap = forms[f].wrap,
+                         .parameters = forms[f].parameters};
+            const char *p = path_of("step_000300.pt");
+            assert_int_equal(pt_save(w, p, &o, &err), RW_OK);
+            pt_writer_free(w);
+
+            rw_ckpt *c = open_ok(p);
+            assert_int_equal(c->format, RW_FMT_PYTORCH);
+            assert_int_equal(c->n, 3);
+            assert_int_equal(ckpt_step(c), 300);
+            long ic = ckpt_find(c, "counter");
+            assert_true(ic >= 0);
+            assert_int_equal(c->tensors[ic].dtype, RW_DT_INT);
+            size_t n;
+            double *ra = read_tensor(c, "layers.0.mlp.weight", &n);
+            assert_int_equal(n, 30);
+            for (size_t i = 0; i < n; i++)
+                assert_true(ra[i] == stored(a[i], dts[d]));
+            double *rb = read_tensor(c, "layers.1.conv.weight", &n);
+            long ib = ckpt_find(c, "layers.1.conv.weight");
+            assert_int_equal(c->tensors[ib].dtype, dts[d]);
+            assert_int_equal(c->tensors[ib].layer, 1);
+            int64_t rows, cols;
+            assert_true(rw_tensor_matrix(&c->tensors[ib], &rows, &cols));
+            assert_int_equal(rows, 4); /* PyTorch (out, in, k): out x in*k */
+            assert_int_equal(cols, 6);
+            for (size_t i = 0; i < n; i++)
+                assert_true(rb[i] == stored(b[i], dts[d]));
+            free(ra);
+            free(rb);
+            ckpt_free(c);
+        }
+}
+
+/* Views of one storage: a transpose, a row slice with an offset, every
+ * other row; each read back in C order. */
+static void views_and_strides(void **state)
+{
+    (void)state;
+    double big[8 * 6];
+    values(big, 48, 2.5);
+    rw_err err = {{0}};
+    pt_writer *w = pt_writer_new("archive");
+    long s = pt_storage(w, RW_DT_F32, 48, big, &err);
+    assert_true(s >= 0);
+    assert_int_equal(pt_view(w, "t", s, 0, 2, (int64_t[]){6, 8}, (int64_t[]){1, 6}, &err), RW_OK);
+    assert_int_equal(pt_view(w, "slice", s, 12, 2, (int64_t[]){3, 6}, (int64_t[]){6, 1}, &err),
+                     RW_OK);
+    assert_int_equal(pt_view(w, "every2", s, 0, 2, (int64_t[]){4, 6}, (int64_t[]){12, 1}, &err),
+                     RW_OK);
+    assert_int_equal(pt_view(w, "col", s, 5, 2, (int64_t[]){8, 1}, (int64_t[]){6, 1}, &err),
+                     RW_OK);
+    pt_opts o = {.root = PT_ROOT_ORDERED};
+    const char *p = path_of("views.pt");
+    assert_int_equal(pt_save(w, p, &o, &err), RW_OK);
+    pt_writer_free(w);
+    rw_ckpt *c = open_ok(p);
+    size_t n;
+    double *t = read_tensor(c, "t", &n), *sl = read_tensor(c, "slice", &n),
+           *e2 = read_tensor(c, "every2", &n), *col = read_tensor(c, "col", &n);
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 6; j++) {
+            double v = (double)(float)big[i * 6 + j];
+            assert_true(t[j * 8 + i] == v);
+            if (i >= 2 && i < 5)
+                assert_true(sl[(i - 2) * 6 + j] == v);
+            if (i % 2 == 0)
+                assert_true(e2[(i / 2) * 6 + j] == v);
+            if (j == 5)
+                assert_true(col[i] == v);
+        }
+    free(t);
+    free(sl);
+    free(e2);
+    free(col);
+    ckpt_free(c);
+}
+
+/* ------------------------------------------------------------ hostile files */
+
+static void hostile_files(void **state)
+{
+    (void)state;
+    rw_err err = {{0}};
+    pt_writer *w = pt_writer_new("archive");
+
+    /* torch.load would run os.system("touch ..."): refused, nothing runs */
+    pkw k = {0};
+    pkw_proto(&k);
+    pkw_global(&k, "os", "system");
+    char marker[300];
+    snprintf(marker, sizeof marker, "touch %s/pwned", dir);
+    pkw_str(&k, marker);
+    pkw_op(&k, 0x85);
+    pkw_op(&k, 'R');
+    pkw_op(&k, '.');
+    assert_int_equal(pt_save_raw(w, path_of("evil.pt"), k.b, k.n, &err), RW_OK);
+    open_fails(path_of("evil.pt"), "global 'os.system' is not allowed");
+    struct stat sb;
+    assert_int_not_equal(stat(path_of("pwned"), &sb), 0);
+    pkw_free(&k);
+
+    /* a tensor whose storage entry is missing, and one past its entry */
+    pkw m = {0};
+    pkw_proto(&m);
+    pkw_op(&m, '}');
+    pkw_op(&m, '(');
+    pkw_str(&m, "w");
+    pkw_global(&m, "torch._utils", "_rebuild_tensor_v2");
+    pkw_op(&m, '(');
+    pkw_op(&m, '(');
+    pkw_str(&m, "storage");
+    pkw_global(&m, "torch", "FloatStorage");
+    pkw_str(&m, "0");
+    pkw_str(&m, "cpu");
+    pkw_int(&m, 100);
+    pkw_op(&m, 't');
+    pkw_op(&m, 'Q');
+    pkw_int(&m, 0);
+    pkw_op(&m, '(');
+    pkw_int(&m, 10);
+    pkw_int(&m, 10);
+    pkw_op(&m, 't');
+    pkw_op(&m, '(');
+    pkw_int(&m, 10);
+    pkw_int(&m, 1);
+    pkw_op(&m, 't');
+    pkw_op(&m, 0x89);
+    pkw_op(&m, '}');
+    pkw_op(&m, 't');
+    pkw_op(&m, 'R');
+    pkw_op(&m, 'u');
+    pkw_op(&m, '.');
+    assert_int_equal(pt_save_raw(w, path_of("nostorage.pt"), m.b, m.n, &err), RW_OK);
+    open_fails(path_of("nostorage.pt"), "storage entry 'archive/data/0' is missing");
+    double few[50] = {0};
+    assert_true(pt_storage(w, RW_DT_F32, 50, few, &err) == 0); /* 200 bytes, 400 needed */
+    assert_int_equal(pt_save_raw(w, path_of("short.pt"), m.b, m.n, &err), RW_OK);
+    open_fails(path_of("short.pt"), "lie outside storage entry");
+    pkw_free(&m);
+    pt_writer_free(w);
+
+    /* not a zip, not legacy; a zip without data.pkl */
+    FILE *f = fopen(path_of("text.pt"), "w");
+    assert_non_null(f);
+    fputs("hello\n", f);
+    assert_int_equal(fclose(f), 0);
+    open_fails(path_of("text.pt"), "not a PyTorch checkpoint");
+    f = fopen(path_of("trunc.pt"), "w");
+    assert_non_null(f);
+    fputs("PK\x03\x04garbage", f);
+    assert_int_equal(fclose(f), 0);
+    open_fails(path_of("trunc.pt"), "not a readable zip archive");
+}
+
+/* ------------------------------------------------------------ real files */
+
+#define TORCH_DIR "../shared/realdata/torch-files"
+
+static void real_files(void **state)
+{
+    (void)state;
+    struct stat sb;
+    if (stat(TORCH_DIR, &sb) != 0) {
+        print_message("skipped: %s is absent\n", TORCH_DIR);
+        skip();
+    }
+    FILE *f = fopen(TORCH_DIR "/expected_small.json", "r");
+    assert_non_null(f);
+    static char text[1 << 20];
+    size_t tn = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[tn] = '\0';
+    cJSON *expect = cJSON_Parse(text);
+    assert_non_null(expect);
+
+    static const struct {
+        const char *file;
+        rw_dtype dt;
+        int64_t step;
+    } files[] = {{"state_dict_step_000100.pt", RW_DT_F32, 100},
+                 {"legacy_step_000100.pt", RW_DT_F32, 100},
+                 {"checkpoint_dict_000100.pt", RW_DT_F32, 100},
+                 {"checkpoint-100/pytorch_model.bin", RW_DT_F32, 100},
+                 {"bf16_step_000100.pt", RW_DT_BF16, 100},
+                 {"f16_step_000100.pt", RW_DT_F16, 100},
+                 {"f64_step_000100.pt", RW_DT_F64, 100}};
+    for (size_t fi = 0; fi < sizeof files / sizeof files[0]; fi++) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/%s", TORCH_DIR, files[fi].file);
+        rw_ckpt *c = open_ok(p);
+        assert_int_equal(ckpt_step(c), files[fi].step);
+        size_t nchecked = 0;
+        const cJSON *t;
+        cJSON_ArrayForEach(t, expect)
+        {
+            size_t n;
+            double *v = read_tensor(c, t->string, &n);
+            long ti = ckpt_find(c, t->string);
+            assert_int_equal(c->tensors[ti].dtype, files[fi].dt);
+            int rows = cJSON_GetArraySize(t), k = 0;
+            for (int r = 0; r < rows; r++) {
+                const cJSON *row = cJSON_GetArrayItem(t, r), *x;
+                cJSON_ArrayForEach(x, row)
+                {
+                    assert_true(v[k] == stored(x->valuedouble, files[fi].dt));
+                    k++;
+                }
+            }
+            assert_int_equal((size_t)k, n);
+            nchecked++;
+            free(v);
+        }
+        assert_int_equal(nchecked, 2); /* the two v_proj matrices */
+        /* the int64 entry is listed (state dicts), never a matrix */
+        long sc = ckpt_find(c, "step_counter");
+        if (files[fi].dt == RW_DT_F32 && strstr(files[fi].file, "dict_0") == NULL)
+            assert_true(sc >= 0 && c->tensors[sc].dtype == RW_DT_INT);
+        ckpt_free(c);
+    }
+    cJSON_Delete(expect);
+
+    /* views of one 96 x 48 storage: big.t(), big[10:58], big[::2] */
+    rw_ckpt *c = open_ok(TORCH_DIR "/views_step_000100.pt");
+    size_t n;
+    double *t0 = read_tensor(c, "layers.0.w.weight", &n), *t1 = read_tensor(c, "layers.1.w.weight", &n),
+           *t2 = read_tensor(c, "layers.2.w.weight", &n);
+    for (int r = 0; r < 48; r++)
+        for (int col = 0; col < 48; col++) {
+            assert_true(t1[r * 48 + col] == t0[col * 96 + 10 + r]); /* big[10 + r][col] */
+            assert_true(t2[r * 48 + col] == t0[col * 96 + 2 * r]);  /* big[2 r][col] */
+        }
+    free(t0);
+    free(t1);
+    free(t2);
+    ckpt_free(c);
+
+    /* the checkpoint dict: the model's tensors by their own names, the
+     * optimizer's under optimizer. */
+    c = open_ok(TORCH_DIR "/checkpoint_dict_000100.pt");
+    assert_true(ckpt_find(c, "layers.0.attention.q_proj.weight") >= 0);
+    assert_true(ckpt_find(c, "optimizer.state.0.exp_avg") >= 0);
+    ckpt_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(round_trip),
+        cmocka_unit_test(views_and_strides),
+        cmocka_unit_test(hostile_files),
+        cmocka_unit_test(real_files),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
