@@ -143,7 +143,7 @@ bench: $(PROGS) $(B)/tests/bench_svd
 
 # ---------------------------------------------------------------- fuzzing
 # One harness per reader, tests/fuzz/fuzz_<target>.c (tests/fuzz/fuzz.h).
-FUZZ_TARGETS := safetensors hdf5 table spectra
+FUZZ_TARGETS := safetensors hdf5 table spectra pickle pytorch
 FUZZ_UTIL := $(B)/tests/fuzz/fuzz_util.o
 FUZZ_SECONDS ?= 180
 TARGET ?= $(FUZZ_TARGETS)

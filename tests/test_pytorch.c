@@ -2,7 +2,7 @@
  * test_pytorch.c — the PyTorch checkpoint reader (io/ckpt_pt.c) through
  * ckpt.h: files written by fixtures/ptwrite.c as torch.save lays them out
  * (state dicts as dict and OrderedDict, parameters, checkpoint dicts with a
- * step, views with offsets and strides sharing a storage, every float
+ * step, the zip and the legacy layouts, views with offsets and strides sharing a storage, every float
  * dtype), their values checked against the values written; hostile files
  * (a pickle calling os.system, missing or short storage entries, big-endian
  * byte order, a zip without data.pkl); and the files PyTorch itself wrote
@@ -117,11 +117,13 @@ static void round_trip(void **state)
     static const struct {
         pt_root root;
         const char *wrap;
-        bool parameters;
-    } forms[] = {{PT_ROOT_DICT, NULL, false},
-                 {PT_ROOT_ORDERED, NULL, true},
-                 {PT_ROOT_ORDERED, "model", false},
-                 {PT_ROOT_DICT, "state_dict", true}};
+        bool parameters, legacy;
+    } forms[] = {{PT_ROOT_DICT, NULL, false, false},
+                 {PT_ROOT_ORDERED, NULL, true, false},
+                 {PT_ROOT_ORDERED, "model", false, false},
+                 {PT_ROOT_DICT, "state_dict", true, false},
+                 {PT_ROOT_ORDERED, NULL, false, true},
+                 {PT_ROOT_DICT, "model", true, true}};
     double a[6 * 5], b[4 * 3 * 2];
     values(a, 30, 0.5);
     values(b, 24, 1.5);
@@ -139,7 +141,7 @@ static void round_trip(void **state)
             (void)counter;
             assert_int_equal(pt_scalar_int(w, "step", 300, &err), RW_OK);
             pt_opts o = {.root = forms[f].root, .wrap = forms[f].wrap,
-                         .parameters = forms[f].parameters};
+                         .parameters = forms[f].parameters, .legacy = forms[f].legacy};
             const char *p = path_of("step_000300.pt");
             assert_int_equal(pt_save(w, p, &o, &err), RW_OK);
             pt_writer_free(w);

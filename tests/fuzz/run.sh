@@ -29,7 +29,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:?usage: run.sh SECONDS TARGET...}
 shift
-[ $# -gt 0 ] || set -- safetensors hdf5 table spectra
+[ $# -gt 0 ] || set -- safetensors hdf5 table spectra pickle pytorch
 F=build-fuzz
 export ASAN_OPTIONS=allocator_may_return_null=1:fast_unwind_on_malloc=0
 export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0

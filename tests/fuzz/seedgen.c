@@ -9,9 +9,12 @@
  * mutate quickly). tests/fuzz/seeds.sh runs it and checks that the programs
  * read the spectra files it writes.
  *
- *   seedgen DIR   writes DIR/safetensors/, DIR/hdf5/, DIR/spectra/
+ *   seedgen DIR   writes DIR/safetensors/, DIR/hdf5/, DIR/spectra/,
+ *                 DIR/pytorch/ (.pt files, zip and legacy, through
+ *                 ptwrite.h) and DIR/pickle/ (their data.pkl streams)
  */
 #include "fixtures/h5write.h"
+#include "fixtures/ptwrite.h"
 #include "fixtures/stwrite.h"
 
 #include <hdf5.h>
@@ -394,6 +397,51 @@ static void spectra_seeds(void)
     spectra_seed("empty.h5", NULL, 0, false, 0, true);
 }
 
+// ------------------------------------------------------------ pytorch
+
+static void pt_seed(const char *name, const pt_opts *o, bool views)
+{
+    rw_err err = {{0}};
+    pt_writer *w = pt_writer_new("archive");
+    if (!w)
+        die(name, NULL);
+    int64_t s2[2] = {4, 3}, s3[3] = {2, 2, 2}, s0[1] = {2};
+    rw_status st = pt_tensor(w, "layers.0.attn.v_proj.weight", RW_DT_F32, 2, s2, ramp(12), &err);
+    if (st == RW_OK)
+        st = pt_tensor(w, "layers.1.conv.weight", RW_DT_BF16, 3, s3, ramp(8), &err);
+    if (st == RW_OK)
+        st = pt_tensor(w, "counter", RW_DT_INT, 1, s0, ramp(2), &err);
+    if (st == RW_OK && views) {
+        long k = pt_storage(w, RW_DT_F16, 12, ramp(12), &err);
+        st = k < 0 ? RW_EUSAGE
+                   : pt_view(w, "layers.2.t.weight", k, 1, 2, (int64_t[]){3, 2},
+                             (int64_t[]){1, 4}, &err);
+    }
+    if (st == RW_OK)
+        st = pt_scalar_int(w, "step", 1200, &err);
+    if (st == RW_OK)
+        st = pt_save(w, out_path("pytorch", name), o, &err);
+    if (st != RW_OK)
+        die(name, &err);
+    pkw p = {0};
+    pt_pickle(w, o, &p);
+    char pk[256];
+    snprintf(pk, sizeof pk, "%s.pkl", name);
+    FILE *f = fopen(out_path("pickle", pk), "wb");
+    if (!f || fwrite(p.b, 1, p.n, f) != p.n || fclose(f) != 0)
+        die(pk, NULL);
+    pkw_free(&p);
+    pt_writer_free(w);
+}
+
+static void pt_seeds(void)
+{
+    pt_seed("dict.pt", &(pt_opts){.root = PT_ROOT_DICT}, false);
+    pt_seed("ordered-params.pt", &(pt_opts){.root = PT_ROOT_ORDERED, .parameters = true}, true);
+    pt_seed("checkpoint.pt", &(pt_opts){.root = PT_ROOT_ORDERED, .wrap = "model"}, true);
+    pt_seed("legacy.pt", &(pt_opts){.root = PT_ROOT_ORDERED, .legacy = true}, true);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -413,5 +461,6 @@ int main(int argc, char **argv)
     h5_seeds();
     h5_odd_seed();
     spectra_seeds();
+    pt_seeds();
     return 0;
 }

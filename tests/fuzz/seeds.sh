@@ -8,6 +8,9 @@
 #                unwritten chunked and big-endian datasets) and the small
 #                checkpoints of `rw-fixture edge`
 #   spectra      seedgen's spectra files, each first read back by rw-rank
+#   pytorch      seedgen's .pt files (ptwrite: dict, OrderedDict with
+#                parameters, checkpoint dict, views, legacy layout)
+#   pickle       their data.pkl streams
 #   table        tables of rw-ls, rw-rank, rw-cond, rw-metrics, rw-updates,
 #                rw-compare (TSV and CSV) on `rw-fixture edge` and `known`
 #                checkpoints, and hand-written CSV/TSV edge cases
@@ -38,7 +41,7 @@ if "$BIN/rw-rank" "$TMP/gen/spectra/empty.h5" 2>"$TMP/err" >/dev/null ||
     exit 1
 fi
 
-for t in safetensors hdf5 spectra table; do
+for t in safetensors hdf5 spectra table pytorch pickle; do
     rm -rf "${OUT:?}/$t"
     mkdir -p "$OUT/$t"
 done
@@ -47,6 +50,8 @@ cp "$TMP"/gen/hdf5/* "$OUT/hdf5/"
 cp "$TMP"/edge/*.h5 "$OUT/hdf5/"
 for f in "$TMP"/edge/mixed-shapes/*.h5; do cp "$f" "$OUT/hdf5/mixed-shapes-$(basename "$f")"; done
 cp "$TMP"/gen/spectra/* "$OUT/spectra/"
+cp "$TMP"/gen/pytorch/* "$OUT/pytorch/"
+cp "$TMP"/gen/pickle/* "$OUT/pickle/"
 
 # Tables: the first rows of each program's output.
 T=$OUT/table
@@ -75,6 +80,6 @@ if [ -n "$big" ]; then
     echo "seeds.sh: seeds over 16 KiB: $big" >&2
     exit 1
 fi
-for t in safetensors hdf5 spectra table; do
+for t in safetensors hdf5 spectra table pytorch pickle; do
     echo "seeds.sh: $t: $(ls "$OUT/$t" | wc -l) seeds, $(du -sk "$OUT/$t" | cut -f1) KiB"
 done
