@@ -68,7 +68,7 @@ static rw_status read_both(const char *path, int *seen, rw_err *err)
 {
     rw_select all = {0};
     *seen = 0;
-    rw_status st = spectra_file_foreach(path, &all, 0, RW_KIND_WEIGHT, count_fn, seen, err);
+    rw_status st = spectra_file_foreach(path, &all, 0, 0, RW_KIND_WEIGHT, count_fn, seen, err);
     rw_spectra_reader *r;
     rw_err e2 = {{0}};
     assert_int_equal(spectra_reader_open(path, &r, &e2), RW_OK);
