@@ -76,7 +76,7 @@ int rw_metrics_main(int argc, char **argv, const char *prog, const char *usage,
         goto done;
     }
     if (nargs == 1 && spectra_file_is(args[0])) {
-        st = spectra_file_foreach(args[0], &cli.sel, cli.comps, kind, add_row, &a, &err);
+        st = spectra_file_foreach(args[0], &cli.sel, cli.comps, 0, kind, add_row, &a, &err);
         if (st == RW_OK && a.t->nrows == 0)
             st = rw_fail(&err, RW_EDATA, "%s: no %s spectra%s", args[0], rw_kind_name(kind),
                          updates ? " (write them with rw-spectra --updates)" : "");

@@ -208,7 +208,8 @@ static int long_table(rw_cli *cli, const modes *m, int nargs, char **args)
     if (st == RW_OK && nargs == 1 && spectra_file_is(args[0])) {
         rw_kind kinds[3] = {RW_KIND_WEIGHT, RW_KIND_UPDATE, RW_KIND_UPDATE_FIRST};
         for (int k = 0; k < 3 && st == RW_OK; k++)
-            st = spectra_file_foreach(args[0], &cli->sel, cli->comps, kinds[k], add_long, t, &err);
+            st = spectra_file_foreach(args[0], &cli->sel, cli->comps, 0, kinds[k], add_long, t,
+                                      &err);
     } else if (st == RW_OK) {
         st = rw_cli_runs(cli, nargs, args, &rs, &err);
         if (st == RW_OK) {

@@ -6,6 +6,10 @@
  *
  * Canvas geometry is in pixels (PDF: points) from the top-left corner; the
  * script receives it as screen fractions.
+ *
+ * Ownership: the notes own their strings (fig_notes_free); labels returned
+ * as const char * are static or the caller's own argument; everything
+ * fig_render stages is its own, removed or put in place before it returns.
  */
 #ifndef RW_FIGURE_H
 #define RW_FIGURE_H
@@ -22,7 +26,8 @@
 /* ------------------------------------------------------------------ labels */
 
 /* The axis label of a metric column: "proportional effective rank (PER)",
- * "condition number σ₁/σₖ", ...; the column name itself when unknown. */
+ * "condition number σ₁/σₖ", ... (static strings); metric itself when
+ * unknown (so valid as long as the caller's string). */
 const char *fig_metric_label(const char *metric);
 /* A panel title for a module: "SwiGLU W₂ (swiglu.w_2.weight)" for the ones
  * the paper names ("SwiGLU W₂" without with_name), the module itself
@@ -52,11 +57,14 @@ void fig_grid_shape(size_t n, int *rows, int *cols);
 
 /* --------------------------------------------------------------- notes */
 
+/* Lines printed at the foot of a figure; v and its strings owned, freed
+ * by fig_notes_free. A zeroed struct is empty. */
 typedef struct {
     char **v;
     size_t n;
 } fig_notes;
 
+/* Appends a formatted line (copied; silently dropped when out of memory). */
 void fig_note(fig_notes *notes, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fig_notes_free(fig_notes *notes);
 /* Pixels the notes need at the foot of a canvas w pixels wide (they are

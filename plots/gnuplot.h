@@ -2,6 +2,10 @@
  * gnuplot.h — driving gnuplot: finding it, running a script with its
  * diagnostics captured, staging a figure's files so that they appear
  * together, and the small pieces of gnuplot syntax the figures share.
+ *
+ * Ownership: functions that return a "new string" give it to the caller,
+ * who frees it; a gp_stage owns its strings and directory until
+ * gp_stage_commit or gp_stage_abort.
  */
 #ifndef RW_GNUPLOT_H
 #define RW_GNUPLOT_H
@@ -30,7 +34,7 @@ rw_status gp_run(const char *gnuplot, const char *dir, const char *script, char 
  * figure (`.FIG.rwPID.XXXXXX`, registered in tmpfiles.h: removed on a
  * signal, or by a later run when this one was killed), then renamed into
  * place: data files and script first, the figure last. */
-typedef struct {
+typedef struct {             /* every string owned by the stage */
     char *dir;      /* the temporary directory */
     char *outdir;   /* where the files go */
     char *figure;   /* the figure's file name (no directory) */
@@ -39,7 +43,8 @@ typedef struct {
 } gp_stage;
 
 rw_status gp_stage_open(gp_stage *s, const char *figure_path, rw_err *err);
-/* The path of file name inside the staging directory (new string). */
+/* The path of file name inside the staging directory (new string, caller
+ * frees; NULL when out of memory). */
 char *gp_stage_path(const gp_stage *s, const char *name);
 /* Renames every staged file into place (figure last) and removes the
  * directory. require_figure: fail when the figure was not made. */
@@ -67,7 +72,8 @@ void gp_quote(FILE *f, const char *s);
 /* `set terminal ...` and `set output ...` for the format, size in pixels
  * (PDF: points), with the figures' font. */
 void gp_terminal(FILE *f, rw_figfmt fmt, int w, int h, const char *output);
-/* A colour as gnuplot reads it: "#rrggbb" (buf >= 8 bytes). */
+/* A colour as gnuplot reads it: "#rrggbb", written into buf (>= 8 bytes),
+ * which it returns. */
 const char *gp_rgb(char *buf, uint32_t rgb);
 /* A round step for about maxticks tick marks over [lo, hi]: 1, 2 or 5
  * times a power of ten. */

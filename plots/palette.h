@@ -5,7 +5,8 @@
  * palette_run(i) in every figure, so a run keeps its colour from figure to
  * figure; beyond seven runs the colours repeat with another dash pattern.
  * Values on a colour scale (heatmaps, depth, step): viridis, perceptually
- * uniform and readable in grey.
+ * uniform and readable in grey. Pure functions and a constant table: no
+ * memory is handed out.
  */
 #ifndef RW_PALETTE_H
 #define RW_PALETTE_H

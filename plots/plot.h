@@ -18,6 +18,10 @@
  * module component ... metrics) for trajectory and heatmap, and spectra for
  * spectrum: long tables (run step tensor layer module component i sigma) or
  * spectra files written by rw-spectra.
+ *
+ * The module owns the three figure functions and their options. The
+ * options' pointers are the caller's, read during the call only; a figure
+ * function keeps nothing after it returns.
  */
 #ifndef RW_PLOT_H
 #define RW_PLOT_H
@@ -36,8 +40,10 @@ typedef struct {
     int width, height;          /* pixels (PDF: points, 1/72 in); 0: automatic */
     const char *title;          /* NULL: automatic; "": none */
     const char *metric;         /* trajectory, heatmap: the column (NULL: per) */
-    const char *component;      /* NULL: each matrix's default: weight, full, or
-                                   ov (the OV circuit's only component) */
+    const char *component;      /* NULL: each matrix's default (rw_comp_default,
+                                   io/spectrum.h): weight, full, lora where there
+                                   is no full; of the OV circuits, a table's ov
+                                   and wo_wv rows, a spectra file's ov */
     const char *const *modules; /* globs naming the panels, in order; the one
                                    word "paper" names the paper's four */
     size_t nmodules;            /* 0: every module, by name */

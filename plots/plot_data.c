@@ -3,8 +3,10 @@
  */
 #include "plots/plot_data.h"
 
-#include "io/spectra_file.h"
 #include "analyzers/tables/stats.h"
+#include "io/ckpt.h"
+#include "io/spectra_file.h"
+#include "io/spectrum.h"
 #include "io/table_keys.h"
 
 #include <fnmatch.h>
@@ -322,11 +324,12 @@ rw_status plot_metric_load(const char *const *paths, size_t npaths, const rw_plo
         if (st == RW_OK && ctensor >= 0) {
             rw_err ignored = {{0}};
             rw_default_rows(t, dflt, &ignored);
-        } else if (st == RW_OK) { /* no tensor column: by the component alone */
+        } else if (st == RW_OK) {
+            /* No tensor column: by the component alone, as rw_default_rows
+             * would, a lora row's full sibling unknowable. */
             for (size_t r = 0; r < t->nrows; r++) {
-                const char *cc = table_cell(t, r, (size_t)c[4]);
-                dflt[r] = !strcmp(cc, "weight") || !strcmp(cc, "full") || !strcmp(cc, "ov") ||
-                          !strcmp(cc, "lora");
+                int cc = rw_comp_parse(table_cell(t, r, (size_t)c[4]));
+                dflt[r] = cc >= 0 && rw_comp_default((rw_comp)cc, false, RW_COMP_CIRCUITS);
             }
         }
         for (size_t r = 0; st == RW_OK && r < t->nrows; r++) {
@@ -596,7 +599,8 @@ rw_status plot_spectra_load(const char *const *paths, size_t npaths, const rw_pl
         /* Any HDF5 file is read as a spectra file, which says what is
          * wrong with it; as a table, its bytes would make no sense. */
         if (rw_is_hdf5(paths[f])) {
-            /* The named component; else each matrix's default and the OV circuit. */
+            /* The named component; else each matrix's default, and of the
+             * OV circuits ov (spectrum.h, rw_comp_default). */
             int comp = o->component ? rw_comp_parse(o->component) : -1;
             rw_kind kind = o->updates == 1 ? RW_KIND_UPDATE : RW_KIND_WEIGHT;
             const rw_select *sel = o->tensors ? o->tensors : &all;
@@ -604,10 +608,8 @@ rw_status plot_spectra_load(const char *const *paths, size_t npaths, const rw_pl
                 st = rw_fail(err, RW_EUSAGE, "--component: '%s' is unknown", o->component);
             else
                 st = spectra_file_foreach(paths[f], sel, comp >= 0 ? RW_COMP_BIT(comp) : 0,
-                                          kind, spec_from_file, &c, err);
-            if (st == RW_OK && comp < 0)
-                st = spectra_file_foreach(paths[f], sel, RW_COMP_BIT(RW_COMP_OV), kind,
-                                          spec_from_file, &c, err);
+                                          RW_COMP_BIT(RW_COMP_OV), kind, spec_from_file, &c,
+                                          err);
         } else {
             st = spec_from_table(&c, paths[f], err);
         }

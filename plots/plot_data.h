@@ -2,6 +2,11 @@
  * plot_data.h — what a figure draws, read from its inputs and selected by
  * the options: the runs (in colour order), the modules (in panel order), and
  * per-layer values of one metric, or spectra.
+ *
+ * Ownership: a loaded plot_metric or plot_spectra owns everything it points
+ * to (names, rows, the table, the singular values), freed by
+ * plot_metric_free / plot_spectra_free; a failed load leaves it zeroed
+ * with nothing to free. Nothing points into the inputs or the options.
  */
 #ifndef RW_PLOT_DATA_H
 #define RW_PLOT_DATA_H
@@ -11,7 +16,9 @@
 
 /* The runs and modules of a figure. Runs are numbered in order of first
  * appearance in the inputs (the colour index); --runs switches some off
- * without renumbering. Modules are the selected ones, in panel order. */
+ * without renumbering. Modules are the selected ones, in panel order.
+ * Every string and array owned (freed with the plot_metric or plot_spectra
+ * it belongs to). */
 typedef struct {
     char **runs;
     size_t nruns;

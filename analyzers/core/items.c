@@ -14,41 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static const char *const comp_names[RW_COMP_COUNT] = {"weight", "base", "lora",
-                                                      "full",   "ov",   "wo_wv"};
-
-const char *rw_comp_name(rw_comp c)
-{
-    return (unsigned)c < RW_COMP_COUNT ? comp_names[c] : "?";
-}
-
-int rw_comp_parse(const char *name)
-{
-    for (int i = 0; i < RW_COMP_COUNT; i++)
-        if (strcmp(name, comp_names[i]) == 0)
-            return i;
-    return -1;
-}
-
-bool rw_comp_parse_mask(const char *list, unsigned *mask)
-{
-    *mask = 0;
-    if (strcmp(list, "all") == 0) {
-        *mask = ((1u << RW_COMP_COUNT) - 1) | RW_COMP_ALL;
-        return true;
-    }
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", list);
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        int c = rw_comp_parse(tok);
-        if (c < 0)
-            return false;
-        *mask |= RW_COMP_BIT(c);
-    }
-    return *mask != 0;
-}
-
 /* ------------------------------------------------------------ the scale */
 
 /* lora_alpha / r from PEFT's adapter_config.json beside the checkpoint:
@@ -238,6 +203,7 @@ static rw_status add_ov(rw_ckpt *c, rw_items *it, size_t *cap, const rw_item_opt
                 .b = -1, .v_item = (long)vi, .o_item = oi,
                 .rows = k ? ov->rows : hd, .cols = k ? ov->rows : nh * hd,
                 .dtype = coarser(v->dtype, ov->dtype), .heads = nh, .kv_heads = nkv,
+                .is_default = rw_comp_default(k ? RW_COMP_WO_WV : RW_COMP_OV, false, 0),
             };
             rw_status st = push(it, cap, &x, err);
             if (st != RW_OK)
@@ -312,7 +278,8 @@ rw_status items_list(rw_ckpt *c, const rw_item_opts *o, rw_items *out, rw_err *e
                     continue;
                 rw_item x = {
                     .tensor = name, .comp = (rw_comp)comp,
-                    .is_default = wi >= 0 ? comp == RW_COMP_FULL : comp == RW_COMP_LORA,
+                    /* a base (wi >= 0) gives the matrix its full component */
+                    .is_default = rw_comp_default((rw_comp)comp, wi >= 0, 0),
                     .w = comp == RW_COMP_LORA ? -1 : wi,
                     .a = comp == RW_COMP_BASE ? -1 : (long)i,
                     .b = comp == RW_COMP_BASE ? -1 : bi, .w_transposed = transposed,
@@ -340,7 +307,8 @@ rw_status items_list(rw_ckpt *c, const rw_item_opts *o, rw_items *out, rw_err *e
         int64_t m, n;
         if (used[i] || !rw_tensor_matrix(t, &m, &n))
             continue;
-        rw_item x = {.tensor = t->name, .comp = RW_COMP_WEIGHT, .is_default = true,
+        rw_item x = {.tensor = t->name, .comp = RW_COMP_WEIGHT,
+                     .is_default = rw_comp_default(RW_COMP_WEIGHT, false, 0),
                      .w = (long)i, .a = -1, .b = -1, .v_item = -1, .o_item = -1,
                      .rows = m, .cols = n, .dtype = t->dtype};
         st = push(out, &cap, &x, err);

@@ -28,28 +28,15 @@
 
 #include "io/ckpt.h"
 #include "io/run.h"
-
-typedef enum {
-    RW_COMP_WEIGHT, RW_COMP_BASE, RW_COMP_LORA, RW_COMP_FULL, RW_COMP_OV, RW_COMP_WO_WV,
-    RW_COMP_COUNT
-} rw_comp;
-
-const char *rw_comp_name(rw_comp c);
-/* -1 when unknown. */
-int rw_comp_parse(const char *name);
-/* Parses "full,lora" or "all" into a bit mask of (1u << rw_comp); false on
- * an unknown name. */
-bool rw_comp_parse_mask(const char *list, unsigned *mask);
-#define RW_COMP_BIT(c) (1u << (c))
-/* Set by "all": every component there is (ov only where the heads are known). */
-#define RW_COMP_ALL (1u << 31)
+#include "io/spectrum.h"
 
 typedef struct {
     char *tensor;           /* reported name (owned) */
     int layer;
     const char *module;     /* points into tensor */
     rw_comp comp;
-    bool is_default;        /* the component analysed when none is asked for */
+    bool is_default;        /* the component analysed when none is asked for
+                               (rw_comp_default, no circuits) */
     long w, a, b;           /* tensor indices in the checkpoint, -1 when absent */
     bool w_transposed;      /* base stored in x out */
     long v_item, o_item;    /* ov / wo_wv: indices of the full v_proj, o_proj items */

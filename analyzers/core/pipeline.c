@@ -11,21 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const kind_names[] = {"weight", "update", "update_first"};
-
-const char *rw_kind_name(rw_kind k)
-{
-    return (unsigned)k <= RW_KIND_UPDATE_FIRST ? kind_names[k] : "?";
-}
-
-int rw_kind_parse(const char *name)
-{
-    for (int i = 0; i <= RW_KIND_UPDATE_FIRST; i++)
-        if (strcmp(name, kind_names[i]) == 0)
-            return i;
-    return -1;
-}
-
 /* The shape each item had when last seen, to catch shapes that change. */
 typedef struct {
     char *name;

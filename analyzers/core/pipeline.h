@@ -11,37 +11,8 @@
 #include "analyzers/core/items.h"
 #include "io/run.h"
 #include "analyzers/core/spectral.h"
+#include "io/spectrum.h"
 #include "io/table.h"
-
-/* What a spectrum is of. */
-typedef enum {
-    RW_KIND_WEIGHT,       /* the matrix at its step */
-    RW_KIND_UPDATE,       /* M(step) - M(previous step); lora: s B A itself */
-    RW_KIND_UPDATE_FIRST, /* M(step) - M(first step) */
-} rw_kind;
-
-const char *rw_kind_name(rw_kind k);   /* "weight", "update", "update_first" */
-int rw_kind_parse(const char *name);   /* -1 when unknown */
-
-/* One spectrum: the key of a table row plus the singular values. */
-typedef struct {
-    const char *run;
-    int64_t step;
-    const char *tensor;
-    int layer;
-    const char *module;
-    const char *component;
-    int64_t rows, cols;
-    rw_dtype dtype;
-    rw_kind kind;
-    int64_t ref_step;       /* updates: the step subtracted; -1 for weights */
-    double ref_fro;         /* updates: ||M(ref_step)|| (lora: ||base||); nan otherwise */
-    size_t k;               /* min(rows, cols) */
-    const double *sigma;    /* k values, descending (all nan for a non-finite matrix) */
-    const char *path;       /* the checkpoint it came from, for messages */
-} rw_spectrum;
-
-typedef rw_status (*rw_spectrum_fn)(const rw_spectrum *s, void *ctx, rw_err *err);
 
 typedef struct {
     rw_select sel;

@@ -8,6 +8,8 @@
  */
 #include "analyzers/tables/stats.h"
 
+#include "io/spectrum.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,10 +178,10 @@ rw_status rw_default_rows(const rw_table *t, bool *keep, rw_err *err)
     size_t nfull = 0;
     bool any_lora = false;
     for (size_t r = 0; r < t->nrows; r++) {
-        const char *comp = table_cell(t, r, (size_t)c[3]);
-        keep[r] = !strcmp(comp, "weight") || !strcmp(comp, "full") || !strcmp(comp, "ov") ||
-                  !strcmp(comp, "wo_wv");
-        any_lora = any_lora || !strcmp(comp, "lora");
+        int comp = rw_comp_parse(table_cell(t, r, (size_t)c[3]));
+        /* lora rows: decided below, once the full rows are known */
+        keep[r] = comp >= 0 && rw_comp_default((rw_comp)comp, true, RW_COMP_CIRCUITS);
+        any_lora = any_lora || comp == RW_COMP_LORA;
     }
     if (!any_lora)
         return RW_OK;
@@ -201,7 +203,9 @@ rw_status rw_default_rows(const rw_table *t, bool *keep, rw_err *err)
             st = rw_fail(err, RW_ENOMEM, "out of memory");
             break;
         }
-        keep[r] = !nfull || !bsearch(&k, full, nfull, sizeof *full, cmp_cstr);
+        keep[r] = rw_comp_default(RW_COMP_LORA,
+                                  nfull && bsearch(&k, full, nfull, sizeof *full, cmp_cstr),
+                                  RW_COMP_CIRCUITS);
         free(k);
     }
     for (size_t i = 0; i < nfull; i++)

@@ -1,6 +1,6 @@
 /*
  * fuzz_spectra.c — libFuzzer harness of the spectra-file reader
- * (io/spectra_file.c): the input is an HDF5 file that claims to be a
+ * (io/spectra_file_read.c): the input is an HDF5 file that claims to be a
  * spectra file. It goes through spectra_file_is (how the programs tell a
  * spectra file from a checkpoint), spectra_reader_open with every entry's
  * key and singular values and the cache lookup, and spectra_file_foreach
@@ -85,7 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     volatile double sink = 0;
     for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
         rw_err err = {{0}};
-        rw_status st = spectra_file_foreach(path, &sel, 0, kinds[k], touch, (void *)&sink, &err);
+        rw_status st =
+            spectra_file_foreach(path, &sel, 0, 0, kinds[k], touch, (void *)&sink, &err);
         check_failure(st, &err);
     }
     return 0;

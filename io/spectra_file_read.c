@@ -1,428 +1,18 @@
 /*
- * spectra_file.c — write and read spectra files (spectra_file.h).
+ * spectra_file_read.c — reading spectra files: opening and validating one
+ * (every column, every index entry against /sigma), the lookups by step and
+ * by source, the singular values of an entry, and spectra_file_foreach
+ * (spectra_file.h).
  */
 #include "io/spectra_file.h"
 
+#include "io/ckpt.h"
 #include "io/h5file.h"
+#include "io/spectra_file_impl.h"
 
-#include <errno.h>
 #include <hdf5.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define SPECTRA_FORMAT "rankwatch-spectra"
-/* Version 2: every string fixed-length (version 1's were variable-length,
- * which libhdf5 reads through its global heap: a crafted heap crashes or
- * hangs it, docs/reliability.md). */
-#define SPECTRA_VERSION 2
-/* The longest string a spectra file may hold (names, paths, options). */
-#define SPECTRA_STR_MAX 65536
-#define SIGMA_CHUNK 65536
-
-typedef struct {
-    char *run, *tensor, *module, *component, *source;
-    rw_dtype dtype;
-    rw_kind kind;
-    int64_t step, rows, cols, offset, count, ref_step;
-    int32_t layer;
-    double ref_fro;
-} entry;
-
-typedef struct {
-    char *run, *path, *group;
-    int64_t step, size, mtime_ns;
-} source;
-
-#define SIGMA_BUF 65536 /* doubles buffered before a write to /sigma */
-
-struct rw_spectra_writer {
-    rw_h5out h5;            /* the file being written */
-    hid_t sigma;
-    int64_t nsigma;         /* values added */
-    int64_t nwritten;       /* values written to /sigma; the rest are in buf */
-    double *buf;
-    entry *e;
-    size_t n, cap;
-    source *src;
-    size_t nsrc, srccap;
-    char *options;
-};
-
-rw_status spectra_writer_source(rw_spectra_writer *w, const char *run, const char *path,
-                                const char *group, int64_t step, int64_t size,
-                                int64_t mtime_ns, rw_err *err)
-{
-    if (rw_grow(&w->src, w->nsrc, &w->srccap, sizeof *w->src, err) != RW_OK)
-        return RW_ENOMEM;
-    source *x = &w->src[w->nsrc];
-    *x = (source){rw_strdup(run), rw_strdup(path), rw_strdup(group ? group : ""), step, size,
-                  mtime_ns};
-    if (!x->run || !x->path || !x->group) {
-        free(x->run);
-        free(x->path);
-        free(x->group);
-        return rw_fail(err, RW_ENOMEM, "out of memory");
-    }
-    w->nsrc++;
-    return RW_OK;
-}
-
-rw_status spectra_writer_options(rw_spectra_writer *w, const char *options, rw_err *err)
-{
-    free(w->options);
-    if (!(w->options = rw_strdup(options)))
-        return rw_fail(err, RW_ENOMEM, "out of memory");
-    return RW_OK;
-}
-
-static void entry_free(entry *e)
-{
-    free(e->run);
-    free(e->tensor);
-    free(e->module);
-    free(e->component);
-    free(e->source);
-}
-
-/* A fixed-length string type of size bytes, NUL-padded, UTF-8. */
-static hid_t fixed_str_type(size_t size)
-{
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, size ? size : 1);
-    H5Tset_strpad(t, H5T_STR_NULLPAD);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    return t;
-}
-
-/* n strings packed into one buffer of n slots of *size bytes (the longest,
- * at least 1), NUL-padded: a fixed-length string column. */
-static char *pack_strings(const char *const *s, size_t n, size_t *size)
-{
-    size_t len = 1;
-    for (size_t i = 0; i < n; i++)
-        if (strlen(s[i]) > len)
-            len = strlen(s[i]);
-    size_t total;
-    char *buf = rw_mul_size(n ? n : 1, len, &total) ? calloc(total, 1) : NULL;
-    for (size_t i = 0; buf && i < n; i++)
-        memcpy(buf + i * len, s[i], strlen(s[i]));
-    *size = len;
-    return buf;
-}
-
-static herr_t write_column(hid_t g, const char *name, hid_t ftype, hid_t mtype, size_t n,
-                           const void *data);
-
-/* A column of n strings, fixed-length. */
-static herr_t write_str_column(hid_t g, const char *name, const char *const *s, size_t n)
-{
-    size_t size;
-    char *buf = pack_strings(s, n, &size);
-    if (!buf)
-        return -1;
-    hid_t t = fixed_str_type(size);
-    herr_t r = write_column(g, name, t, t, n, buf);
-    H5Tclose(t);
-    free(buf);
-    return r;
-}
-
-rw_status spectra_writer_open(const char *path, rw_spectra_writer **out, rw_err *err)
-{
-    *out = NULL;
-    rw_spectra_writer *w = rw_calloc(1, sizeof *w, err);
-    if (!w)
-        return RW_ENOMEM;
-    w->sigma = H5I_INVALID_HID;
-    if (!(w->buf = rw_calloc(SIGMA_BUF, sizeof *w->buf, err))) {
-        free(w);
-        return RW_ENOMEM;
-    }
-    rw_status st = rw_h5out_create(&w->h5, path, err);
-    if (st != RW_OK) {
-        free(w->buf);
-        free(w);
-        return st;
-    }
-    hsize_t dim = 0, maxdim = H5S_UNLIMITED, chunk = SIGMA_CHUNK;
-    hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
-    space = H5Screate_simple(1, &dim, &maxdim);
-    dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    /* No object timestamps: the same spectra give the same bytes. */
-    if (space < 0 || dcpl < 0 || H5Pset_chunk(dcpl, 1, &chunk) < 0 ||
-        H5Pset_obj_track_times(dcpl, 0) < 0)
-        goto fail;
-    w->sigma = H5Dcreate2(w->h5.file, "sigma", H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl,
-                          H5P_DEFAULT);
-    if (w->sigma < 0)
-        goto fail;
-    H5Sclose(space);
-    H5Pclose(dcpl);
-    *out = w;
-    return RW_OK;
-fail:
-    if (space >= 0)
-        H5Sclose(space);
-    if (dcpl >= 0)
-        H5Pclose(dcpl);
-    spectra_writer_close(w, false, NULL);
-    return rw_fail(err, RW_EIO, "%s: cannot create HDF5 file", path);
-}
-
-/* Appends the buffered values to /sigma. */
-static rw_status flush_sigma(rw_spectra_writer *w, rw_err *err)
-{
-    hsize_t count = (hsize_t)(w->nsigma - w->nwritten), start = (hsize_t)w->nwritten,
-            newdim = (hsize_t)w->nsigma;
-    if (count == 0)
-        return RW_OK;
-    errno = 0;
-    if (H5Dset_extent(w->sigma, &newdim) < 0)
-        return rw_fail(err, RW_EIO, "%s: cannot grow /sigma: %s", w->h5.out.path,
-                       rw_h5_reason("HDF5 error"));
-    errno = 0;
-    hid_t fs = H5Dget_space(w->sigma), ms = H5Screate_simple(1, &count, NULL);
-    herr_t r = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &count, NULL);
-    if (r >= 0)
-        r = H5Dwrite(w->sigma, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, w->buf);
-    H5Sclose(fs);
-    H5Sclose(ms);
-    if (r < 0)
-        return rw_fail(err, RW_EIO, "%s: cannot write /sigma: %s", w->h5.out.path,
-                       rw_h5_reason("HDF5 error"));
-    w->nwritten = w->nsigma;
-    return RW_OK;
-}
-
-rw_status spectra_writer_add(rw_spectra_writer *w, const rw_spectrum *s, rw_err *err)
-{
-    if (rw_grow(&w->e, w->n, &w->cap, sizeof *w->e, err) != RW_OK)
-        return RW_ENOMEM;
-    for (size_t i = 0; i < s->k;) {
-        if (w->nsigma - w->nwritten == SIGMA_BUF) {
-            rw_status st = flush_sigma(w, err);
-            if (st != RW_OK)
-                return st;
-        }
-        size_t room = (size_t)(SIGMA_BUF - (w->nsigma - w->nwritten)), take = s->k - i;
-        if (take > room)
-            take = room;
-        memcpy(w->buf + (w->nsigma - w->nwritten), s->sigma + i, take * sizeof *w->buf);
-        w->nsigma += (int64_t)take;
-        i += take;
-    }
-    entry *e = &w->e[w->n];
-    *e = (entry){
-        .run = rw_strdup(s->run), .tensor = rw_strdup(s->tensor),
-        .module = rw_strdup(s->module), .component = rw_strdup(s->component),
-        .source = rw_strdup(s->path ? s->path : ""), .dtype = s->dtype, .step = s->step,
-        .rows = s->rows, .cols = s->cols, .offset = w->nsigma - (int64_t)s->k,
-        .count = (int64_t)s->k,
-        .layer = s->layer, .kind = s->kind, .ref_step = s->ref_step, .ref_fro = s->ref_fro,
-    };
-    if (!e->run || !e->tensor || !e->module || !e->component || !e->source) {
-        entry_free(e);
-        return rw_fail(err, RW_ENOMEM, "out of memory");
-    }
-    w->n++;
-    return RW_OK;
-}
-
-static int cmp_entry(const void *a, const void *b)
-{
-    const entry *x = a, *y = b;
-    int r = strcmp(x->run, y->run);
-    if (r)
-        return r;
-    if (x->step != y->step)
-        return x->step < y->step ? -1 : 1;
-    if ((r = strcmp(x->tensor, y->tensor)))
-        return r;
-    if ((r = strcmp(x->component, y->component)))
-        return r;
-    return (int)x->kind - (int)y->kind;
-}
-
-static herr_t write_column(hid_t g, const char *name, hid_t ftype, hid_t mtype, size_t n,
-                           const void *data)
-{
-    hsize_t dim = n;
-    hid_t space = H5Screate_simple(1, &dim, NULL);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_obj_track_times(dcpl, 0);
-    hid_t ds = H5Dcreate2(g, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    H5Pclose(dcpl);
-    herr_t r = ds < 0 ? -1 : n ? H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : 0;
-    /* H5Dclose writes what the dataset still caches: a failure is a lost write */
-    if (ds >= 0 && H5Dclose(ds) < 0)
-        r = -1;
-    H5Sclose(space);
-    return r;
-}
-
-static herr_t write_str_attr(hid_t loc, const char *name, const char *value)
-{
-    size_t size;
-    char *buf = pack_strings(&value, 1, &size);
-    if (!buf)
-        return -1;
-    hid_t t = fixed_str_type(size), sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t r = a < 0 ? -1 : H5Awrite(a, t, buf);
-    free(buf);
-    if (a >= 0 && H5Aclose(a) < 0)
-        r = -1;
-    H5Sclose(sp);
-    H5Tclose(t);
-    return r;
-}
-
-static rw_status write_index(rw_spectra_writer *w)
-{
-    size_t n = w->n;
-    qsort(w->e, n, sizeof *w->e, cmp_entry);
-    const char **s = malloc((n ? n : 1) * sizeof *s);
-    int64_t *iv = malloc((n ? n : 1) * sizeof *iv);
-    int32_t *lv = malloc((n ? n : 1) * sizeof *lv);
-    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
-    H5Pset_obj_track_times(gcpl, 0);
-    hid_t g = H5Gcreate2(w->h5.file, "index", H5P_DEFAULT, gcpl, H5P_DEFAULT);
-    H5Pclose(gcpl);
-    herr_t r = (!s || !iv || !lv || g < 0) ? -1 : 0;
-    int version = SPECTRA_VERSION;
-#define STRCOL(field)                                                                   \
-    if (r >= 0) {                                                                       \
-        for (size_t i = 0; i < n; i++)                                                  \
-            s[i] = w->e[i].field;                                                       \
-        r = write_str_column(g, #field, s, n);                                          \
-    }
-#define INTCOL(field)                                                                   \
-    if (r >= 0) {                                                                       \
-        for (size_t i = 0; i < n; i++)                                                  \
-            iv[i] = w->e[i].field;                                                      \
-        r = write_column(g, #field, H5T_STD_I64LE, H5T_NATIVE_INT64, n, iv);            \
-    }
-    STRCOL(run)
-    STRCOL(tensor)
-    STRCOL(module)
-    STRCOL(component)
-    STRCOL(source)
-    INTCOL(step)
-    INTCOL(rows)
-    INTCOL(cols)
-    INTCOL(offset)
-    INTCOL(count)
-    INTCOL(ref_step)
-#undef STRCOL
-#undef INTCOL
-    if (r >= 0) {
-        for (size_t i = 0; i < n; i++)
-            s[i] = rw_dtype_name(w->e[i].dtype);
-        r = write_str_column(g, "dtype", s, n);
-    }
-    if (r >= 0) {
-        for (size_t i = 0; i < n; i++)
-            s[i] = rw_kind_name(w->e[i].kind);
-        r = write_str_column(g, "kind", s, n);
-    }
-    if (r >= 0) {
-        double *dv = malloc((n ? n : 1) * sizeof *dv);
-        for (size_t i = 0; dv && i < n; i++)
-            dv[i] = w->e[i].ref_fro;
-        r = dv ? write_column(g, "ref_fro", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, n, dv) : -1;
-        free(dv);
-    }
-    if (r >= 0) {
-        for (size_t i = 0; i < n; i++)
-            lv[i] = w->e[i].layer;
-        r = write_column(g, "layer", H5T_STD_I32LE, H5T_NATIVE_INT32, n, lv);
-    }
-    if (r >= 0)
-        r = write_str_attr(w->h5.file, "format", SPECTRA_FORMAT);
-    if (r >= 0 && w->options)
-        r = write_str_attr(w->h5.file, "options", w->options);
-    if (r >= 0 && w->nsrc) {
-        hid_t gcpl2 = H5Pcreate(H5P_GROUP_CREATE);
-        H5Pset_obj_track_times(gcpl2, 0);
-        hid_t sg = H5Gcreate2(w->h5.file, "sources", H5P_DEFAULT, gcpl2, H5P_DEFAULT);
-        H5Pclose(gcpl2);
-        const char **ss = malloc(w->nsrc * sizeof *ss);
-        int64_t *si = malloc(w->nsrc * sizeof *si);
-        r = (sg < 0 || !ss || !si) ? -1 : 0;
-#define SRCSTR(field)                                                                  \
-        for (size_t i = 0; r >= 0 && i < w->nsrc; i++)                                 \
-            ss[i] = w->src[i].field;                                                   \
-        if (r >= 0)                                                                    \
-            r = write_str_column(sg, #field, ss, w->nsrc);
-#define SRCINT(field)                                                                  \
-        for (size_t i = 0; r >= 0 && i < w->nsrc; i++)                                 \
-            si[i] = w->src[i].field;                                                   \
-        if (r >= 0)                                                                    \
-            r = write_column(sg, #field, H5T_STD_I64LE, H5T_NATIVE_INT64, w->nsrc, si);
-        SRCSTR(run)
-        SRCSTR(path)
-        SRCSTR(group)
-        SRCINT(step)
-        SRCINT(size)
-        SRCINT(mtime_ns)
-#undef SRCSTR
-#undef SRCINT
-        free(ss);
-        free(si);
-        if (sg >= 0 && H5Gclose(sg) < 0)
-            r = -1;
-    }
-    if (r >= 0) {
-        hid_t sp = H5Screate(H5S_SCALAR);
-        hid_t a = H5Acreate2(w->h5.file, "version", H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-        r = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_INT, &version);
-        if (a >= 0 && H5Aclose(a) < 0)
-            r = -1;
-        H5Sclose(sp);
-    }
-    if (g >= 0 && H5Gclose(g) < 0)
-        r = -1;
-    free(s);
-    free(iv);
-    free(lv);
-    return r < 0 ? RW_EIO : RW_OK;
-}
-
-rw_status spectra_writer_close(rw_spectra_writer *w, bool commit, rw_err *err)
-{
-    rw_status st = RW_OK;
-    if (commit)
-        st = flush_sigma(w, err);
-    if (commit && st == RW_OK && write_index(w) != RW_OK)
-        st = rw_fail(err, RW_EIO, "%s: cannot write the index", w->h5.out.path);
-    /* Closing /sigma writes its cached chunks: unchecked, a full disk left
-     * them unwritten and the file read back as zeros. */
-    errno = 0;
-    if (w->sigma >= 0 && H5Dclose(w->sigma) < 0 && commit && st == RW_OK)
-        st = rw_fail(err, RW_EIO, "%s: cannot write /sigma: %s", w->h5.out.path,
-                     rw_h5_reason("HDF5 error"));
-    w->sigma = H5I_INVALID_HID;
-    rw_status cst = rw_h5out_close(&w->h5, commit && st == RW_OK, err);
-    if (st == RW_OK)
-        st = cst;
-    for (size_t i = 0; i < w->n; i++)
-        entry_free(&w->e[i]);
-    for (size_t i = 0; i < w->nsrc; i++) {
-        free(w->src[i].run);
-        free(w->src[i].path);
-        free(w->src[i].group);
-    }
-    free(w->src);
-    free(w->buf);
-    free(w->options);
-    free(w->e);
-    free(w);
-    return st;
-}
-
-/* ---------------------------------------------------------------- reading */
-
 
 /* The 1-D dataset grp/name (grp "index" or "sources", the group open as g)
  * as n values of memory type mtype ("what" says which kind, for messages)
@@ -954,20 +544,6 @@ void spectra_reader_entry(const rw_spectra_reader *r, size_t i, rw_spectrum *s)
     };
 }
 
-bool spectrum_valid(const double *sigma, size_t k)
-{
-    if (k > 0 && isnan(sigma[0])) {
-        for (size_t j = 1; j < k; j++)
-            if (!isnan(sigma[j]))
-                return false;
-        return true;
-    }
-    for (size_t j = 0; j < k; j++)
-        if (!isfinite(sigma[j]) || sigma[j] < 0 || (j > 0 && sigma[j] > sigma[j - 1]))
-            return false;
-    return true;
-}
-
 /* Damage (spectrum_valid) would otherwise flow into every metric and be
  * reused by the cache. Entry i of r names it. */
 static rw_status check_sigma(const rw_spectra_reader *r, size_t i, const double *sigma,
@@ -998,25 +574,22 @@ rw_status spectra_reader_sigma(const rw_spectra_reader *r, size_t i, double *sig
     return check_sigma(r, i, sigma, (size_t)count, err);
 }
 
-/* The default components: weight and full, and lora where the same (run,
- * step, tensor, kind) has no full entry (adapter-only checkpoints). Entries
- * are sorted, so a tensor's full entry is next to its lora one. */
-static bool wanted_by_default(const rw_spectra_reader *r, int comp, size_t i)
+/* Whether entry i's matrix has a full entry: the same run, step, tensor and
+ * kind with component full (rw_comp_default's has_full). Entries are
+ * sorted, so a tensor's full entries are next to its others. */
+static bool has_full_entry(const rw_spectra_reader *r, size_t i)
 {
-    if (comp == RW_COMP_WEIGHT || comp == RW_COMP_FULL)
-        return true;
-    if (comp != RW_COMP_LORA)
-        return false;
     for (size_t j = i > 8 ? i - 8 : 0; j < r->n && j < i + 8; j++)
         if (j != i && r->iv[0][j] == r->iv[0][i] && strcmp(r->cols[0][j], r->cols[0][i]) == 0 &&
             strcmp(r->cols[1][j], r->cols[1][i]) == 0 && strcmp(r->cols[3][j], "full") == 0 &&
             strcmp(r->cols[6][j], r->cols[6][i]) == 0)
-            return false;
-    return true;
+            return true;
+    return false;
 }
 
 rw_status spectra_file_foreach(const char *path, const rw_select *sel, unsigned comps,
-                               rw_kind kind, rw_spectrum_fn fn, void *ctx, rw_err *err)
+                               unsigned circuits, rw_kind kind, rw_spectrum_fn fn, void *ctx,
+                               rw_err *err)
 {
     rw_spectra_reader *r;
     rw_status st = spectra_reader_open(path, &r, err);
@@ -1029,7 +602,8 @@ rw_status spectra_file_foreach(const char *path, const rw_select *sel, unsigned 
             !rw_select_match(sel, r->cols[1][i]))
             continue;
         int comp = rw_comp_parse(r->cols[3][i]);
-        if (comps ? comp < 0 || !(comps & RW_COMP_BIT(comp)) : !wanted_by_default(r, comp, i))
+        if (comp < 0 || (comps ? !(comps & RW_COMP_BIT(comp))
+                               : !rw_comp_default((rw_comp)comp, has_full_entry(r, i), circuits)))
             continue;
         rw_spectrum s;
         spectra_reader_entry(r, i, &s);
