@@ -33,12 +33,6 @@ bool rw_is_hdf5(const char *path)
     return found;
 }
 
-static bool has_suffix(const char *s, const char *suf)
-{
-    size_t n = strlen(s), m = strlen(suf);
-    return n >= m && strcmp(s + n - m, suf) == 0;
-}
-
 static rw_status open_impl(const char *path, const char *group, bool attrs_only,
                            rw_ckpt **out, rw_err *err);
 static rw_status check_step(const rw_ckpt *c, rw_err *err);
@@ -75,13 +69,14 @@ static rw_status open_impl(const char *path, const char *group, bool attrs_only,
         ckpt_free(c);
         return rw_fail(err, RW_ENOMEM, "out of memory");
     }
-    if (has_suffix(path, ".safetensors") || has_suffix(path, ".safetensors.index.json")) {
+    if (rw_ends_with(path, ".safetensors", NULL) ||
+        rw_ends_with(path, ".safetensors.index.json", NULL)) {
         c->format = RW_FMT_SAFETENSORS;
         st = ckpt_st_open(c, err);
     } else if (rw_is_hdf5(path)) {
         c->format = RW_FMT_HDF5;
         st = ckpt_h5_open(c, err);
-    } else if (has_suffix(path, ".h5") || has_suffix(path, ".hdf5")) {
+    } else if (rw_ends_with(path, ".h5", NULL) || rw_ends_with(path, ".hdf5", NULL)) {
         st = rw_fail(err, RW_EDATA, "%s: not an HDF5 file (no HDF5 signature)", path);
     } else {
         st = rw_fail(err, RW_EDATA,

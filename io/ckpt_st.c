@@ -554,12 +554,6 @@ static rw_status st_check_unique(const rw_ckpt *c, const st_state *s, rw_err *er
 
 /* ----------------------------------------------------------------- index */
 
-static bool is_index_name(const char *path)
-{
-    size_t n = strlen(path), m = sizeof st_index_suffix - 1;
-    return n >= m && strcmp(path + n - m, st_index_suffix) == 0;
-}
-
 /* Reads and parses an index file; *root owned by the caller (cJSON_Delete).
  * Checks that weight_map maps every tensor to a plain file name. */
 static rw_status index_load(const char *path, cJSON **root, const cJSON **wmap, rw_err *err)
@@ -825,7 +819,7 @@ rw_status ckpt_st_open(rw_ckpt *c, rw_err *err)
     if (!s)
         return RW_ENOMEM;
     c->impl = s;
-    if (is_index_name(c->path))
+    if (rw_ends_with(c->path, st_index_suffix, NULL))
         return st_open_index(c, s, err);
     if (!(s->files = rw_calloc(1, sizeof *s->files, err)))
         return RW_ENOMEM;

@@ -120,6 +120,17 @@ int64_t rw_last_integer(const char *s);
 char *rw_basename(const char *path, bool strip_ext);
 /* The directory part of path ("." when none). New string, caller frees. */
 char *rw_dirname(const char *path);
+/* "dir/name", or name alone when dir is empty. New string, caller frees;
+ * NULL when out of memory. */
+char *rw_path_join(const char *dir, const char *name);
+/* True when s ends with suffix; then *prefix_len (when not NULL) is the
+ * length of what precedes it. */
+bool rw_ends_with(const char *s, const char *suffix, size_t *prefix_len);
+/* True when stat succeeds on path (anything exists there, links followed). */
+bool rw_exists(const char *path);
+/* qsort/bsearch comparator for an array of strings (char * or const char *
+ * elements): strcmp order. */
+int rw_cmp_str(const void *a, const void *b);
 
 /* RW_OK when path names a regular file (symbolic links followed), checked
  * with stat before anything opens it: opening a FIFO waits for a writer
