@@ -2,7 +2,7 @@
  * ckpt.c — the format-independent half of a checkpoint (ckpt.h): dispatch to
  * the HDF5 or safetensors back end, names, attributes, step.
  */
-#include "io/ckpt.h"
+#include "io/ckpt_impl.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -105,7 +105,9 @@ void ckpt_free(rw_ckpt *c)
     }
     for (size_t i = 0; i < c->n; i++) {
         free(c->tensors[i].name);
-        free(c->tensors[i].h5path);
+        if (c->tensors[i].loc)
+            free(c->tensors[i].loc->h5path);
+        free(c->tensors[i].loc);
     }
     free(c->tensors);
     for (size_t i = 0; i < c->nattrs; i++) {
@@ -125,6 +127,18 @@ rw_status ckpt_read(rw_ckpt *c, size_t i, double *buf, rw_err *err)
     if (c->format == RW_FMT_HDF5)
         return ckpt_h5_read(c, i, buf, err);
     return ckpt_st_read(c, i, buf, err);
+}
+
+rw_tensor *ckpt_push_tensor(rw_ckpt *c, size_t *cap, rw_err *err)
+{
+    if (rw_grow(&c->tensors, c->n, cap, sizeof *c->tensors, err) != RW_OK)
+        return NULL;
+    rw_tensor *t = &c->tensors[c->n];
+    memset(t, 0, sizeof *t);
+    if (!(t->loc = rw_calloc(1, sizeof *t->loc, err)))
+        return NULL;
+    c->n++;
+    return t;
 }
 
 static int cmp_tensor(const void *a, const void *b)
@@ -220,6 +234,24 @@ int64_t ckpt_step(const rw_ckpt *c)
     free(dir);
     free(dbase);
     return s;
+}
+
+rw_status ckpt_step_groups(const char *path, char ***names, int64_t **steps, size_t *n,
+                           rw_err *err)
+{
+    *names = NULL;
+    *steps = NULL;
+    *n = 0;
+    return rw_is_hdf5(path) ? h5_step_groups(path, names, steps, n, err) : RW_OK;
+}
+
+rw_status ckpt_shard_files(const char *path, char ***names, size_t *n, rw_err *err)
+{
+    *names = NULL;
+    *n = 0;
+    return rw_ends_with(path, ".safetensors.index.json", NULL)
+               ? st_index_shards(path, names, n, err)
+               : RW_OK;
 }
 
 bool rw_tensor_matrix(const rw_tensor *t, int64_t *rows, int64_t *cols)

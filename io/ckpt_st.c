@@ -34,10 +34,10 @@
  * A sharded model (transformers' save_pretrained) is an index,
  *   {"metadata": {"total_size": ...}, "weight_map": {"<tensor>": "<shard file>", ...}}
  * beside its shard files. It opens as one checkpoint whose tensors come from
- * several open files (rw_tensor.shard); the index and its shards must agree
+ * several open files (rw_tensor_loc.shard); the index and its shards must agree
  * exactly on which tensor lives where.
  */
-#include "io/ckpt.h"
+#include "io/ckpt_impl.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -194,16 +194,6 @@ static cJSON *json_parse(const char *text, size_t n, size_t *at, json_fail *why)
             return NULL;
         }
     return root;
-}
-
-/* Appends a zeroed tensor to c->tensors (capacity *cap). */
-static rw_tensor *tensor_push(rw_ckpt *c, size_t *cap, rw_err *err)
-{
-    if (rw_grow(&c->tensors, c->n, cap, sizeof *c->tensors, err) != RW_OK)
-        return NULL;
-    rw_tensor *t = &c->tensors[c->n];
-    memset(t, 0, sizeof *t);
-    return t;
 }
 
 /* Opens path read-only into f (f->path owned by f afterwards; f->fd -1 on
@@ -510,7 +500,7 @@ static rw_status st_parse(rw_ckpt *c, const st_file *f, int shard, size_t *cap, 
                 goto done;
             continue;
         }
-        rw_tensor *t = tensor_push(c, cap, err);
+        rw_tensor *t = ckpt_push_tensor(c, cap, err); /* counted in c->n */
         if (!t) {
             st = RW_ENOMEM;
             goto done;
@@ -521,11 +511,10 @@ static rw_status st_parse(rw_ckpt *c, const st_file *f, int shard, size_t *cap, 
             st = rw_fail(err, RW_ENOMEM, "out of memory");
             goto done;
         }
-        t->shard = shard;
-        t->offset = 8 + hlen + spans[ns].begin;
-        spans[ns].tensor = c->n;
+        t->loc->shard = shard;
+        t->loc->offset = 8 + hlen + spans[ns].begin;
+        spans[ns].tensor = c->n - 1;
         ns++;
-        c->n++;
     }
     st = st_check_spans(c, f, spans, ns, data_size, err);
 done:
@@ -543,11 +532,11 @@ static rw_status st_check_unique(const rw_ckpt *c, const st_state *s, rw_err *er
         const rw_tensor *a = &c->tensors[i - 1], *b = &c->tensors[i];
         if (strcmp(a->name, b->name) != 0)
             continue;
-        if (a->shard == b->shard)
+        if (a->loc->shard == b->loc->shard)
             return rw_fail(err, RW_EDATA, "%s: %s: listed twice in the header",
-                           s->files[a->shard].path, a->name);
+                           s->files[a->loc->shard].path, a->name);
         return rw_fail(err, RW_EDATA, "%s: %s is in two shards, %s and %s", c->path, a->name,
-                       s->files[a->shard].path, s->files[b->shard].path);
+                       s->files[a->loc->shard].path, s->files[b->loc->shard].path);
     }
     return RW_OK;
 }
@@ -785,9 +774,9 @@ static rw_status st_open_index(rw_ckpt *c, st_state *s, rw_err *err)
             goto done;
         }
         const rw_tensor *t = &c->tensors[i];
-        if (strcmp(shards[t->shard], kv->valuestring) != 0) {
+        if (strcmp(shards[t->loc->shard], kv->valuestring) != 0) {
             st = rw_fail(err, RW_EDATA, "%s: weight_map puts %s in %s, but it is in %s",
-                         c->path, kv->string, kv->valuestring, shards[t->shard]);
+                         c->path, kv->string, kv->valuestring, shards[t->loc->shard]);
             goto done;
         }
         if (seen[i]) {
@@ -799,7 +788,7 @@ static rw_status st_open_index(rw_ckpt *c, st_state *s, rw_err *err)
     for (size_t i = 0; i < c->n; i++)
         if (!seen[i]) {
             st = rw_fail(err, RW_EDATA, "%s: %s holds %s, which weight_map does not list",
-                         c->path, shards[c->tensors[i].shard], c->tensors[i].name);
+                         c->path, shards[c->tensors[i].loc->shard], c->tensors[i].name);
             goto done;
         }
 done:
@@ -839,7 +828,7 @@ rw_status ckpt_st_read(rw_ckpt *c, size_t i, double *buf, rw_err *err)
 {
     const st_state *s = c->impl;
     const rw_tensor *t = &c->tensors[i];
-    if (!s || t->shard < 0 || (size_t)t->shard >= s->nfiles)
+    if (!s || t->loc->shard < 0 || (size_t)t->loc->shard >= s->nfiles)
         return rw_fail(err, RW_EUSAGE, "%s: %s: no open file", c->path, t->name);
     size_t es;
     switch (t->dtype) {
@@ -857,9 +846,9 @@ rw_status ckpt_st_read(rw_ckpt *c, size_t i, double *buf, rw_err *err)
      * value is overwritten before it is read. ckpt_st_open checked that
      * [offset, offset + numel * es) lies in the file as it was then; a short
      * read means that it has shrunk since. */
-    const st_file *f = &s->files[t->shard];
+    const st_file *f = &s->files[t->loc->shard];
     uint8_t *stored = (uint8_t *)buf + t->numel * (8 - es);
-    if (!rw_pread_all(f->fd, stored, t->numel * es, t->offset))
+    if (!rw_pread_all(f->fd, stored, t->numel * es, t->loc->offset))
         return rw_fail(err, RW_EIO, "%s: %s: cannot read values: %s", f->path, t->name,
                        errno ? strerror(errno)
                              : "the file ends before them (truncated since it was opened?)");

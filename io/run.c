@@ -107,25 +107,23 @@ static void free_names(char **names, size_t n)
 /* Adds one checkpoint file: an HDF5 file of step groups adds each group. */
 static rw_status add_file(ref_list *l, const char *path, bool *had_groups, rw_err *err)
 {
-    if (rw_is_hdf5(path)) {
-        char **groups;
-        int64_t *steps;
-        size_t n;
-        rw_status st = h5_step_groups(path, &groups, &steps, &n, err);
-        if (st != RW_OK)
-            return st;
-        for (size_t i = 0; i < n && st == RW_OK; i++) {
-            st = refs_push(l, path, groups[i], err);
-            if (st == RW_OK)
-                l->v[l->n - 1].step = steps[i];
-        }
-        free_names(groups, n);
-        free(steps);
-        if (n > 0) {
-            if (had_groups)
-                *had_groups = true;
-            return st;
-        }
+    char **groups;
+    int64_t *steps;
+    size_t n;
+    rw_status st = ckpt_step_groups(path, &groups, &steps, &n, err);
+    if (st != RW_OK)
+        return st;
+    for (size_t i = 0; i < n && st == RW_OK; i++) {
+        st = refs_push(l, path, groups[i], err);
+        if (st == RW_OK)
+            l->v[l->n - 1].step = steps[i];
+    }
+    free_names(groups, n);
+    free(steps);
+    if (n > 0) {
+        if (had_groups)
+            *had_groups = true;
+        return st;
     }
     return refs_push(l, path, NULL, err);
 }
@@ -144,7 +142,7 @@ static rw_status dir_shards(const char *dir, char **names, size_t n, char ***sha
             continue;
         char *p = rw_path_join(dir, names[i]), **v = NULL;
         size_t m = 0;
-        st = p ? st_index_shards(p, &v, &m, err) : rw_fail(err, RW_ENOMEM, "out of memory");
+        st = p ? ckpt_shard_files(p, &v, &m, err) : rw_fail(err, RW_ENOMEM, "out of memory");
         free(p);
         char **all = st == RW_OK ? rw_realloc(*shards, (*nshards + m) * sizeof *all, err) : NULL;
         if (st == RW_OK && !all)
