@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyzers/core/metrics.h"
 #include "analyzers/core/spectral.h"
 
 // ----------------------------------------------------------------------------

@@ -79,13 +79,4 @@ int rw_max_jobs(void);
 rw_status rw_analyze(const rw_runset *rs, const rw_analysis_opts *o, rw_spectrum_fn fn,
                      void *ctx, rw_err *err);
 
-/* ---------------------------------------------------------- metric tables */
-
-/* The key columns of DESIGN.md followed by the named metric columns (and
- * rel_update = ||dW||_F / ||W_ref||_F when with_rel). */
-rw_table *rw_metrics_table_new(const rw_metric_id *ids, size_t nids, bool with_rel);
-/* Appends the row of one spectrum. */
-rw_status rw_metrics_table_add(rw_table *t, const rw_spectrum *s, const rw_metric_id *ids,
-                               size_t nids, bool with_rel, rw_err *err);
-
 #endif
