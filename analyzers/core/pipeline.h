@@ -74,8 +74,11 @@ int rw_max_jobs(void);
 /* Calls fn for every selected item of every checkpoint of every run, in run
  * and step order. A matrix whose shape changes between steps is an error
  * naming both steps; so is a run in which nothing is selected. A matrix with
- * NaN/Inf entries is warned about on stderr and handed on with nan singular
- * values. */
+ * NaN/Inf entries is warned about (rw_warn) and handed on with nan singular
+ * values. fn gets each spectrum borrowed: s, its strings and its sigma live
+ * only during the call (copy what is kept); rs and o are only read, and
+ * only during rw_analyze. The worker threads and their ring: ring.h; the
+ * metric table rows of a spectrum: metrics_table.h. */
 rw_status rw_analyze(const rw_runset *rs, const rw_analysis_opts *o, rw_spectrum_fn fn,
                      void *ctx, rw_err *err);
 

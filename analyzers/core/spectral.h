@@ -6,6 +6,10 @@
  * metrics.h.
  *
  * Legend: W is m x n (rows x cols), k = min(m, n), sigma[0] >= ... >= sigma[k-1].
+ *
+ * Ownership: the caller owns the matrix and sigma it passes (a may be
+ * overwritten, as each function says); an rw_svd_ws is the caller's from
+ * rw_svd_ws_new to rw_svd_ws_free. Nothing else is kept between calls.
  */
 #ifndef RW_SPECTRAL_H
 #define RW_SPECTRAL_H
@@ -99,6 +103,7 @@ rw_status rw_svd_values_dt(double *a, int64_t m, int64_t n, rw_dtype dtype, doub
 #define RW_SVD_REL_DEFAULT 2e-10
 rw_status rw_svd_values_acc(double *a, int64_t m, int64_t n, rw_dtype dtype, double rel,
                             double *sigma, rw_svd_ws *ws, rw_svd_info *info, rw_err *err);
+/* A static string: "gram", "gesdd", ... ("?" when out of range). */
 const char *rw_svd_method_name(rw_svd_method m);
 
 /* Sets the number of threads BLAS/LAPACK calls use (OpenBLAS,
