@@ -132,7 +132,7 @@ e2e: $(PROGS)
 	@RW_BIN=$(B)/bin bash tests/e2e.sh
 
 # The benchmark program (tests/bench_svd.c): not a test, not in `make check`.
-$(B)/tests/bench_svd: $(B)/tests/bench_svd.o $(LIB)
+$(B)/tests/bench_svd: $(B)/tests/bench_svd.o $(FIXLIB) $(LIB)
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
 
 # tests/bench.sh (the spectra benchmark), then every tests/bench_*.sh.

@@ -291,12 +291,6 @@ int rw_cli_parse(rw_cli *c, int argc, char **argv, const struct option *extra,
     return ret;
 }
 
-static bool exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0;
-}
-
 rw_status rw_cli_runs(const rw_cli *c, int nargs, char **args, rw_runset *rs, rw_err *err)
 {
     if (c->nlabels > (size_t)nargs)
@@ -306,7 +300,7 @@ rw_status rw_cli_runs(const rw_cli *c, int nargs, char **args, rw_runset *rs, rw
         const char *label = (size_t)i < c->nlabels ? c->labels[i] : NULL;
         char *name = NULL;
         const char *eq = strchr(src, '=');
-        if (eq && eq != src && !exists(src) && !memchr(src, '/', (size_t)(eq - src))) {
+        if (eq && eq != src && !rw_exists(src) && !memchr(src, '/', (size_t)(eq - src))) {
             name = strndup(src, (size_t)(eq - src));
             if (!name)
                 return rw_fail(err, RW_ENOMEM, "out of memory");

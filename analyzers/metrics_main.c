@@ -5,6 +5,7 @@
 #include "analyzers/metrics_main.h"
 
 #include "analyzers/cli.h"
+#include "analyzers/core/metrics_table.h"
 #include "io/spectra_file.h"
 
 #include <stdio.h>

@@ -6,7 +6,7 @@
 #ifndef RW_METRICS_MAIN_H
 #define RW_METRICS_MAIN_H
 
-#include "analyzers/core/spectral.h"
+#include "analyzers/core/metrics.h"
 
 #include <stdbool.h>
 

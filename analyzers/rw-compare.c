@@ -138,12 +138,6 @@ static int on_option(int opt, const char *arg, void *ctx)
     return rw_cli_usage_error(a->cli, "unexpected option");
 }
 
-static bool exists(const char *p)
-{
-    struct stat sb;
-    return stat(p, &sb) == 0;
-}
-
 int main(int argc, char **argv)
 {
     rw_cli cli = {.prog = "rw-compare", .usage = usage};
@@ -190,7 +184,7 @@ int main(int argc, char **argv)
         const char *src = args[i], *eq = strchr(src, '=');
         labels[i] = (size_t)i < cli.nlabels ? cli.labels[i] : NULL;
         /* NAME=TABLE, unless a file of that name exists. */
-        if (eq && eq != src && !exists(src) && !memchr(src, '/', (size_t)(eq - src))) {
+        if (eq && eq != src && !rw_exists(src) && !memchr(src, '/', (size_t)(eq - src))) {
             if (!(owned[i] = strndup(src, (size_t)(eq - src)))) {
                 st = rw_fail(&err, RW_ENOMEM, "out of memory");
                 goto out;

@@ -2,8 +2,7 @@
  * ckpt.c — the format-independent half of a checkpoint (ckpt.h): dispatch to
  * the HDF5 or safetensors back end, names, attributes, step.
  */
-#include "io/ckpt.h"
-#include "io/ckpt_pt.h"
+#include "io/ckpt_impl.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -32,12 +31,6 @@ bool rw_is_hdf5(const char *path)
     }
     fclose(f);
     return found;
-}
-
-static bool has_suffix(const char *s, const char *suf)
-{
-    size_t n = strlen(s), m = strlen(suf);
-    return n >= m && strcmp(s + n - m, suf) == 0;
 }
 
 static rw_status open_impl(const char *path, const char *group, bool attrs_only,
@@ -76,7 +69,8 @@ static rw_status open_impl(const char *path, const char *group, bool attrs_only,
         ckpt_free(c);
         return rw_fail(err, RW_ENOMEM, "out of memory");
     }
-    if (has_suffix(path, ".safetensors") || has_suffix(path, ".safetensors.index.json")) {
+    if (rw_ends_with(path, ".safetensors", NULL) ||
+        rw_ends_with(path, ".safetensors.index.json", NULL)) {
         c->format = RW_FMT_SAFETENSORS;
         st = ckpt_st_open(c, err);
     } else if (ckpt_pt_is_name(path)) {
@@ -85,7 +79,7 @@ static rw_status open_impl(const char *path, const char *group, bool attrs_only,
     } else if (rw_is_hdf5(path)) {
         c->format = RW_FMT_HDF5;
         st = ckpt_h5_open(c, err);
-    } else if (has_suffix(path, ".h5") || has_suffix(path, ".hdf5")) {
+    } else if (rw_ends_with(path, ".h5", NULL) || rw_ends_with(path, ".hdf5", NULL)) {
         st = rw_fail(err, RW_EDATA, "%s: not an HDF5 file (no HDF5 signature)", path);
     } else {
         st = rw_fail(err, RW_EDATA,
@@ -117,7 +111,9 @@ void ckpt_free(rw_ckpt *c)
     }
     for (size_t i = 0; i < c->n; i++) {
         free(c->tensors[i].name);
-        free(c->tensors[i].h5path);
+        if (c->tensors[i].loc)
+            free(c->tensors[i].loc->h5path);
+        free(c->tensors[i].loc);
     }
     free(c->tensors);
     for (size_t i = 0; i < c->nattrs; i++) {
@@ -139,6 +135,18 @@ rw_status ckpt_read(rw_ckpt *c, size_t i, double *buf, rw_err *err)
     if (c->format == RW_FMT_PYTORCH)
         return ckpt_pt_read(c, i, buf, err);
     return ckpt_st_read(c, i, buf, err);
+}
+
+rw_tensor *ckpt_push_tensor(rw_ckpt *c, size_t *cap, rw_err *err)
+{
+    if (rw_grow(&c->tensors, c->n, cap, sizeof *c->tensors, err) != RW_OK)
+        return NULL;
+    rw_tensor *t = &c->tensors[c->n];
+    memset(t, 0, sizeof *t);
+    if (!(t->loc = rw_calloc(1, sizeof *t->loc, err)))
+        return NULL;
+    c->n++;
+    return t;
 }
 
 static int cmp_tensor(const void *a, const void *b)
@@ -234,6 +242,24 @@ int64_t ckpt_step(const rw_ckpt *c)
     free(dir);
     free(dbase);
     return s;
+}
+
+rw_status ckpt_step_groups(const char *path, char ***names, int64_t **steps, size_t *n,
+                           rw_err *err)
+{
+    *names = NULL;
+    *steps = NULL;
+    *n = 0;
+    return rw_is_hdf5(path) ? h5_step_groups(path, names, steps, n, err) : RW_OK;
+}
+
+rw_status ckpt_shard_files(const char *path, char ***names, size_t *n, rw_err *err)
+{
+    *names = NULL;
+    *n = 0;
+    return rw_ends_with(path, ".safetensors.index.json", NULL)
+               ? st_index_shards(path, names, n, err)
+               : RW_OK;
 }
 
 bool rw_tensor_matrix(const rw_tensor *t, int64_t *rows, int64_t *cols)

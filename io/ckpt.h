@@ -1,6 +1,9 @@
 /*
  * ckpt.h — one checkpoint: the tensors a saved file holds, how they are named
- * and shaped, and their values widened to double on request.
+ * and shaped, and their values widened to double on request. The module owns
+ * the reading of checkpoint files (HDF5, safetensors, sharded safetensors):
+ * nothing outside io/ckpt*.c knows a format's layout (io/ckpt_impl.h holds
+ * the back ends and where each tensor's values are).
  *
  * A checkpoint is an HDF5 file (or one `step_<N>` group of one), a
  * safetensors file, or a sharded safetensors model (its index.json). Opening
@@ -12,6 +15,11 @@
  * '/' turned into '.'. The layer is the first path segment that is an integer
  * (-1 when none) and the module is what follows it (the full name when there
  * is no integer segment).
+ *
+ * Ownership: an rw_ckpt and everything it points to (path, group, tensors,
+ * their names and locations, attributes) belong to it and are freed by
+ * ckpt_free; pointers into it (a tensor, its name or module, an attribute
+ * value from ckpt_attr) are borrowed and live until ckpt_free.
  */
 #ifndef RW_CKPT_H
 #define RW_CKPT_H
@@ -30,16 +38,8 @@ typedef struct {
     rw_dtype dtype;
     int layer;                /* first integer segment, -1 when none */
     const char *module;       /* points into name */
-    /* where the values are: */
-    char *h5path;             /* HDF5 dataset path (owned), NULL otherwise */
-    uint64_t offset;          /* safetensors: byte offset in the file;
-                                 HDF5 with h5_raw: byte offset in the file */
-    int shard;                /* safetensors: which file (shard of an index) */
-    bool h5_raw;              /* HDF5: stored contiguously in the host's own
-                                 float layout at offset (read with pread) */
-    bool h5_convert;          /* HDF5: a float layout other than IEEE (another
-                                 exponent bias, ...): read through HDF5's
-                                 conversion to double */
+    struct rw_tensor_loc *loc; /* where the values are (owned): the back
+                                 end's, private to io/ckpt*.c (ckpt_impl.h) */
 } rw_tensor;
 
 typedef struct {
@@ -54,17 +54,17 @@ typedef struct rw_ckpt {
     rw_tensor *tensors;
     size_t nattrs;
     rw_attr *attrs;           /* root attributes / __metadata__ */
-    void *impl;               /* format-specific state */
+    void *impl;               /* the back end's state (owned; ckpt_impl.h) */
     bool attrs_only;          /* opened by ckpt_open_attrs: no tensors listed */
 } rw_ckpt;
 
 /* Opens the checkpoint at path; group names an HDF5 step group ("step_500")
  * or is NULL for the whole file. The format comes from the file's signature
  * (HDF5) or its extension (.safetensors, or .safetensors.index.json for a
- * sharded model whose tensors come from the shard files it names, as
- * rw_tensor.shard tells). On success *out is owned by the caller
+ * sharded model whose tensors come from the shard files it names). On success *out is owned by the caller
  * (ckpt_free); on failure err says which file and what is wrong. */
 rw_status ckpt_open(const char *path, const char *group, rw_ckpt **out, rw_err *err);
+/* Frees c and all it owns (NULL: no-op). */
 void ckpt_free(rw_ckpt *c);
 /* The same, reading only the attributes (HDF5: no walk over the datasets),
  * for ckpt_step and ckpt_attr: what run discovery needs. c->n is 0. */
@@ -78,7 +78,7 @@ long ckpt_find(const rw_ckpt *c, const char *name);
  * (d0, d1*...*dn) row-major matrix. */
 rw_status ckpt_read(rw_ckpt *c, size_t i, double *buf, rw_err *err);
 
-/* Attribute or metadata value as text, NULL when absent. */
+/* Attribute or metadata value as text (borrowed from c), NULL when absent. */
 const char *ckpt_attr(const rw_ckpt *c, const char *key);
 /* Attribute as a number; false when absent or not a number. */
 bool ckpt_attr_double(const rw_ckpt *c, const char *key, double *out);
@@ -95,33 +95,29 @@ bool rw_tensor_matrix(const rw_tensor *t, int64_t *rows, int64_t *cols);
 /* Parses layer and module from t->name (sets t->layer, t->module). */
 void rw_tensor_parse_name(rw_tensor *t);
 
-/* Shape as "96x384" into buf (size n). */
+/* Shape as "96x384" into buf (size n); returns buf. */
 char *rw_shape_str(const rw_tensor *t, char *buf, size_t n);
 
-/* --- format back ends (used by ckpt_open) --- */
-rw_status ckpt_h5_open(rw_ckpt *c, rw_err *err);
-rw_status ckpt_h5_read(rw_ckpt *c, size_t i, double *buf, rw_err *err);
-void ckpt_h5_close(rw_ckpt *c);
-rw_status ckpt_st_open(rw_ckpt *c, rw_err *err);
-rw_status ckpt_st_read(rw_ckpt *c, size_t i, double *buf, rw_err *err);
-void ckpt_st_close(rw_ckpt *c);
+/* ------------------------------------------------ what run discovery needs */
 
-/* Lists the top-level `step_<N>` groups of an HDF5 file: *names (owned array
- * of owned strings) and *steps, *n of them; *n = 0 when the file has no such
- * groups (or any other top-level object besides them). */
-rw_status h5_step_groups(const char *path, char ***names, int64_t **steps,
-                         size_t *n, rw_err *err);
+/* The checkpoints a file at path holds as step groups: for an HDF5 file
+ * whose top-level objects are all `step_<N>` groups, their names and steps
+ * (*names: an array of strings, *steps: an array, *n of each; all new,
+ * the caller frees each name and both arrays). *n = 0 and NULL arrays for
+ * any other file, which is one checkpoint (or none: ckpt_open tells). An
+ * HDF5 file that does not open or list is an error. */
+rw_status ckpt_step_groups(const char *path, char ***names, int64_t **steps, size_t *n,
+                           rw_err *err);
 
-/* Lists the distinct shard files (plain names, relative to the index's
- * directory) that a sharded model's `*.safetensors.index.json` maps its
- * tensors to: *names (owned array of owned strings), *n of them. */
-rw_status st_index_shards(const char *path, char ***names, size_t *n, rw_err *err);
+/* The files besides path that the checkpoint at path reads its tensors from:
+ * for a sharded model's index (`*.safetensors.index.json`), the distinct
+ * shard files it names (plain names, relative to the index's directory),
+ * as *names (a new array of new strings; the caller frees each and the
+ * array), *n of them. *n = 0, *names NULL for any other name. A malformed
+ * index is an error naming it. */
+rw_status ckpt_shard_files(const char *path, char ***names, size_t *n, rw_err *err);
 
 /* True when the file starts with the HDF5 signature. */
 bool rw_is_hdf5(const char *path);
-
-/* Helpers for back ends: append an attribute; sort tensors by name. */
-rw_status ckpt_add_attr(rw_ckpt *c, const char *key, const char *value, rw_err *err);
-void ckpt_sort_tensors(rw_ckpt *c);
 
 #endif

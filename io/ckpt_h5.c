@@ -21,7 +21,7 @@
  * variable-length attribute is never read, because HDF5 allocates whatever
  * length the file claims before it reads (2.5 GB for a 6 KB file).
  */
-#include "io/ckpt.h"
+#include "io/ckpt_impl.h"
 #include "io/h5file.h"
 
 #include <errno.h>
@@ -118,8 +118,8 @@ static void raw_layout(visit_ctx *v, hid_t ds, hid_t type, rw_tensor *t)
     if (off == HADDR_UNDEF || H5Dget_storage_size(ds) != (hsize_t)bytes ||
         off > (haddr_t)INT64_MAX - bytes)
         return;
-    t->offset = off;
-    t->h5_raw = true;
+    t->loc->offset = off;
+    t->loc->h5_raw = true;
 }
 
 /* HDF5's file descriptor for raw reads, or -1: only for the default (sec2)
@@ -215,10 +215,12 @@ static rw_status add_dataset(visit_ctx *v, hid_t ds, const char *relpath)
     }
     hsize_t dims[RW_MAX_DIMS];
     H5Sget_simple_extent_dims(space, dims, NULL);
-    if ((st = rw_grow(&c->tensors, c->n, &v->cap, sizeof *c->tensors, err)) != RW_OK)
+    /* Counted at once: on failure ckpt_free frees what is set. */
+    rw_tensor *t = ckpt_push_tensor(c, &v->cap, err);
+    if (!t) {
+        st = RW_ENOMEM;
         goto done;
-    rw_tensor *t = &c->tensors[c->n];
-    memset(t, 0, sizeof *t);
+    }
     t->ndim = ndim;
     t->numel = 1;
     for (int d = 0; d < ndim; d++) {
@@ -237,25 +239,19 @@ static rw_status add_dataset(visit_ctx *v, hid_t ds, const char *relpath)
             goto done;
         }
     t->dtype = h5_classify(type);
-    t->h5path = rw_strdup(relpath);
+    t->loc->h5path = rw_strdup(relpath);
     t->name = rw_strdup(relpath);
-    if (!t->h5path || !t->name) {
-        free(t->h5path);
-        free(t->name);
+    if (!t->loc->h5path || !t->name) {
         st = rw_fail(err, RW_ENOMEM, "out of memory");
         goto done;
     }
     for (char *p = t->name; *p; p++)
         if (*p == '/')
             *p = '.';
-    if ((st = check_storage(v, ds, type, t)) != RW_OK) {
-        free(t->h5path);
-        free(t->name);
+    if ((st = check_storage(v, ds, type, t)) != RW_OK)
         goto done;
-    }
-    t->h5_convert = !h5_is_ieee(type, t->dtype);
+    t->loc->h5_convert = !h5_is_ieee(type, t->dtype);
     raw_layout(v, ds, type, t);
-    c->n++;
 done:
     if (type >= 0)
         H5Tclose(type);
@@ -472,23 +468,23 @@ rw_status ckpt_h5_read(rw_ckpt *c, size_t i, double *buf, rw_err *err)
     rw_status st = RW_OK;
     uint16_t *raw = NULL;
     hid_t mt = H5I_INVALID_HID;
-    if (t->h5_raw) {
+    if (t->loc->h5_raw) {
         /* float32: into the upper half of buf, widened in place as below. */
         void *dst = t->dtype == RW_DT_F32 ? (void *)((float *)buf + t->numel) : (void *)buf;
         size_t bytes = t->numel * (t->dtype == RW_DT_F32 ? sizeof(float) : sizeof(double));
-        if (!rw_pread_all(s->fd, dst, bytes, t->offset))
+        if (!rw_pread_all(s->fd, dst, bytes, t->loc->offset))
             return rw_fail(err, RW_EDATA, "%s: %s: cannot read values (truncated or corrupt file?)",
                            c->path, t->name);
         if (t->dtype == RW_DT_F32)
             widen_in_place(buf, t->numel);
         return RW_OK;
     }
-    hid_t ds = H5Dopen2(s->root, t->h5path, H5P_DEFAULT);
+    hid_t ds = H5Dopen2(s->root, t->loc->h5path, H5P_DEFAULT);
     if (ds < 0)
         return rw_fail(err, RW_EDATA, "%s: %s: cannot open dataset", c->path, t->name);
     if (t->numel == 0)
         goto done;
-    if (t->h5_convert) {
+    if (t->loc->h5_convert) {
         /* A float layout the code below does not assume: HDF5 knows it. */
         if (H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
             st = rw_fail(err, RW_EDATA, "%s: %s: cannot read values (truncated or corrupt file?)",

@@ -22,7 +22,7 @@
  * storage (a view, a transposed or strided tensor reads its own span only),
  * gathered in C order through its strides and widened to double.
  */
-#include "io/ckpt_pt.h"
+#include "io/ckpt_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -105,11 +105,11 @@ static rw_status add_tensor(walker *w, const pk_obj *t)
     if (t->u.tensor.ndim > RW_MAX_DIMS)
         return rw_fail(w->err, RW_EDATA, "%s: %s: %d dimensions (at most %d are read)", c->path,
                        w->name, t->u.tensor.ndim, RW_MAX_DIMS);
-    if (rw_grow(&c->tensors, c->n, &w->cap, sizeof *c->tensors, w->err) != RW_OK ||
-        rw_grow(&w->p->e, w->p->ne, &w->p->cape, sizeof *w->p->e, w->err) != RW_OK)
+    if (rw_grow(&w->p->e, w->p->ne, &w->p->cape, sizeof *w->p->e, w->err) != RW_OK)
         return RW_ENOMEM;
-    rw_tensor *x = &c->tensors[c->n];
-    memset(x, 0, sizeof *x);
+    rw_tensor *x = ckpt_push_tensor(c, &w->cap, w->err);
+    if (!x)
+        return RW_ENOMEM;
     x->ndim = t->u.tensor.ndim;
     size_t numel = 1;
     for (int d = 0; d < x->ndim; d++) {
@@ -119,11 +119,10 @@ static rw_status add_tensor(walker *w, const pk_obj *t)
     }
     x->numel = numel;
     x->dtype = pk_storage_dtype(t->u.tensor.storage->u.storage.type);
-    x->offset = w->p->ne; /* this back end's entry */
+    x->loc->offset = w->p->ne; /* this back end's entry */
     if (!(x->name = rw_strdup(w->name)))
         return rw_fail(w->err, RW_ENOMEM, "out of memory");
     w->p->e[w->p->ne++] = (pt_entry){.t = t, .zindex = -1};
-    c->n++;
     return RW_OK;
 }
 
@@ -424,7 +423,7 @@ static rw_status open_zip(rw_ckpt *c, pt_impl *p, rw_err *err)
 static const unsigned char legacy_magic[15] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
                                                0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
 
-bool ckpt_pt_is_legacy(const unsigned char *head, size_t n)
+static bool is_legacy(const unsigned char *head, size_t n)
 {
     return n >= sizeof legacy_magic && memcmp(head, legacy_magic, sizeof legacy_magic) == 0;
 }
@@ -595,7 +594,7 @@ rw_status ckpt_pt_open(rw_ckpt *c, rw_err *err)
         close(p->fd);
         p->fd = -1;
         st = open_zip(c, p, err);
-    } else if (got > 0 && ckpt_pt_is_legacy(head, (size_t)got)) {
+    } else if (got > 0 && is_legacy(head, (size_t)got)) {
         st = open_legacy(c, p, err);
     } else if (got >= 6 && memcmp(head, "ustar", 5) == 0) {
         st = rw_fail(err, RW_EDATA, "%s: a tar archive (PyTorch before 0.4): not read", c->path);
@@ -659,7 +658,7 @@ rw_status ckpt_pt_read(rw_ckpt *c, size_t i, double *buf, rw_err *err)
 {
     pt_impl *p = c->impl;
     const rw_tensor *x = &c->tensors[i];
-    const pt_entry *e = &p->e[x->offset];
+    const pt_entry *e = &p->e[x->loc->offset];
     const pk_obj *t = e->t;
     pk_storage_type ty = t->u.tensor.storage->u.storage.type;
     size_t es = pk_storage_elem_size(ty);

@@ -1,6 +1,7 @@
 /*
- * ckpt_st.c — safetensors back end of ckpt.h: one `.safetensors` file, or a
- * sharded model named by its `*.safetensors.index.json`.
+ * ckpt_st.c — safetensors back end of ckpt.h (ckpt_impl.h): one
+ * `.safetensors` file, or a sharded model named by its
+ * `*.safetensors.index.json`.
  *
  * A safetensors file (huggingface/safetensors, "Format"):
  *
@@ -31,13 +32,11 @@
  * caller's double buffer and widened in place, so reading needs no memory
  * beyond that buffer.
  *
- * A sharded model (transformers' save_pretrained) is an index,
- *   {"metadata": {"total_size": ...}, "weight_map": {"<tensor>": "<shard file>", ...}}
- * beside its shard files. It opens as one checkpoint whose tensors come from
- * several open files (rw_tensor.shard); the index and its shards must agree
- * exactly on which tensor lives where.
+ * This file: one safetensors file's header (checked, then listed as
+ * tensors), and the open, read and close of ckpt_impl.h. A sharded model's
+ * index, whose shards are files of this kind: ckpt_st_index.c.
  */
-#include "io/ckpt.h"
+#include "io/ckpt_st_impl.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -50,22 +49,7 @@
 #include <unistd.h>
 
 #define ST_MAX_HEADER 100000000u /* bytes; as the reference implementation */
-#define ST_MAX_INDEX 100000000u  /* bytes of a sharded model's index.json */
 #define ST_MAX_EXACT 9007199254740991.0 /* 2^53 - 1: cJSON numbers are doubles */
-
-static const char st_index_suffix[] = ".safetensors.index.json";
-
-/* One open file. */
-typedef struct {
-    char *path;          /* owned */
-    int fd;              /* -1 when not open */
-    uint64_t size;       /* when opened */
-} st_file;
-
-typedef struct {
-    size_t nfiles;
-    st_file *files;      /* one for a plain file; the shards of an index */
-} st_state;
 
 /* ---------------------------------------------------------------- dtypes */
 
@@ -108,7 +92,7 @@ static uint64_t le64(const uint8_t *p)
 }
 
 /* Index of the first byte of s[0, n) that breaks UTF-8 (or is NUL), or n. */
-static size_t utf8_bad(const uint8_t *s, size_t n)
+size_t st_utf8_bad(const uint8_t *s, size_t n)
 {
     size_t i = 0, len;
     while (i < n && s[i] && (len = rw_utf8_len(s + i)) > 0 && len <= n - i)
@@ -129,7 +113,7 @@ static bool json_index(const cJSON *j, uint64_t *out)
 }
 
 /* A JSON value as text for messages (a number, or its kind). */
-static const char *json_text(const cJSON *j, char *buf)
+const char *st_json_text(const cJSON *j, char *buf)
 {
     if (cJSON_IsNumber(j))
         return rw_fmt_double(buf, j->valuedouble);
@@ -143,9 +127,6 @@ static const char *json_text(const cJSON *j, char *buf)
         return "a boolean";
     return "null";
 }
-
-/* Why json_parse failed. */
-typedef enum { JSON_SYNTAX, JSON_TRAILING, JSON_TOO_DEEP } json_fail;
 
 /* How many arrays and objects are open after the JSON text[0, n). */
 static size_t json_depth(const char *text, size_t n)
@@ -174,41 +155,31 @@ static size_t json_depth(const char *text, size_t n)
  * after it but whitespace. NULL on failure: *at is then the byte where it
  * failed and *why the reason — text after a complete value, nesting beyond
  * cJSON's limit (which it reports as a syntax error), or a syntax error. */
-static cJSON *json_parse(const char *text, size_t n, size_t *at, json_fail *why)
+cJSON *st_json_parse(const char *text, size_t n, size_t *at, st_json_fail *why)
 {
     const char *end = NULL;
     *at = 0;
-    *why = JSON_SYNTAX;
+    *why = ST_JSON_SYNTAX;
     cJSON *root = cJSON_ParseWithLengthOpts(text, n, &end, false);
     if (!root) {
         *at = end ? (size_t)(end - text) : 0;
         if (json_depth(text, *at) >= CJSON_NESTING_LIMIT)
-            *why = JSON_TOO_DEEP;
+            *why = ST_JSON_TOO_DEEP;
         return NULL;
     }
     for (const char *p = end; p < text + n; p++)
         if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
             *at = (size_t)(p - text);
-            *why = JSON_TRAILING;
+            *why = ST_JSON_TRAILING;
             cJSON_Delete(root);
             return NULL;
         }
     return root;
 }
 
-/* Appends a zeroed tensor to c->tensors (capacity *cap). */
-static rw_tensor *tensor_push(rw_ckpt *c, size_t *cap, rw_err *err)
-{
-    if (rw_grow(&c->tensors, c->n, cap, sizeof *c->tensors, err) != RW_OK)
-        return NULL;
-    rw_tensor *t = &c->tensors[c->n];
-    memset(t, 0, sizeof *t);
-    return t;
-}
-
 /* Opens path read-only into f (f->path owned by f afterwards; f->fd -1 on
  * failure). The type is checked before the open: a FIFO would block it. */
-static rw_status st_file_open(st_file *f, const char *path, rw_err *err)
+rw_status st_file_open(st_file *f, const char *path, rw_err *err)
 {
     memset(f, 0, sizeof *f);
     f->fd = -1;
@@ -239,7 +210,7 @@ static rw_status st_file_open(st_file *f, const char *path, rw_err *err)
     return RW_OK;
 }
 
-static void st_file_close(st_file *f)
+void st_file_close(st_file *f)
 {
     if (f->fd >= 0)
         close(f->fd);
@@ -275,14 +246,14 @@ static rw_status st_entry(const char *path, const cJSON *e, rw_tensor *t, st_spa
     char num[32], shp[256];
     if (!cJSON_IsObject(e))
         return rw_fail(err, RW_EDATA, "%s: %s: entry is %s, not an object with dtype, shape "
-                       "and data_offsets", path, name, json_text(e, num));
+                       "and data_offsets", path, name, st_json_text(e, num));
 
     const cJSON *jd = cJSON_GetObjectItemCaseSensitive(e, "dtype");
     if (!jd)
         return rw_fail(err, RW_EDATA, "%s: %s: no dtype", path, name);
     if (!cJSON_IsString(jd))
         return rw_fail(err, RW_EDATA, "%s: %s: dtype is %s, not a string", path, name,
-                       json_text(jd, num));
+                       st_json_text(jd, num));
     st_dtype dt = st_dtype_of(jd->valuestring);
     t->dtype = dt.dtype;
 
@@ -291,7 +262,7 @@ static rw_status st_entry(const char *path, const cJSON *e, rw_tensor *t, st_spa
         return rw_fail(err, RW_EDATA, "%s: %s: no shape", path, name);
     if (!cJSON_IsArray(js))
         return rw_fail(err, RW_EDATA, "%s: %s: shape is %s, not an array", path, name,
-                       json_text(js, num));
+                       st_json_text(js, num));
     int ndim = cJSON_GetArraySize(js);
     if (ndim > RW_MAX_DIMS)
         return rw_fail(err, RW_EDATA, "%s: %s: shape has rank %d, more than %d", path, name,
@@ -307,7 +278,7 @@ static rw_status st_entry(const char *path, const cJSON *e, rw_tensor *t, st_spa
         }
         if (!cJSON_IsNumber(jdim))
             return rw_fail(err, RW_EDATA, "%s: %s: shape[%d] is %s, not a number", path, name,
-                           d, json_text(jdim, num));
+                           d, st_json_text(jdim, num));
         double x = jdim->valuedouble;
         if (x < 0)
             return rw_fail(err, RW_EDATA, "%s: %s: shape[%d] is negative (%s)", path, name, d,
@@ -341,8 +312,8 @@ static rw_status st_entry(const char *path, const cJSON *e, rw_tensor *t, st_spa
     char num2[32];
     if (!json_index(jb, &span->begin) || !json_index(je, &span->end))
         return rw_fail(err, RW_EDATA, "%s: %s: data_offsets [%s, %s] are not byte offsets "
-                       "(integers in 0..2^53-1)", path, name, json_text(jb, num),
-                       json_text(je, num2));
+                       "(integers in 0..2^53-1)", path, name, st_json_text(jb, num),
+                       st_json_text(je, num2));
     if (span->end < span->begin)
         return rw_fail(err, RW_EDATA, "%s: %s: data_offsets [%llu, %llu] end before they "
                        "begin", path, name, (unsigned long long)span->begin,
@@ -374,12 +345,12 @@ static rw_status st_metadata(rw_ckpt *c, const char *path, const cJSON *m, rw_er
     char num[32];
     if (!cJSON_IsObject(m))
         return rw_fail(err, RW_EDATA, "%s: __metadata__ is %s, not an object of strings",
-                       path, json_text(m, num));
+                       path, st_json_text(m, num));
     const cJSON *kv;
     cJSON_ArrayForEach(kv, m) {
         if (!cJSON_IsString(kv))
             return rw_fail(err, RW_EDATA, "%s: __metadata__.%s is %s, not a string", path,
-                           kv->string, json_text(kv, num));
+                           kv->string, st_json_text(kv, num));
         if (ckpt_attr(c, kv->string))
             continue;
         rw_status st = ckpt_add_attr(c, kv->string, kv->valuestring, err);
@@ -439,7 +410,7 @@ static rw_status st_check_spans(const rw_ckpt *c, const st_file *f, st_span *spa
 /* Parses and checks the header of the open file f, appending its tensors
  * (shard index `shard`) to c->tensors (capacity *cap) and its __metadata__
  * to c's attributes. */
-static rw_status st_parse(rw_ckpt *c, const st_file *f, int shard, size_t *cap, rw_err *err)
+rw_status st_parse(rw_ckpt *c, const st_file *f, int shard, size_t *cap, rw_err *err)
 {
     const char *path = f->path;
     uint8_t len8[8];
@@ -470,20 +441,20 @@ static rw_status st_parse(rw_ckpt *c, const st_file *f, int shard, size_t *cap, 
         goto done;
     }
     text[hlen] = '\0';
-    size_t bad = utf8_bad((const uint8_t *)text, (size_t)hlen);
+    size_t bad = st_utf8_bad((const uint8_t *)text, (size_t)hlen);
     if (bad < hlen) {
         st = rw_fail(err, RW_EDATA, "%s: header is not UTF-8 text (byte %zu of %llu)", path,
                      bad, (unsigned long long)hlen);
         goto done;
     }
     size_t at;
-    json_fail why;
-    root = json_parse(text, (size_t)hlen, &at, &why);
+    st_json_fail why;
+    root = st_json_parse(text, (size_t)hlen, &at, &why);
     if (!root) {
         st = rw_fail(err, RW_EDATA,
-                     why == JSON_TRAILING ? "%s: header has text after its JSON object "
+                     why == ST_JSON_TRAILING ? "%s: header has text after its JSON object "
                                             "(byte %zu of %llu)"
-                     : why == JSON_TOO_DEEP ? "%s: header nests arrays and objects deeper "
+                     : why == ST_JSON_TOO_DEEP ? "%s: header nests arrays and objects deeper "
                                               "than 1000 levels (byte %zu of %llu)"
                                             : "%s: header is not JSON (error at byte %zu of "
                                               "%llu)",
@@ -493,7 +464,7 @@ static rw_status st_parse(rw_ckpt *c, const st_file *f, int shard, size_t *cap, 
     if (!cJSON_IsObject(root)) {
         char num[32];
         st = rw_fail(err, RW_EDATA, "%s: header is %s, not a JSON object", path,
-                     json_text(root, num));
+                     st_json_text(root, num));
         goto done;
     }
 
@@ -510,7 +481,7 @@ static rw_status st_parse(rw_ckpt *c, const st_file *f, int shard, size_t *cap, 
                 goto done;
             continue;
         }
-        rw_tensor *t = tensor_push(c, cap, err);
+        rw_tensor *t = ckpt_push_tensor(c, cap, err); /* counted in c->n */
         if (!t) {
             st = RW_ENOMEM;
             goto done;
@@ -521,11 +492,10 @@ static rw_status st_parse(rw_ckpt *c, const st_file *f, int shard, size_t *cap, 
             st = rw_fail(err, RW_ENOMEM, "out of memory");
             goto done;
         }
-        t->shard = shard;
-        t->offset = 8 + hlen + spans[ns].begin;
-        spans[ns].tensor = c->n;
+        t->loc->shard = shard;
+        t->loc->offset = 8 + hlen + spans[ns].begin;
+        spans[ns].tensor = c->n - 1;
         ns++;
-        c->n++;
     }
     st = st_check_spans(c, f, spans, ns, data_size, err);
 done:
@@ -537,284 +507,19 @@ done:
 }
 
 /* Two tensors of one name: in one header, or in two shards. */
-static rw_status st_check_unique(const rw_ckpt *c, const st_state *s, rw_err *err)
+rw_status st_check_unique(const rw_ckpt *c, const st_state *s, rw_err *err)
 {
     for (size_t i = 1; i < c->n; i++) {
         const rw_tensor *a = &c->tensors[i - 1], *b = &c->tensors[i];
         if (strcmp(a->name, b->name) != 0)
             continue;
-        if (a->shard == b->shard)
+        if (a->loc->shard == b->loc->shard)
             return rw_fail(err, RW_EDATA, "%s: %s: listed twice in the header",
-                           s->files[a->shard].path, a->name);
+                           s->files[a->loc->shard].path, a->name);
         return rw_fail(err, RW_EDATA, "%s: %s is in two shards, %s and %s", c->path, a->name,
-                       s->files[a->shard].path, s->files[b->shard].path);
+                       s->files[a->loc->shard].path, s->files[b->loc->shard].path);
     }
     return RW_OK;
-}
-
-/* ----------------------------------------------------------------- index */
-
-static bool is_index_name(const char *path)
-{
-    size_t n = strlen(path), m = sizeof st_index_suffix - 1;
-    return n >= m && strcmp(path + n - m, st_index_suffix) == 0;
-}
-
-/* Reads and parses an index file; *root owned by the caller (cJSON_Delete).
- * Checks that weight_map maps every tensor to a plain file name. */
-static rw_status index_load(const char *path, cJSON **root, const cJSON **wmap, rw_err *err)
-{
-    *root = NULL;
-    rw_status st = rw_check_regular(path, err); /* before the open: a FIFO would block it */
-    if (st != RW_OK)
-        return st;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return rw_fail(err, RW_EIO, "%s: %s", path, strerror(errno));
-    char *text = NULL;
-    long size = -1;
-    if (fseek(fp, 0, SEEK_END) == 0)
-        size = ftell(fp);
-    if (size < 0 || fseek(fp, 0, SEEK_SET) != 0) {
-        st = rw_fail(err, RW_EIO, "%s: cannot read: %s", path, strerror(errno));
-        goto done;
-    }
-    if ((unsigned long)size > ST_MAX_INDEX) {
-        st = rw_fail(err, RW_EDATA, "%s: index of %ld bytes exceeds the 100 MB limit", path,
-                     size);
-        goto done;
-    }
-    if (!(text = rw_malloc((size_t)size + 1, err))) {
-        st = RW_ENOMEM;
-        goto done;
-    }
-    if (fread(text, 1, (size_t)size, fp) != (size_t)size) {
-        st = rw_fail(err, RW_EIO, "%s: cannot read: %s", path,
-                     ferror(fp) ? strerror(errno) : "file shrank");
-        goto done;
-    }
-    text[size] = '\0';
-    /* JSON is UTF-8 text; cJSON would pass other bytes on into names. */
-    size_t at = utf8_bad((const uint8_t *)text, (size_t)size);
-    if (at < (size_t)size) {
-        st = rw_fail(err, RW_EDATA, "%s: not UTF-8 text (byte %zu of %ld)", path, at, size);
-        goto done;
-    }
-    json_fail why;
-    *root = json_parse(text, (size_t)size, &at, &why);
-    if (!*root) {
-        st = rw_fail(err, RW_EDATA, "%s: not JSON (%s at byte %zu of %ld)", path,
-                     why == JSON_TRAILING ? "text after the JSON value"
-                     : why == JSON_TOO_DEEP ? "nested deeper than 1000 levels"
-                                            : "error",
-                     at, size);
-        goto done;
-    }
-    *wmap = cJSON_GetObjectItemCaseSensitive(*root, "weight_map");
-    if (!cJSON_IsObject(*root) || !cJSON_IsObject(*wmap)) {
-        st = rw_fail(err, RW_EDATA, "%s: no weight_map object (not a sharded model's index)",
-                     path);
-        goto done;
-    }
-    if (!(*wmap)->child) {
-        st = rw_fail(err, RW_EDATA, "%s: weight_map lists no tensors", path);
-        goto done;
-    }
-    const cJSON *kv;
-    cJSON_ArrayForEach(kv, *wmap) {
-        char num[32];
-        if (!cJSON_IsString(kv)) {
-            st = rw_fail(err, RW_EDATA, "%s: weight_map: %s: shard is %s, not a file name",
-                         path, kv->string, json_text(kv, num));
-            goto done;
-        }
-        const char *v = kv->valuestring;
-        /* The index is untrusted too: it may name files beside it, no others. */
-        if (!*v || strchr(v, '/') || strcmp(v, ".") == 0 || strcmp(v, "..") == 0) {
-            st = rw_fail(err, RW_EDATA, "%s: weight_map: %s: shard '%s' is not a file name in "
-                         "the index's directory", path, kv->string, v);
-            goto done;
-        }
-    }
-done:
-    if (st != RW_OK) {
-        cJSON_Delete(*root);
-        *root = NULL;
-    }
-    free(text);
-    fclose(fp);
-    return st;
-}
-
-/* Distinct shard names of weight_map, in order of first appearance; the
- * array is owned by the caller, the strings by wmap. */
-static rw_status index_shard_names(const cJSON *wmap, const char ***names, size_t *n,
-                                   rw_err *err)
-{
-    *names = NULL;
-    *n = 0;
-    size_t cap = 0;
-    const cJSON *kv;
-    cJSON_ArrayForEach(kv, wmap) {
-        size_t k = 0;
-        while (k < *n && strcmp((*names)[k], kv->valuestring) != 0)
-            k++;
-        if (k < *n)
-            continue;
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 8;
-            const char **v = rw_realloc((void *)*names, cap * sizeof *v, err);
-            if (!v) {
-                free((void *)*names);
-                *names = NULL;
-                *n = 0;
-                return RW_ENOMEM;
-            }
-            *names = v;
-        }
-        (*names)[(*n)++] = kv->valuestring;
-    }
-    return RW_OK;
-}
-
-rw_status st_index_shards(const char *path, char ***names, size_t *n, rw_err *err)
-{
-    *names = NULL;
-    *n = 0;
-    cJSON *root;
-    const cJSON *wmap;
-    rw_status st = index_load(path, &root, &wmap, err);
-    if (st != RW_OK)
-        return st;
-    const char **v;
-    size_t m;
-    st = index_shard_names(wmap, &v, &m, err);
-    char **out = NULL;
-    if (st == RW_OK && !(out = rw_calloc(m, sizeof *out, err)))
-        st = RW_ENOMEM;
-    for (size_t i = 0; i < m && st == RW_OK; i++)
-        if (!(out[i] = rw_strdup(v[i])))
-            st = rw_fail(err, RW_ENOMEM, "out of memory");
-    if (st == RW_OK) {
-        *names = out;
-        *n = m;
-    } else if (out) {
-        for (size_t i = 0; i < m; i++)
-            free(out[i]);
-        free(out);
-    }
-    free((void *)v);
-    cJSON_Delete(root);
-    return st;
-}
-
-/* The index's own "metadata" (total_size, ...): strings and numbers become
- * attributes, before any shard's __metadata__. */
-static rw_status index_metadata(rw_ckpt *c, const cJSON *root, rw_err *err)
-{
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "metadata");
-    const cJSON *kv;
-    if (!cJSON_IsObject(m))
-        return RW_OK;
-    cJSON_ArrayForEach(kv, m) {
-        char num[32];
-        const char *v = cJSON_IsString(kv) ? kv->valuestring
-                        : cJSON_IsNumber(kv) ? rw_fmt_double(num, kv->valuedouble)
-                                             : NULL;
-        if (!v || ckpt_attr(c, kv->string))
-            continue;
-        rw_status st = ckpt_add_attr(c, kv->string, v, err);
-        if (st != RW_OK)
-            return st;
-    }
-    return RW_OK;
-}
-
-/* Opens the index c->path: maps and checks every shard, then checks that
- * weight_map and the shards' headers agree tensor by tensor. */
-static rw_status st_open_index(rw_ckpt *c, st_state *s, rw_err *err)
-{
-    cJSON *root;
-    const cJSON *wmap;
-    const char **shards = NULL;
-    size_t nshards = 0, cap = 0;
-    char *dir = NULL, *spath = NULL;
-    bool *seen = NULL;
-    rw_status st = index_load(c->path, &root, &wmap, err);
-    if (st != RW_OK)
-        return st;
-    if ((st = index_shard_names(wmap, &shards, &nshards, err)) != RW_OK)
-        goto done;
-    if ((st = index_metadata(c, root, err)) != RW_OK)
-        goto done;
-    if (!(s->files = rw_calloc(nshards, sizeof *s->files, err)) || !(dir = rw_dirname(c->path))) {
-        st = s->files ? rw_fail(err, RW_ENOMEM, "out of memory") : RW_ENOMEM;
-        goto done;
-    }
-    for (size_t k = 0; k < nshards; k++)
-        s->files[k].fd = -1;
-    for (size_t k = 0; k < nshards; k++) {
-        size_t len = strlen(dir) + strlen(shards[k]) + 2;
-        if (!(spath = rw_malloc(len, err))) {
-            st = RW_ENOMEM;
-            goto done;
-        }
-        snprintf(spath, len, "%s/%s", dir, shards[k]);
-        struct stat sb;
-        if (stat(spath, &sb) != 0 && errno == ENOENT)
-            st = rw_fail(err, RW_EIO, "%s: weight_map names shard %s, which does not exist",
-                         c->path, spath);
-        else
-            st = st_file_open(&s->files[k], spath, err);
-        s->nfiles = k + 1;
-        free(spath);
-        spath = NULL;
-        if (st != RW_OK || (st = st_parse(c, &s->files[k], (int)k, &cap, err)) != RW_OK)
-            goto done;
-    }
-    ckpt_sort_tensors(c);
-    if ((st = st_check_unique(c, s, err)) != RW_OK)
-        goto done;
-
-    /* Every weight_map entry is a tensor of its shard, and every tensor of
-     * a shard is in weight_map. */
-    if (!(seen = rw_calloc(c->n, sizeof *seen, err))) {
-        st = RW_ENOMEM;
-        goto done;
-    }
-    const cJSON *kv;
-    cJSON_ArrayForEach(kv, wmap) {
-        long i = ckpt_find(c, kv->string);
-        if (i < 0) {
-            st = rw_fail(err, RW_EDATA, "%s: weight_map puts %s in %s, which does not hold it",
-                         c->path, kv->string, kv->valuestring);
-            goto done;
-        }
-        const rw_tensor *t = &c->tensors[i];
-        if (strcmp(shards[t->shard], kv->valuestring) != 0) {
-            st = rw_fail(err, RW_EDATA, "%s: weight_map puts %s in %s, but it is in %s",
-                         c->path, kv->string, kv->valuestring, shards[t->shard]);
-            goto done;
-        }
-        if (seen[i]) {
-            st = rw_fail(err, RW_EDATA, "%s: weight_map lists %s twice", c->path, kv->string);
-            goto done;
-        }
-        seen[i] = true;
-    }
-    for (size_t i = 0; i < c->n; i++)
-        if (!seen[i]) {
-            st = rw_fail(err, RW_EDATA, "%s: %s holds %s, which weight_map does not list",
-                         c->path, shards[c->tensors[i].shard], c->tensors[i].name);
-            goto done;
-        }
-done:
-    free(seen);
-    free(spath);
-    free(dir);
-    free((void *)shards);
-    cJSON_Delete(root);
-    return st;
 }
 
 /* ------------------------------------------------------------- interface */
@@ -825,7 +530,7 @@ rw_status ckpt_st_open(rw_ckpt *c, rw_err *err)
     if (!s)
         return RW_ENOMEM;
     c->impl = s;
-    if (is_index_name(c->path))
+    if (rw_ends_with(c->path, ST_INDEX_SUFFIX, NULL))
         return st_open_index(c, s, err);
     if (!(s->files = rw_calloc(1, sizeof *s->files, err)))
         return RW_ENOMEM;
@@ -845,7 +550,7 @@ rw_status ckpt_st_read(rw_ckpt *c, size_t i, double *buf, rw_err *err)
 {
     const st_state *s = c->impl;
     const rw_tensor *t = &c->tensors[i];
-    if (!s || t->shard < 0 || (size_t)t->shard >= s->nfiles)
+    if (!s || t->loc->shard < 0 || (size_t)t->loc->shard >= s->nfiles)
         return rw_fail(err, RW_EUSAGE, "%s: %s: no open file", c->path, t->name);
     size_t es;
     switch (t->dtype) {
@@ -863,9 +568,9 @@ rw_status ckpt_st_read(rw_ckpt *c, size_t i, double *buf, rw_err *err)
      * value is overwritten before it is read. ckpt_st_open checked that
      * [offset, offset + numel * es) lies in the file as it was then; a short
      * read means that it has shrunk since. */
-    const st_file *f = &s->files[t->shard];
+    const st_file *f = &s->files[t->loc->shard];
     uint8_t *stored = (uint8_t *)buf + t->numel * (8 - es);
-    if (!rw_pread_all(f->fd, stored, t->numel * es, t->offset))
+    if (!rw_pread_all(f->fd, stored, t->numel * es, t->loc->offset))
         return rw_fail(err, RW_EIO, "%s: %s: cannot read values: %s", f->path, t->name,
                        errno ? strerror(errno)
                              : "the file ends before them (truncated since it was opened?)");

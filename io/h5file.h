@@ -7,6 +7,9 @@
  * the half-closed file in its tables and its exit handler then crashes on it
  * (SIGSEGV in H5F__close_cb, libhdf5 1.10). rankwatch closes every object it
  * opens, so the handler has nothing to do for it.
+ *
+ * Ownership: an rw_h5out owns its outfile (names) and its HDF5 file from
+ * rw_h5out_create until rw_h5out_close, which closes and frees both.
  */
 #ifndef RW_H5FILE_H
 #define RW_H5FILE_H
@@ -29,7 +32,8 @@ typedef struct {
 
 rw_status rw_h5out_create(rw_h5out *o, const char *path, rw_err *err);
 /* Why the HDF5 call just made failed, for a message: the system's reason
- * when the call set errno (clear errno before it), else what. */
+ * when the call set errno (clear errno before it; strerror's string, valid
+ * until the next strerror), else what itself. */
 const char *rw_h5_reason(const char *what);
 /* Closes the file; with commit, checks that every write reached the disk
  * (flush, close, fsync) and renames it into place, else removes it. Every

@@ -72,10 +72,7 @@ static char *link_target(const char *path)
             next = rw_strdup(buf);
         } else {
             char *dir = rw_dirname(p);
-            size_t len = (dir ? strlen(dir) : 0) + strlen(buf) + 2;
-            next = dir ? malloc(len) : NULL;
-            if (next)
-                snprintf(next, len, "%s/%s", dir, buf);
+            next = dir ? rw_path_join(dir, buf) : NULL;
             free(dir);
         }
         free(cur);

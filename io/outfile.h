@@ -8,6 +8,10 @@
  * The temporary is `.NAME.rwPID.XXXXXX` and registered (tmpfiles.h): a
  * program interrupted by a signal removes it, and the next program to
  * write NAME removes those left by killed programs.
+ *
+ * Ownership: an rw_outfile owns its two names and its stream from
+ * outfile_open until outfile_commit or outfile_abort, either of which
+ * closes the stream, frees the names and zeroes it.
  */
 #ifndef RW_OUTFILE_H
 #define RW_OUTFILE_H

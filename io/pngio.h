@@ -5,6 +5,9 @@
  *
  * Pixels are stored row-major from the top row down, 3 bytes (R, G, B) per
  * pixel: pixel (x, y) is px[3 * (y * w + x) + c].
+ *
+ * Ownership: an rw_image owns its pixels; image_new and png_read_rgb give
+ * the caller a new image, freed with image_free (NULL: no-op).
  */
 #ifndef RW_PNGIO_H
 #define RW_PNGIO_H

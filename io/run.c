@@ -13,16 +13,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static bool ends_with(const char *s, const char *suf)
-{
-    size_t n = strlen(s), m = strlen(suf);
-    return n >= m && strcmp(s + n - m, suf) == 0;
-}
-
 bool rw_is_ckpt_name(const char *name)
 {
-    return ends_with(name, ".h5") || ends_with(name, ".hdf5") ||
-           ends_with(name, ".safetensors") || ends_with(name, ".safetensors.index.json");
+    return rw_ends_with(name, ".h5", NULL) || rw_ends_with(name, ".hdf5", NULL) ||
+           rw_ends_with(name, ".safetensors", NULL) ||
+           rw_ends_with(name, ".safetensors.index.json", NULL);
 }
 
 static bool is_dir(const char *path)
@@ -65,11 +60,6 @@ static void refs_free(ref_list *l)
     l->n = l->cap = 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* Sorted names of the entries of dir (no hidden ones). */
 static rw_status list_dir(const char *dir, char ***out, size_t *n, rw_err *err)
 {
@@ -102,7 +92,7 @@ static rw_status list_dir(const char *dir, char ***out, size_t *n, rw_err *err)
     }
     closedir(d);
     if (st == RW_OK && *n > 1)
-        qsort(names, *n, sizeof *names, cmp_str);
+        qsort(names, *n, sizeof *names, rw_cmp_str);
     *out = names;
     return st;
 }
@@ -114,37 +104,26 @@ static void free_names(char **names, size_t n)
     free(names);
 }
 
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 /* Adds one checkpoint file: an HDF5 file of step groups adds each group. */
 static rw_status add_file(ref_list *l, const char *path, bool *had_groups, rw_err *err)
 {
-    if (rw_is_hdf5(path)) {
-        char **groups;
-        int64_t *steps;
-        size_t n;
-        rw_status st = h5_step_groups(path, &groups, &steps, &n, err);
-        if (st != RW_OK)
-            return st;
-        for (size_t i = 0; i < n && st == RW_OK; i++) {
-            st = refs_push(l, path, groups[i], err);
-            if (st == RW_OK)
-                l->v[l->n - 1].step = steps[i];
-        }
-        free_names(groups, n);
-        free(steps);
-        if (n > 0) {
-            if (had_groups)
-                *had_groups = true;
-            return st;
-        }
+    char **groups;
+    int64_t *steps;
+    size_t n;
+    rw_status st = ckpt_step_groups(path, &groups, &steps, &n, err);
+    if (st != RW_OK)
+        return st;
+    for (size_t i = 0; i < n && st == RW_OK; i++) {
+        st = refs_push(l, path, groups[i], err);
+        if (st == RW_OK)
+            l->v[l->n - 1].step = steps[i];
+    }
+    free_names(groups, n);
+    free(steps);
+    if (n > 0) {
+        if (had_groups)
+            *had_groups = true;
+        return st;
     }
     return refs_push(l, path, NULL, err);
 }
@@ -159,11 +138,11 @@ static rw_status dir_shards(const char *dir, char **names, size_t n, char ***sha
     *nshards = 0;
     rw_status st = RW_OK;
     for (size_t i = 0; i < n && st == RW_OK; i++) {
-        if (!ends_with(names[i], ".safetensors.index.json"))
+        if (!rw_ends_with(names[i], ".safetensors.index.json", NULL))
             continue;
-        char *p = join(dir, names[i]), **v = NULL;
+        char *p = rw_path_join(dir, names[i]), **v = NULL;
         size_t m = 0;
-        st = p ? st_index_shards(p, &v, &m, err) : rw_fail(err, RW_ENOMEM, "out of memory");
+        st = p ? ckpt_shard_files(p, &v, &m, err) : rw_fail(err, RW_ENOMEM, "out of memory");
         free(p);
         char **all = st == RW_OK ? rw_realloc(*shards, (*nshards + m) * sizeof *all, err) : NULL;
         if (st == RW_OK && !all)
@@ -199,7 +178,7 @@ static rw_status add_dir(ref_list *l, const char *dir, rw_err *err)
     if (st == RW_OK)
         st = dir_shards(dir, names, n, &shards, &nshards, err);
     for (size_t i = 0; i < n && st == RW_OK; i++) {
-        char *p = join(dir, names[i]);
+        char *p = rw_path_join(dir, names[i]);
         if (!p) {
             st = rw_fail(err, RW_ENOMEM, "out of memory");
             break;
@@ -214,7 +193,7 @@ static rw_status add_dir(ref_list *l, const char *dir, rw_err *err)
             for (size_t j = 0; j < m && st == RW_OK; j++) {
                 if (!is_ckpt_entry(sub[j], subshards, nsubshards))
                     continue;
-                char *q = join(p, sub[j]);
+                char *q = rw_path_join(p, sub[j]);
                 st = q ? add_file(l, q, NULL, err) : rw_fail(err, RW_ENOMEM, "out of memory");
                 free(q);
             }

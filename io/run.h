@@ -15,6 +15,12 @@
  * it is opened, so that a FIFO or a device named like a checkpoint, given
  * or found in a directory, is an error ("PATH: not a regular file") and
  * never blocks.
+ *
+ * Ownership: an rw_runset owns its runs, their labels and their checkpoint
+ * references (path, group), all freed by runset_free; pointers into it are
+ * borrowed until then. An rw_select owns its two arrays (rw_select_free)
+ * but not the globs in them: those are the caller's (argv) and must
+ * outlive it.
  */
 #ifndef RW_RUN_H
 #define RW_RUN_H
@@ -35,7 +41,7 @@ typedef struct {
 
 typedef struct {
     size_t n;
-    rw_run *runs;
+    rw_run *runs;   /* owned */
 } rw_runset;
 
 /* Resolves one source (see above) and adds its checkpoints to the run named
@@ -47,6 +53,7 @@ rw_status runset_add(rw_runset *rs, const char *source, const char *label, rw_er
  * an error naming both files. A checkpoint with no step is an error unless it
  * is its run's only one (step 0). */
 rw_status runset_finish(rw_runset *rs, rw_err *err);
+/* Frees every run and empties rs (a zeroed rs: no-op). */
 void runset_free(rw_runset *rs);
 
 /* True for names ending in .h5, .hdf5, .safetensors or .safetensors.index.json. */
@@ -61,8 +68,12 @@ typedef struct {
     size_t nexclude;
 } rw_select;
 
+/* True when name passes: some include glob matches (or there are none) and
+ * no exclude glob does. */
 bool rw_select_match(const rw_select *sel, const char *name);
+/* Appends glob (borrowed: not copied) to the include or exclude list. */
 rw_status rw_select_add(rw_select *sel, bool include, const char *glob, rw_err *err);
+/* Frees the arrays (not the globs) and zeroes sel. */
 void rw_select_free(rw_select *sel);
 
 #endif

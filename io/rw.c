@@ -387,6 +387,36 @@ char *rw_dirname(const char *path)
     return d;
 }
 
+char *rw_path_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s%s%s", dir, *dir ? "/" : "", name);
+    return p;
+}
+
+bool rw_ends_with(const char *s, const char *suffix, size_t *prefix_len)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    if (n < m || strcmp(s + n - m, suffix) != 0)
+        return false;
+    if (prefix_len)
+        *prefix_len = n - m;
+    return true;
+}
+
+bool rw_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+int rw_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 rw_status rw_check_regular(const char *path, rw_err *err)
 {
     struct stat sb;

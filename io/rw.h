@@ -6,6 +6,11 @@
  * Library code never exits and never prints data: it returns an rw_status and
  * fills an rw_err with one line of context ("path: tensor: what is wrong").
  * The program prefixes its name and prints it once.
+ *
+ * Ownership: a function here that returns a new string or block says so;
+ * the caller frees it with free(). Names (rw_strerror, rw_dtype_name) are
+ * static strings; functions that write into a buffer the caller passes
+ * (rw_escape_byte, rw_fmt_double) return that buffer.
  */
 #ifndef RW_H
 #define RW_H
@@ -32,6 +37,7 @@ typedef struct {
     char msg[1024];
 } rw_err;
 
+/* A static string naming st. */
 const char *rw_strerror(rw_status st);
 
 /* Formats err->msg (printf-style) and returns st, so that callers can write
@@ -87,7 +93,8 @@ uint16_t rw_double_to_bf16(double x);
 
 /* --------------------------------------------------------------- helpers */
 
-/* Allocation that reports failure through err; size products are checked. */
+/* Allocation that reports failure through err (NULL then); size products are
+ * checked. The caller frees the block (free). */
 void *rw_malloc(size_t n, rw_err *err);
 void *rw_calloc(size_t count, size_t size, rw_err *err);
 void *rw_realloc(void *p, size_t n, rw_err *err);
@@ -99,6 +106,7 @@ rw_status rw_grow(void *pv, size_t n, size_t *cap, size_t elem, rw_err *err);
 /* Scratch space: *pv (a T ** as void *) holds at least count elements of
  * size bytes afterwards; the old contents are not kept. */
 rw_status rw_scratch(void *pv, size_t *cap, size_t count, size_t size, rw_err *err);
+/* A new copy of s (caller frees); NULL when out of memory. */
 char *rw_strdup(const char *s);
 /* *out = a * b; false on overflow. */
 bool rw_mul_size(size_t a, size_t b, size_t *out);
@@ -108,7 +116,8 @@ bool rw_parse_i64(const char *s, int64_t *out);
 bool rw_parse_double(const char *s, double *out);
 
 /* Shortest decimal that reads back as the same double ("nan", "inf",
- * "-inf" for non-finite values). buf must hold at least 32 bytes. */
+ * "-inf" for non-finite values). buf must hold at least 32 bytes; returns
+ * buf. */
 char *rw_fmt_double(char *buf, double x);
 
 /* The last run of decimal digits in s (a file or directory name), or -1 when
@@ -116,10 +125,22 @@ char *rw_fmt_double(char *buf, double x);
 int64_t rw_last_integer(const char *s);
 
 /* basename without directories and, when strip_ext, without the last
- * extension. Returns a new string (caller frees). */
+ * extension. Returns a new string (caller frees); NULL when out of memory. */
 char *rw_basename(const char *path, bool strip_ext);
-/* The directory part of path ("." when none). New string, caller frees. */
+/* The directory part of path ("." when none). New string, caller frees;
+ * NULL when out of memory. */
 char *rw_dirname(const char *path);
+/* "dir/name", or name alone when dir is empty. New string, caller frees;
+ * NULL when out of memory. */
+char *rw_path_join(const char *dir, const char *name);
+/* True when s ends with suffix; then *prefix_len (when not NULL) is the
+ * length of what precedes it. */
+bool rw_ends_with(const char *s, const char *suffix, size_t *prefix_len);
+/* True when stat succeeds on path (anything exists there, links followed). */
+bool rw_exists(const char *path);
+/* qsort/bsearch comparator for an array of strings (char * or const char *
+ * elements): strcmp order. */
+int rw_cmp_str(const void *a, const void *b);
 
 /* RW_OK when path names a regular file (symbolic links followed), checked
  * with stat before anything opens it: opening a FIFO waits for a writer

@@ -81,10 +81,8 @@ static void remove_dir(const char *path)
         struct dirent *e;
         while ((e = readdir(d)))
             if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-                size_t n = strlen(path) + strlen(e->d_name) + 2;
-                char *p = malloc(n);
+                char *p = rw_path_join(path, e->d_name);
                 if (p) {
-                    snprintf(p, n, "%s/%s", path, e->d_name);
                     unlink(p);
                     free(p);
                 }
@@ -145,11 +143,9 @@ void tmp_sweep_stale(const char *path)
             /* alive (or not ours to signal): keep it */
             if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
                 continue;
-            size_t n = strlen(dir) + strlen(e->d_name) + 2;
-            char *p = malloc(n);
+            char *p = rw_path_join(dir, e->d_name);
             struct stat sb;
             if (p) {
-                snprintf(p, n, "%s/%s", dir, e->d_name);
                 if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
                     remove_dir(p);
                 else if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode))

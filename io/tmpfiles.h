@@ -10,6 +10,9 @@
  * killed outright (SIGKILL, a crash) leaves its temporaries: the next one
  * that writes the same output removes those whose pid is no longer alive
  * (tmp_sweep_stale).
+ *
+ * Ownership: the table keeps its own copies of the registered paths; the
+ * caller's strings are never kept.
  */
 #ifndef RW_TMPFILES_H
 #define RW_TMPFILES_H

@@ -19,15 +19,6 @@
 
 /* ---------------------------------------------------------------- running */
 
-static char *path_join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 static bool is_executable(const char *p)
 {
     struct stat st;
@@ -53,7 +44,7 @@ rw_status gp_find(const char *prog, char **path, rw_err *err)
         return rw_fail(err, RW_ENOMEM, "out of memory");
     char *save = NULL;
     for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-        char *p = path_join(*d ? d : ".", name);
+        char *p = rw_path_join(*d ? d : ".", name);
         if (p && is_executable(p)) {
             *path = p;
             break;
@@ -212,12 +203,12 @@ rw_status gp_stage_open(gp_stage *s, const char *figure_path, rw_err *err)
 
 char *gp_stage_path(const gp_stage *s, const char *name)
 {
-    return path_join(s->dir, name);
+    return rw_path_join(s->dir, name);
 }
 
 static rw_status stage_move(gp_stage *s, const char *name, rw_err *err)
 {
-    char *from = path_join(s->dir, name), *to = path_join(s->outdir, name);
+    char *from = rw_path_join(s->dir, name), *to = rw_path_join(s->outdir, name);
     rw_status st = RW_OK;
     if (!from || !to)
         st = rw_fail(err, RW_ENOMEM, "out of memory");
@@ -230,7 +221,7 @@ static rw_status stage_move(gp_stage *s, const char *name, rw_err *err)
 
 rw_status gp_stage_commit(gp_stage *s, bool require_figure, rw_err *err)
 {
-    char *fig = path_join(s->dir, s->figure);
+    char *fig = rw_path_join(s->dir, s->figure);
     struct stat st_fig;
     bool have_fig = fig && stat(fig, &st_fig) == 0 && st_fig.st_size > 0;
     free(fig);
@@ -308,7 +299,7 @@ void gp_stage_abort(gp_stage *s)
             struct dirent *e;
             while ((e = readdir(d)))
                 if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-                    char *p = path_join(s->dir, e->d_name);
+                    char *p = rw_path_join(s->dir, e->d_name);
                     if (p)
                         unlink(p);
                     free(p);

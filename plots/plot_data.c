@@ -153,11 +153,6 @@ static long sel_module(selector *x, const char *module, rw_err *err)
     return (long)s->nmodules - 1;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void join_names(char *buf, size_t n, char *const *names, size_t count)
 {
     buf[0] = '\0';
@@ -195,7 +190,7 @@ static rw_status sel_finish(selector *x, size_t **perm_out, rw_err *err)
             for (size_t i = 0; i < x->nseen && !hit; i++)
                 hit = fnmatch(x->pats[p], x->seen[i], 0) == 0;
             if (!hit) {
-                qsort(x->seen, x->nseen, sizeof *x->seen, cmp_str);
+                qsort(x->seen, x->nseen, sizeof *x->seen, rw_cmp_str);
                 join_names(names, sizeof names, x->seen, x->nseen);
                 return rw_fail(err, RW_EDATA, "%s: no module matches '%s' (modules: %s)",
                                s->src, x->pats[p], *names ? names : "none");
@@ -216,7 +211,7 @@ static rw_status sel_finish(selector *x, size_t **perm_out, rw_err *err)
         return RW_ENOMEM;
     }
     memcpy(sorted, s->modules, n * sizeof *sorted);
-    qsort(sorted, n, sizeof *sorted, cmp_str);
+    qsort(sorted, n, sizeof *sorted, rw_cmp_str);
     size_t placed = 0;
     rw_status st = RW_OK;
     if (x->npats == 0) {

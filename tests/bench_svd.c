@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "analyzers/core/spectral.h"
+#include "fixtures/synth.h"
 
 char *openblas_get_corename(void);
 
@@ -63,21 +64,7 @@ static void *xmalloc(size_t n)
     return p;
 }
 
-static uint64_t rng = 1;
-
-static double urand(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return (double)((rng * 0x2545F4914F6CDD1DULL) >> 11) * 0x1p-53;
-}
-
-static double gauss(void)
-{
-    double u1 = urand(), u2 = urand();
-    return sqrt(-2 * log(u1 > 0 ? u1 : 0x1p-60)) * cos(2 * M_PI * u2);
-}
+static uint64_t rng = 1; /* xs64_* (fixtures/synth.h); seeded in main */
 
 /* Flops of dgesdd, values only: QR first when L >= 11k/6 (its MNTHR), then
  * the bidiagonal reduction; the bidiagonal qd iterations are O(k^2). */
@@ -123,7 +110,7 @@ static double *orthonormal(int rows, int cols)
 {
     double *q = xmalloc(sizeof(double) * (size_t)rows * cols), *tau = xmalloc(sizeof(double) * cols);
     for (size_t i = 0; i < (size_t)rows * cols; i++)
-        q[i] = gauss();
+        q[i] = xs64_gauss(&rng);
     if (LAPACKE_dgeqrf(LAPACK_COL_MAJOR, rows, cols, q, rows, tau) ||
         LAPACKE_dorgqr(LAPACK_COL_MAJOR, rows, cols, cols, q, rows, tau)) {
         fprintf(stderr, "bench_svd: QR failed\n");
@@ -141,7 +128,7 @@ static double *orthonormal(int rows, int cols)
 static void generate(mat *x, int m, int n)
 {
     int k = m < n ? m : n, l = m < n ? n : m;
-    double tau = 0.02, alpha = 0.5 + 0.5 * urand(), c = 2 + 4 * urand();
+    double tau = 0.02, alpha = 0.5 + 0.5 * xs64_uniform(&rng), c = 2 + 4 * xs64_uniform(&rng);
     double *u = orthonormal(m, k), *v = orthonormal(n, k);
     for (int j = 0; j < k; j++) {
         double s = c * tau * (sqrt(l) + sqrt(k)) * pow(1 + j, -alpha);
@@ -155,7 +142,7 @@ static void generate(mat *x, int m, int n)
     cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, n, m, k, 1.0, v, n, u, m, 0.0, x->w, n);
     double ss = 0;
     for (size_t i = 0; i < (size_t)m * n; i++) {
-        x->w[i] = (double)(float)(x->w[i] + tau * gauss());
+        x->w[i] = (double)(float)(x->w[i] + tau * xs64_gauss(&rng));
         ss += x->w[i] * x->w[i];
     }
     x->fro = sqrt(ss);
@@ -309,7 +296,7 @@ static double dgemm_rate(int reps)
     double *a = xmalloc(sizeof(double) * n * n), *b = xmalloc(sizeof(double) * n * n),
            *c = xmalloc(sizeof(double) * n * n);
     for (int i = 0; i < n * n; i++)
-        a[i] = b[i] = gauss();
+        a[i] = b[i] = xs64_gauss(&rng);
     double best = INFINITY;
     for (int r = 0; r < reps; r++) {
         double t = now();

@@ -28,6 +28,9 @@
 #include <hdf5.h>
 
 #include "io/ckpt.h"
+/* The back end's private header: these tests check where a tensor's values
+ * were found (rw_tensor_loc: h5_raw, offset, h5_convert). */
+#include "io/ckpt_impl.h"
 #include "fixtures/h5write.h"
 #include "io/run.h"
 #include "fixtures/stwrite.h"
@@ -379,11 +382,11 @@ static void raw_reads_and_fallbacks(void **state)
         rw_err err = {{0}};
         assert_int_equal(ckpt_open(p, NULL, &c, &err), RW_OK);
         /* Raw only for contiguous native floats, and never with a user block. */
-        assert_int_equal(tensor_named(c, "contig32")->h5_raw, !ublock);
-        assert_int_equal(tensor_named(c, "contig64")->h5_raw, !ublock);
-        assert_false(tensor_named(c, "bigendian32")->h5_raw);
-        assert_false(tensor_named(c, "gzip32")->h5_raw);
-        assert_false(tensor_named(c, "compact32")->h5_raw);
+        assert_int_equal(tensor_named(c, "contig32")->loc->h5_raw, !ublock);
+        assert_int_equal(tensor_named(c, "contig64")->loc->h5_raw, !ublock);
+        assert_false(tensor_named(c, "bigendian32")->loc->h5_raw);
+        assert_false(tensor_named(c, "gzip32")->loc->h5_raw);
+        assert_false(tensor_named(c, "compact32")->loc->h5_raw);
         /* Either way, the values written. */
         check_values(c, "contig32", v);
         check_values(c, "contig64", v);
@@ -400,8 +403,8 @@ static void raw_reads_and_fallbacks(void **state)
     rw_err err = {{0}};
     assert_int_equal(ckpt_open(p, NULL, &c, &err), RW_OK);
     const rw_tensor *t = tensor_named(c, "contig32");
-    assert_true(t->h5_raw);
-    assert_int_equal(truncate(p, (off_t)t->offset + 8), 0);
+    assert_true(t->loc->h5_raw);
+    assert_int_equal(truncate(p, (off_t)t->loc->offset + 8), 0);
     double got[15];
     assert_int_equal(ckpt_read(c, (size_t)ckpt_find(c, "contig32"), got, &err), RW_EDATA);
     assert_non_null(strstr(err.msg, "raw.h5: contig32: cannot read values"));
@@ -431,8 +434,8 @@ static void reads_of_a_shrunk_file(void **state)
     rw_ckpt *c;
     rw_err err = {{0}};
     assert_int_equal(ckpt_open(p, NULL, &c, &err), RW_OK);
-    assert_false(tensor_named(c, "bigendian32")->h5_raw);
-    assert_false(tensor_named(c, "chunked32")->h5_raw);
+    assert_false(tensor_named(c, "bigendian32")->loc->h5_raw);
+    assert_false(tensor_named(c, "chunked32")->loc->h5_raw);
     check_values(c, "bigendian32", v);
     struct stat sb;
     assert_int_equal(stat(p, &sb), 0);
@@ -810,7 +813,7 @@ static void nonstandard_float16(void **state)
     for (int k = 0; k < 2; k++) {
         const rw_tensor *tt = tensor_named(c, names[k]);
         assert_int_equal(tt->dtype, RW_DT_F16);
-        assert_int_equal(tt->h5_convert, k == 0);
+        assert_int_equal(tt->loc->h5_convert, k == 0);
         assert_int_equal(ckpt_read(c, (size_t)ckpt_find(c, names[k]), got, &err), RW_OK);
         for (int i = 0; i < 6; i++)
             assert_true(got[i] == v[i]);

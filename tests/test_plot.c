@@ -40,10 +40,8 @@ static char *tmpdir_new(void)
 
 static char *pathf(const char *dir, const char *name)
 {
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
+    char *p = rw_path_join(dir, name);
     assert_non_null(p);
-    snprintf(p, n, "%s/%s", dir, name);
     return p;
 }
 
@@ -87,11 +85,10 @@ static char *read_in(const char *dir, const char *name)
     return t;
 }
 
-static bool exists(const char *dir, const char *name)
+static bool exists_in(const char *dir, const char *name)
 {
     char *p = pathf(dir, name);
-    struct stat st;
-    bool r = stat(p, &st) == 0;
+    bool r = rw_exists(p);
     free(p);
     return r;
 }
@@ -344,8 +341,8 @@ static void trajectory_two_runs(void **state)
     assert_int_equal(count_color(img, palette_run(2)), 0);
     image_free(img);
     /* script and data beside it; nothing else left behind */
-    assert_true(exists(dir, "fig.gp"));
-    assert_true(exists(dir, "fig.dat"));
+    assert_true(exists_in(dir, "fig.gp"));
+    assert_true(exists_in(dir, "fig.dat"));
     assert_int_equal(count_entries(dir), 4);
     char *gp = read_in(dir, "fig.gp");
     assert_non_null(strstr(gp, "proportional effective rank (PER)"));
@@ -398,7 +395,7 @@ static void trajectory_log_and_nan(void **state)
     assert_non_null(strstr(gp, "set logscale y 10"));
     assert_non_null(strstr(gp, "condition number σ₁/σₖ"));
     free(gp);
-    assert_false(exists(dir, "c.png"));
+    assert_false(exists_in(dir, "c.png"));
     o.logy = 0; /* --no-logy */
     assert_int_equal(plot_trajectory(paths, 1, &o, &err), RW_OK);
     gp = read_in(dir, "c.gp");
@@ -499,7 +496,7 @@ static void heatmap_follows_values(void **state)
     image_free(fig);
     image_free(cells);
     assert_script_silent(dir, "h.gp");
-    assert_true(exists(dir, "h.cells-2-1.png"));
+    assert_true(exists_in(dir, "h.cells-2-1.png"));
     assert_int_equal(count_entries(dir), 5); /* table, figure, script, 2 cell images */
     free(cp);
     test_tmpdir_remove(dir);

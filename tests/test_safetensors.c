@@ -12,6 +12,9 @@
 #include <cmocka.h>
 
 #include "io/ckpt.h"
+/* The back end's private header: these tests check where a tensor's values
+ * were found (rw_tensor_loc: offset, shard). */
+#include "io/ckpt_impl.h"
 #include "io/run.h"
 #include "fixtures/stwrite.h"
 #include "tests/testutil.h"
@@ -456,7 +459,7 @@ static void test_shrunk_while_open(void **state)
     rw_ckpt *c = open_ok(path);
     /* Tensors lie in the order written: w64, w32, w16, wbf, ... */
     const rw_tensor *t16 = tensor(c, "layers.1.mlp.w16");
-    assert_int_equal(truncate(path, (off_t)t16->offset + 1), 0);
+    assert_int_equal(truncate(path, (off_t)t16->loc->offset + 1), 0);
 
     double *v = read_all(c, "layers.0.attn.w32"); /* still wholly in the file */
     assert_true(v[0] == 0.5 && v[5] == -0.0625);
@@ -676,8 +679,9 @@ static void test_sharded(void **state)
     rw_ckpt *c = open_ok(pi);
     assert_int_equal(c->format, RW_FMT_SAFETENSORS);
     assert_int_equal(c->n, 4);
-    assert_int_equal(tensor(c, "layers.0.w")->shard, tensor(c, "layers.0.b")->shard);
-    assert_int_not_equal(tensor(c, "layers.0.w")->shard, tensor(c, "layers.1.w")->shard);
+    assert_int_equal(tensor(c, "layers.0.w")->loc->shard, tensor(c, "layers.0.b")->loc->shard);
+    assert_int_not_equal(tensor(c, "layers.0.w")->loc->shard,
+                         tensor(c, "layers.1.w")->loc->shard);
     assert_int_equal(tensor(c, "layers.1.w")->dtype, RW_DT_BF16);
     double *v = read_all(c, "layers.1.w");
     assert_true(v[0] == 1 && v[5] == 6.5);
@@ -694,7 +698,7 @@ static void test_sharded(void **state)
     char **names;
     size_t n;
     rw_err err = {{0}};
-    assert_int_equal(st_index_shards(pi, &names, &n, &err), RW_OK);
+    assert_int_equal(ckpt_shard_files(pi, &names, &n, &err), RW_OK);
     assert_int_equal(n, 2);
     assert_string_equal(names[0], "model-00001-of-00002.safetensors");
     assert_string_equal(names[1], "model-00002-of-00002.safetensors");

@@ -20,27 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyzers/core/metrics.h"
 #include "analyzers/core/spectral.h"
+#include "fixtures/synth.h"
 
 // ----------------------------------------------------------------------------
 // matrices with known singular values
 
+/* xorshift64* (fixtures/synth.h): reproducible, no libc state. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-static double urand(void)
-{
-    /* xorshift64*: reproducible, no libc state. */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (double)((rng_state * 0x2545F4914F6CDD1DULL) >> 11) * 0x1p-53;
-}
-
-static double gauss(void)
-{
-    double u1 = urand(), u2 = urand();
-    return sqrt(-2 * log(u1 > 0 ? u1 : 0x1p-60)) * cos(2 * M_PI * u2);
-}
 
 /* rows x cols (rows >= cols) with orthonormal columns, column-major. */
 static double *orthonormal(int rows, int cols)
@@ -50,7 +38,7 @@ static double *orthonormal(int rows, int cols)
     assert_non_null(q);
     assert_non_null(tau);
     for (size_t i = 0; i < (size_t)rows * (size_t)cols; i++)
-        q[i] = gauss();
+        q[i] = xs64_gauss(&rng_state);
     assert_int_equal(LAPACKE_dgeqrf(LAPACK_COL_MAJOR, rows, cols, q, rows, tau), 0);
     assert_int_equal(LAPACKE_dorgqr(LAPACK_COL_MAJOR, rows, cols, cols, q, rows, tau), 0);
     free(tau);
@@ -370,7 +358,7 @@ static void test_vectors(void **state)
     /* 1 x n and m x 1: one singular value, the norm. */
     double w[40], s[1];
     for (int i = 0; i < 40; i++)
-        w[i] = (double)(float)(gauss() * 0.1);
+        w[i] = (double)(float)(xs64_gauss(&rng_state) * 0.1);
     s[0] = frobenius(w, 40);
     assert_int_equal(check_contract(w, 1, 40, RW_DT_F32, s, KNOWN_F32), RW_SVD_GRAM);
     assert_int_equal(check_contract(w, 40, 1, RW_DT_F32, s, KNOWN_F32), RW_SVD_GRAM);

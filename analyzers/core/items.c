@@ -113,15 +113,6 @@ static const adapter_suffix suffixes[] = {
     {".A_lora.weight", ".B_lora.weight"},
 };
 
-static bool ends_with(const char *s, const char *suf, size_t *prefix_len)
-{
-    size_t n = strlen(s), m = strlen(suf);
-    if (n < m || strcmp(s + n - m, suf) != 0)
-        return false;
-    *prefix_len = n - m;
-    return true;
-}
-
 static rw_status push(rw_items *it, size_t *cap, const rw_item *x, rw_err *err)
 {
     if (rw_grow(&it->v, it->n, cap, sizeof *it->v, err) != RW_OK)
@@ -168,7 +159,7 @@ static rw_status add_ov(rw_ckpt *c, rw_items *it, size_t *cap, const rw_item_opt
         const rw_item *v = &it->v[vi];
         size_t plen;
         if (!v->is_default || v->comp == RW_COMP_LORA || v->layer < 0 ||
-            !ends_with(v->tensor, "v_proj.weight", &plen))
+            !rw_ends_with(v->tensor, "v_proj.weight", &plen))
             continue;
         char oname[512], ovname[512];
         snprintf(oname, sizeof oname, "%.*so_proj.weight", (int)plen, v->tensor);
@@ -230,7 +221,7 @@ rw_status items_list(rw_ckpt *c, const rw_item_opts *o, rw_items *out, rw_err *e
         const rw_tensor *ta = &c->tensors[i];
         for (size_t s = 0; s < sizeof suffixes / sizeof *suffixes; s++) {
             size_t plen;
-            if (!ends_with(ta->name, suffixes[s].a, &plen))
+            if (!rw_ends_with(ta->name, suffixes[s].a, &plen))
                 continue;
             snprintf(name, sizeof name, "%.*s%s", (int)plen, ta->name, suffixes[s].b);
             long bi = ckpt_find(c, name);

@@ -22,6 +22,13 @@
  *          concatenated along columns.
  *   wo_wv  sum_h O_h V_g(h)                  d x d: the conventional OV circuit
  *          W_O W_V of the layer (Elhage et al.), a d x d map of rank <= n_h hd.
+ *
+ * The module owns listing a checkpoint's items and building their matrices
+ * (or a lora item's factors) from its tensors. Ownership: an rw_items owns
+ * its array and each item's tensor name (items_free); module points into
+ * that name, scale_from is a static string, and the tensor indices refer to
+ * the rw_ckpt it was listed from, which must stay open while they are used.
+ * Every matrix or sigma buffer is the caller's, sized as each function says.
  */
 #ifndef RW_ITEMS_H
 #define RW_ITEMS_H
@@ -66,6 +73,7 @@ typedef struct {
  * and the layer has v_proj and o_proj. Shapes are checked: an adapter whose
  * A, B and base do not fit is an error naming the tensor. */
 rw_status items_list(rw_ckpt *c, const rw_item_opts *o, rw_items *out, rw_err *err);
+/* Frees what items_list filled and zeroes it. */
 void items_free(rw_items *it);
 
 /* Index of the item (tensor, comp), -1 when absent. */

@@ -1,7 +1,10 @@
 /*
- * pipeline.c — runs to spectra (pipeline.h).
+ * pipeline.c — runs to spectra (pipeline.h): the walk over runs,
+ * checkpoints and items on the main thread; the worker threads and the
+ * order of results are ring.c's, the metric table rows metrics_table.c's.
  */
 #include "analyzers/core/pipeline.h"
+#include "analyzers/core/ring.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -56,130 +59,24 @@ static rw_status book_check(shape_book *b, const char *path, const rw_item *it, 
     return RW_OK;
 }
 
-/* ------------------------------------------------------------- jobs
- *
- * The main thread reads checkpoints and builds matrices (HDF5 is not
- * thread-safe); N worker threads compute singular values. Jobs sit in a ring
- * and are handed to the callback strictly in the order they were submitted,
- * so the output is the same whatever N is. N + 1 jobs may always be
- * outstanding; more (up to 4N + 4) only while all of them together hold at
- * most RING_SLACK bytes, so that one slow job at the head does not leave the
- * other workers without work when matrices are small (measured: 6% of the
- * wall time of two pico-tiny runs at -j 2). N is capped at rw_max_jobs(),
- * and a worker is started only when a job is submitted while fewer than N
- * run, so that -j 100000 on one small matrix starts one thread and sizes
- * the ring for the cap, not for 100000. Memory: N + 1 job matrices,
- * the main thread's reference matrix, and at most 2 RING_SLACK besides (the
- * extra jobs, and the buffers that idle slots keep: a slot gives back any
- * larger than RING_SLACK / slots when its job is emitted).
- */
-
-#define RING_SLACK ((size_t)4 << 20)
-
-typedef enum { JOB_FREE, JOB_QUEUED, JOB_RUNNING, JOB_DONE } job_state;
-
-typedef struct {
-    job_state state;
-    bool lowrank;           /* a: A (r x cols), b: B (rows x r); else a: the matrix */
-    double *a, *b, *sigma;
-    size_t acap, bcap, scap;
-    int64_t rows, cols, rank;
-    size_t bytes;           /* of the job's matrices, while outstanding */
-    double scale;
-    /* the row's key, copied: the checkpoint may be closed before it is emitted */
-    char *run, *tensor, *component, *path;
-    char *ref_path;         /* updates: the checkpoint subtracted, for messages */
-    size_t module_off;
-    int layer;
-    int64_t step, ref_step;
-    double ref_fro;
-    rw_kind kind;
-    rw_dtype dtype;
-    double rel;             /* relative accuracy asked of sigma_min (0: the data contract) */
-    rw_status st;           /* of the computation */
-    rw_err err;
-} job;
-
+/* One rw_analyze call: the caller's callback, the job ring (ring.h) and
+ * the main thread's reference matrix. */
 typedef struct {
     const rw_analysis_opts *o;
     rw_spectrum_fn fn;
     void *ctx;
     bool tty;
     size_t emitted;         /* by the current run */
-    /* the ring */
-    job *ring;
-    size_t nslots;
-    uint64_t head, tail, next; /* emit from head; fill at tail; workers take next */
-    size_t out_bytes;       /* of the jobs from head to tail */
-    pthread_t *threads;
-    int nthreads;           /* started so far */
-    int maxthreads;         /* N: more are started while fewer run (submit) */
-    bool quit;
-    pthread_mutex_t mu;
-    pthread_cond_t work_cv, done_cv;
+    job_ring ring;
     double *ref;            /* main thread: the reference matrix of an update */
     size_t refcap;
 } analysis;
 
-/* ws: the calling thread's SVD workspace. */
-static void job_compute(job *j, rw_svd_ws *ws)
+/* The ring's emit callback: a finished job to the caller as a spectrum, or
+ * a matrix that held NaN/Inf as a warning and nan values. */
+static rw_status emit_job(const ring_job *j, void *ctx, rw_err *err)
 {
-    j->err.msg[0] = '\0';
-    if (j->lowrank)
-        j->st = rw_lowrank_sigma(j->b, j->a, j->rows, j->cols, j->rank, j->scale, j->sigma,
-                                 &j->err);
-    else
-        j->st = rw_svd_values_acc(j->a, j->rows, j->cols, j->dtype, j->rel, j->sigma, ws, NULL,
-                                  &j->err);
-}
-
-static void *worker(void *arg)
-{
-    analysis *an = arg;
-    rw_svd_ws *ws = rw_svd_ws_new(); /* NULL: each call makes a temporary one */
-    pthread_mutex_lock(&an->mu);
-    for (;;) {
-        while (!an->quit && an->next == an->tail)
-            pthread_cond_wait(&an->work_cv, &an->mu);
-        if (an->next == an->tail && an->quit)
-            break;
-        job *j = &an->ring[an->next % an->nslots];
-        an->next++;
-        j->state = JOB_RUNNING;
-        pthread_mutex_unlock(&an->mu);
-        job_compute(j, ws);
-        pthread_mutex_lock(&an->mu);
-        j->state = JOB_DONE;
-        pthread_cond_broadcast(&an->done_cv);
-    }
-    pthread_mutex_unlock(&an->mu);
-    rw_svd_ws_free(ws);
-    return NULL;
-}
-
-static void job_release_strings(job *j)
-{
-    free(j->run);
-    free(j->tensor);
-    free(j->component);
-    free(j->path);
-    free(j->ref_path);
-    j->run = j->tensor = j->component = j->path = j->ref_path = NULL;
-}
-
-/* Hands the oldest job to the callback once it is done. */
-static rw_status emit_head(analysis *an, rw_err *err)
-{
-    job *j = &an->ring[an->head % an->nslots];
-    if (an->nthreads == 0) {
-        job_compute(j, NULL);
-        j->state = JOB_DONE;
-    } else {
-        pthread_mutex_lock(&an->mu);
-        while (j->state != JOB_DONE)
-            pthread_cond_wait(&an->done_cv, &an->mu);
-        pthread_mutex_unlock(&an->mu);
-    }
+    analysis *an = ctx;
     rw_status st = RW_OK;
     size_t k = (size_t)(j->rows < j->cols ? j->rows : j->cols);
     if (j->st != RW_OK) {
@@ -203,84 +100,6 @@ static rw_status emit_head(analysis *an, rw_err *err)
         };
         an->emitted++;
         st = an->fn(&s, an->ctx, err);
-    }
-    job_release_strings(j);
-    an->out_bytes -= j->bytes;
-    j->bytes = 0;
-    if ((j->acap + j->bcap + j->scap) * sizeof(double) > RING_SLACK / an->nslots) {
-        free(j->a);
-        free(j->b);
-        free(j->sigma);
-        j->a = j->b = j->sigma = NULL;
-        j->acap = j->bcap = j->scap = 0;
-    }
-    if (an->nthreads)
-        pthread_mutex_lock(&an->mu);
-    j->state = JOB_FREE;
-    an->head++;
-    if (an->nthreads)
-        pthread_mutex_unlock(&an->mu);
-    return st;
-}
-
-/* A free slot at the tail for a job of the given bytes, emitting the oldest
- * jobs first while the ring is full (see above). */
-static rw_status take_slot(analysis *an, size_t bytes, job **out, rw_err *err)
-{
-    uint64_t always = (uint64_t)an->nthreads + 1;
-    for (;;) {
-        uint64_t out_jobs = an->tail - an->head;
-        bool full = out_jobs == an->nslots ||
-                    (out_jobs >= always && (an->nthreads == 0 || an->out_bytes + bytes > RING_SLACK));
-        if (!full)
-            break;
-        rw_status st = emit_head(an, err);
-        if (st != RW_OK)
-            return st;
-    }
-    *out = &an->ring[an->tail % an->nslots];
-    return RW_OK;
-}
-
-/* One more worker, while fewer than N run. A failed start ends the starting
- * (N becomes the workers there are); with none at all, the main thread
- * computes every job itself, and a worker started later would take jobs
- * that are the main thread's. */
-static void start_worker(analysis *an)
-{
-    if (an->nthreads >= an->maxthreads)
-        return;
-    if (pthread_create(&an->threads[an->nthreads], NULL, worker, an) == 0)
-        an->nthreads++;
-    else
-        an->maxthreads = an->nthreads;
-}
-
-static void submit(analysis *an, job *j)
-{
-    start_worker(an);
-    if (an->nthreads == 0) {
-        j->state = JOB_QUEUED;
-        an->tail++;
-        an->out_bytes += j->bytes;
-        return;
-    }
-    pthread_mutex_lock(&an->mu);
-    j->state = JOB_QUEUED;
-    an->tail++;
-    an->out_bytes += j->bytes;
-    pthread_cond_signal(&an->work_cv);
-    pthread_mutex_unlock(&an->mu);
-}
-
-static rw_status drain(analysis *an, rw_err *err)
-{
-    rw_status st = RW_OK;
-    while (an->head != an->tail) {
-        rw_err e2 = {{0}};
-        rw_status s2 = emit_head(an, st == RW_OK ? err : &e2);
-        if (st == RW_OK)
-            st = s2;
     }
     return st;
 }
@@ -355,7 +174,7 @@ static rw_status opened_open(opened *o, const rw_ckpt_ref *ref, const rw_analysi
 }
 
 /* Fills a job's key and buffers for item i of c; the caller fills the data. */
-static rw_status job_prepare(job *j, const char *run, const opened *c, const rw_item *it,
+static rw_status job_prepare(ring_job *j, const char *run, const opened *c, const rw_item *it,
                              rw_kind kind, int64_t ref_step, double ref_fro, bool lowrank,
                              bool fast, rw_err *err)
 {
@@ -433,16 +252,16 @@ static rw_status submit_item(analysis *an, const char *run, opened *c, size_t i,
             ref_fro = fro_of(an->ref, numel);
         }
     }
-    job *j;
+    ring_job *j;
     size_t bytes = (lowrank ? (size_t)(it->rank * (it->rows + it->cols)) : numel) * sizeof(double);
-    if ((st = take_slot(an, bytes, &j, err)) != RW_OK)
+    if ((st = ring_take_slot(&an->ring, bytes, &j, err)) != RW_OK)
         return st;
     if ((st = job_prepare(j, run, c, it, kind, ref_step, ref_fro, lowrank, an->o->fast, err)) != RW_OK) {
-        job_release_strings(j);
+        ring_job_release_strings(j);
         return st;
     }
     if (ri >= 0 && !(j->ref_path = rw_strdup(ref->c->path))) {
-        job_release_strings(j);
+        ring_job_release_strings(j);
         return rw_fail(err, RW_ENOMEM, "out of memory");
     }
     if (lowrank)
@@ -453,11 +272,11 @@ static rw_status submit_item(analysis *an, const char *run, opened *c, size_t i,
         for (size_t e = 0; e < numel; e++)
             j->a[e] -= an->ref[e];
     if (st != RW_OK) {
-        job_release_strings(j);
+        ring_job_release_strings(j);
         return st;
     }
     j->bytes = bytes;
-    submit(an, j);
+    ring_submit(&an->ring, j);
     return RW_OK;
 }
 
@@ -517,7 +336,7 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
         memset(&cur, 0, sizeof cur);
     }
     /* Every job of this run is emitted before the checks below count them. */
-    rw_status dst = drain(an, err);
+    rw_status dst = ring_drain(&an->ring, err);
     if (st == RW_OK)
         st = dst;
     opened_close(&cur);
@@ -565,92 +384,16 @@ rw_status rw_analyze(const rw_runset *rs, const rw_analysis_opts *o, rw_spectrum
     int jobs = o->jobs > 0 ? o->jobs : rw_default_jobs();
     if (jobs > rw_max_jobs())
         jobs = rw_max_jobs();
-    rw_status st = RW_OK;
     /* Single-threaded BLAS everywhere: the parallelism is across matrices. */
     rw_blas_set_threads(1);
-    an.nslots = (size_t)jobs * 4 + 4;
-    an.ring = rw_calloc(an.nslots, sizeof *an.ring, err);
-    if (!an.ring)
-        return RW_ENOMEM;
-    pthread_mutex_init(&an.mu, NULL);
-    pthread_cond_init(&an.work_cv, NULL);
-    pthread_cond_init(&an.done_cv, NULL);
-    an.threads = rw_calloc((size_t)jobs, sizeof *an.threads, err);
-    if (!an.threads)
-        st = RW_ENOMEM;
-    an.maxthreads = jobs; /* started by submit, as jobs come */
+    rw_status st = ring_init(&an.ring, jobs, emit_job, &an, err);
+    if (st != RW_OK)
+        return st;
     for (size_t r = 0; r < rs->n && st == RW_OK; r++)
         st = analyze_run(&an, &rs->runs[r], err);
-    pthread_mutex_lock(&an.mu);
-    an.quit = true;
-    pthread_cond_broadcast(&an.work_cv);
-    pthread_mutex_unlock(&an.mu);
-    for (int t = 0; t < an.nthreads; t++)
-        pthread_join(an.threads[t], NULL);
+    ring_free(&an.ring);
     if (an.tty)
         rw_progress_done(o->prog);
-    for (size_t i = 0; i < an.nslots; i++) {
-        job_release_strings(&an.ring[i]);
-        free(an.ring[i].a);
-        free(an.ring[i].b);
-        free(an.ring[i].sigma);
-    }
-    free(an.ring);
-    free(an.threads);
     free(an.ref);
-    pthread_mutex_destroy(&an.mu);
-    pthread_cond_destroy(&an.work_cv);
-    pthread_cond_destroy(&an.done_cv);
     return st;
-}
-
-/* ---------------------------------------------------------- metric tables */
-
-static const char *const key_cols[] = {"run",       "step", "tensor", "layer", "module",
-                                       "component", "rows", "cols",   "dtype"};
-#define NKEY (sizeof key_cols / sizeof *key_cols)
-
-rw_table *rw_metrics_table_new(const rw_metric_id *ids, size_t nids, bool with_rel)
-{
-    const char *cols[NKEY + RW_M_COUNT + 1];
-    for (size_t i = 0; i < NKEY; i++)
-        cols[i] = key_cols[i];
-    for (size_t i = 0; i < nids; i++)
-        cols[NKEY + i] = rw_metric_name(ids[i]);
-    if (with_rel)
-        cols[NKEY + nids] = "rel_update";
-    size_t n = NKEY + nids + (with_rel ? 1 : 0);
-    rw_table *t = table_new(cols, n);
-    if (!t)
-        return NULL;
-    for (size_t i = 0; i < n; i++)
-        table_set_numeric(t, (long)i, i == 1 || i == 3 || i == 6 || i == 7 || i >= NKEY);
-    return t;
-}
-
-rw_status rw_metrics_table_add(rw_table *t, const rw_spectrum *s, const rw_metric_id *ids,
-                               size_t nids, bool with_rel, rw_err *err)
-{
-    rw_metrics m;
-    rw_metrics_compute(s->sigma, s->k, s->rows, s->cols, s->dtype, &m);
-    char num[NKEY + RW_M_COUNT + 1][32];
-    const char *cells[NKEY + RW_M_COUNT + 1];
-    snprintf(num[1], 32, "%lld", (long long)s->step);
-    snprintf(num[3], 32, "%d", s->layer);
-    snprintf(num[6], 32, "%lld", (long long)s->rows);
-    snprintf(num[7], 32, "%lld", (long long)s->cols);
-    cells[0] = s->run;
-    cells[1] = num[1];
-    cells[2] = s->tensor;
-    cells[3] = num[3];
-    cells[4] = s->module;
-    cells[5] = s->component;
-    cells[6] = num[6];
-    cells[7] = num[7];
-    cells[8] = rw_dtype_name(s->dtype);
-    for (size_t i = 0; i < nids; i++)
-        cells[NKEY + i] = rw_fmt_double(num[NKEY + i], rw_metric_get(&m, ids[i]));
-    if (with_rel) /* ||dW||_F / ||W_ref||_F; nan when there is no reference */
-        cells[NKEY + nids] = rw_fmt_double(num[NKEY + nids], m.fro / s->ref_fro);
-    return table_add_row(t, cells, err);
 }

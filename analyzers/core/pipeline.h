@@ -45,18 +45,12 @@ int rw_max_jobs(void);
 /* Calls fn for every selected item of every checkpoint of every run, in run
  * and step order. A matrix whose shape changes between steps is an error
  * naming both steps; so is a run in which nothing is selected. A matrix with
- * NaN/Inf entries is warned about on stderr and handed on with nan singular
- * values. */
+ * NaN/Inf entries is warned about (rw_warn) and handed on with nan singular
+ * values. fn gets each spectrum borrowed: s, its strings and its sigma live
+ * only during the call (copy what is kept); rs and o are only read, and
+ * only during rw_analyze. The worker threads and their ring: ring.h; the
+ * metric table rows of a spectrum: metrics_table.h. */
 rw_status rw_analyze(const rw_runset *rs, const rw_analysis_opts *o, rw_spectrum_fn fn,
                      void *ctx, rw_err *err);
-
-/* ---------------------------------------------------------- metric tables */
-
-/* The key columns of DESIGN.md followed by the named metric columns (and
- * rel_update = ||dW||_F / ||W_ref||_F when with_rel). */
-rw_table *rw_metrics_table_new(const rw_metric_id *ids, size_t nids, bool with_rel);
-/* Appends the row of one spectrum. */
-rw_status rw_metrics_table_add(rw_table *t, const rw_spectrum *s, const rw_metric_id *ids,
-                               size_t nids, bool with_rel, rw_err *err);
 
 #endif

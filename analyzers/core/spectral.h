@@ -1,8 +1,15 @@
 /*
- * spectral.h — singular values and the metrics of DESIGN.md computed from
- * them. The one place that calls LAPACK for singular values.
+ * spectral.h — the SVD engine: singular values of a matrix, exactly
+ * (dgesdd) or within the stored dtype's accuracy contract (below), and the
+ * workspace that makes a run of them allocation-free. The one place that
+ * calls LAPACK for singular values. The metrics computed from them:
+ * metrics.h.
  *
  * Legend: W is m x n (rows x cols), k = min(m, n), sigma[0] >= ... >= sigma[k-1].
+ *
+ * Ownership: the caller owns the matrix and sigma it passes (a may be
+ * overwritten, as each function says); an rw_svd_ws is the caller's from
+ * rw_svd_ws_new to rw_svd_ws_free. Nothing else is kept between calls.
  */
 #ifndef RW_SPECTRAL_H
 #define RW_SPECTRAL_H
@@ -96,6 +103,7 @@ rw_status rw_svd_values_dt(double *a, int64_t m, int64_t n, rw_dtype dtype, doub
 #define RW_SVD_REL_DEFAULT 2e-10
 rw_status rw_svd_values_acc(double *a, int64_t m, int64_t n, rw_dtype dtype, double rel,
                             double *sigma, rw_svd_ws *ws, rw_svd_info *info, rw_err *err);
+/* A static string: "gram", "gesdd", ... ("?" when out of range). */
 const char *rw_svd_method_name(rw_svd_method m);
 
 /* Sets the number of threads BLAS/LAPACK calls use (OpenBLAS,
@@ -103,35 +111,5 @@ const char *rw_svd_method_name(rw_svd_method m);
  * callers that run rw_svd_values_dt from N threads at once set 1 first, so
  * that the N threads do not each start BLAS threads of their own. */
 void rw_blas_set_threads(int n);
-
-typedef struct {
-    double sigma_max, sigma_min;
-    double cond;        /* sigma_max / sigma_min; inf when sigma_min = 0; nan for 0 */
-    double num_rank;    /* #{sigma_i > sigma_max * max(m,n) * eps(dtype)}; nan if no data */
-    double cond_rank;   /* sigma_max / sigma_{num_rank} */
-    double erank;       /* exp(entropy of p_i = sigma_i / sum sigma) */
-    double per;         /* erank / k */
-    double stable_rank; /* sum sigma^2 / sigma_max^2 */
-    double entropy;     /* -sum q ln q / ln k, q_i = sigma_i^2 / sum sigma^2 */
-    double fro, nuc;
-} rw_metrics;
-
-/* Metrics of a spectrum. sigma descending, k >= 1 values, of an m x n
- * matrix stored as dtype (which sets num_rank's tolerance). A spectrum with
- * a nan (a matrix that held NaN/Inf) gives nan everywhere. */
-void rw_metrics_compute(const double *sigma, size_t k, int64_t m, int64_t n, rw_dtype dtype,
-                        rw_metrics *out);
-
-/* Metric columns by name, in DESIGN.md's order. */
-typedef enum {
-    RW_M_SIGMA_MAX, RW_M_SIGMA_MIN, RW_M_COND, RW_M_NUM_RANK, RW_M_COND_RANK,
-    RW_M_ERANK, RW_M_PER, RW_M_STABLE_RANK, RW_M_ENTROPY, RW_M_FRO, RW_M_NUC,
-    RW_M_COUNT
-} rw_metric_id;
-
-const char *rw_metric_name(rw_metric_id id);
-/* Every metric, in DESIGN.md's column order (RW_M_COUNT of them). */
-extern const rw_metric_id rw_all_metrics[RW_M_COUNT];
-double rw_metric_get(const rw_metrics *m, rw_metric_id id);
 
 #endif

@@ -49,17 +49,12 @@ static bool is_metric_col(const rw_table *t, size_t c)
     return t->numeric[c];
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* Sorts names and drops repeats; returns the new count. */
 static size_t sort_unique(const char **names, size_t n)
 {
     if (n == 0)
         return 0;
-    qsort(names, n, sizeof *names, cmp_str);
+    qsort(names, n, sizeof *names, rw_cmp_str);
     size_t m = 1;
     for (size_t i = 1; i < n; i++)
         if (strcmp(names[i], names[m - 1]) != 0)
@@ -143,7 +138,7 @@ static rw_status intern_sort(interner *in, uint32_t **rank, rw_err *err)
         return RW_ENOMEM;
     }
     memcpy(orig, in->strs, in->n * sizeof *orig);
-    qsort(in->strs, in->n, sizeof *in->strs, cmp_str);
+    qsort(in->strs, in->n, sizeof *in->strs, rw_cmp_str);
     /* Each original string's place, found through the hash slots. */
     for (size_t i = 0; i < in->n; i++) {
         size_t j = str_hash(in->strs[i]) & in->mask;

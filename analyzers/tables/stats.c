@@ -149,11 +149,6 @@ void rw_summarize(const double *v, size_t n, rw_summary *out)
 
 /* ------------------------------------------------------ default rows */
 
-static int cmp_cstr(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static char *row_key(const rw_table *t, size_t r, const long *c)
 {
     const char *run = table_cell(t, r, (size_t)c[0]), *step = table_cell(t, r, (size_t)c[1]),
@@ -194,7 +189,7 @@ rw_status rw_default_rows(const rw_table *t, bool *keep, rw_err *err)
             !(full[nfull++] = row_key(t, r, c)))
             st = rw_fail(err, RW_ENOMEM, "out of memory");
     if (st == RW_OK)
-        qsort(full, nfull, sizeof *full, cmp_cstr);
+        qsort(full, nfull, sizeof *full, rw_cmp_str);
     for (size_t r = 0; r < t->nrows && st == RW_OK; r++) {
         if (strcmp(table_cell(t, r, (size_t)c[3]), "lora") != 0)
             continue;
@@ -204,7 +199,7 @@ rw_status rw_default_rows(const rw_table *t, bool *keep, rw_err *err)
             break;
         }
         keep[r] = rw_comp_default(RW_COMP_LORA,
-                                  nfull && bsearch(&k, full, nfull, sizeof *full, cmp_cstr),
+                                  nfull && bsearch(&k, full, nfull, sizeof *full, rw_cmp_str),
                                   RW_COMP_CIRCUITS);
         free(k);
     }

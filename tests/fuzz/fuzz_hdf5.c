@@ -1,7 +1,7 @@
 /*
  * fuzz_hdf5.c — libFuzzer harness of the HDF5 checkpoint reader
  * (io/ckpt_h5.c): the input is an `.h5` file. It is listed the three ways
- * the programs list one: its top-level step groups (h5_step_groups), its
+ * the programs list one: its top-level step groups (ckpt_step_groups), its
  * attributes alone (ckpt_open_attrs, what run discovery reads), and in full
  * (ckpt_open), whole and per step group; then every float tensor of at most
  * FUZZ_MAX_NUMEL elements is read (fuzz_walk_ckpt).
@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char **groups = NULL;
     int64_t *steps = NULL;
     size_t n = 0;
-    rw_status st = h5_step_groups(path, &groups, &steps, &n, &err);
+    rw_status st = ckpt_step_groups(path, &groups, &steps, &n, &err);
     check_failure(st, &err);
     open_walk(path, NULL, true);
     open_walk(path, NULL, false);

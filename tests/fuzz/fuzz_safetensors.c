@@ -3,7 +3,7 @@
  * (io/ckpt_st.c): the input is a `.safetensors` file, opened with
  * ckpt_open, listed and read tensor by tensor (fuzz_walk_ckpt). The same
  * bytes are also given to the sharded-model index reader as a
- * `model.safetensors.index.json` (st_index_shards, then ckpt_open of the
+ * `model.safetensors.index.json` (ckpt_shard_files, then ckpt_open of the
  * index, whose shards can only be files of the scratch directory).
  */
 #include "tests/fuzz/fuzz.h"
@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char **names = NULL;
     size_t n = 0;
     err.msg[0] = '\0';
-    st = st_index_shards(index, &names, &n, &err);
+    st = ckpt_shard_files(index, &names, &n, &err);
     check_failure(st, &err);
     for (size_t i = 0; i < n; i++)
         free(names[i]);

@@ -55,11 +55,6 @@ static bool replay_file(const char *path)
     return ok;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Runs every regular file of dir, in name order (hidden files skipped). */
 static bool replay_dir(const char *dir, size_t *count)
 {
@@ -87,7 +82,7 @@ static bool replay_dir(const char *dir, size_t *count)
         snprintf(names[n++], len, "%s/%s", dir, e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
+    qsort(names, n, sizeof *names, rw_cmp_str);
     for (size_t i = 0; i < n; i++) {
         struct stat sb;
         if (stat(names[i], &sb) == 0 && S_ISREG(sb.st_mode)) {

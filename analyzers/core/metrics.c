@@ -1,0 +1,98 @@
+/*
+ * metrics.c — the metrics of DESIGN.md from a spectrum (metrics.h).
+ */
+#include "analyzers/core/metrics.h"
+
+#include <math.h>
+
+void rw_metrics_compute(const double *sigma, size_t k, int64_t m, int64_t n, rw_dtype dtype,
+                        rw_metrics *out)
+{
+    rw_metrics r;
+    r.sigma_max = k ? sigma[0] : NAN;
+    r.sigma_min = k ? sigma[k - 1] : NAN;
+    double sum = 0, sum2 = 0;
+    bool bad = k == 0;
+    for (size_t i = 0; i < k; i++) {
+        if (isnan(sigma[i]))
+            bad = true;
+        sum += sigma[i];
+        sum2 += sigma[i] * sigma[i];
+    }
+    if (bad) {
+        r.sigma_max = r.sigma_min = r.cond = r.num_rank = r.cond_rank = NAN;
+        r.erank = r.per = r.stable_rank = r.entropy = r.fro = r.nuc = NAN;
+        *out = r;
+        return;
+    }
+    r.fro = sqrt(sum2);
+    r.nuc = sum;
+
+    double tol = r.sigma_max * (double)(m > n ? m : n) * rw_dtype_eps(dtype);
+    size_t nr = 0;
+    while (nr < k && sigma[nr] > tol)
+        nr++;
+    r.num_rank = (double)nr;
+
+    if (r.sigma_max == 0) {
+        /* The zero matrix: no direction to measure (DESIGN.md). */
+        r.cond = r.cond_rank = r.erank = r.per = r.stable_rank = r.entropy = NAN;
+        *out = r;
+        return;
+    }
+    r.cond = r.sigma_min > 0 ? r.sigma_max / r.sigma_min : INFINITY;
+    /* With max(m,n) * eps >= 1 (bfloat16 and >= 128 rows, float16 and >= 1024)
+     * numpy's rule counts nothing as non-zero: num_rank 0, cond_rank nan. */
+    r.cond_rank = nr ? r.sigma_max / sigma[nr - 1] : NAN;
+
+    double h = 0, hq = 0;
+    for (size_t i = 0; i < k; i++) {
+        double p = sigma[i] / sum, q = sigma[i] * sigma[i] / sum2;
+        if (p > 0)
+            h -= p * log(p);
+        if (q > 0)
+            hq -= q * log(q);
+    }
+    r.erank = exp(h);
+    r.per = r.erank / (double)k;
+    r.stable_rank = sum2 / (r.sigma_max * r.sigma_max);
+    /* Normalised by ln k: undefined (nan) for k = 1, as in WeightWatcher. */
+    r.entropy = k > 1 ? hq / log((double)k) : NAN;
+    *out = r;
+}
+
+static const char *const metric_names[RW_M_COUNT] = {
+    [RW_M_SIGMA_MAX] = "sigma_max", [RW_M_SIGMA_MIN] = "sigma_min", [RW_M_COND] = "cond",
+    [RW_M_NUM_RANK] = "num_rank",   [RW_M_COND_RANK] = "cond_rank", [RW_M_ERANK] = "erank",
+    [RW_M_PER] = "per",             [RW_M_STABLE_RANK] = "stable_rank",
+    [RW_M_ENTROPY] = "entropy",     [RW_M_FRO] = "fro",             [RW_M_NUC] = "nuc",
+};
+
+const char *rw_metric_name(rw_metric_id id)
+{
+    return (unsigned)id < RW_M_COUNT ? metric_names[id] : "?";
+}
+
+const rw_metric_id rw_all_metrics[RW_M_COUNT] = {
+    RW_M_SIGMA_MAX, RW_M_SIGMA_MIN, RW_M_COND,        RW_M_NUM_RANK,
+    RW_M_COND_RANK, RW_M_ERANK,     RW_M_PER,         RW_M_STABLE_RANK,
+    RW_M_ENTROPY,   RW_M_FRO,       RW_M_NUC,
+};
+
+double rw_metric_get(const rw_metrics *m, rw_metric_id id)
+{
+    switch (id) {
+    case RW_M_SIGMA_MAX: return m->sigma_max;
+    case RW_M_SIGMA_MIN: return m->sigma_min;
+    case RW_M_COND: return m->cond;
+    case RW_M_NUM_RANK: return m->num_rank;
+    case RW_M_COND_RANK: return m->cond_rank;
+    case RW_M_ERANK: return m->erank;
+    case RW_M_PER: return m->per;
+    case RW_M_STABLE_RANK: return m->stable_rank;
+    case RW_M_ENTROPY: return m->entropy;
+    case RW_M_FRO: return m->fro;
+    case RW_M_NUC: return m->nuc;
+    default: return NAN;
+    }
+}

@@ -1,0 +1,55 @@
+/*
+ * metrics_table.c — metric tables: one row per spectrum (metrics_table.h).
+ */
+#include "analyzers/core/metrics_table.h"
+
+#include <stdio.h>
+
+static const char *const key_cols[] = {"run",       "step", "tensor", "layer", "module",
+                                       "component", "rows", "cols",   "dtype"};
+#define NKEY (sizeof key_cols / sizeof *key_cols)
+
+rw_table *rw_metrics_table_new(const rw_metric_id *ids, size_t nids, bool with_rel)
+{
+    const char *cols[NKEY + RW_M_COUNT + 1];
+    for (size_t i = 0; i < NKEY; i++)
+        cols[i] = key_cols[i];
+    for (size_t i = 0; i < nids; i++)
+        cols[NKEY + i] = rw_metric_name(ids[i]);
+    if (with_rel)
+        cols[NKEY + nids] = "rel_update";
+    size_t n = NKEY + nids + (with_rel ? 1 : 0);
+    rw_table *t = table_new(cols, n);
+    if (!t)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        table_set_numeric(t, (long)i, i == 1 || i == 3 || i == 6 || i == 7 || i >= NKEY);
+    return t;
+}
+
+rw_status rw_metrics_table_add(rw_table *t, const rw_spectrum *s, const rw_metric_id *ids,
+                               size_t nids, bool with_rel, rw_err *err)
+{
+    rw_metrics m;
+    rw_metrics_compute(s->sigma, s->k, s->rows, s->cols, s->dtype, &m);
+    char num[NKEY + RW_M_COUNT + 1][32];
+    const char *cells[NKEY + RW_M_COUNT + 1];
+    snprintf(num[1], 32, "%lld", (long long)s->step);
+    snprintf(num[3], 32, "%d", s->layer);
+    snprintf(num[6], 32, "%lld", (long long)s->rows);
+    snprintf(num[7], 32, "%lld", (long long)s->cols);
+    cells[0] = s->run;
+    cells[1] = num[1];
+    cells[2] = s->tensor;
+    cells[3] = num[3];
+    cells[4] = s->module;
+    cells[5] = s->component;
+    cells[6] = num[6];
+    cells[7] = num[7];
+    cells[8] = rw_dtype_name(s->dtype);
+    for (size_t i = 0; i < nids; i++)
+        cells[NKEY + i] = rw_fmt_double(num[NKEY + i], rw_metric_get(&m, ids[i]));
+    if (with_rel) /* ||dW||_F / ||W_ref||_F; nan when there is no reference */
+        cells[NKEY + nids] = rw_fmt_double(num[NKEY + nids], m.fro / s->ref_fro);
+    return table_add_row(t, cells, err);
+}

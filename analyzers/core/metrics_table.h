@@ -1,0 +1,24 @@
+/*
+ * metrics_table.h — the tables of rw-rank, rw-cond, rw-metrics and
+ * rw-updates: DESIGN.md's key columns (run, step, tensor, layer, module,
+ * component, rows, cols, dtype) followed by the program's metric columns,
+ * one row per spectrum, its metrics computed from its singular values
+ * (metrics.h).
+ */
+#ifndef RW_METRICS_TABLE_H
+#define RW_METRICS_TABLE_H
+
+#include "analyzers/core/metrics.h"
+#include "analyzers/core/pipeline.h" /* rw_spectrum */
+#include "io/table.h"
+
+/* The key columns of DESIGN.md followed by the named metric columns (and
+ * rel_update = ||dW||_F / ||W_ref||_F when with_rel): a new empty table,
+ * the caller's (table_free); NULL when out of memory. */
+rw_table *rw_metrics_table_new(const rw_metric_id *ids, size_t nids, bool with_rel);
+/* Appends the row of one spectrum (cells copied: s is only read during the
+ * call). */
+rw_status rw_metrics_table_add(rw_table *t, const rw_spectrum *s, const rw_metric_id *ids,
+                               size_t nids, bool with_rel, rw_err *err);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * ckpt_impl.h — private to io/ckpt*.c: where a tensor's values are in its
+ * file (struct rw_tensor_loc), the format back ends behind ckpt_open,
+ * ckpt_read and ckpt_free, and the helpers they share. Everything else
+ * reaches a checkpoint through ckpt.h; run discovery too (ckpt_step_groups,
+ * ckpt_shard_files). The only other includers are the unit tests that check
+ * a back end's choices (tests/test_ckpt.c, tests/test_safetensors.c), each
+ * saying so where it includes this.
+ */
+#ifndef RW_CKPT_IMPL_H
+#define RW_CKPT_IMPL_H
+
+#include "io/ckpt.h"
+
+/* Where tensor t's values are (t->loc, owned by t and freed by ckpt_free). */
+struct rw_tensor_loc {
+    char *h5path;             /* HDF5 dataset path (owned), NULL otherwise */
+    uint64_t offset;          /* safetensors: byte offset in the file;
+                                 HDF5 with h5_raw: byte offset in the file */
+    int shard;                /* safetensors: which file (shard of an index) */
+    bool h5_raw;              /* HDF5: stored contiguously in the host's own
+                                 float layout at offset (read with pread) */
+    bool h5_convert;          /* HDF5: a float layout other than IEEE (another
+                                 exponent bias, ...): read through HDF5's
+                                 conversion to double */
+};
+
+/* --- format back ends (dispatched to by ckpt.c) ---
+ * open: fills c->tensors (through ckpt_push_tensor), c->attrs and c->impl
+ * (the back end's state, freed by its close); on failure what was filled
+ * stays for ckpt_free. read: as ckpt_read, i in range. close: frees c->impl
+ * and sets it NULL (the tensors and attributes are ckpt_free's). */
+rw_status ckpt_h5_open(rw_ckpt *c, rw_err *err);
+rw_status ckpt_h5_read(rw_ckpt *c, size_t i, double *buf, rw_err *err);
+void ckpt_h5_close(rw_ckpt *c);
+rw_status ckpt_st_open(rw_ckpt *c, rw_err *err);
+rw_status ckpt_st_read(rw_ckpt *c, size_t i, double *buf, rw_err *err);
+void ckpt_st_close(rw_ckpt *c);
+/* PyTorch (ckpt_pt.c): t->loc->offset is the back end's entry of tensor t. */
+rw_status ckpt_pt_open(rw_ckpt *c, rw_err *err);
+rw_status ckpt_pt_read(rw_ckpt *c, size_t i, double *buf, rw_err *err);
+void ckpt_pt_close(rw_ckpt *c);
+/* True for the extensions PyTorch checkpoints come with: .pt .pth .bin .ckpt */
+bool ckpt_pt_is_name(const char *path);
+
+/* The top-level `step_<N>` groups of an HDF5 file, as ckpt_step_groups (but
+ * for a file known to be HDF5; one that does not open as HDF5 fails). */
+rw_status h5_step_groups(const char *path, char ***names, int64_t **steps,
+                         size_t *n, rw_err *err);
+
+/* The distinct shard files (plain names, relative to the index's directory)
+ * that a sharded model's `*.safetensors.index.json` at path maps its tensors
+ * to, in order of first appearance: *names (owned array of owned strings),
+ * *n of them. Fails on an index that is not well-formed. */
+rw_status st_index_shards(const char *path, char ***names, size_t *n, rw_err *err);
+
+/* --- helpers for back ends --- */
+
+/* Appends a zeroed tensor with a zeroed location (t->loc) to c->tensors
+ * (capacity *cap) and counts it in c->n at once, so that ckpt_free frees
+ * whatever the caller has set in it if the open fails half way. The
+ * pointer is valid until the next append. NULL (err set) when out of
+ * memory. */
+rw_tensor *ckpt_push_tensor(rw_ckpt *c, size_t *cap, rw_err *err);
+/* Appends an attribute (key and value copied). */
+rw_status ckpt_add_attr(rw_ckpt *c, const char *key, const char *value, rw_err *err);
+/* Sorts c->tensors by name and sets each one's layer and module. */
+void ckpt_sort_tensors(rw_ckpt *c);
+
+#endif
