@@ -4,6 +4,7 @@
 #include "io/table.h"
 
 #include "io/outfile.h"
+#include "io/table_keys.h"
 
 #include <errno.h>
 #include <math.h>
@@ -167,15 +168,14 @@ void table_sort(rw_table *t, const long *keys, const bool *numeric_keys, size_t 
 
 void table_sort_default(rw_table *t)
 {
-    const char *names[] = {"run", "step", "tensor", "component"};
-    long keys[4];
-    bool num[4];
+    long keys[RW_NROW_KEY];
+    bool num[RW_NROW_KEY];
     size_t n = 0;
-    for (size_t i = 0; i < 4; i++) {
-        long c = table_col(t, names[i]);
+    for (size_t i = 0; i < RW_NROW_KEY; i++) {
+        long c = table_col(t, table_key_names[table_row_key[i]]);
         if (c >= 0) {
             keys[n] = c;
-            num[n++] = i == 1;
+            num[n++] = table_row_key[i] == RW_KEY_STEP;
         }
     }
     table_sort(t, keys, num, n);
