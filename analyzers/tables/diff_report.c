@@ -120,6 +120,15 @@ static void put_counts(const rw_diff *d, FILE *f, const char *pre, const char *s
     fputc('\n', f);
 }
 
+/* ": 3 differences" or ": no differences", then end. */
+static void put_verdict(FILE *f, size_t nd, const char *end)
+{
+    if (nd)
+        fprintf(f, ": %zu difference%s%s", nd, nd == 1 ? "" : "s", end);
+    else
+        fprintf(f, ": no differences%s", end);
+}
+
 static void write_text(const rw_diff *d, FILE *f, size_t max_show, const char *bn,
                        const char *cn)
 {
@@ -128,10 +137,7 @@ static void write_text(const rw_diff *d, FILE *f, size_t max_show, const char *b
     put_name(f, bn, RW_TF_TSV);
     fputs(" vs ", f);
     put_name(f, cn, RW_TF_TSV);
-    if (nd)
-        fprintf(f, ": %zu difference%s\n", nd, nd == 1 ? "" : "s");
-    else
-        fputs(": no differences\n", f);
+    put_verdict(f, nd, "\n");
     put_counts(d, f, "  ", ": ", RW_TF_TSV);
     fputs("  tolerance: ", f);
     put_tolerance(d, f, false);
@@ -160,11 +166,8 @@ static void write_text(const rw_diff *d, FILE *f, size_t max_show, const char *b
 static rw_status write_md(const rw_diff *d, FILE *f, size_t max_show, const char *bn,
                           const char *cn)
 {
-    size_t nd = d->counts.differences;
-    if (nd)
-        fprintf(f, "### rw-diff: %zu difference%s\n\n", nd, nd == 1 ? "" : "s");
-    else
-        fputs("### rw-diff: no differences\n\n", f);
+    fputs("### rw-diff", f);
+    put_verdict(f, d->counts.differences, "\n\n");
     /* Names escaped, not in code spans: a backtick in one would end the span. */
     fputs("Baseline ", f);
     put_name(f, bn, RW_TF_MD);

@@ -108,13 +108,11 @@ static rw_status list_tables(const char *root, const char *rel, int depth, str_l
         if (stat(full, &sb) == 0 && S_ISDIR(sb.st_mode) && depth < 16) {
             st = list_tables(root, sub, depth + 1, out, err);
         } else if (stat(full, &sb) == 0 && S_ISREG(sb.st_mode) && is_table_name(e->d_name)) {
-            if ((st = rw_grow(&out->v, out->n, &out->cap, sizeof *out->v, err)) != RW_OK) {
-                free(sub);
-                free(full);
-                break;
+            st = rw_grow(&out->v, out->n, &out->cap, sizeof *out->v, err);
+            if (st == RW_OK) {
+                out->v[out->n++] = sub;
+                sub = NULL;
             }
-            out->v[out->n++] = sub;
-            sub = NULL;
         }
         free(sub);
         free(full);

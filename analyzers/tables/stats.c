@@ -353,13 +353,13 @@ rw_status rw_aggregate(const rw_table *t, const char *metric, const char *compon
     const rw_layer_groups g = {sizeof *it, agg_same, agg_value, agg_point, &ao};
     st = rw_layer_means(it, ni, &g, err);
     free(it);
-    if (st != RW_OK) {
+    if (st == RW_OK) {
+        *out = ao.a;
+        *nout = ao.n;
+    } else {
         rw_agg_free(ao.a, ao.n);
-        return st;
     }
-    *out = ao.a;
-    *nout = ao.n;
-    return RW_OK;
+    return st;
 }
 
 void rw_agg_free(rw_agg *a, size_t n)
