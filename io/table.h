@@ -2,6 +2,16 @@
  * table.h — the tables rankwatch writes and reads: named columns, rows of
  * text cells, written as TSV (the default), CSV, Markdown, LaTeX or JSON, and
  * read back from TSV or CSV. Output files appear atomically (outfile.h).
+ * DESIGN.md's column names are in table_keys.h.
+ *
+ * Files: table.c (build, sort, write), table_text.c (text in cells, the
+ * escapes of every format), table_read.c (reading).
+ *
+ * Ownership: an rw_table owns its column names and cells (copies, or the
+ * block table_read read them into); table_new and table_read give the
+ * caller a table to free with table_free. table_cell's pointer is borrowed:
+ * the cell's text, valid until table_free (sorting and new rows move the
+ * row pointers, not the text).
  */
 #ifndef RW_TABLE_H
 #define RW_TABLE_H
@@ -26,7 +36,8 @@ typedef struct {
     size_t arena_len;
 } rw_table;
 
-/* New empty table with these columns; NULL on allocation failure. */
+/* New empty table with these columns (copied); the caller's (table_free);
+ * NULL on allocation failure. */
 rw_table *table_new(const char *const *cols, size_t ncols);
 void table_free(rw_table *t);
 /* Appends a row of ncols cells (copied). */
@@ -43,7 +54,8 @@ void table_set_numeric(rw_table *t, long col, bool numeric);
 /* Sorts rows by the given columns in order; a column listed in numeric_keys
  * compares as a number. Stable. */
 void table_sort(rw_table *t, const long *keys, const bool *numeric_keys, size_t nkeys);
-/* Sorts by DESIGN.md's key: run, step (numeric), tensor, component. */
+/* Sorts by DESIGN.md's key: run, step (numeric), tensor, component (the
+ * row key of table_keys.h), skipping the ones t lacks. */
 void table_sort_default(rw_table *t);
 
 rw_status table_write(const rw_table *t, FILE *f, rw_tformat fmt);

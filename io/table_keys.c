@@ -1,11 +1,59 @@
 /*
- * table_keys.c — the one rule for rows that say the same thing twice
- * (table_keys.h).
+ * table_keys.c — DESIGN.md's key columns and metric names, and the one rule
+ * for rows that say the same thing twice (table_keys.h).
  */
 #include "io/table_keys.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+const char *const table_key_names[RW_NKEY] = {
+    [RW_KEY_RUN] = "run",         [RW_KEY_STEP] = "step",     [RW_KEY_TENSOR] = "tensor",
+    [RW_KEY_LAYER] = "layer",     [RW_KEY_MODULE] = "module", [RW_KEY_COMPONENT] = "component",
+    [RW_KEY_ROWS] = "rows",       [RW_KEY_COLS] = "cols",     [RW_KEY_DTYPE] = "dtype",
+};
+
+const rw_key_col table_row_key[RW_NROW_KEY] = {RW_KEY_RUN, RW_KEY_STEP, RW_KEY_TENSOR,
+                                               RW_KEY_COMPONENT};
+
+const char *const table_metric_names[RW_NMETRIC_NAMES] = {
+    "sigma_max", "sigma_min", "cond",        "num_rank", "cond_rank", "erank",
+    "per",       "stable_rank", "entropy",   "fro",      "nuc",       "rel_update",
+};
+
+static bool in_list(const char *const *list, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(name, list[i]) == 0)
+            return true;
+    return false;
+}
+
+bool table_is_key_col(const char *name)
+{
+    return in_list(table_key_names, RW_NKEY, name);
+}
+
+bool table_is_row_key(const char *name)
+{
+    for (size_t i = 0; i < RW_NROW_KEY; i++)
+        if (strcmp(name, table_key_names[table_row_key[i]]) == 0)
+            return true;
+    return false;
+}
+
+bool table_is_metric_name(const char *name)
+{
+    return in_list(table_metric_names, RW_NMETRIC_NAMES, name);
+}
+
+int table_find_keys(const rw_table *t, const rw_key_col *which, size_t n, long *cols)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((cols[i] = table_col(t, table_key_names[which[i]])) < 0)
+            return (int)i;
+    return -1;
+}
 
 static int cmp_key(const void *a, const void *b)
 {

@@ -1,17 +1,70 @@
 /*
- * table_keys.h — the one rule for rows that say the same thing twice.
+ * table_keys.h — DESIGN.md's table layout as code: the key columns, the
+ * metric column names, and the one rule for rows that say the same thing
+ * twice. Every module that writes or reads per-layer tables takes the names
+ * from here (the writers: analyzers/core/pipeline.c, rw_metric_name; the
+ * readers: rw-compare, rw-diff, rw_aggregate, table_sort_default).
  *
- * DESIGN.md: a table has one row per (run, step, tensor, component). A
- * program that reads tables selects one component per matrix and then takes
- * each metric's value from them; two values of one metric for the same
- * (run, step, tensor) — from one table or from two — contradict each other,
- * and no program picks one silently. rw-compare and rw-plot both apply this
+ * DESIGN.md: a table has one row per (run, step, tensor, component), its key
+ * columns first, in the order of table_key_names. A program that reads
+ * tables selects one component per matrix and then takes each metric's
+ * value from them; two values of one metric for the same (run, step,
+ * tensor) — from one table or from two — contradict each other, and no
+ * program picks one silently. rw-compare and rw-plot both apply this
  * through table_keys_unique.
+ *
+ * Everything here is static data or borrowed: no function returns memory to
+ * free.
  */
 #ifndef RW_TABLE_KEYS_H
 #define RW_TABLE_KEYS_H
 
 #include "io/rw.h"
+#include "io/table.h"
+
+/* DESIGN.md's key columns, in its order (indices into table_key_names). */
+typedef enum {
+    RW_KEY_RUN,
+    RW_KEY_STEP,
+    RW_KEY_TENSOR,
+    RW_KEY_LAYER,
+    RW_KEY_MODULE,
+    RW_KEY_COMPONENT,
+    RW_KEY_ROWS,
+    RW_KEY_COLS,
+    RW_KEY_DTYPE,
+    RW_NKEY
+} rw_key_col;
+
+/* "run" "step" "tensor" "layer" "module" "component" "rows" "cols" "dtype"
+ * (static strings). */
+extern const char *const table_key_names[RW_NKEY];
+
+/* What identifies a row: run, step, tensor, component (DESIGN.md: one row
+ * per (run, step, tensor, component)); the other key columns describe it. */
+#define RW_NROW_KEY 4
+extern const rw_key_col table_row_key[RW_NROW_KEY];
+
+/* name is one of DESIGN.md's key columns (never a metric). */
+bool table_is_key_col(const char *name);
+/* name is one of the row's identifying columns (table_row_key). */
+bool table_is_row_key(const char *name);
+
+/* Finds the key columns which[0..n-1] of t: cols[i] is the column of
+ * which[i]. Returns -1 when t has them all, else the index i of the first
+ * missing one (cols[i] then -1; the caller names table_key_names[which[i]]
+ * in its message). */
+int table_find_keys(const rw_table *t, const rw_key_col *which, size_t n, long *cols);
+
+/* DESIGN.md's metric columns, in its order (sigma_max ... nuc: the order of
+ * rw_metric_id), then rw-updates' rel_update (static strings). */
+#define RW_NMETRIC_NAMES 12
+#define RW_METRIC_REL_UPDATE 11 /* the index of "rel_update" */
+extern const char *const table_metric_names[RW_NMETRIC_NAMES];
+
+/* name is one of table_metric_names: always a metric column, whatever its
+ * cells hold. */
+bool table_is_metric_name(const char *name);
 
 /* One value read from a table, under its key. Strings are borrowed. */
 typedef struct {

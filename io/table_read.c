@@ -1,6 +1,7 @@
 /*
- * table_read.c — reading a table back (table.h's table_read): TSV with its
- * escapes undone, or CSV with RFC 4180 quotes; which columns are numeric.
+ * table_read.c — tables read back from TSV or CSV (table.h: table_read).
+ * The file is read whole into one block that the table keeps (its arena);
+ * the cells point into it.
  */
 #include "io/table.h"
 

@@ -3,6 +3,8 @@
  */
 #include "analyzers/core/metrics.h"
 
+#include "io/table_keys.h"
+
 #include <math.h>
 
 void rw_metrics_compute(const double *sigma, size_t k, int64_t m, int64_t n, rw_dtype dtype,
@@ -61,16 +63,13 @@ void rw_metrics_compute(const double *sigma, size_t k, int64_t m, int64_t n, rw_
     *out = r;
 }
 
-static const char *const metric_names[RW_M_COUNT] = {
-    [RW_M_SIGMA_MAX] = "sigma_max", [RW_M_SIGMA_MIN] = "sigma_min", [RW_M_COND] = "cond",
-    [RW_M_NUM_RANK] = "num_rank",   [RW_M_COND_RANK] = "cond_rank", [RW_M_ERANK] = "erank",
-    [RW_M_PER] = "per",             [RW_M_STABLE_RANK] = "stable_rank",
-    [RW_M_ENTROPY] = "entropy",     [RW_M_FRO] = "fro",             [RW_M_NUC] = "nuc",
-};
+/* The names are table_keys.h's list of DESIGN.md's metric columns, whose
+ * order rw_metric_id follows. */
+_Static_assert(RW_M_COUNT == RW_METRIC_REL_UPDATE, "rw_metric_id is table_metric_names' order");
 
 const char *rw_metric_name(rw_metric_id id)
 {
-    return (unsigned)id < RW_M_COUNT ? metric_names[id] : "?";
+    return (unsigned)id < RW_M_COUNT ? table_metric_names[id] : "?";
 }
 
 const rw_metric_id rw_all_metrics[RW_M_COUNT] = {

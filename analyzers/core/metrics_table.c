@@ -3,21 +3,22 @@
  */
 #include "analyzers/core/metrics_table.h"
 
+#include "io/table_keys.h"
+
 #include <stdio.h>
 
-static const char *const key_cols[] = {"run",       "step", "tensor", "layer", "module",
-                                       "component", "rows", "cols",   "dtype"};
-#define NKEY (sizeof key_cols / sizeof *key_cols)
+/* DESIGN.md's key columns (table_keys.h), then the metrics. */
+#define NKEY RW_NKEY
 
 rw_table *rw_metrics_table_new(const rw_metric_id *ids, size_t nids, bool with_rel)
 {
     const char *cols[NKEY + RW_M_COUNT + 1];
     for (size_t i = 0; i < NKEY; i++)
-        cols[i] = key_cols[i];
+        cols[i] = table_key_names[i];
     for (size_t i = 0; i < nids; i++)
         cols[NKEY + i] = rw_metric_name(ids[i]);
     if (with_rel)
-        cols[NKEY + nids] = "rel_update";
+        cols[NKEY + nids] = table_metric_names[RW_METRIC_REL_UPDATE];
     size_t n = NKEY + nids + (with_rel ? 1 : 0);
     rw_table *t = table_new(cols, n);
     if (!t)

@@ -6,6 +6,8 @@
 #include "analyzers/core/pipeline.h"
 #include "analyzers/core/ring.h"
 
+#include "io/table_keys.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>

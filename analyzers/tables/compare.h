@@ -14,6 +14,18 @@
  * other runs are resampled onto the reference run's steps and reported at
  * those). The summary reduces each (module, metric, run) curve against the
  * reference curve over their shared steps.
+ *
+ * Files: compare.c (the engine: gathering, means over layers, alignment),
+ * compare_summary.c (the curve summaries), compare_write.c (the tables and
+ * their formats).
+ *
+ * Ownership: an rw_comparison and an array of rw_cmp_summary own every
+ * string in them (copies, not pointers into the tables), so that they
+ * outlive the tables they were made from; free them with compare_free and
+ * compare_summary_free. The options and the arrays they point to are
+ * borrowed for the call only. Tables returned are the caller's
+ * (table_free); formatting functions write into the caller's buffer and
+ * return it.
  */
 #ifndef RW_COMPARE_H
 #define RW_COMPARE_H
@@ -67,8 +79,9 @@ typedef struct {
  * component), a step that is not a whole number, a metric cell that is not a
  * number, one (run, step, tensor) given twice for a metric, or no rows left
  * to compare; RW_EUSAGE for a --metrics name no table has, a --ref that names
- * no run, or a label on a table of several runs. *out is zeroed first; free
- * it with compare_free. */
+ * no run, or a label on a table of several runs. *out is zeroed first; on
+ * success it is the caller's, its strings copied (the tables may be freed
+ * before it), freed with compare_free; on failure it is left empty. */
 rw_status compare_runs(const rw_table *const *tables, const char *const *names,
                        const char *const *labels, size_t ntables, const rw_compare_opts *o,
                        rw_comparison *out, rw_err *err);
@@ -101,19 +114,31 @@ typedef struct {
 void compare_curve(const int64_t *steps, const double *a, const double *r, size_t n,
                    double threshold, rw_cmp_summary *out);
 
-/* Summaries of every non-reference run, sorted by module, metric, run. */
+/* Summaries of every non-reference run, sorted by module, metric, run.
+ * *out (*n entries, their strings copied) is the caller's: free it with
+ * compare_summary_free; NULL and 0 on failure. */
 rw_status compare_summarize(const rw_comparison *c, double threshold, rw_cmp_summary **out,
                             size_t *n, rw_err *err);
 void compare_summary_free(rw_cmp_summary *s, size_t n);
 
 /* ----------------------------------------------------------------- output */
 
+/* The columns of compare_table and compare_summary_table, in order (static
+ * strings). The first four of each are a row's key (rw-diff matches rows by
+ * them): module metric step run, and module metric run ref. */
+#define RW_CMP_NCOLS 10
+#define RW_CMP_SUM_NCOLS 14
+#define RW_CMP_NKEY 4
+extern const char *const compare_cols[RW_CMP_NCOLS];
+extern const char *const compare_summary_cols[RW_CMP_SUM_NCOLS];
+
 /* Data tables, every number to full (round-trip) precision:
  *   compare:  module metric step run n mean sd ci95_lo ci95_hi diff
  *   summary:  module metric run ref steps first_step last_step final ref_final
  *             gap rel_gap mean_gap area diverge_step
  * (diff empty for the reference run, diverge_step empty when the gap never
- * stays beyond the threshold.) NULL when out of memory. */
+ * stays beyond the threshold.) A new table, the caller's (table_free); the
+ * comparison is only read. NULL when out of memory. */
 rw_table *compare_table(const rw_comparison *c);
 rw_table *compare_summary_table(const rw_cmp_summary *s, size_t n);
 
@@ -132,7 +157,7 @@ rw_status compare_summary_write_path(const rw_cmp_summary *s, size_t n, const ch
  * mode. compare_fmt_pm: mean ± h with h to 2 significant digits and the mean
  * to the same decimal place (at most 4 significant digits of the mean), a
  * common power of ten factored out outside [1e-3, 1e5); h nan or 0: the mean
- * alone. */
+ * alone. Both return buf. */
 char *compare_fmt_num(char *buf, double x, bool tex, bool sign);
 char *compare_fmt_pm(char *buf, double mean, double h, bool tex);
 

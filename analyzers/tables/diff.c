@@ -1,50 +1,52 @@
 /*
- * diff.c — tables compared within tolerances: key detection, hash join,
- * value rules, directory pairing, the report (diff.h).
+ * diff.c — rw-diff's engine: tables compared within tolerances (key
+ * detection, hash join, value rules, ordering of the differences; diff.h).
+ * Files and directories are read in diff_walk.c, the report is written in
+ * diff_report.c; the state they share is in diff_impl.h.
  *
  * Per pair of tables: the baseline's rows go into an open-addressing hash
  * index on their key; the current rows go into their own (to catch repeated
  * keys) and probe the baseline's. Values are compared as text first (equal
  * text is equal), and parsed only when the text differs.
  */
-#include "analyzers/tables/diff.h"
+#include "analyzers/tables/diff_impl.h"
 
-#include <dirent.h>
-#include <errno.h>
+#include "analyzers/tables/compare.h"
+#include "io/table_keys.h"
+
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* ----------------------------------------------------------- table kinds */
 
 enum { LAYOUT_LAYER, LAYOUT_COMPARE, LAYOUT_SUMMARY, NLAYOUT };
-#define NKEY 4
-static const char *const layout_keys[NLAYOUT][NKEY] = {
-    {"run", "step", "tensor", "component"},
-    {"module", "metric", "step", "run"},
-    {"module", "metric", "run", "ref"},
-};
+_Static_assert(NKEY == RW_NROW_KEY && NKEY == RW_CMP_NKEY, "four key columns per kind");
 static const char *const layout_names[NLAYOUT] = {"a per-layer table", "an rw-compare table",
                                                   "an rw-compare --summary table"};
-/* Per-layer tables' descriptive columns: compared as text. */
-static const char *const layer_labels[] = {"layer", "module", "rows", "cols", "dtype"};
 
+/* Key column i of a layout: a per-layer table's row key (table_keys.h), the
+ * first columns of rw-compare's tables (compare.h). */
+static const char *layout_key(int layout, int i)
+{
+    switch (layout) {
+    case LAYOUT_LAYER: return table_key_names[table_row_key[i]];
+    case LAYOUT_COMPARE: return compare_cols[i];
+    default: return compare_summary_cols[i];
+    }
+}
+
+/* Per-layer tables' descriptive columns (the key columns that are not the
+ * row's key: layer, module, rows, cols, dtype): compared as text. */
 static bool is_label(int layout, const char *name)
 {
-    if (layout != LAYOUT_LAYER)
-        return false;
-    for (size_t i = 0; i < sizeof layer_labels / sizeof *layer_labels; i++)
-        if (strcmp(name, layer_labels[i]) == 0)
-            return true;
-    return false;
+    return layout == LAYOUT_LAYER && table_is_key_col(name) && !table_is_row_key(name);
 }
 
 static bool is_key(int layout, const char *name)
 {
     for (int i = 0; i < NKEY; i++)
-        if (strcmp(name, layout_keys[layout][i]) == 0)
+        if (strcmp(name, layout_key(layout, i)) == 0)
             return true;
     return false;
 }
@@ -57,15 +59,15 @@ static rw_status find_layout(const rw_table *t, const char *name, int *layout, l
             : table_col(t, "step") >= 0 ? LAYOUT_COMPARE
                                          : LAYOUT_SUMMARY;
     for (int i = 0; i < NKEY; i++)
-        if ((k[i] = table_col(t, layout_keys[l][i])) < 0)
+        if ((k[i] = table_col(t, layout_key(l, i))) < 0)
             return rw_fail(err, RW_EDATA, "%s: no column '%s' (%s is keyed by %s, %s, %s, %s)",
-                           name, layout_keys[l][i], layout_names[l], layout_keys[l][0],
-                           layout_keys[l][1], layout_keys[l][2], layout_keys[l][3]);
+                           name, layout_key(l, i), layout_names[l], layout_key(l, 0),
+                           layout_key(l, 1), layout_key(l, 2), layout_key(l, 3));
     *layout = l;
     return RW_OK;
 }
 
-/* -------------------------------------------------------------- the state */
+/* ------------------------------------------------------- columns compared */
 
 typedef struct {
     const char *name; /* a table's column name */
@@ -75,30 +77,7 @@ typedef struct {
     double rtol, atol;
 } dcol;
 
-typedef struct {
-    char *name;       /* in the report (owned) */
-    char *bpath, *cpath; /* the files, in error messages (owned) */
-    rw_table *b, *c;  /* owned; NULL on the side that lacks the table */
-    long kb[NKEY], kc[NKEY];
-    bool skipped;     /* in a directory, neither side has key columns */
-} dpair;
-
-typedef struct {
-    rw_difference d;
-    uint32_t pair;
-    uint32_t col;     /* order of the column within its table, for ties */
-    size_t rb, rc;    /* rows; SIZE_MAX when none */
-} drec;
-
-struct rw_diff {
-    rw_diff_opts o;
-    dpair *pairs;
-    size_t npairs, pcap;
-    drec *recs;
-    size_t nrecs, rcap;
-    rw_diff_counts counts;
-    bool *metric_seen;   /* per o.metrics: some table has it */
-};
+/* -------------------------------------------------------------- the state */
 
 rw_diff *diff_new(const rw_diff_opts *o)
 {
@@ -493,8 +472,7 @@ done:
     return st;
 }
 
-/* diff_add, with the files' paths for messages. */
-static rw_status add_pair(rw_diff *d, const char *name, const char *bpath, const char *cpath,
+rw_status diff_add_pair(rw_diff *d, const char *name, const char *bpath, const char *cpath,
                           rw_table *base, rw_table *cur, bool skip_unkeyed, rw_err *err)
 {
     if (rw_grow(&d->pairs, d->npairs, &d->pcap, sizeof *d->pairs, err) != RW_OK) {
@@ -551,209 +529,9 @@ static rw_status add_pair(rw_diff *d, const char *name, const char *bpath, const
 
 rw_status diff_add(rw_diff *d, const char *name, rw_table *base, rw_table *cur, rw_err *err)
 {
-    return add_pair(d, name, name, name, base, cur, false, err);
+    return diff_add_pair(d, name, name, name, base, cur, false, err);
 }
 
-/* ------------------------------------------------------- files and dirs */
-
-typedef struct {
-    const char *path;
-    rw_table *t;
-    rw_status st;
-    rw_err err;
-} read_job;
-
-static void *read_job_run(void *arg)
-{
-    read_job *j = arg;
-    j->st = table_read(j->path, &j->t, &j->err);
-    return NULL;
-}
-
-/* Reads two tables, the baseline on a second thread. */
-static rw_status read_two(const char *bpath, const char *cpath, rw_table **b, rw_table **c,
-                          rw_err *err)
-{
-    read_job jb = {.path = bpath}, jc = {.path = cpath};
-    pthread_t th;
-    bool threaded = pthread_create(&th, NULL, read_job_run, &jb) == 0;
-    if (!threaded)
-        read_job_run(&jb);
-    read_job_run(&jc);
-    if (threaded)
-        pthread_join(th, NULL);
-    *b = jb.t;
-    *c = jc.t;
-    if (jb.st != RW_OK || jc.st != RW_OK) {
-        *err = jb.st != RW_OK ? jb.err : jc.err;
-        table_free(jb.t);
-        table_free(jc.t);
-        *b = *c = NULL;
-        return jb.st != RW_OK ? jb.st : jc.st;
-    }
-    return RW_OK;
-}
-
-/* "a/b", or b when a is empty. New string; NULL when out of memory. */
-static char *join(const char *a, const char *b)
-{
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *s = malloc(n);
-    if (s)
-        snprintf(s, n, "%s%s%s", a, *a ? "/" : "", b);
-    return s;
-}
-
-static bool is_table_name(const char *name)
-{
-    size_t n = strlen(name);
-    return (n > 4 && strcmp(name + n - 4, ".tsv") == 0) ||
-           (n > 4 && strcmp(name + n - 4, ".csv") == 0);
-}
-
-typedef struct {
-    char **v;
-    size_t n, cap;
-} str_list;
-
-static void str_list_free(str_list *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-}
-
-/* Appends the table files under root/rel (relative paths), depth-first. */
-static rw_status list_tables(const char *root, const char *rel, int depth, str_list *out,
-                             rw_err *err)
-{
-    char *dir = *rel ? join(root, rel) : rw_strdup(root);
-    if (!dir)
-        return rw_fail(err, RW_ENOMEM, "out of memory");
-    DIR *dh = opendir(dir);
-    if (!dh) {
-        rw_status st = rw_fail(err, RW_EIO, "%s: %s", dir, strerror(errno));
-        free(dir);
-        return st;
-    }
-    rw_status st = RW_OK;
-    struct dirent *e;
-    while (st == RW_OK && (e = readdir(dh))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char *sub = join(rel, e->d_name), *full = join(dir, e->d_name);
-        if (!sub || !full) {
-            free(sub);
-            free(full);
-            st = rw_fail(err, RW_ENOMEM, "out of memory");
-            break;
-        }
-        struct stat sb;
-        if (stat(full, &sb) == 0 && S_ISDIR(sb.st_mode) && depth < 16) {
-            st = list_tables(root, sub, depth + 1, out, err);
-        } else if (stat(full, &sb) == 0 && S_ISREG(sb.st_mode) && is_table_name(e->d_name)) {
-            if (out->n == out->cap) {
-                size_t ncap = out->cap ? 2 * out->cap : 16;
-                char **nv = rw_realloc(out->v, ncap * sizeof *nv, err);
-                if (!nv) {
-                    st = RW_ENOMEM;
-                    free(sub);
-                    free(full);
-                    break;
-                }
-                out->v = nv;
-                out->cap = ncap;
-            }
-            out->v[out->n++] = sub;
-            sub = NULL;
-        }
-        free(sub);
-        free(full);
-    }
-    closedir(dh);
-    free(dir);
-    return st;
-}
-
-static int cmp_strp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static rw_status diff_dirs(rw_diff *d, const char *base, const char *cur, rw_err *err)
-{
-    str_list lb = {0}, lc = {0};
-    rw_status st = list_tables(base, "", 0, &lb, err);
-    if (st == RW_OK)
-        st = list_tables(cur, "", 0, &lc, err);
-    if (st == RW_OK && lb.n == 0 && lc.n == 0)
-        st = rw_fail(err, RW_EDATA, "%s, %s: no tables (*.tsv, *.csv) in either directory",
-                     base, cur);
-    if (st == RW_OK) {
-        if (lb.n)
-            qsort(lb.v, lb.n, sizeof *lb.v, cmp_strp);
-        if (lc.n)
-            qsort(lc.v, lc.n, sizeof *lc.v, cmp_strp);
-    }
-    for (size_t i = 0, j = 0; st == RW_OK && (i < lb.n || j < lc.n);) {
-        int c = i == lb.n ? 1 : j == lc.n ? -1 : strcmp(lb.v[i], lc.v[j]);
-        const char *name = c <= 0 ? lb.v[i] : lc.v[j];
-        char *bp = c <= 0 ? join(base, name) : NULL, *cp = c >= 0 ? join(cur, name) : NULL;
-        if ((c <= 0 && !bp) || (c >= 0 && !cp)) {
-            free(bp);
-            free(cp);
-            st = rw_fail(err, RW_ENOMEM, "out of memory");
-            break;
-        }
-        rw_table *tb = NULL, *tc = NULL;
-        if (bp && cp)
-            st = read_two(bp, cp, &tb, &tc, err);
-        else if (bp)
-            st = table_read(bp, &tb, err);
-        else
-            st = table_read(cp, &tc, err);
-        if (st == RW_OK)
-            st = add_pair(d, name, bp ? bp : name, cp ? cp : name, tb, tc, true, err);
-        free(bp);
-        free(cp);
-        if (c <= 0)
-            i++;
-        if (c >= 0)
-            j++;
-    }
-    str_list_free(&lb);
-    str_list_free(&lc);
-    return st;
-}
-
-rw_status diff_paths(rw_diff *d, const char *base, const char *cur, rw_err *err)
-{
-    struct stat sb, sc;
-    if (stat(base, &sb) != 0)
-        return rw_fail(err, RW_EIO, "%s: %s", base, strerror(errno));
-    if (stat(cur, &sc) != 0)
-        return rw_fail(err, RW_EIO, "%s: %s", cur, strerror(errno));
-    bool db = S_ISDIR(sb.st_mode), dc = S_ISDIR(sc.st_mode);
-    if (db != dc)
-        return rw_fail(err, RW_EUSAGE, "%s is %s but %s is %s: compare two files or two "
-                       "directories", base, db ? "a directory" : "a file", cur,
-                       dc ? "a directory" : "a file");
-    if (db)
-        return diff_dirs(d, base, cur, err);
-    rw_table *tb, *tc;
-    rw_status st = read_two(base, cur, &tb, &tc, err);
-    if (st != RW_OK)
-        return st;
-    char *name = rw_basename(cur, false);
-    if (!name) {
-        table_free(tb);
-        table_free(tc);
-        return rw_fail(err, RW_ENOMEM, "out of memory");
-    }
-    st = add_pair(d, name, base, cur, tb, tc, false, err);
-    free(name);
-    return st;
-}
 
 /* ------------------------------------------------------------- ordering */
 
@@ -813,15 +591,23 @@ rw_status diff_finish(rw_diff *d, rw_err *err)
     return RW_OK;
 }
 
-char *diff_key(const rw_diff *d, size_t i)
+size_t diff_rec_row(const rw_diff *d, const drec *r, const rw_table **t, const long **k)
 {
-    const drec *r = &d->recs[i];
     const dpair *p = &d->pairs[r->pair];
     if (r->rb == SIZE_MAX && r->rc == SIZE_MAX)
+        return SIZE_MAX;
+    *t = r->rb != SIZE_MAX ? p->b : p->c;
+    *k = r->rb != SIZE_MAX ? p->kb : p->kc;
+    return r->rb != SIZE_MAX ? r->rb : r->rc;
+}
+
+char *diff_key(const rw_diff *d, size_t i)
+{
+    const rw_table *t;
+    const long *k;
+    size_t row = diff_rec_row(d, &d->recs[i], &t, &k);
+    if (row == SIZE_MAX)
         return rw_strdup("");
-    const rw_table *t = r->rb != SIZE_MAX ? p->b : p->c;
-    const long *k = r->rb != SIZE_MAX ? p->kb : p->kc;
-    size_t row = r->rb != SIZE_MAX ? r->rb : r->rc;
     char *s = NULL;
     if (asprintf(&s, "%s=%s %s=%s %s=%s %s=%s", t->cols[k[0]], table_cell(t, row, (size_t)k[0]),
                  t->cols[k[1]], table_cell(t, row, (size_t)k[1]), t->cols[k[2]],
@@ -829,328 +615,4 @@ char *diff_key(const rw_diff *d, size_t i)
                  table_cell(t, row, (size_t)k[3])) < 0)
         return NULL;
     return s;
-}
-
-/* --------------------------------------------------------------- report */
-
-static const char *kind_name(rw_diff_kind k)
-{
-    static const char *const names[] = {"table_missing", "table_extra", "column_missing",
-                                        "column_extra",  "value",       "label",
-                                        "row_missing",   "row_extra"};
-    return names[k];
-}
-
-/* "%.3g" of a finite number, "nan"/"inf" otherwise. */
-static char *g3(char *buf, double x, bool sign)
-{
-    if (isnan(x))
-        return strcpy(buf, "nan");
-    snprintf(buf, 32, sign ? "%+.3g" : "%.3g", x);
-    return buf;
-}
-
-/* The tolerance settings, one line. */
-static void put_tolerance(const rw_diff *d, FILE *f, bool md)
-{
-    char a[32], b[32];
-    fprintf(f, md ? "|current − baseline| ≤ atol + rtol·|baseline|, rtol %s, atol %s"
-                  : "|current - baseline| <= atol + rtol*|baseline|: rtol %s, atol %s",
-            g3(a, d->o.rtol, false), g3(b, d->o.atol, false));
-    for (size_t i = 0; i < d->o.ntols; i++) {
-        const rw_tol *t = &d->o.tols[i];
-        fprintf(f, "%s%s: rtol %s", i ? ", " : "; ", t->metric, g3(a, t->rtol, false));
-        if (!isnan(t->atol))
-            fprintf(f, " atol %s", g3(b, t->atol, false));
-    }
-    if (d->o.allow_missing)
-        fputs(md ? "; rows, columns and tables on one side allowed"
-                 : "; rows, columns and tables on one side allowed (--allow-missing)",
-              f);
-}
-
-/* How a report writes a name: escaped by table.h's rule for the format
- * (text reports take the tsv form, so that a name cannot split a line), or
- * as is (NAME_RAW) into a cell that table_write escapes. */
-enum { NAME_RAW = -1 };
-
-static void put_name(FILE *f, const char *s, int esc)
-{
-    if (esc == NAME_RAW)
-        fputs(s, f);
-    else
-        table_put_text(f, s, (rw_tformat)esc);
-}
-
-/* What the difference is, in words (text and md), names escaped by esc. */
-static void put_what(const rw_diff *d, size_t i, FILE *f, int esc)
-{
-    const rw_difference *x = &d->recs[i].d;
-    char a[32], b[32], c[32];
-    switch (x->kind) {
-    case RW_DK_TABLE_MISSING: fputs("table only in the baseline", f); break;
-    case RW_DK_TABLE_EXTRA: fputs("table only in the current tables", f); break;
-    case RW_DK_COL_MISSING:
-    case RW_DK_COL_EXTRA:
-        fputs("column ", f);
-        put_name(f, x->column, esc);
-        fputs(x->kind == RW_DK_COL_MISSING ? " only in the baseline"
-                                           : " only in the current table", f);
-        break;
-    case RW_DK_ROW_MISSING: fputs("row only in the baseline", f); break;
-    case RW_DK_ROW_EXTRA: fputs("row only in the current table", f); break;
-    case RW_DK_LABEL:
-    case RW_DK_VALUE:
-        put_name(f, x->column, esc);
-        fputs(": baseline ", f);
-        put_name(f, *x->base || x->kind == RW_DK_LABEL ? x->base : "(empty)", esc);
-        fputs(", current ", f);
-        put_name(f, *x->cur || x->kind == RW_DK_LABEL ? x->cur : "(empty)", esc);
-        if (x->kind == RW_DK_LABEL)
-            break;
-        if (!isnan(x->diff))
-            fprintf(f, " (diff %s, %s%%; tolerance %s)", g3(a, x->diff, true),
-                    g3(b, 100 * x->rel_diff, true), g3(c, x->tol, false));
-        break;
-    }
-}
-
-static void put_counts(const rw_diff *d, FILE *f, const char *pre, const char *sep, int esc)
-{
-    const rw_diff_counts *n = &d->counts;
-    if (d->npairs > 1 || n->tables_missing || n->tables_extra) {
-        fprintf(f, "%stables%s%zu compared, %zu only in the baseline, %zu only in the current",
-                pre, sep, n->tables, n->tables_missing, n->tables_extra);
-        if (n->tables_skipped) {
-            fprintf(f, "; %zu skipped, without key columns:", n->tables_skipped);
-            for (size_t i = 0; i < d->npairs; i++)
-                if (d->pairs[i].skipped) {
-                    fputc(' ', f);
-                    put_name(f, d->pairs[i].name, esc);
-                }
-        }
-        fputc('\n', f);
-    }
-    fprintf(f, "%srows%s%zu matched, %zu only in the baseline, %zu only in the current\n", pre,
-            sep, n->rows_matched, n->rows_missing, n->rows_extra);
-    if (n->cols_missing || n->cols_extra)
-        fprintf(f, "%scolumns%s%zu only in the baseline, %zu only in the current\n", pre, sep,
-                n->cols_missing, n->cols_extra);
-    fprintf(f, "%svalues%s%zu compared, %zu beyond tolerance", pre, sep, n->values,
-            n->values_beyond);
-    if (n->labels_differ)
-        fprintf(f, "; %zu descriptive cells differ", n->labels_differ);
-    fputc('\n', f);
-}
-
-static void write_text(const rw_diff *d, FILE *f, size_t max_show, const char *bn,
-                       const char *cn)
-{
-    size_t nd = d->counts.differences;
-    fputs("rw-diff: ", f);
-    put_name(f, bn, RW_TF_TSV);
-    fputs(" vs ", f);
-    put_name(f, cn, RW_TF_TSV);
-    if (nd)
-        fprintf(f, ": %zu difference%s\n", nd, nd == 1 ? "" : "s");
-    else
-        fputs(": no differences\n", f);
-    put_counts(d, f, "  ", ": ", RW_TF_TSV);
-    fputs("  tolerance: ", f);
-    put_tolerance(d, f, false);
-    fputc('\n', f);
-    if (!d->nrecs)
-        return;
-    size_t show = max_show && max_show < d->nrecs ? max_show : d->nrecs;
-    fprintf(f, "differences, worst first:\n");
-    for (size_t i = 0; i < show; i++) {
-        char *key = diff_key(d, i);
-        fputs("  ", f);
-        put_name(f, d->recs[i].d.table, RW_TF_TSV);
-        fputs(": ", f);
-        if (key && *key) {
-            put_name(f, key, RW_TF_TSV);
-            fputs(": ", f);
-        }
-        put_what(d, i, f, RW_TF_TSV);
-        fputc('\n', f);
-        free(key);
-    }
-    if (show < d->nrecs)
-        fprintf(f, "  ... and %zu more (--show 0 lists them all)\n", d->nrecs - show);
-}
-
-static rw_status write_md(const rw_diff *d, FILE *f, size_t max_show, const char *bn,
-                          const char *cn)
-{
-    size_t nd = d->counts.differences;
-    if (nd)
-        fprintf(f, "### rw-diff: %zu difference%s\n\n", nd, nd == 1 ? "" : "s");
-    else
-        fputs("### rw-diff: no differences\n\n", f);
-    /* Names escaped, not in code spans: a backtick in one would end the span. */
-    fputs("Baseline ", f);
-    put_name(f, bn, RW_TF_MD);
-    fputs(", current ", f);
-    put_name(f, cn, RW_TF_MD);
-    fputs(".\n\n", f);
-    put_counts(d, f, "- ", ": ", RW_TF_MD);
-    fputs("- tolerance: ", f);
-    put_tolerance(d, f, true);
-    fputs("\n", f);
-    if (!d->nrecs)
-        return ferror(f) ? RW_EIO : RW_OK;
-    fputc('\n', f);
-    static const char *const cols[] = {"table", "key", "column", "baseline", "current",
-                                       "diff",  "rel. diff", "tolerance"};
-    rw_table *t = table_new(cols, 8);
-    if (!t)
-        return RW_ENOMEM;
-    for (long c = 3; c < 8; c++)
-        table_set_numeric(t, c, true);
-    size_t show = max_show && max_show < d->nrecs ? max_show : d->nrecs;
-    rw_err err = {{0}};
-    rw_status st = RW_OK;
-    for (size_t i = 0; i < show && st == RW_OK; i++) {
-        const rw_difference *x = &d->recs[i].d;
-        char *key = diff_key(d, i), a[32];
-        char *what = NULL;
-        size_t wl = 0;
-        const char *base = x->base, *cur = x->cur, *column = x->column ? x->column : "";
-        if (x->kind != RW_DK_VALUE && x->kind != RW_DK_LABEL) {
-            FILE *m = open_memstream(&what, &wl);
-            if (m) {
-                put_what(d, i, m, NAME_RAW);
-                fclose(m);
-            }
-            column = what ? what : "";
-            base = cur = "";
-        }
-        bool num = x->kind == RW_DK_VALUE && !isnan(x->diff);
-        char dv[32], rel[40], tol[32];
-        if (num) {
-            g3(dv, x->diff, true);
-            snprintf(rel, sizeof rel, "%s%%", g3(a, 100 * x->rel_diff, true));
-            g3(tol, x->tol, false);
-        }
-        const char *cells[] = {x->table, key ? key : "", column, base, cur,
-                               num ? dv : "", num ? rel : "", num ? tol : ""};
-        st = table_add_row(t, cells, &err);
-        free(key);
-        free(what);
-    }
-    if (st == RW_OK)
-        st = table_write(t, f, RW_TF_MD);
-    table_free(t);
-    if (st == RW_OK && show < d->nrecs)
-        fprintf(f, "\n… and %zu more.\n", d->nrecs - show);
-    return st == RW_OK && ferror(f) ? RW_EIO : st;
-}
-
-/* A derived number (diff, tolerance) to 6 significant digits, which is all
- * they carry; the cells themselves go out as written. null when not finite
- * (JSON has no nan). */
-static void json_num(FILE *f, double x)
-{
-    if (isfinite(x))
-        fprintf(f, "%.6g", x);
-    else
-        fputs("null", f);
-}
-
-/* Streams the report: {"baseline", "current", "equal", "counts", "tolerance",
- * "differences": [...]}; differences worst first. */
-static rw_status write_json(const rw_diff *d, FILE *f, const char *bn, const char *cn)
-{
-    const rw_diff_counts *n = &d->counts;
-    fputs("{\n  \"baseline\": ", f);
-    table_put_text(f, bn, RW_TF_JSON);
-    fputs(",\n  \"current\": ", f);
-    table_put_text(f, cn, RW_TF_JSON);
-    fprintf(f, ",\n  \"equal\": %s,\n  \"counts\": {", n->differences ? "false" : "true");
-    const struct { const char *k; size_t v; } kv[] = {
-        {"differences", n->differences}, {"tables", n->tables},
-        {"tables_missing", n->tables_missing}, {"tables_extra", n->tables_extra},
-        {"tables_skipped", n->tables_skipped},
-        {"rows_matched", n->rows_matched}, {"rows_missing", n->rows_missing},
-        {"rows_extra", n->rows_extra}, {"columns_missing", n->cols_missing},
-        {"columns_extra", n->cols_extra}, {"values", n->values},
-        {"values_beyond", n->values_beyond}, {"labels_differ", n->labels_differ},
-    };
-    for (size_t i = 0; i < sizeof kv / sizeof *kv; i++)
-        fprintf(f, "%s\"%s\": %zu", i ? ", " : "", kv[i].k, kv[i].v);
-    fputs("},\n  \"tolerance\": {\"rtol\": ", f);
-    json_num(f, d->o.rtol);
-    fputs(", \"atol\": ", f);
-    json_num(f, d->o.atol);
-    fputs(", \"metrics\": {", f);
-    for (size_t i = 0; i < d->o.ntols; i++) {
-        fputs(i ? ", " : "", f);
-        table_put_text(f, d->o.tols[i].metric, RW_TF_JSON);
-        fputs(": {\"rtol\": ", f);
-        json_num(f, d->o.tols[i].rtol);
-        fputs(", \"atol\": ", f);
-        json_num(f, isnan(d->o.tols[i].atol) ? d->o.atol : d->o.tols[i].atol);
-        fputc('}', f);
-    }
-    fprintf(f, "}, \"allow_missing\": %s},\n  \"differences\": [",
-            d->o.allow_missing ? "true" : "false");
-    for (size_t i = 0; i < d->nrecs; i++) {
-        const drec *r = &d->recs[i];
-        const rw_difference *x = &r->d;
-        fputs(i ? ",\n    {\"kind\": " : "\n    {\"kind\": ", f);
-        table_put_text(f, kind_name(x->kind), RW_TF_JSON);
-        fputs(", \"table\": ", f);
-        table_put_text(f, x->table, RW_TF_JSON);
-        if (r->rb != SIZE_MAX || r->rc != SIZE_MAX) {
-            const dpair *p = &d->pairs[r->pair];
-            const rw_table *t = r->rb != SIZE_MAX ? p->b : p->c;
-            const long *k = r->rb != SIZE_MAX ? p->kb : p->kc;
-            size_t row = r->rb != SIZE_MAX ? r->rb : r->rc;
-            fputs(", \"key\": {", f);
-            for (int j = 0; j < NKEY; j++) {
-                fputs(j ? ", " : "", f);
-                table_put_text(f, t->cols[k[j]], RW_TF_JSON);
-                fputs(": ", f);
-                table_put_text(f, table_cell(t, row, (size_t)k[j]), RW_TF_JSON);
-            }
-            fputc('}', f);
-        }
-        if (x->column) {
-            fputs(", \"column\": ", f);
-            table_put_text(f, x->column, RW_TF_JSON);
-        }
-        if (x->kind == RW_DK_VALUE || x->kind == RW_DK_LABEL) {
-            fputs(", \"baseline\": ", f);
-            table_put_text(f, x->base, RW_TF_JSON);
-            fputs(", \"current\": ", f);
-            table_put_text(f, x->cur, RW_TF_JSON);
-        }
-        if (x->kind == RW_DK_VALUE) {
-            fputs(", \"diff\": ", f);
-            json_num(f, x->diff);
-            fputs(", \"rel_diff\": ", f);
-            json_num(f, x->rel_diff);
-            fputs(", \"tolerance\": ", f);
-            json_num(f, x->tol);
-        }
-        fputc('}', f);
-    }
-    fputs(d->nrecs ? "\n  ]\n}\n" : "]\n}\n", f);
-    return ferror(f) ? RW_EIO : RW_OK;
-}
-
-rw_status diff_write(const rw_diff *d, FILE *f, rw_diff_format fmt, size_t max_show,
-                     const char *base_name, const char *cur_name)
-{
-    switch (fmt) {
-    case RW_DF_TEXT:
-        write_text(d, f, max_show, base_name, cur_name);
-        return ferror(f) ? RW_EIO : RW_OK;
-    case RW_DF_MD:
-        return write_md(d, f, max_show, base_name, cur_name);
-    case RW_DF_JSON:
-        return write_json(d, f, base_name, cur_name);
-    }
-    return RW_EUSAGE;
 }

@@ -13,6 +13,17 @@
  * nan agrees with nan, inf with inf of the same sign, empty with empty, and
  * nothing else with those; a tolerance of inf skips the metric. Rows,
  * columns and tables on one side only are differences unless allowed.
+ *
+ * Files: diff.c (the engine), diff_walk.c (files and directories, diff_paths),
+ * diff_report.c (diff_write); diff_impl.h holds their private state.
+ *
+ * Ownership: an rw_diff (diff_new, freed by diff_free) owns every table
+ * given to it or read by it, the names and paths of its pairs, and its list
+ * of differences. The options it is made with are copied, the arrays they
+ * point to borrowed: they must outlive it. Pointers it hands out
+ * (diff_counts, diff_get and the strings in an rw_difference) point into it
+ * and live as long as it does, except that diff_finish reorders the
+ * differences: take diff_get's pointers after it.
  */
 #ifndef RW_DIFF_H
 #define RW_DIFF_H
@@ -61,7 +72,8 @@ typedef struct {
     size_t differences;  /* the ones that fail the gate (all but allowed ones) */
 } rw_diff_counts;
 
-/* One difference, valid while its rw_diff lives. */
+/* One difference, valid while its rw_diff lives (its strings point into the
+ * rw_diff's tables and names). */
 typedef struct {
     rw_diff_kind kind;
     const char *table;         /* the table's name (relative path in a directory) */
@@ -77,12 +89,14 @@ typedef struct {
 typedef struct rw_diff rw_diff;
 
 /* New comparison with options o (copied, not the arrays it points to, which
- * must outlive it). NULL when out of memory. */
+ * must outlive it). The caller's, freed with diff_free; NULL when out of
+ * memory. */
 rw_diff *diff_new(const rw_diff_opts *o);
 void diff_free(rw_diff *d);
 
-/* Compares base with cur under name (for messages), taking ownership of
- * both tables; either may be NULL for a table on one side only. RW_EDATA for
+/* Compares base with cur under name (for messages, copied), taking
+ * ownership of both tables, also on failure; either may be NULL for a table
+ * on one side only. RW_EDATA for
  * a table that lacks its key columns, a metric cell that is not a number, a
  * key that appears twice, or tables of different kinds. */
 rw_status diff_add(rw_diff *d, const char *name, rw_table *base, rw_table *cur, rw_err *err);
@@ -101,6 +115,10 @@ rw_status diff_paths(rw_diff *d, const char *base, const char *cur, rw_err *err)
  * serves directories with different tables). Call once, after the last diff_add/diff_paths. */
 rw_status diff_finish(rw_diff *d, rw_err *err);
 
+/* The counts so far (a pointer into d, kept up to date by diff_add and
+ * diff_paths), the number of differences, and difference i < diff_ndiff
+ * (a pointer into d: valid until the next diff_add, diff_paths or
+ * diff_finish, which may move the list, and never after diff_free). */
 const rw_diff_counts *diff_counts(const rw_diff *d);
 size_t diff_ndiff(const rw_diff *d);
 const rw_difference *diff_get(const rw_diff *d, size_t i);
@@ -113,7 +131,8 @@ typedef enum { RW_DF_TEXT, RW_DF_MD, RW_DF_JSON } rw_diff_format;
 
 /* The report: counts, tolerances, then the differences worst first (text
  * and md: at most max_show of them, 0 for all; json: all). base_name and
- * cur_name name the two sides in the report. */
+ * cur_name name the two sides in the report. Writes to f (the caller's,
+ * not closed); RW_EIO when a write to it failed. */
 rw_status diff_write(const rw_diff *d, FILE *f, rw_diff_format fmt, size_t max_show,
                      const char *base_name, const char *cur_name);
 

@@ -9,6 +9,7 @@
 #include "analyzers/tables/stats.h"
 
 #include "io/spectrum.h"
+#include "io/table_keys.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -147,6 +148,29 @@ void rw_summarize(const double *v, size_t n, rw_summary *out)
     *out = s;
 }
 
+/* ------------------------------------------------- means over layers */
+
+rw_status rw_layer_means(const void *items, size_t n, const rw_layer_groups *g, rw_err *err)
+{
+    double *vals = rw_calloc(n ? n : 1, sizeof *vals, err);
+    if (!vals)
+        return RW_ENOMEM;
+    const char *base = items;
+    rw_status st = RW_OK;
+    for (size_t i = 0; i < n && st == RW_OK;) {
+        const void *first = base + i * g->size;
+        size_t j = i;
+        for (; j < n && g->same(first, base + j * g->size); j++)
+            vals[j - i] = g->value(base + j * g->size);
+        rw_summary s;
+        rw_summarize(vals, j - i, &s);
+        st = g->point(g->ctx, first, &s, err);
+        i = j;
+    }
+    free(vals);
+    return st;
+}
+
 /* ------------------------------------------------------ default rows */
 
 static char *row_key(const rw_table *t, size_t r, const long *c)
@@ -162,13 +186,13 @@ static char *row_key(const rw_table *t, size_t r, const long *c)
 
 rw_status rw_default_rows(const rw_table *t, bool *keep, rw_err *err)
 {
-    static const char *const need[] = {"run", "step", "tensor", "component"};
-    long c[4];
+    long c[RW_NROW_KEY]; /* run, step, tensor, component */
     for (size_t r = 0; r < t->nrows; r++)
         keep[r] = false;
-    for (int i = 0; i < 4; i++)
-        if ((c[i] = table_col(t, need[i])) < 0)
-            return rw_fail(err, RW_EDATA, "table has no column '%s'", need[i]);
+    int miss = table_find_keys(t, table_row_key, RW_NROW_KEY, c);
+    if (miss >= 0)
+        return rw_fail(err, RW_EDATA, "table has no column '%s'",
+                       table_key_names[table_row_key[miss]]);
     char **full = NULL;
     size_t nfull = 0;
     bool any_lora = false;
@@ -233,6 +257,39 @@ static int cmp_item(const void *a, const void *b)
     return r;
 }
 
+/* rw_aggregate's points: a layer of one (step, run, module, component). */
+static bool agg_same(const void *a, const void *b)
+{
+    const agg_item *x = a, *y = b;
+    return x->step == y->step && !strcmp(x->run, y->run) && !strcmp(x->module, y->module) &&
+           !strcmp(x->component, y->component);
+}
+
+static double agg_value(const void *item)
+{
+    return ((const agg_item *)item)->v;
+}
+
+typedef struct {
+    rw_agg *a;
+    size_t n;
+} agg_out;
+
+static rw_status agg_point(void *ctx, const void *first, const rw_summary *s, rw_err *err)
+{
+    agg_out *ao = ctx;
+    const agg_item *it = first;
+    rw_agg *g = &ao->a[ao->n++];
+    g->run = rw_strdup(it->run);
+    g->module = rw_strdup(it->module);
+    g->component = rw_strdup(it->component);
+    g->step = it->step;
+    g->s = *s;
+    if (!g->run || !g->module || !g->component)
+        return rw_fail(err, RW_ENOMEM, "out of memory");
+    return RW_OK;
+}
+
 rw_status rw_aggregate(const rw_table *t, const char *metric, const char *component,
                        rw_agg **out, size_t *nout, rw_err *err)
 {
@@ -241,11 +298,11 @@ rw_status rw_aggregate(const rw_table *t, const char *metric, const char *compon
     long cm = table_col(t, metric);
     if (cm < 0)
         return rw_fail(err, RW_ENOTFOUND, "table has no column '%s'", metric);
-    static const char *const need[] = {"run", "step", "module", "component"};
+    static const rw_key_col need[] = {RW_KEY_RUN, RW_KEY_STEP, RW_KEY_MODULE, RW_KEY_COMPONENT};
     long c[4];
-    for (int i = 0; i < 4; i++)
-        if ((c[i] = table_col(t, need[i])) < 0)
-            return rw_fail(err, RW_EDATA, "table has no column '%s'", need[i]);
+    int miss = table_find_keys(t, need, 4, c);
+    if (miss >= 0)
+        return rw_fail(err, RW_EDATA, "table has no column '%s'", table_key_names[need[miss]]);
     agg_item *it = rw_calloc(t->nrows ? t->nrows : 1, sizeof *it, err);
     bool *dflt = rw_calloc(t->nrows ? t->nrows : 1, sizeof *dflt, err);
     if (!it || !dflt) {
@@ -286,43 +343,21 @@ rw_status rw_aggregate(const rw_table *t, const char *metric, const char *compon
         return st;
     }
     qsort(it, ni, sizeof *it, cmp_item);
-    rw_agg *a = rw_calloc(ni ? ni : 1, sizeof *a, err);
-    double *vals = rw_calloc(ni ? ni : 1, sizeof *vals, err);
-    size_t na = 0;
-    if (!a || !vals) {
-        free(a);
-        free(vals);
+    agg_out ao = {rw_calloc(ni ? ni : 1, sizeof *ao.a, err), 0};
+    if (!ao.a) {
         free(it);
         return RW_ENOMEM;
     }
-    for (size_t i = 0; i < ni;) {
-        size_t j = i;
-        while (j < ni && it[j].step == it[i].step && !strcmp(it[j].run, it[i].run) &&
-               !strcmp(it[j].module, it[i].module) && !strcmp(it[j].component, it[i].component)) {
-            vals[j - i] = it[j].v;
-            j++;
-        }
-        rw_agg *g = &a[na++];
-        g->run = rw_strdup(it[i].run);
-        g->module = rw_strdup(it[i].module);
-        g->component = rw_strdup(it[i].component);
-        g->step = it[i].step;
-        rw_summarize(vals, j - i, &g->s);
-        if (!g->run || !g->module || !g->component) {
-            st = rw_fail(err, RW_ENOMEM, "out of memory");
-            break;
-        }
-        i = j;
-    }
-    free(vals);
+    const rw_layer_groups g = {sizeof *it, agg_same, agg_value, agg_point, &ao};
+    st = rw_layer_means(it, ni, &g, err);
     free(it);
-    if (st != RW_OK) {
-        rw_agg_free(a, na);
-        return st;
+    if (st == RW_OK) {
+        *out = ao.a;
+        *nout = ao.n;
+    } else {
+        rw_agg_free(ao.a, ao.n);
     }
-    *out = a;
-    *nout = na;
-    return RW_OK;
+    return st;
 }
 
 void rw_agg_free(rw_agg *a, size_t n)

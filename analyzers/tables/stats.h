@@ -1,7 +1,12 @@
 /*
  * stats.h — the statistics rw-compare and rw-plot share: Student t
- * quantiles, mean / sd / 95% t-interval, and the aggregation of a per-layer
- * metric table into one value per (run, module, component, step).
+ * quantiles, mean / sd / 95% t-interval, the mean over layers (the one
+ * reduction of per-layer values into points), and the aggregation of a
+ * per-layer metric table into one value per (run, module, component, step).
+ *
+ * Owns nothing between calls. rw_aggregate's result is the caller's (freed
+ * with rw_agg_free), its strings copied out of the table; rw_layer_means
+ * lends its callback the caller's own items, valid during the call only.
  */
 #ifndef RW_STATS_H
 #define RW_STATS_H
@@ -26,6 +31,25 @@ typedef struct {
  * for mixed signs) and sd, lo, hi nan. */
 void rw_summarize(const double *v, size_t n, rw_summary *out);
 
+/* The mean over layers, the one reduction of per-layer values into points
+ * (rw-compare's points, rw_aggregate's): items[0..n-1], g->size bytes each,
+ * sorted so that the layers of one point are adjacent, in the order their
+ * values are to be summed. g->same(first, x): x is a layer of the point
+ * that starts at first; g->value(x): a layer's value. g->point(g->ctx,
+ * first, s, err) receives each point in order, its first item (a pointer
+ * into items) and the rw_summarize of its layers' values; a status other
+ * than RW_OK from it stops the walk and is returned. RW_ENOMEM when the
+ * scratch space (n doubles) cannot be had. */
+typedef struct {
+    size_t size;
+    bool (*same)(const void *first, const void *x);
+    double (*value)(const void *x);
+    rw_status (*point)(void *ctx, const void *first, const rw_summary *s, rw_err *err);
+    void *ctx;
+} rw_layer_groups;
+
+rw_status rw_layer_means(const void *items, size_t n, const rw_layer_groups *g, rw_err *err);
+
 /* Marks (keep[r] = true) the rows of a per-layer table (key columns run,
  * step, tensor, component) that carry a matrix's default component, as the
  * analyzers choose it: weight (plain tensors), full (adapted ones), ov and
@@ -42,11 +66,13 @@ typedef struct {
 } rw_agg;
 
 /* Aggregates column `metric` of a per-layer table (DESIGN.md key columns)
- * over layers, per (run, module, component, step). component: a name, or
- * NULL for each matrix's default (rw_default_rows).
+ * over layers (rw_layer_means, layers in row order), per (run, module,
+ * component, step). component: a name, or NULL for each matrix's default
+ * (rw_default_rows).
  * Result sorted by module, component, step, run. RW_ENOTFOUND when the table
  * lacks the metric column; RW_EDATA when a needed key column is missing or
- * a cell is not a number. */
+ * a cell is not a number. *out (*n entries, its strings copied) is the
+ * caller's: free it with rw_agg_free; NULL and 0 on failure. */
 rw_status rw_aggregate(const rw_table *t, const char *metric, const char *component,
                        rw_agg **out, size_t *n, rw_err *err);
 void rw_agg_free(rw_agg *a, size_t n);
