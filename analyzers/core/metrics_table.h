@@ -9,7 +9,7 @@
 #define RW_METRICS_TABLE_H
 
 #include "analyzers/core/metrics.h"
-#include "analyzers/core/pipeline.h" /* rw_spectrum */
+#include "io/spectrum.h"
 #include "io/table.h"
 
 /* The key columns of DESIGN.md followed by the named metric columns (and

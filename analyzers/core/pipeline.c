@@ -5,6 +5,7 @@
  */
 #include "analyzers/core/pipeline.h"
 #include "analyzers/core/ring.h"
+#include "analyzers/core/spectral.h"
 
 #include "io/table_keys.h"
 

@@ -7,12 +7,10 @@
 #ifndef RW_PIPELINE_H
 #define RW_PIPELINE_H
 
-#include "io/ckpt.h"
 #include "analyzers/core/items.h"
+#include "io/ckpt.h"
 #include "io/run.h"
-#include "analyzers/core/spectral.h"
 #include "io/spectrum.h"
-#include "io/table.h"
 
 typedef struct {
     rw_select sel;

@@ -50,16 +50,6 @@ static rw_status read_two(const char *bpath, const char *cpath, rw_table **b, rw
     return RW_OK;
 }
 
-/* "a/b", or b when a is empty. New string; NULL when out of memory. */
-static char *join(const char *a, const char *b)
-{
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *s = malloc(n);
-    if (s)
-        snprintf(s, n, "%s%s%s", a, *a ? "/" : "", b);
-    return s;
-}
-
 static bool is_table_name(const char *name)
 {
     size_t n = strlen(name);
@@ -83,7 +73,7 @@ static void str_list_free(str_list *l)
 static rw_status list_tables(const char *root, const char *rel, int depth, str_list *out,
                              rw_err *err)
 {
-    char *dir = *rel ? join(root, rel) : rw_strdup(root);
+    char *dir = *rel ? rw_path_join(root, rel) : rw_strdup(root);
     if (!dir)
         return rw_fail(err, RW_ENOMEM, "out of memory");
     DIR *dh = opendir(dir);
@@ -97,7 +87,7 @@ static rw_status list_tables(const char *root, const char *rel, int depth, str_l
     while (st == RW_OK && (e = readdir(dh))) {
         if (e->d_name[0] == '.')
             continue;
-        char *sub = join(rel, e->d_name), *full = join(dir, e->d_name);
+        char *sub = rw_path_join(rel, e->d_name), *full = rw_path_join(dir, e->d_name);
         if (!sub || !full) {
             free(sub);
             free(full);
@@ -122,11 +112,6 @@ static rw_status list_tables(const char *root, const char *rel, int depth, str_l
     return st;
 }
 
-static int cmp_strp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static rw_status diff_dirs(rw_diff *d, const char *base, const char *cur, rw_err *err)
 {
     str_list lb = {0}, lc = {0};
@@ -138,14 +123,15 @@ static rw_status diff_dirs(rw_diff *d, const char *base, const char *cur, rw_err
                      base, cur);
     if (st == RW_OK) {
         if (lb.n)
-            qsort(lb.v, lb.n, sizeof *lb.v, cmp_strp);
+            qsort(lb.v, lb.n, sizeof *lb.v, rw_cmp_str);
         if (lc.n)
-            qsort(lc.v, lc.n, sizeof *lc.v, cmp_strp);
+            qsort(lc.v, lc.n, sizeof *lc.v, rw_cmp_str);
     }
     for (size_t i = 0, j = 0; st == RW_OK && (i < lb.n || j < lc.n);) {
         int c = i == lb.n ? 1 : j == lc.n ? -1 : strcmp(lb.v[i], lc.v[j]);
         const char *name = c <= 0 ? lb.v[i] : lc.v[j];
-        char *bp = c <= 0 ? join(base, name) : NULL, *cp = c >= 0 ? join(cur, name) : NULL;
+        char *bp = c <= 0 ? rw_path_join(base, name) : NULL;
+        char *cp = c >= 0 ? rw_path_join(cur, name) : NULL;
         if ((c <= 0 && !bp) || (c >= 0 && !cp)) {
             free(bp);
             free(cp);
