@@ -292,7 +292,8 @@ rw_status plot_metric_load(const char *const *paths, size_t npaths, const rw_plo
     selector x;
     selector_init(&x, s, o);
     rw_status st = sel_src(s, paths, npaths, err);
-    const char *pcols[] = {"run", "step", "tensor", "layer", "module", "component", m->metric};
+    const char *pcols[] = {table_key_names[RW_KEY_RUN], table_key_names[RW_KEY_STEP], table_key_names[RW_KEY_TENSOR], table_key_names[RW_KEY_LAYER],
+                           table_key_names[RW_KEY_MODULE], table_key_names[RW_KEY_COMPONENT], m->metric};
     if (st == RW_OK && !(m->t = table_new(pcols, 7)))
         st = rw_fail(err, RW_ENOMEM, "out of memory");
     size_t cap = 0, kcap = 0;
@@ -302,11 +303,9 @@ rw_status plot_metric_load(const char *const *paths, size_t npaths, const rw_plo
         rw_table *t = NULL;
         if ((st = table_read(paths[f], &t, err)) != RW_OK)
             break;
-        static const char *const need[] = {"run", "step", "layer", "module", "component"};
         long c[6];
-        const char *names[6];
-        memcpy(names, need, sizeof need);
-        names[5] = m->metric;
+        const char *names[6] = {table_key_names[RW_KEY_RUN], table_key_names[RW_KEY_STEP], table_key_names[RW_KEY_LAYER],
+                                table_key_names[RW_KEY_MODULE], table_key_names[RW_KEY_COMPONENT], m->metric};
         if (t->nrows == 0)
             st = rw_fail(err, RW_EDATA, "%s: table has no rows", paths[f]);
         else
@@ -493,8 +492,9 @@ static rw_status spec_from_table(spec_ctx *c, const char *path, rw_err *err)
     rw_status st = table_read(path, &t, err);
     if (st != RW_OK)
         return st;
-    static const char *const need[] = {"run", "step", "tensor", "layer", "module", "component",
-                                       "i", "sigma"};
+    const char *need[] = {table_key_names[RW_KEY_RUN], table_key_names[RW_KEY_STEP], table_key_names[RW_KEY_TENSOR],
+                          table_key_names[RW_KEY_LAYER], table_key_names[RW_KEY_MODULE], table_key_names[RW_KEY_COMPONENT],
+                          "i", "sigma"};
     long col[8];
     if (t->nrows == 0)
         st = rw_fail(err, RW_EDATA, "%s: table has no rows", path);
