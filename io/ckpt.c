@@ -3,6 +3,7 @@
  * the HDF5 or safetensors back end, names, attributes, step.
  */
 #include "io/ckpt_impl.h"
+#include "io/stepname.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -230,16 +231,19 @@ int64_t ckpt_step(const rw_ckpt *c)
     if (rw_parse_i64(ckpt_attr(c, "step"), &v)) /* checked at open */
         return v;
     if (c->group)
-        return rw_last_integer(c->group);
+        return rw_step_from_name(c->group);
     char *base = rw_basename(c->path, true);
-    int64_t s = base ? rw_last_integer(base) : -1;
+    int64_t s = base ? rw_step_from_name(base) : -1;
     free(base);
     if (s >= 0)
         return s;
+    /* the folder's name, links resolved: latest/ is the step_<N>/ it names */
     char *dir = rw_dirname(c->path);
-    char *dbase = dir ? rw_basename(dir, false) : NULL;
-    s = dbase ? rw_last_integer(dbase) : -1;
+    char *real = dir ? realpath(dir, NULL) : NULL;
+    char *dbase = rw_basename(real ? real : dir ? dir : ".", false);
+    s = dbase ? rw_step_from_name(dbase) : -1;
     free(dir);
+    free(real);
     free(dbase);
     return s;
 }

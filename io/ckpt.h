@@ -83,9 +83,11 @@ const char *ckpt_attr(const rw_ckpt *c, const char *key);
 /* Attribute as a number; false when absent or not a number. */
 bool ckpt_attr_double(const rw_ckpt *c, const char *key, double *out);
 
-/* Step: the `step` attribute, else the last integer in the file name, else
- * in the parent directory's name; -1 when none of them has one. (A step
- * attribute that is not a whole number in 0 .. 2^53 fails ckpt_open.) */
+/* Step: the `step` attribute (PyTorch: the step, global_step or epoch entry
+ * of a checkpoint dict), else the step of the HDF5 group's name, of the file
+ * name, or of the parent folder's name (links resolved), each only when
+ * step-like (stepname.h); -1 when none of them has one. (A step attribute
+ * that is not a whole number in 0 .. 2^53 fails ckpt_open.) */
 int64_t ckpt_step(const rw_ckpt *c);
 
 /* Matrix view of tensor t: rows = shape[0], cols = the product of the rest.

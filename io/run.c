@@ -4,6 +4,7 @@
 #include "io/run.h"
 
 #include "io/ckpt.h"
+#include "io/stepname.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,15 +16,39 @@
 
 bool rw_is_ckpt_name(const char *name)
 {
-    return rw_ends_with(name, ".h5", NULL) || rw_ends_with(name, ".hdf5", NULL) ||
-           rw_ends_with(name, ".safetensors", NULL) ||
-           rw_ends_with(name, ".safetensors.index.json", NULL);
+    static const char *const ext[] = {".h5",  ".hdf5", ".safetensors", ".safetensors.index.json",
+                                      ".pt",  ".pth",  ".bin",         ".ckpt"};
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
+        if (rw_ends_with(name, ext[i], NULL))
+            return true;
+    return false;
+}
+
+/* What a training framework saves beside the model in a checkpoint folder
+ * (HF Trainer: optimizer.pt, scheduler.pt, scaler.pt, rng_state*.pth,
+ * training_args.bin): never a checkpoint of the model. */
+static bool is_trainer_state(const char *name)
+{
+    static const char *const names[] = {"optimizer.pt", "optimizer.bin", "scheduler.pt",
+                                        "scheduler.bin", "scaler.pt",    "training_args.bin"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i]) == 0)
+            return true;
+    return strncmp(name, "rng_state", 9) == 0 && rw_ends_with(name, ".pth", NULL);
 }
 
 static bool is_dir(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* A symbolic link to a directory: pico-train's `latest -> step_<N>`, a
+ * second name for a checkpoint folder listed beside it. */
+static bool is_dir_link(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISLNK(st.st_mode) && is_dir(path);
 }
 
 /* A growable list of (path, group) pairs. */
@@ -159,10 +184,11 @@ static rw_status dir_shards(const char *dir, char **names, size_t n, char ***sha
     return st;
 }
 
-/* A checkpoint name of dir's listing that is not a shard of an index. */
+/* A checkpoint name of dir's listing that is not a shard of an index nor
+ * a trainer's state file. */
 static bool is_ckpt_entry(const char *name, char **shards, size_t nshards)
 {
-    if (!rw_is_ckpt_name(name))
+    if (!rw_is_ckpt_name(name) || is_trainer_state(name))
         return false;
     for (size_t i = 0; i < nshards; i++)
         if (strcmp(name, shards[i]) == 0)
@@ -170,46 +196,112 @@ static bool is_ckpt_entry(const char *name, char **shards, size_t nshards)
     return true;
 }
 
-static rw_status add_dir(ref_list *l, const char *dir, rw_err *err)
+/* The same weights saved twice in one folder (HF save_pretrained):
+ * model.safetensors (or its index) makes pytorch_model.bin redundant, and
+ * adapter_model.safetensors adapter_model.bin. */
+static bool is_redundant(const char *name, char **names, size_t n)
 {
+    static const struct {
+        const char *bin, *st, *st_index;
+    } pairs[] = {{"pytorch_model.bin", "model.safetensors", "model.safetensors.index.json"},
+                 {"adapter_model.bin", "adapter_model.safetensors", NULL}};
+    for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
+        if (strcmp(name, pairs[k].bin) != 0)
+            continue;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(names[i], pairs[k].st) == 0 ||
+                (pairs[k].st_index && strcmp(names[i], pairs[k].st_index) == 0))
+                return true;
+    }
+    return false;
+}
+
+/* The checkpoint files of a folder: every checkpoint entry, or with
+ * --data, the learning-dynamics file of a pico-train step folder. */
+static rw_status add_folder_files(ref_list *l, const char *dir, const rw_runset *rs,
+                                  rw_err *err)
+{
+    if (rs->data != RW_DATA_WEIGHTS) {
+        char name[64];
+        snprintf(name, sizeof name, "learning_dynamics/%s_gradients.pt",
+                 rs->split == RW_SPLIT_VAL ? "val" : "train");
+        char *q = rw_path_join(dir, name);
+        if (!q)
+            return rw_fail(err, RW_ENOMEM, "out of memory");
+        rw_status st = rw_exists(q) ? add_file(l, q, NULL, err)
+                                    : rw_fail(err, RW_EDATA, "%s: no %s (pico-train writes it "
+                                                             "when learning dynamics are on)",
+                                              dir, name);
+        free(q);
+        return st;
+    }
     char **names, **shards = NULL;
     size_t n, nshards = 0;
     rw_status st = list_dir(dir, &names, &n, err);
     if (st == RW_OK)
         st = dir_shards(dir, names, n, &shards, &nshards, err);
+    for (size_t j = 0; j < n && st == RW_OK; j++) {
+        if (!is_ckpt_entry(names[j], shards, nshards) || is_redundant(names[j], names, n))
+            continue;
+        char *q = rw_path_join(dir, names[j]);
+        st = q ? add_file(l, q, NULL, err) : rw_fail(err, RW_ENOMEM, "out of memory");
+        free(q);
+    }
+    free_names(names, n);
+    free_names(shards, nshards);
+    return st;
+}
+
+/* A pico-train run folder (runs/<run>) keeps its step folders in
+ * checkpoints/: the folder whose listing the run is. */
+static char *pico_checkpoints(const char *dir)
+{
+    char *c = rw_path_join(dir, "checkpoints");
+    if (c && is_dir(c) && !is_dir_link(c))
+        return c;
+    free(c);
+    return NULL;
+}
+
+static rw_status add_dir(ref_list *l, const char *dir, const rw_runset *rs, rw_err *err)
+{
+    char *pico = pico_checkpoints(dir);
+    const char *root = pico ? pico : dir;
+    char *ld = rw_path_join(dir, "learning_dynamics");
+    bool step_folder = ld && is_dir(ld);
+    free(ld);
+    if (rs->data != RW_DATA_WEIGHTS && step_folder && !pico) /* one step folder given */
+        return add_folder_files(l, dir, rs, err);
+    char **names;
+    size_t n;
+    rw_status st = list_dir(root, &names, &n, err);
+    /* the files of the folder itself (not with --data: those live in step
+     * folders only) */
+    if (st == RW_OK && rs->data == RW_DATA_WEIGHTS && !pico) {
+        rw_runset weights = *rs;
+        weights.data = RW_DATA_WEIGHTS;
+        st = add_folder_files(l, root, &weights, err);
+    }
     for (size_t i = 0; i < n && st == RW_OK; i++) {
-        char *p = rw_path_join(dir, names[i]);
+        char *p = rw_path_join(root, names[i]);
         if (!p) {
             st = rw_fail(err, RW_ENOMEM, "out of memory");
             break;
         }
-        if (is_dir(p)) {
-            /* one level down: checkpoint-500/adapter_model.safetensors */
-            char **sub, **subshards = NULL;
-            size_t m, nsubshards = 0;
-            st = list_dir(p, &sub, &m, err);
-            if (st == RW_OK)
-                st = dir_shards(p, sub, m, &subshards, &nsubshards, err);
-            for (size_t j = 0; j < m && st == RW_OK; j++) {
-                if (!is_ckpt_entry(sub[j], subshards, nsubshards))
-                    continue;
-                char *q = rw_path_join(p, sub[j]);
-                st = q ? add_file(l, q, NULL, err) : rw_fail(err, RW_ENOMEM, "out of memory");
-                free(q);
-            }
-            free_names(sub, m);
-            free_names(subshards, nsubshards);
-        } else if (is_ckpt_entry(names[i], shards, nshards)) {
-            st = add_file(l, p, NULL, err);
-        }
+        /* one level down: checkpoint-500/adapter_model.safetensors,
+         * step_500/model.safetensors; a link to a folder (latest) is a
+         * second name of one listed beside it */
+        if (is_dir(p) && !is_dir_link(p) && (rs->data == RW_DATA_WEIGHTS ||
+                                              rw_step_from_name(names[i]) >= 0))
+            st = add_folder_files(l, p, rs, err);
         free(p);
     }
     free_names(names, n);
-    free_names(shards, nshards);
     if (st == RW_OK && l->n == 0)
         st = rw_fail(err, RW_EDATA,
-                     "%s: no checkpoints (.h5, .hdf5, .safetensors) in it or one level down",
-                     dir);
+                     "%s: no checkpoints (.h5, .hdf5, .safetensors, .pt, .pth, .bin, .ckpt) in "
+                     "it or one level down", root);
+    free(pico);
     return st;
 }
 
@@ -241,7 +333,8 @@ static rw_run *find_run(rw_runset *rs, const char *label)
 }
 
 /* The run a lone checkpoint file belongs to: its directory's name, or the
- * one above when the directory is a step (checkpoint-500/model.safetensors). */
+ * one above when the directory is a step (checkpoint-500/model.safetensors),
+ * or the run folder when that is pico-train's checkpoints/. */
 static char *default_label(const char *path)
 {
     char *stem = rw_basename(path, true);
@@ -253,7 +346,7 @@ static char *default_label(const char *path)
     }
     free(rel);
     char *label = dir ? rw_basename(dir, false) : NULL;
-    if (stem && label && rw_last_integer(stem) < 0 && rw_last_integer(label) >= 0) {
+    if (stem && label && rw_step_from_name(stem) < 0 && rw_step_from_name(label) >= 0) {
         char *up = rw_dirname(dir);
         char *b = up ? rw_basename(up, false) : NULL;
         if (b && strcmp(b, ".") != 0 && strcmp(b, "/") != 0) {
@@ -266,6 +359,27 @@ static char *default_label(const char *path)
     }
     free(stem);
     free(dir);
+    return label;
+}
+
+/* The name of a folder given as a run: its own, or its parent's when it is
+ * pico-train's runs/<run>/checkpoints. */
+static char *dir_label(const char *source)
+{
+    char *real = realpath(source, NULL); /* "." and "./" name their directory */
+    char *label = rw_basename(real ? real : source, false);
+    if (label && strcmp(label, "checkpoints") == 0 && real) {
+        char *up = rw_dirname(real);
+        char *b = up ? rw_basename(up, false) : NULL;
+        if (b && strcmp(b, "/") != 0 && strcmp(b, ".") != 0) {
+            free(label);
+            label = b;
+            b = NULL;
+        }
+        free(b);
+        free(up);
+    }
+    free(real);
     return label;
 }
 
@@ -289,10 +403,8 @@ rw_status runset_add(rw_runset *rs, const char *source, const char *label, rw_er
         if (st == RW_OK && l.n == 0)
             st = rw_fail(err, RW_EUSAGE, "run list '%s' names no checkpoint", source);
     } else if (is_dir(source)) {
-        st = add_dir(&l, source, err);
-        char *real = realpath(source, NULL); /* "." and "./" name their directory */
-        deflabel = rw_basename(real ? real : source, false);
-        free(real);
+        st = add_dir(&l, source, rs, err);
+        deflabel = dir_label(source);
     } else if ((st = rw_check_regular(source, err)) == RW_OK) {
         st = add_file(&l, source, &groups, err);
     }
@@ -381,8 +493,10 @@ rw_status runset_finish(rw_runset *rs, rw_err *err)
                 run->ckpts[i].step = 0;
             else
                 return rw_fail(err, RW_EDATA,
-                               "%s: no step (no `step` attribute and no number in its name)",
-                               run->ckpts[i].path);
+                               "%s: no step (no `step` attribute and no step-like name such "
+                               "as step_N or checkpoint-N) in run %s of %zu checkpoints; give "
+                               "it a step attribute, or name it a run of its own (NAME=PATH)",
+                               run->ckpts[i].path, run->label, run->n);
         }
         qsort(run->ckpts, run->n, sizeof *run->ckpts, cmp_ref);
         for (size_t i = 1; i < run->n; i++)

@@ -2,11 +2,20 @@
  * run.h — runs: ordered lists of checkpoints, found from what the user names.
  *
  * A source argument is a directory (its checkpoint files, also one level
- * down as in checkpoint-500/adapter_model.safetensors), one checkpoint file,
+ * down as in checkpoint-500/adapter_model.safetensors or
+ * step_500/model.safetensors; a link to a folder, like pico-train's
+ * `latest`, is skipped as a second name of one listed beside it), a
+ * pico-train run folder (runs/<run>, whose checkpoints/ holds the step
+ * folders; the run is named <run>, also when runs/<run>/checkpoints is
+ * given), one checkpoint file,
  * one HDF5 file whose top-level groups are all `step_<N>`, a comma-separated
  * list of files, or @LIST (a text file naming one checkpoint per line).
  * In a directory, a sharded model's `*.safetensors.index.json` is one
- * checkpoint and the shard files it names are not checkpoints of their own.
+ * checkpoint and the shard files it names are not checkpoints of their own;
+ * a trainer's state files (optimizer.pt, scheduler.pt, scaler.pt,
+ * rng_state*.pth, training_args.bin) are not checkpoints, and
+ * pytorch_model.bin (adapter_model.bin) is skipped beside model.safetensors
+ * (adapter_model.safetensors): the same weights saved twice.
  * Sources whose labels are equal are merged into one run, so
  * `rw-rank runs/full/step_*.h5` is one run labelled "full".
  *
@@ -39,9 +48,17 @@ typedef struct {
     rw_ckpt_ref *ckpts; /* sorted by step after runset_finish */
 } rw_run;
 
+/* What the step folders of pico-train runs are read for (--data, --split):
+ * the model checkpoint, or the learning-dynamics files pico-train writes
+ * beside it, learning_dynamics/{train,val}_{gradients,activations}.pt. */
+typedef enum { RW_DATA_WEIGHTS, RW_DATA_GRADIENTS } rw_data;
+typedef enum { RW_SPLIT_TRAIN, RW_SPLIT_VAL } rw_split;
+
 typedef struct {
     size_t n;
     rw_run *runs;   /* owned */
+    rw_data data;   /* set before runset_add; zero: the model checkpoints */
+    rw_split split;
 } rw_runset;
 
 /* Resolves one source (see above) and adds its checkpoints to the run named
@@ -50,13 +67,15 @@ typedef struct {
  * read its step. */
 rw_status runset_add(rw_runset *rs, const char *source, const char *label, rw_err *err);
 /* Sorts every run by step; two checkpoints of one run with the same step are
- * an error naming both files. A checkpoint with no step is an error unless it
- * is its run's only one (step 0). */
+ * an error naming both files. A checkpoint with no step (no step attribute,
+ * no step-like name: stepname.h) is an error naming it unless it is its
+ * run's only one (step 0). */
 rw_status runset_finish(rw_runset *rs, rw_err *err);
 /* Frees every run and empties rs (a zeroed rs: no-op). */
 void runset_free(rw_runset *rs);
 
-/* True for names ending in .h5, .hdf5, .safetensors or .safetensors.index.json. */
+/* True for names ending in .h5, .hdf5, .safetensors, .safetensors.index.json,
+ * or PyTorch's .pt, .pth, .bin, .ckpt. */
 bool rw_is_ckpt_name(const char *name);
 
 /* ------------------------------------------------------------ selection */

@@ -320,30 +320,6 @@ char *rw_fmt_double(char *buf, double x)
     return buf;
 }
 
-int64_t rw_last_integer(const char *s)
-{
-    int64_t v = -1;
-    const char *p = s;
-    while (*p) {
-        if (*p >= '0' && *p <= '9') {
-            int64_t x = 0;
-            bool ok = true;
-            while (*p >= '0' && *p <= '9') {
-                if (x > (INT64_MAX - 9) / 10)
-                    ok = false;
-                else
-                    x = x * 10 + (*p - '0');
-                p++;
-            }
-            if (ok)
-                v = x;
-        } else {
-            p++;
-        }
-    }
-    return v;
-}
-
 char *rw_basename(const char *path, bool strip_ext)
 {
     size_t len = strlen(path);

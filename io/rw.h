@@ -120,10 +120,6 @@ bool rw_parse_double(const char *s, double *out);
  * buf. */
 char *rw_fmt_double(char *buf, double x);
 
-/* The last run of decimal digits in s (a file or directory name), or -1 when
- * there is none. */
-int64_t rw_last_integer(const char *s);
-
 /* basename without directories and, when strip_ext, without the last
  * extension. Returns a new string (caller frees); NULL when out of memory. */
 char *rw_basename(const char *path, bool strip_ext);

@@ -475,9 +475,6 @@ static void number_formatting(void **state)
     assert_string_equal(rw_fmt_double(b, -INFINITY), "-inf");
     double x = 2.0 / 3.0, y;
     assert_true(rw_parse_double(rw_fmt_double(b, x), &y) && x == y);
-    assert_int_equal(rw_last_integer("step_001000"), 1000);
-    assert_int_equal(rw_last_integer("weights.07"), 7);
-    assert_int_equal(rw_last_integer("model"), -1);
 }
 
 /* ------------------------------------------------ resource bounds, checks */
