@@ -19,7 +19,7 @@
 
 enum {
     OPT_INCLUDE = 1000, OPT_EXCLUDE, OPT_COMPONENT, OPT_LABEL, OPT_FORMAT, OPT_VERSION,
-    OPT_LORA_SCALE, OPT_HEADS, OPT_KV_HEADS, OPT_FAST, OPT_MAX_MATRIX,
+    OPT_LORA_SCALE, OPT_HEADS, OPT_KV_HEADS, OPT_FAST, OPT_MAX_MATRIX, OPT_DATA, OPT_SPLIT,
 };
 
 static const struct option common_opts[] = {
@@ -35,6 +35,8 @@ static const struct option common_opts[] = {
     {"kv-heads", required_argument, NULL, OPT_KV_HEADS},
     {"fast", no_argument, NULL, OPT_FAST},
     {"max-matrix-mib", required_argument, NULL, OPT_MAX_MATRIX},
+    {"data", required_argument, NULL, OPT_DATA},
+    {"split", required_argument, NULL, OPT_SPLIT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
 };
@@ -246,6 +248,22 @@ int rw_cli_parse(rw_cli *c, int argc, char **argv, const struct option *extra,
             if ((ret = parse_positive(c, "--max-matrix-mib", optarg, &c->max_matrix_mib)) == 0)
                 ret = -1;
             break;
+        case OPT_DATA:
+            if (strcmp(optarg, "weights") == 0)
+                c->data = RW_DATA_WEIGHTS;
+            else if (strcmp(optarg, "gradients") == 0)
+                c->data = RW_DATA_GRADIENTS;
+            else
+                ret = rw_cli_usage_error(c, "--data: '%s' is not weights or gradients", optarg);
+            break;
+        case OPT_SPLIT:
+            if (strcmp(optarg, "train") == 0)
+                c->split = RW_SPLIT_TRAIN;
+            else if (strcmp(optarg, "val") == 0)
+                c->split = RW_SPLIT_VAL;
+            else
+                ret = rw_cli_usage_error(c, "--split: '%s' is not train or val", optarg);
+            break;
         case OPT_HEADS:
         case OPT_KV_HEADS:
             if ((ret = parse_positive(c, opt == OPT_HEADS ? "--heads" : "--kv-heads", optarg,
@@ -295,6 +313,8 @@ rw_status rw_cli_runs(const rw_cli *c, int nargs, char **args, rw_runset *rs, rw
 {
     if (c->nlabels > (size_t)nargs)
         return rw_fail(err, RW_EUSAGE, "%zu --label for %d runs", c->nlabels, nargs);
+    rs->data = c->data;
+    rs->split = c->split;
     for (int i = 0; i < nargs; i++) {
         const char *src = args[i];
         const char *label = (size_t)i < c->nlabels ? c->labels[i] : NULL;

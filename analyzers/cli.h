@@ -26,6 +26,8 @@ typedef struct {
     long heads, kv_heads;    /* --heads, --kv-heads; 0 when not given */
     bool fast;               /* --fast */
     long max_matrix_mib;     /* --max-matrix-mib, else RW_MAX_MATRIX_MIB, else 8192 */
+    rw_data data;            /* --data: pico-train step folders' model or gradients */
+    rw_split split;          /* --split train|val, with --data gradients */
 } rw_cli;
 
 /* The default cap on one matrix, in MiB of doubles (8 GiB). */
@@ -77,6 +79,9 @@ rw_analysis_opts rw_cli_analysis(const rw_cli *c);
     "  --heads H, --kv-heads G   attention heads for the ov components (default:\n"     \
     "                      the n_heads and n_kv_heads attributes)\n"                    \
     "  --label NAME        name the next run (repeatable; or write NAME=PATH)\n"        \
+    "  --data D            weights (default): the model checkpoints; gradients: the\n" \
+    "                      learning_dynamics/<split>_gradients.pt of pico-train step\n" \
+    "                      folders (--split train, the default, or val)\n"             \
     "  -j, --jobs N        decompose N matrices at once (default: one per core; at\n"   \
     "                      most 4 per core and one per matrix, whatever N says)\n"     \
     "  --max-matrix-mib N  refuse a matrix larger than N MiB as doubles (default:\n"   \

@@ -88,6 +88,8 @@ static rw_status open_impl(const char *path, const char *group, bool attrs_only,
                      ".pth, .bin or .ckpt)", path);
     }
     if (st == RW_OK)
+        st = ckpt_read_config(c, err);
+    if (st == RW_OK)
         st = check_step(c, err);
     if (st != RW_OK) {
         ckpt_free(c);

@@ -54,6 +54,11 @@ rw_status h5_step_groups(const char *path, char ***names, int64_t **steps,
  * *n of them. Fails on an index that is not well-formed. */
 rw_status st_index_shards(const char *path, char ***names, size_t *n, rw_err *err);
 
+/* The heads (and width) of config.json beside the checkpoint, as the
+ * attributes n_heads, n_kv_heads, d_model where the checkpoint has none
+ * (ckpt_config.c). */
+rw_status ckpt_read_config(rw_ckpt *c, rw_err *err);
+
 /* --- helpers for back ends --- */
 
 /* Appends a zeroed tensor with a zeroed location (t->loc) to c->tensors
