@@ -36,8 +36,20 @@ static const char usage[] =
     "  --cycle N       ReLoRA merge interval in steps (default 500)\n"
     "  --rank N        ReLoRA adapter rank (default 8)\n"
     "  --dtype T       float32 (default), float16, bfloat16 or float64\n"
-    "  --safetensors   write .safetensors files (metadata: step and run only; the\n"
-    "                  LoRA scale and heads must then be given as flags)\n"
+    "  --layout L      how the checkpoints are saved (the same values in each):\n"
+    "                  h5 (default) DIR/RUN/step_NNNNNN.h5 with attributes;\n"
+    "                  safetensors DIR/RUN/step_NNNNNN.safetensors (metadata:\n"
+    "                  step and run only: give the LoRA scale and heads as flags);\n"
+    "                  pt DIR/RUN/step_NNNNNN.pt, torch.save(state_dict), and\n"
+    "                  DIR/RUN/config.json; pt-dict DIR/RUN/ckpt_NNNNNN.pt,\n"
+    "                  {'model': state_dict, 'step', 'lora_alpha', 'lora_r'};\n"
+    "                  hf-bin DIR/RUN/checkpoint-N/pytorch_model.bin + config.json\n"
+    "                  (and the trainer's optimizer.pt, training_args.bin);\n"
+    "                  pico DIR/runs/RUN/checkpoints/step_N/ as pico-train writes\n"
+    "                  it: model.safetensors, config.json,\n"
+    "                  learning_dynamics/train_gradients.pt (-0.5 x the v_proj,\n"
+    "                  o_proj, w_2 weights), latest -> the last step\n"
+    "  --safetensors   the same as --layout safetensors\n"
     "  --prefix P      prepend P to every tensor name (e.g. pico_decoder.)\n"
     "  --gzip N        HDF5: chunked datasets compressed at deflate level N\n"
     "\n"
@@ -66,7 +78,7 @@ static const char usage[] =
     "Exit status: 0 ok, 1 failure, 2 usage error.\n";
 
 enum { OPT_SEED = 2000, OPT_LAYERS, OPT_STEPS, OPT_EVERY, OPT_CYCLE, OPT_RANK, OPT_DTYPE,
-       OPT_SAFETENSORS, OPT_PREFIX, OPT_GZIP };
+       OPT_SAFETENSORS, OPT_PREFIX, OPT_GZIP, OPT_LAYOUT };
 
 typedef struct {
     rw_cli *cli;
@@ -78,7 +90,15 @@ static int on_option(int opt, const char *arg, void *ctx)
     fixture_args *a = ctx;
     int64_t v;
     if (opt == OPT_SAFETENSORS) {
-        a->o.safetensors = true;
+        a->o.layout = SYNTH_SAFETENSORS;
+        return 0;
+    }
+    if (opt == OPT_LAYOUT) {
+        int l = synth_layout_parse(arg);
+        if (l < 0)
+            return rw_cli_usage_error(a->cli, "--layout: '%s' is not h5, safetensors, pt, "
+                                              "pt-dict, hf-bin or pico", arg);
+        a->o.layout = (synth_layout)l;
         return 0;
     }
     if (opt == OPT_PREFIX) {
@@ -373,6 +393,7 @@ int main(int argc, char **argv)
         {"rank", required_argument, NULL, OPT_RANK},
         {"dtype", required_argument, NULL, OPT_DTYPE},
         {"safetensors", no_argument, NULL, OPT_SAFETENSORS},
+        {"layout", required_argument, NULL, OPT_LAYOUT},
         {"prefix", required_argument, NULL, OPT_PREFIX},
         {"gzip", required_argument, NULL, OPT_GZIP},
         {0, 0, 0, 0},

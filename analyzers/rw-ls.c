@@ -16,7 +16,8 @@ static const char usage[] =
     "\n"
     "Columns: run step file tensor layer module shape dtype rows cols use\n"
     "  use: matrix (analysed), vector (1-D: skipped by the matrix metrics),\n"
-    "       scalar, integer (skipped), other (skipped)\n"
+    "       scalar, integer (skipped), other (skipped), optimizer (optimizer\n"
+    "       state: skipped unless an --include pattern names it)\n"
     "\n"
     "  --include GLOB, --exclude GLOB   select tensors by name (repeatable)\n"
     "  --label NAME        name the next run (repeatable; or write NAME=PATH)\n"
@@ -26,6 +27,8 @@ static const char usage[] =
 
 static const char *use_of(const rw_tensor *t)
 {
+    if (t->optimizer)
+        return "optimizer";
     if (t->dtype == RW_DT_INT)
         return "integer";
     if (!rw_dtype_is_float(t->dtype))

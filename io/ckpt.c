@@ -157,13 +157,29 @@ static int cmp_tensor(const void *a, const void *b)
     return strcmp(((const rw_tensor *)a)->name, ((const rw_tensor *)b)->name);
 }
 
+/* The first segment of a name that says it is optimizer state: PyTorch
+ * checkpoint dicts' optimizer entries, Keras 2's optimizer_weights/ and
+ * Keras 3's optimizer/ groups. */
+static bool is_optimizer_name(const char *name)
+{
+    static const char *const heads[] = {"optimizer", "optimizer_weights",
+                                        "optimizer_state_dict", "optim", "optimizer_states"};
+    size_t len = strcspn(name, ".");
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++)
+        if (strlen(heads[i]) == len && strncmp(name, heads[i], len) == 0)
+            return true;
+    return false;
+}
+
 void ckpt_sort_tensors(rw_ckpt *c)
 {
     if (c->n > 1)
         qsort(c->tensors, c->n, sizeof *c->tensors, cmp_tensor);
     /* module points into name, which qsort moved along with the struct. */
-    for (size_t i = 0; i < c->n; i++)
+    for (size_t i = 0; i < c->n; i++) {
         rw_tensor_parse_name(&c->tensors[i]);
+        c->tensors[i].optimizer = is_optimizer_name(c->tensors[i].name);
+    }
 }
 
 long ckpt_find(const rw_ckpt *c, const char *name)
@@ -239,11 +255,20 @@ int64_t ckpt_step(const rw_ckpt *c)
     free(base);
     if (s >= 0)
         return s;
-    /* the folder's name, links resolved: latest/ is the step_<N>/ it names */
+    /* the folder's name, links resolved: latest/ is the step_<N>/ it names;
+     * pico-train's learning_dynamics/ files take their step folder's */
     char *dir = rw_dirname(c->path);
     char *real = dir ? realpath(dir, NULL) : NULL;
-    char *dbase = rw_basename(real ? real : dir ? dir : ".", false);
+    const char *d = real ? real : dir ? dir : ".";
+    char *dbase = rw_basename(d, false);
     s = dbase ? rw_step_from_name(dbase) : -1;
+    if (s < 0 && dbase && strcmp(dbase, "learning_dynamics") == 0) {
+        char *up = rw_dirname(d);
+        char *ubase = up ? rw_basename(up, false) : NULL;
+        s = ubase ? rw_step_from_name(ubase) : -1;
+        free(up);
+        free(ubase);
+    }
     free(dir);
     free(real);
     free(dbase);

@@ -38,6 +38,10 @@ typedef struct {
     rw_dtype dtype;
     int layer;                /* first integer segment, -1 when none */
     const char *module;       /* points into name */
+    bool optimizer;           /* optimizer state (its name's first segment is
+                                 optimizer, optimizer_weights, optimizer_state_dict,
+                                 optim or optimizer_states): listed, analysed only
+                                 when an --include pattern names it */
     struct rw_tensor_loc *loc; /* where the values are (owned): the back
                                  end's, private to io/ckpt*.c (ckpt_impl.h) */
 } rw_tensor;

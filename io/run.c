@@ -332,9 +332,10 @@ static rw_run *find_run(rw_runset *rs, const char *label)
     return NULL;
 }
 
-/* The run a lone checkpoint file belongs to: its directory's name, or the
- * one above when the directory is a step (checkpoint-500/model.safetensors),
- * or the run folder when that is pico-train's checkpoints/. */
+/* The run a lone checkpoint file belongs to: its directory's name (links
+ * resolved), or the one above when the directory is a step
+ * (checkpoint-500/model.safetensors), or the run folder above pico-train's
+ * checkpoints/ (runs/<run>/checkpoints/step_500/model.safetensors). */
 static char *default_label(const char *path)
 {
     char *stem = rw_basename(path, true);
@@ -349,6 +350,18 @@ static char *default_label(const char *path)
     if (stem && label && rw_step_from_name(stem) < 0 && rw_step_from_name(label) >= 0) {
         char *up = rw_dirname(dir);
         char *b = up ? rw_basename(up, false) : NULL;
+        if (b && strcmp(b, "checkpoints") == 0) {
+            /* pico-train: runs/<run>/checkpoints/step_<N>/ */
+            char *up2 = rw_dirname(up);
+            char *b2 = up2 ? rw_basename(up2, false) : NULL;
+            if (b2 && strcmp(b2, ".") != 0 && strcmp(b2, "/") != 0) {
+                free(b);
+                b = b2;
+                b2 = NULL;
+            }
+            free(b2);
+            free(up2);
+        }
         if (b && strcmp(b, ".") != 0 && strcmp(b, "/") != 0) {
             free(label);
             label = b;

@@ -301,7 +301,7 @@ rw_status items_list(rw_ckpt *c, const rw_item_opts *o, rw_items *out, rw_err *e
         rw_item x = {.tensor = t->name, .comp = RW_COMP_WEIGHT,
                      .is_default = rw_comp_default(RW_COMP_WEIGHT, false, 0),
                      .w = (long)i, .a = -1, .b = -1, .v_item = -1, .o_item = -1,
-                     .rows = m, .cols = n, .dtype = t->dtype};
+                     .rows = m, .cols = n, .dtype = t->dtype, .optimizer = t->optimizer};
         st = push(out, &cap, &x, err);
     }
     free(used);
@@ -333,6 +333,8 @@ long items_find(const rw_items *it, const char *tensor, rw_comp comp)
 bool item_selected(const rw_item *it, const rw_select *sel, unsigned mask)
 {
     bool comp_ok = mask ? (mask & RW_COMP_BIT(it->comp)) != 0 : it->is_default;
+    if (it->optimizer && sel->ninclude == 0)
+        return false; /* optimizer state: only when an --include names it */
     return comp_ok && rw_select_match(sel, it->tensor);
 }
 

@@ -44,6 +44,8 @@ typedef struct {
     rw_comp comp;
     bool is_default;        /* the component analysed when none is asked for
                                (rw_comp_default, no circuits) */
+    bool optimizer;         /* of optimizer state (ckpt.h): only when an --include
+                               pattern names it */
     long w, a, b;           /* tensor indices in the checkpoint, -1 when absent */
     bool w_transposed;      /* base stored in x out */
     long v_item, o_item;    /* ov / wo_wv: indices of the full v_proj, o_proj items */
