@@ -96,6 +96,13 @@ static rw_status open_impl(const char *path, const char *group, bool attrs_only,
         return st;
     }
     ckpt_sort_tensors(c);
+    /* Names are unique: a PyTorch "a.b" key and a -> b nested say the same. */
+    for (size_t i = 1; i < c->n; i++)
+        if (strcmp(c->tensors[i - 1].name, c->tensors[i].name) == 0) {
+            rw_fail(err, RW_EDATA, "%s: two tensors named '%s'", c->path, c->tensors[i].name);
+            ckpt_free(c);
+            return RW_EDATA;
+        }
     *out = c;
     return RW_OK;
 }
