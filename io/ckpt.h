@@ -24,7 +24,7 @@
  * values in C order are already that matrix, row-major.
  *
  * Ownership: an rw_ckpt and everything it points to (path, group, tensors,
- * their names and locations, attributes) belong to it and are freed by
+ * their names, module names and locations, attributes) belong to it and are freed by
  * ckpt_free; pointers into it (a tensor, its name or module, an attribute
  * value from ckpt_attr) are borrowed and live until ckpt_free.
  */

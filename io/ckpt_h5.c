@@ -277,25 +277,6 @@ done:
     return st;
 }
 
-/* Whether a group's path (from the root) is Keras 3's `layers/<name>/vars`
- * or Keras 2.13's `_layer_checkpoint_dependencies/<name>/vars`, <name> not a
- * number (Keras names layers after their class; `layers/0/...` is a
- * PyTorch ModuleList). */
-static bool is_keras3_vars(const char *path)
-{
-    static const char *const heads[] = {"layers/", "_layer_checkpoint_dependencies/"};
-    for (size_t i = 0; i < sizeof heads / sizeof *heads; i++) {
-        size_t hl = strlen(heads[i]);
-        if (strncmp(path, heads[i], hl) != 0)
-            continue;
-        const char *name = path + hl, *slash = strchr(name, '/');
-        if (!slash || slash == name || strcmp(slash, "/vars") != 0)
-            return false;
-        return strspn(name, "0123456789") < (size_t)(slash - name);
-    }
-    return false;
-}
-
 /* Whether root carries what Keras 1/2 write at the top of their HDF5 files
  * (attributes tested for existence only: they are variable-length strings). */
 static bool is_keras2(hid_t root)
@@ -320,7 +301,7 @@ static herr_t visit_cb(hid_t root, const char *name, const H5L_info_t *info, voi
         return -1;
     }
     if (H5Iget_type(obj) != H5I_DATASET) {
-        if (H5Iget_type(obj) == H5I_GROUP && is_keras3_vars(name))
+        if (H5Iget_type(obj) == H5I_GROUP && ckpt_keras3_vars_group(name))
             v->keras3 = true;
         H5Oclose(obj);
         return 0;

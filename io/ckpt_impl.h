@@ -47,6 +47,10 @@ bool ckpt_pt_is_name(const char *path);
  * (ckpt_h5.c decides), sets every tensor's layer and module_name from its
  * dataset path (t->loc->h5path). Sorts c->tensors by name. */
 rw_status ckpt_keras3_names(rw_ckpt *c, rw_err *err);
+/* Whether a group's path (from the checkpoint's root) marks Keras 3's
+ * layout: `layers/<name>/vars` or Keras 2.13's
+ * `_layer_checkpoint_dependencies/<name>/vars`, <name> not a number. */
+bool ckpt_keras3_vars_group(const char *path);
 
 /* The top-level `step_<N>` groups of an HDF5 file, as ckpt_step_groups (but
  * for a file known to be HDF5; one that does not open as HDF5 fails). */

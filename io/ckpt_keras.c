@@ -1,6 +1,7 @@
 /*
  * ckpt_keras.c — the layers and modules of a Keras 3 weights file's tensors
- * (ckpt_keras3_names, ckpt_impl.h; ckpt_h5.c recognises the layout).
+ * (ckpt_keras3_names, ckpt_impl.h), and the group that marks the layout
+ * (ckpt_keras3_vars_group; ckpt_h5.c looks for it).
  *
  * Keras 3 (keras.saving: `model.save_weights("m.weights.h5")`, and the
  * model.weights.h5 inside a `.keras` archive) stores each layer's variables
@@ -189,6 +190,18 @@ static char *module_of(const rw_ckpt *c, const rw_tensor *t, size_t owner_len, c
         memcpy(o + 5, var, strlen(var) + 1);
     }
     return m;
+}
+
+/* Keras names layers after their class: `layers/0/...` is a PyTorch
+ * ModuleList. */
+bool ckpt_keras3_vars_group(const char *path)
+{
+    const char *head = strchr(path, '/');
+    if (!head || !is_container(path, (size_t)(head - path)))
+        return false;
+    const char *name = head + 1, *slash = strchr(name, '/');
+    return slash && slash > name && strcmp(slash, "/vars") == 0 &&
+           strspn(name, "0123456789") < (size_t)(slash - name);
 }
 
 rw_status ckpt_keras3_names(rw_ckpt *c, rw_err *err)

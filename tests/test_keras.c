@@ -106,6 +106,15 @@ static void values_read_back(rw_ckpt *c)
     }
 }
 
+/* Opens file, checks e (n of them) and its values, and closes it. */
+static void check_file(const char *file, const expect *e, size_t n)
+{
+    rw_ckpt *c = open_file(file);
+    check(c, e, n);
+    values_read_back(c);
+    ckpt_free(c);
+}
+
 static void keras3_layers_and_modules(void **state)
 {
     (void)state;
@@ -167,34 +176,28 @@ static void keras3_layers_and_modules(void **state)
 static void keras213_layout(void **state)
 {
     (void)state;
-    rw_ckpt *c = open_file("keras213.weights.h5");
     static const expect e[] = {
         {"_layer_checkpoint_dependencies.conv1d.vars.0", 0, "conv1d.kernel", 15, 4, false},
         {"_layer_checkpoint_dependencies.dense.vars.0", 1, "dense.kernel", 4, 3, false},
         {"_layer_checkpoint_dependencies.dense.vars.1", 1, "dense.bias", 0, 0, false},
     };
-    check(c, e, sizeof e / sizeof *e);
-    values_read_back(c);
-    ckpt_free(c);
+    check_file("keras213.weights.h5", e, sizeof e / sizeof *e);
 }
 
 static void keras2_files(void **state)
 {
     (void)state;
     /* save_weights: known by its root attributes; names as they are. */
-    rw_ckpt *c = open_file("keras2_weights.h5");
     static const expect w[] = {
         {"conv1d.conv1d.kernel:0", -1, "conv1d.conv1d.kernel:0", 15, 4, false}, /* 5x3x4 */
         {"conv1d.conv1d.bias:0", -1, "conv1d.conv1d.bias:0", 0, 0, false},
         {"dense.dense.kernel:0", -1, "dense.dense.kernel:0", 8, 2, false}, /* (in, out) */
     };
-    check(c, w, sizeof w / sizeof *w);
-    values_read_back(c);
-    ckpt_free(c);
+    check_file("keras2_weights.h5", w, sizeof w / sizeof *w);
 
     /* model.save: known by model_weights' layer_names; optimizer_weights/ is
      * optimizer state, matricized Keras's way too. */
-    c = open_file("keras2_model.h5");
+    rw_ckpt *c = open_file("keras2_model.h5");
     static const expect m[] = {
         {"model_weights.conv1d.conv1d.kernel:0", -1, "model_weights.conv1d.conv1d.kernel:0",
          15, 4, false},
@@ -222,14 +225,11 @@ static void other_files_keep_pytorch_rule(void **state)
     (void)state;
     /* No Keras mark, and `layers/0/vars/0` (a number is no Keras layer):
      * the usual names, PyTorch's matrices. */
-    rw_ckpt *c = open_file("plain.h5");
     static const expect e[] = {
         {"conv.kernel", -1, "conv.kernel", 5, 12, false},
         {"layers.0.vars.0", 0, "vars.0", 4, 3, false},
     };
-    check(c, e, sizeof e / sizeof *e);
-    values_read_back(c);
-    ckpt_free(c);
+    check_file("plain.h5", e, sizeof e / sizeof *e);
 }
 
 #define KERAS_DIR "../shared/realdata/keras-models"
