@@ -2,8 +2,9 @@
 # metrics of matrices with chosen singular values against values computed
 # here (awk, from the chosen values, not by the programs), table layout,
 # spectra-file round trip, bad input, and real Keras checkpoints.
+[ -n "${E2E_FILE-}" ] || exec bash "$(dirname "$0")/e2e.sh" "$0"  # run alone: see e2e_lib.sh
 
-rw-fixture known -o "$TMP/fx" >/dev/null 2>&1
+fixture "$TMP/fx" known
 check "rw-fixture known writes its run" test -f "$TMP/fx/known/step_000002.h5"
 
 rw-metrics "$TMP/fx/known" -o "$TMP/metrics.tsv"
@@ -134,7 +135,7 @@ check "no output after a missing file" test ! -e "$TMP/bad/o1.tsv"
 expect_error "non-HDF5 file" "junk.h5: not an HDF5 file" rw-rank "$TMP/bad/junk.h5" -o "$TMP/bad/o2.tsv"
 expect_error "truncated HDF5" "trunc.h5: " rw-cond "$TMP/bad/trunc.h5" -o "$TMP/bad/o3.tsv"
 expect_error "empty directory" "empty: no checkpoints" rw-rank "$TMP/bad/empty" -o "$TMP/bad/o4.tsv"
-rw-fixture edge -o "$TMP/edge" >/dev/null 2>&1
+fixture "$TMP/edge" edge
 expect_error "1-D-only checkpoint" "vectors-only.h5: no matrix to analyse" rw-rank "$TMP/edge/vectors-only.h5" -o "$TMP/bad/o5.tsv"
 expect_error "shape changes across steps" "step_000100.h5: layers.0.mlp.weight: shape 6x8 differs from 4x8 at step 0" \
     rw-cond "$TMP/edge/mixed-shapes" -o "$TMP/bad/o6.tsv"
