@@ -66,7 +66,7 @@ files=()
 if [ ${#names[@]} -eq 0 ]; then
     # The slowest first, so that no long file starts last (the others follow
     # in name order; a name not here is merely started later).
-    for slow in core malformed diskfull updates interrupt analyze_swap analyze; do
+    for slow in core malformed diskfull analyze analyze_swap updates; do
         [ -f "tests/e2e_$slow.sh" ] && files+=("tests/e2e_$slow.sh")
     done
     for f in "${all[@]}"; do
