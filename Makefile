@@ -3,6 +3,10 @@
 #   make check      unit tests (cmocka) and end-to-end tests; installs missing
 #                   Debian packages first (scripts/deps.sh)
 #   make check SAN=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make check E2E_JOBS=1   the end-to-end files one at a time (default: as
+#                   many at once as there are cores, nproc)
+#   make e2e T=plot    only tests/e2e_plot.sh (T="plot core": several); also
+#                   `bash tests/e2e_plot.sh` once the programs are built
 #   make bench      the spectra benchmark
 #   make fuzz       the libFuzzer harnesses of the readers into build-fuzz/fuzz/
 #                   (clang; installs it first: scripts/deps.sh --fuzz)
@@ -128,8 +132,12 @@ endif
 unit: $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
 
+# tests/e2e_*.sh, E2E_JOBS files at a time (the number of cores by default),
+# or only those named by T (plot, or e2e_plot).
+E2E_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+T ?=
 e2e: $(PROGS)
-	@RW_BIN=$(B)/bin bash tests/e2e.sh
+	@RW_BIN=$(B)/bin bash tests/e2e.sh -j $(E2E_JOBS) $(T)
 
 # The benchmark program (tests/bench_svd.c): not a test, not in `make check`.
 $(B)/tests/bench_svd: $(B)/tests/bench_svd.o $(FIXLIB) $(LIB)

@@ -1,6 +1,7 @@
 # e2e_analyze.sh — analyze.sh end to end on small fixture runs: every file
 # the report links to exists, the figures are PNGs, a second run reuses the
 # spectra, bad input fails cleanly.
+[ -n "${E2E_FILE-}" ] || exec bash "$(dirname "$0")/e2e.sh" "$0"  # run alone: see e2e_lib.sh
 
 rw-fixture runs -o "$TMP/runs" --layers 3 --steps 600 --every 100 --cycle 300 >/dev/null 2>&1
 export RW_NO_INSTALL=1

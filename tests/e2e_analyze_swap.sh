@@ -4,6 +4,7 @@
 # temporary folder; the next run removes the temporary folders of runs that
 # died (kill -9); OUT values whose replacement would delete more than an
 # analysis are refused.
+[ -n "${E2E_FILE-}" ] || exec bash "$(dirname "$0")/e2e.sh" "$0"  # run alone: see e2e_lib.sh
 
 export RW_NO_INSTALL=1
 rw-fixture runs -o "$TMP/runs" --layers 2 --steps 200 --every 100 --cycle 100 >/dev/null 2>&1

@@ -2,8 +2,9 @@
 # a declared-but-never-written matrix is refused at once, a malformed step
 # attribute is an error, the memory cap and its option and environment
 # variable, and rw-plot refusing two values for one key as rw-compare does.
+[ -n "${E2E_FILE-}" ] || exec bash "$(dirname "$0")/e2e.sh" "$0"  # run alone: see e2e_lib.sh
 
-rw-fixture edge -o "$TMP/edge" >/dev/null 2>&1
+fixture "$TMP/edge" edge
 
 # A 1.4 KB file declaring a 30000 x 30000 float32 matrix: refused before
 # anything is allocated (it took 7 GB and a minute, and printed nan).

@@ -1,6 +1,7 @@
 # e2e_compare.sh — rw-compare and rw-diff end to end: exit codes 0/1/2,
 # one-line errors for malformed tables, the values reported, and the output
 # formats. Sourced by tests/e2e.sh (helpers in e2e_lib.sh; scratch in $TMP).
+[ -n "${E2E_FILE-}" ] || exec bash "$(dirname "$0")/e2e.sh" "$0"  # run alone: see e2e_lib.sh
 
 # A per-layer table with known values: runs full and relora, steps 0 and
 # 100, modules attn.weight and mlp.weight, three layers each.

@@ -2,8 +2,9 @@
 # metrics of matrices with chosen singular values against values computed
 # here (awk, from the chosen values, not by the programs), table layout,
 # spectra-file round trip, bad input, and real Keras checkpoints.
+[ -n "${E2E_FILE-}" ] || exec bash "$(dirname "$0")/e2e.sh" "$0"  # run alone: see e2e_lib.sh
 
-rw-fixture known -o "$TMP/fx" >/dev/null 2>&1
+fixture "$TMP/fx" known
 check "rw-fixture known writes its run" test -f "$TMP/fx/known/step_000002.h5"
 
 rw-metrics "$TMP/fx/known" -o "$TMP/metrics.tsv"
@@ -31,27 +32,29 @@ n_checked=0
 while IFS=$'\t' read -r step tensor smax nuc fro er per sr ent nr cond condr; do
     row=$(awk -F'\t' -v s="$step" -v t="$tensor" '$2==s && $3==t' "$TMP/metrics.tsv")
     [ -n "$row" ] || { bad "no row for step $step $tensor"; continue; }
-    get() { echo "$row" | cut -f"$1"; }
+    [[ $row != *$'\n'* ]] || { bad "more than one row for step $step $tensor"; continue; }
+    # The row's fields, f[N] as `cut -fN` numbers them (no fork per field).
+    mapfile -t f <<<$'\n'"${row//$'\t'/$'\n'}"
     # metrics columns: 10 sigma_max 11 sigma_min 12 cond 13 num_rank 14 cond_rank
     # 15 erank 16 per 17 stable_rank 18 entropy 19 fro 20 nuc
     if [ "$smax" = 0 ]; then
         for c in 12 14 15 16 17 18; do
-            [ "$(get $c)" = nan ] || bad "$tensor step $step: column $c is $(get $c), expected nan (zero matrix)"
+            [ "${f[c]-}" = nan ] || bad "$tensor step $step: column $c is ${f[c]-}, expected nan (zero matrix)"
         done
-        [ "$(get 13)" = 0 ] || bad "$tensor: num_rank of the zero matrix is $(get 13)"
-        [ "$(get 10)" = 0 ] || bad "$tensor: sigma_max of the zero matrix is $(get 10)"
+        [ "${f[13]-}" = 0 ] || bad "$tensor: num_rank of the zero matrix is ${f[13]-}"
+        [ "${f[10]-}" = 0 ] || bad "$tensor: sigma_max of the zero matrix is ${f[10]-}"
         n_checked=$((n_checked + 1))
         continue
     fi
     for pair in "10 $smax" "20 $nuc" "19 $fro" "15 $er" "16 $per" "17 $sr" "13 $nr" "14 $condr"; do
         set -- $pair
-        close_rel "$(get "$1")" "$2" 1e-9 || bad "$tensor step $step: column $1 is $(get "$1"), expected $2"
+        close_rel "${f[$1]-}" "$2" 1e-9 || bad "$tensor step $step: column $1 is ${f[$1]-}, expected $2"
     done
-    if [ "$ent" = nan ]; then [ "$(get 18)" = nan ] || bad "$tensor: entropy $(get 18), expected nan (k = 1)"
-    else close_tol "$(get 18)" "$ent" 1e-9 1e-12 || bad "$tensor step $step: entropy $(get 18), expected $ent"; fi
+    if [ "$ent" = nan ]; then [ "${f[18]-}" = nan ] || bad "$tensor: entropy ${f[18]-}, expected nan (k = 1)"
+    else close_tol "${f[18]-}" "$ent" 1e-9 1e-12 || bad "$tensor step $step: entropy ${f[18]-}, expected $ent"; fi
     # cond where the smallest chosen value is not zero (else round-off sets it)
     if [ "$cond" != inf ]; then
-        close_rel "$(get 12)" "$cond" 1e-6 || bad "$tensor step $step: cond $(get 12), expected $cond"
+        close_rel "${f[12]-}" "$cond" 1e-6 || bad "$tensor step $step: cond ${f[12]-}, expected $cond"
     fi
     n_checked=$((n_checked + 1))
 done <"$TMP/expected.tsv"
@@ -134,7 +137,7 @@ check "no output after a missing file" test ! -e "$TMP/bad/o1.tsv"
 expect_error "non-HDF5 file" "junk.h5: not an HDF5 file" rw-rank "$TMP/bad/junk.h5" -o "$TMP/bad/o2.tsv"
 expect_error "truncated HDF5" "trunc.h5: " rw-cond "$TMP/bad/trunc.h5" -o "$TMP/bad/o3.tsv"
 expect_error "empty directory" "empty: no checkpoints" rw-rank "$TMP/bad/empty" -o "$TMP/bad/o4.tsv"
-rw-fixture edge -o "$TMP/edge" >/dev/null 2>&1
+fixture "$TMP/edge" edge
 expect_error "1-D-only checkpoint" "vectors-only.h5: no matrix to analyse" rw-rank "$TMP/edge/vectors-only.h5" -o "$TMP/bad/o5.tsv"
 expect_error "shape changes across steps" "step_000100.h5: layers.0.mlp.weight: shape 6x8 differs from 4x8 at step 0" \
     rw-cond "$TMP/edge/mixed-shapes" -o "$TMP/bad/o6.tsv"

@@ -2,6 +2,7 @@
 # scale limits: an empty run list, FIFOs where checkpoints are expected
 # (each call under `timeout 10`, so that a hang fails instead of blocking),
 # -j far beyond the work, and the spectra cache re-used on a larger run.
+[ -n "${E2E_FILE-}" ] || exec bash "$(dirname "$0")/e2e.sh" "$0"  # run alone: see e2e_lib.sh
 
 # ---------------------------------------------------------------- run lists
 

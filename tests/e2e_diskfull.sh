@@ -4,13 +4,14 @@
 # writes on a roomy disk, or exit 1 with one line on stderr and leave
 # nothing behind (no output, no temporary, no staging folder). Needs root
 # to mount a tmpfs: skipped, saying so, where that is not allowed.
+[ -n "${E2E_FILE-}" ] || exec bash "$(dirname "$0")/e2e.sh" "$0"  # run alone: see e2e_lib.sh
 
 D="$TMP/diskfull"
 mkdir -p "$D/ref" "$D/fs"
 
 # Standard output on a full device (/dev/full): exit 1, one line with the
 # reason, for every writer of tables and reports (one helper: outfile_write).
-rw-fixture known -o "$D/kn" >/dev/null
+fixture "$D/kn" known
 rw-rank -o "$D/kn.tsv" "$D/kn/known"
 expect_error "rw-rank to a full stdout" '^rw-rank: stdout: write failed: No space left on device$' \
     bash -c 'rw-rank "$1" >/dev/full' _ "$D/kn/known"
@@ -30,7 +31,7 @@ else
     rw-rank "$D/ref/sp.h5" >"$D/ref/sp.rank.tsv"
     rw-metrics -o "$D/ref/m.tsv" "${runs[@]}" 2>/dev/null
     rw-compare -o "$D/ref/c.tsv" "$D/ref/m.tsv" 2>/dev/null
-    rw-fixture known -o "$D/ref/fx" >/dev/null
+    fixture "$D/ref/fx" known
 
     # outcome NAME SIZE: judges the last command (rc in $rc, stderr in
     # $D/err); the reference check for a success is in $same (0 = equal).

@@ -3,6 +3,7 @@
 # and '\' go through every figure kind (and every format) and through error
 # messages; gnuplot must draw them as text, run nothing (marker files), and
 # every message stays on one line.
+[ -n "${E2E_FILE-}" ] || exec bash "$(dirname "$0")/e2e.sh" "$0"  # run alone: see e2e_lib.sh
 
 H="$TMP/hostile"
 mkdir -p "$H"

@@ -3,6 +3,7 @@
 # the figure's staging folder (and stops gnuplot), and the program ends by
 # that signal; what a killed program (SIGKILL) leaves, the next run writing
 # the same output removes, while the temporaries of live programs stay.
+[ -n "${E2E_FILE-}" ] || exec bash "$(dirname "$0")/e2e.sh" "$0"  # run alone: see e2e_lib.sh
 
 I="$TMP/interrupt"
 mkdir -p "$I/out"
@@ -45,14 +46,19 @@ if command -v gnuplot >/dev/null 2>&1; then
     pid=$!
     if wait_for "$I/out" '^\.h\.pdf\.rw'"$pid"'\.'; then
         # gnuplot's turn: the script is staged
-        for i in $(seq 250); do pgrep -P $pid gnuplot >/dev/null && break; sleep 0.02; done
+        gp=""
+        for i in $(seq 250); do gp=$(pgrep -P $pid gnuplot) && break; sleep 0.02; done
         kill -TERM $pid
         wait $pid
         rc=$?
         [ $rc -eq 143 ] && ok || bad "rw-plot on SIGTERM: exit $rc, expected 143"
         sleep 0.2
         check "rw-plot on SIGTERM left nothing: $(ls -A "$I/out")" test -z "$(ls -A "$I/out")"
-        check "rw-plot on SIGTERM stopped gnuplot" bash -c "! pgrep -f 'gnuplot -d [h].gp' >/dev/null"
+        # This rw-plot's gnuplot, not any (other tests, run at the same
+        # time, draw an h.gp too): gone or a zombie (no command line).
+        gp_stopped() { [ -z "$gp" ] || ! pgrep -f 'gnuplot -d [h].gp' | grep -qx -- "$gp"; }
+        for i in $(seq 250); do gp_stopped && break; sleep 0.02; done
+        check "rw-plot on SIGTERM stopped gnuplot" gp_stopped
     else
         wait $pid
         bad "rw-plot: no staging folder .h.pdf.rw$pid.* appeared"

@@ -1,7 +1,11 @@
 # e2e_lib.sh — helpers for the end-to-end tests (sourced by tests/e2e.sh).
-# Each tests/e2e_*.sh file is sourced in turn; it uses these functions and
-# the variables RW_BIN (the programs), TMP (a scratch directory of its own)
-# and REALDATA (../shared/realdata, or empty when absent).
+# tests/e2e.sh runs each tests/e2e_*.sh file in a bash of its own, several at
+# once: a file uses these functions and the variables RW_BIN (the programs),
+# TMP (a scratch directory of its own: a file writes nowhere else) and
+# REALDATA (../shared/realdata, or empty when absent), and shares nothing
+# with the other files but the fixtures below. Each file starts with
+#     [ -n "${E2E_FILE-}" ] || exec bash "$(dirname "$0")/e2e.sh" "$0"
+# so that `bash tests/e2e_NAME.sh` runs it (through e2e.sh) on its own.
 
 ok() { E2E_PASS=$((E2E_PASS + 1)); }
 bad() { E2E_FAIL=$((E2E_FAIL + 1)); echo "FAIL [$E2E_FILE]: $*" >&2; }
@@ -52,4 +56,25 @@ close_rel() {
         if (a ~ /nan/ || b ~ /nan/ || a ~ /inf/ || b ~ /inf/) exit 1;
         d=a-b; if(d<0)d=-d; m=(a<0?-a:a); n=(b<0?-b:b); if(n>m)m=n;
         exit !(d <= t*m) }'
+}
+
+# fixture DIR ARGS...: DIR (a path in $TMP) becomes a link to the output of
+# `rw-fixture ARGS -o ...`, made once per run of e2e.sh and shared by every
+# file asking for the same ARGS: the first to ask makes it (under a lock), the
+# others wait for it. Shared, so only to be read (it is made read-only: copy
+# what a test changes). No output on success, as `rw-fixture >/dev/null`.
+fixture() {
+    local dir=$1 key fx
+    shift
+    key=$*
+    key=${key// /_}
+    fx="$E2E_TOP/fixtures/${key//\//%}"
+    {
+        flock 9
+        if [ ! -e "$fx.done" ]; then
+            rm -rf "$fx"
+            rw-fixture "$@" -o "$fx" >/dev/null && chmod -R a-w "$fx" && : >"$fx.done"
+        fi
+    } 9>"$fx.lock"
+    ln -s "$fx" "$dir"
 }

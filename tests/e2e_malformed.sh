@@ -13,6 +13,7 @@
 # empty directory for outputs. PATTERN is an extended regex ({} in it: the
 # path, quoted) that the single stderr line must match; `-` means stderr
 # must be empty (exit 0 only).
+[ -n "${E2E_FILE-}" ] || exec bash "$(dirname "$0")/e2e.sh" "$0"  # run alone: see e2e_lib.sh
 
 MAL=tests/malformed
 

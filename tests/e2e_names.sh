@@ -3,6 +3,7 @@
 # docs/reliability.md "Names in output files"): every row keeps the header's
 # fields, and the names come back byte for byte through rw-compare and
 # rw-diff. Sourced by tests/e2e.sh (helpers: e2e_lib.sh).
+[ -n "${E2E_FILE-}" ] || exec bash "$(dirname "$0")/e2e.sh" "$0"  # run alone: see e2e_lib.sh
 
 # Every tensor name starts with P (rw-fixture --prefix); the embeddings have
 # no layer, so their module is the whole name too. The full-rank run's label

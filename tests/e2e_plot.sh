@@ -1,6 +1,7 @@
 # e2e_plot.sh — rw-plot end to end: usage errors (exit 2), bad input and a
 # missing or failing gnuplot (exit 1, one line, no file left behind), and
 # figures in every format whose scripts redraw them byte for byte.
+[ -n "${E2E_FILE-}" ] || exec bash "$(dirname "$0")/e2e.sh" "$0"  # run alone: see e2e_lib.sh
 
 P="$TMP/plot"
 mkdir -p "$P"

@@ -1,6 +1,7 @@
 # e2e_safetensors.sh — rw-ls and rw-rank on safetensors files written here
 # byte by byte (good, sharded, malformed), and on the real GPT-2 LoRA run when
 # ../shared/realdata exists. Sourced by tests/e2e.sh (helpers: e2e_lib.sh).
+[ -n "${E2E_FILE-}" ] || exec bash "$(dirname "$0")/e2e.sh" "$0"  # run alone: see e2e_lib.sh
 
 # st_file PATH HEADER [DATA]: a safetensors file: the 8-byte little-endian
 # length of HEADER, HEADER, then DATA written through printf (\xHH escapes).

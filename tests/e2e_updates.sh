@@ -2,8 +2,9 @@
 # whose every step adds a known spectrum, against values computed here from
 # the chosen singular values; the ReLoRA fixture's rank-r updates; the
 # spectra file round trip for updates.
+[ -n "${E2E_FILE-}" ] || exec bash "$(dirname "$0")/e2e.sh" "$0"  # run alone: see e2e_lib.sh
 
-rw-fixture known -o "$TMP/fx" >/dev/null 2>&1
+fixture "$TMP/fx" known
 # expected: kind step sigma_max nuc fro erank per num_rank rel_update
 awk -F'\t' -v OFMT=%.17g -v CONVFMT=%.17g 'NR>1 { key=$1 "\t" $2; if (!(key in k)) order[++n]=key
         k[key]++; s[key, $6]=$7; rf[key]=$8 }
@@ -49,7 +50,7 @@ check "A_lora/B_lora are not reported on their own" test -z "$(grep -E '_lora' "
 rw-rank "$TMP/runs/relora" --component ov --include 'layers.1.*' >"$TMP/ov.tsv"
 check "ov rows: layers.1.attention.ov, 8 x 96" \
     test "$(awk -F'\t' 'NR>1 {print $3, $7, $8}' "$TMP/ov.tsv" | sort -u)" = "layers.1.attention.ov 8 96"
-rw-fixture edge -o "$TMP/edge" >/dev/null 2>&1
+fixture "$TMP/edge" edge
 expect_error "ov without heads" "no-heads.h5: the OV circuit needs --heads and --kv-heads" \
     rw-rank --component ov "$TMP/edge/attention-no-heads.h5"
 expect_exit 0 "ov with --heads and --kv-heads" rw-rank --component ov --heads 4 --kv-heads 2 "$TMP/edge/attention-no-heads.h5"
