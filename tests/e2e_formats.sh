@@ -7,6 +7,7 @@
 # link, run names, step-like names; and the PyTorch files PyTorch itself
 # wrote in ../shared/realdata/torch-files (skipped when absent).
 # Sourced by tests/e2e.sh (helpers: e2e_lib.sh).
+[ -n "${E2E_FILE-}" ] || exec bash "$(dirname "$0")/e2e.sh" "$0"  # run alone: see e2e_lib.sh
 
 F="$TMP/formats"
 mkdir -p "$F"

@@ -4,6 +4,7 @@
 # when --include names it (Keras 2 and 3), conv kernels as (k...·in, out) —
 # and the Conv1D model in ../shared/realdata/keras-models (skipped when
 # absent). Sourced by tests/e2e.sh (helpers: e2e_lib.sh).
+[ -n "${E2E_FILE-}" ] || exec bash "$(dirname "$0")/e2e.sh" "$0"  # run alone: see e2e_lib.sh
 
 K="$TMP/keras"
 expect_exit 0 "rw-fixture keras" rw-fixture keras -o "$K"
