@@ -3,6 +3,7 @@
  * and OV circuits (items.h).
  */
 #include "analyzers/core/items.h"
+#include "analyzers/core/adapter_base.h"
 
 #include <cJSON.h>
 #include <cblas.h>
@@ -146,13 +147,16 @@ static rw_status add_ov(rw_ckpt *c, rw_items *it, size_t *cap, const rw_item_opt
                         rw_err *err)
 {
     double h = 0, kv = 0;
+    /* The heads of c, else (an adapter's folder may have no config.json) of
+     * its separate base. */
+    const rw_ckpt *hc = ckpt_attr(c, "n_heads") || !it->base ? c : it->base;
     if (o && o->heads > 0)
         h = (double)o->heads;
     else
-        ckpt_attr_double(c, "n_heads", &h);
+        ckpt_attr_double(hc, "n_heads", &h);
     if (o && o->kv_heads > 0)
         kv = (double)o->kv_heads;
-    else if (!ckpt_attr_double(c, "n_kv_heads", &kv))
+    else if (!ckpt_attr_double(hc, "n_kv_heads", &kv))
         kv = h;
     size_t nbase = it->n;
     for (size_t vi = 0; vi < nbase; vi++) {
@@ -204,11 +208,45 @@ static rw_status add_ov(rw_ckpt *c, rw_items *it, size_t *cap, const rw_item_opt
     return RW_OK;
 }
 
-rw_status items_list(rw_ckpt *c, const rw_item_opts *o, rw_items *out, rw_err *err)
+/* The base of the adapter named name[0..plen) (B out x r, A r x in) in the
+ * separate base checkpoint: its index in *wi, *transposed when stored
+ * in x out. Missing or misfit, an error naming both files. */
+static rw_status find_base(const rw_ckpt *c, const rw_ckpt *base, const char *name,
+                           size_t plen, int64_t outd, int64_t r, int64_t in, long *wi,
+                           bool *transposed, rw_err *err)
+{
+    *wi = rw_base_find(base, name, plen);
+    if (*wi < 0)
+        return rw_fail(err, RW_EDATA,
+                       "%s: %.*s.weight: the base %s has no weight for its adapters (looked "
+                       "for the name without base_model.model., with .weight or "
+                       ".base_layer.weight)",
+                       c->path, (int)plen, name, base->path);
+    const rw_tensor *tw = &base->tensors[*wi];
+    *transposed = false;
+    if (tw->ndim == 2 && rw_dtype_is_float(tw->dtype) && tw->shape[0] == outd &&
+        tw->shape[1] == in)
+        return RW_OK;
+    if (tw->ndim == 2 && rw_dtype_is_float(tw->dtype) && tw->shape[0] == in &&
+        tw->shape[1] == outd) {
+        *transposed = true;
+        return RW_OK;
+    }
+    char sh[64];
+    return rw_fail(err, RW_EDATA,
+                   "%s: %.*s.weight: base %s %s in %s does not fit adapters B %lldx%lld, "
+                   "A %lldx%lld",
+                   c->path, (int)plen, name, tw->name, rw_shape_str(tw, sh, sizeof sh),
+                   base->path, (long long)outd, (long long)r, (long long)r, (long long)in);
+}
+
+rw_status items_list(rw_ckpt *c, rw_ckpt *base, const rw_item_opts *o, rw_items *out,
+                     rw_err *err)
 {
     memset(out, 0, sizeof *out);
     out->scale = 1;
     out->scale_from = "default";
+    out->base = base;
     size_t cap = 0;
     bool *used = rw_calloc(c->n ? c->n : 1, sizeof *used, err);
     if (!used)
@@ -244,9 +282,15 @@ rw_status items_list(rw_ckpt *c, const rw_item_opts *o, rw_items *out, rw_err *e
                 break;
             }
             int64_t r = ta->shape[0], in = ta->shape[1], outd = tb->shape[0];
-            bool transposed = false;
+            bool transposed = false, in_base = false;
             rw_dtype dt = coarser(ta->dtype, tb->dtype);
-            if (wi >= 0) {
+            if (wi < 0 && base) {
+                if ((st = find_base(c, base, ta->name, plen, outd, r, in, &wi, &transposed,
+                                    err)) != RW_OK)
+                    break;
+                in_base = true;
+                out->from_base++;
+            } else if (wi >= 0) {
                 const rw_tensor *tw = &c->tensors[wi];
                 if (tw->ndim == 2 && tw->shape[0] == outd && tw->shape[1] == in)
                     transposed = false;
@@ -264,6 +308,7 @@ rw_status items_list(rw_ckpt *c, const rw_item_opts *o, rw_items *out, rw_err *e
             }
             used[i] = used[bi] = true;
             out->has_adapters = true;
+            rw_dtype wdt = wi < 0 ? dt : (in_base ? base : c)->tensors[wi].dtype;
             for (int comp = RW_COMP_BASE; comp <= RW_COMP_FULL && st == RW_OK; comp++) {
                 if (wi < 0 && comp != RW_COMP_LORA)
                     continue;
@@ -272,12 +317,13 @@ rw_status items_list(rw_ckpt *c, const rw_item_opts *o, rw_items *out, rw_err *e
                     /* a base (wi >= 0) gives the matrix its full component */
                     .is_default = rw_comp_default((rw_comp)comp, wi >= 0, 0),
                     .w = comp == RW_COMP_LORA ? -1 : wi,
+                    .w_base = comp != RW_COMP_LORA && in_base,
                     .a = comp == RW_COMP_BASE ? -1 : (long)i,
                     .b = comp == RW_COMP_BASE ? -1 : bi, .w_transposed = transposed,
                     .v_item = -1, .o_item = -1, .rows = outd, .cols = in, .rank = r,
-                    .dtype = comp == RW_COMP_BASE ? c->tensors[wi].dtype
+                    .dtype = comp == RW_COMP_BASE ? wdt
                              : comp == RW_COMP_LORA || wi < 0 ? dt
-                                                             : coarser(dt, c->tensors[wi].dtype),
+                                                             : coarser(dt, wdt),
                 };
                 if (comp == RW_COMP_BASE && transposed) {
                     x.rows = in;
@@ -353,21 +399,22 @@ rw_status item_build(rw_ckpt *c, const rw_items *its, size_t i, double *out, rw_
     const rw_item *it = &its->v[i];
     int64_t m = it->rows, n = it->cols;
     double *a = NULL, *b = NULL, *tmp = NULL, *vbuf = NULL, *obuf = NULL;
+    rw_ckpt *wc = it->w_base ? its->base : c; /* where the base weight is */
     rw_status st = RW_OK;
     switch (it->comp) {
     case RW_COMP_WEIGHT:
     case RW_COMP_BASE:
-        return ckpt_read(c, (size_t)it->w, out, err);
+        return ckpt_read(wc, (size_t)it->w, out, err);
     case RW_COMP_LORA:
     case RW_COMP_FULL:
         if (it->comp == RW_COMP_FULL) {
             if (it->w_transposed) {
-                if ((st = read_alloc(c, it->w, &tmp, err)) != RW_OK)
+                if ((st = read_alloc(wc, it->w, &tmp, err)) != RW_OK)
                     break;
                 for (int64_t r = 0; r < m; r++) /* stored n x m */
                     for (int64_t col = 0; col < n; col++)
                         out[r * n + col] = tmp[col * m + r];
-            } else if ((st = ckpt_read(c, (size_t)it->w, out, err)) != RW_OK) {
+            } else if ((st = ckpt_read(wc, (size_t)it->w, out, err)) != RW_OK) {
                 break;
             }
         }
