@@ -98,9 +98,9 @@ static rw_status list_run(const rw_run *run, const rw_cli *cli, rw_table *tab, r
         const char *bp = rw_base_source(cli->base, &run->ckpts[i], &beside);
         if (bp && (st = bases_acquire(&bases, bp, &base, err)) != RW_OK) {
             if (beside)
-                rw_err_prefix(err, "%s: its base beside it: ", run->ckpts[i].path);
+                rw_err_prefix(err, "%s: its base beside it", run->ckpts[i].path);
             else
-                rw_err_prefix(err, "--base: ");
+                rw_err_prefix(err, "--base");
             break;
         }
         bases_release(&bases, prev_base); /* after the acquire: --base stays open */

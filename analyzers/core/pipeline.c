@@ -173,9 +173,9 @@ static rw_status opened_open(opened *o, const rw_ckpt_ref *ref, const rw_analysi
     rw_status st = RW_OK;
     if (bp && (st = bases_acquire(bases, bp, &o->base, err)) != RW_OK) {
         if (beside)
-            rw_err_prefix(err, "%s: its base beside it: ", ref->path);
+            rw_err_prefix(err, "%s: its base beside it", ref->path);
         else
-            rw_err_prefix(err, "--base: ");
+            rw_err_prefix(err, "--base");
         return st;
     }
     if ((st = ckpt_open(ref->path, ref->group, &o->c, err)) == RW_OK &&
