@@ -105,111 +105,131 @@ static const double A[3] = {1, 0, -1}, B[2] = {2, -1};
 static const double LORA[6] = {6, 0, -6, -3, 0, 3}, FULL[6] = {7, 2, -3, 1, 5, 9};
 #define XNAME "base_model.model.layers.0.mlp.fc.weight"
 
+/* dir's adapter_model.safetensors and the base file bp, open, with the
+ * adapter's items listed against the base. */
+typedef struct {
+    rw_ckpt *c, *base;
+    rw_items it;
+} listed;
+
+static void list_open(const char *dir, const char *bp, listed *l)
+{
+    char path[600];
+    rw_err err = {{0}};
+    rw_item_opts o = {.lora_scale = NAN};
+    snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
+    l->c = open_ckpt(path);
+    l->base = open_ckpt(bp);
+    assert_int_equal(items_list(l->c, l->base, &o, &l->it, &err), RW_OK);
+}
+
+static void list_close(listed *l)
+{
+    items_free(&l->it);
+    ckpt_free(l->base);
+    ckpt_free(l->c);
+}
+
+/* Item (name, comp)'s matrix into m; its index. */
+static long build(listed *l, const char *name, rw_comp comp, double *m)
+{
+    rw_err err = {{0}};
+    long i = items_find(&l->it, name, comp);
+    assert_true(i >= 0);
+    assert_int_equal(item_build(l->c, &l->it, (size_t)i, m, &err), RW_OK);
+    return i;
+}
+
 /* Lists the adapter in dir against the base file, and checks base, lora and
  * full against the hand-worked matrices (base as stored: transposed or not). */
 static void check_hand_case(const char *dir, const char *base_path, bool transposed)
 {
-    char path[600];
-    snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
-    rw_ckpt *c = open_ckpt(path), *base = open_ckpt(base_path);
-    rw_items it;
-    rw_err err = {{0}};
-    rw_item_opts o = {.lora_scale = NAN};
-    assert_int_equal(items_list(c, base, &o, &it, &err), RW_OK);
-    assert_true(it.scale == 3.0);
-    assert_string_equal(it.scale_from, "adapter_config.json");
-    assert_int_equal(it.n, 3);
-    assert_int_equal(it.from_base, 1);
-    long ib = items_find(&it, XNAME, RW_COMP_BASE);
-    long il = items_find(&it, XNAME, RW_COMP_LORA);
-    long ifu = items_find(&it, XNAME, RW_COMP_FULL);
-    assert_true(ib >= 0 && il >= 0 && ifu >= 0);
-    assert_true(it.v[ifu].is_default && !it.v[il].is_default && !it.v[ib].is_default);
-    assert_true(it.v[ib].w_base && it.v[ifu].w_base && !it.v[il].w_base);
-    assert_int_equal(it.v[ifu].rows, 2);
-    assert_int_equal(it.v[ifu].cols, 3);
-    assert_int_equal(it.v[ib].rows, transposed ? 3 : 2);
+    listed l;
+    list_open(dir, base_path, &l);
+    const rw_items *it = &l.it;
+    assert_true(it->scale == 3.0);
+    assert_string_equal(it->scale_from, "adapter_config.json");
+    assert_int_equal(it->n, 3);
+    assert_int_equal(it->from_base, 1);
     double m[6];
-    assert_int_equal(item_build(c, &it, (size_t)ifu, m, &err), RW_OK);
+    long ifu = build(&l, XNAME, RW_COMP_FULL, m);
     for (int e = 0; e < 6; e++)
         assert_true(m[e] == FULL[e]); /* exactly: small integers */
-    assert_int_equal(item_build(c, &it, (size_t)il, m, &err), RW_OK);
+    long il = build(&l, XNAME, RW_COMP_LORA, m);
     for (int e = 0; e < 6; e++)
         assert_true(m[e] == LORA[e]);
-    assert_int_equal(item_build(c, &it, (size_t)ib, m, &err), RW_OK);
+    long ib = build(&l, XNAME, RW_COMP_BASE, m);
     for (int e = 0; e < 6; e++)
         assert_true(m[e] == (transposed ? WT : W)[e]);
-    items_free(&it);
+    assert_true(it->v[ifu].is_default && !it->v[il].is_default && !it->v[ib].is_default);
+    assert_true(it->v[ib].w_base && it->v[ifu].w_base && !it->v[il].w_base);
+    assert_int_equal(it->v[ifu].rows, 2);
+    assert_int_equal(it->v[ifu].cols, 3);
+    assert_int_equal(it->v[ib].rows, transposed ? 3 : 2);
 
     /* Without the base: lora only, as before. */
-    assert_int_equal(items_list(c, NULL, &o, &it, &err), RW_OK);
-    assert_int_equal(it.n, 1);
-    assert_int_equal(it.v[0].comp, RW_COMP_LORA);
-    assert_true(it.v[0].is_default);
-    items_free(&it);
-    ckpt_free(base);
-    ckpt_free(c);
+    rw_items lo;
+    rw_err err = {{0}};
+    rw_item_opts o = {.lora_scale = NAN};
+    assert_int_equal(items_list(l.c, NULL, &o, &lo, &err), RW_OK);
+    assert_int_equal(lo.n, 1);
+    assert_int_equal(lo.v[0].comp, RW_COMP_LORA);
+    assert_true(lo.v[0].is_default);
+    items_free(&lo);
+    list_close(&l);
+}
+
+/* The full matrix of the adapted module reported as name, from dir's
+ * adapter_model.safetensors with the base file bp, into m. */
+static void full_of(const char *dir, const char *bp, const char *name, double *m)
+{
+    listed l;
+    list_open(dir, bp, &l);
+    build(&l, name, RW_COMP_FULL, m);
+    list_close(&l);
+}
+
+/* The hand-worked adapter in TMP/tag/ against TMP/tag.safetensors holding
+ * W (transposed: W^T, with fan_in_fan_out in the config) as base_name. */
+static void hand_case(const char *tag, const char *base_name, bool transposed)
+{
+    char dir[400], bp[400];
+    snprintf(dir, sizeof dir, "%s/%s", tmpdir, tag);
+    write_adapter(dir, "layers.0.mlp.fc", 2, 3, 1, A, B, 3, transposed ? "true" : NULL);
+    snprintf(bp, sizeof bp, "%s/%s.safetensors", tmpdir, tag);
+    write_base(bp, base_name, transposed ? 3 : 2, transposed ? 2 : 3, transposed ? WT : W);
+    check_hand_case(dir, bp, transposed);
 }
 
 static void full_is_w_plus_sba_by_hand(void **state)
 {
     (void)state;
-    char dir[400], bp[400];
-    snprintf(dir, sizeof dir, "%s/hand", tmpdir);
-    write_adapter(dir, "layers.0.mlp.fc", 2, 3, 1, A, B, 3, NULL);
-    snprintf(bp, sizeof bp, "%s/hand_base.safetensors", tmpdir);
-    write_base(bp, "layers.0.mlp.fc.weight", 2, 3, W);
-    check_hand_case(dir, bp, false);
+    hand_case("hand", "layers.0.mlp.fc.weight", false);
 }
 
 static void peft_base_layer_and_prefixed_names(void **state)
 {
     (void)state;
-    char dir[400], bp[400];
-    snprintf(dir, sizeof dir, "%s/names", tmpdir);
-    write_adapter(dir, "layers.0.mlp.fc", 2, 3, 1, A, B, 3, NULL);
-    /* a PEFT-wrapped model saved whole: base_model.model.X.base_layer.weight */
-    snprintf(bp, sizeof bp, "%s/wrapped.safetensors", tmpdir);
-    write_base(bp, "base_model.model.layers.0.mlp.fc.base_layer.weight", 2, 3, W);
-    check_hand_case(dir, bp, false);
-    /* X.base_layer.weight */
-    snprintf(bp, sizeof bp, "%s/base_layer.safetensors", tmpdir);
-    write_base(bp, "layers.0.mlp.fc.base_layer.weight", 2, 3, W);
-    check_hand_case(dir, bp, false);
+    /* a PEFT-wrapped model saved whole; X.base_layer.weight */
+    hand_case("wrapped", "base_model.model.layers.0.mlp.fc.base_layer.weight", false);
+    hand_case("base_layer", "layers.0.mlp.fc.base_layer.weight", false);
 
+    char dir[400], bp[400];
     /* GPT-2: the adapter names transformer.h.0..., GPT-2's own file h.0... */
     snprintf(dir, sizeof dir, "%s/gpt2", tmpdir);
     write_adapter(dir, "transformer.h.0.attn.c_attn", 2, 3, 1, A, B, 3, "true");
     snprintf(bp, sizeof bp, "%s/gpt2.safetensors", tmpdir);
     write_base(bp, "h.0.attn.c_attn.weight", 3, 2, WT); /* Conv1D: in x out */
-    char path[600];
-    snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
-    rw_ckpt *c = open_ckpt(path), *base = open_ckpt(bp);
-    rw_items it;
-    rw_err err = {{0}};
-    rw_item_opts o = {.lora_scale = NAN};
-    assert_int_equal(items_list(c, base, &o, &it, &err), RW_OK);
-    long ifu = items_find(&it, "base_model.model.transformer.h.0.attn.c_attn.weight",
-                          RW_COMP_FULL);
-    assert_true(ifu >= 0);
     double m[6];
-    assert_int_equal(item_build(c, &it, (size_t)ifu, m, &err), RW_OK);
+    full_of(dir, bp, "base_model.model.transformer.h.0.attn.c_attn.weight", m);
     for (int e = 0; e < 6; e++)
         assert_true(m[e] == FULL[e]);
-    items_free(&it);
-    ckpt_free(base);
-    ckpt_free(c);
 }
 
 static void transposed_base(void **state)
 {
     (void)state;
-    char dir[400], bp[400];
-    snprintf(dir, sizeof dir, "%s/transposed", tmpdir);
-    write_adapter(dir, "layers.0.mlp.fc", 2, 3, 1, A, B, 3, "true");
-    snprintf(bp, sizeof bp, "%s/transposed_base.safetensors", tmpdir);
-    write_base(bp, "layers.0.mlp.fc.weight", 3, 2, WT); /* in x out */
-    check_hand_case(dir, bp, true);
+    hand_case("transposed", "layers.0.mlp.fc.weight", true); /* in x out */
 }
 
 /* A square base: its shape cannot say; fan_in_fan_out does.
@@ -223,26 +243,15 @@ static void square_base_follows_fan_in_fan_out(void **state)
     static const double as_stored[4] = {2, 3, 3, 4}, fifo_full[4] = {2, 4, 2, 4};
     const char *const cfg[3] = {NULL, "false", "true"};
     for (int k = 0; k < 3; k++) {
-        char dir[400], bp[400], path[600];
+        char dir[400], bp[400];
         snprintf(dir, sizeof dir, "%s/square%d", tmpdir, k);
         write_adapter(dir, "h.0.attn.c_proj", 2, 2, 1, as, bs, 1, cfg[k]);
         snprintf(bp, sizeof bp, "%s/square_base.safetensors", tmpdir);
         write_base(bp, "h.0.attn.c_proj.weight", 2, 2, ws);
-        snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
-        rw_ckpt *c = open_ckpt(path), *base = open_ckpt(bp);
-        rw_items it;
-        rw_err err = {{0}};
-        rw_item_opts o = {.lora_scale = NAN};
-        assert_int_equal(items_list(c, base, &o, &it, &err), RW_OK);
-        long ifu = items_find(&it, "base_model.model.h.0.attn.c_proj.weight", RW_COMP_FULL);
-        assert_true(ifu >= 0);
         double m[4];
-        assert_int_equal(item_build(c, &it, (size_t)ifu, m, &err), RW_OK);
+        full_of(dir, bp, "base_model.model.h.0.attn.c_proj.weight", m);
         for (int e = 0; e < 4; e++)
             assert_true(m[e] == (k == 2 ? fifo_full : as_stored)[e]);
-        items_free(&it);
-        ckpt_free(base);
-        ckpt_free(c);
     }
 }
 
@@ -313,6 +322,15 @@ static void base_opened_once_for_its_users(void **state)
     assert_false(beside);
 }
 
+/* The runs of source, found and sorted. */
+static void runs_of(const char *source, rw_runset *rs)
+{
+    rw_err err = {{0}};
+    memset(rs, 0, sizeof *rs);
+    assert_int_equal(runset_add(rs, source, NULL, &err), RW_OK);
+    assert_int_equal(runset_finish(rs, &err), RW_OK);
+}
+
 /* checkpoint-N/ holding adapter_model.safetensors and model.safetensors:
  * one checkpoint per step, the adapter, whose base is the model file. */
 static void adapter_beside_model_file(void **state)
@@ -327,10 +345,8 @@ static void adapter_beside_model_file(void **state)
         snprintf(bp, sizeof bp, "%s/model.safetensors", dir);
         write_base(bp, "layers.0.mlp.fc.weight", 2, 3, W);
     }
-    rw_runset rs = {0};
-    rw_err err = {{0}};
-    assert_int_equal(runset_add(&rs, run, NULL, &err), RW_OK);
-    assert_int_equal(runset_finish(&rs, &err), RW_OK);
+    rw_runset rs;
+    runs_of(run, &rs);
     assert_int_equal(rs.n, 1);
     assert_int_equal(rs.runs[0].n, 2);
     for (size_t i = 0; i < 2; i++) {
@@ -344,8 +360,7 @@ static void adapter_beside_model_file(void **state)
 
     /* a lone adapter file: the same base */
     snprintf(path, sizeof path, "%s/checkpoint-100/adapter_model.safetensors", run);
-    assert_int_equal(runset_add(&rs, path, NULL, &err), RW_OK);
-    assert_int_equal(runset_finish(&rs, &err), RW_OK);
+    runs_of(path, &rs);
     assert_non_null(rs.runs[0].ckpts[0].base);
     runset_free(&rs);
 }
@@ -390,10 +405,9 @@ static void updates_of_full_with_one_base(void **state)
     snprintf(bp, sizeof bp, "%s/upd_base.safetensors", tmpdir);
     write_base(bp, "layers.0.mlp.fc.weight", 2, 3, W);
 
-    rw_runset rs = {0};
+    rw_runset rs;
     rw_err err = {{0}};
-    assert_int_equal(runset_add(&rs, run, NULL, &err), RW_OK);
-    assert_int_equal(runset_finish(&rs, &err), RW_OK);
+    runs_of(run, &rs);
     rw_analysis_opts o = {.prog = "test", .jobs = 1, .updates = true,
                           .comps = RW_COMP_BIT(RW_COMP_FULL) | RW_COMP_BIT(RW_COMP_BASE),
                           .item = {.lora_scale = NAN, .base = bp}};
