@@ -3,6 +3,11 @@
  * (--include, --exclude, --component, --label), how checkpoints are read
  * (--lora-scale, --heads, --base, --data, ...), output (-o, --format), -j,
  * --help and --version, and turning positional arguments into runs.
+ *
+ * Ownership: an rw_cli owns its selection arrays and its labels array
+ * (rw_cli_free); the strings in them, out and every other string field are
+ * borrowed from argv and the program's static text, and live as long as
+ * the program. The runs rw_cli_runs adds belong to the caller's rw_runset.
  */
 #ifndef RW_CLI_H
 #define RW_CLI_H

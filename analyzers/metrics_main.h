@@ -1,7 +1,9 @@
 /*
  * metrics_main.h — the body shared by rw-rank, rw-cond, rw-metrics and
  * rw-updates: runs (or a spectra file) in, one table row per matrix (or per
- * update) out, with the program's metric columns.
+ * update) out, with the program's metric columns. Programs only (linked
+ * from librwprograms.a); it returns the exit code and owns nothing past
+ * its return.
  */
 #ifndef RW_METRICS_MAIN_H
 #define RW_METRICS_MAIN_H

@@ -5,10 +5,12 @@
  *          model (synth.h says how they are made);
  *   known  a run whose matrices have chosen singular values, with the chosen
  *          values written beside it (known_sigma.tsv) so that any tool's
- *          output can be checked against them.
+ *          output can be checked against them;
+ *   edge, malformed, keras  files for the error-handling and format tests.
  */
 #include "analyzers/cli.h"
 #include "fixtures/h5write.h"
+#include "fixtures/keras.h"
 #include "fixtures/malformed.h"
 #include "fixtures/peft.h"
 #include "fixtures/synth.h"
@@ -25,6 +27,7 @@ static const char usage[] =
     "       rw-fixture known -o DIR [--seed N]\n"
     "       rw-fixture edge  -o DIR\n"
     "       rw-fixture malformed -o DIR\n"
+    "       rw-fixture keras -o DIR\n"
     "       rw-fixture peft -o DIR [--beside] [--transposed] CKPT...\n"
     "\n"
     "runs: writes DIR/full-rank/step_NNNNNN.h5 and DIR/relora/step_NNNNNN.h5, a\n"
@@ -74,6 +77,11 @@ static const char usage[] =
     "  (tests/malformed/): checkpoints of unusual rank, type or step attribute, and\n"
     "  spectra files with one defect each (fixtures/malformed.h lists them).\n"
     "\n"
+    "keras: writes HDF5 files laid out as Keras writes them: keras3.weights.h5\n"
+    "  (Keras 3: layers/<name>/vars/<i>, optimizer/vars/<i>), keras213.weights.h5\n"
+    "  (_layer_checkpoint_dependencies/), keras2_weights.h5 and keras2_model.h5\n"
+    "  (Keras 2 save_weights and model.save, with optimizer_weights/), and plain.h5\n"
+    "  (no Keras mark); fixtures/keras.h lists their tensors.\n"
     "peft: splits runs' relora/ checkpoints as PEFT saves them (fixtures/peft.h):\n"
     "  DIR/lora/checkpoint-N/adapter_model.safetensors + adapter_config.json, and\n"
     "  the frozen bases in DIR/base/model.safetensors (all steps' must be equal).\n"
@@ -424,9 +432,10 @@ int main(int argc, char **argv)
     if (!peft &&
         (optind != argc - 1 || (strcmp(argv[optind], "runs") && strcmp(argv[optind], "known") &&
                                 strcmp(argv[optind], "edge") &&
-                                strcmp(argv[optind], "malformed")))) {
-        ret = rw_cli_usage_error(&cli, "expected one command: runs, known, edge, malformed or "
-                                       "peft");
+                                strcmp(argv[optind], "malformed") &&
+                                strcmp(argv[optind], "keras")))) {
+        ret = rw_cli_usage_error(&cli, "expected one command: runs, known, edge, malformed, "
+                                       "keras or peft");
         goto out;
     }
     if (!cli.out) {
@@ -445,6 +454,8 @@ int main(int argc, char **argv)
         st = write_edge(cli.out, &err);
     } else if (strcmp(argv[optind], "malformed") == 0) {
         st = malformed_write(cli.out, &err);
+    } else if (strcmp(argv[optind], "keras") == 0) {
+        st = keras_write_files(cli.out, &err);
     } else if (peft) {
         st = peft_split(cli.out, (const char *const *)argv + optind + 1,
                         (size_t)(argc - optind - 1), &a.peft, &err);

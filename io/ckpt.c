@@ -96,6 +96,13 @@ static rw_status open_impl(const char *path, const char *group, bool attrs_only,
         return st;
     }
     ckpt_sort_tensors(c);
+    /* Names are unique: a PyTorch "a.b" key and a -> b nested say the same. */
+    for (size_t i = 1; i < c->n; i++)
+        if (strcmp(c->tensors[i - 1].name, c->tensors[i].name) == 0) {
+            rw_fail(err, RW_EDATA, "%s: two tensors named '%s'", c->path, c->tensors[i].name);
+            ckpt_free(c);
+            return RW_EDATA;
+        }
     *out = c;
     return RW_OK;
 }
@@ -114,6 +121,7 @@ void ckpt_free(rw_ckpt *c)
     }
     for (size_t i = 0; i < c->n; i++) {
         free(c->tensors[i].name);
+        free(c->tensors[i].module_name);
         if (c->tensors[i].loc)
             free(c->tensors[i].loc->h5path);
         free(c->tensors[i].loc);
@@ -175,10 +183,15 @@ void ckpt_sort_tensors(rw_ckpt *c)
 {
     if (c->n > 1)
         qsort(c->tensors, c->n, sizeof *c->tensors, cmp_tensor);
-    /* module points into name, which qsort moved along with the struct. */
+    /* module points into name, which qsort moved along with the struct. A
+     * module the back end named (module_name) comes with its layer. */
     for (size_t i = 0; i < c->n; i++) {
-        rw_tensor_parse_name(&c->tensors[i]);
-        c->tensors[i].optimizer = is_optimizer_name(c->tensors[i].name);
+        rw_tensor *t = &c->tensors[i];
+        if (t->module_name)
+            t->module = t->module_name;
+        else
+            rw_tensor_parse_name(t);
+        t->optimizer = is_optimizer_name(t->name);
     }
 }
 
@@ -297,12 +310,20 @@ bool rw_tensor_matrix(const rw_tensor *t, int64_t *rows, int64_t *cols)
 {
     if (t->ndim < 2 || !rw_dtype_is_float(t->dtype))
         return false;
-    /* Back ends check at open that every partial product fits. */
-    int64_t c = 1;
+    /* Back ends check at open that the products fit (of all dims but the
+     * first; HDF5, the only one that sets RW_MAT_OUT_LAST: but the last). */
+    int64_t p = 1;
+    if (t->matrix == RW_MAT_OUT_LAST) {
+        for (int d = 0; d < t->ndim - 1; d++)
+            p *= t->shape[d];
+        *rows = p;
+        *cols = t->shape[t->ndim - 1];
+        return true;
+    }
     for (int d = 1; d < t->ndim; d++)
-        c *= t->shape[d];
+        p *= t->shape[d];
     *rows = t->shape[0];
-    *cols = c;
+    *cols = p;
     return true;
 }
 

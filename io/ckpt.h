@@ -14,10 +14,17 @@
  * Tensor names (DESIGN.md): the dataset path without the leading '/', with
  * '/' turned into '.'. The layer is the first path segment that is an integer
  * (-1 when none) and the module is what follows it (the full name when there
- * is no integer segment).
+ * is no integer segment) — unless the back end names them itself: Keras 3
+ * files (`layers/<layer>/vars/<i>`, ckpt_keras.c) get the layer's position
+ * and a module named after the layer ("dense_1.kernel").
+ *
+ * Matrices: a tensor of two or more dimensions is read as a matrix by its
+ * file's convention (rw_matrix_rule): PyTorch's (out, in, k...) as
+ * (out, in·k...), Keras's (k..., in, out) as (k...·in, out). Either way the
+ * values in C order are already that matrix, row-major.
  *
  * Ownership: an rw_ckpt and everything it points to (path, group, tensors,
- * their names and locations, attributes) belong to it and are freed by
+ * their names, module names and locations, attributes) belong to it and are freed by
  * ckpt_free; pointers into it (a tensor, its name or module, an attribute
  * value from ckpt_attr) are borrowed and live until ckpt_free.
  */
@@ -30,14 +37,30 @@
 
 typedef enum { RW_FMT_HDF5, RW_FMT_SAFETENSORS, RW_FMT_PYTORCH } rw_format;
 
+/* How a tensor of 3 or more dimensions (a convolution kernel) is matricized;
+ * 2-D tensors are (shape[0], shape[1]) under both. */
+typedef enum {
+    RW_MAT_OUT_FIRST, /* PyTorch's (out, in, k...): rows = shape[0], cols = the
+                         product of the rest. Every file but Keras's. */
+    RW_MAT_OUT_LAST,  /* Keras's (k..., in, out): rows = the product of all but
+                         the last, cols = the last. Keras HDF5 files
+                         (ckpt_h5.c says how they are recognised). */
+} rw_matrix_rule;
+
 typedef struct {
     char *name;               /* normalised name (owned) */
     int ndim;                 /* 0..RW_MAX_DIMS */
     int64_t shape[RW_MAX_DIMS];
     size_t numel;             /* product of shape, overflow-checked */
     rw_dtype dtype;
-    int layer;                /* first integer segment, -1 when none */
-    const char *module;       /* points into name */
+    int layer;                /* first integer segment, -1 when none (or the
+                                 back end's: module_name) */
+    const char *module;       /* points into name, or is module_name */
+    char *module_name;        /* NULL, or the module as the back end named it
+                                 (owned): then layer was set by the back end
+                                 too, and ckpt_sort_tensors keeps both (Keras 3:
+                                 "dense_1.kernel", the layer's position) */
+    rw_matrix_rule matrix;    /* how rw_tensor_matrix shapes it */
     bool optimizer;           /* optimizer state (its name's first segment is
                                  optimizer, optimizer_weights, optimizer_state_dict,
                                  optim or optimizer_states): listed, analysed only
@@ -79,7 +102,7 @@ long ckpt_find(const rw_ckpt *c, const char *name);
 
 /* Reads tensor i, widened to double, into buf (numel values, C order).
  * Matricization is free: a (d0, d1, ..., dn) tensor in C order is already the
- * (d0, d1*...*dn) row-major matrix. */
+ * (d0, d1*...*dn) row-major matrix, and the (d0*...*d(n-1), dn) one. */
 rw_status ckpt_read(rw_ckpt *c, size_t i, double *buf, rw_err *err);
 
 /* Attribute or metadata value as text (borrowed from c), NULL when absent. */
@@ -94,11 +117,14 @@ bool ckpt_attr_double(const rw_ckpt *c, const char *key, double *out);
  * that is not a whole number in 0 .. 2^53 fails ckpt_open.) */
 int64_t ckpt_step(const rw_ckpt *c);
 
-/* Matrix view of tensor t: rows = shape[0], cols = the product of the rest.
- * False for tensors of fewer than 2 dimensions or non-float dtype. */
+/* Matrix view of tensor t by its t->matrix rule: rows = shape[0] and cols =
+ * the product of the rest (RW_MAT_OUT_FIRST), or rows = the product of all
+ * but the last and cols = the last (RW_MAT_OUT_LAST). False for tensors of
+ * fewer than 2 dimensions or non-float dtype. */
 bool rw_tensor_matrix(const rw_tensor *t, int64_t *rows, int64_t *cols);
 
-/* Parses layer and module from t->name (sets t->layer, t->module). */
+/* Parses layer and module from t->name (sets t->layer, t->module; the
+ * default rule above, whatever t->module_name says). */
 void rw_tensor_parse_name(rw_tensor *t);
 
 /* Shape as "96x384" into buf (size n); returns buf. */

@@ -20,6 +20,19 @@
  * read, by name, after their type and size are checked (attr_specs): a
  * variable-length attribute is never read, because HDF5 allocates whatever
  * length the file claims before it reads (2.5 GB for a 6 KB file).
+ *
+ * Keras files are recognised by what Keras writes (attributes are only
+ * tested for existence, never read):
+ *   Keras 1/2 (`save_weights` .h5, `model.save` .h5): the checkpoint's root
+ *     has an attribute keras_version, backend or layer_names, or a
+ *     model_weights group with layer_names;
+ *   Keras 3 (`.weights.h5`, and Keras 2.13-2.15's new format): a group
+ *     `layers/<name>/vars` (or `_layer_checkpoint_dependencies/<name>/vars`)
+ *     below the root, <name> not a number; its tensors are named by
+ *     ckpt_keras.c.
+ * Every tensor of a Keras file is matricized Keras's way (RW_MAT_OUT_LAST:
+ * conv kernels (k..., in, out) as (k...·in, out)); of any other file
+ * PyTorch's way. The file's name plays no part.
  */
 #include "io/ckpt_impl.h"
 #include "io/h5file.h"
@@ -93,6 +106,7 @@ typedef struct {
     rw_err *err;
     rw_status st;
     size_t cap;
+    bool keras3;  /* a Keras 3 `layers/<name>/vars` group was seen */
 } visit_ctx;
 
 /* Whether tensor t (dataset ds of file type type) can be read raw: float32
@@ -231,10 +245,12 @@ static rw_status add_dataset(visit_ctx *v, hid_t ds, const char *relpath)
         t->shape[d] = (int64_t)dims[d];
     }
     /* The product of the trailing dims (the matrix's columns) must fit too,
-     * also when shape[0] is 0. */
-    size_t rest = 1;
+     * also when shape[0] is 0; and that of the leading ones (a Keras file's
+     * rows), also when the last is 0. */
+    size_t rest = 1, lead = 1;
     for (int d = 1; d < ndim; d++)
-        if (!rw_mul_size(rest, (size_t)dims[d], &rest) || rest > (size_t)INT64_MAX) {
+        if (!rw_mul_size(rest, (size_t)dims[d], &rest) || rest > (size_t)INT64_MAX ||
+            !rw_mul_size(lead, (size_t)dims[d - 1], &lead) || lead > (size_t)INT64_MAX) {
             st = rw_fail(err, RW_EDATA, "%s: /%s: shape too large", c->path, relpath);
             goto done;
         }
@@ -261,6 +277,18 @@ done:
     return st;
 }
 
+/* Whether root carries what Keras 1/2 write at the top of their HDF5 files
+ * (attributes tested for existence only: they are variable-length strings). */
+static bool is_keras2(hid_t root)
+{
+    static const char *const attrs[] = {"keras_version", "backend", "layer_names"};
+    for (size_t i = 0; i < sizeof attrs / sizeof *attrs; i++)
+        if (H5Aexists(root, attrs[i]) > 0)
+            return true;
+    return H5Lexists(root, "model_weights", H5P_DEFAULT) > 0 &&
+           H5Aexists_by_name(root, "model_weights", "layer_names", H5P_DEFAULT) > 0;
+}
+
 static herr_t visit_cb(hid_t root, const char *name, const H5L_info_t *info, void *data)
 {
     visit_ctx *v = data;
@@ -273,6 +301,8 @@ static herr_t visit_cb(hid_t root, const char *name, const H5L_info_t *info, voi
         return -1;
     }
     if (H5Iget_type(obj) != H5I_DATASET) {
+        if (H5Iget_type(obj) == H5I_GROUP && ckpt_keras3_vars_group(name))
+            v->keras3 = true;
         H5Oclose(obj);
         return 0;
     }
@@ -429,6 +459,11 @@ rw_status ckpt_h5_open(rw_ckpt *c, rw_err *err)
         return rw_fail(err, RW_EDATA, "%s: cannot list datasets (truncated or corrupt file?)",
                        c->path);
     }
+    if (v.keras3 && (st = ckpt_keras3_names(c, err)) != RW_OK)
+        return st;
+    if (v.keras3 || is_keras2(s->root))
+        for (size_t i = 0; i < c->n; i++)
+            c->tensors[i].matrix = RW_MAT_OUT_LAST;
     return RW_OK;
 }
 

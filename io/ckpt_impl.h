@@ -43,6 +43,15 @@ void ckpt_pt_close(rw_ckpt *c);
 /* True for the extensions PyTorch checkpoints come with: .pt .pth .bin .ckpt */
 bool ckpt_pt_is_name(const char *path);
 
+/* Keras 3 names (ckpt_keras.c): for an HDF5 checkpoint of Keras 3's layout
+ * (ckpt_h5.c decides), sets every tensor's layer and module_name from its
+ * dataset path (t->loc->h5path). Sorts c->tensors by name. */
+rw_status ckpt_keras3_names(rw_ckpt *c, rw_err *err);
+/* Whether a group's path (from the checkpoint's root) marks Keras 3's
+ * layout: `layers/<name>/vars` or Keras 2.13's
+ * `_layer_checkpoint_dependencies/<name>/vars`, <name> not a number. */
+bool ckpt_keras3_vars_group(const char *path);
+
 /* The top-level `step_<N>` groups of an HDF5 file, as ckpt_step_groups (but
  * for a file known to be HDF5; one that does not open as HDF5 fails). */
 rw_status h5_step_groups(const char *path, char ***names, int64_t **steps,

@@ -273,23 +273,6 @@ static rw_status list_tensors(rw_ckpt *c, pt_impl *p, const pk_obj *root, rw_err
     return RW_OK;
 }
 
-/* Names must be unique ("a.b" as one key and a -> b nested give the same). */
-static int cmp_name(const void *a, const void *b)
-{
-    return strcmp(((const rw_tensor *)a)->name, ((const rw_tensor *)b)->name);
-}
-
-static rw_status check_unique(rw_ckpt *c, rw_err *err)
-{
-    if (c->n > 1)
-        qsort(c->tensors, c->n, sizeof *c->tensors, cmp_name);
-    for (size_t i = 1; i < c->n; i++)
-        if (strcmp(c->tensors[i - 1].name, c->tensors[i].name) == 0)
-            return rw_fail(err, RW_EDATA, "%s: two tensors named '%s'", c->path,
-                           c->tensors[i].name);
-    return RW_OK;
-}
-
 /* ------------------------------------------------------------ zip layout */
 
 static rw_status zip_err(const char *path, zip_t *z, rw_err *err)
@@ -602,8 +585,6 @@ rw_status ckpt_pt_open(rw_ckpt *c, rw_err *err)
         st = rw_fail(err, RW_EDATA, "%s: not a PyTorch checkpoint (neither a zip archive nor "
                                     "a legacy torch.save file)", c->path);
     }
-    if (st == RW_OK)
-        st = check_unique(c, err);
     return st;
 }
 

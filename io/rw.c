@@ -393,6 +393,12 @@ int rw_cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+int rw_cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 rw_status rw_check_regular(const char *path, rw_err *err)
 {
     struct stat sb;

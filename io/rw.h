@@ -137,6 +137,8 @@ bool rw_exists(const char *path);
 /* qsort/bsearch comparator for an array of strings (char * or const char *
  * elements): strcmp order. */
 int rw_cmp_str(const void *a, const void *b);
+/* The same for an array of int64_t: ascending. */
+int rw_cmp_i64(const void *a, const void *b);
 
 /* RW_OK when path names a regular file (symbolic links followed), checked
  * with stat before anything opens it: opening a FIFO waits for a writer

@@ -35,16 +35,10 @@ typedef struct {
     fig_notes notes;
 } heat;
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Sorted distinct values of v[0..n-1] in place; returns the count. */
 static size_t uniq_i64(int64_t *v, size_t n)
 {
-    qsort(v, n, sizeof *v, cmp_i64);
+    qsort(v, n, sizeof *v, rw_cmp_i64);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (k == 0 || v[i] != v[k - 1])

@@ -29,12 +29,6 @@ typedef struct {
     fig_notes notes;
 } spec;
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 static rw_status choose(spec *s, rw_err *err)
 {
     plot_spectra *sp = &s->sp;
@@ -46,7 +40,7 @@ static rw_status choose(spec *s, rw_err *err)
     }
     for (size_t i = 0; i < sp->n; i++)
         all[i] = sp->s[i].step;
-    qsort(all, sp->n, sizeof *all, cmp_i64);
+    qsort(all, sp->n, sizeof *all, rw_cmp_i64);
     size_t n = 0;
     for (size_t i = 0; i < sp->n; i++)
         if (n == 0 || all[i] != all[n - 1])
@@ -59,7 +53,7 @@ static rw_status choose(spec *s, rw_err *err)
     }
     if (o->nsteps) {
         for (size_t i = 0; i < o->nsteps; i++) {
-            if (!bsearch(&o->steps[i], all, n, sizeof *all, cmp_i64)) {
+            if (!bsearch(&o->steps[i], all, n, sizeof *all, rw_cmp_i64)) {
                 char have[200] = "";
                 for (size_t j = 0; j < n; j++) {
                     size_t len = strlen(have);
@@ -76,7 +70,7 @@ static rw_status choose(spec *s, rw_err *err)
             }
             s->steps[s->nsteps++] = o->steps[i];
         }
-        qsort(s->steps, s->nsteps, sizeof *s->steps, cmp_i64);
+        qsort(s->steps, s->nsteps, sizeof *s->steps, rw_cmp_i64);
     } else {
         /* Five steps spread evenly over the checkpoints, first and last included. */
         for (size_t j = 0; j < 5 && j < n; j++) {

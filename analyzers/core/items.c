@@ -54,18 +54,31 @@ static const adapter_suffix suffixes[] = {
     {".A_lora.weight", ".B_lora.weight"},
 };
 
-static rw_status push(rw_items *it, size_t *cap, const rw_item *x, rw_err *err)
+/* Appends a copy of x: its layer and module those of tensor src (a plain
+ * tensor: as its back end named them), or parsed from its name (src NULL). */
+static rw_status push(rw_items *it, size_t *cap, const rw_item *x, const rw_tensor *src,
+                      rw_err *err)
 {
     if (rw_grow(&it->v, it->n, cap, sizeof *it->v, err) != RW_OK)
         return RW_ENOMEM;
-    it->v[it->n] = *x;
-    it->v[it->n].tensor = rw_strdup(x->tensor);
-    if (!it->v[it->n].tensor)
+    rw_item *y = &it->v[it->n];
+    *y = *x;
+    y->tensor = rw_strdup(x->tensor);
+    y->module = NULL;
+    if (y->tensor) {
+        rw_tensor tmp = {.name = y->tensor};
+        if (src)
+            tmp = *src;
+        else
+            rw_tensor_parse_name(&tmp);
+        y->layer = tmp.layer;
+        y->module = rw_strdup(tmp.module);
+    }
+    if (!y->tensor || !y->module) {
+        free(y->tensor);
+        free(y->module);
         return rw_fail(err, RW_ENOMEM, "out of memory");
-    rw_tensor tmp = {.name = it->v[it->n].tensor};
-    rw_tensor_parse_name(&tmp);
-    it->v[it->n].layer = tmp.layer;
-    it->v[it->n].module = tmp.module;
+    }
     it->n++;
     return RW_OK;
 }
@@ -140,7 +153,7 @@ static rw_status add_ov(rw_ckpt *c, rw_items *it, size_t *cap, const rw_item_opt
                 .dtype = coarser(v->dtype, ov->dtype), .heads = nh, .kv_heads = nkv,
                 .is_default = rw_comp_default(k ? RW_COMP_WO_WV : RW_COMP_OV, false, 0),
             };
-            rw_status st = push(it, cap, &x, err);
+            rw_status st = push(it, cap, &x, NULL, err);
             if (st != RW_OK)
                 return st;
         }
@@ -289,7 +302,7 @@ rw_status items_list(rw_ckpt *c, rw_ckpt *base, const rw_item_opts *o, rw_items 
                     x.cols = outd;
                     x.w_transposed = false; /* the base alone is analysed as stored */
                 }
-                st = push(out, &cap, &x, err);
+                st = push(out, &cap, &x, NULL, err);
             }
             break;
         }
@@ -307,7 +320,7 @@ rw_status items_list(rw_ckpt *c, rw_ckpt *base, const rw_item_opts *o, rw_items 
                      .is_default = rw_comp_default(RW_COMP_WEIGHT, false, 0),
                      .w = (long)i, .a = -1, .b = -1, .v_item = -1, .o_item = -1,
                      .rows = m, .cols = n, .dtype = t->dtype, .optimizer = t->optimizer};
-        st = push(out, &cap, &x, err);
+        st = push(out, &cap, &x, t, err);
     }
     free(used);
     if (st == RW_OK && out->n > 1)
@@ -321,8 +334,10 @@ rw_status items_list(rw_ckpt *c, rw_ckpt *base, const rw_item_opts *o, rw_items 
 
 void items_free(rw_items *it)
 {
-    for (size_t i = 0; i < it->n; i++)
+    for (size_t i = 0; i < it->n; i++) {
         free(it->v[i].tensor);
+        free(it->v[i].module);
+    }
     free(it->v);
     memset(it, 0, sizeof *it);
 }

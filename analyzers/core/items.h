@@ -31,10 +31,10 @@
  *
  * The module owns listing a checkpoint's items and building their matrices
  * (or a lora item's factors) from its tensors. Ownership: an rw_items owns
- * its array and each item's tensor name (items_free); module points into
- * that name, scale_from is a static string, and the tensor indices refer to
- * the rw_ckpt it was listed from (w_base: to its base), which, like the
- * base (borrowed in rw_items.base), must stay open while they are used.
+ * its array and each item's tensor and module names (items_free),
+ * scale_from is a static string, and the tensor indices refer to the
+ * rw_ckpt it was listed from (w_base: to its base), which, like the base
+ * (borrowed in rw_items.base), must stay open while they are used.
  * Every matrix or sigma buffer is the caller's, sized as each function says.
  */
 #ifndef RW_ITEMS_H
@@ -47,7 +47,8 @@
 typedef struct {
     char *tensor;           /* reported name (owned) */
     int layer;
-    const char *module;     /* points into tensor */
+    char *module;           /* owned: a plain tensor's module (ckpt.h), else
+                               parsed from the reported name */
     rw_comp comp;
     bool is_default;        /* the component analysed when none is asked for
                                (rw_comp_default, no circuits) */

@@ -99,7 +99,7 @@ static rw_status emit_job(const ring_job *j, void *ctx, rw_err *err)
     if (st == RW_OK) {
         rw_spectrum s = {
             .run = j->run, .step = j->step, .tensor = j->tensor, .layer = j->layer,
-            .module = j->tensor + j->module_off, .component = j->component, .rows = j->rows,
+            .module = j->module, .component = j->component, .rows = j->rows,
             .cols = j->cols, .dtype = j->dtype, .kind = j->kind, .ref_step = j->ref_step,
             .ref_fro = j->ref_fro, .k = k, .sigma = j->sigma, .path = j->path,
         };
@@ -214,7 +214,7 @@ static rw_status job_prepare(ring_job *j, const char *run, const opened *c, cons
     j->tensor = rw_strdup(it->tensor);
     j->component = rw_strdup(rw_comp_name(it->comp));
     j->path = rw_strdup(c->c->path);
-    j->module_off = (size_t)(it->module - it->tensor);
+    j->module = rw_strdup(it->module);
     j->layer = it->layer;
     j->step = c->step;
     j->ref_step = ref_step;
@@ -222,7 +222,7 @@ static rw_status job_prepare(ring_job *j, const char *run, const opened *c, cons
     j->kind = kind;
     j->dtype = it->dtype;
     j->rel = fast ? 0 : RW_SVD_REL_DEFAULT;
-    if (!j->run || !j->tensor || !j->component || !j->path)
+    if (!j->run || !j->tensor || !j->module || !j->component || !j->path)
         return rw_fail(err, RW_ENOMEM, "out of memory");
     return RW_OK;
 }

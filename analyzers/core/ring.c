@@ -66,10 +66,11 @@ void ring_job_release_strings(ring_job *j)
 {
     free(j->run);
     free(j->tensor);
+    free(j->module);
     free(j->component);
     free(j->path);
     free(j->ref_path);
-    j->run = j->tensor = j->component = j->path = j->ref_path = NULL;
+    j->run = j->tensor = j->module = j->component = j->path = j->ref_path = NULL;
 }
 
 /* Hands the oldest job to the callback once it is done. */

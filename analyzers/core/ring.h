@@ -7,7 +7,7 @@
  * whatever the number of workers. ring.c explains its memory bound.
  *
  * Ownership: the ring owns its slots, their buffers (a, b, sigma) and their
- * key strings (run, tensor, component, path, ref_path: set by the filler
+ * key strings (run, tensor, module, component, path, ref_path: set by the filler
  * with rw_strdup, freed by the ring once the job is emitted or by
  * ring_job_release_strings). A ring_job pointer from ring_take_slot is the
  * filler's until ring_submit; the emit callback gets it borrowed, for the
@@ -31,9 +31,8 @@ typedef struct {
     size_t bytes;           /* of the job's matrices, while outstanding */
     double scale;
     /* the row's key, copied: the checkpoint may be closed before it is emitted */
-    char *run, *tensor, *component, *path;
+    char *run, *tensor, *module, *component, *path;
     char *ref_path;         /* updates: the checkpoint subtracted, for messages */
-    size_t module_off;
     int layer;
     int64_t step, ref_step;
     double ref_fro;

@@ -9,11 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static uint64_t str_hash(const char *s)
 {
     uint64_t h = 14695981039346656037ULL;
@@ -70,7 +65,7 @@ rw_status intern_sort(interner *in, uint32_t **rank, rw_err *err)
         return RW_ENOMEM;
     }
     memcpy(orig, in->strs, in->n * sizeof *orig);
-    qsort(in->strs, in->n, sizeof *in->strs, cmp_str);
+    qsort(in->strs, in->n, sizeof *in->strs, rw_cmp_str);
     /* Each original string's place, found through the hash slots. */
     for (size_t i = 0; i < in->n; i++) {
         size_t j = str_hash(in->strs[i]) & in->mask;

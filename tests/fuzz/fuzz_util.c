@@ -126,7 +126,9 @@ void fuzz_walk_ckpt(rw_ckpt *c)
         char shape[160];
         rw_shape_str(t, shape, sizeof shape);
         int64_t rows, cols;
-        (void)rw_tensor_matrix(t, &rows, &cols);
+        if (rw_tensor_matrix(t, &rows, &cols))
+            invariant(rows >= 0 && cols >= 0 && (size_t)rows * (size_t)cols == t->numel,
+                      "the matrix is not the tensor's size", c);
 
         if (!rw_dtype_is_float(t->dtype) || t->numel > FUZZ_MAX_NUMEL)
             continue;

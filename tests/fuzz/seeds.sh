@@ -5,8 +5,10 @@
 #   safetensors  seedgen's files (stwrite: every dtype, LoRA, metadata,
 #                listed-only dtypes, an index)
 #   hdf5         seedgen's files (h5write, plus strings, links, compact,
-#                unwritten chunked and big-endian datasets) and the small
-#                checkpoints of `rw-fixture edge`
+#                unwritten chunked and big-endian datasets), the small
+#                checkpoints of `rw-fixture edge`, and two of `rw-fixture
+#                keras` (a Keras 2.13 layers/vars layout, a Keras 2 model
+#                with optimizer_weights; its Keras 3 file is over 16 KiB)
 #   spectra      seedgen's spectra files, each first read back by rw-rank
 #   pytorch      seedgen's .pt files (ptwrite: dict, OrderedDict with
 #                parameters, checkpoint dict, views, legacy layout)
@@ -29,6 +31,7 @@ trap 'rm -rf "$TMP"' EXIT
 "$B/fuzz/seedgen" "$TMP/gen"
 "$BIN/rw-fixture" edge -o "$TMP/edge" >/dev/null
 "$BIN/rw-fixture" known -o "$TMP/known" >/dev/null
+"$BIN/rw-fixture" keras -o "$TMP/keras" >/dev/null
 
 # The generated spectra files must be what the programs read.
 # The generated spectra files must be what the programs read (empty.h5
@@ -49,6 +52,7 @@ cp "$TMP"/gen/safetensors/* "$OUT/safetensors/"
 cp "$TMP"/gen/hdf5/* "$OUT/hdf5/"
 cp "$TMP"/edge/*.h5 "$OUT/hdf5/"
 for f in "$TMP"/edge/mixed-shapes/*.h5; do cp "$f" "$OUT/hdf5/mixed-shapes-$(basename "$f")"; done
+cp "$TMP/keras/keras213.weights.h5" "$TMP/keras/keras2_model.h5" "$OUT/hdf5/"
 cp "$TMP"/gen/spectra/* "$OUT/spectra/"
 cp "$TMP"/gen/pytorch/* "$OUT/pytorch/"
 cp "$TMP"/gen/pickle/* "$OUT/pickle/"
