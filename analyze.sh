@@ -2,13 +2,15 @@
 # analyze.sh — the one-command pipeline: checkpoints in; tables, figures and a
 # report out.
 #
-#   ./analyze.sh [RUN ...] [-o OUT] [-j N] [--heads H --kv-heads G] [--lora-scale S] [--fast]
+#   ./analyze.sh [RUN ...] [-o OUT] [-j N] [--heads H --kv-heads G] [--lora-scale S]
+#                [--base CKPT] [--fast]
 #
 # With no RUN it generates the fixture runs (full-rank vs ReLoRA) and
 # analyses those. A RUN is anything the rw- programs take: a directory of
 # checkpoints, a checkpoint file, FILE,FILE,..., @LIST, NAME=PATH.
 # --heads/--kv-heads (for the OV circuit), --lora-scale and --fast go to the
-# analyzers, for checkpoints whose attributes do not carry them.
+# analyzers, for checkpoints whose attributes do not carry them; so does
+# --base CKPT, the frozen base model of adapter-only (PEFT) checkpoints.
 # It installs missing Debian packages (scripts/deps.sh) and builds first.
 #
 # OUT/ (default out/) holds one analysis, replaced as a whole: the new one is
@@ -29,7 +31,8 @@ here=$(cd "$(dirname "$0")" && pwd -P)
 out=out
 jobs=""
 runs=()
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
+base_ckpt=""
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
 pass=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -37,8 +40,9 @@ while [ $# -gt 0 ]; do
         out=$2; shift 2 ;;
     -j|--jobs) [ $# -ge 2 ] || { echo "analyze.sh: $1 needs a number" >&2; exit 2; }
         jobs=$2; shift 2 ;;
-    --heads|--kv-heads|--lora-scale)
+    --heads|--kv-heads|--lora-scale|--base)
         [ $# -ge 2 ] || { echo "analyze.sh: $1 needs a value" >&2; exit 2; }
+        [ "$1" = --base ] && base_ckpt=$2
         pass+=("$1" "$2"); shift 2 ;;
     --fast) pass+=("$1"); shift ;;
     -h|--help) usage; exit 0 ;;
@@ -91,6 +95,9 @@ for r in "${runs[@]}"; do
         within "$out_abs" "$(realpath -- "$p")" && refuse "holds the run $r"
     done < <(run_paths "$r")
 done
+if [ -n "$base_ckpt" ] && [ -e "$base_ckpt" ]; then
+    within "$out_abs" "$(realpath -- "$base_ckpt")" && refuse "holds the --base $base_ckpt"
+fi
 # A mount point (a container's volume, say) cannot be renamed: say so now
 # rather than after the whole analysis.
 if [ -d "$out_abs" ] && command -v mountpoint >/dev/null && mountpoint -q -- "$out_abs"; then

@@ -1,6 +1,7 @@
 /*
  * cli.h — what every rw- program's command line shares: the selection flags
- * (--include, --exclude, --component, --label), output (-o, --format), -j,
+ * (--include, --exclude, --component, --label), how checkpoints are read
+ * (--lora-scale, --heads, --base, --data, ...), output (-o, --format), -j,
  * --help and --version, and turning positional arguments into runs.
  *
  * Ownership: an rw_cli owns its selection arrays and its labels array
@@ -33,6 +34,8 @@ typedef struct {
     long max_matrix_mib;     /* --max-matrix-mib, else RW_MAX_MATRIX_MIB, else 8192 */
     rw_data data;            /* --data: pico-train step folders' model or gradients */
     rw_split split;          /* --split train|val, with --data gradients */
+    const char *base;        /* --base CKPT: the frozen base of adapter-only
+                                checkpoints (argv's), NULL when not given */
 } rw_cli;
 
 /* The default cap on one matrix, in MiB of doubles (8 GiB). */
@@ -81,6 +84,10 @@ rw_analysis_opts rw_cli_analysis(const rw_cli *c);
     "                      adapter-only checkpoints)\n"                                  \
     "  --lora-scale S      LoRA scale s = alpha / r (default: lora_alpha and lora_r\n"   \
     "                      attributes, else adapter_config.json, else 1)\n"             \
+    "  --base CKPT         the frozen base model of adapter-only checkpoints (PEFT\n"   \
+    "                      adapter_model.*; any checkpoint format), giving them base\n" \
+    "                      and full components (default: a model file beside the\n"    \
+    "                      adapter, as in checkpoint-N/pytorch_model.bin)\n"         \
     "  --heads H, --kv-heads G   attention heads for the ov components (default:\n"     \
     "                      the n_heads and n_kv_heads attributes)\n"                    \
     "  --label NAME        name the next run (repeatable; or write NAME=PATH)\n"        \

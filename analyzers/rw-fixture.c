@@ -12,6 +12,7 @@
 #include "fixtures/h5write.h"
 #include "fixtures/keras.h"
 #include "fixtures/malformed.h"
+#include "fixtures/peft.h"
 #include "fixtures/synth.h"
 
 #include <errno.h>
@@ -27,6 +28,7 @@ static const char usage[] =
     "       rw-fixture edge  -o DIR\n"
     "       rw-fixture malformed -o DIR\n"
     "       rw-fixture keras -o DIR\n"
+    "       rw-fixture peft -o DIR [--beside] [--transposed] CKPT...\n"
     "\n"
     "runs: writes DIR/full-rank/step_NNNNNN.h5 and DIR/relora/step_NNNNNN.h5, a\n"
     "  full-rank and a ReLoRA-style run of a pico-decoder-shaped model (d_model 96,\n"
@@ -80,6 +82,11 @@ static const char usage[] =
     "  (_layer_checkpoint_dependencies/), keras2_weights.h5 and keras2_model.h5\n"
     "  (Keras 2 save_weights and model.save, with optimizer_weights/), and plain.h5\n"
     "  (no Keras mark); fixtures/keras.h lists their tensors.\n"
+    "peft: splits runs' relora/ checkpoints as PEFT saves them (fixtures/peft.h):\n"
+    "  DIR/lora/checkpoint-N/adapter_model.safetensors + adapter_config.json, and\n"
+    "  the frozen bases in DIR/base/model.safetensors (all steps' must be equal).\n"
+    "  --beside the bases in DIR/lora/checkpoint-N/model.safetensors instead;\n"
+    "  --transposed stored in x out (GPT-2's fan_in_fan_out)\n"
     "\n"
     "  -o, --output DIR    where to write (created)\n"
     RW_CLI_COMMON_HELP
@@ -87,17 +94,22 @@ static const char usage[] =
     "Exit status: 0 ok, 1 failure, 2 usage error.\n";
 
 enum { OPT_SEED = 2000, OPT_LAYERS, OPT_STEPS, OPT_EVERY, OPT_CYCLE, OPT_RANK, OPT_DTYPE,
-       OPT_SAFETENSORS, OPT_PREFIX, OPT_GZIP, OPT_LAYOUT };
+       OPT_SAFETENSORS, OPT_PREFIX, OPT_GZIP, OPT_LAYOUT, OPT_BESIDE, OPT_TRANSPOSED };
 
 typedef struct {
     rw_cli *cli;
     synth_runs_opts o;
+    peft_split_opts peft;
 } fixture_args;
 
 static int on_option(int opt, const char *arg, void *ctx)
 {
     fixture_args *a = ctx;
     int64_t v;
+    if (opt == OPT_BESIDE || opt == OPT_TRANSPOSED) {
+        *(opt == OPT_BESIDE ? &a->peft.beside : &a->peft.transposed) = true;
+        return 0;
+    }
     if (opt == OPT_SAFETENSORS) {
         a->o.layout = SYNTH_SAFETENSORS;
         return 0;
@@ -405,17 +417,25 @@ int main(int argc, char **argv)
         {"layout", required_argument, NULL, OPT_LAYOUT},
         {"prefix", required_argument, NULL, OPT_PREFIX},
         {"gzip", required_argument, NULL, OPT_GZIP},
+        {"beside", no_argument, NULL, OPT_BESIDE},
+        {"transposed", no_argument, NULL, OPT_TRANSPOSED},
         {0, 0, 0, 0},
     };
     int ret = rw_cli_parse(&cli, argc, argv, extra, NULL, on_option, &a);
     if (ret >= 0)
         goto out;
-    if (optind != argc - 1 || (strcmp(argv[optind], "runs") && strcmp(argv[optind], "known") &&
-                               strcmp(argv[optind], "edge") &&
-                               strcmp(argv[optind], "malformed") &&
-                               strcmp(argv[optind], "keras"))) {
-        ret = rw_cli_usage_error(&cli,
-                                 "expected one command: runs, known, edge, malformed or keras");
+    bool peft = optind < argc && strcmp(argv[optind], "peft") == 0;
+    if (peft && optind == argc - 1) {
+        ret = rw_cli_usage_error(&cli, "peft: no checkpoint given");
+        goto out;
+    }
+    if (!peft &&
+        (optind != argc - 1 || (strcmp(argv[optind], "runs") && strcmp(argv[optind], "known") &&
+                                strcmp(argv[optind], "edge") &&
+                                strcmp(argv[optind], "malformed") &&
+                                strcmp(argv[optind], "keras")))) {
+        ret = rw_cli_usage_error(&cli, "expected one command: runs, known, edge, malformed, "
+                                       "keras or peft");
         goto out;
     }
     if (!cli.out) {
@@ -436,6 +456,9 @@ int main(int argc, char **argv)
         st = malformed_write(cli.out, &err);
     } else if (strcmp(argv[optind], "keras") == 0) {
         st = keras_write_files(cli.out, &err);
+    } else if (peft) {
+        st = peft_split(cli.out, (const char *const *)argv + optind + 1,
+                        (size_t)(argc - optind - 1), &a.peft, &err);
     } else {
         st = write_known(cli.out, a.o.seed, &err);
     }

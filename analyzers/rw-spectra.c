@@ -65,6 +65,16 @@ static int on_option(int opt, const char *arg, void *ctx)
     return 0;
 }
 
+static bool stat_path(const char *path, int64_t *size, int64_t *mtime_ns)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return false;
+    *size = (int64_t)st.st_size;
+    *mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    return true;
+}
+
 /* Everything the spectra depend on besides the checkpoints themselves. */
 static char *options_string(const rw_cli *c, const modes *m)
 {
@@ -82,16 +92,32 @@ static char *options_string(const rw_cli *c, const modes *m)
         n += (size_t)snprintf(s + n, cap - n, ";include=%s", c->sel.include[i]);
     for (size_t i = 0; i < c->sel.nexclude && n < cap; i++)
         n += (size_t)snprintf(s + n, cap - n, ";exclude=%s", c->sel.exclude[i]);
+    /* --base: which file, and which version of it (absent without --base,
+     * so that files written before it existed are reused as they were) */
+    if (c->base && n < cap) {
+        int64_t bsize = -1, bmtime = -1;
+        (void)stat_path(c->base, &bsize, &bmtime); /* missing: the analysis says so */
+        n += (size_t)snprintf(s + n, cap - n, ";base=%s;base_size=%lld;base_mtime_ns=%lld",
+                              c->base, (long long)bsize, (long long)bmtime);
+    }
     return s;
 }
 
+/* The cache key of a checkpoint: its size and modification time, and for
+ * an adapter with its base beside it (run.h), those of both files folded
+ * together (sizes added, the later time), so that a changed base is seen. */
 static bool stat_ckpt(const rw_ckpt_ref *ref, int64_t *size, int64_t *mtime_ns)
 {
-    struct stat st;
-    if (stat(ref->path, &st) != 0)
+    int64_t bs, bm;
+    if (!stat_path(ref->path, size, mtime_ns))
         return false;
-    *size = (int64_t)st.st_size;
-    *mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    if (!ref->base)
+        return true;
+    if (!stat_path(ref->base, &bs, &bm))
+        return false;
+    *size += bs;
+    if (bm > *mtime_ns)
+        *mtime_ns = bm;
     return true;
 }
 

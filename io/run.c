@@ -65,6 +65,7 @@ static rw_status refs_push(ref_list *l, const char *path, const char *group, rw_
     r->path = rw_strdup(path);
     r->group = group ? rw_strdup(group) : NULL;
     r->step = -1;
+    r->base = NULL;
     if (!r->path || (group && !r->group)) {
         free(r->path);
         free(r->group);
@@ -79,6 +80,7 @@ static void refs_free(ref_list *l)
     for (size_t i = 0; i < l->n; i++) {
         free(l->v[i].path);
         free(l->v[i].group);
+        free(l->v[i].base);
     }
     free(l->v);
     l->v = NULL;
@@ -129,7 +131,47 @@ static void free_names(char **names, size_t n)
     free(names);
 }
 
-/* Adds one checkpoint file: an HDF5 file of step groups adds each group. */
+/* A PEFT adapter's file names, and the model files that, beside one, hold
+ * its frozen base (HF save_pretrained's names, in the order preferred). */
+static const char *const adapter_names[] = {"adapter_model.safetensors", "adapter_model.bin"};
+static const char *const base_names[] = {"model.safetensors.index.json", "model.safetensors",
+                                         "pytorch_model.bin"};
+
+static bool in_list(const char *name, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(name, list[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The model file beside the adapter at path (a new string), NULL when path
+ * is not an adapter or has none beside it. */
+static rw_status beside_base(const char *path, char **out, rw_err *err)
+{
+    *out = NULL;
+    char *name = rw_basename(path, false), *dir = rw_dirname(path);
+    rw_status st = name && dir ? RW_OK : rw_fail(err, RW_ENOMEM, "out of memory");
+    bool adapter = st == RW_OK && in_list(name, adapter_names, 2);
+    for (size_t i = 0; adapter && i < sizeof base_names / sizeof *base_names && !*out; i++) {
+        char *p = rw_path_join(dir, base_names[i]);
+        struct stat sb;
+        if (!p) {
+            st = rw_fail(err, RW_ENOMEM, "out of memory");
+            break;
+        }
+        if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode))
+            *out = p;
+        else
+            free(p);
+    }
+    free(name);
+    free(dir);
+    return st;
+}
+
+/* Adds one checkpoint file: an HDF5 file of step groups adds each group; a
+ * PEFT adapter gets the model file beside it as its base. */
 static rw_status add_file(ref_list *l, const char *path, bool *had_groups, rw_err *err)
 {
     char **groups;
@@ -150,7 +192,9 @@ static rw_status add_file(ref_list *l, const char *path, bool *had_groups, rw_er
             *had_groups = true;
         return st;
     }
-    return refs_push(l, path, NULL, err);
+    if ((st = refs_push(l, path, NULL, err)) != RW_OK)
+        return st;
+    return beside_base(path, &l->v[l->n - 1].base, err);
 }
 
 /* The shard files that the sharded models' indexes among names (entries of
@@ -240,8 +284,14 @@ static rw_status add_folder_files(ref_list *l, const char *dir, const rw_runset 
     rw_status st = list_dir(dir, &names, &n, err);
     if (st == RW_OK)
         st = dir_shards(dir, names, n, &shards, &nshards, err);
+    /* beside an adapter, the model file is its base (add_file), not a
+     * checkpoint of its own */
+    bool adapter = false;
+    for (size_t j = 0; j < n && !adapter; j++)
+        adapter = in_list(names[j], adapter_names, 2);
     for (size_t j = 0; j < n && st == RW_OK; j++) {
-        if (!is_ckpt_entry(names[j], shards, nshards) || is_redundant(names[j], names, n))
+        if (!is_ckpt_entry(names[j], shards, nshards) || is_redundant(names[j], names, n) ||
+            (adapter && in_list(names[j], base_names, sizeof base_names / sizeof *base_names)))
             continue;
         char *q = rw_path_join(dir, names[j]);
         st = q ? add_file(l, q, NULL, err) : rw_fail(err, RW_ENOMEM, "out of memory");
@@ -531,6 +581,7 @@ void runset_free(rw_runset *rs)
         for (size_t i = 0; i < rs->runs[r].n; i++) {
             free(rs->runs[r].ckpts[i].path);
             free(rs->runs[r].ckpts[i].group);
+            free(rs->runs[r].ckpts[i].base);
         }
         free(rs->runs[r].ckpts);
         free(rs->runs[r].label);

@@ -16,6 +16,11 @@
  * rng_state*.pth, training_args.bin) are not checkpoints, and
  * pytorch_model.bin (adapter_model.bin) is skipped beside model.safetensors
  * (adapter_model.safetensors): the same weights saved twice.
+ * A PEFT adapter (adapter_model.safetensors or .bin) with a model file
+ * beside it (model.safetensors.index.json, model.safetensors or
+ * pytorch_model.bin, the first there) is one checkpoint, the adapter, whose
+ * frozen base is that model file (rw_ckpt_ref.base), as if --base named it:
+ * the model file is not a checkpoint of its own. So a lone adapter file too.
  * Sources whose labels are equal are merged into one run, so
  * `rw-rank runs/full/step_*.h5` is one run labelled "full".
  *
@@ -40,6 +45,8 @@ typedef struct {
     char *path;     /* checkpoint file (owned) */
     char *group;    /* HDF5 step group or NULL (owned) */
     int64_t step;
+    char *base;     /* the model file beside a PEFT adapter, its frozen base
+                       (owned), or NULL */
 } rw_ckpt_ref;
 
 typedef struct {

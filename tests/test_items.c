@@ -90,7 +90,7 @@ static void adapters_pair_and_merge(void **state)
     rw_items it;
     rw_err err = {{0}};
     rw_item_opts o = {.lora_scale = NAN};
-    assert_int_equal(items_list(c, &o, &it, &err), RW_OK);
+    assert_int_equal(items_list(c, NULL, &o, &it, &err), RW_OK);
     assert_true(it.scale == 2.0); /* alpha 4 / r 2 */
     assert_string_equal(it.scale_from, "attributes");
     assert_int_equal(it.n, 3); /* base, full, lora; A and B are not items */
@@ -131,7 +131,7 @@ static void adapters_pair_and_merge(void **state)
 
     /* --lora-scale wins over the attributes. */
     o.lora_scale = -0.5;
-    assert_int_equal(items_list(c, &o, &it, &err), RW_OK);
+    assert_int_equal(items_list(c, NULL, &o, &it, &err), RW_OK);
     assert_true(it.scale == -0.5);
     il = items_find(&it, "layers.0.mlp.X.weight", RW_COMP_LORA);
     assert_int_equal(item_lora_sigma(c, &it, (size_t)il, s_small, &err), RW_OK);
@@ -161,7 +161,7 @@ static void peft_names_transposed_base_and_config(void **state)
     rw_items it;
     rw_err err = {{0}};
     rw_item_opts o = {.lora_scale = NAN};
-    assert_int_equal(items_list(c, &o, &it, &err), RW_OK);
+    assert_int_equal(items_list(c, NULL, &o, &it, &err), RW_OK);
     assert_true(it.scale == 3.0);
     assert_string_equal(it.scale_from, "adapter_config.json");
     long ifu = items_find(&it, "layers.0.mlp.X.weight", RW_COMP_FULL);
@@ -195,7 +195,7 @@ static void adapter_only_and_default_scale(void **state)
     rw_items it;
     rw_err err = {{0}};
     rw_item_opts o = {.lora_scale = NAN};
-    assert_int_equal(items_list(c, &o, &it, &err), RW_OK);
+    assert_int_equal(items_list(c, NULL, &o, &it, &err), RW_OK);
     assert_int_equal(it.n, 1);
     assert_int_equal(it.v[0].comp, RW_COMP_LORA);
     assert_true(it.v[0].is_default);
@@ -223,7 +223,7 @@ static void adapter_shape_mismatch(void **state)
     rw_ckpt *c = open_ckpt(path);
     rw_items it;
     rw_item_opts o = {.lora_scale = NAN};
-    assert_int_equal(items_list(c, &o, &it, &err), RW_EDATA);
+    assert_int_equal(items_list(c, NULL, &o, &it, &err), RW_EDATA);
     assert_non_null(strstr(err.msg, "q.weight: base 7x7 does not fit adapters B 6x2, A 2x5"));
     ckpt_free(c);
 }
@@ -259,7 +259,7 @@ static void ov_by_hand(void **state)
     rw_items it;
     rw_err err = {{0}};
     rw_item_opts opt = {.lora_scale = NAN};
-    assert_int_equal(items_list(c, &opt, &it, &err), RW_OK);
+    assert_int_equal(items_list(c, NULL, &opt, &it, &err), RW_OK);
     long iov = items_find(&it, "layers.2.attention.ov", RW_COMP_OV);
     long iwo = items_find(&it, "layers.2.attention.wo_wv", RW_COMP_WO_WV);
     assert_true(iov >= 0 && iwo >= 0);
@@ -291,7 +291,7 @@ static void ov_grouped_query_heads(void **state)
     rw_items it;
     rw_err err = {{0}};
     rw_item_opts opt = {.lora_scale = NAN};
-    assert_int_equal(items_list(c, &opt, &it, &err), RW_OK);
+    assert_int_equal(items_list(c, NULL, &opt, &it, &err), RW_OK);
     double ov[HD * NH * HD], wo[D * D];
     assert_int_equal(item_build(c, &it, (size_t)items_find(&it, "layers.2.attention.ov", RW_COMP_OV), ov, &err), RW_OK);
     assert_int_equal(item_build(c, &it, (size_t)items_find(&it, "layers.2.attention.wo_wv", RW_COMP_WO_WV), wo, &err), RW_OK);
@@ -318,7 +318,7 @@ static void ov_grouped_query_heads(void **state)
     /* Heads that do not divide the shapes are refused. */
     opt.heads = 3;
     opt.kv_heads = 1;
-    assert_int_equal(items_list(c, &opt, &it, &err), RW_EDATA);
+    assert_int_equal(items_list(c, NULL, &opt, &it, &err), RW_EDATA);
     assert_non_null(strstr(err.msg, "do not fit 3 heads"));
     ckpt_free(c);
 }

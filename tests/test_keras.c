@@ -154,7 +154,7 @@ static void keras3_layers_and_modules(void **state)
     /* The items carry the modules; optimizer state only when included. */
     rw_items it;
     rw_err err = {{0}};
-    assert_int_equal(items_list(c, NULL, &it, &err), RW_OK);
+    assert_int_equal(items_list(c, NULL, NULL, &it, &err), RW_OK);
     long k = items_find(&it, "layers.dense_1.vars.0", RW_COMP_WEIGHT);
     assert_true(k >= 0);
     assert_int_equal(it.v[k].layer, 3);
@@ -210,7 +210,7 @@ static void keras2_files(void **state)
     values_read_back(c);
     rw_items it;
     rw_err err = {{0}};
-    assert_int_equal(items_list(c, NULL, &it, &err), RW_OK);
+    assert_int_equal(items_list(c, NULL, NULL, &it, &err), RW_OK);
     rw_select none = {0};
     size_t selected = 0;
     for (size_t i = 0; i < it.n; i++)

@@ -795,19 +795,18 @@ static void test_sharded_run(void **state)
     assert_non_null(strstr(rs.runs[0].ckpts[0].path, "model.safetensors.index.json"));
     runset_free(&rs);
 
-    /* The model directory itself, with an unrelated adapter beside it. */
+    /* The model directory itself, with an adapter beside it: one
+     * checkpoint, the adapter, whose base is the sharded model (run.h). */
     snprintf(d, sizeof d, "%s/checkpoint-100", run);
     char extra[600];
     snprintf(extra, sizeof extra, "%s/adapter_model.safetensors", d);
     write_st(extra, "{\"__metadata__\": {\"step\": \"100\"}}", NULL, 0);
     assert_int_equal(runset_add(&rs, d, "m", &err), RW_OK);
-    assert_int_equal(rs.runs[0].n, 2); /* the index and the adapter */
-    bool index = false, adapter = false;
-    for (size_t i = 0; i < rs.runs[0].n; i++) {
-        index |= strstr(rs.runs[0].ckpts[i].path, "index.json") != NULL;
-        adapter |= strstr(rs.runs[0].ckpts[i].path, "adapter_model") != NULL;
-    }
-    assert_true(index && adapter);
+    assert_int_equal(runset_finish(&rs, &err), RW_OK);
+    assert_int_equal(rs.runs[0].n, 1);
+    assert_non_null(strstr(rs.runs[0].ckpts[0].path, "adapter_model.safetensors"));
+    assert_non_null(rs.runs[0].ckpts[0].base);
+    assert_non_null(strstr(rs.runs[0].ckpts[0].base, "model.safetensors.index.json"));
     runset_free(&rs);
     assert_true(rw_is_ckpt_name("model.safetensors.index.json"));
     assert_false(rw_is_ckpt_name("adapter_config.json"));

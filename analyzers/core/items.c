@@ -3,8 +3,9 @@
  * and OV circuits (items.h).
  */
 #include "analyzers/core/items.h"
+#include "analyzers/core/adapter_base.h"
+#include "analyzers/core/adapter_config.h"
 
-#include <cJSON.h>
 #include <cblas.h>
 #include <errno.h>
 #include <lapacke.h>
@@ -15,66 +16,6 @@
 #include <sys/stat.h>
 
 /* ------------------------------------------------------------ the scale */
-
-/* lora_alpha / r from PEFT's adapter_config.json beside the checkpoint:
- * RW_ENOTFOUND when there is none. A config that is there but does not give
- * a positive number r and a finite lora_alpha is an error naming it: read
- * past, it would silently turn into the default s = 1. */
-static rw_status scale_from_config(const char *ckpt_path, double *scale, rw_err *err)
-{
-    char *dir = rw_dirname(ckpt_path);
-    if (!dir)
-        return rw_fail(err, RW_ENOMEM, "out of memory");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/adapter_config.json", dir);
-    free(dir);
-    /* A FIFO or device of that name is no config (opening it could block
-     * forever): the default scale, with its warning. */
-    struct stat sb;
-    if (stat(path, &sb) != 0)
-        return errno == ENOENT ? RW_ENOTFOUND
-                               : rw_fail(err, RW_EIO, "%s: %s", path, strerror(errno));
-    if (!S_ISREG(sb.st_mode))
-        return RW_ENOTFOUND;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return rw_fail(err, RW_EIO, "%s: %s", path, strerror(errno));
-    /* PEFT writes about 1 KiB; the cap keeps the buffer on the stack. */
-    char buf[65536];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    bool longer = n == sizeof buf - 1 && fgetc(f) != EOF, failed = ferror(f);
-    fclose(f);
-    if (failed)
-        return rw_fail(err, RW_EIO, "%s: cannot read", path);
-    if (longer)
-        return rw_fail(err, RW_EDATA, "%s: larger than 64 KiB (not a PEFT adapter config?)",
-                       path);
-    buf[n] = '\0';
-    const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(buf, n, &end, false);
-    if (!j)
-        return rw_fail(err, RW_EDATA, "%s: not JSON (error at byte %zu of %zu)", path,
-                       end ? (size_t)(end - buf) : (size_t)0, n);
-    const cJSON *alpha = cJSON_GetObjectItemCaseSensitive(j, "lora_alpha");
-    const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "r");
-    char num[32];
-    rw_status st = RW_OK;
-    if (!cJSON_IsObject(j))
-        st = rw_fail(err, RW_EDATA, "%s: not a JSON object", path);
-    else if (!cJSON_IsNumber(r))
-        st = rw_fail(err, RW_EDATA, "%s: r (the LoRA rank) is %s", path,
-                     r ? "not a number" : "missing");
-    else if (!(r->valuedouble > 0) || !isfinite(r->valuedouble))
-        st = rw_fail(err, RW_EDATA, "%s: r (the LoRA rank) is %s, not positive", path,
-                     rw_fmt_double(num, r->valuedouble));
-    else if (!cJSON_IsNumber(alpha) || !isfinite(alpha->valuedouble))
-        st = rw_fail(err, RW_EDATA, "%s: lora_alpha is %s", path,
-                     !alpha ? "missing" : cJSON_IsNumber(alpha) ? "infinite" : "not a number");
-    else
-        *scale = alpha->valuedouble / r->valuedouble;
-    cJSON_Delete(j);
-    return st;
-}
 
 /* The scale s of the adapters (DESIGN.md's order of sources). */
 static rw_status resolve_scale(rw_ckpt *c, const rw_item_opts *o, rw_items *it, rw_err *err)
@@ -91,7 +32,7 @@ static rw_status resolve_scale(rw_ckpt *c, const rw_item_opts *o, rw_items *it, 
         it->scale_from = c->format == RW_FMT_HDF5 ? "attributes" : "metadata";
         return RW_OK;
     }
-    rw_status st = scale_from_config(c->path, &it->scale, err);
+    rw_status st = adapter_config_scale(c->path, &it->scale, err);
     if (st == RW_OK)
         it->scale_from = "adapter_config.json";
     if (st != RW_ENOTFOUND)
@@ -159,13 +100,16 @@ static rw_status add_ov(rw_ckpt *c, rw_items *it, size_t *cap, const rw_item_opt
                         rw_err *err)
 {
     double h = 0, kv = 0;
+    /* The heads of c, else (an adapter's folder may have no config.json) of
+     * its separate base. */
+    const rw_ckpt *hc = ckpt_attr(c, "n_heads") || !it->base ? c : it->base;
     if (o && o->heads > 0)
         h = (double)o->heads;
     else
-        ckpt_attr_double(c, "n_heads", &h);
+        ckpt_attr_double(hc, "n_heads", &h);
     if (o && o->kv_heads > 0)
         kv = (double)o->kv_heads;
-    else if (!ckpt_attr_double(c, "n_kv_heads", &kv))
+    else if (!ckpt_attr_double(hc, "n_kv_heads", &kv))
         kv = h;
     size_t nbase = it->n;
     for (size_t vi = 0; vi < nbase; vi++) {
@@ -217,17 +161,71 @@ static rw_status add_ov(rw_ckpt *c, rw_items *it, size_t *cap, const rw_item_opt
     return RW_OK;
 }
 
-rw_status items_list(rw_ckpt *c, const rw_item_opts *o, rw_items *out, rw_err *err)
+/* How the base tw of an adapter (B out x r, A r x in) is stored: *fits when
+ * out x in or in x out, *transposed when in x out. A square base's shape
+ * cannot tell: it is as stored (out x in) unless the adapter_config.json
+ * beside c says fan_in_fan_out (GPT-2's Conv1D layers); *fifo caches the
+ * config's answer (-2 before it is read). */
+static rw_status orientation(const rw_ckpt *c, const rw_tensor *tw, int64_t outd, int64_t in,
+                             int *fifo, bool *fits, bool *transposed, rw_err *err)
+{
+    bool as_is = tw->ndim == 2 && tw->shape[0] == outd && tw->shape[1] == in;
+    bool flipped = tw->ndim == 2 && tw->shape[0] == in && tw->shape[1] == outd;
+    *fits = as_is || flipped;
+    *transposed = flipped && !as_is;
+    if (as_is && flipped) {
+        rw_status st = *fifo == -2 ? adapter_config_fan_in_fan_out(c->path, fifo, err) : RW_OK;
+        if (st != RW_OK)
+            return st;
+        *transposed = *fifo == 1;
+    }
+    return RW_OK;
+}
+
+/* The base of the adapter named name[0..plen) (B out x r, A r x in) in the
+ * separate base checkpoint: its index in *wi, *transposed when stored
+ * in x out. Missing or misfit, an error naming both files. */
+static rw_status find_base(const rw_ckpt *c, const rw_ckpt *base, const char *name,
+                           size_t plen, int64_t outd, int64_t r, int64_t in, int *fifo,
+                           long *wi, bool *transposed, rw_err *err)
+{
+    *wi = rw_base_find(base, name, plen);
+    if (*wi < 0)
+        return rw_fail(err, RW_EDATA,
+                       "%s: %.*s.weight: the base %s has no weight for its adapters (looked "
+                       "for the name without base_model.model., with .weight or "
+                       ".base_layer.weight)",
+                       c->path, (int)plen, name, base->path);
+    const rw_tensor *tw = &base->tensors[*wi];
+    bool fits = false;
+    rw_status st = rw_dtype_is_float(tw->dtype)
+                       ? orientation(c, tw, outd, in, fifo, &fits, transposed, err)
+                       : RW_OK;
+    if (st != RW_OK || fits)
+        return st;
+    char sh[64];
+    return rw_fail(err, RW_EDATA,
+                   "%s: %.*s.weight: base %s %s %s in %s does not fit adapters B %lldx%lld, "
+                   "A %lldx%lld",
+                   c->path, (int)plen, name, tw->name, rw_shape_str(tw, sh, sizeof sh),
+                   rw_dtype_name(tw->dtype), base->path, (long long)outd, (long long)r,
+                   (long long)r, (long long)in);
+}
+
+rw_status items_list(rw_ckpt *c, rw_ckpt *base, const rw_item_opts *o, rw_items *out,
+                     rw_err *err)
 {
     memset(out, 0, sizeof *out);
     out->scale = 1;
     out->scale_from = "default";
+    out->base = base;
     size_t cap = 0;
     bool *used = rw_calloc(c->n ? c->n : 1, sizeof *used, err);
     if (!used)
         return RW_ENOMEM;
     rw_status st = RW_OK;
     char name[1024];
+    int fifo = -2; /* adapter_config.json's fan_in_fan_out, read when needed */
 
     /* Adapters first: they claim their A, B and base tensors. */
     for (size_t i = 0; i < c->n && st == RW_OK; i++) {
@@ -257,15 +255,20 @@ rw_status items_list(rw_ckpt *c, const rw_item_opts *o, rw_items *out, rw_err *e
                 break;
             }
             int64_t r = ta->shape[0], in = ta->shape[1], outd = tb->shape[0];
-            bool transposed = false;
+            bool transposed = false, in_base = false;
             rw_dtype dt = coarser(ta->dtype, tb->dtype);
-            if (wi >= 0) {
+            if (wi < 0 && base) {
+                if ((st = find_base(c, base, ta->name, plen, outd, r, in, &fifo, &wi,
+                                    &transposed, err)) != RW_OK)
+                    break;
+                in_base = true;
+                out->from_base++;
+            } else if (wi >= 0) {
                 const rw_tensor *tw = &c->tensors[wi];
-                if (tw->ndim == 2 && tw->shape[0] == outd && tw->shape[1] == in)
-                    transposed = false;
-                else if (tw->ndim == 2 && tw->shape[0] == in && tw->shape[1] == outd)
-                    transposed = true;
-                else {
+                bool fits;
+                if ((st = orientation(c, tw, outd, in, &fifo, &fits, &transposed, err)) != RW_OK)
+                    break;
+                if (!fits) {
                     char sh[64];
                     st = rw_fail(err, RW_EDATA,
                                  "%s: %s: base %s does not fit adapters B %lldx%lld, A %lldx%lld",
@@ -277,6 +280,7 @@ rw_status items_list(rw_ckpt *c, const rw_item_opts *o, rw_items *out, rw_err *e
             }
             used[i] = used[bi] = true;
             out->has_adapters = true;
+            rw_dtype wdt = wi < 0 ? dt : (in_base ? base : c)->tensors[wi].dtype;
             for (int comp = RW_COMP_BASE; comp <= RW_COMP_FULL && st == RW_OK; comp++) {
                 if (wi < 0 && comp != RW_COMP_LORA)
                     continue;
@@ -285,12 +289,13 @@ rw_status items_list(rw_ckpt *c, const rw_item_opts *o, rw_items *out, rw_err *e
                     /* a base (wi >= 0) gives the matrix its full component */
                     .is_default = rw_comp_default((rw_comp)comp, wi >= 0, 0),
                     .w = comp == RW_COMP_LORA ? -1 : wi,
+                    .w_base = comp != RW_COMP_LORA && in_base,
                     .a = comp == RW_COMP_BASE ? -1 : (long)i,
                     .b = comp == RW_COMP_BASE ? -1 : bi, .w_transposed = transposed,
                     .v_item = -1, .o_item = -1, .rows = outd, .cols = in, .rank = r,
-                    .dtype = comp == RW_COMP_BASE ? c->tensors[wi].dtype
+                    .dtype = comp == RW_COMP_BASE ? wdt
                              : comp == RW_COMP_LORA || wi < 0 ? dt
-                                                             : coarser(dt, c->tensors[wi].dtype),
+                                                             : coarser(dt, wdt),
                 };
                 if (comp == RW_COMP_BASE && transposed) {
                     x.rows = in;
@@ -368,21 +373,22 @@ rw_status item_build(rw_ckpt *c, const rw_items *its, size_t i, double *out, rw_
     const rw_item *it = &its->v[i];
     int64_t m = it->rows, n = it->cols;
     double *a = NULL, *b = NULL, *tmp = NULL, *vbuf = NULL, *obuf = NULL;
+    rw_ckpt *wc = it->w_base ? its->base : c; /* where the base weight is */
     rw_status st = RW_OK;
     switch (it->comp) {
     case RW_COMP_WEIGHT:
     case RW_COMP_BASE:
-        return ckpt_read(c, (size_t)it->w, out, err);
+        return ckpt_read(wc, (size_t)it->w, out, err);
     case RW_COMP_LORA:
     case RW_COMP_FULL:
         if (it->comp == RW_COMP_FULL) {
             if (it->w_transposed) {
-                if ((st = read_alloc(c, it->w, &tmp, err)) != RW_OK)
+                if ((st = read_alloc(wc, it->w, &tmp, err)) != RW_OK)
                     break;
                 for (int64_t r = 0; r < m; r++) /* stored n x m */
                     for (int64_t col = 0; col < n; col++)
                         out[r * n + col] = tmp[col * m + r];
-            } else if ((st = ckpt_read(c, (size_t)it->w, out, err)) != RW_OK) {
+            } else if ((st = ckpt_read(wc, (size_t)it->w, out, err)) != RW_OK) {
                 break;
             }
         }

@@ -12,7 +12,13 @@
  *   full  W + s B A         (the default)
  * A base stored transposed (in x out, GPT-2's fan_in_fan_out layout) is added
  * transposed. Adapter-only checkpoints (PEFT) have only `lora`, reported under
- * the name X.weight.
+ * the name X.weight, unless a separate base checkpoint is given
+ * (adapter_base.h: --base, or the model file beside the adapter): then the
+ * base of each adapter is read from it (a base in the adapter's own file
+ * still wins), and base and full exist as for an in-file base. An adapter
+ * whose base is missing from it, or does not fit, is an error naming both
+ * files and the tensor. Names stay the adapter's (X.weight, PEFT's
+ * base_model.model. prefix kept), with or without the base.
  *
  * OV circuit of layer i, from the `full` (effective) weights of
  * layers.<i>.*v_proj.weight (n_kv*hd x d) and *o_proj.weight (d x n_h*hd),
@@ -26,8 +32,9 @@
  * The module owns listing a checkpoint's items and building their matrices
  * (or a lora item's factors) from its tensors. Ownership: an rw_items owns
  * its array and each item's tensor and module names (items_free),
- * scale_from is a static string, and the tensor indices refer to
- * the rw_ckpt it was listed from, which must stay open while they are used.
+ * scale_from is a static string, and the tensor indices refer to the
+ * rw_ckpt it was listed from (w_base: to its base), which, like the base
+ * (borrowed in rw_items.base), must stay open while they are used.
  * Every matrix or sigma buffer is the caller's, sized as each function says.
  */
 #ifndef RW_ITEMS_H
@@ -48,6 +55,7 @@ typedef struct {
     bool optimizer;         /* of optimizer state (ckpt.h): only when an --include
                                pattern names it */
     long w, a, b;           /* tensor indices in the checkpoint, -1 when absent */
+    bool w_base;            /* w indexes the separate base checkpoint (rw_items.base) */
     bool w_transposed;      /* base stored in x out */
     long v_item, o_item;    /* ov / wo_wv: indices of the full v_proj, o_proj items */
     int64_t rows, cols;
@@ -59,6 +67,8 @@ typedef struct {
 typedef struct {
     double lora_scale;      /* from --lora-scale, nan: from the checkpoint */
     long heads, kv_heads;   /* from --heads/--kv-heads, 0: from attributes */
+    const char *base;       /* --base: the frozen base of adapter-only checkpoints
+                               (a path; adapter_base.h), NULL: none given */
     const char *prog;       /* for warnings */
 } rw_item_opts;
 
@@ -69,13 +79,18 @@ typedef struct {
     const char *scale_from; /* where s came from: "--lora-scale", "attributes", ... */
     bool has_adapters;
     bool ov_needs_heads;    /* v_proj/o_proj pairs exist but the heads are unknown */
+    rw_ckpt *base;          /* the separate base given to items_list (borrowed), or NULL */
+    size_t from_base;       /* adapters whose base is read from it */
 } rw_items;
 
-/* Every item of checkpoint c, sorted by (tensor, component). ov items are
- * listed when the heads are known (flags or n_heads/n_kv_heads attributes)
- * and the layer has v_proj and o_proj. Shapes are checked: an adapter whose
- * A, B and base do not fit is an error naming the tensor. */
-rw_status items_list(rw_ckpt *c, const rw_item_opts *o, rw_items *out, rw_err *err);
+/* Every item of checkpoint c, sorted by (tensor, component). base (NULL:
+ * none) is the separate base checkpoint of adapter-only checkpoints, which
+ * must stay open as long as c. ov items are listed when the heads are known
+ * (flags, else n_heads/n_kv_heads attributes of c, else of base) and the
+ * layer has v_proj and o_proj. Shapes are checked: an adapter whose A, B and
+ * base do not fit is an error naming the tensor (and both files). */
+rw_status items_list(rw_ckpt *c, rw_ckpt *base, const rw_item_opts *o, rw_items *out,
+                     rw_err *err);
 /* Frees what items_list filled and zeroes it. */
 void items_free(rw_items *it);
 
@@ -86,7 +101,8 @@ long items_find(const rw_items *it, const char *tensor, rw_comp comp);
 bool item_selected(const rw_item *it, const rw_select *sel, unsigned mask);
 
 /* Builds item i's matrix (rows x cols, row-major) into out, which must hold
- * rows * cols doubles. Uses scratch space it allocates and frees. */
+ * rows * cols doubles, reading c (and its->base). Uses scratch space it
+ * allocates and frees. */
 rw_status item_build(rw_ckpt *c, const rw_items *its, size_t i, double *out, rw_err *err);
 
 /* The singular values of a lora item without forming the m x n product:

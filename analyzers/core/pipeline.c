@@ -4,6 +4,7 @@
  * order of results are ring.c's, the metric table rows metrics_table.c's.
  */
 #include "analyzers/core/pipeline.h"
+#include "analyzers/core/adapter_base.h"
 #include "analyzers/core/ring.h"
 #include "analyzers/core/spectral.h"
 
@@ -73,6 +74,7 @@ typedef struct {
     job_ring ring;
     double *ref;            /* main thread: the reference matrix of an update */
     size_t refcap;
+    rw_bases bases;         /* the open base checkpoints of adapter-only ones */
 } analysis;
 
 /* The ring's emit callback: a finished job to the caller as a spectrum, or
@@ -144,32 +146,45 @@ static rw_status check_matrix_size(size_t cap, const char *path, const rw_items 
     return RW_OK;
 }
 
-/* One checkpoint, opened, with its items. */
+/* One checkpoint, opened, with its items and (borrowed from the bases
+ * book, held while it is open) its separate base. */
 typedef struct {
-    rw_ckpt *c;
+    rw_ckpt *c, *base;
     rw_items it;
     int64_t step;
 } opened;
 
-static void opened_close(opened *o)
+static void opened_close(opened *o, rw_bases *bases)
 {
     if (o->c) {
         items_free(&o->it);
         ckpt_free(o->c);
     }
+    bases_release(bases, o->base);
     memset(o, 0, sizeof *o);
 }
 
 static rw_status opened_open(opened *o, const rw_ckpt_ref *ref, const rw_analysis_opts *opt,
-                             rw_err *err)
+                             rw_bases *bases, rw_err *err)
 {
     memset(o, 0, sizeof *o);
-    rw_status st = ckpt_open(ref->path, ref->group, &o->c, err);
-    if (st != RW_OK)
+    bool beside;
+    const char *bp = rw_base_source(opt->item.base, ref, &beside);
+    rw_status st = RW_OK;
+    if (bp && (st = bases_acquire(bases, bp, &o->base, err)) != RW_OK) {
+        if (beside)
+            rw_err_prefix(err, "%s: its base beside it", ref->path);
+        else
+            rw_err_prefix(err, "--base");
         return st;
-    if ((st = items_list(o->c, &opt->item, &o->it, err)) != RW_OK) {
+    }
+    if ((st = ckpt_open(ref->path, ref->group, &o->c, err)) == RW_OK &&
+        (st = items_list(o->c, o->base, &opt->item, &o->it, err)) != RW_OK) {
         ckpt_free(o->c);
         o->c = NULL;
+    }
+    if (st != RW_OK) {
+        opened_close(o, bases);
         return st;
     }
     o->step = ref->step;
@@ -290,14 +305,16 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
     opened prev = {0}, first = {0}, cur = {0};
     rw_status st = RW_OK;
     bool warned_scale = false;
+    size_t from_base = 0;
     an->emitted = 0;
     for (size_t ci = 0; ci < run->n && st == RW_OK; ci++) {
         const rw_ckpt_ref *ref = &run->ckpts[ci];
         if (an->tty)
             rw_progress(o->prog, "%s: step %lld (%zu/%zu)", run->label, (long long)ref->step,
                         ci + 1, run->n);
-        if ((st = opened_open(&cur, ref, o, err)) != RW_OK)
+        if ((st = opened_open(&cur, ref, o, &an->bases, err)) != RW_OK)
             break;
+        from_base += cur.it.from_base;
         if (cur.it.has_adapters && strcmp(cur.it.scale_from, "default") == 0 && !warned_scale) {
             rw_warn(o->prog, "warning: %s: no LoRA scale (no --lora-scale, lora_alpha and "
                     "lora_r, or adapter_config.json): using s = 1", cur.c->path);
@@ -333,8 +350,8 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
          * a handle of its own) for --from first: only file handles and the
          * tensor directories, no values. */
         if (st == RW_OK && o->from_first && ci == 0)
-            st = opened_open(&first, ref, o, err);
-        opened_close(&prev);
+            st = opened_open(&first, ref, o, &an->bases, err);
+        opened_close(&prev, &an->bases);
         prev = cur;
         memset(&cur, 0, sizeof cur);
     }
@@ -342,10 +359,13 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
     rw_status dst = ring_drain(&an->ring, err);
     if (st == RW_OK)
         st = dst;
-    opened_close(&cur);
-    opened_close(&prev);
-    opened_close(&first);
+    opened_close(&cur, &an->bases);
+    opened_close(&prev, &an->bases);
+    opened_close(&first, &an->bases);
     book_free(&book);
+    if (st == RW_OK && o->item.base && from_base == 0)
+        rw_warn(o->prog, "warning: --base %s: run %s has no adapter without its base, so "
+                "nothing was read from it", o->item.base, run->label);
     if (st == RW_OK && an->emitted == 0 && !o->weights && run->n == 1) {
         st = rw_fail(err, RW_EDATA, "run %s: one checkpoint (%s), so no update to measure",
                      run->label, run->ckpts[0].path);
@@ -395,6 +415,7 @@ rw_status rw_analyze(const rw_runset *rs, const rw_analysis_opts *o, rw_spectrum
     for (size_t r = 0; r < rs->n && st == RW_OK; r++)
         st = analyze_run(&an, &rs->runs[r], err);
     ring_free(&an.ring);
+    bases_free(&an.bases);
     if (an.tty)
         rw_progress_done(o->prog);
     free(an.ref);
