@@ -9,6 +9,7 @@
 # own checkpoint-100/ (adapter_model.bin beside pytorch_model.bin) in
 # ../shared/realdata/torch-files (skipped when absent).
 # Sourced by tests/e2e.sh (helpers: e2e_lib.sh).
+[ -n "${E2E_FILE-}" ] || exec bash "$(dirname "$0")/e2e.sh" "$0"  # run alone: see e2e_lib.sh
 
 B="$TMP/base"
 mkdir -p "$B"
