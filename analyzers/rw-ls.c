@@ -1,11 +1,13 @@
 /*
  * rw-ls — what a checkpoint or run holds, as rankwatch reads it: every tensor
  * with its shape, dtype, layer, module and step, and what the metrics do with
- * it (analysed as a matrix, or skipped, and why).
+ * it (analysed as a matrix or as an adapter's factor, with the adapter scale
+ * and where it came from, or skipped, and why).
  */
 #include "analyzers/cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
@@ -15,13 +17,21 @@ static const char usage[] =
     "NAME=RUN labels it), one row per tensor and step.\n"
     "\n"
     "Columns: run step file tensor layer module shape dtype rows cols use\n"
-    "  use: matrix (analysed), vector (1-D: skipped by the matrix metrics),\n"
-    "       scalar, integer (skipped), other (skipped), optimizer (optimizer\n"
-    "       state: skipped unless an --include pattern names it)\n"
+    "         lora_scale scale_from\n"
+    "  use: matrix (analysed), adapter factor (a LoRA A or B: analysed in its\n"
+    "       adapted matrix's lora and full components), vector (1-D: skipped by\n"
+    "       the matrix metrics), scalar, integer (skipped), other (skipped),\n"
+    "       optimizer (optimizer state: skipped unless an --include pattern\n"
+    "       names it)\n"
+    "  lora_scale, scale_from: on adapter factor rows (else empty), the scale\n"
+    "       s = alpha / r the adapter is applied with, and where it came from:\n"
+    "       --lora-scale, attributes (HDF5), metadata (safetensors, PyTorch\n"
+    "       checkpoint dicts), adapter_config.json, or default (s = 1)\n"
     "\n"
     "  --include GLOB, --exclude GLOB   select tensors by name (repeatable)\n"
     "  --label NAME        name the next run (repeatable; or write NAME=PATH)\n"
-    RW_CLI_OUTPUT_HELP RW_CLI_COMMON_HELP
+    "  --lora-scale S      the adapter scale (default: from the checkpoint, as above)\n"
+    RW_CLI_KEY_HELP RW_CLI_OUTPUT_HELP RW_CLI_COMMON_HELP
     "\n"
     "Exit status: 0 ok, 1 bad data, 2 usage error.\n";
 
@@ -40,19 +50,43 @@ static const char *use_of(const rw_tensor *t)
     return "matrix";
 }
 
-static rw_status list_run(const rw_run *run, const rw_select *sel, rw_table *tab, rw_err *err)
+/* The tensors that are adapter factors: the A and B of an adapted matrix
+ * (its lora and full items name them). A new array of c->n flags (free). */
+static bool *adapter_factors(const rw_ckpt *c, const rw_items *it, rw_err *err)
 {
+    bool *f = rw_calloc(c->n ? c->n : 1, sizeof *f, err);
+    for (size_t j = 0; f && j < it->n; j++) {
+        if (it->v[j].a >= 0)
+            f[it->v[j].a] = true;
+        if (it->v[j].b >= 0)
+            f[it->v[j].b] = true;
+    }
+    return f;
+}
+
+static rw_status list_run(const rw_run *run, const rw_cli *cli, rw_table *tab, rw_err *err)
+{
+    rw_ckpt_opts copts = {.key = cli->key};
+    rw_item_opts iopts = {.lora_scale = cli->lora_scale, .prog = cli->prog, .no_circuits = true};
     rw_status st = RW_OK;
     for (size_t i = 0; i < run->n && st == RW_OK; i++) {
         rw_ckpt *c;
-        if ((st = ckpt_open(run->ckpts[i].path, run->ckpts[i].group, &c, err)) != RW_OK)
+        rw_items it = {0};
+        bool *factor = NULL;
+        st = ckpt_open_opts(run->ckpts[i].path, run->ckpts[i].group, &copts, &c, err);
+        if (st != RW_OK)
             break;
-        char file[4096];
+        /* the adapters as the metrics read them (items_list frees on failure) */
+        if ((st = items_list(c, &iopts, &it, err)) == RW_OK &&
+            !(factor = adapter_factors(c, &it, err)))
+            st = RW_ENOMEM;
+        char file[4096], scale[32];
         snprintf(file, sizeof file, "%s%s%s", c->path, c->group ? ":" : "",
                  c->group ? c->group : "");
+        rw_fmt_double(scale, st == RW_OK ? it.scale : 1);
         for (size_t k = 0; k < c->n && st == RW_OK; k++) {
             const rw_tensor *t = &c->tensors[k];
-            if (!rw_select_match(sel, t->name))
+            if (!rw_select_match(&cli->sel, t->name))
                 continue;
             char step[32], layer[32], shape[256], rows[32] = "", cols[32] = "";
             int64_t m, n;
@@ -62,11 +96,16 @@ static rw_status list_run(const rw_run *run, const rw_select *sel, rw_table *tab
                 snprintf(rows, sizeof rows, "%lld", (long long)m);
                 snprintf(cols, sizeof cols, "%lld", (long long)n);
             }
+            bool f = factor[k] && !t->optimizer;
             const char *cells[] = {run->label, step, file, t->name, layer, t->module,
                                    rw_shape_str(t, shape, sizeof shape),
-                                   rw_dtype_name(t->dtype), rows, cols, use_of(t)};
+                                   rw_dtype_name(t->dtype), rows, cols,
+                                   f ? "adapter factor" : use_of(t), f ? scale : "",
+                                   f ? it.scale_from : ""};
             st = table_add_row(tab, cells, err);
         }
+        free(factor);
+        items_free(&it);
         ckpt_free(c);
     }
     return st;
@@ -82,8 +121,10 @@ int main(int argc, char **argv)
         ret = rw_cli_usage_error(&cli, "no run or checkpoint given");
         goto out;
     }
-    static const char *const cols[] = {"run",    "step",  "file", "tensor", "layer", "module",
-                                       "shape",  "dtype", "rows", "cols",   "use"};
+    /* new columns go last: readers that count columns keep working */
+    static const char *const cols[] = {"run",   "step", "file", "tensor", "layer",
+                                       "module", "shape", "dtype", "rows", "cols",
+                                       "use",   "lora_scale", "scale_from"};
     rw_err err = {{0}};
     rw_runset rs = {0};
     rw_table *tab = table_new(cols, sizeof cols / sizeof *cols);
@@ -94,7 +135,7 @@ int main(int argc, char **argv)
         table_set_numeric(tab, 4, true);
     }
     for (size_t r = 0; r < rs.n && st == RW_OK; r++)
-        st = list_run(&rs.runs[r], &cli.sel, tab, &err);
+        st = list_run(&rs.runs[r], &cli, tab, &err);
     if (st == RW_OK)
         st = table_write_path(tab, cli.out, cli.format, &err);
     ret = st == RW_OK ? 0 : rw_cli_fail(&cli, st, &err);

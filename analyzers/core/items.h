@@ -59,6 +59,8 @@ typedef struct {
     double lora_scale;      /* from --lora-scale, nan: from the checkpoint */
     long heads, kv_heads;   /* from --heads/--kv-heads, 0: from attributes */
     const char *prog;       /* for warnings */
+    bool no_circuits;       /* list no ov/wo_wv items (rw-ls: what a checkpoint holds,
+                               whatever heads it is given) */
 } rw_item_opts;
 
 typedef struct {
@@ -72,7 +74,9 @@ typedef struct {
 
 /* Every item of checkpoint c, sorted by (tensor, component). ov items are
  * listed when the heads are known (flags or n_heads/n_kv_heads attributes)
- * and the layer has v_proj and o_proj. Shapes are checked: an adapter whose
+ * and the layer has v_proj and o_proj (unless o->no_circuits). An adapter's
+ * lora and full items name its factors (a, b): the tensors rw-ls calls
+ * adapter factors. Shapes are checked: an adapter whose
  * A, B and base do not fit is an error naming the tensor. */
 rw_status items_list(rw_ckpt *c, const rw_item_opts *o, rw_items *out, rw_err *err);
 /* Frees what items_list filled and zeroes it. */

@@ -164,7 +164,7 @@ static rw_status opened_open(opened *o, const rw_ckpt_ref *ref, const rw_analysi
                              rw_err *err)
 {
     memset(o, 0, sizeof *o);
-    rw_status st = ckpt_open(ref->path, ref->group, &o->c, err);
+    rw_status st = ckpt_open_opts(ref->path, ref->group, &opt->ckpt, &o->c, err);
     if (st != RW_OK)
         return st;
     if ((st = items_list(o->c, &opt->item, &o->it, err)) != RW_OK) {
