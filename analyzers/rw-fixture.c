@@ -45,6 +45,9 @@ static const char usage[] =
     "                  {'model': state_dict, 'step', 'lora_alpha', 'lora_r'};\n"
     "                  hf-bin DIR/RUN/checkpoint-N/pytorch_model.bin + config.json\n"
     "                  (and the trainer's optimizer.pt, training_args.bin);\n"
+    "                  hf-bin-sharded the same as two shards\n"
+    "                  pytorch_model-0000K-of-00002.bin and their\n"
+    "                  pytorch_model.bin.index.json;\n"
     "                  pico DIR/runs/RUN/checkpoints/step_N/ as pico-train writes\n"
     "                  it: model.safetensors, config.json,\n"
     "                  learning_dynamics/train_gradients.pt (-0.5 x the v_proj,\n"
@@ -97,7 +100,7 @@ static int on_option(int opt, const char *arg, void *ctx)
         int l = synth_layout_parse(arg);
         if (l < 0)
             return rw_cli_usage_error(a->cli, "--layout: '%s' is not h5, safetensors, pt, "
-                                              "pt-dict, hf-bin or pico", arg);
+                                              "pt-dict, hf-bin, hf-bin-sharded or pico", arg);
         a->o.layout = (synth_layout)l;
         return 0;
     }
