@@ -21,6 +21,7 @@ enum {
     OPT_INCLUDE = 1000, OPT_EXCLUDE, OPT_COMPONENT, OPT_LABEL, OPT_FORMAT, OPT_VERSION,
     OPT_LORA_SCALE, OPT_HEADS, OPT_KV_HEADS, OPT_FAST, OPT_MAX_MATRIX, OPT_DATA, OPT_SPLIT,
     OPT_BASE,
+    OPT_KEY,
 };
 
 static const struct option common_opts[] = {
@@ -39,6 +40,7 @@ static const struct option common_opts[] = {
     {"data", required_argument, NULL, OPT_DATA},
     {"split", required_argument, NULL, OPT_SPLIT},
     {"base", required_argument, NULL, OPT_BASE},
+    {"key", required_argument, NULL, OPT_KEY},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
 };
@@ -272,6 +274,15 @@ int rw_cli_parse(rw_cli *c, int argc, char **argv, const struct option *extra,
             else
                 c->base = optarg;
             break;
+        case OPT_KEY:
+            /* keys joined by '.': none empty */
+            if (!*optarg || optarg[0] == '.' || optarg[strlen(optarg) - 1] == '.' ||
+                strstr(optarg, ".."))
+                ret = rw_cli_usage_error(c, "--key: '%s' is not a key path (keys joined by "
+                                            "'.', as ema.model)", optarg);
+            else
+                c->key = optarg;
+            break;
         case OPT_HEADS:
         case OPT_KV_HEADS:
             if ((ret = parse_positive(c, opt == OPT_HEADS ? "--heads" : "--kv-heads", optarg,
@@ -358,7 +369,7 @@ rw_analysis_opts rw_cli_analysis(const rw_cli *c)
         .item = {.lora_scale = c->lora_scale, .heads = c->heads, .kv_heads = c->kv_heads,
                  .base = c->base, .prog = c->prog},
         .prog = c->prog, .progress = true, .jobs = c->jobs, .fast = c->fast,
-        .max_matrix_bytes = (size_t)c->max_matrix_mib << 20,
+        .max_matrix_bytes = (size_t)c->max_matrix_mib << 20, .ckpt = {.key = c->key},
     };
     return o;
 }

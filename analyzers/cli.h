@@ -36,6 +36,8 @@ typedef struct {
     rw_split split;          /* --split train|val, with --data gradients */
     const char *base;        /* --base CKPT: the frozen base of adapter-only
                                 checkpoints (argv's), NULL when not given */
+    const char *key;         /* --key PATH (argv's, borrowed): the state dict's key path
+                                in PyTorch checkpoint dicts; NULL: automatic */
 } rw_cli;
 
 /* The default cap on one matrix, in MiB of doubles (8 GiB). */
@@ -72,7 +74,8 @@ int rw_cli_fail(const rw_cli *c, rw_status st, const rw_err *err);
 
 void rw_cli_free(rw_cli *c);
 
-/* Analysis options from the parsed flags (weights only; callers add modes). */
+/* Analysis options from the parsed flags (weights only; callers add modes).
+ * Its strings (globs, --key) are c's, borrowed from argv. */
 rw_analysis_opts rw_cli_analysis(const rw_cli *c);
 
 /* The help text of the shared options, for programs' usage strings. */
@@ -94,6 +97,7 @@ rw_analysis_opts rw_cli_analysis(const rw_cli *c);
     "  --data D            weights (default): the model checkpoints; gradients: the\n" \
     "                      learning_dynamics/<split>_gradients.pt of pico-train step\n" \
     "                      folders (--split train, the default, or val)\n"             \
+    RW_CLI_KEY_HELP                                                                      \
     "  -j, --jobs N        decompose N matrices at once (default: one per core; at\n"   \
     "                      most 4 per core and one per matrix, whatever N says)\n"     \
     "  --max-matrix-mib N  refuse a matrix larger than N MiB as doubles (default:\n"   \
@@ -101,6 +105,10 @@ rw_analysis_opts rw_cli_analysis(const rw_cli *c);
     "  --fast              singular values only as accurate as the stored dtype\n"      \
     "                      allows (eps(dtype)*||W||_F); default: also sigma_min to\n"  \
     "                      2e-10 of itself, so cond agrees with a double-precision SVD\n"
+#define RW_CLI_KEY_HELP                                                                  \
+    "  --key PATH          PyTorch checkpoint dicts: read the state dict at key path\n" \
+    "                      PATH (dot-separated: ema.model, module) instead of the one\n" \
+    "                      found automatically (model, state_dict, module, ...)\n"
 #define RW_CLI_OUTPUT_HELP                                                               \
     "  -o, --output FILE   write to FILE (atomically) instead of stdout\n"               \
     "  --format F          tsv (default), csv, md, tex or json\n"

@@ -41,19 +41,15 @@ static const char usage[] =
     "  --cycle N       ReLoRA merge interval in steps (default 500)\n"
     "  --rank N        ReLoRA adapter rank (default 8)\n"
     "  --dtype T       float32 (default), float16, bfloat16 or float64\n"
-    "  --layout L      how the checkpoints are saved (the same values in each):\n"
-    "                  h5 (default) DIR/RUN/step_NNNNNN.h5 with attributes;\n"
-    "                  safetensors DIR/RUN/step_NNNNNN.safetensors (metadata:\n"
-    "                  step and run only: give the LoRA scale and heads as flags);\n"
-    "                  pt DIR/RUN/step_NNNNNN.pt, torch.save(state_dict), and\n"
-    "                  DIR/RUN/config.json; pt-dict DIR/RUN/ckpt_NNNNNN.pt,\n"
-    "                  {'model': state_dict, 'step', 'lora_alpha', 'lora_r'};\n"
-    "                  hf-bin DIR/RUN/checkpoint-N/pytorch_model.bin + config.json\n"
-    "                  (and the trainer's optimizer.pt, training_args.bin);\n"
-    "                  pico DIR/runs/RUN/checkpoints/step_N/ as pico-train writes\n"
-    "                  it: model.safetensors, config.json,\n"
-    "                  learning_dynamics/train_gradients.pt (-0.5 x the v_proj,\n"
-    "                  o_proj, w_2 weights), latest -> the last step\n"
+    "  --layout L      how the checkpoints are saved, the same values in each\n"
+    "                  (fixtures/synth.h says where each puts what): h5\n"
+    "                  (default, with attributes), safetensors (step and run\n"
+    "                  metadata only), pt (torch.save(state_dict)), pt-dict\n"
+    "                  ({'model': ..., 'step', 'lora_alpha', 'lora_r'}), hf-bin\n"
+    "                  (checkpoint-N/pytorch_model.bin, config.json and the\n"
+    "                  trainer's files), hf-bin-sharded (two shards and their\n"
+    "                  index), pico (runs/RUN/checkpoints/step_N/ as pico-train\n"
+    "                  writes it, with learning_dynamics/train_gradients.pt)\n"
     "  --safetensors   the same as --layout safetensors\n"
     "  --prefix P      prepend P to every tensor name (e.g. pico_decoder.)\n"
     "  --gzip N        HDF5: chunked datasets compressed at deflate level N\n"
@@ -65,13 +61,8 @@ static const char usage[] =
     "  known spectrum d (and t*d since step 0): DIR/known_updates.tsv lists them\n"
     "  (kind step tensor rows cols i sigma ref_fro).\n"
     "\n"
-    "edge: writes checkpoints that analyses must refuse or flag, for testing\n"
-    "  error handling: vectors-only.h5 (no matrix), nan.h5 (a NaN and an Inf\n"
-    "  weight), mixed-shapes/ (a run whose tensor changes shape at step 100),\n"
-    "  attention-no-heads.h5 (v_proj 4x8 and o_proj 8x8 without n_heads),\n"
-    "  unwritten.h5 (a 30000x30000 float32 matrix declared, never written: 1.4 KB),\n"
-    "  step-string.h5 (a step attribute that is a string), wide.h5 (a 384x384\n"
-    "  float16 matrix: 1.1 MiB as doubles, above --max-matrix-mib 1).\n"
+    "edge: checkpoints that analyses must refuse or flag (vectors only, NaN,\n"
+    "  a changing shape, no heads, unwritten, a string step, a wide float16).\n"
     "\n"
     "malformed: writes the HDF5 files of the malformed-input corpus\n"
     "  (tests/malformed/): checkpoints of unusual rank, type or step attribute, and\n"
@@ -118,7 +109,7 @@ static int on_option(int opt, const char *arg, void *ctx)
         int l = synth_layout_parse(arg);
         if (l < 0)
             return rw_cli_usage_error(a->cli, "--layout: '%s' is not h5, safetensors, pt, "
-                                              "pt-dict, hf-bin or pico", arg);
+                                              "pt-dict, hf-bin, hf-bin-sharded or pico", arg);
         a->o.layout = (synth_layout)l;
         return 0;
     }

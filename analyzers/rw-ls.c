@@ -1,7 +1,8 @@
 /*
  * rw-ls — what a checkpoint or run holds, as rankwatch reads it: every tensor
  * with its shape, dtype, layer, module and step, and what the metrics do with
- * it (analysed as a matrix, or skipped, and why); for adapter-only
+ * it (analysed as a matrix or as an adapter's factor, with the adapter scale
+ * and where it came from, or skipped, and why); for adapter-only
  * checkpoints, the tensors of the separate base they are combined with, and
  * the file it is in.
  */
@@ -9,6 +10,7 @@
 #include "analyzers/core/adapter_base.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
@@ -18,19 +20,25 @@ static const char usage[] =
     "NAME=RUN labels it), one row per tensor and step.\n"
     "\n"
     "Columns: run step file tensor layer module shape dtype rows cols use\n"
-    "  use: matrix (analysed), vector (1-D: skipped by the matrix metrics),\n"
-    "       scalar, integer (skipped), other (skipped), optimizer (optimizer\n"
-    "       state: skipped unless an --include pattern names it), base (the\n"
-    "       frozen base of an adapter of the checkpoint listed above it, read\n"
-    "       from the file in the file column: --base, or the model file beside\n"
-    "       the adapter)\n"
+    "         lora_scale scale_from\n"
+    "  use: matrix (analysed), adapter factor (a LoRA A or B: analysed in its\n"
+    "       adapted matrix's lora and full components), vector (1-D: skipped by\n"
+    "       the matrix metrics), scalar, integer (skipped), other (skipped),\n"
+    "       optimizer (optimizer state: skipped unless an --include pattern\n"
+    "       names it), base (the frozen base of an adapter of the checkpoint\n"
+    "       listed above it, read from the file in the file column: --base, or\n"
+    "       the model file beside the adapter)\n"
+    "  lora_scale, scale_from: on adapter factor rows (else empty), the scale\n"
+    "       s = alpha / r the adapter is applied with, and where it came from:\n"
+    "       --lora-scale, attributes (HDF5), metadata (safetensors, PyTorch\n"
+    "       checkpoint dicts), adapter_config.json, or default (s = 1)\n"
     "\n"
     "  --include GLOB, --exclude GLOB   select tensors by name (repeatable)\n"
     "  --label NAME        name the next run (repeatable; or write NAME=PATH)\n"
     "  --base CKPT         the frozen base model of adapter-only checkpoints (any\n"
     "                      checkpoint format): lists the tensors taken from it\n"
-    "  --lora-scale S      the LoRA scale, as the analysing programs take it\n"
-    RW_CLI_OUTPUT_HELP RW_CLI_COMMON_HELP
+    "  --lora-scale S      the adapter scale (default: from the checkpoint, as above)\n"
+    RW_CLI_KEY_HELP RW_CLI_OUTPUT_HELP RW_CLI_COMMON_HELP
     "\n"
     "Exit status: 0 ok, 1 bad data, 2 usage error.\n";
 
@@ -49,9 +57,25 @@ static const char *use_of(const rw_tensor *t)
     return "matrix";
 }
 
-/* One row: tensor t of file, listed at step of run. */
+/* The tensors that are adapter factors: the A and B of an adapted matrix
+ * (its lora and full items name them). A new array of c->n flags (free). */
+static bool *adapter_factors(const rw_ckpt *c, const rw_items *it, rw_err *err)
+{
+    bool *f = rw_calloc(c->n ? c->n : 1, sizeof *f, err);
+    for (size_t j = 0; f && j < it->n; j++) {
+        if (it->v[j].a >= 0)
+            f[it->v[j].a] = true;
+        if (it->v[j].b >= 0)
+            f[it->v[j].b] = true;
+    }
+    return f;
+}
+
+/* One row: tensor t of file, listed at step of run; scale and from only on
+ * adapter factors ("" otherwise). */
 static rw_status add_row(rw_table *tab, const char *run, int64_t step_no, const char *file,
-                         const rw_tensor *t, const char *use, rw_err *err)
+                         const rw_tensor *t, const char *use, const char *scale,
+                         const char *from, rw_err *err)
 {
     char step[32], layer[32], shape[256], rows[32] = "", cols[32] = "";
     int64_t m, n;
@@ -63,32 +87,29 @@ static rw_status add_row(rw_table *tab, const char *run, int64_t step_no, const 
     }
     const char *cells[] = {run, step, file, t->name, layer, t->module,
                            rw_shape_str(t, shape, sizeof shape), rw_dtype_name(t->dtype),
-                           rows, cols, use};
+                           rows, cols, use, scale, from};
     return table_add_row(tab, cells, err);
 }
 
-/* The tensors of base that are the bases of c's adapters, selected by the
- * name the adapted matrix is analysed under. */
-static rw_status list_base(const rw_run *run, size_t i, rw_ckpt *c, rw_ckpt *base,
+/* The tensors of base that are the bases of the checkpoint's adapters (its
+ * items it), selected by the name the adapted matrix is analysed under. */
+static rw_status list_base(const rw_run *run, size_t i, const rw_items *it, rw_ckpt *base,
                            const rw_cli *cli, rw_table *tab, rw_err *err)
 {
-    rw_analysis_opts ao = rw_cli_analysis(cli);
-    rw_items its;
-    rw_status st = items_list(c, base, &ao.item, &its, err);
-    if (st != RW_OK)
-        return st;
-    for (size_t k = 0; k < its.n && st == RW_OK; k++) {
-        const rw_item *x = &its.v[k];
+    rw_status st = RW_OK;
+    for (size_t k = 0; k < it->n && st == RW_OK; k++) {
+        const rw_item *x = &it->v[k];
         if (x->comp == RW_COMP_BASE && x->w_base && rw_select_match(&cli->sel, x->tensor))
-            st = add_row(tab, run->label, run->ckpts[i].step, base->path,
-                         &base->tensors[x->w], "base", err);
+            st = add_row(tab, run->label, run->ckpts[i].step, base->path, &base->tensors[x->w],
+                         "base", "", "", err);
     }
-    items_free(&its);
     return st;
 }
 
 static rw_status list_run(const rw_run *run, const rw_cli *cli, rw_table *tab, rw_err *err)
 {
+    rw_ckpt_opts copts = {.key = cli->key};
+    rw_item_opts iopts = {.lora_scale = cli->lora_scale, .prog = cli->prog, .no_circuits = true};
     rw_status st = RW_OK;
     rw_bases bases = {0};
     rw_ckpt *prev_base = NULL;
@@ -105,18 +126,32 @@ static rw_status list_run(const rw_run *run, const rw_cli *cli, rw_table *tab, r
         }
         bases_release(&bases, prev_base); /* after the acquire: --base stays open */
         prev_base = base;
-        if ((st = ckpt_open(run->ckpts[i].path, run->ckpts[i].group, &c, err)) != RW_OK)
+        st = ckpt_open_opts(run->ckpts[i].path, run->ckpts[i].group, &copts, &c, err);
+        if (st != RW_OK)
             break;
-        char file[4096];
+        /* the adapters as the metrics read them (items_list frees on failure) */
+        rw_items it = {0};
+        bool *factor = NULL;
+        if ((st = items_list(c, base, &iopts, &it, err)) == RW_OK &&
+            !(factor = adapter_factors(c, &it, err)))
+            st = RW_ENOMEM;
+        char file[4096], scale[32];
         snprintf(file, sizeof file, "%s%s%s", c->path, c->group ? ":" : "",
                  c->group ? c->group : "");
+        rw_fmt_double(scale, st == RW_OK ? it.scale : 1);
         for (size_t k = 0; k < c->n && st == RW_OK; k++) {
             const rw_tensor *t = &c->tensors[k];
-            if (rw_select_match(&cli->sel, t->name))
-                st = add_row(tab, run->label, run->ckpts[i].step, file, t, use_of(t), err);
+            if (!rw_select_match(&cli->sel, t->name))
+                continue;
+            bool f = factor[k] && !t->optimizer;
+            st = add_row(tab, run->label, run->ckpts[i].step, file, t,
+                         f ? "adapter factor" : use_of(t), f ? scale : "",
+                         f ? it.scale_from : "", err);
         }
         if (st == RW_OK && base)
-            st = list_base(run, i, c, base, cli, tab, err);
+            st = list_base(run, i, &it, base, cli, tab, err);
+        free(factor);
+        items_free(&it);
         ckpt_free(c);
     }
     bases_free(&bases);
@@ -133,8 +168,10 @@ int main(int argc, char **argv)
         ret = rw_cli_usage_error(&cli, "no run or checkpoint given");
         goto out;
     }
-    static const char *const cols[] = {"run",    "step",  "file", "tensor", "layer", "module",
-                                       "shape",  "dtype", "rows", "cols",   "use"};
+    /* new columns go last: readers that count columns keep working */
+    static const char *const cols[] = {"run",   "step", "file", "tensor", "layer",
+                                       "module", "shape", "dtype", "rows", "cols",
+                                       "use",   "lora_scale", "scale_from"};
     rw_err err = {{0}};
     rw_runset rs = {0};
     rw_table *tab = table_new(cols, sizeof cols / sizeof *cols);

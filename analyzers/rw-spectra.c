@@ -88,6 +88,8 @@ static char *options_string(const rw_cli *c, const modes *m)
                           "heads=%ld;kv_heads=%ld;fast=%d",
                           c->comps, m->updates, m->from_first, rw_fmt_double(scale, c->lora_scale),
                           c->heads, c->kv_heads, c->fast);
+    if (c->key) /* only when given: files written without it keep their options */
+        n += (size_t)snprintf(s + n, cap - n, ";key=%s", c->key);
     for (size_t i = 0; i < c->sel.ninclude && n < cap; i++)
         n += (size_t)snprintf(s + n, cap - n, ";include=%s", c->sel.include[i]);
     for (size_t i = 0; i < c->sel.nexclude && n < cap; i++)

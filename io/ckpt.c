@@ -1,8 +1,9 @@
 /*
  * ckpt.c — the format-independent half of a checkpoint (ckpt.h): dispatch to
- * the HDF5 or safetensors back end, names, attributes, step.
+ * the HDF5, safetensors or PyTorch back end, names, attributes, step.
  */
 #include "io/ckpt_impl.h"
+#include "io/ckpt_index.h"
 #include "io/stepname.h"
 
 #include <ctype.h>
@@ -34,22 +35,28 @@ bool rw_is_hdf5(const char *path)
     return found;
 }
 
-static rw_status open_impl(const char *path, const char *group, bool attrs_only,
-                           rw_ckpt **out, rw_err *err);
+static rw_status open_impl(const char *path, const char *group, const rw_ckpt_opts *o,
+                           bool attrs_only, rw_ckpt **out, rw_err *err);
 static rw_status check_step(const rw_ckpt *c, rw_err *err);
 
 rw_status ckpt_open(const char *path, const char *group, rw_ckpt **out, rw_err *err)
 {
-    return open_impl(path, group, false, out, err);
+    return open_impl(path, group, NULL, false, out, err);
+}
+
+rw_status ckpt_open_opts(const char *path, const char *group, const rw_ckpt_opts *o,
+                         rw_ckpt **out, rw_err *err)
+{
+    return open_impl(path, group, o, false, out, err);
 }
 
 rw_status ckpt_open_attrs(const char *path, const char *group, rw_ckpt **out, rw_err *err)
 {
-    return open_impl(path, group, true, out, err);
+    return open_impl(path, group, NULL, true, out, err);
 }
 
-static rw_status open_impl(const char *path, const char *group, bool attrs_only,
-                           rw_ckpt **out, rw_err *err)
+static rw_status open_impl(const char *path, const char *group, const rw_ckpt_opts *o,
+                           bool attrs_only, rw_ckpt **out, rw_err *err)
 {
     *out = NULL;
     rw_status st = rw_check_regular(path, err); /* before any open: a FIFO would block */
@@ -66,15 +73,16 @@ static rw_status open_impl(const char *path, const char *group, bool attrs_only,
     c->path = rw_strdup(path);
     c->group = group ? rw_strdup(group) : NULL;
     c->attrs_only = attrs_only;
-    if (!c->path || (group && !c->group)) {
+    c->key = o && o->key ? rw_strdup(o->key) : NULL;
+    if (!c->path || (group && !c->group) || (o && o->key && !c->key)) {
         ckpt_free(c);
         return rw_fail(err, RW_ENOMEM, "out of memory");
     }
     if (rw_ends_with(path, ".safetensors", NULL) ||
-        rw_ends_with(path, ".safetensors.index.json", NULL)) {
+        rw_ends_with(path, CKPT_ST_INDEX_SUFFIX, NULL)) {
         c->format = RW_FMT_SAFETENSORS;
         st = ckpt_st_open(c, err);
-    } else if (ckpt_pt_is_name(path)) {
+    } else if (ckpt_pt_is_name(path) || rw_ends_with(path, CKPT_PT_INDEX_SUFFIX, NULL)) {
         c->format = RW_FMT_PYTORCH;
         st = ckpt_pt_open(c, err);
     } else if (rw_is_hdf5(path)) {
@@ -85,7 +93,8 @@ static rw_status open_impl(const char *path, const char *group, bool attrs_only,
     } else {
         st = rw_fail(err, RW_EDATA,
                      "%s: not a checkpoint (expected .h5, .hdf5, .safetensors, or a PyTorch .pt, "
-                     ".pth, .bin or .ckpt)", path);
+                     ".pth, .bin or .ckpt, or a sharded model's .safetensors.index.json or "
+                     ".bin.index.json)", path);
     }
     if (st == RW_OK)
         st = ckpt_read_config(c, err);
@@ -134,6 +143,7 @@ void ckpt_free(rw_ckpt *c)
     free(c->attrs);
     free(c->path);
     free(c->group);
+    free(c->key);
     free(c);
 }
 
@@ -301,9 +311,13 @@ rw_status ckpt_shard_files(const char *path, char ***names, size_t *n, rw_err *e
 {
     *names = NULL;
     *n = 0;
-    return rw_ends_with(path, ".safetensors.index.json", NULL)
-               ? st_index_shards(path, names, n, err)
-               : RW_OK;
+    return ckpt_is_index_name(path) ? ckpt_index_shards(path, names, n, err) : RW_OK;
+}
+
+bool ckpt_is_index_name(const char *path)
+{
+    return rw_ends_with(path, CKPT_ST_INDEX_SUFFIX, NULL) ||
+           rw_ends_with(path, CKPT_PT_INDEX_SUFFIX, NULL);
 }
 
 bool rw_tensor_matrix(const rw_tensor *t, int64_t *rows, int64_t *cols)

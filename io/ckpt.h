@@ -3,10 +3,13 @@
  * and shaped, and their values widened to double on request. The module owns
  * the reading of checkpoint files (HDF5, safetensors, sharded safetensors):
  * nothing outside io/ckpt*.c knows a format's layout (io/ckpt_impl.h holds
- * the back ends and where each tensor's values are).
+ * the back ends and where each tensor's values are). docs/formats.md
+ * describes every layout read, for users.
  *
  * A checkpoint is an HDF5 file (or one `step_<N>` group of one), a
- * safetensors file, or a sharded safetensors model (its index.json). Opening
+ * safetensors file, a PyTorch file (.pt .pth .bin .ckpt), or a sharded
+ * model: its index (`*.safetensors.index.json`, `*.bin.index.json`) and the
+ * shard files it names, read as one checkpoint. Opening
  * it reads only the directory of tensors (names, shapes, dtypes, attributes;
  * a safetensors file stays open for pread); values are read one tensor at a
  * time with ckpt_read, so memory stays bounded by the largest tensor.
@@ -23,8 +26,9 @@
  * (out, in·k...), Keras's (k..., in, out) as (k...·in, out). Either way the
  * values in C order are already that matrix, row-major.
  *
- * Ownership: an rw_ckpt and everything it points to (path, group, tensors,
- * their names, module names and locations, attributes) belong to it and are freed by
+ * Ownership: an rw_ckpt and everything it points to (path, group, key,
+ * tensors, their names, module names and locations, attributes) belong to it
+ * and are freed by
  * ckpt_free; pointers into it (a tensor, its name or module, an attribute
  * value from ckpt_attr) are borrowed and live until ckpt_free.
  */
@@ -83,14 +87,32 @@ typedef struct rw_ckpt {
     rw_attr *attrs;           /* root attributes / __metadata__ */
     void *impl;               /* the back end's state (owned; ckpt_impl.h) */
     bool attrs_only;          /* opened by ckpt_open_attrs: no tensors listed */
+    char *key;                /* rw_ckpt_opts.key it was opened with (owned), or NULL */
 } rw_ckpt;
+
+/* How to read a checkpoint (ckpt_open_opts); all zero: the defaults. The
+ * caller owns it and its strings; they need to live only during the call
+ * (the checkpoint keeps copies of what it uses). */
+typedef struct {
+    const char *key;          /* PyTorch: the key path of the state dict in a
+                                 checkpoint dict, keys joined by '.' ("ema.model",
+                                 "module"; a list index is a number), instead of
+                                 the automatic choice (ckpt_pt.c's model keys);
+                                 NULL: automatic. A key path that names nothing,
+                                 or not a dict of tensors, fails the open. Other
+                                 formats ignore it. */
+} rw_ckpt_opts;
 
 /* Opens the checkpoint at path; group names an HDF5 step group ("step_500")
  * or is NULL for the whole file. The format comes from the file's signature
- * (HDF5) or its extension (.safetensors, or .safetensors.index.json for a
- * sharded model whose tensors come from the shard files it names). On success *out is owned by the caller
- * (ckpt_free); on failure err says which file and what is wrong. */
+ * (HDF5) or its extension (.safetensors; .pt .pth .bin .ckpt; or
+ * .safetensors.index.json, .bin.index.json for a sharded model whose tensors
+ * come from the shard files it names). On success *out is owned by the
+ * caller (ckpt_free); on failure err says which file and what is wrong.
+ * ckpt_open is ckpt_open_opts with the defaults (o NULL). */
 rw_status ckpt_open(const char *path, const char *group, rw_ckpt **out, rw_err *err);
+rw_status ckpt_open_opts(const char *path, const char *group, const rw_ckpt_opts *o,
+                         rw_ckpt **out, rw_err *err);
 /* Frees c and all it owns (NULL: no-op). */
 void ckpt_free(rw_ckpt *c);
 /* The same, reading only the attributes (HDF5: no walk over the datasets),
@@ -142,12 +164,17 @@ rw_status ckpt_step_groups(const char *path, char ***names, int64_t **steps, siz
                            rw_err *err);
 
 /* The files besides path that the checkpoint at path reads its tensors from:
- * for a sharded model's index (`*.safetensors.index.json`), the distinct
+ * for a sharded model's index (`*.safetensors.index.json`,
+ * `*.bin.index.json`), the distinct
  * shard files it names (plain names, relative to the index's directory),
  * as *names (a new array of new strings; the caller frees each and the
  * array), *n of them. *n = 0, *names NULL for any other name. A malformed
  * index is an error naming it. */
 rw_status ckpt_shard_files(const char *path, char ***names, size_t *n, rw_err *err);
+
+/* True for the name of a sharded model's index: *.safetensors.index.json,
+ * *.bin.index.json (the name only; ckpt_shard_files reads it). */
+bool ckpt_is_index_name(const char *path);
 
 /* True when the file starts with the HDF5 signature. */
 bool rw_is_hdf5(const char *path);

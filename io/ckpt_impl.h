@@ -5,7 +5,9 @@
  * reaches a checkpoint through ckpt.h; run discovery too (ckpt_step_groups,
  * ckpt_shard_files). The only other includers are the unit tests that check
  * a back end's choices (tests/test_ckpt.c, tests/test_safetensors.c), each
- * saying so where it includes this.
+ * saying so where it includes this. The back ends' own private headers:
+ * ckpt_st_impl.h (safetensors' JSON text), ckpt_pt_impl.h (PyTorch), and
+ * the index of sharded models, ckpt_index.h.
  */
 #ifndef RW_CKPT_IMPL_H
 #define RW_CKPT_IMPL_H
@@ -16,8 +18,9 @@
 struct rw_tensor_loc {
     char *h5path;             /* HDF5 dataset path (owned), NULL otherwise */
     uint64_t offset;          /* safetensors: byte offset in the file;
-                                 HDF5 with h5_raw: byte offset in the file */
-    int shard;                /* safetensors: which file (shard of an index) */
+                                 HDF5 with h5_raw: byte offset in the file;
+                                 PyTorch: the back end's entry (ckpt_pt_impl.h) */
+    int shard;                /* a sharded model: which shard file (ckpt_index.h) */
     bool h5_raw;              /* HDF5: stored contiguously in the host's own
                                  float layout at offset (read with pread) */
     bool h5_convert;          /* HDF5: a float layout other than IEEE (another
@@ -36,7 +39,8 @@ void ckpt_h5_close(rw_ckpt *c);
 rw_status ckpt_st_open(rw_ckpt *c, rw_err *err);
 rw_status ckpt_st_read(rw_ckpt *c, size_t i, double *buf, rw_err *err);
 void ckpt_st_close(rw_ckpt *c);
-/* PyTorch (ckpt_pt.c): t->loc->offset is the back end's entry of tensor t. */
+/* PyTorch (ckpt_pt.c; a `*.bin.index.json` of PyTorch shards:
+ * ckpt_pt_index.c): t->loc->offset is the back end's entry of tensor t. */
 rw_status ckpt_pt_open(rw_ckpt *c, rw_err *err);
 rw_status ckpt_pt_read(rw_ckpt *c, size_t i, double *buf, rw_err *err);
 void ckpt_pt_close(rw_ckpt *c);
@@ -56,12 +60,6 @@ bool ckpt_keras3_vars_group(const char *path);
  * for a file known to be HDF5; one that does not open as HDF5 fails). */
 rw_status h5_step_groups(const char *path, char ***names, int64_t **steps,
                          size_t *n, rw_err *err);
-
-/* The distinct shard files (plain names, relative to the index's directory)
- * that a sharded model's `*.safetensors.index.json` at path maps its tensors
- * to, in order of first appearance: *names (owned array of owned strings),
- * *n of them. Fails on an index that is not well-formed. */
-rw_status st_index_shards(const char *path, char ***names, size_t *n, rw_err *err);
 
 /* The heads (and width) of config.json beside the checkpoint, as the
  * attributes n_heads, n_kv_heads, d_model where the checkpoint has none

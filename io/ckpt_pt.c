@@ -11,50 +11,26 @@
  *                       the list of storage keys; then each storage as an
  *                       8-byte element count and its raw values
  * The object tree goes through the restricted unpickler (pickle.h), which
- * executes nothing. Tensors are named by their key path in nested dicts
- * (and lists) joined with '.'; a checkpoint dict holding one state dict
- * (under model, state_dict, model_state_dict, module, ...) is read through
- * it, so its tensors keep the names the model gave them. Integer entries
- * step, global_step or epoch of the root give the step; lora_alpha and
- * lora_r the adapter scale.
+ * executes nothing; which of its tensors a checkpoint has, and their names:
+ * ckpt_pt_tree.c. A sharded model of such files: ckpt_pt_index.c.
  *
  * Values are read one tensor at a time: the bytes its view spans in its
  * storage (a view, a transposed or strided tensor reads its own span only),
  * gathered in C order through its strides and widened to double.
  */
-#include "io/ckpt_impl.h"
+#include "io/ckpt_pt_impl.h"
+#include "io/ckpt_index.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zip.h>
-
-#include "io/pickle.h"
 
 /* data.pkl larger than this is refused (a state dict of 10^5 tensors takes
  * about 20 MB). */
 #define PT_MAX_PICKLE ((size_t)1 << 30)
-
-typedef struct {
-    const pk_obj *t;     /* the tensor in the document */
-    uint64_t data_off;   /* legacy: file offset of the storage's first element */
-    zip_int64_t zindex;  /* zip: the storage's entry */
-} pt_entry;
-
-typedef struct {
-    pk_doc *doc;
-    unsigned char *pkl;      /* legacy: the pickles read (the doc does not point here) */
-    zip_t *zip;
-    pthread_mutex_t lock;    /* libzip's archive is not thread-safe */
-    int fd;                  /* legacy: pread */
-    pt_entry *e;
-    size_t ne, cape;
-    char *archive;           /* zip: "<archive>/" */
-} pt_impl;
 
 bool ckpt_pt_is_name(const char *path)
 {
@@ -66,211 +42,6 @@ bool ckpt_pt_is_name(const char *path)
             return true;
     }
     return false;
-}
-
-/* ------------------------------------------------------------ the tree walk */
-
-/* Entries whose value is the model's state dict in a checkpoint dict. */
-static const char *const model_keys[] = {"model",  "state_dict", "model_state_dict",
-                                         "module", "model_state", "net", "network"};
-
-typedef struct {
-    rw_ckpt *c;
-    pt_impl *p;
-    size_t cap;
-    rw_err *err;
-    char name[4096];
-} walker;
-
-static bool holds_tensor(const pk_obj *o, int depth)
-{
-    if (depth > PK_MAX_DEPTH)
-        return false;
-    if (o->kind == PK_TENSOR)
-        return true;
-    if (o->kind == PK_DICT)
-        for (size_t j = 1; j < o->u.seq.n; j += 2)
-            if (holds_tensor(o->u.seq.v[j], depth + 1))
-                return true;
-    if (o->kind == PK_LIST || o->kind == PK_TUPLE)
-        for (size_t j = 0; j < o->u.seq.n; j++)
-            if (holds_tensor(o->u.seq.v[j], depth + 1))
-                return true;
-    return false;
-}
-
-static rw_status add_tensor(walker *w, const pk_obj *t)
-{
-    rw_ckpt *c = w->c;
-    if (t->u.tensor.ndim > RW_MAX_DIMS)
-        return rw_fail(w->err, RW_EDATA, "%s: %s: %d dimensions (at most %d are read)", c->path,
-                       w->name, t->u.tensor.ndim, RW_MAX_DIMS);
-    if (rw_grow(&w->p->e, w->p->ne, &w->p->cape, sizeof *w->p->e, w->err) != RW_OK)
-        return RW_ENOMEM;
-    rw_tensor *x = ckpt_push_tensor(c, &w->cap, w->err);
-    if (!x)
-        return RW_ENOMEM;
-    x->ndim = t->u.tensor.ndim;
-    size_t numel = 1;
-    for (int d = 0; d < x->ndim; d++) {
-        x->shape[d] = t->u.tensor.size[d];
-        if (!rw_mul_size(numel, (size_t)x->shape[d], &numel) || numel > ((size_t)1 << 62))
-            return rw_fail(w->err, RW_EDATA, "%s: %s: shape overflows", c->path, w->name);
-    }
-    x->numel = numel;
-    x->dtype = pk_storage_dtype(t->u.tensor.storage->u.storage.type);
-    x->loc->offset = w->p->ne; /* this back end's entry */
-    if (!(x->name = rw_strdup(w->name)))
-        return rw_fail(w->err, RW_ENOMEM, "out of memory");
-    w->p->e[w->p->ne++] = (pt_entry){.t = t, .zindex = -1};
-    return RW_OK;
-}
-
-/* Appends ".key" (or "key" at the top) to w->name; returns the old length. */
-static rw_status push_name(walker *w, const pk_obj *key, size_t *old)
-{
-    *old = strlen(w->name);
-    char part[64];
-    const char *s;
-    size_t len;
-    if (key->kind == PK_STR) {
-        s = key->u.str.s;
-        len = key->u.str.len;
-        if (memchr(s, '\0', len))
-            return rw_fail(w->err, RW_EDATA, "%s: a key holds a NUL byte", w->c->path);
-    } else if (key->kind == PK_INT) {
-        snprintf(part, sizeof part, "%lld", (long long)key->u.i);
-        s = part;
-        len = strlen(part);
-    } else if (key->kind == PK_BOOL) {
-        s = key->u.b ? "True" : "False";
-        len = strlen(s);
-    } else if (key->kind == PK_NONE) {
-        s = "None";
-        len = 4;
-    } else {
-        rw_fmt_double(part, key->u.f);
-        s = part;
-        len = strlen(part);
-    }
-    size_t need = *old + (*old ? 1 : 0) + len + 1;
-    if (need > sizeof w->name)
-        return rw_fail(w->err, RW_EDATA, "%s: a tensor name is longer than %zu bytes",
-                       w->c->path, sizeof w->name - 1);
-    char *d = w->name + *old;
-    if (*old)
-        *d++ = '.';
-    memcpy(d, s, len);
-    d[len] = '\0';
-    return RW_OK;
-}
-
-static rw_status walk(walker *w, const pk_obj *o, int depth)
-{
-    if (depth > PK_MAX_DEPTH)
-        return rw_fail(w->err, RW_EDATA, "%s: objects nested deeper than %d (or a cycle)",
-                       w->c->path, PK_MAX_DEPTH);
-    if (o->kind == PK_TENSOR)
-        return add_tensor(w, o);
-    bool dict = o->kind == PK_DICT;
-    if (!dict && o->kind != PK_LIST && o->kind != PK_TUPLE)
-        return RW_OK;
-    size_t n = dict ? o->u.seq.n / 2 : o->u.seq.n;
-    for (size_t j = 0; j < n; j++) {
-        const pk_obj *v = dict ? o->u.seq.v[2 * j + 1] : o->u.seq.v[j];
-        if (v->kind != PK_TENSOR && v->kind != PK_DICT && v->kind != PK_LIST &&
-            v->kind != PK_TUPLE)
-            continue;
-        pk_obj idx = {.kind = PK_INT, .u.i = (int64_t)j};
-        size_t old;
-        rw_status st = push_name(w, dict ? o->u.seq.v[2 * j] : &idx, &old);
-        if (st == RW_OK)
-            st = walk(w, v, depth + 1);
-        w->name[old] = '\0';
-        if (st != RW_OK)
-            return st;
-    }
-    return RW_OK;
-}
-
-/* Scalar entries of the checkpoint dict: step (else global_step, else
- * epoch) and the LoRA scale. A step of another type is an error. */
-static rw_status root_attrs(rw_ckpt *c, const pk_obj *root, rw_err *err)
-{
-    static const char *const steps[] = {"step", "global_step", "epoch"};
-    for (size_t i = 0; i < 3; i++) {
-        const pk_obj *s = pk_dict_get(root, steps[i]);
-        if (!s)
-            continue;
-        if (s->kind != PK_INT)
-            return rw_fail(err, RW_EDATA, "%s: entry '%s' is not an integer", c->path,
-                           steps[i]);
-        char buf[32];
-        snprintf(buf, sizeof buf, "%lld", (long long)s->u.i);
-        rw_status st = ckpt_add_attr(c, "step", buf, err);
-        if (st != RW_OK)
-            return st;
-        break;
-    }
-    static const char *const nums[] = {"lora_alpha", "lora_r"};
-    for (size_t i = 0; i < 2; i++) {
-        const pk_obj *s = pk_dict_get(root, nums[i]);
-        if (!s)
-            continue;
-        char buf[32];
-        if (s->kind == PK_INT)
-            snprintf(buf, sizeof buf, "%lld", (long long)s->u.i);
-        else if (s->kind == PK_FLOAT)
-            rw_fmt_double(buf, s->u.f);
-        else
-            return rw_fail(err, RW_EDATA, "%s: entry '%s' is not a number", c->path, nums[i]);
-        rw_status st = ckpt_add_attr(c, nums[i], buf, err);
-        if (st != RW_OK)
-            return st;
-    }
-    return RW_OK;
-}
-
-static rw_status list_tensors(rw_ckpt *c, pt_impl *p, const pk_obj *root, rw_err *err)
-{
-    if (root->kind != PK_DICT)
-        return rw_fail(err, RW_EDATA, "%s: the saved object is not a dict of tensors", c->path);
-    rw_status st = root_attrs(c, root, err);
-    if (st != RW_OK || c->attrs_only)
-        return st;
-    walker w = {.c = c, .p = p, .err = err};
-    /* A checkpoint dict with one state dict: read through it. */
-    const pk_obj *model = NULL;
-    const char *model_key = NULL;
-    for (size_t i = 0; i < sizeof model_keys / sizeof model_keys[0]; i++) {
-        const pk_obj *m = pk_dict_get(root, model_keys[i]);
-        if (m && m->kind == PK_DICT && holds_tensor(m, 0)) {
-            if (model)
-                return rw_fail(err, RW_EDATA,
-                               "%s: entries '%s' and '%s' both hold a state dict", c->path,
-                               model_key, model_keys[i]);
-            model = m;
-            model_key = model_keys[i];
-        }
-    }
-    if (!model)
-        return walk(&w, root, 0);
-    if ((st = walk(&w, model, 1)) != RW_OK)
-        return st;
-    /* the other entries (optimizer state, ...) under their full names */
-    for (size_t j = 0; j + 1 < root->u.seq.n; j += 2) {
-        const pk_obj *k = root->u.seq.v[j], *v = root->u.seq.v[j + 1];
-        if (v == model || (v->kind != PK_DICT && v->kind != PK_LIST && v->kind != PK_TUPLE &&
-                           v->kind != PK_TENSOR))
-            continue;
-        size_t old;
-        if ((st = push_name(&w, k, &old)) == RW_OK)
-            st = walk(&w, v, 1);
-        w.name[old] = '\0';
-        if (st != RW_OK)
-            return st;
-    }
-    return RW_OK;
 }
 
 /* ------------------------------------------------------------ zip layout */
@@ -374,7 +145,7 @@ static rw_status open_zip(rw_ckpt *c, pt_impl *p, rw_err *err)
         rw_err_prefix(err, "%s: data.pkl", c->path);
     free(buf);
     if (st == RW_OK)
-        st = list_tensors(c, p, root, err);
+        st = pt_list_tensors(c, p, root, err);
     /* every tensor's storage entry, and its span inside it */
     for (size_t i = 0; st == RW_OK && i < p->ne; i++) {
         const pk_obj *t = p->e[i].t, *s = t->u.tensor.storage;
@@ -477,7 +248,7 @@ static rw_status open_legacy(rw_ckpt *c, pt_impl *p, rw_err *err)
     } else {
         p->doc = docs[2];
         docs[2] = NULL;
-        ret = list_tensors(c, p, objs[2], err);
+        ret = pt_list_tensors(c, p, objs[2], err);
     }
     /* Storage table: the keys in file order, their types from the tensors. */
     legacy_storage *ls = NULL;
@@ -559,14 +330,22 @@ static rw_status open_legacy(rw_ckpt *c, pt_impl *p, rw_err *err)
 
 /* ------------------------------------------------------------ the back end */
 
-rw_status ckpt_pt_open(rw_ckpt *c, rw_err *err)
+pt_impl *pt_impl_new(rw_ckpt *c, rw_err *err)
 {
     pt_impl *p = rw_calloc(1, sizeof *p, err);
     if (!p)
-        return RW_ENOMEM;
+        return NULL;
     p->fd = -1;
     pthread_mutex_init(&p->lock, NULL);
     c->impl = p;
+    return p;
+}
+
+rw_status pt_open_file(rw_ckpt *c, rw_err *err)
+{
+    pt_impl *p = pt_impl_new(c, err);
+    if (!p)
+        return RW_ENOMEM;
     unsigned char head[16] = {0};
     p->fd = open(c->path, O_RDONLY | O_CLOEXEC);
     if (p->fd < 0)
@@ -588,6 +367,12 @@ rw_status ckpt_pt_open(rw_ckpt *c, rw_err *err)
     return st;
 }
 
+rw_status ckpt_pt_open(rw_ckpt *c, rw_err *err)
+{
+    return rw_ends_with(c->path, CKPT_PT_INDEX_SUFFIX, NULL) ? pt_open_index(c, err)
+                                                             : pt_open_file(c, err);
+}
+
 void ckpt_pt_close(rw_ckpt *c)
 {
     pt_impl *p = c->impl;
@@ -601,6 +386,9 @@ void ckpt_pt_close(rw_ckpt *c)
     free(p->pkl);
     free(p->e);
     free(p->archive);
+    for (size_t k = 0; k < p->nshards; k++)
+        ckpt_free(p->shards[k]);
+    free(p->shards);
     pthread_mutex_destroy(&p->lock);
     free(p);
     c->impl = NULL;
@@ -639,6 +427,8 @@ rw_status ckpt_pt_read(rw_ckpt *c, size_t i, double *buf, rw_err *err)
 {
     pt_impl *p = c->impl;
     const rw_tensor *x = &c->tensors[i];
+    if (p->shards) /* an index: the tensor of its shard */
+        return ckpt_pt_read(p->shards[x->loc->shard], (size_t)x->loc->offset, buf, err);
     const pt_entry *e = &p->e[x->loc->offset];
     const pk_obj *t = e->t;
     pk_storage_type ty = t->u.tensor.storage->u.storage.type;

@@ -34,9 +34,11 @@
  *
  * This file: one safetensors file's header (checked, then listed as
  * tensors), and the open, read and close of ckpt_impl.h. A sharded model's
- * index, whose shards are files of this kind: ckpt_st_index.c.
+ * index, whose shards are files of this kind: st_open_index here, with
+ * what does not depend on the format in ckpt_index.c.
  */
 #include "io/ckpt_st_impl.h"
+#include "io/ckpt_index.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -50,6 +52,19 @@
 
 #define ST_MAX_HEADER 100000000u /* bytes; as the reference implementation */
 #define ST_MAX_EXACT 9007199254740991.0 /* 2^53 - 1: cJSON numbers are doubles */
+
+/* One open file. */
+typedef struct {
+    char *path;          /* owned */
+    int fd;              /* -1 when not open */
+    uint64_t size;       /* when opened */
+} st_file;
+
+/* c->impl of a safetensors checkpoint (owned by it; ckpt_st_close frees). */
+typedef struct {
+    size_t nfiles;
+    st_file *files;      /* one for a plain file; the shards of an index */
+} st_state;
 
 /* ---------------------------------------------------------------- dtypes */
 
@@ -179,7 +194,7 @@ cJSON *st_json_parse(const char *text, size_t n, size_t *at, st_json_fail *why)
 
 /* Opens path read-only into f (f->path owned by f afterwards; f->fd -1 on
  * failure). The type is checked before the open: a FIFO would block it. */
-rw_status st_file_open(st_file *f, const char *path, rw_err *err)
+static rw_status st_file_open(st_file *f, const char *path, rw_err *err)
 {
     memset(f, 0, sizeof *f);
     f->fd = -1;
@@ -210,7 +225,7 @@ rw_status st_file_open(st_file *f, const char *path, rw_err *err)
     return RW_OK;
 }
 
-void st_file_close(st_file *f)
+static void st_file_close(st_file *f)
 {
     if (f->fd >= 0)
         close(f->fd);
@@ -410,7 +425,7 @@ static rw_status st_check_spans(const rw_ckpt *c, const st_file *f, st_span *spa
 /* Parses and checks the header of the open file f, appending its tensors
  * (shard index `shard`) to c->tensors (capacity *cap) and its __metadata__
  * to c's attributes. */
-rw_status st_parse(rw_ckpt *c, const st_file *f, int shard, size_t *cap, rw_err *err)
+static rw_status st_parse(rw_ckpt *c, const st_file *f, int shard, size_t *cap, rw_err *err)
 {
     const char *path = f->path;
     uint8_t len8[8];
@@ -506,20 +521,51 @@ done:
     return st;
 }
 
-/* Two tensors of one name: in one header, or in two shards. */
-rw_status st_check_unique(const rw_ckpt *c, const st_state *s, rw_err *err)
+/* Two tensors of one name in one header (across the shards of an index:
+ * ckpt_index_check). */
+static rw_status st_check_unique(const rw_ckpt *c, const st_state *s, rw_err *err)
 {
     for (size_t i = 1; i < c->n; i++) {
         const rw_tensor *a = &c->tensors[i - 1], *b = &c->tensors[i];
-        if (strcmp(a->name, b->name) != 0)
-            continue;
-        if (a->loc->shard == b->loc->shard)
+        if (strcmp(a->name, b->name) == 0 && a->loc->shard == b->loc->shard)
             return rw_fail(err, RW_EDATA, "%s: %s: listed twice in the header",
                            s->files[a->loc->shard].path, a->name);
-        return rw_fail(err, RW_EDATA, "%s: %s is in two shards, %s and %s", c->path, a->name,
-                       s->files[a->loc->shard].path, s->files[b->loc->shard].path);
     }
     return RW_OK;
+}
+
+/* A sharded model's index c->path: opens and parses every shard it names,
+ * then checks that weight_map and the shards' headers agree tensor by
+ * tensor (ckpt_index.h). */
+static rw_status st_open_index(rw_ckpt *c, st_state *s, rw_err *err)
+{
+    ckpt_index ix;
+    size_t cap = 0;
+    rw_status st = ckpt_index_load(c->path, &ix, err);
+    if (st != RW_OK)
+        return st;
+    if ((st = ckpt_index_metadata(c, &ix, err)) != RW_OK)
+        goto done;
+    if (!(s->files = rw_calloc(ix.nshards, sizeof *s->files, err))) {
+        st = RW_ENOMEM;
+        goto done;
+    }
+    for (size_t k = 0; k < ix.nshards; k++)
+        s->files[k].fd = -1;
+    for (size_t k = 0; k < ix.nshards; k++) {
+        st = ckpt_index_shard_present(c->path, &ix, k, err);
+        if (st == RW_OK)
+            st = st_file_open(&s->files[k], ix.paths[k], err);
+        s->nfiles = k + 1;
+        if (st != RW_OK || (st = st_parse(c, &s->files[k], (int)k, &cap, err)) != RW_OK)
+            goto done;
+    }
+    ckpt_sort_tensors(c);
+    if ((st = st_check_unique(c, s, err)) == RW_OK)
+        st = ckpt_index_check(c, &ix, err);
+done:
+    ckpt_index_free(&ix);
+    return st;
 }
 
 /* ------------------------------------------------------------- interface */
@@ -530,7 +576,7 @@ rw_status ckpt_st_open(rw_ckpt *c, rw_err *err)
     if (!s)
         return RW_ENOMEM;
     c->impl = s;
-    if (rw_ends_with(c->path, ST_INDEX_SUFFIX, NULL))
+    if (rw_ends_with(c->path, CKPT_ST_INDEX_SUFFIX, NULL))
         return st_open_index(c, s, err);
     if (!(s->files = rw_calloc(1, sizeof *s->files, err)))
         return RW_ENOMEM;

@@ -1,8 +1,7 @@
 /*
- * ckpt_st_impl.h — private to the safetensors back end (io/ckpt_st.c, one
- * file's header, reading; io/ckpt_st_index.c, a sharded model's index):
- * its open files, and the header parser and checks that the index reuses
- * for each shard.
+ * ckpt_st_impl.h — private to io/ckpt*.c: how the safetensors back end
+ * (io/ckpt_st.c) reads JSON text, which the index of a sharded model
+ * (io/ckpt_index.c) reads the same way.
  */
 #ifndef RW_CKPT_ST_IMPL_H
 #define RW_CKPT_ST_IMPL_H
@@ -10,38 +9,6 @@
 #include "io/ckpt_impl.h"
 
 #include <cJSON.h>
-
-#define ST_INDEX_SUFFIX ".safetensors.index.json"
-
-/* One open file. */
-typedef struct {
-    char *path;          /* owned */
-    int fd;              /* -1 when not open */
-    uint64_t size;       /* when opened */
-} st_file;
-
-/* c->impl of a safetensors checkpoint (owned by it; ckpt_st_close frees). */
-typedef struct {
-    size_t nfiles;
-    st_file *files;      /* one for a plain file; the shards of an index */
-} st_state;
-
-/* Opens path read-only into f (f->path owned by f afterwards; f->fd -1 on
- * failure). The type is checked before the open: a FIFO would block it. */
-rw_status st_file_open(st_file *f, const char *path, rw_err *err);
-void st_file_close(st_file *f);
-
-/* Parses and checks the header of the open file f, appending its tensors
- * (shard index `shard`) to c->tensors (capacity *cap) and its __metadata__
- * to c's attributes. */
-rw_status st_parse(rw_ckpt *c, const st_file *f, int shard, size_t *cap, rw_err *err);
-/* Two tensors of one name (c sorted): in one header, or in two shards. */
-rw_status st_check_unique(const rw_ckpt *c, const st_state *s, rw_err *err);
-
-/* Opens the index c->path into s: opens and parses every shard, then checks
- * that weight_map and the shards' headers agree tensor by tensor
- * (ckpt_st_index.c). */
-rw_status st_open_index(rw_ckpt *c, st_state *s, rw_err *err);
 
 /* ------------------------------------------------------------ JSON text */
 

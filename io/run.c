@@ -17,7 +17,8 @@
 bool rw_is_ckpt_name(const char *name)
 {
     static const char *const ext[] = {".h5",  ".hdf5", ".safetensors", ".safetensors.index.json",
-                                      ".pt",  ".pth",  ".bin",         ".ckpt"};
+                                      ".pt",  ".pth",  ".bin",         ".ckpt",
+                                      ".bin.index.json"};
     for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
         if (rw_ends_with(name, ext[i], NULL))
             return true;
@@ -207,7 +208,7 @@ static rw_status dir_shards(const char *dir, char **names, size_t n, char ***sha
     *nshards = 0;
     rw_status st = RW_OK;
     for (size_t i = 0; i < n && st == RW_OK; i++) {
-        if (!rw_ends_with(names[i], ".safetensors.index.json", NULL))
+        if (!ckpt_is_index_name(names[i]))
             continue;
         char *p = rw_path_join(dir, names[i]), **v = NULL;
         size_t m = 0;
@@ -241,13 +242,15 @@ static bool is_ckpt_entry(const char *name, char **shards, size_t nshards)
 }
 
 /* The same weights saved twice in one folder (HF save_pretrained):
- * model.safetensors (or its index) makes pytorch_model.bin redundant, and
- * adapter_model.safetensors adapter_model.bin. */
+ * model.safetensors (or its index) makes pytorch_model.bin (or its index)
+ * redundant, and adapter_model.safetensors adapter_model.bin. */
 static bool is_redundant(const char *name, char **names, size_t n)
 {
     static const struct {
         const char *bin, *st, *st_index;
     } pairs[] = {{"pytorch_model.bin", "model.safetensors", "model.safetensors.index.json"},
+                 {"pytorch_model.bin.index.json", "model.safetensors",
+                  "model.safetensors.index.json"},
                  {"adapter_model.bin", "adapter_model.safetensors", NULL}};
     for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
         if (strcmp(name, pairs[k].bin) != 0)

@@ -10,12 +10,14 @@
  * given), one checkpoint file,
  * one HDF5 file whose top-level groups are all `step_<N>`, a comma-separated
  * list of files, or @LIST (a text file naming one checkpoint per line).
- * In a directory, a sharded model's `*.safetensors.index.json` is one
- * checkpoint and the shard files it names are not checkpoints of their own;
+ * In a directory, a sharded model's index (`*.safetensors.index.json`,
+ * `*.bin.index.json`) is one checkpoint and the shard files it names are
+ * not checkpoints of their own;
  * a trainer's state files (optimizer.pt, scheduler.pt, scaler.pt,
  * rng_state*.pth, training_args.bin) are not checkpoints, and
- * pytorch_model.bin (adapter_model.bin) is skipped beside model.safetensors
- * (adapter_model.safetensors): the same weights saved twice.
+ * pytorch_model.bin or pytorch_model.bin.index.json (adapter_model.bin) is
+ * skipped beside model.safetensors or its index (adapter_model.safetensors):
+ * the same weights saved twice.
  * A PEFT adapter (adapter_model.safetensors or .bin) with a model file
  * beside it (model.safetensors.index.json, model.safetensors or
  * pytorch_model.bin, the first there) is one checkpoint, the adapter, whose
@@ -82,7 +84,7 @@ rw_status runset_finish(rw_runset *rs, rw_err *err);
 void runset_free(rw_runset *rs);
 
 /* True for names ending in .h5, .hdf5, .safetensors, .safetensors.index.json,
- * or PyTorch's .pt, .pth, .bin, .ckpt. */
+ * PyTorch's .pt, .pth, .bin, .ckpt, or .bin.index.json. */
 bool rw_is_ckpt_name(const char *name);
 
 /* ------------------------------------------------------------ selection */

@@ -1,17 +1,20 @@
 # e2e_formats.sh — what researchers save, read as they save it: the fixture
 # runs written by rw-fixture in every layout (HDF5; torch.save state dicts;
 # checkpoint dicts with the step and LoRA scale inside; HF checkpoint-N
-# folders with pytorch_model.bin beside the trainer's state; pico-train run
-# folders) give the same numbers to 1e-12, OV circuits with heads from
-# config.json; pico-train's gradients through --data gradients; the latest
-# link, run names, step-like names; and the PyTorch files PyTorch itself
-# wrote in ../shared/realdata/torch-files (skipped when absent).
+# folders with pytorch_model.bin beside the trainer's state, also sharded as
+# pytorch_model.bin.index.json and its shards; pico-train run folders) give
+# the same numbers to 1e-12, OV circuits with heads from config.json;
+# pico-train's gradients through --data gradients; the latest link, run
+# names, step-like names; sharded models whose index and shards disagree;
+# --key; rw-ls's use, lora_scale and scale_from columns; and the PyTorch
+# files PyTorch itself wrote in ../shared/realdata/torch-files (skipped
+# when absent).
 # Sourced by tests/e2e.sh (helpers: e2e_lib.sh).
 [ -n "${E2E_FILE-}" ] || exec bash "$(dirname "$0")/e2e.sh" "$0"  # run alone: see e2e_lib.sh
 
 F="$TMP/formats"
 mkdir -p "$F"
-for l in h5 pt pt-dict hf-bin pico; do
+for l in h5 pt pt-dict hf-bin hf-bin-sharded pico; do
     expect_exit 0 "rw-fixture runs --layout $l" \
         rw-fixture runs --layout "$l" -o "$F/$l" --steps 300 --every 100 --cycle 200 --layers 2
 done
@@ -33,6 +36,7 @@ same_as_h5() {  # same_as_h5 NAME rw-rank-args...
 same_as_h5 pt --lora-scale 4 "$F/pt/full-rank" "$F/pt/relora"
 same_as_h5 pt-dict "$F/pt-dict/full-rank" "$F/pt-dict/relora"
 same_as_h5 hf-bin --lora-scale 4 "$F/hf-bin/full-rank" "$F/hf-bin/relora"
+same_as_h5 hf-bin-sharded --lora-scale 4 "$F/hf-bin-sharded/full-rank" "$F/hf-bin-sharded/relora"
 same_as_h5 pico --lora-scale 4 "$F/pico/runs/full-rank" "$F/pico/runs/relora/checkpoints"
 check "pt: OV circuits with heads from config.json" grep -qP '\tattention\.ov\tov\t' "$F/pt.tsv"
 check "pico: OV circuits with heads from config.json" grep -qP '\tattention\.wo_wv\two_wv\t' "$F/pico.tsv"
@@ -54,6 +58,75 @@ check "HF: the trainer's optimizer.pt and training_args.bin are not checkpoints"
     sh -c "! grep -qE 'optimizer\.pt|training_args\.bin' '$TMP/out'"
 check "HF: steps from checkpoint-N" \
     [ "$(col "$TMP/out" step | sort -un | tr '\n' ' ')" = "0 100 200 300 " ]
+
+# Sharded HF models: the index is the checkpoint, its shards are not.
+expect_exit 0 "rw-ls of a sharded HF run folder" rw-ls "$F/hf-bin-sharded/relora"
+check "sharded: one checkpoint per step, the index" \
+    [ "$(col "$TMP/out" file | sort -u | sed 's|.*/||' | sort -u)" = "pytorch_model.bin.index.json" ]
+check "sharded: steps from checkpoint-N" \
+    [ "$(col "$TMP/out" step | sort -un | tr '\n' ' ')" = "0 100 200 300 " ]
+check "sharded: as many tensors as the single file" \
+    [ "$(wc -l <"$TMP/out")" -eq "$(rw-ls "$F/hf-bin/relora" | wc -l)" ]
+B="$F/badshard"
+cp -r "$F/hf-bin-sharded/relora/checkpoint-100" "$B"
+sed -i 's/^\(\s*\)"embedding_proj\.weight":\(.*\),$/&\n\1"ghost.weight":\2,/' \
+    "$B/pytorch_model.bin.index.json"
+expect_error "sharded: a tensor the index names but its shard lacks" \
+    "^rw-ls: $B/pytorch_model.bin.index.json: weight_map puts ghost\.weight in pytorch_model-0000[12]-of-00002\.bin, which does not hold it\$" \
+    rw-ls "$B/pytorch_model.bin.index.json"
+cp "$F/hf-bin-sharded/relora/checkpoint-100/pytorch_model.bin.index.json" "$B/"
+grep -v '"layers.0.attention.q_proj.weight"' "$B/pytorch_model.bin.index.json" >"$B/x.json"
+mv "$B/x.json" "$B/pytorch_model.bin.index.json"
+expect_error "sharded: a tensor of a shard the index does not list" \
+    "^rw-rank: $B/pytorch_model.bin.index.json: pytorch_model-00001-of-00002\.bin holds layers\.0\.attention\.q_proj\.weight, which weight_map does not list\$" \
+    rw-rank "$B"
+cp "$F/hf-bin-sharded/relora/checkpoint-100/pytorch_model.bin.index.json" "$B/"
+rm "$B/pytorch_model-00002-of-00002.bin"
+expect_error "sharded: a missing shard" \
+    "^rw-ls: $B/pytorch_model.bin.index.json: weight_map names shard $B/pytorch_model-00002-of-00002\.bin, which does not exist\$" \
+    rw-ls "$B"
+cp "$F/hf-bin-sharded/relora/checkpoint-100/pytorch_model-00001-of-00002.bin" \
+    "$B/pytorch_model-00002-of-00002.bin"
+expect_error "sharded: a tensor in two shards" \
+    "^rw-ls: $B/pytorch_model.bin.index.json: .* is in two shards, $B/pytorch_model-00001-of-00002\.bin and $B/pytorch_model-00002-of-00002\.bin\$" \
+    rw-ls "$B"
+
+# --key: the state dict of a checkpoint dict by its key path.
+expect_exit 0 "rw-rank --key model on checkpoint dicts" \
+    rw-rank --component all --key model "$F/pt-dict/full-rank" "$F/pt-dict/relora"
+cp "$TMP/out" "$F/key.tsv"
+expect_exit 0 "--key model: the automatic choice's numbers" \
+    rw-diff --rtol 0 --atol 0 "$F/pt-dict.tsv" "$F/key.tsv"
+expect_error "--key naming nothing" \
+    "^rw-rank: .*/ckpt_000000\.pt: key 'ema\.model' \(--key\) names no entry of the saved object\$" \
+    rw-rank --key ema.model "$F/pt-dict/relora"
+expect_error "--key naming no dict of tensors" \
+    "^rw-ls: .*/ckpt_000100\.pt: key 'step' \(--key\) names an integer, not a dict of tensors\$" \
+    rw-ls --key step "$F/pt-dict/relora/ckpt_000100.pt"
+expect_exit 2 "--key: an empty key is a usage error" rw-rank --key 'ema..model' "$F/pt-dict/relora"
+check "--key: the message names the value" grep -q "'ema..model' is not a key path" "$TMP/err"
+expect_exit 0 "--key is in the shared options' help" rw-metrics --help
+check "--help tells --key" grep -q -- '--key PATH' "$TMP/out"
+
+# rw-ls: how each tensor is used, and the adapter scale with its source.
+ls_scale() {  # ls_scale DESCRIPTION WANT rw-ls-args...: WANT = "scale source" of the factors
+    local d=$1 want=$2; shift 2
+    expect_exit 0 "rw-ls $d" rw-ls "$@"
+    check "rw-ls $d: adapter factors scaled '$want'" \
+        [ "$(awk -F'\t' 'NR>1 && $11=="adapter factor" {print $12, $13}' "$TMP/out" | sort -u)" = "$want" ]
+    check "rw-ls $d: every lora_A/B an adapter factor, nothing else" \
+        [ "$(awk -F'\t' 'NR>1 && ($4 ~ /[AB]_lora/) != ($11=="adapter factor")' "$TMP/out" | wc -l)" -eq 0 ]
+    check "rw-ls $d: no scale on other rows" \
+        [ "$(awk -F'\t' 'NR>1 && $11!="adapter factor" && ($12!="" || $13!="")' "$TMP/out" | wc -l)" -eq 0 ]
+}
+ls_scale "of HDF5 attributes" "4 attributes" "$F/h5/relora"
+ls_scale "of a checkpoint dict's entries" "4 metadata" "$F/pt-dict/relora"
+ls_scale "with --lora-scale" "2.5 --lora-scale" --lora-scale 2.5 "$F/pt/relora"
+ls_scale "of a bare state dict" "1 default" "$F/hf-bin-sharded/relora"
+check "rw-ls: the header ends with use, lora_scale, scale_from" \
+    [ "$(head -1 "$TMP/out" | cut -f11-)" = "use	lora_scale	scale_from" ]
+expect_exit 0 "rw-ls of a full-rank run" rw-ls "$F/h5/full-rank"
+check "rw-ls: no adapter factor in a full-rank run" sh -c "! grep -q 'adapter factor' '$TMP/out'"
 
 # pico-train's gradients: -0.5 x the weights, so their scale-free metrics
 # are the weights' (names without ".weight", as pico-train writes them).
@@ -101,9 +174,11 @@ if [ -d "$T" ]; then
         [ "$(awk -F'\t' '$1=="c"{print $2}' "$F/torch.tsv" | sort -u)" = 100 ]
     expect_exit 0 "rw-ls on PEFT's adapter_model.bin" rw-ls "$T/checkpoint-100/adapter_model.bin"
     check "PEFT bin: the adapter factors listed" grep -q 'q_proj.lora_A.weight' "$TMP/out"
+    check "PEFT bin: the scale from adapter_config.json" \
+        [ "$(col "$TMP/out" scale_from | sort -u | grep .)" = adapter_config.json ]
     expect_exit 0 "rw-ls on the checkpoint dict" rw-ls "$T/checkpoint_dict_000100.pt"
     check "checkpoint dict: the optimizer's moments listed as optimizer state" \
-        grep -qP '\toptimizer\.state\.0\.exp_avg\t.*\toptimizer$' "$TMP/out"
+        [ "$(awk -F'\t' '$4=="optimizer.state.0.exp_avg" {print $11}' "$TMP/out")" = optimizer ]
     expect_exit 0 "rw-rank on the checkpoint dict" rw-rank "$T/checkpoint_dict_000100.pt"
     check "checkpoint dict: optimizer state not analysed by default" \
         sh -c "! grep -q optimizer '$TMP/out'"

@@ -5,7 +5,10 @@
  * step, the zip and the legacy layouts, views with offsets and strides sharing a storage, every float
  * dtype), their values checked against the values written; hostile files
  * (a pickle calling os.system, missing or short storage entries, big-endian
- * byte order, a zip without data.pkl); and the files PyTorch itself wrote
+ * byte order, a zip without data.pkl); sharded models (pytorch_model.bin.index.json
+ * and its shards), and an index and shards that disagree; the state dict
+ * of a checkpoint dict chosen by key path (rw_ckpt_opts.key, --key); and
+ * the files PyTorch itself wrote
  * in ../shared/realdata/torch-files (skipped when absent), checked against
  * expected_small.json and against each other (legacy vs zip, views of one
  * storage, bf16/f16/f64 copies).
@@ -25,6 +28,7 @@
 
 #include "fixtures/ptwrite.h"
 #include "io/ckpt.h"
+#include "io/run.h"
 #include "tests/testutil.h"
 
 static char dir[256];
@@ -59,16 +63,40 @@ static rw_ckpt *open_ok(const char *path)
     return c;
 }
 
-static void open_fails(const char *path, const char *want)
+static rw_ckpt *open_key_ok(const char *path, const char *key)
 {
     rw_ckpt *c = NULL;
     rw_err err = {{0}};
-    assert_int_not_equal(ckpt_open(path, NULL, &c, &err), RW_OK);
+    rw_ckpt_opts o = {.key = key};
+    rw_status st = ckpt_open_opts(path, NULL, &o, &c, &err);
+    if (st != RW_OK)
+        print_error("%s\n", err.msg);
+    assert_int_equal(st, RW_OK);
+    return c;
+}
+
+/* ckpt_open_opts with key (NULL: ckpt_open) fails with a message holding
+ * want, and also (when not NULL) also, else the path: a shard's trouble
+ * names the shard (also), not the index. */
+static void open_key_fails(const char *path, const char *key, const char *want,
+                           const char *also)
+{
+    rw_ckpt *c = NULL;
+    rw_err err = {{0}};
+    rw_ckpt_opts o = {.key = key};
+    assert_int_not_equal(ckpt_open_opts(path, NULL, &o, &c, &err), RW_OK);
     assert_null(c);
-    if (!strstr(err.msg, want) || !strstr(err.msg, path))
-        print_error("message '%s' lacks '%s' or the path\n", err.msg, want);
+    if (!also)
+        also = path;
+    if (!strstr(err.msg, want) || !strstr(err.msg, also))
+        print_error("message '%s' lacks '%s' or '%s'\n", err.msg, want, also);
     assert_non_null(strstr(err.msg, want));
-    assert_non_null(strstr(err.msg, path));
+    assert_non_null(strstr(err.msg, also));
+}
+
+static void open_fails(const char *path, const char *want)
+{
+    open_key_fails(path, NULL, want, NULL);
 }
 
 static double *read_tensor(rw_ckpt *c, const char *name, size_t *numel)
@@ -295,6 +323,237 @@ static void hostile_files(void **state)
     open_fails(path_of("trunc.pt"), "not a readable zip archive");
 }
 
+
+/* ------------------------------------------------------------ sharded models */
+
+/* Three tensors as two shards and their index (pt_save_sharded, as
+ * save_pretrained writes them): one checkpoint whose tensors are read from
+ * their shards; in a folder, the index is the checkpoint and its shards
+ * are not checkpoints of their own. */
+static void sharded_model(void **state)
+{
+    (void)state;
+    char sdir[512];
+    snprintf(sdir, sizeof sdir, "%s", path_of("sharded"));
+    assert_int_equal(mkdir(sdir, 0777), 0);
+    snprintf(sdir, sizeof sdir, "%s", path_of("sharded/checkpoint-200"));
+    assert_int_equal(mkdir(sdir, 0777), 0);
+    double a[6 * 5], b[4 * 3 * 2], m[3 * 3];
+    values(a, 30, 0.25);
+    values(b, 24, 1.25);
+    values(m, 9, 2.25);
+    rw_err err = {{0}};
+    pt_writer *w = pt_writer_new("archive");
+    assert_int_equal(pt_tensor(w, "layers.0.mlp.weight", RW_DT_F32, 2, (int64_t[]){6, 5}, a,
+                               &err), RW_OK);
+    assert_int_equal(pt_tensor(w, "layers.1.conv.weight", RW_DT_BF16, 3, (int64_t[]){4, 3, 2},
+                               b, &err), RW_OK);
+    assert_int_equal(pt_tensor(w, "layers.2.mlp.weight", RW_DT_F64, 2, (int64_t[]){3, 3}, m,
+                               &err), RW_OK);
+    pt_opts o = {.root = PT_ROOT_ORDERED};
+    assert_int_equal(pt_save_sharded(w, sdir, 2, &o, &err), RW_OK);
+    pt_writer_free(w);
+
+    char index[600];
+    snprintf(index, sizeof index, "%s/pytorch_model.bin.index.json", sdir);
+    rw_ckpt *c = open_ok(index);
+    assert_int_equal(c->format, RW_FMT_PYTORCH);
+    assert_int_equal(c->n, 3);
+    assert_int_equal(ckpt_step(c), 200); /* from checkpoint-200 */
+    assert_non_null(ckpt_attr(c, "total_size"));
+    size_t n;
+    double *ra = read_tensor(c, "layers.0.mlp.weight", &n);
+    for (size_t i = 0; i < 30; i++)
+        assert_true(ra[i] == stored(a[i], RW_DT_F32));
+    double *rb = read_tensor(c, "layers.1.conv.weight", &n);
+    for (size_t i = 0; i < 24; i++)
+        assert_true(rb[i] == stored(b[i], RW_DT_BF16));
+    double *rm = read_tensor(c, "layers.2.mlp.weight", &n);
+    for (size_t i = 0; i < 9; i++)
+        assert_true(rm[i] == m[i]);
+    assert_int_equal(c->tensors[ckpt_find(c, "layers.1.conv.weight")].layer, 1);
+    free(ra);
+    free(rb);
+    free(rm);
+    ckpt_free(c);
+    assert_int_equal(ckpt_open_attrs(index, NULL, &c, &err), RW_OK);
+    ckpt_free(c);
+
+    /* the shards, for run discovery: in the index's order */
+    char **names, got[256] = "";
+    size_t nn;
+    assert_int_equal(ckpt_shard_files(index, &names, &nn, &err), RW_OK);
+    for (size_t i = 0; i < nn; i++) {
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s;", names[i]);
+        free(names[i]);
+    }
+    free(names);
+    assert_string_equal(got, "pytorch_model-00001-of-00002.bin;pytorch_model-00002-of-00002.bin;");
+
+    rw_runset rs = {0};
+    assert_int_equal(runset_add(&rs, path_of("sharded"), NULL, &err), RW_OK);
+    assert_int_equal(runset_finish(&rs, &err), RW_OK);
+    assert_int_equal(rs.n, 1);
+    assert_int_equal(rs.runs[0].n, 1);
+    assert_string_equal(rs.runs[0].ckpts[0].path + strlen(rs.runs[0].ckpts[0].path) -
+                            strlen("pytorch_model.bin.index.json"),
+                        "pytorch_model.bin.index.json");
+    assert_int_equal(rs.runs[0].ckpts[0].step, 200);
+    runset_free(&rs);
+
+    /* --key reaches every shard: these are plain state dicts */
+    open_key_fails(index, "model", "key 'model' (--key) names no entry",
+                   "pytorch_model-00001-of-00002.bin");
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* An index and shards that disagree, and shards that are not PyTorch
+ * files: each an error naming the index and the shard files. */
+static void sharded_hostile(void **state)
+{
+    (void)state;
+    char d[512], p[600], q[600];
+    snprintf(d, sizeof d, "%s", path_of("badshards"));
+    assert_int_equal(mkdir(d, 0777), 0);
+    double v[4] = {1, 2, 3, 4};
+    rw_err err = {{0}};
+    static const char *const shards[][2] = {{"s1.bin", "a b"}, {"s2.bin", "c"}, {"s3.bin", "a c"}};
+    for (size_t k = 0; k < 3; k++) {
+        pt_writer *w = pt_writer_new("archive");
+        char names[8];
+        snprintf(names, sizeof names, "%s", shards[k][1]);
+        for (char *t = strtok(names, " "); t; t = strtok(NULL, " "))
+            assert_int_equal(pt_tensor(w, t, RW_DT_F32, 2, (int64_t[]){2, 2}, v, &err), RW_OK);
+        snprintf(p, sizeof p, "%s/%s", d, shards[k][0]);
+        pt_opts o = {.root = PT_ROOT_DICT};
+        assert_int_equal(pt_save(w, p, &o, &err), RW_OK);
+        pt_writer_free(w);
+    }
+    snprintf(p, sizeof p, "%s/notpt.bin", d);
+    write_text(p, "not a model\n");
+
+    static const struct {
+        const char *index, *want, *also;
+    } cases[] = {
+        {"{\"weight_map\": {\"a\": \"s1.bin\", \"b\": \"s1.bin\", \"c\": \"s3.bin\"}}",
+         "a is in two shards, ", "/s1.bin and "},
+        {"{\"weight_map\": {\"a\": \"s1.bin\", \"b\": \"s1.bin\", \"c\": \"s9.bin\"}}",
+         "weight_map names shard ", "s9.bin, which does not exist"},
+        {"{\"weight_map\": {\"a\": \"s1.bin\", \"b\": \"s1.bin\", \"c\": \"s2.bin\", "
+         "\"d\": \"s2.bin\"}}",
+         "weight_map puts d in s2.bin, which does not hold it", NULL},
+        {"{\"weight_map\": {\"a\": \"s1.bin\", \"c\": \"s2.bin\"}}",
+         "s1.bin holds b, which weight_map does not list", NULL},
+        {"{\"weight_map\": {\"a\": \"s2.bin\", \"b\": \"s1.bin\", \"c\": \"s2.bin\"}}",
+         "weight_map puts a in s2.bin, but it is in s1.bin", NULL},
+        {"{\"weight_map\": {\"a\": \"s1.bin\", \"b\": \"s1.bin\", \"c\": \"s2.bin\", "
+         "\"a\": \"s1.bin\"}}",
+         "weight_map lists a twice", NULL},
+        {"{\"weight_map\": {\"x\": \"notpt.bin\"}}", "not a PyTorch checkpoint", "notpt.bin"},
+        {"{\"weight_map\": {\"x\": \"i.bin.index.json\"}}", "not a PyTorch checkpoint",
+         "i.bin.index.json"},
+        {"{\"weight_map\": {\"x\": \"../s1.bin\"}}", "is not a file name", NULL},
+        {"{\"weights\": {}}", "no weight_map object", NULL},
+        {"{\"weight_map\": ", "not JSON", NULL},
+    };
+    snprintf(p, sizeof p, "%s/i.bin.index.json", d); /* the last two name it itself */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(q, sizeof q, "%s/i%zu.bin.index.json", d, i);
+        write_text(q, cases[i].index);
+        write_text(p, cases[i].index);
+        open_key_fails(q, NULL, cases[i].want, cases[i].also);
+        if (cases[i].also && strcmp(cases[i].want, "not a PyTorch checkpoint") != 0)
+            open_fails(q, cases[i].want); /* the index's own trouble names it too */
+    }
+    /* an index of its own name among its shards is opened as a file, once */
+    write_text(p, "{\"weight_map\": {\"x\": \"i.bin.index.json\"}}");
+    open_fails(p, "not a PyTorch checkpoint");
+}
+
+/* ------------------------------------------------------------ --key */
+
+/* A checkpoint dict with state dicts at several key paths: the automatic
+ * choice (model), and rw_ckpt_opts.key picking another by its path, also
+ * through a key that holds a dot; keys that name nothing or no dict of
+ * tensors are errors naming the file and the key. */
+static void key_paths(void **state)
+{
+    (void)state;
+    static const double a[4] = {1, 2, 3, 4}, b[4] = {5, 6, 7, 8}, c3[4] = {9, 10, 11, 12},
+                        m[4] = {0};
+    rw_err err = {{0}};
+    pt_writer *w = pt_writer_new("archive");
+    int64_t sh[2] = {2, 2};
+    assert_int_equal(pt_tensor(w, "model/layers.0.w", RW_DT_F32, 2, sh, a, &err), RW_OK);
+    assert_int_equal(pt_tensor(w, "ema/model/layers.0.w", RW_DT_F32, 2, sh, b, &err), RW_OK);
+    assert_int_equal(pt_scalar_float(w, "ema/decay", 0.999, &err), RW_OK);
+    assert_int_equal(pt_tensor(w, "model.ema/layers.0.w", RW_DT_F32, 2, sh, c3, &err), RW_OK);
+    assert_int_equal(pt_tensor(w, "optimizer/state/0/exp_avg", RW_DT_F32, 2, sh, m, &err),
+                     RW_OK);
+    assert_int_equal(pt_scalar_int(w, "step", 7, &err), RW_OK);
+    pt_opts o = {.root = PT_ROOT_DICT, .nest = true};
+    const char *p = path_of("ema_ckpt.pt");
+    assert_int_equal(pt_save(w, p, &o, &err), RW_OK);
+    pt_writer_free(w);
+
+    const struct {
+        const char *key;
+        const double *own;               /* the values named layers.0.w */
+        const char *others[3];           /* the other state dicts' names */
+    } picks[] = {
+        {NULL, a, {"ema.model.layers.0.w", "model.ema.layers.0.w", NULL}},
+        {"model", a, {"ema.model.layers.0.w", "model.ema.layers.0.w", NULL}},
+        {"ema.model", b, {"model.layers.0.w", "model.ema.layers.0.w", NULL}},
+        {"model.ema", c3, {"model.layers.0.w", "ema.model.layers.0.w", NULL}},
+    };
+    for (size_t i = 0; i < sizeof picks / sizeof picks[0]; i++) {
+        rw_ckpt *c = open_key_ok(p, picks[i].key);
+        assert_int_equal(c->n, 4);
+        assert_int_equal(ckpt_step(c), 7);
+        if (picks[i].key)
+            assert_string_equal(c->key, picks[i].key);
+        size_t n;
+        double *v = read_tensor(c, "layers.0.w", &n);
+        for (size_t k = 0; k < 4; k++)
+            assert_true(v[k] == picks[i].own[k]);
+        free(v);
+        for (size_t k = 0; picks[i].others[k]; k++)
+            assert_true(ckpt_find(c, picks[i].others[k]) >= 0);
+        long oi = ckpt_find(c, "optimizer.state.0.exp_avg");
+        assert_true(oi >= 0 && c->tensors[oi].optimizer);
+        ckpt_free(c);
+    }
+    open_key_fails(p, "missing", "key 'missing' (--key) names no entry", NULL);
+    open_key_fails(p, "ema.model.x", "key 'ema.model.x' (--key) names no entry", NULL);
+    open_key_fails(p, "step", "key 'step' (--key) names an integer, not a dict of tensors",
+                   NULL);
+    open_key_fails(p, "ema.decay", "names a float, not a dict of tensors", NULL);
+    open_key_fails(p, "model.layers.0.w", "names a tensor, not a dict of tensors", NULL);
+
+    /* two state dicts where the automatic choice looks: --key decides */
+    w = pt_writer_new("archive");
+    assert_int_equal(pt_tensor(w, "model/w", RW_DT_F32, 2, sh, a, &err), RW_OK);
+    assert_int_equal(pt_tensor(w, "state_dict/w", RW_DT_F32, 2, sh, b, &err), RW_OK);
+    p = path_of("two_dicts.pt");
+    assert_int_equal(pt_save(w, p, &o, &err), RW_OK);
+    pt_writer_free(w);
+    open_fails(p, "entries 'model' and 'state_dict' both hold a state dict (--key picks one)");
+    rw_ckpt *c = open_key_ok(p, "state_dict");
+    size_t n;
+    double *v = read_tensor(c, "w", &n);
+    assert_true(v[0] == 5);
+    free(v);
+    assert_true(ckpt_find(c, "model.w") >= 0);
+    ckpt_free(c);
+}
+
 /* ------------------------------------------------------------ real files */
 
 #define TORCH_DIR "../shared/realdata/torch-files"
@@ -391,6 +650,9 @@ int main(void)
         cmocka_unit_test(round_trip),
         cmocka_unit_test(views_and_strides),
         cmocka_unit_test(hostile_files),
+        cmocka_unit_test(sharded_model),
+        cmocka_unit_test(sharded_hostile),
+        cmocka_unit_test(key_paths),
         cmocka_unit_test(real_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -325,7 +325,7 @@ rw_status items_list(rw_ckpt *c, rw_ckpt *base, const rw_item_opts *o, rw_items 
     free(used);
     if (st == RW_OK && out->n > 1)
         qsort(out->v, out->n, sizeof *out->v, cmp_item);
-    if (st == RW_OK)
+    if (st == RW_OK && !(o && o->no_circuits))
         st = add_ov(c, out, &cap, o, err);
     if (st != RW_OK)
         items_free(out);

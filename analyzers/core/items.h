@@ -70,6 +70,8 @@ typedef struct {
     const char *base;       /* --base: the frozen base of adapter-only checkpoints
                                (a path; adapter_base.h), NULL: none given */
     const char *prog;       /* for warnings */
+    bool no_circuits;       /* list no ov/wo_wv items (rw-ls: what a checkpoint holds,
+                               whatever heads it is given) */
 } rw_item_opts;
 
 typedef struct {
@@ -87,8 +89,10 @@ typedef struct {
  * none) is the separate base checkpoint of adapter-only checkpoints, which
  * must stay open as long as c. ov items are listed when the heads are known
  * (flags, else n_heads/n_kv_heads attributes of c, else of base) and the
- * layer has v_proj and o_proj. Shapes are checked: an adapter whose A, B and
- * base do not fit is an error naming the tensor (and both files). */
+ * layer has v_proj and o_proj (unless o->no_circuits). An adapter's lora
+ * and full items name its factors (a, b): the tensors rw-ls calls adapter
+ * factors. Shapes are checked: an adapter whose A, B and base do not fit is
+ * an error naming the tensor (and both files). */
 rw_status items_list(rw_ckpt *c, rw_ckpt *base, const rw_item_opts *o, rw_items *out,
                      rw_err *err);
 /* Frees what items_list filled and zeroes it. */

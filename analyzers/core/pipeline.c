@@ -178,7 +178,7 @@ static rw_status opened_open(opened *o, const rw_ckpt_ref *ref, const rw_analysi
             rw_err_prefix(err, "--base");
         return st;
     }
-    if ((st = ckpt_open(ref->path, ref->group, &o->c, err)) == RW_OK &&
+    if ((st = ckpt_open_opts(ref->path, ref->group, &opt->ckpt, &o->c, err)) == RW_OK &&
         (st = items_list(o->c, o->base, &opt->item, &o->it, err)) != RW_OK) {
         ckpt_free(o->c);
         o->c = NULL;

@@ -19,6 +19,8 @@ typedef struct {
     bool updates;           /* ... of the updates between consecutive checkpoints */
     bool from_first;        /* ... of the updates since the first checkpoint */
     rw_item_opts item;      /* lora scale, heads */
+    rw_ckpt_opts ckpt;      /* how each checkpoint is opened (--key); its strings
+                               are the caller's and must outlive rw_analyze */
     const char *prog;       /* program name, for warnings and progress */
     bool progress;          /* progress line on stderr (when it is a terminal) */
     int jobs;               /* worker threads computing spectra; 0 = one per core;

@@ -1,23 +1,20 @@
 /*
- * ckpt_st_index.c — the sharded safetensors model of the safetensors back
- * end (ckpt_impl.h): transformers' save_pretrained writes an index,
- *   {"metadata": {"total_size": ...}, "weight_map": {"<tensor>": "<shard file>", ...}}
- * beside its shard files. It opens as one checkpoint whose tensors come from
- * several open files (rw_tensor_loc.shard); the index and its shards must
- * agree exactly on which tensor lives where. The index is untrusted input
- * like the shards: read whole only below ST_MAX_INDEX bytes, checked as
- * UTF-8 and as JSON, and it may name files beside it, no others.
+ * ckpt_index.c — the index of a sharded model (ckpt_index.h), whatever the
+ * format of its shards: reading and checking it, its shard files and
+ * metadata, and the check that it agrees with the tensors of the shards.
  */
+#include "io/ckpt_index.h"
+/* The JSON text helpers (st_utf8_bad, st_json_parse, st_json_text) are the
+ * safetensors back end's, which reads JSON headers the same way. */
 #include "io/ckpt_st_impl.h"
 
-#include <cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#define ST_MAX_INDEX 100000000u  /* bytes of a sharded model's index.json */
+#define MAX_INDEX 100000000u  /* bytes of a sharded model's index.json */
 
 /* Reads and parses an index file; *root owned by the caller (cJSON_Delete).
  * Checks that weight_map maps every tensor to a plain file name. */
@@ -38,7 +35,7 @@ static rw_status index_load(const char *path, cJSON **root, const cJSON **wmap, 
         st = rw_fail(err, RW_EIO, "%s: cannot read: %s", path, strerror(errno));
         goto done;
     }
-    if ((unsigned long)size > ST_MAX_INDEX) {
+    if ((unsigned long)size > MAX_INDEX) {
         st = rw_fail(err, RW_EDATA, "%s: index of %ld bytes exceeds the 100 MB limit", path,
                      size);
         goto done;
@@ -136,42 +133,73 @@ static rw_status index_shard_names(const cJSON *wmap, const char ***names, size_
     return RW_OK;
 }
 
-rw_status st_index_shards(const char *path, char ***names, size_t *n, rw_err *err)
+rw_status ckpt_index_load(const char *path, ckpt_index *ix, rw_err *err)
 {
-    *names = NULL;
-    *n = 0;
-    cJSON *root;
-    const cJSON *wmap;
-    rw_status st = index_load(path, &root, &wmap, err);
-    if (st != RW_OK)
-        return st;
-    const char **v;
-    size_t m;
-    st = index_shard_names(wmap, &v, &m, err);
-    char **out = NULL;
-    if (st == RW_OK && !(out = rw_calloc(m, sizeof *out, err)))
-        st = RW_ENOMEM;
-    for (size_t i = 0; i < m && st == RW_OK; i++)
-        if (!(out[i] = rw_strdup(v[i])))
+    memset(ix, 0, sizeof *ix);
+    rw_status st = index_load(path, &ix->root, &ix->wmap, err);
+    if (st == RW_OK)
+        st = index_shard_names(ix->wmap, &ix->shards, &ix->nshards, err);
+    char *dir = st == RW_OK ? rw_dirname(path) : NULL;
+    if (st == RW_OK && (!dir || !(ix->paths = rw_calloc(ix->nshards, sizeof *ix->paths, err))))
+        st = dir ? RW_ENOMEM : rw_fail(err, RW_ENOMEM, "out of memory");
+    for (size_t k = 0; st == RW_OK && k < ix->nshards; k++)
+        if (!(ix->paths[k] = rw_path_join(dir, ix->shards[k])))
             st = rw_fail(err, RW_ENOMEM, "out of memory");
-    if (st == RW_OK) {
-        *names = out;
-        *n = m;
-    } else if (out) {
-        for (size_t i = 0; i < m; i++)
-            free(out[i]);
-        free(out);
-    }
-    free((void *)v);
-    cJSON_Delete(root);
+    free(dir);
+    if (st != RW_OK)
+        ckpt_index_free(ix);
     return st;
 }
 
-/* The index's own "metadata" (total_size, ...): strings and numbers become
- * attributes, before any shard's __metadata__. */
-static rw_status index_metadata(rw_ckpt *c, const cJSON *root, rw_err *err)
+void ckpt_index_free(ckpt_index *ix)
 {
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "metadata");
+    for (size_t k = 0; ix->paths && k < ix->nshards; k++)
+        free(ix->paths[k]);
+    free(ix->paths);
+    free((void *)ix->shards);
+    cJSON_Delete(ix->root);
+    memset(ix, 0, sizeof *ix);
+}
+
+rw_status ckpt_index_shards(const char *path, char ***names, size_t *n, rw_err *err)
+{
+    *names = NULL;
+    *n = 0;
+    ckpt_index ix;
+    rw_status st = ckpt_index_load(path, &ix, err);
+    if (st != RW_OK)
+        return st;
+    char **out = rw_calloc(ix.nshards, sizeof *out, err);
+    if (!out)
+        st = RW_ENOMEM;
+    for (size_t i = 0; i < ix.nshards && st == RW_OK; i++)
+        if (!(out[i] = rw_strdup(ix.shards[i])))
+            st = rw_fail(err, RW_ENOMEM, "out of memory");
+    if (st == RW_OK) {
+        *names = out;
+        *n = ix.nshards;
+    } else if (out) {
+        for (size_t i = 0; i < ix.nshards; i++)
+            free(out[i]);
+        free(out);
+    }
+    ckpt_index_free(&ix);
+    return st;
+}
+
+rw_status ckpt_index_shard_present(const char *path, const ckpt_index *ix, size_t k,
+                                   rw_err *err)
+{
+    struct stat sb;
+    if (stat(ix->paths[k], &sb) != 0 && errno == ENOENT)
+        return rw_fail(err, RW_EIO, "%s: weight_map names shard %s, which does not exist",
+                       path, ix->paths[k]);
+    return RW_OK;
+}
+
+rw_status ckpt_index_metadata(rw_ckpt *c, const ckpt_index *ix, rw_err *err)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(ix->root, "metadata");
     const cJSON *kv;
     if (!cJSON_IsObject(m))
         return RW_OK;
@@ -189,87 +217,45 @@ static rw_status index_metadata(rw_ckpt *c, const cJSON *root, rw_err *err)
     return RW_OK;
 }
 
-/* Opens the index c->path: maps and checks every shard, then checks that
- * weight_map and the shards' headers agree tensor by tensor. */
-rw_status st_open_index(rw_ckpt *c, st_state *s, rw_err *err)
+rw_status ckpt_index_check(const rw_ckpt *c, const ckpt_index *ix, rw_err *err)
 {
-    cJSON *root;
-    const cJSON *wmap;
-    const char **shards = NULL;
-    size_t nshards = 0, cap = 0;
-    char *dir = NULL, *spath = NULL;
-    bool *seen = NULL;
-    rw_status st = index_load(c->path, &root, &wmap, err);
-    if (st != RW_OK)
-        return st;
-    if ((st = index_shard_names(wmap, &shards, &nshards, err)) != RW_OK)
-        goto done;
-    if ((st = index_metadata(c, root, err)) != RW_OK)
-        goto done;
-    if (!(s->files = rw_calloc(nshards, sizeof *s->files, err)) || !(dir = rw_dirname(c->path))) {
-        st = s->files ? rw_fail(err, RW_ENOMEM, "out of memory") : RW_ENOMEM;
-        goto done;
+    /* One name in two shards (the back end has refused two in one file). */
+    for (size_t i = 1; i < c->n; i++) {
+        const rw_tensor *a = &c->tensors[i - 1], *b = &c->tensors[i];
+        if (strcmp(a->name, b->name) == 0 && a->loc->shard != b->loc->shard)
+            return rw_fail(err, RW_EDATA, "%s: %s is in two shards, %s and %s", c->path,
+                           a->name, ix->paths[a->loc->shard], ix->paths[b->loc->shard]);
     }
-    for (size_t k = 0; k < nshards; k++)
-        s->files[k].fd = -1;
-    for (size_t k = 0; k < nshards; k++) {
-        if (!(spath = rw_path_join(dir, shards[k]))) {
-            st = rw_fail(err, RW_ENOMEM, "out of memory");
-            goto done;
-        }
-        struct stat sb;
-        if (stat(spath, &sb) != 0 && errno == ENOENT)
-            st = rw_fail(err, RW_EIO, "%s: weight_map names shard %s, which does not exist",
-                         c->path, spath);
-        else
-            st = st_file_open(&s->files[k], spath, err);
-        s->nfiles = k + 1;
-        free(spath);
-        spath = NULL;
-        if (st != RW_OK || (st = st_parse(c, &s->files[k], (int)k, &cap, err)) != RW_OK)
-            goto done;
-    }
-    ckpt_sort_tensors(c);
-    if ((st = st_check_unique(c, s, err)) != RW_OK)
-        goto done;
-
     /* Every weight_map entry is a tensor of its shard, and every tensor of
      * a shard is in weight_map. */
-    if (!(seen = rw_calloc(c->n, sizeof *seen, err))) {
-        st = RW_ENOMEM;
-        goto done;
-    }
+    bool *seen = rw_calloc(c->n ? c->n : 1, sizeof *seen, err);
+    if (!seen)
+        return RW_ENOMEM;
+    rw_status st = RW_OK;
     const cJSON *kv;
-    cJSON_ArrayForEach(kv, wmap) {
+    cJSON_ArrayForEach(kv, ix->wmap) {
         long i = ckpt_find(c, kv->string);
         if (i < 0) {
             st = rw_fail(err, RW_EDATA, "%s: weight_map puts %s in %s, which does not hold it",
                          c->path, kv->string, kv->valuestring);
-            goto done;
+            break;
         }
         const rw_tensor *t = &c->tensors[i];
-        if (strcmp(shards[t->loc->shard], kv->valuestring) != 0) {
+        if (strcmp(ix->shards[t->loc->shard], kv->valuestring) != 0) {
             st = rw_fail(err, RW_EDATA, "%s: weight_map puts %s in %s, but it is in %s",
-                         c->path, kv->string, kv->valuestring, shards[t->loc->shard]);
-            goto done;
+                         c->path, kv->string, kv->valuestring, ix->shards[t->loc->shard]);
+            break;
         }
         if (seen[i]) {
             st = rw_fail(err, RW_EDATA, "%s: weight_map lists %s twice", c->path, kv->string);
-            goto done;
+            break;
         }
         seen[i] = true;
     }
-    for (size_t i = 0; i < c->n; i++)
-        if (!seen[i]) {
+    for (size_t i = 0; i < c->n && st == RW_OK; i++)
+        if (!seen[i])
             st = rw_fail(err, RW_EDATA, "%s: %s holds %s, which weight_map does not list",
-                         c->path, shards[c->tensors[i].loc->shard], c->tensors[i].name);
-            goto done;
-        }
-done:
+                         c->path, ix->shards[c->tensors[i].loc->shard], c->tensors[i].name);
     free(seen);
-    free(spath);
-    free(dir);
-    free((void *)shards);
-    cJSON_Delete(root);
     return st;
 }
