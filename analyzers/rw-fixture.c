@@ -68,9 +68,10 @@ static const char usage[] =
     "  step-string.h5 (a step attribute that is a string), wide.h5 (a 384x384\n"
     "  float16 matrix: 1.1 MiB as doubles, above --max-matrix-mib 1).\n"
     "\n"
-    "malformed: writes the HDF5 files of the malformed-input corpus\n"
-    "  (tests/malformed/): checkpoints of unusual rank, type or step attribute, and\n"
-    "  spectra files with one defect each (fixtures/malformed.h lists them).\n"
+    "malformed: writes the generated files of the malformed-input corpus\n"
+    "  (tests/malformed/): HDF5 checkpoints of unusual rank, type or step attribute,\n"
+    "  spectra files and PyTorch files with one defect each (fixtures/malformed.h\n"
+    "  lists them).\n"
     "\n"
     "  -o, --output DIR    where to write (created)\n"
     RW_CLI_COMMON_HELP

@@ -144,8 +144,20 @@ static rw_status push_name(walker *w, const pk_obj *key, size_t *old)
     if (key->kind == PK_STR) {
         s = key->u.str.s;
         len = key->u.str.len;
-        if (memchr(s, '\0', len))
-            return rw_fail(w->err, RW_EDATA, "%s: a key holds a NUL byte", w->c->path);
+        if (memchr(s, '\0', len)) {
+            /* the key as far as 64 bytes, its NULs shown as \0 */
+            char shown[160];
+            size_t k = 0;
+            for (size_t i = 0; i < len && i < 64; i++) {
+                if (s[i])
+                    shown[k++] = s[i];
+                else
+                    shown[k++] = '\\', shown[k++] = '0';
+            }
+            shown[k] = '\0';
+            return rw_fail(w->err, RW_EDATA, "%s: dict key '%s%s' holds a NUL byte",
+                           w->c->path, shown, len > 64 ? "..." : "");
+        }
     } else if (key->kind == PK_INT) {
         snprintf(part, sizeof part, "%lld", (long long)key->u.i);
         s = part;
@@ -163,8 +175,10 @@ static rw_status push_name(walker *w, const pk_obj *key, size_t *old)
     }
     size_t need = *old + (*old ? 1 : 0) + len + 1;
     if (need > sizeof w->name)
-        return rw_fail(w->err, RW_EDATA, "%s: a tensor name is longer than %zu bytes",
-                       w->c->path, sizeof w->name - 1);
+        return rw_fail(w->err, RW_EDATA,
+                       "%s: tensor name '%.40s%s%.*s...' is longer than %zu bytes", w->c->path,
+                       w->name, *old ? (*old > 40 ? "...." : ".") : "", (int)(len < 40 ? len : 40),
+                       s, sizeof w->name - 1);
     char *d = w->name + *old;
     if (*old)
         *d++ = '.';
@@ -355,8 +369,8 @@ static rw_status open_zip(rw_ckpt *c, pt_impl *p, rw_err *err)
     if (!p->zip) {
         zip_error_t ze;
         zip_error_init_with_code(&ze, zerr);
-        rw_fail(err, RW_EDATA, "%s: not a readable zip archive (%s)", c->path,
-                zip_error_strerror(&ze));
+        rw_fail(err, RW_EDATA, "%s: not a readable zip archive, truncated or corrupt? (%s)",
+                c->path, zip_error_strerror(&ze));
         zip_error_fini(&ze);
         return RW_EDATA;
     }
@@ -367,7 +381,8 @@ static rw_status open_zip(rw_ckpt *c, pt_impl *p, rw_err *err)
         const char *slash = name ? strchr(name, '/') : NULL;
         if (slash && strcmp(slash, "/data.pkl") == 0) {
             if (pkl >= 0)
-                return rw_fail(err, RW_EDATA, "%s: more than one data.pkl", c->path);
+                return rw_fail(err, RW_EDATA, "%s: two data.pkl entries, '%s' and '%s'", c->path,
+                               zip_get_name(p->zip, (zip_uint64_t)pkl, 0), name);
             if (slash - name > PT_MAX_NAME)
                 return rw_fail(err, RW_EDATA, "%s: archive name of data.pkl longer than %d bytes",
                                c->path, PT_MAX_NAME);
@@ -428,11 +443,14 @@ static rw_status open_zip(rw_ckpt *c, pt_impl *p, rw_err *err)
             st = rw_fail(err, RW_EDATA, "%s: tensor %s: storage entry '%s' is missing", c->path,
                          c->tensors[i].name, name);
         else if (!pk_tensor_extent(t, &ext) ||
-                 __builtin_mul_overflow((uint64_t)(t->u.tensor.offset + ext), es, &need) ||
-                 need > zs.size)
+                 __builtin_mul_overflow((uint64_t)(t->u.tensor.offset + ext), es, &need))
+            st = rw_fail(err, RW_EDATA, "%s: tensor %s: its values lie outside storage entry '%s'",
+                         c->path, c->tensors[i].name, name);
+        else if (need > zs.size)
             st = rw_fail(err, RW_EDATA,
-                         "%s: tensor %s: its values lie outside storage entry '%s' (%llu bytes)",
-                         c->path, c->tensors[i].name, name, (unsigned long long)zs.size);
+                         "%s: tensor %s: its values need %llu bytes of storage entry '%s', "
+                         "which holds %llu", c->path, c->tensors[i].name,
+                         (unsigned long long)need, name, (unsigned long long)zs.size);
         else
             p->e[i].zindex = z;
     }
@@ -516,10 +534,14 @@ static rw_status open_legacy(rw_ckpt *c, pt_impl *p, rw_err *err)
         ret = rw_fail(err, RW_EDATA, "%s: legacy PyTorch file of an unknown protocol version",
                       c->path);
     } else if (!pk_dict_get(objs[1], "little_endian") ||
-               pk_dict_get(objs[1], "little_endian")->kind != PK_BOOL ||
-               !pk_dict_get(objs[1], "little_endian")->u.b) {
+               pk_dict_get(objs[1], "little_endian")->kind != PK_BOOL) {
         ret = rw_fail(err, RW_EDATA,
-                      "%s: legacy PyTorch file not written little-endian (not read)", c->path);
+                      "%s: legacy PyTorch file without its byte order (a boolean "
+                      "'little_endian' in its system info)", c->path);
+    } else if (!pk_dict_get(objs[1], "little_endian")->u.b) {
+        ret = rw_fail(err, RW_EDATA,
+                      "%s: legacy PyTorch file written big-endian (only little-endian files "
+                      "are read)", c->path);
     } else if (objs[3]->kind != PK_LIST) {
         ret = rw_fail(err, RW_EDATA, "%s: legacy PyTorch file without its storage keys",
                       c->path);

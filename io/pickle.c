@@ -251,6 +251,27 @@ static rw_status read_le(parser *p, size_t n, uint64_t *v)
     return RW_OK;
 }
 
+/* What a value is, for messages. */
+static const char *kind_name(pk_kind k)
+{
+    if (k == PK_ODICT)
+        return "OrderedDict";
+    switch (k) {
+    case PK_NONE: return "None";
+    case PK_BOOL: return "bool";
+    case PK_INT: return "int";
+    case PK_FLOAT: return "float";
+    case PK_STR: return "string";
+    case PK_TUPLE: return "tuple";
+    case PK_LIST: return "list";
+    case PK_DICT: return "dict";
+    case PK_GLOBAL: return "class or function";
+    case PK_STORAGE: return "storage";
+    case PK_TENSOR: return "tensor";
+    }
+    return "value";
+}
+
 static bool is_seq(const pk_obj *o)
 {
     return o->kind == PK_TUPLE || o->kind == PK_LIST;
@@ -307,7 +328,8 @@ static rw_status memo_put(parser *p, uint64_t idx)
     /* Every memo entry takes at least one byte of stream: larger indices
      * are not what a pickler writes. */
     if (idx >= p->len)
-        return perr(p, "memo index %llu out of range", (unsigned long long)idx);
+        return perr(p, "memo index %llu out of range (a stream of %zu bytes stores fewer "
+                       "entries)", (unsigned long long)idx, p->len);
     if (idx >= p->capmemo) {
         size_t cap = p->capmemo ? p->capmemo : 64;
         while (cap <= idx)
@@ -530,7 +552,8 @@ static rw_status build(parser *p)
     if (st != RW_OK)
         return st;
     if (inst->kind != PK_ODICT && inst->kind != PK_TENSOR)
-        return perr(p, "BUILD on an object that is neither an OrderedDict nor a tensor");
+        return perr(p, "BUILD on a %s (only an OrderedDict's or a tensor's state is set)",
+                    kind_name(inst->kind));
     return RW_OK;
 }
 
@@ -620,7 +643,7 @@ static rw_status step(parser *p, int op, bool *stop)
     switch (op) {
     case 0x80: /* PROTO */
         if ((st = read_le(p, 1, &v)) == RW_OK && v > 5)
-            return perr(p, "pickle protocol %llu", (unsigned long long)v);
+            return perr(p, "pickle protocol %llu (at most 5 is read)", (unsigned long long)v);
         return st;
     case 0x95: /* FRAME */
         return read_le(p, 8, &v);
