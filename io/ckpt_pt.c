@@ -402,7 +402,8 @@ static rw_status open_zip(rw_ckpt *c, pt_impl *p, rw_err *err)
     if (bo >= 0) {
         char order[8] = {0};
         zip_stat_t sb;
-        if (zip_stat_index(p->zip, (zip_uint64_t)bo, 0, &sb) != 0 || sb.size > 7 ||
+        if (zip_stat_index(p->zip, (zip_uint64_t)bo, 0, &sb) != 0 ||
+            !(sb.valid & ZIP_STAT_SIZE) || sb.size > 7 ||
             zip_read_at(p, c->path, bo, 0, (size_t)sb.size, order, err) != RW_OK ||
             strcmp(order, "little") != 0)
             return rw_fail(err, RW_EDATA, "%s: byte order '%s' (only little-endian files "
@@ -439,7 +440,8 @@ static rw_status open_zip(rw_ckpt *c, pt_impl *p, rw_err *err)
         int64_t ext = 0;
         uint64_t need;
         size_t es = pk_storage_elem_size(s->u.storage.type);
-        if (z < 0 || zip_stat_index(p->zip, (zip_uint64_t)z, 0, &zs) != 0)
+        if (z < 0 || zip_stat_index(p->zip, (zip_uint64_t)z, 0, &zs) != 0 ||
+            !(zs.valid & ZIP_STAT_SIZE))
             st = rw_fail(err, RW_EDATA, "%s: tensor %s: storage entry '%s' is missing", c->path,
                          c->tensors[i].name, name);
         else if (!pk_tensor_extent(t, &ext) ||
