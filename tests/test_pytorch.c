@@ -320,8 +320,7 @@ static void shared_containers(void **state)
 
     pkw p = {0};
     pkw_proto(&p);
-    pkw_op(&p, '}');
-    pkw_put(&p);
+    pkw_op(&p, '}'); /* {"x": the last list} */
     pkw_str(&p, "x");
     pkw_op(&p, ']');
     pkw_tensor(&p, "FloatStorage", "0", 4, 0, 2, shape, stride, false);
@@ -383,9 +382,9 @@ static void shared_containers(void **state)
  * overflow, caught by UBSan under make check SAN=1). */
 static void size_one_any_stride(void **state)
 {
-    (void)state;
-    rw_err err = {{0}};
     pt_writer *w = pt_writer_new("archive");
+    rw_err err = {{0}};
+    (void)state;
     long s = pt_storage(w, RW_DT_F32, 4, (const double[]){1, 2, 3, 4}, &err);
     assert_int_equal(pt_view(w, "t", s, 0, 2, (int64_t[]){2, 1}, (int64_t[]){1, INT64_MAX},
                              &err), RW_OK);
