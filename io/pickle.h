@@ -5,7 +5,8 @@
  *
  * Accepted is only what torch.save writes for tensors, dicts, lists, tuples
  * and scalars (the model is the allow-list of torch.load(weights_only=True)):
- *   opcodes   protocol 0-5 opcodes for None, bools, ints, floats, strings,
+ *   opcodes   the binary opcodes (protocols 1-5; protocol 0's text opcodes
+ *             are refused) for None, bools, ints, floats, strings,
  *             bytes, tuples, lists, dicts, the memo, MARK/POP, GLOBAL and
  *             STACK_GLOBAL, REDUCE, BUILD, BINPERSID
  *   globals   collections.OrderedDict; torch._utils._rebuild_tensor_v2,
@@ -22,8 +23,10 @@
  *             numel)
  * Anything else — INST, OBJ, NEWOBJ, EXT*, PERSID, sets, any other global —
  * is refused: err names the opcode or the global ("module.name") and its
- * byte offset. Resources are bounded by the stream: objects, memo indices
- * and nesting (at most PK_MAX_DEPTH) are checked as they come.
+ * byte offset. Resources are checked as they come: objects (at most
+ * PK_MAX_OBJECTS, each costing at least one byte of stream), memo indices
+ * (below the stream's length), MARKs open (at most PK_MAX_DEPTH), integers
+ * (int64), a tensor's extent (inside its storage's declared size).
  *
  * Ownership: pk_parse returns a pk_doc that owns every pk_obj and string of
  * the tree (one arena); pk_doc_free releases them all, after which no
