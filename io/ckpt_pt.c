@@ -31,6 +31,9 @@
 /* data.pkl larger than this is refused (a state dict of 10^5 tensors takes
  * about 20 MB). */
 #define PT_MAX_PICKLE ((size_t)1 << 30)
+/* The archive's name (the folder of data.pkl) and a storage key: at most
+ * this many bytes (torch writes a file's stem and a number). */
+#define PT_MAX_NAME 4096
 
 bool ckpt_pt_is_name(const char *path)
 {
@@ -94,8 +97,8 @@ static rw_status open_zip(rw_ckpt *c, pt_impl *p, rw_err *err)
     if (!p->zip) {
         zip_error_t ze;
         zip_error_init_with_code(&ze, zerr);
-        rw_fail(err, RW_EDATA, "%s: not a readable zip archive (%s)", c->path,
-                zip_error_strerror(&ze));
+        rw_fail(err, RW_EDATA, "%s: not a readable zip archive, truncated or corrupt? (%s)",
+                c->path, zip_error_strerror(&ze));
         zip_error_fini(&ze);
         return RW_EDATA;
     }
@@ -106,7 +109,11 @@ static rw_status open_zip(rw_ckpt *c, pt_impl *p, rw_err *err)
         const char *slash = name ? strchr(name, '/') : NULL;
         if (slash && strcmp(slash, "/data.pkl") == 0) {
             if (pkl >= 0)
-                return rw_fail(err, RW_EDATA, "%s: more than one data.pkl", c->path);
+                return rw_fail(err, RW_EDATA, "%s: two data.pkl entries, '%s' and '%s'", c->path,
+                               zip_get_name(p->zip, (zip_uint64_t)pkl, 0), name);
+            if (slash - name > PT_MAX_NAME)
+                return rw_fail(err, RW_EDATA, "%s: archive name of data.pkl longer than %d bytes",
+                               c->path, PT_MAX_NAME);
             pkl = i;
             if (!(p->archive = rw_malloc((size_t)(slash - name) + 2, err)))
                 return RW_ENOMEM;
@@ -117,13 +124,14 @@ static rw_status open_zip(rw_ckpt *c, pt_impl *p, rw_err *err)
     if (pkl < 0)
         return rw_fail(err, RW_EDATA, "%s: a zip archive without <archive>/data.pkl: not a "
                                       "PyTorch checkpoint", c->path);
-    char name[4200];
+    char name[2 * PT_MAX_NAME + 32];
     snprintf(name, sizeof name, "%sbyteorder", p->archive);
     zip_int64_t bo = zip_name_locate(p->zip, name, 0);
     if (bo >= 0) {
         char order[8] = {0};
         zip_stat_t sb;
-        if (zip_stat_index(p->zip, (zip_uint64_t)bo, 0, &sb) != 0 || sb.size > 7 ||
+        if (zip_stat_index(p->zip, (zip_uint64_t)bo, 0, &sb) != 0 ||
+            !(sb.valid & ZIP_STAT_SIZE) || sb.size > 7 ||
             zip_read_at(p, c->path, bo, 0, (size_t)sb.size, order, err) != RW_OK ||
             strcmp(order, "little") != 0)
             return rw_fail(err, RW_EDATA, "%s: byte order '%s' (only little-endian files "
@@ -149,21 +157,30 @@ static rw_status open_zip(rw_ckpt *c, pt_impl *p, rw_err *err)
     /* every tensor's storage entry, and its span inside it */
     for (size_t i = 0; st == RW_OK && i < p->ne; i++) {
         const pk_obj *t = p->e[i].t, *s = t->u.tensor.storage;
+        if (strlen(s->u.storage.key) > PT_MAX_NAME) {
+            st = rw_fail(err, RW_EDATA, "%s: tensor %s: storage key longer than %d bytes",
+                         c->path, c->tensors[i].name, PT_MAX_NAME);
+            break;
+        }
         snprintf(name, sizeof name, "%sdata/%s", p->archive, s->u.storage.key);
         zip_int64_t z = zip_name_locate(p->zip, name, 0);
         zip_stat_t zs;
         int64_t ext = 0;
         uint64_t need;
         size_t es = pk_storage_elem_size(s->u.storage.type);
-        if (z < 0 || zip_stat_index(p->zip, (zip_uint64_t)z, 0, &zs) != 0)
+        if (z < 0 || zip_stat_index(p->zip, (zip_uint64_t)z, 0, &zs) != 0 ||
+            !(zs.valid & ZIP_STAT_SIZE))
             st = rw_fail(err, RW_EDATA, "%s: tensor %s: storage entry '%s' is missing", c->path,
                          c->tensors[i].name, name);
         else if (!pk_tensor_extent(t, &ext) ||
-                 __builtin_mul_overflow((uint64_t)(t->u.tensor.offset + ext), es, &need) ||
-                 need > zs.size)
+                 __builtin_mul_overflow((uint64_t)(t->u.tensor.offset + ext), es, &need))
+            st = rw_fail(err, RW_EDATA, "%s: tensor %s: its values lie outside storage entry '%s'",
+                         c->path, c->tensors[i].name, name);
+        else if (need > zs.size)
             st = rw_fail(err, RW_EDATA,
-                         "%s: tensor %s: its values lie outside storage entry '%s' (%llu bytes)",
-                         c->path, c->tensors[i].name, name, (unsigned long long)zs.size);
+                         "%s: tensor %s: its values need %llu bytes of storage entry '%s', "
+                         "which holds %llu", c->path, c->tensors[i].name,
+                         (unsigned long long)need, name, (unsigned long long)zs.size);
         else
             p->e[i].zindex = z;
     }
@@ -189,9 +206,18 @@ typedef struct {
     uint64_t off;      /* first element */
 } legacy_storage;
 
+/* Order of an array of legacy_storage pointers by key. */
 static int cmp_lkey(const void *a, const void *b)
 {
-    return strcmp(((const legacy_storage *)a)->key, ((const legacy_storage *)b)->key);
+    return strcmp((*(legacy_storage *const *)a)->key, (*(legacy_storage *const *)b)->key);
+}
+
+/* The storage of that key in byname (n pointers sorted by cmp_lkey), or NULL. */
+static legacy_storage *find_lkey(legacy_storage **byname, size_t n, const char *key)
+{
+    legacy_storage k = {.key = key}, *kp = &k;
+    legacy_storage **hit = bsearch(&kp, byname, n, sizeof *byname, cmp_lkey);
+    return hit ? *hit : NULL;
 }
 
 static rw_status open_legacy(rw_ckpt *c, pt_impl *p, rw_err *err)
@@ -238,10 +264,14 @@ static rw_status open_legacy(rw_ckpt *c, pt_impl *p, rw_err *err)
         ret = rw_fail(err, RW_EDATA, "%s: legacy PyTorch file of an unknown protocol version",
                       c->path);
     } else if (!pk_dict_get(objs[1], "little_endian") ||
-               pk_dict_get(objs[1], "little_endian")->kind != PK_BOOL ||
-               !pk_dict_get(objs[1], "little_endian")->u.b) {
+               pk_dict_get(objs[1], "little_endian")->kind != PK_BOOL) {
         ret = rw_fail(err, RW_EDATA,
-                      "%s: legacy PyTorch file not written little-endian (not read)", c->path);
+                      "%s: legacy PyTorch file without its byte order (a boolean "
+                      "'little_endian' in its system info)", c->path);
+    } else if (!pk_dict_get(objs[1], "little_endian")->u.b) {
+        ret = rw_fail(err, RW_EDATA,
+                      "%s: legacy PyTorch file written big-endian (only little-endian files "
+                      "are read)", c->path);
     } else if (objs[3]->kind != PK_LIST) {
         ret = rw_fail(err, RW_EDATA, "%s: legacy PyTorch file without its storage keys",
                       c->path);
@@ -250,27 +280,41 @@ static rw_status open_legacy(rw_ckpt *c, pt_impl *p, rw_err *err)
         docs[2] = NULL;
         ret = pt_list_tensors(c, p, objs[2], err);
     }
-    /* Storage table: the keys in file order, their types from the tensors. */
-    legacy_storage *ls = NULL;
+    /* Storage table: the keys in file order (their counts and values follow
+     * in that order), typed by the tensors that use them. Looked up by key
+     * through byname (sorted): n tensors and m storages take (n + m) log m. */
+    legacy_storage *ls = NULL, **byname = NULL;
     size_t nls = ret == RW_OK && !c->attrs_only ? objs[3]->u.seq.n : 0;
-    if (ret == RW_OK && !(ls = rw_calloc(nls ? nls : 1, sizeof *ls, err)))
+    if (ret == RW_OK && (!(ls = rw_calloc(nls ? nls : 1, sizeof *ls, err)) ||
+                         !(byname = rw_calloc(nls ? nls : 1, sizeof *byname, err))))
         ret = RW_ENOMEM;
     for (size_t i = 0; ret == RW_OK && i < nls; i++) {
         const pk_obj *k = objs[3]->u.seq.v[i];
-        if (k->kind != PK_STR)
+        if (k->kind != PK_STR) {
             ret = rw_fail(err, RW_EDATA, "%s: a storage key is not a string", c->path);
-        else
-            ls[i] = (legacy_storage){.key = k->u.str.s, .numel = -1};
+            break;
+        }
+        ls[i] = (legacy_storage){.key = k->u.str.s, .numel = -1};
+        byname[i] = &ls[i];
     }
-    for (size_t i = 0; ret == RW_OK && i < p->ne; i++)
-        for (size_t j = 0; j < nls; j++)
-            if (strcmp(ls[j].key, p->e[i].t->u.tensor.storage->u.storage.key) == 0) {
-                if (ls[j].numel == -2 && ls[j].type != p->e[i].t->u.tensor.storage->u.storage.type)
-                    ret = rw_fail(err, RW_EDATA, "%s: storage %s has two types", c->path,
-                                  ls[j].key);
-                ls[j].type = p->e[i].t->u.tensor.storage->u.storage.type;
-                ls[j].numel = -2; /* typed */
-            }
+    if (ret == RW_OK && nls > 1) {
+        qsort(byname, nls, sizeof *byname, cmp_lkey);
+        for (size_t j = 1; ret == RW_OK && j < nls; j++)
+            if (strcmp(byname[j - 1]->key, byname[j]->key) == 0)
+                ret = rw_fail(err, RW_EDATA, "%s: storage %s listed twice", c->path,
+                              byname[j]->key);
+    }
+    for (size_t i = 0; ret == RW_OK && i < p->ne; i++) {
+        const pk_obj *s = p->e[i].t->u.tensor.storage;
+        legacy_storage *hit = find_lkey(byname, nls, s->u.storage.key);
+        if (!hit)
+            ret = rw_fail(err, RW_EDATA, "%s: tensor %s: storage %s is not in the file",
+                          c->path, c->tensors[i].name, s->u.storage.key);
+        else if (hit->numel == -2 && hit->type != s->u.storage.type)
+            ret = rw_fail(err, RW_EDATA, "%s: storage %s has two types", c->path, hit->key);
+        else
+            *hit = (legacy_storage){.key = hit->key, .type = s->u.storage.type, .numel = -2};
+    }
     uint64_t off = (uint64_t)pos;
     for (size_t j = 0; ret == RW_OK && j < nls; j++) {
         unsigned char b[8];
@@ -290,7 +334,8 @@ static rw_status open_legacy(rw_ckpt *c, pt_impl *p, rw_err *err)
         size_t es = pk_storage_elem_size(ls[j].type);
         if (cnt > ((uint64_t)1 << 62) || __builtin_mul_overflow(cnt, es, &bytes) ||
             off + 8 > fsize || bytes > fsize - off - 8) {
-            ret = rw_fail(err, RW_EDATA, "%s: storage %s: %llu elements do not fit the file",
+            ret = rw_fail(err, RW_EDATA,
+                          "%s: storage %s: %llu elements run past the end of the file",
                           c->path, ls[j].key, (unsigned long long)cnt);
             break;
         }
@@ -298,28 +343,21 @@ static rw_status open_legacy(rw_ckpt *c, pt_impl *p, rw_err *err)
         ls[j].off = off + 8;
         off += 8 + bytes;
     }
-    if (ret == RW_OK && nls > 1) {
-        qsort(ls, nls, sizeof *ls, cmp_lkey);
-        for (size_t j = 1; j < nls; j++)
-            if (strcmp(ls[j - 1].key, ls[j].key) == 0)
-                ret = rw_fail(err, RW_EDATA, "%s: storage %s listed twice", c->path, ls[j].key);
-    }
     for (size_t i = 0; ret == RW_OK && i < p->ne; i++) {
         const pk_obj *t = p->e[i].t, *s = t->u.tensor.storage;
-        legacy_storage key = {.key = s->u.storage.key};
-        legacy_storage *hit = bsearch(&key, ls, nls, sizeof *ls, cmp_lkey);
+        const legacy_storage *hit = find_lkey(byname, nls, s->u.storage.key);
         int64_t ext = 0;
-        if (!hit)
-            ret = rw_fail(err, RW_EDATA, "%s: tensor %s: storage %s is not in the file",
-                          c->path, c->tensors[i].name, s->u.storage.key);
-        else if (!pk_tensor_extent(t, &ext) ||
-                 s->u.storage.view_offset + s->u.storage.numel > hit->numel)
-            ret = rw_fail(err, RW_EDATA, "%s: tensor %s: its values lie outside storage %s",
-                          c->path, c->tensors[i].name, s->u.storage.key);
+        if (!pk_tensor_extent(t, &ext) ||
+            s->u.storage.view_offset + s->u.storage.numel > hit->numel)
+            ret = rw_fail(err, RW_EDATA,
+                          "%s: tensor %s: its values lie outside storage %s (%lld elements)",
+                          c->path, c->tensors[i].name, s->u.storage.key,
+                          (long long)hit->numel);
         else
             p->e[i].data_off = hit->off + (uint64_t)s->u.storage.view_offset *
                                               pk_storage_elem_size(s->u.storage.type);
     }
+    free(byname);
     free(ls);
     for (int k = 0; k < 4; k++)
         pk_doc_free(docs[k]);
@@ -455,16 +493,21 @@ rw_status ckpt_pt_read(rw_ckpt *c, size_t i, double *buf, rw_err *err)
                      errno ? strerror(errno) : "the file is shorter than it was");
     }
     if (st == RW_OK) {
-        /* C order through the strides: an odometer over the dimensions. */
+        /* C order through the strides: an odometer over the dimensions. A
+         * dimension of size 1 never moves (its stride, which may be anything
+         * up to 2^63 - 1, is not added); the others keep pos within the
+         * extent plus one stride. */
         int nd = t->u.tensor.ndim;
-        int64_t idx[PK_MAX_DIMS] = {0}, pos = 0;
+        int64_t idx[PK_MAX_DIMS] = {0}, stride[PK_MAX_DIMS], pos = 0;
+        for (int d = 0; d < nd; d++)
+            stride[d] = t->u.tensor.size[d] > 1 ? t->u.tensor.stride[d] : 0;
         for (size_t k = 0; k < x->numel; k++) {
             buf[k] = elem(raw + (size_t)pos * es, ty);
             for (int d = nd - 1; d >= 0; d--) {
-                pos += t->u.tensor.stride[d];
+                pos += stride[d];
                 if (++idx[d] < t->u.tensor.size[d])
                     break;
-                pos -= t->u.tensor.stride[d] * t->u.tensor.size[d];
+                pos -= stride[d] * t->u.tensor.size[d];
                 idx[d] = 0;
             }
         }

@@ -23,26 +23,37 @@ typedef struct {
     rw_ckpt *c;
     pt_impl *p;
     size_t cap;
+    size_t visits;        /* objects the walk may still visit (pk_doc_objects) */
     rw_err *err;
     const pk_obj *skip;   /* the state dict read under its own names: not again */
     char name[4096];
 } walker;
 
-static bool holds_tensor(const pk_obj *o, int depth)
+/* Does o hold a tensor? At most *visits objects are looked at (a tree
+ * whose shared dicts and lists would make the search exponential answers
+ * no; the walk then refuses it). */
+static bool holds_tensor_in(const pk_obj *o, int depth, size_t *visits)
 {
-    if (depth > PK_MAX_DEPTH)
+    if (depth > PK_MAX_DEPTH || *visits == 0)
         return false;
+    --*visits;
     if (o->kind == PK_TENSOR)
         return true;
     if (o->kind == PK_DICT)
         for (size_t j = 1; j < o->u.seq.n; j += 2)
-            if (holds_tensor(o->u.seq.v[j], depth + 1))
+            if (holds_tensor_in(o->u.seq.v[j], depth + 1, visits))
                 return true;
     if (o->kind == PK_LIST || o->kind == PK_TUPLE)
         for (size_t j = 0; j < o->u.seq.n; j++)
-            if (holds_tensor(o->u.seq.v[j], depth + 1))
+            if (holds_tensor_in(o->u.seq.v[j], depth + 1, visits))
                 return true;
     return false;
+}
+
+static bool holds_tensor(const pk_doc *doc, const pk_obj *o)
+{
+    size_t visits = pk_doc_objects(doc);
+    return holds_tensor_in(o, 0, &visits);
 }
 
 static rw_status add_tensor(walker *w, const pk_obj *t)
@@ -81,7 +92,7 @@ static const char *key_text(const pk_obj *key, char *part, const char **s, size_
     case PK_STR:
         *s = key->u.str.s;
         *len = key->u.str.len;
-        return memchr(*s, '\0', *len) ? "a key holds a NUL byte" : NULL;
+        return memchr(*s, '\0', *len) ? "a dict key holds a NUL byte" : NULL;
     case PK_INT: snprintf(part, 64, "%lld", (long long)key->u.i); break;
     case PK_BOOL: snprintf(part, 64, "%s", key->u.b ? "True" : "False"); break;
     case PK_NONE: snprintf(part, 64, "None"); break;
@@ -100,12 +111,28 @@ static rw_status push_name(walker *w, const pk_obj *key, size_t *old)
     char part[64];
     const char *s, *why;
     size_t len;
-    if ((why = key_text(key, part, &s, &len)))
-        return rw_fail(w->err, RW_EDATA, "%s: %s", w->c->path, why);
+    if ((why = key_text(key, part, &s, &len))) {
+        if (key->kind != PK_STR)
+            return rw_fail(w->err, RW_EDATA, "%s: %s", w->c->path, why);
+        /* the key as far as 64 bytes, its NULs shown as \0 */
+        char shown[160];
+        size_t k = 0;
+        for (size_t i = 0; i < len && i < 64; i++) {
+            if (s[i])
+                shown[k++] = s[i];
+            else
+                shown[k++] = '\\', shown[k++] = '0';
+        }
+        shown[k] = '\0';
+        return rw_fail(w->err, RW_EDATA, "%s: dict key '%s%s' holds a NUL byte", w->c->path,
+                       shown, len > 64 ? "..." : "");
+    }
     size_t need = *old + (*old ? 1 : 0) + len + 1;
     if (need > sizeof w->name)
-        return rw_fail(w->err, RW_EDATA, "%s: a tensor name is longer than %zu bytes",
-                       w->c->path, sizeof w->name - 1);
+        return rw_fail(w->err, RW_EDATA,
+                       "%s: tensor name '%.40s%s%.*s...' is longer than %zu bytes", w->c->path,
+                       w->name, *old ? (*old > 40 ? "...." : ".") : "",
+                       (int)(len < 40 ? len : 40), s, sizeof w->name - 1);
     char *d = w->name + *old;
     if (*old)
         *d++ = '.';
@@ -124,6 +151,12 @@ static rw_status walk(walker *w, const pk_obj *o, int depth)
     if (depth > PK_MAX_DEPTH)
         return rw_fail(w->err, RW_EDATA, "%s: objects nested deeper than %d (or a cycle)",
                        w->c->path, PK_MAX_DEPTH);
+    if (w->visits == 0)
+        return rw_fail(w->err, RW_EDATA,
+                       "%s: dicts or lists shared between entries so often that the tree "
+                       "holds more objects than the pickle (%zu)",
+                       w->c->path, pk_doc_objects(w->p->doc));
+    w->visits--;
     if (o->kind == PK_TENSOR)
         return add_tensor(w, o);
     if (!is_container(o))
@@ -230,8 +263,8 @@ static rw_status root_attrs(rw_ckpt *c, const pk_obj *root, rw_err *err)
 /* The state dict to read under its own names: the one at c->key, else the
  * one entry of model_keys holding tensors; *model NULL when there is none
  * (the whole tree is read under its key paths). */
-static rw_status choose_model(const rw_ckpt *c, const pk_obj *root, const pk_obj **model,
-                              rw_err *err)
+static rw_status choose_model(const rw_ckpt *c, const pk_doc *doc, const pk_obj *root,
+                              const pk_obj **model, rw_err *err)
 {
     *model = NULL;
     if (c->key) {
@@ -239,7 +272,7 @@ static rw_status choose_model(const rw_ckpt *c, const pk_obj *root, const pk_obj
         if (!m)
             return rw_fail(err, RW_EDATA, "%s: key '%s' (--key) names no entry of the saved "
                            "object", c->path, c->key);
-        if (m->kind != PK_DICT || !holds_tensor(m, 0))
+        if (m->kind != PK_DICT || !holds_tensor(doc, m))
             return rw_fail(err, RW_EDATA, "%s: key '%s' (--key) names %s, not a dict of "
                            "tensors", c->path, c->key, kind_name(m));
         *model = m;
@@ -248,7 +281,7 @@ static rw_status choose_model(const rw_ckpt *c, const pk_obj *root, const pk_obj
     const char *model_key = NULL;
     for (size_t i = 0; i < sizeof model_keys / sizeof model_keys[0]; i++) {
         const pk_obj *m = pk_dict_get(root, model_keys[i]);
-        if (m && m->kind == PK_DICT && holds_tensor(m, 0)) {
+        if (m && m->kind == PK_DICT && holds_tensor(doc, m)) {
             if (*model)
                 return rw_fail(err, RW_EDATA,
                                "%s: entries '%s' and '%s' both hold a state dict (--key picks "
@@ -267,8 +300,8 @@ rw_status pt_list_tensors(rw_ckpt *c, pt_impl *p, const pk_obj *root, rw_err *er
     rw_status st = root_attrs(c, root, err);
     if (st != RW_OK || c->attrs_only)
         return st;
-    walker w = {.c = c, .p = p, .err = err};
-    if ((st = choose_model(c, root, &w.skip, err)) != RW_OK)
+    walker w = {.c = c, .p = p, .err = err, .visits = pk_doc_objects(p->doc)};
+    if ((st = choose_model(c, p->doc, root, &w.skip, err)) != RW_OK)
         return st;
     if (w.skip && (st = walk(&w, w.skip, 1)) != RW_OK)
         return st;

@@ -8,6 +8,7 @@
 #include "io/pickle.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,7 +59,7 @@ typedef struct chunk {
 
 typedef struct blob {
     struct blob *next;
-    char data[];
+    _Alignas(max_align_t) char data[];
 } blob;
 
 struct pk_doc {
@@ -96,6 +97,11 @@ void pk_doc_free(pk_doc *d)
     free(d);
 }
 
+size_t pk_doc_objects(const pk_doc *d)
+{
+    return d ? d->nobj : 0;
+}
+
 /* ------------------------------------------------------------- parser */
 
 typedef struct {
@@ -109,6 +115,7 @@ typedef struct {
     size_t nmarks;
     pk_obj **memo;
     size_t capmemo, nmemo; /* nmemo: entries set (for MEMOIZE) */
+    bool too_many;         /* new_obj failed at PK_MAX_OBJECTS */
     rw_err *err;
 } parser;
 
@@ -123,8 +130,13 @@ static rw_status perr(parser *p, const char *fmt, ...)
     return rw_fail(p->err, RW_EDATA, "pickle byte %zu: %s", p->op_pos, what);
 }
 
+/* NULL when out of memory or past PK_MAX_OBJECTS (p->too_many says which). */
 static pk_obj *new_obj(parser *p, pk_kind kind)
 {
+    if (p->doc->nobj >= PK_MAX_OBJECTS) {
+        p->too_many = true;
+        return NULL;
+    }
     chunk *c = p->doc->chunks;
     if (!c || c->used == CHUNK_OBJS) {
         c = malloc(sizeof *c);
@@ -141,22 +153,34 @@ static pk_obj *new_obj(parser *p, pk_kind kind)
     return o;
 }
 
-static const char *new_str(parser *p, const unsigned char *s, size_t len)
+/* n bytes owned by the document, aligned for any value. */
+static void *new_bytes(parser *p, size_t n)
 {
-    if (len > SIZE_MAX - sizeof(blob) - 1)
+    if (n > SIZE_MAX - sizeof(blob))
         return NULL;
-    blob *b = malloc(sizeof *b + len + 1);
+    blob *b = malloc(sizeof *b + n);
     if (!b)
         return NULL;
-    memcpy(b->data, s, len);
-    b->data[len] = '\0';
     b->next = p->doc->blobs;
     p->doc->blobs = b;
     return b->data;
 }
 
+/* A copy of s[0..len) with a NUL after it, owned by the document. */
+static const char *new_str(parser *p, const unsigned char *s, size_t len)
+{
+    char *d = len < SIZE_MAX ? new_bytes(p, len + 1) : NULL;
+    if (!d)
+        return NULL;
+    memcpy(d, s, len);
+    d[len] = '\0';
+    return d;
+}
+
 static rw_status nomem(parser *p)
 {
+    if (p->too_many)
+        return perr(p, "more than %zu objects", PK_MAX_OBJECTS);
     return rw_fail(p->err, RW_ENOMEM, "pickle byte %zu: out of memory", p->op_pos);
 }
 
@@ -227,6 +251,27 @@ static rw_status read_le(parser *p, size_t n, uint64_t *v)
     return RW_OK;
 }
 
+/* What a value is, for messages. */
+static const char *kind_name(pk_kind k)
+{
+    if (k == PK_ODICT)
+        return "OrderedDict";
+    switch (k) {
+    case PK_NONE: return "None";
+    case PK_BOOL: return "bool";
+    case PK_INT: return "int";
+    case PK_FLOAT: return "float";
+    case PK_STR: return "string";
+    case PK_TUPLE: return "tuple";
+    case PK_LIST: return "list";
+    case PK_DICT: return "dict";
+    case PK_GLOBAL: return "class or function";
+    case PK_STORAGE: return "storage";
+    case PK_TENSOR: return "tensor";
+    }
+    return "value";
+}
+
 static bool is_seq(const pk_obj *o)
 {
     return o->kind == PK_TUPLE || o->kind == PK_LIST;
@@ -244,16 +289,17 @@ static rw_status seq_add(parser *p, pk_obj *s, pk_obj *item)
     return RW_OK;
 }
 
-static rw_status make_seq(parser *p, pk_kind kind, pk_obj **items, size_t n, pk_obj **out)
+/* A tuple or list of the n stack items from stack[first] (just popped). */
+static rw_status make_seq(parser *p, pk_kind kind, size_t first, size_t n, pk_obj **out)
 {
     pk_obj *s = new_obj(p, kind);
     if (!s)
         return nomem(p);
-    if (n) {
+    if (n) { /* (with n == 0 the stack may not exist yet: no pointer into it) */
         s->u.seq.v = malloc(n * sizeof *s->u.seq.v);
         if (!s->u.seq.v)
             return nomem(p);
-        memcpy(s->u.seq.v, items, n * sizeof *items);
+        memcpy(s->u.seq.v, p->stack + first, n * sizeof *s->u.seq.v);
         s->u.seq.n = s->u.seq.cap = n;
     }
     *out = s;
@@ -282,7 +328,8 @@ static rw_status memo_put(parser *p, uint64_t idx)
     /* Every memo entry takes at least one byte of stream: larger indices
      * are not what a pickler writes. */
     if (idx >= p->len)
-        return perr(p, "memo index %llu out of range", (unsigned long long)idx);
+        return perr(p, "memo index %llu out of range (a stream of %zu bytes stores fewer "
+                       "entries)", (unsigned long long)idx, p->len);
     if (idx >= p->capmemo) {
         size_t cap = p->capmemo ? p->capmemo : 64;
         while (cap <= idx)
@@ -399,6 +446,7 @@ static bool int_tuple(const pk_obj *o, int64_t *out, int *n)
 {
     if (o->kind != PK_TUPLE || o->u.seq.n > PK_MAX_DIMS)
         return false;
+    /* (out holds PK_MAX_DIMS values) */
     for (size_t i = 0; i < o->u.seq.n; i++)
         if (!as_int(o->u.seq.v[i], &out[i]) || out[i] < 0)
             return false;
@@ -422,12 +470,20 @@ static rw_status rebuild_tensor(parser *p, pk_obj *args, bool v2)
         return nomem(p);
     t->u.tensor.storage = a[0];
     int ns = 0, nt = 0;
+    int64_t size[PK_MAX_DIMS], stride[PK_MAX_DIMS];
     if (!as_int(a[1], &t->u.tensor.offset) || t->u.tensor.offset < 0)
         return perr(p, "tensor storage offset is not a non-negative integer");
-    if (!int_tuple(a[2], t->u.tensor.size, &ns) || !int_tuple(a[3], t->u.tensor.stride, &nt) ||
-        ns != nt)
+    if (!int_tuple(a[2], size, &ns) || !int_tuple(a[3], stride, &nt) || ns != nt)
         return perr(p, "tensor size and stride are not tuples of at most %d "
                        "non-negative integers of equal length", PK_MAX_DIMS);
+    /* size then stride, in one block of the document */
+    int64_t *dims = (int64_t *)new_bytes(p, 2 * (size_t)ns * sizeof *dims);
+    if (!dims)
+        return nomem(p);
+    memcpy(dims, size, (size_t)ns * sizeof *dims);
+    memcpy(dims + ns, stride, (size_t)ns * sizeof *dims);
+    t->u.tensor.size = dims;
+    t->u.tensor.stride = dims + ns;
     t->u.tensor.ndim = ns;
     int64_t ext;
     if (!pk_tensor_extent(t, &ext))
@@ -496,7 +552,8 @@ static rw_status build(parser *p)
     if (st != RW_OK)
         return st;
     if (inst->kind != PK_ODICT && inst->kind != PK_TENSOR)
-        return perr(p, "BUILD on an object that is neither an OrderedDict nor a tensor");
+        return perr(p, "BUILD on a %s (only an OrderedDict's or a tensor's state is set)",
+                    kind_name(inst->kind));
     return RW_OK;
 }
 
@@ -586,7 +643,7 @@ static rw_status step(parser *p, int op, bool *stop)
     switch (op) {
     case 0x80: /* PROTO */
         if ((st = read_le(p, 1, &v)) == RW_OK && v > 5)
-            return perr(p, "pickle protocol %llu", (unsigned long long)v);
+            return perr(p, "pickle protocol %llu (at most 5 is read)", (unsigned long long)v);
         return st;
     case 0x95: /* FRAME */
         return read_le(p, 8, &v);
@@ -669,7 +726,7 @@ static rw_status step(parser *p, int op, bool *stop)
         return push(p, new_obj(p, PK_TUPLE));
     case 't': /* TUPLE */
         if ((st = pop_mark(p, &first, &n)) != RW_OK ||
-            (st = make_seq(p, PK_TUPLE, p->stack + first, n, &a)) != RW_OK)
+            (st = make_seq(p, PK_TUPLE, first, n, &a)) != RW_OK)
             return st;
         return push(p, a);
     case 0x85: /* TUPLE1 */
@@ -679,14 +736,14 @@ static rw_status step(parser *p, int op, bool *stop)
         if (p->nstack < base(p) + n)
             return perr(p, "stack underflow");
         p->nstack -= n;
-        if ((st = make_seq(p, PK_TUPLE, p->stack + p->nstack, n, &a)) != RW_OK)
+        if ((st = make_seq(p, PK_TUPLE, p->nstack, n, &a)) != RW_OK)
             return st;
         return push(p, a);
     case ']': /* EMPTY_LIST */
         return push(p, new_obj(p, PK_LIST));
     case 'l': /* LIST */
         if ((st = pop_mark(p, &first, &n)) != RW_OK ||
-            (st = make_seq(p, PK_LIST, p->stack + first, n, &a)) != RW_OK)
+            (st = make_seq(p, PK_LIST, first, n, &a)) != RW_OK)
             return st;
         return push(p, a);
     case 'a': /* APPEND */

@@ -5,7 +5,8 @@
  *
  * Accepted is only what torch.save writes for tensors, dicts, lists, tuples
  * and scalars (the model is the allow-list of torch.load(weights_only=True)):
- *   opcodes   protocol 0-5 opcodes for None, bools, ints, floats, strings,
+ *   opcodes   the binary opcodes (protocols 1-5; protocol 0's text opcodes
+ *             are refused) for None, bools, ints, floats, strings,
  *             bytes, tuples, lists, dicts, the memo, MARK/POP, GLOBAL and
  *             STACK_GLOBAL, REDUCE, BUILD, BINPERSID
  *   globals   collections.OrderedDict; torch._utils._rebuild_tensor_v2,
@@ -22,8 +23,10 @@
  *             numel)
  * Anything else — INST, OBJ, NEWOBJ, EXT*, PERSID, sets, any other global —
  * is refused: err names the opcode or the global ("module.name") and its
- * byte offset. Resources are bounded by the stream: objects, memo indices
- * and nesting (at most PK_MAX_DEPTH) are checked as they come.
+ * byte offset. Resources are checked as they come: objects (at most
+ * PK_MAX_OBJECTS, each costing at least one byte of stream), memo indices
+ * (below the stream's length), MARKs open (at most PK_MAX_DEPTH), integers
+ * (int64), a tensor's extent (inside its storage's declared size).
  *
  * Ownership: pk_parse returns a pk_doc that owns every pk_obj and string of
  * the tree (one arena); pk_doc_free releases them all, after which no
@@ -37,6 +40,9 @@
 
 #define PK_MAX_DEPTH 64 /* containers inside containers, and MARKs open */
 #define PK_MAX_DIMS 16  /* dimensions of a tensor */
+/* Objects one stream may make (each costs at least one byte of stream; a
+ * state dict of 10^5 tensors makes a few million). */
+#define PK_MAX_OBJECTS ((size_t)1 << 25)
 
 typedef enum {
     PK_NONE,
@@ -104,7 +110,9 @@ struct pk_obj {
             const pk_obj *storage; /* a PK_STORAGE */
             int64_t offset;        /* in elements */
             int ndim;
-            int64_t size[PK_MAX_DIMS], stride[PK_MAX_DIMS];
+            /* ndim values each (owned by the document; kept out of the
+             * object so that every object stays small) */
+            const int64_t *size, *stride;
         } tensor;
     } u;
 };
@@ -119,6 +127,13 @@ typedef struct pk_doc pk_doc;
 rw_status pk_parse(const unsigned char *buf, size_t len, pk_doc **out, const pk_obj **root,
                    size_t *used, rw_err *err);
 void pk_doc_free(pk_doc *d);
+
+/* The number of objects the document holds. A walk of the tree that visits
+ * more objects than this has met an object twice: a dict or list shared by
+ * two entries (memo GET), or nested in itself; such sharing expanded can
+ * make a tree exponentially larger than its stream, so walkers bound their
+ * visits by this. */
+size_t pk_doc_objects(const pk_doc *d);
 
 /* The value of key (a str key) in dict d, or NULL; of a key that comes
  * twice, the last value (what Python's dict holds). */

@@ -63,6 +63,12 @@ expect_outcome() {
     else ok; fi
 }
 
+# The pickles of pt-global-os-system.pt, pt-stack-global-eval.pt and
+# pt-inst.pt, were they run (Python's pickle.load runs them), would create
+# /tmp/rankwatch-malformed-ran-<what>: none may exist after the corpus ran.
+mal_ran=/tmp/rankwatch-malformed-ran-
+rm -f "$mal_ran"*
+
 declare -A mal_listed=()
 mal_n=0
 mal_lines=$(grep -c . "$MAL/EXPECT")
@@ -101,6 +107,14 @@ while IFS=$'\t' read -r -u 3 file cmd code pat pending; do
         ok
     fi
 done 3<"$MAL/EXPECT"
+
+ran=$(compgen -G "$mal_ran*")
+if [ -n "$ran" ]; then
+    bad "a pickle of the corpus ran code: $ran exists"
+    rm -f "$mal_ran"*
+else
+    ok
+fi
 
 # Every file of the corpus has its line (ok-* files are helpers of others).
 while IFS= read -r f; do

@@ -317,7 +317,7 @@ static void reduce_and_build_restricted(void **state)
     pkw_op(&b, '}');
     pkw_op(&b, 'b');
     pkw_op(&b, '.');
-    refused(&b, "BUILD on an object that is neither");
+    refused(&b, "BUILD on a dict (only an OrderedDict's or a tensor's state is set)");
     pkw_free(&b);
 
     pkw l = {0}; /* BUILD on a list */
@@ -326,7 +326,7 @@ static void reduce_and_build_restricted(void **state)
     pkw_op(&l, 'N');
     pkw_op(&l, 'b');
     pkw_op(&l, '.');
-    refused(&l, "BUILD on an object that is neither");
+    refused(&l, "BUILD on a list");
     pkw_free(&l);
 
     pkw o = {0}; /* BUILD on an OrderedDict is allowed */
@@ -407,7 +407,7 @@ static void resources_bounded(void **state)
     for (int i = 0; i < 4; i++)
         pkw_op(&m, 0xff);
     pkw_op(&m, '.');
-    refused(&m, "memo index 4294967295 out of range");
+    refused(&m, "memo index 4294967295 out of range (a stream of 9 bytes stores fewer entries)");
     pkw_free(&m);
 
     pkw g = {0}; /* BINGET of an entry never set */
@@ -452,6 +452,33 @@ static void resources_bounded(void **state)
     pkw_op(&e, 'N');
     refused(&e, "no STOP");
     pkw_free(&e);
+}
+
+/* TUPLE, LIST and DICT right after the first MARK, on a stack that holds
+ * nothing yet (and so was never allocated): empty containers. Found by
+ * fuzzing (tests/fuzz/crashes/pickle/mark-tuple-empty-stack): the tuple's
+ * items were copied from a pointer computed into the NULL stack, undefined
+ * even for 0 items (UBSan). */
+static void containers_of_an_empty_stack(void **state)
+{
+    (void)state;
+    static const struct {
+        unsigned char op;
+        pk_kind kind;
+    } c[] = {{'t', PK_TUPLE}, {'l', PK_LIST}, {'d', PK_DICT}};
+    for (size_t i = 0; i < 3; i++) {
+        pkw w = {0};
+        pkw_proto(&w);
+        pkw_op(&w, '(');
+        pkw_op(&w, c[i].op);
+        pkw_op(&w, '.');
+        pk_doc *doc = NULL;
+        const pk_obj *root = parse_ok(&w, &doc);
+        assert_int_equal(root->kind, c[i].kind);
+        assert_int_equal(root->u.seq.n, 0);
+        pk_doc_free(doc);
+        pkw_free(&w);
+    }
 }
 
 /* Every proper prefix of a real-shaped stream is refused, none crashes
@@ -637,6 +664,7 @@ int main(void)
         cmocka_unit_test(reduce_and_build_restricted),
         cmocka_unit_test(tensors_outside_storage_refused),
         cmocka_unit_test(resources_bounded),
+        cmocka_unit_test(containers_of_an_empty_stack),
         cmocka_unit_test(every_truncation_refused),
         cmocka_unit_test(real_torch_files),
     };

@@ -5,10 +5,11 @@
  * step, the zip and the legacy layouts, views with offsets and strides sharing a storage, every float
  * dtype), their values checked against the values written; hostile files
  * (a pickle calling os.system, missing or short storage entries, big-endian
- * byte order, a zip without data.pkl); sharded models (pytorch_model.bin.index.json
- * and its shards), and an index and shards that disagree; the state dict
- * of a checkpoint dict chosen by key path (rw_ckpt_opts.key, --key); and
- * the files PyTorch itself wrote
+ * byte order, a zip without data.pkl, lists sharing lists 40 levels deep);
+ * any stride on a dimension of size 1; sharded models
+ * (pytorch_model.bin.index.json and its shards), and an index and shards
+ * that disagree; the state dict of a checkpoint dict chosen by key path
+ * (rw_ckpt_opts.key, --key); and the files PyTorch itself wrote
  * in ../shared/realdata/torch-files (skipped when absent), checked against
  * expected_small.json and against each other (legacy vs zip, views of one
  * storage, bf16/f16/f64 copies).
@@ -306,7 +307,8 @@ static void hostile_files(void **state)
     double few[50] = {0};
     assert_true(pt_storage(w, RW_DT_F32, 50, few, &err) == 0); /* 200 bytes, 400 needed */
     assert_int_equal(pt_save_raw(w, path_of("short.pt"), m.b, m.n, &err), RW_OK);
-    open_fails(path_of("short.pt"), "lie outside storage entry");
+    open_fails(path_of("short.pt"),
+               "its values need 400 bytes of storage entry 'archive/data/0', which holds 200");
     pkw_free(&m);
     pt_writer_free(w);
 
@@ -551,6 +553,112 @@ static void key_paths(void **state)
     assert_true(v[0] == 5);
     free(v);
     assert_true(ckpt_find(c, "model.w") >= 0);
+/* LONG_BINGET of memo entry i. */
+static void get(pkw *p, unsigned i)
+{
+    pkw_op(p, 'j');
+    for (int k = 0; k < 4; k++)
+        pkw_op(p, (unsigned char)(i >> (8 * k)));
+}
+
+/* Lists that hold the previous one twice (memo GETs), 40 levels: as a tree,
+ * 2^40 tensors. The walk stops after as many objects as the pickle holds
+ * and refuses the file at once (before, listing it never ended). A dict
+ * shared by two entries, as Python pickles any object met twice, is read:
+ * its tensors under both names. */
+static void shared_containers(void **state)
+{
+    (void)state;
+    rw_err err = {{0}};
+    pt_writer *w = pt_writer_new("archive");
+    assert_true(pt_storage(w, RW_DT_F32, 4, (const double[]){1, 2, 3, 4}, &err) == 0);
+    const int64_t shape[2] = {2, 2}, stride[2] = {2, 1};
+
+    pkw p = {0};
+    pkw_proto(&p);
+    pkw_op(&p, '}'); /* {"x": the last list} */
+    pkw_str(&p, "x");
+    pkw_op(&p, ']');
+    pkw_tensor(&p, "FloatStorage", "0", 4, 0, 2, shape, stride, false);
+    pkw_op(&p, 'a');
+    unsigned prev = p.memo;
+    pkw_put(&p);
+    pkw_op(&p, '0'); /* POP: the list stays in the memo */
+    for (int level = 0; level < 40; level++) {
+        pkw_op(&p, ']');
+        pkw_op(&p, '(');
+        get(&p, prev);
+        get(&p, prev);
+        pkw_op(&p, 'e');
+        prev = p.memo;
+        pkw_put(&p);
+        pkw_op(&p, '0');
+    }
+    get(&p, prev);
+    pkw_op(&p, 's');
+    pkw_op(&p, '.');
+    assert_int_equal(pt_save_raw(w, path_of("dag.pt"), p.b, p.n, &err), RW_OK);
+    open_fails(path_of("dag.pt"), "dicts or lists shared between entries");
+    pkw_free(&p);
+
+    /* {"a": d, "b": d} with d = {"w": tensor} */
+    pkw_proto(&p);
+    pkw_op(&p, '}');
+    pkw_put(&p);
+    pkw_op(&p, '(');
+    pkw_str(&p, "a");
+    pkw_op(&p, '}');
+    unsigned d = p.memo;
+    pkw_put(&p);
+    pkw_str(&p, "w");
+    pkw_tensor(&p, "FloatStorage", "0", 4, 0, 2, shape, stride, false);
+    pkw_op(&p, 's');
+    pkw_str(&p, "b");
+    get(&p, d);
+    pkw_op(&p, 'u');
+    pkw_op(&p, '.');
+    assert_int_equal(pt_save_raw(w, path_of("shared.pt"), p.b, p.n, &err), RW_OK);
+    pkw_free(&p);
+    pt_writer_free(w);
+    rw_ckpt *c = open_ok(path_of("shared.pt"));
+    assert_int_equal(c->n, 2);
+    size_t n;
+    double *a = read_tensor(c, "a.w", &n), *b = read_tensor(c, "b.w", &n);
+    assert_int_equal(n, 4);
+    for (int i = 0; i < 4; i++)
+        assert_true(a[i] == i + 1 && b[i] == i + 1);
+    free(a);
+    free(b);
+    ckpt_free(c);
+}
+
+/* A dimension of size 1 may have any stride (torch leaves what the view
+ * had): 2x1 with strides (1, 2^63 - 1) reads the storage's first two
+ * values. The reader no longer adds such a stride to its position (signed
+ * overflow, caught by UBSan under make check SAN=1). */
+static void size_one_any_stride(void **state)
+{
+    pt_writer *w = pt_writer_new("archive");
+    rw_err err = {{0}};
+    (void)state;
+    long s = pt_storage(w, RW_DT_F32, 4, (const double[]){1, 2, 3, 4}, &err);
+    assert_int_equal(pt_view(w, "t", s, 0, 2, (int64_t[]){2, 1}, (int64_t[]){1, INT64_MAX},
+                             &err), RW_OK);
+    assert_int_equal(pt_view(w, "u", s, 1, 3, (int64_t[]){1, 3, 1},
+                             (int64_t[]){INT64_MAX, 1, INT64_MAX}, &err), RW_OK);
+    assert_int_equal(pt_save(w, path_of("stride1.pt"), &(pt_opts){.root = PT_ROOT_DICT}, &err),
+                     RW_OK);
+    pt_writer_free(w);
+    rw_ckpt *c = open_ok(path_of("stride1.pt"));
+    size_t n;
+    double *t = read_tensor(c, "t", &n);
+    assert_int_equal(n, 2);
+    assert_true(t[0] == 1 && t[1] == 2);
+    double *u = read_tensor(c, "u", &n);
+    assert_int_equal(n, 3);
+    assert_true(u[0] == 2 && u[1] == 3 && u[2] == 4);
+    free(t);
+    free(u);
     ckpt_free(c);
 }
 
@@ -653,6 +761,8 @@ int main(void)
         cmocka_unit_test(sharded_model),
         cmocka_unit_test(sharded_hostile),
         cmocka_unit_test(key_paths),
+        cmocka_unit_test(shared_containers),
+        cmocka_unit_test(size_one_any_stride),
         cmocka_unit_test(real_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

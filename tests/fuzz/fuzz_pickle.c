@@ -11,10 +11,14 @@
 
 #include "io/pickle.h"
 
-static size_t visit(const pk_obj *o, int depth)
+/* Every object of the tree to PK_MAX_DEPTH, at most *budget visits (the
+ * document's object count, as ckpt_pt.c bounds its walk: a tree of shared
+ * dicts and lists would otherwise take exponential time). */
+static size_t visit(const pk_obj *o, int depth, size_t *budget)
 {
-    if (depth > PK_MAX_DEPTH)
+    if (depth > PK_MAX_DEPTH || *budget == 0)
         return 0;
+    --*budget;
     size_t n = 1;
     int64_t ext;
     switch (o->kind) {
@@ -28,7 +32,7 @@ static size_t visit(const pk_obj *o, int depth)
     case PK_LIST:
     case PK_DICT:
         for (size_t i = 0; i < o->u.seq.n; i++)
-            n += visit(o->u.seq.v[i], depth + 1);
+            n += visit(o->u.seq.v[i], depth + 1, budget);
         break;
     case PK_STR:
         if (o->u.str.s[o->u.str.len] != '\0')
@@ -54,7 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (st == RW_OK) {
         if (used > size || !root)
             abort();
-        (void)visit(root, 0);
+        size_t budget = pk_doc_objects(doc);
+        (void)visit(root, 0, &budget);
         (void)pk_dict_get(root, "step");
     }
     pk_doc_free(doc);

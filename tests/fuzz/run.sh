@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # run.sh SECONDS TARGET... — fuzzes each target (safetensors hdf5 table
-# spectra; all when none is named) for SECONDS, one after the other, with
-# the harnesses `make fuzz` built into build-fuzz/fuzz/, and prints a
-# Markdown table to paste into a report: executions, speed, coverage and
-# failures per target, then one line per failure input with the kind of
-# failure and the first frame of its stack that is neither a sanitizer nor
-# libc (so rankwatch's own code and libhdf5 can be told apart).
+# spectra pickle pytorch; all when none is named) for SECONDS, one after
+# the other, with the harnesses `make fuzz` built into build-fuzz/fuzz/,
+# and prints a Markdown table to paste into a report: executions, speed,
+# coverage and failures per target, then one line per failure input with
+# the kind of failure and the first frame of its stack that is neither a
+# sanitizer nor libc (so rankwatch's own code and libhdf5 can be told
+# apart).
 # `make fuzz-run FUZZ_SECONDS=600 TARGET=hdf5` calls it.
 #
 # The HDF5 targets (hdf5, spectra) run libFuzzer in fork mode (one job): a
@@ -32,6 +33,8 @@ shift
 [ $# -gt 0 ] || set -- safetensors hdf5 table spectra pickle pytorch
 F=build-fuzz
 export ASAN_OPTIONS=allocator_may_return_null=1:fast_unwind_on_malloc=0
+# UBSan reports with their stack, so that the table names the frame.
+export UBSAN_OPTIONS=print_stacktrace=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0
 # The harnesses' scratch files (fuzz_util.c), removed at the end even when
 # jobs crashed.

@@ -11,9 +11,10 @@
 # Made from printf, head -c, dd, sed and the outputs of rw-fixture and
 # rw-rank; no Python. Names tell the format: st-* safetensors files, idx-*
 # sharded-model indexes (beside ok-shard*.safetensors), h5-* HDF5
-# checkpoints, spec-* spectra files, tab-* tables, peft-*/ PEFT adapters
-# with their adapter_config.json. ok-* files are well-formed helpers that
-# other cases use; they have no EXPECT line of their own.
+# checkpoints, spec-* spectra files, pt-* PyTorch files, tab-* tables,
+# peft-*/ PEFT adapters with their adapter_config.json. ok-* files are
+# well-formed helpers that other cases use; they have no EXPECT line of
+# their own.
 set -eu
 trap 'echo "make_corpus.sh: failed at line $LINENO" >&2' ERR
 here=$(cd "$(dirname "$0")" && pwd)
@@ -128,9 +129,13 @@ cp "$scratch/edge/nan.h5" h5-nan-inf.h5
 # Well-formed HDF5 that h5write's checkpoints cannot express byte by byte:
 # ranks 0, 3, 5, 9, integer and unknown float types, a 0x8 dataset, an
 # unwritten 30000x30000 one, malformed step attributes, a duplicate step;
-# and the spectra files (spec-*.h5).
+# and the spectra files (spec-*.h5); the PyTorch files (pt-*.pt, see
+# fixtures/malformed.h), whose pickles are built opcode by opcode.
 "$BIN/rw-fixture" malformed -o . >/dev/null
 { head -c 2000 spec-ok.h5; } >spec-truncated.h5
+# Version-1 spectra files whose global heap crashed or hung libhdf5 (the
+# fuzzing's inputs, tests/fuzz/libhdf5/): refused by their version now.
+for f in spectra-hg-loop spectra-hg-read-overlap; do cp "../fuzz/libhdf5/$f.h5" "v1-$f.h5"; done
 
 # ---------------------------------------------------------------- tables
 
