@@ -553,6 +553,9 @@ static void key_paths(void **state)
     assert_true(v[0] == 5);
     free(v);
     assert_true(ckpt_find(c, "model.w") >= 0);
+    ckpt_free(c);
+}
+
 /* LONG_BINGET of memo entry i. */
 static void get(pkw *p, unsigned i)
 {
