@@ -32,3 +32,14 @@ cp "$TMP/out" "$TMP/upd.tsv"
 expect_exit 0 "rw-updates on the spectra file" rw-updates --component all "$TMP/spectra.h5"
 check "rw-updates: the spectra file gives the checkpoints' table (noise of W_t + W_ref)" \
     cmp -s "$TMP/out" "$TMP/upd.tsv"
+
+# A version-2 spectra file (no noise_fro) is refused by the readers and
+# rewritten by rw-spectra as its cache.
+rw-fixture malformed -o "$TMP/mal" >/dev/null 2>&1
+cp "$TMP/mal/spec-version2.h5" "$TMP/old.h5"
+expect_error "rw-rank refuses a version-2 spectra file" \
+    'spectra file version 2 \(no noise bound, which num_rank needs\): write it again with rw-spectra$' \
+    rw-rank "$TMP/old.h5"
+expect_exit 0 "rw-spectra rewrites a version-2 spectra file" \
+    rw-spectra --heads 12 --kv-heads 4 --lora-scale 2 -o "$TMP/old.h5" "$TMP/bf/full-rank"
+expect_exit 0 "rw-rank reads it then" rw-rank "$TMP/old.h5"
