@@ -322,18 +322,13 @@ static rw_status write_index(rw_spectra_writer *w)
             s[i] = rw_kind_name(w->e[i].kind);
         r = write_str_column(g, "kind", s, n);
     }
-    if (r >= 0) {
+    for (int c = 0; c < 2 && r >= 0; c++) { /* ref_fro, noise_fro */
         double *dv = malloc((n ? n : 1) * sizeof *dv);
         for (size_t i = 0; dv && i < n; i++)
-            dv[i] = w->e[i].ref_fro;
-        r = dv ? write_column(g, "ref_fro", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, n, dv) : -1;
-        free(dv);
-    }
-    if (r >= 0) {
-        double *dv = malloc((n ? n : 1) * sizeof *dv);
-        for (size_t i = 0; dv && i < n; i++)
-            dv[i] = w->e[i].noise_fro;
-        r = dv ? write_column(g, "noise_fro", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, n, dv) : -1;
+            dv[i] = c == 0 ? w->e[i].ref_fro : w->e[i].noise_fro;
+        r = dv ? write_column(g, c == 0 ? "ref_fro" : "noise_fro", H5T_IEEE_F64LE,
+                              H5T_NATIVE_DOUBLE, n, dv)
+               : -1;
         free(dv);
     }
     if (r >= 0) {
