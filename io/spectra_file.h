@@ -10,19 +10,21 @@
  * index lists, the options) are borrowed from it: valid until it is closed,
  * never freed by the caller. What the caller passes in is copied.
  *
- * Layout (version 2; every string fixed-length, NUL-padded UTF-8, at most
+ * Layout (version 3; every string fixed-length, NUL-padded UTF-8, at most
  * 64 KiB — version 1 wrote variable-length strings, which are no longer read:
  * libhdf5 reads them through its global heap, where a crafted file crashes
- * or hangs it):
- *   /                 attributes format = "rankwatch-spectra", version = 2
+ * or hangs it; version 2 had no noise_fro, without which num_rank cannot be
+ * computed as from the checkpoints: refused, rw-spectra writes it again):
+ *   /                 attributes format = "rankwatch-spectra", version = 3
  *   /index/<column>   one 1-D dataset per column, N entries, sorted by
  *                     (run, step, tensor, component):
  *                     run, tensor, module, component, dtype, source, kind
  *                     (strings); step, rows, cols, offset, count, ref_step
- *                     (int64); layer (int32); ref_fro (float64)
+ *                     (int64); layer (int32); ref_fro, noise_fro (float64)
  *                     kind is weight, update or update_first (spectrum.h);
  *                     for updates ref_step is the step subtracted and ref_fro
- *                     the Frobenius norm of the matrix there
+ *                     the Frobenius norm of the matrix there; noise_fro is
+ *                     rw_spectrum's N (finite, >= 0: num_rank's tolerance)
  *   /sigma            1-D float64: entry i's singular values, descending, are
  *                     sigma[offset[i] .. offset[i] + count[i] - 1]
  *   /sources/<column> the checkpoints analysed: run, path, group (strings),

@@ -10,7 +10,7 @@
 /* Version 2: every string fixed-length (version 1's were variable-length,
  * which libhdf5 reads through its global heap: a crafted heap crashes or
  * hangs it, docs/reliability.md). */
-#define SPECTRA_VERSION 2
+#define SPECTRA_VERSION 3
 /* The longest string a spectra file may hold (names, paths, options). */
 #define SPECTRA_STR_MAX 65536
 

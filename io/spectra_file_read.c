@@ -11,6 +11,7 @@
 #include "io/spectra_file_impl.h"
 
 #include <hdf5.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,7 @@ struct rw_spectra_reader {
     int64_t *iv[NINT];
     int32_t *layer;
     double *ref_fro;
+    double *noise_fro;
     char **scols[NSRC_STR];
     int64_t *siv[NSRC_INT];
     char *options;
@@ -375,6 +377,7 @@ void spectra_reader_close(rw_spectra_reader *r)
         free(r->siv[c]);
     free(r->layer);
     free(r->ref_fro);
+    free(r->noise_fro);
     free(r->options);
     free(r->by_step);
     free(r->by_src);
@@ -413,6 +416,11 @@ rw_status spectra_reader_open(const char *path, rw_spectra_reader **out, rw_err 
     if (version == 1) {
         st = rw_fail(err, RW_EDATA, "%s: spectra file version 1 (variable-length strings, no "
                      "longer read): write it again with rw-spectra", path);
+        goto done;
+    }
+    if (version == 2) {
+        st = rw_fail(err, RW_EDATA, "%s: spectra file version 2 (no noise bound, which "
+                     "num_rank needs): write it again with rw-spectra", path);
         goto done;
     }
     if (version != SPECTRA_VERSION) {
@@ -462,13 +470,17 @@ rw_status spectra_reader_open(const char *path, rw_spectra_reader **out, rw_err 
         st = read_ints(g, path, "index", intnames[c], r->n, &r->iv[c], err);
     if (st == RW_OK) {
         r->ref_fro = rw_calloc(r->n ? r->n : 1, sizeof *r->ref_fro, err);
+        r->noise_fro = rw_calloc(r->n ? r->n : 1, sizeof *r->noise_fro, err);
         r->layer = rw_calloc(r->n ? r->n : 1, sizeof *r->layer, err);
-        if (!r->ref_fro || !r->layer)
+        if (!r->ref_fro || !r->noise_fro || !r->layer)
             st = RW_ENOMEM;
     }
     if (st == RW_OK)
         st = read_column(g, path, "index", "ref_fro", H5T_NATIVE_DOUBLE, "numbers", r->n,
                          r->ref_fro, err);
+    if (st == RW_OK)
+        st = read_column(g, path, "index", "noise_fro", H5T_NATIVE_DOUBLE, "numbers", r->n,
+                         r->noise_fro, err);
     if (st == RW_OK)
         st = read_column(g, path, "index", "layer", H5T_NATIVE_INT32, "integers", r->n,
                          r->layer, err);
@@ -479,6 +491,9 @@ rw_status spectra_reader_open(const char *path, rw_spectra_reader **out, rw_err 
         if (rw_kind_parse(r->cols[6][i]) < 0)
             st = rw_fail(err, RW_EDATA, "%s: index entry %zu (%s): kind '%s' is unknown", path,
                          i, t, r->cols[6][i]);
+        else if (!isfinite(r->noise_fro[i]) || r->noise_fro[i] < 0)
+            st = rw_fail(err, RW_EDATA, "%s: index entry %zu (%s): noise_fro %g is not a "
+                         "finite number >= 0", path, i, t, r->noise_fro[i]);
         else if (rows < 0 || cols < 0)
             st = rw_fail(err, RW_EDATA, "%s: index entry %zu (%s): shape %lldx%lld is negative",
                          path, i, t, (long long)rows, (long long)cols);
@@ -539,7 +554,8 @@ void spectra_reader_entry(const rw_spectra_reader *r, size_t i, rw_spectrum *s)
         .layer = r->layer[i], .module = r->cols[2][i], .component = r->cols[3][i],
         .rows = r->iv[1][i], .cols = r->iv[2][i], .dtype = rw_dtype_parse(r->cols[4][i]),
         .kind = (rw_kind)rw_kind_parse(r->cols[6][i]), .ref_step = r->iv[5][i],
-        .ref_fro = r->ref_fro[i], .k = (size_t)r->iv[4][i], .sigma = NULL,
+        .ref_fro = r->ref_fro[i], .noise_fro = r->noise_fro[i], .k = (size_t)r->iv[4][i],
+        .sigma = NULL,
         .path = r->cols[5][i],
     };
 }

@@ -21,7 +21,7 @@ typedef struct {
     rw_kind kind;
     int64_t step, rows, cols, offset, count, ref_step;
     int32_t layer;
-    double ref_fro;
+    double ref_fro, noise_fro;
 } entry;
 
 typedef struct {
@@ -215,6 +215,7 @@ rw_status spectra_writer_add(rw_spectra_writer *w, const rw_spectrum *s, rw_err 
         .rows = s->rows, .cols = s->cols, .offset = w->nsigma - (int64_t)s->k,
         .count = (int64_t)s->k,
         .layer = s->layer, .kind = s->kind, .ref_step = s->ref_step, .ref_fro = s->ref_fro,
+        .noise_fro = s->noise_fro,
     };
     if (!e->run || !e->tensor || !e->module || !e->component || !e->source) {
         entry_free(e);
@@ -321,11 +322,13 @@ static rw_status write_index(rw_spectra_writer *w)
             s[i] = rw_kind_name(w->e[i].kind);
         r = write_str_column(g, "kind", s, n);
     }
-    if (r >= 0) {
+    for (int c = 0; c < 2 && r >= 0; c++) { /* ref_fro, noise_fro */
         double *dv = malloc((n ? n : 1) * sizeof *dv);
         for (size_t i = 0; dv && i < n; i++)
-            dv[i] = w->e[i].ref_fro;
-        r = dv ? write_column(g, "ref_fro", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, n, dv) : -1;
+            dv[i] = c == 0 ? w->e[i].ref_fro : w->e[i].noise_fro;
+        r = dv ? write_column(g, c == 0 ? "ref_fro" : "noise_fro", H5T_IEEE_F64LE,
+                              H5T_NATIVE_DOUBLE, n, dv)
+               : -1;
         free(dv);
     }
     if (r >= 0) {

@@ -107,6 +107,9 @@ typedef struct {
     rw_kind kind;
     int64_t ref_step;       /* updates: the step subtracted; -1 for weights */
     double ref_fro;         /* updates: ||M(ref_step)|| (lora: ||base||); nan otherwise */
+    double noise_fro;       /* N: a bound on the Frobenius norm of the effect of rounding
+                             * the stored values, in units of u(dtype) (DESIGN.md's
+                             * num_rank); nan when unknown (metrics then use ||sigma||) */
     size_t k;               /* min(rows, cols) */
     const double *sigma;    /* k values, descending (all nan for a non-finite matrix) */
     const char *path;       /* the checkpoint it came from, for messages */

@@ -117,6 +117,24 @@ static void adapters_pair_and_merge(void **state)
             assert_true(base[i * N + j] == w[i * N + j]);
         }
 
+    /* The noise bounds (num_rank's N): ||W||_F, 2 |s| ||B||_F ||A||_F and
+     * their sum, computed here from the written values. */
+    double fw = 0, fa = 0, fb = 0, nb, nl, nf, scratch[M * N];
+    for (int e = 0; e < M * N; e++)
+        fw += w[e] * w[e];
+    for (int e = 0; e < R * N; e++)
+        fa += a[e] * a[e];
+    for (int e = 0; e < M * R; e++)
+        fb += b[e] * b[e];
+    double want_l = 2 * 2.0 * sqrt(fb) * sqrt(fa);
+    assert_int_equal(item_build_noise(c, &it, (size_t)ib, scratch, &nb, &err), RW_OK);
+    assert_int_equal(item_build_noise(c, &it, (size_t)il, scratch, &nl, &err), RW_OK);
+    assert_int_equal(item_build_noise(c, &it, (size_t)ifu, scratch, &nf, &err), RW_OK);
+    assert_true(fabs(nb - sqrt(fw)) <= 1e-14 * sqrt(fw));
+    assert_true(fabs(nl - want_l) <= 1e-14 * want_l);
+    assert_true(fabs(nf - (sqrt(fw) + want_l)) <= 1e-14 * (sqrt(fw) + want_l));
+    assert_true(fabs(item_lora_noise(2.0, b, a, M, N, R) - want_l) <= 1e-14 * want_l);
+
     /* The small r x r problem gives the product's singular values. */
     double s_small[N], s_full[N];
     assert_int_equal(item_lora_sigma(c, &it, (size_t)il, s_small, &err), RW_OK);
@@ -271,6 +289,13 @@ static void ov_by_hand(void **state)
     assert_true(out[0] == 43 && out[1] == 53);
     assert_int_equal(item_build(c, &it, (size_t)iwo, out, &err), RW_OK);
     assert_true(out[0] == 24 && out[1] == 36 && out[2] == 48 && out[3] == 72);
+    /* N = sqrt(group) (N_V ||O||_F + ||V||_F N_O) = sqrt(2) 2 ||V||_F ||O||_F,
+     * ||V||_F^2 = 4 + 9, ||O||_F^2 = 25 + 49 + 121 + 169. */
+    double noise, want = sqrt(2.0) * 2 * sqrt(13.0) * sqrt(364.0);
+    assert_int_equal(item_build_noise(c, &it, (size_t)iov, out, &noise, &err), RW_OK);
+    assert_true(fabs(noise - want) <= 1e-14 * want);
+    assert_int_equal(item_build_noise(c, &it, (size_t)iwo, out, &noise, &err), RW_OK);
+    assert_true(fabs(noise - want) <= 1e-14 * want);
     items_free(&it);
     ckpt_free(c);
 }

@@ -238,8 +238,8 @@ static rw_svd_method check_rel(const double *w, int m, int n)
     if (info.method == RW_SVD_GRAM || info.method == RW_SVD_GRAM_REFINED)
         assert_true(max_diff(sig, ref, k) <= info.err_bound && info.err_bound <= 0.5 * tol);
     rw_metrics mr, ms;
-    rw_metrics_compute(ref, (size_t)k, m, n, RW_DT_F32, &mr);
-    rw_metrics_compute(sig, (size_t)k, m, n, RW_DT_F32, &ms);
+    rw_metrics_compute(ref, (size_t)k, m, n, RW_DT_F32, NAN, &mr);
+    rw_metrics_compute(sig, (size_t)k, m, n, RW_DT_F32, NAN, &ms);
     assert_true(ms.num_rank == mr.num_rank);
     assert_true(fabs(ms.cond_rank - mr.cond_rank) <= 1e-9 * mr.cond_rank);
     assert_true(fabs(ms.cond - mr.cond) <= 1e-9 * mr.cond);
@@ -545,7 +545,7 @@ static void test_metrics_identity(void **state)
     (void)state;
     const double s[5] = {1, 1, 1, 1, 1};
     rw_metrics r;
-    rw_metrics_compute(s, 5, 5, 8, RW_DT_F32, &r);
+    rw_metrics_compute(s, 5, 5, 8, RW_DT_F32, NAN, &r);
     assert_near(r.per, 1, 1e-15);
     assert_near(r.erank, 5, 1e-14);
     assert_near(r.stable_rank, 5, 0);
@@ -562,7 +562,7 @@ static void test_metrics_rank_one(void **state)
     (void)state;
     const double s[4] = {2, 0, 0, 0};
     rw_metrics r;
-    rw_metrics_compute(s, 4, 4, 6, RW_DT_F32, &r);
+    rw_metrics_compute(s, 4, 4, 6, RW_DT_F32, NAN, &r);
     assert_near(r.per, 0.25, 0);
     assert_near(r.erank, 1, 0);
     assert_near(r.stable_rank, 1, 0);
@@ -585,7 +585,7 @@ static void test_metrics_4211(void **state)
      *   -sum q ln q = ln 22 - (16 ln 16 + 4 ln 4) / 22 = ln 22 - 72/22 ln 2. */
     const double s[4] = {4, 2, 1, 1};
     rw_metrics r;
-    rw_metrics_compute(s, 4, 4, 7, RW_DT_F32, &r);
+    rw_metrics_compute(s, 4, 4, 7, RW_DT_F32, NAN, &r);
     assert_near(r.erank, 3.3635856610148585, 1e-14);
     assert_near(r.per, 3.3635856610148585 / 4, 1e-15);
     assert_near(r.stable_rank, 1.375, 1e-15);
@@ -602,7 +602,7 @@ static void test_metrics_zero(void **state)
     (void)state;
     const double s[3] = {0, 0, 0};
     rw_metrics r;
-    rw_metrics_compute(s, 3, 3, 5, RW_DT_F32, &r);
+    rw_metrics_compute(s, 3, 3, 5, RW_DT_F32, NAN, &r);
     assert_true(isnan(r.erank));
     assert_true(isnan(r.per));
     assert_true(isnan(r.stable_rank));
@@ -618,7 +618,7 @@ static void test_metrics_k1(void **state)
     (void)state;
     const double s[1] = {3};
     rw_metrics r;
-    rw_metrics_compute(s, 1, 1, 9, RW_DT_F32, &r);
+    rw_metrics_compute(s, 1, 1, 9, RW_DT_F32, NAN, &r);
     assert_true(isnan(r.entropy));
     assert_near(r.erank, 1, 0);
     assert_near(r.per, 1, 0);
@@ -632,7 +632,7 @@ static void test_metrics_nan_spectrum(void **state)
     (void)state;
     const double s[3] = {NAN, NAN, NAN};
     rw_metrics r;
-    rw_metrics_compute(s, 3, 3, 4, RW_DT_F32, &r);
+    rw_metrics_compute(s, 3, 3, 4, RW_DT_F32, NAN, &r);
     for (int id = 0; id < RW_M_COUNT; id++)
         assert_true(isnan(rw_metric_get(&r, (rw_metric_id)id)));
 }

@@ -368,17 +368,43 @@ static rw_status read_alloc(rw_ckpt *c, long ti, double **out, rw_err *err)
     return ckpt_read(c, (size_t)ti, *out, err);
 }
 
+static double fro(const double *x, size_t n)
+{
+    double s = 0;
+    for (size_t e = 0; e < n; e++)
+        s += x[e] * x[e];
+    return sqrt(s);
+}
+
+double item_lora_noise(double scale, const double *b, const double *a, int64_t m, int64_t n,
+                       int64_t r)
+{
+    return 2 * fabs(scale) * fro(b, (size_t)(m * r)) * fro(a, (size_t)(r * n));
+}
+
 rw_status item_build(rw_ckpt *c, const rw_items *its, size_t i, double *out, rw_err *err)
 {
+    return item_build_noise(c, its, i, out, NULL, err);
+}
+
+rw_status item_build_noise(rw_ckpt *c, const rw_items *its, size_t i, double *out,
+                           double *noise, rw_err *err)
+{
     const rw_item *it = &its->v[i];
+    double nv = 0, no = 0, dummy;
+    if (!noise)
+        noise = &dummy;
+    *noise = NAN;
     int64_t m = it->rows, n = it->cols;
     double *a = NULL, *b = NULL, *tmp = NULL, *vbuf = NULL, *obuf = NULL;
     rw_ckpt *wc = it->w_base ? its->base : c; /* where the base weight is */
     rw_status st = RW_OK;
     switch (it->comp) {
     case RW_COMP_WEIGHT:
-    case RW_COMP_BASE:
-        return ckpt_read(wc, (size_t)it->w, out, err);
+    case RW_COMP_BASE: /* a stored matrix: N = ||W||_F */
+        if ((st = ckpt_read(wc, (size_t)it->w, out, err)) == RW_OK)
+            *noise = fro(out, (size_t)(m * n));
+        return st;
     case RW_COMP_LORA:
     case RW_COMP_FULL:
         if (it->comp == RW_COMP_FULL) {
@@ -392,9 +418,12 @@ rw_status item_build(rw_ckpt *c, const rw_items *its, size_t i, double *out, rw_
                 break;
             }
         }
+        /* full: N = ||W||_F + 2 |s| ||B||_F ||A||_F; lora: the second term */
+        *noise = it->comp == RW_COMP_FULL ? fro(out, (size_t)(m * n)) : 0;
         if ((st = read_alloc(c, it->a, &a, err)) != RW_OK ||
             (st = read_alloc(c, it->b, &b, err)) != RW_OK)
             break;
+        *noise += item_lora_noise(its->scale, b, a, m, n, it->rank);
         /* out (m x n) = s B (m x r) A (r x n) [+ W] */
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)it->rank,
                     its->scale, b, (int)it->rank, a, (int)n,
@@ -409,10 +438,20 @@ rw_status item_build(rw_ckpt *c, const rw_items *its, size_t i, double *out, rw_
             st = RW_ENOMEM;
             break;
         }
-        if ((st = item_build(c, its, (size_t)it->v_item, vbuf, err)) != RW_OK ||
-            (st = item_build(c, its, (size_t)it->o_item, obuf, err)) != RW_OK)
+        if ((st = item_build_noise(c, its, (size_t)it->v_item, vbuf, &nv, err)) != RW_OK ||
+            (st = item_build_noise(c, its, (size_t)it->o_item, obuf, &no, err)) != RW_OK)
             break;
         int64_t nh = it->heads, group = it->heads / it->kv_heads, d = v->cols;
+        /* Each head's block V_g O_h (or O_h V_g) moves by at most
+         * ||dV_g||_F ||O_h||_F + ||V_g||_F ||dO_h||_F to first order; summed
+         * over the heads (an upper bound of the concatenation's and, by the
+         * triangle inequality, of the sum's norm) and by Cauchy-Schwarz, with
+         * each V_g used by `group` heads:
+         *   N = sqrt(group) (N_V ||O||_F + ||V||_F N_O)
+         * (2 ||V||_F ||O||_F for stored v_proj and o_proj without GQA). */
+        *noise = sqrt((double)group) *
+                 (nv * fro(obuf, (size_t)(o->rows * o->cols)) +
+                  fro(vbuf, (size_t)(v->rows * v->cols)) * no);
         int64_t hd = o->cols / nh;
         if (it->comp == RW_COMP_WO_WV)
             memset(out, 0, (size_t)(m * n) * sizeof *out);

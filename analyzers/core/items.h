@@ -108,6 +108,22 @@ bool item_selected(const rw_item *it, const rw_select *sel, unsigned mask);
  * rows * cols doubles, reading c (and its->base). Uses scratch space it
  * allocates and frees. */
 rw_status item_build(rw_ckpt *c, const rw_items *its, size_t i, double *out, rw_err *err);
+/* The same, and *noise (unless NULL) gets N, the bound on the Frobenius norm
+ * of the effect of rounding the stored values, in units of their unit
+ * round-off u (num_rank's tolerance, DESIGN.md): to first order in u,
+ *   weight, base  ||W||_F                       (each entry off by <= u |w|)
+ *   lora          2 |s| ||B||_F ||A||_F         (item_lora_noise)
+ *   full          ||W||_F + 2 |s| ||B||_F ||A||_F
+ *   ov, wo_wv     sqrt(group) (N_V ||O||_F + ||V||_F N_O), group = heads /
+ *                 kv_heads, N_V and N_O those of the v_proj and o_proj built
+ * nan when the build fails. */
+rw_status item_build_noise(rw_ckpt *c, const rw_items *its, size_t i, double *out,
+                           double *noise, rw_err *err);
+/* N of s B A from the factors b (m x r) and a (r x n): 2 |s| ||B||_F ||A||_F.
+ * ||s(B+dB)(A+dA) - sBA||_F <= |s| (||dB||_F ||A||_2 + ||B||_2 ||dA||_F) + O(u^2)
+ * <= 2 u |s| ||B||_F ||A||_F, as ||dB||_F <= u ||B||_F, ||.||_2 <= ||.||_F. */
+double item_lora_noise(double scale, const double *b, const double *a, int64_t m, int64_t n,
+                       int64_t r);
 
 /* The singular values of a lora item without forming the m x n product:
  * QR of B and of A^T, then the SVD of the r x r product of the R factors.

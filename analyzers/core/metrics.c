@@ -7,8 +7,25 @@
 
 #include <math.h>
 
+double rw_dtype_unit_roundoff(rw_dtype dtype)
+{
+    switch (dtype) {
+    case RW_DT_BF16: return ldexp(1.0, -8);
+    case RW_DT_F16: return ldexp(1.0, -11);
+    case RW_DT_F32: return ldexp(1.0, -24);
+    default: return ldexp(1.0, -53);
+    }
+}
+
+double rw_rank_tol(double sigma_max, int64_t m, int64_t n, rw_dtype dtype, double noise)
+{
+    double storage = rw_dtype_unit_roundoff(dtype) * noise;
+    double arith = sigma_max * (double)(m > n ? m : n) * ldexp(1.0, -52);
+    return storage > arith ? storage : arith;
+}
+
 void rw_metrics_compute(const double *sigma, size_t k, int64_t m, int64_t n, rw_dtype dtype,
-                        rw_metrics *out)
+                        double noise, rw_metrics *out)
 {
     rw_metrics r;
     r.sigma_max = k ? sigma[0] : NAN;
@@ -30,7 +47,7 @@ void rw_metrics_compute(const double *sigma, size_t k, int64_t m, int64_t n, rw_
     r.fro = sqrt(sum2);
     r.nuc = sum;
 
-    double tol = r.sigma_max * (double)(m > n ? m : n) * rw_dtype_eps(dtype);
+    double tol = rw_rank_tol(r.sigma_max, m, n, dtype, isnan(noise) ? r.fro : noise);
     size_t nr = 0;
     while (nr < k && sigma[nr] > tol)
         nr++;
@@ -43,8 +60,8 @@ void rw_metrics_compute(const double *sigma, size_t k, int64_t m, int64_t n, rw_
         return;
     }
     r.cond = r.sigma_min > 0 ? r.sigma_max / r.sigma_min : INFINITY;
-    /* With max(m,n) * eps >= 1 (bfloat16 and >= 128 rows, float16 and >= 1024)
-     * numpy's rule counts nothing as non-zero: num_rank 0, cond_rank nan. */
+    /* u N <= u sqrt(k) sigma_max for a stored matrix: nr >= 1 unless it is 0
+     * or the noise bound exceeds sigma_max (a product lost in round-off). */
     r.cond_rank = nr ? r.sigma_max / sigma[nr - 1] : NAN;
 
     double h = 0, hq = 0;

@@ -32,7 +32,7 @@ rw_status rw_metrics_table_add(rw_table *t, const rw_spectrum *s, const rw_metri
                                size_t nids, bool with_rel, rw_err *err)
 {
     rw_metrics m;
-    rw_metrics_compute(s->sigma, s->k, s->rows, s->cols, s->dtype, &m);
+    rw_metrics_compute(s->sigma, s->k, s->rows, s->cols, s->dtype, s->noise_fro, &m);
     char num[NKEY + RW_M_COUNT + 1][32];
     const char *cells[NKEY + RW_M_COUNT + 1];
     snprintf(num[1], 32, "%lld", (long long)s->step);

@@ -102,6 +102,8 @@ static rw_status emit_job(const ring_job *j, void *ctx, rw_err *err)
             .module = j->module, .component = j->component, .rows = j->rows,
             .cols = j->cols, .dtype = j->dtype, .kind = j->kind, .ref_step = j->ref_step,
             .ref_fro = j->ref_fro, .k = k, .sigma = j->sigma, .path = j->path,
+            /* a nan spectrum has no meaningful bound: 0 keeps it finite */
+            .noise_fro = isfinite(j->noise) && !(k > 0 && isnan(j->sigma[0])) ? j->noise : 0,
         };
         an->emitted++;
         st = an->fn(&s, an->ctx, err);
@@ -239,7 +241,7 @@ static rw_status submit_item(analysis *an, const char *run, opened *c, size_t i,
     bool is_lora = it->comp == RW_COMP_LORA;
     bool lowrank = is_lora && it->rank <= (it->rows < it->cols ? it->rows : it->cols);
     int64_t ref_step = -1;
-    double ref_fro = NAN;
+    double ref_fro = NAN, ref_noise = 0, noise = NAN;
     long ri = -1;
     rw_status st = RW_OK;
 
@@ -264,7 +266,8 @@ static rw_status submit_item(analysis *an, const char *run, opened *c, size_t i,
                                (long long)it->cols, (long long)rit->rows, (long long)rit->cols,
                                (long long)ref->step);
             if ((st = rw_scratch(&an->ref, &an->refcap, numel, sizeof(double), err)) != RW_OK ||
-                (st = item_build(ref->c, &ref->it, (size_t)ri, an->ref, err)) != RW_OK)
+                (st = item_build_noise(ref->c, &ref->it, (size_t)ri, an->ref, &ref_noise,
+                                       err)) != RW_OK)
                 return st;
             ref_step = ref->step;
             ref_fro = fro_of(an->ref, numel);
@@ -282,10 +285,17 @@ static rw_status submit_item(analysis *an, const char *run, opened *c, size_t i,
         ring_job_release_strings(j);
         return rw_fail(err, RW_ENOMEM, "out of memory");
     }
-    if (lowrank)
+    /* N of an update W_t - W_ref: N(W_t) + N(W_ref), the two roundings being
+     * independent (||W_t||_F + ||W_ref||_F for stored matrices); lora's
+     * update s B A is the matrix itself. */
+    if (lowrank) {
         st = item_read_adapters(c->c, &c->it, i, j->b, j->a, err);
-    else
-        st = item_build(c->c, &c->it, i, j->a, err);
+        if (st == RW_OK)
+            noise = item_lora_noise(c->it.scale, j->b, j->a, it->rows, it->cols, it->rank);
+    } else {
+        st = item_build_noise(c->c, &c->it, i, j->a, &noise, err);
+    }
+    j->noise = noise + (ri >= 0 ? ref_noise : 0);
     if (st == RW_OK && ri >= 0)
         for (size_t e = 0; e < numel; e++)
             j->a[e] -= an->ref[e];

@@ -36,6 +36,7 @@ typedef struct {
     int layer;
     int64_t step, ref_step;
     double ref_fro;
+    double noise;           /* N of the matrix (rw_spectrum.noise_fro) */
     rw_kind kind;
     rw_dtype dtype;
     double rel;             /* relative accuracy asked of sigma_min (0: the data contract) */
