@@ -3,7 +3,9 @@
 # report out.
 #
 #   ./analyze.sh [RUN ...] [-o OUT] [-j N] [--heads H --kv-heads G] [--lora-scale S]
-#                [--base CKPT] [--fast]
+#                [--base CKPT] [--fast] [--include GLOB] [--exclude GLOB]
+#                [--label NAME] [--key PATH] [--data D] [--split S]
+#   ./analyze.sh --version
 #
 # With no RUN it generates the fixture runs (full-rank vs ReLoRA) and
 # analyses those. A RUN is anything the rw- programs take: a directory of
@@ -11,6 +13,9 @@
 # --heads/--kv-heads (for the OV circuit), --lora-scale and --fast go to the
 # analyzers, for checkpoints whose attributes do not carry them; so does
 # --base CKPT, the frozen base model of adapter-only (PEFT) checkpoints.
+# --include/--exclude (tensors by name), --label (names the next run),
+# --key (the state dict of PyTorch checkpoint dicts) and --data/--split
+# (pico-train gradients) mean what they mean for the rw- programs.
 # It installs missing Debian packages (scripts/deps.sh) and builds first.
 #
 # OUT/ (default out/) holds one analysis, replaced as a whole: the new one is
@@ -32,7 +37,7 @@ out=out
 jobs=""
 runs=()
 base_ckpt=""
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; }
 pass=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -40,12 +45,15 @@ while [ $# -gt 0 ]; do
         out=$2; shift 2 ;;
     -j|--jobs) [ $# -ge 2 ] || { echo "analyze.sh: $1 needs a number" >&2; exit 2; }
         jobs=$2; shift 2 ;;
-    --heads|--kv-heads|--lora-scale|--base)
+    --heads|--kv-heads|--lora-scale|--base|--include|--exclude|--label|--key|--data|--split)
         [ $# -ge 2 ] || { echo "analyze.sh: $1 needs a value" >&2; exit 2; }
         [ "$1" = --base ] && base_ckpt=$2
         pass+=("$1" "$2"); shift 2 ;;
     --fast) pass+=("$1"); shift ;;
     -h|--help) usage; exit 0 ;;
+    --version)
+        v=$(sed -n 's/^#define RW_VERSION "\(.*\)"$/\1/p' "$here/io/rw.h")
+        echo "analyze.sh (rankwatch) ${v:-unknown}"; exit 0 ;;
     -*) echo "analyze.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) runs+=("$1"); shift ;;
     esac
@@ -115,6 +123,7 @@ parent=$(dirname -- "$out_abs")
 base=$(basename -- "$out_abs")
 
 bash "$here/scripts/deps.sh"
+[ -x "$here/bin/rw-spectra" ] || say "building rankwatch (first run; about a minute)..."
 make -s -C "$here" all >&2
 bin="$here/bin"
 mkdir -p -- "$parent"

@@ -29,4 +29,13 @@ expect_exit 1 "analyze.sh on a missing run fails" ./analyze.sh "$TMP/nope" -o "$
 check "the failure names the run" grep -q "nope: No such file" "$TMP/err"
 expect_exit 2 "analyze.sh with an unknown option" ./analyze.sh --bogus
 expect_exit 0 "analyze.sh --help" ./analyze.sh --help
+expect_exit 0 "analyze.sh --version" ./analyze.sh --version
+check "--version names rankwatch and its version" grep -qE '^analyze.sh \(rankwatch\) [0-9]+\.[0-9]+' "$TMP/out"
+# Selection and run names go through to the programs.
+expect_exit 0 "analyze.sh --include --label" ./analyze.sh --include 'layers.0.*' --label a --label b \
+    "$TMP/runs/full-rank" "$TMP/runs/relora" -o "$TMP/rep3"
+check "--include: only layer 0's tensors in the tables" \
+    [ "$(col "$TMP/rep3/tables/rank.tsv" tensor | grep -vc '^layers\.0\.')" -eq 0 ]
+check "--label: the runs are named a and b" \
+    [ "$(col "$TMP/rep3/tables/rank.tsv" run | sort -u | tr '\n' ' ')" = "a b " ]
 unset RW_NO_INSTALL

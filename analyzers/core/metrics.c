@@ -75,7 +75,9 @@ void rw_metrics_compute(const double *sigma, size_t k, int64_t m, int64_t n, rw_
     r.erank = exp(h);
     r.per = r.erank / (double)k;
     r.stable_rank = sum2 / (r.sigma_max * r.sigma_max);
-    /* Normalised by ln k: undefined (nan) for k = 1, as in WeightWatcher. */
+    /* rankwatch's spectral entropy, normalised by ln k (undefined, nan, for
+     * k = 1). Not WeightWatcher's entropy, which divides by ln of its numerical
+     * rank and adds 1e-10 to each q: README, metrics. */
     r.entropy = k > 1 ? hq / log((double)k) : NAN;
     *out = r;
 }
