@@ -449,6 +449,20 @@ static char *dir_label(const char *source)
     return label;
 }
 
+/* "parent/name" of a folder's real path (new string; NULL when out of
+ * memory or at the root). */
+static char *parent_and_name(const char *real)
+{
+    char *up = rw_dirname(real);
+    char *p = up ? rw_basename(up, false) : NULL;
+    char *n = rw_basename(real, false);
+    char *out = p && n && strcmp(p, "/") != 0 ? rw_path_join(p, n) : NULL;
+    free(up);
+    free(p);
+    free(n);
+    return out;
+}
+
 rw_status runset_add(rw_runset *rs, const char *source, const char *label, rw_err *err)
 {
     ref_list l = {0};
@@ -501,11 +515,36 @@ rw_status runset_add(rw_runset *rs, const char *source, const char *label, rw_er
     if (!name || !*name || strcmp(name, ".") == 0)
         name = "run";
 
+    /* Two folders of one name (exp1/ckpts, exp2/ckpts) are two runs: named
+     * with their parents'. */
+    char *realdir = NULL, *twoname = NULL;
     rw_run *run = find_run(rs, name);
+    if (!label && !attr_label && is_dir(source))
+        realdir = realpath(source, NULL);
+    if (run && realdir && run->dir && strcmp(run->dir, realdir) != 0) {
+        char *mine = parent_and_name(realdir), *theirs = parent_and_name(run->dir);
+        if (!mine || !theirs || strcmp(mine, theirs) == 0) {
+            st = rw_fail(err, RW_EUSAGE,
+                         "runs %s and %s would both be named '%s': name them (NAME=PATH, "
+                         "or --label)", run->dir, realdir, name);
+            free(mine);
+            free(theirs);
+            free(realdir);
+            free(attr_label);
+            goto done;
+        }
+        free(run->label);
+        run->label = theirs;
+        twoname = mine;
+        name = twoname;
+        run = find_run(rs, name);
+    }
     if (!run) {
         rw_run *nr = rw_realloc(rs->runs, (rs->n + 1) * sizeof *nr, err);
         if (!nr) {
             free(attr_label);
+            free(realdir);
+            free(twoname);
             st = RW_ENOMEM;
             goto done;
         }
@@ -514,11 +553,17 @@ rw_status runset_add(rw_runset *rs, const char *source, const char *label, rw_er
         memset(run, 0, sizeof *run);
         if (!(run->label = rw_strdup(name))) {
             free(attr_label);
+            free(realdir);
+            free(twoname);
             st = rw_fail(err, RW_ENOMEM, "out of memory");
             goto done;
         }
+        run->dir = realdir;
+        realdir = NULL;
         rs->n++;
     }
+    free(realdir);
+    free(twoname);
     free(attr_label);
     rw_ckpt_ref *v = rw_realloc(run->ckpts, (run->n + l.n) * sizeof *v, err);
     if (!v) {
@@ -588,6 +633,7 @@ void runset_free(rw_runset *rs)
         }
         free(rs->runs[r].ckpts);
         free(rs->runs[r].label);
+        free(rs->runs[r].dir);
     }
     free(rs->runs);
     rs->runs = NULL;

@@ -24,7 +24,11 @@
  * frozen base is that model file (rw_ckpt_ref.base), as if --base named it:
  * the model file is not a checkpoint of its own. So a lone adapter file too.
  * Sources whose labels are equal are merged into one run, so
- * `rw-rank runs/full/step_*.h5` is one run labelled "full".
+ * `rw-rank runs/full/step_*.h5` is one run labelled "full". Two different
+ * folders named alike (exp1/ckpts, exp2/ckpts) are not merged: both runs
+ * are named with their parent folder (exp1/ckpts, exp2/ckpts); when that
+ * does not tell them apart either, it is an error that says to name them
+ * (NAME=PATH).
  *
  * A list that names no file (",") is a usage error (RW_EUSAGE). A
  * checkpoint must be a regular file: its type is checked with stat before
@@ -55,6 +59,8 @@ typedef struct {
     char *label;    /* owned */
     size_t n;
     rw_ckpt_ref *ckpts; /* sorted by step after runset_finish */
+    char *dir;      /* the folder (real path, owned) whose name the label is,
+                       NULL when the label came otherwise */
 } rw_run;
 
 /* What the step folders of pico-train runs are read for (--data, --split):

@@ -157,6 +157,19 @@ expect_error "two step-less files in one run" \
 expect_exit 0 "one step-less file alone is step 0" rw-ls "$F/nosteps/gpt2-base.pt"
 check "a step-less file alone: step 0" [ "$(col "$TMP/out" step | sort -u)" = 0 ]
 
+# Two run folders of one name are two runs, named with their parents.
+mkdir -p "$F/exp1" "$F/exp2" "$F/x/a" "$F/y/a"
+cp -r "$F/pt/full-rank" "$F/exp1/ckpts"
+cp -r "$F/pt/relora" "$F/exp2/ckpts"
+expect_exit 0 "two folders named ckpts" rw-ls "$F/exp1/ckpts" "$F/exp2/ckpts"
+check "they are the runs exp1/ckpts and exp2/ckpts" \
+    [ "$(col "$TMP/out" run | sort -u | tr '\n' ' ')" = "exp1/ckpts exp2/ckpts " ]
+cp -r "$F/pt/full-rank" "$F/x/a/ckpts"
+cp -r "$F/pt/relora" "$F/y/a/ckpts"
+expect_exit 2 "two folders a/ckpts: a usage error" rw-ls "$F/x/a/ckpts" "$F/y/a/ckpts"
+check "it says to name them" grep -q "would both be named 'ckpts': name them (NAME=PATH" "$TMP/err"
+expect_exit 0 "named with NAME=PATH, they are two runs" rw-ls "p=$F/x/a/ckpts" "q=$F/y/a/ckpts"
+
 # Files PyTorch wrote itself.
 T=../shared/realdata/torch-files
 if [ -d "$T" ]; then
