@@ -76,6 +76,44 @@ static bool stat_path(const char *path, int64_t *size, int64_t *mtime_ns)
 }
 
 /* Everything the spectra depend on besides the checkpoints themselves. */
+/* The options (k=v; pairs) that differ between old and now, as
+ * "k old -> new, ..." into buf (n bytes). */
+static void options_diff(const char *old, const char *now, char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (const char *p = now; *p;) {
+        const char *eq = strchr(p, '='), *end = strchr(p, ';');
+        if (!eq || !end || eq > end)
+            break;
+        size_t klen = (size_t)(eq - p) + 1; /* "k=" */
+        const char *o = old;
+        const char *ov = NULL, *oend = NULL;
+        while (o && *o) {
+            const char *e = strchr(o, ';');
+            if (!e)
+                break;
+            if (strncmp(o, p, klen) == 0) {
+                ov = o + klen;
+                oend = e;
+                break;
+            }
+            o = e + 1;
+        }
+        const char *nv = eq + 1;
+        if (!ov || (size_t)(oend - ov) != (size_t)(end - nv) || strncmp(ov, nv, (size_t)(end - nv)))
+            used += (size_t)snprintf(buf + used, used < n ? n - used : 0, "%s%.*s %.*s -> %.*s",
+                                     used ? ", " : "", (int)(klen - 1), p,
+                                     ov ? (int)(oend - ov) : 4, ov ? ov : "none",
+                                     (int)(end - nv), nv);
+        if (used >= n)
+            break;
+        p = end + 1;
+    }
+    if (!buf[0])
+        snprintf(buf, n, "none recorded");
+}
+
 static char *options_string(const rw_cli *c, const modes *m)
 {
     size_t cap = 4096, n = 0;
@@ -291,13 +329,21 @@ int main(int argc, char **argv)
     rw_status st = options ? rw_cli_runs(&cli, argc - optind, argv + optind, &rs, &err)
                            : rw_fail(&err, RW_ENOMEM, "out of memory");
     if (st == RW_OK && !m.recompute && spectra_file_is(cli.out)) {
+        /* Say why a spectra file there is not reused: the user may expect it. */
         rw_err oerr = {{0}};
         if (spectra_reader_open(cli.out, &k.old, &oerr) == RW_OK) {
             const char *o = spectra_reader_options(k.old);
             if (!o || strcmp(o, options) != 0) {
+                char diff[512];
+                options_diff(o ? o : "", options, diff, sizeof diff);
+                rw_warn(cli.prog, "%s: written with other options (%s): every checkpoint is "
+                        "decomposed again", cli.out, diff);
                 spectra_reader_close(k.old);
                 k.old = NULL;
             }
+        } else {
+            rw_warn(cli.prog, "%s: not reused (%s): every checkpoint is decomposed again",
+                    cli.out, oerr.msg);
         }
     }
     if (st == RW_OK)

@@ -191,7 +191,9 @@ touch "$TMP/jruns/relora/step_000200.h5"
 rw-spectra --updates -o "$TMP/cache.h5" "$TMP/jruns/full-rank" "$TMP/jruns/relora" 2>"$TMP/err3"
 check "a touched checkpoint and its successor are decomposed again" grep -q "10 checkpoints: 2 decomposed, 8 reused" "$TMP/err3"
 rw-spectra -o "$TMP/cache.h5" "$TMP/jruns/full-rank" "$TMP/jruns/relora" 2>"$TMP/err4"
-check "other options: no reuse" test ! -s "$TMP/err4"
+check "other options: no reuse, and it says why" \
+    grep -q "cache.h5: written with other options (updates 1 -> 0): every checkpoint is decomposed again" "$TMP/err4"
+check "other options: nothing reused" sh -c "! grep -q reused '$TMP/err4'"
 
 # Spectra as data: the long table, from runs and from a spectra file.
 rw-spectra -o "$TMP/long.tsv" "$TMP/fx/known"

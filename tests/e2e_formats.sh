@@ -170,6 +170,11 @@ expect_exit 2 "two folders a/ckpts: a usage error" rw-ls "$F/x/a/ckpts" "$F/y/a/
 check "it says to name them" grep -q "would both be named 'ckpts': name them (NAME=PATH" "$TMP/err"
 expect_exit 0 "named with NAME=PATH, they are two runs" rw-ls "p=$F/x/a/ckpts" "q=$F/y/a/ckpts"
 
+# rw-spectra says why a spectra file there is not reused.
+expect_exit 0 "rw-spectra of the pt runs" rw-spectra --lora-scale 4 -o "$F/sp.h5" "$F/pt/full-rank"
+expect_exit 0 "rw-spectra again with --updates" rw-spectra --lora-scale 4 --updates -o "$F/sp.h5" "$F/pt/full-rank"
+check "it says which option changed" grep -q "sp.h5: written with other options (updates 0 -> 1): every checkpoint is decomposed again" "$TMP/err"
+
 # Files PyTorch wrote itself.
 T=../shared/realdata/torch-files
 if [ -d "$T" ]; then
