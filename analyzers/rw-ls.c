@@ -8,6 +8,7 @@
  */
 #include "analyzers/cli.h"
 #include "analyzers/core/adapter_base.h"
+#include "io/spectra_file.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,8 @@ static const char usage[] =
     "       s = alpha / r the adapter is applied with, and where it came from:\n"
     "       --lora-scale, attributes (HDF5), metadata (safetensors, PyTorch\n"
     "       checkpoint dicts), adapter_config.json, or default (s = 1)\n"
+    "A spectra file (rw-spectra) is listed as its entries, use 'spectrum of the\n"
+    "weights (full)' and the like: the matrices whose singular values it holds.\n"
     "\n"
     "  --include GLOB, --exclude GLOB   select tensors by name (repeatable)\n"
     "  --label NAME        name the next run (repeatable; or write NAME=PATH)\n"
@@ -158,6 +161,39 @@ static rw_status list_run(const rw_run *run, const rw_cli *cli, rw_table *tab, r
     return st;
 }
 
+/* A spectra file (rw-spectra) given to rw-ls: its entries, one row each, as
+ * what they are — spectra of weights or updates of the checkpoints it
+ * names — rather than its HDF5 datasets as tensors. */
+static rw_status list_spectra(const char *path, const rw_cli *cli, rw_table *tab, rw_err *err)
+{
+    rw_spectra_reader *r;
+    rw_status st = spectra_reader_open(path, &r, err);
+    if (st != RW_OK)
+        return st;
+    for (size_t i = 0; i < spectra_reader_count(r) && st == RW_OK; i++) {
+        rw_spectrum s;
+        spectra_reader_entry(r, i, &s);
+        if (!rw_select_match(&cli->sel, s.tensor))
+            continue;
+        char step[32], layer[32], shape[64], rows[32], cols[32], use[96];
+        snprintf(step, sizeof step, "%lld", (long long)s.step);
+        snprintf(layer, sizeof layer, "%d", s.layer);
+        snprintf(shape, sizeof shape, "%lldx%lld", (long long)s.rows, (long long)s.cols);
+        snprintf(rows, sizeof rows, "%lld", (long long)s.rows);
+        snprintf(cols, sizeof cols, "%lld", (long long)s.cols);
+        snprintf(use, sizeof use, "spectrum of the %s (%s)",
+                 s.kind == RW_KIND_WEIGHT   ? "weights"
+                 : s.kind == RW_KIND_UPDATE ? "update"
+                                            : "update since the first step",
+                 s.component);
+        const char *cells[] = {s.run, step, path, s.tensor, layer, s.module, shape,
+                               rw_dtype_name(s.dtype), rows, cols, use, "", ""};
+        st = table_add_row(tab, cells, err);
+    }
+    spectra_reader_close(r);
+    return st;
+}
+
 int main(int argc, char **argv)
 {
     rw_cli cli = {.prog = "rw-ls", .usage = usage};
@@ -175,8 +211,21 @@ int main(int argc, char **argv)
     rw_err err = {{0}};
     rw_runset rs = {0};
     rw_table *tab = table_new(cols, sizeof cols / sizeof *cols);
-    rw_status st = tab ? rw_cli_runs(&cli, argc - optind, argv + optind, &rs, &err)
-                       : rw_fail(&err, RW_ENOMEM, "out of memory");
+    /* spectra files are listed as such, and only alone */
+    int nspectra = 0;
+    for (int i = optind; i < argc; i++)
+        nspectra += spectra_file_is(argv[i]);
+    if (nspectra && nspectra != argc - optind) {
+        ret = rw_cli_usage_error(&cli, "spectra files and runs cannot be listed together: list "
+                                       "the spectra files on their own");
+        table_free(tab);
+        goto out;
+    }
+    rw_status st = !tab ? rw_fail(&err, RW_ENOMEM, "out of memory")
+                   : nspectra ? RW_OK
+                              : rw_cli_runs(&cli, argc - optind, argv + optind, &rs, &err);
+    for (int i = optind; nspectra && i < argc && st == RW_OK; i++)
+        st = list_spectra(argv[i], &cli, tab, &err);
     if (tab) {
         table_set_numeric(tab, 1, true);
         table_set_numeric(tab, 4, true);

@@ -175,6 +175,11 @@ expect_exit 0 "rw-spectra of the pt runs" rw-spectra --lora-scale 4 -o "$F/sp.h5
 expect_exit 0 "rw-spectra again with --updates" rw-spectra --lora-scale 4 --updates -o "$F/sp.h5" "$F/pt/full-rank"
 check "it says which option changed" grep -q "sp.h5: written with other options (updates 0 -> 1): every checkpoint is decomposed again" "$TMP/err"
 
+expect_exit 0 "rw-ls of a spectra file" rw-ls "$F/sp.h5"
+check "a spectra file is listed as its spectra, not as HDF5 datasets" \
+    sh -c "grep -q 'spectrum of the update (weight)' '$TMP/out' && ! grep -q 'index\.' '$TMP/out'"
+expect_exit 2 "rw-ls of a spectra file with a run: a usage error" rw-ls "$F/sp.h5" "$F/pt/full-rank"
+
 # Files PyTorch wrote itself.
 T=../shared/realdata/torch-files
 if [ -d "$T" ]; then
