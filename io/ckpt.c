@@ -320,6 +320,13 @@ bool ckpt_is_index_name(const char *path)
            rw_ends_with(path, CKPT_PT_INDEX_SUFFIX, NULL);
 }
 
+bool ckpt_is_name(const char *path)
+{
+    return rw_ends_with(path, ".h5", NULL) || rw_ends_with(path, ".hdf5", NULL) ||
+           rw_ends_with(path, ".safetensors", NULL) || ckpt_is_index_name(path) ||
+           ckpt_pt_is_name(path);
+}
+
 bool rw_tensor_matrix(const rw_tensor *t, int64_t *rows, int64_t *cols)
 {
     if (t->ndim < 2 || !rw_dtype_is_float(t->dtype))

@@ -175,6 +175,10 @@ rw_status ckpt_shard_files(const char *path, char ***names, size_t *n, rw_err *e
 /* True for the name of a sharded model's index: *.safetensors.index.json,
  * *.bin.index.json (the name only; ckpt_shard_files reads it). */
 bool ckpt_is_index_name(const char *path);
+/* True for the names checkpoints are read from: .h5, .hdf5, .safetensors,
+ * PyTorch's .pt .pth .bin .ckpt, and the sharded models' indexes. The one
+ * list of them (ckpt_open's dispatch and run discovery). */
+bool ckpt_is_name(const char *path);
 
 /* True when the file starts with the HDF5 signature. */
 bool rw_is_hdf5(const char *path);

@@ -16,13 +16,7 @@
 
 bool rw_is_ckpt_name(const char *name)
 {
-    static const char *const ext[] = {".h5",  ".hdf5", ".safetensors", ".safetensors.index.json",
-                                      ".pt",  ".pth",  ".bin",         ".ckpt",
-                                      ".bin.index.json"};
-    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
-        if (rw_ends_with(name, ext[i], NULL))
-            return true;
-    return false;
+    return ckpt_is_name(name);
 }
 
 /* What a training framework saves beside the model in a checkpoint folder

@@ -53,38 +53,6 @@ static void refused(const pkw *w, const char *want)
     assert_non_null(strstr(err.msg, want));
 }
 
-/* A tensor as torch writes it: _rebuild_tensor_v2((storage), off, size,
- * stride, False, OrderedDict()). */
-static void emit_tensor(pkw *w, const char *cls, const char *key, int64_t numel,
-                        int64_t off, int nd, const int64_t *size, const int64_t *stride)
-{
-    pkw_global(w, "torch._utils", "_rebuild_tensor_v2");
-    pkw_op(w, '(');
-    pkw_op(w, '(');
-    pkw_str(w, "storage");
-    pkw_global(w, "torch", cls);
-    pkw_str(w, key);
-    pkw_str(w, "cpu");
-    pkw_int(w, numel);
-    pkw_op(w, 't');
-    pkw_op(w, 'Q');
-    pkw_int(w, off);
-    pkw_op(w, '(');
-    for (int i = 0; i < nd; i++)
-        pkw_int(w, size[i]);
-    pkw_op(w, 't');
-    pkw_op(w, '(');
-    for (int i = 0; i < nd; i++)
-        pkw_int(w, stride[i]);
-    pkw_op(w, 't');
-    pkw_op(w, 0x89);
-    pkw_global(w, "collections", "OrderedDict");
-    pkw_op(w, ')');
-    pkw_op(w, 'R');
-    pkw_op(w, 't');
-    pkw_op(w, 'R');
-}
-
 static const pk_obj *item_value(const pk_obj *d, size_t j)
 {
     return d->u.seq.v[2 * j + 1];
@@ -107,7 +75,7 @@ static void tensor_and_scalars(void **state)
     pkw_op(&w, '(');
     pkw_str(&w, "w");
     int64_t size[2] = {3, 4}, stride[2] = {1, 3};
-    emit_tensor(&w, "BFloat16Storage", "7", 12, 0, 2, size, stride);
+    pkw_tensor(&w, "BFloat16Storage", "7", 12, 0, 2, size, stride, false);
     pkw_str(&w, "step");
     pkw_int(&w, 123456789012LL); /* LONG1 */
     pkw_str(&w, "neg");
@@ -374,8 +342,8 @@ static void tensors_outside_storage_refused(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         pkw w = {0};
         pkw_proto(&w);
-        emit_tensor(&w, "FloatStorage", "0", bad[i].numel, bad[i].off, 2, bad[i].size,
-                    bad[i].stride);
+        pkw_tensor(&w, "FloatStorage", "0", bad[i].numel, bad[i].off, 2, bad[i].size,
+                    bad[i].stride, false);
         pkw_op(&w, '.');
         refused(&w, "outside its storage");
         pkw_free(&w);
@@ -383,7 +351,7 @@ static void tensors_outside_storage_refused(void **state)
     pkw n = {0}; /* a negative size */
     pkw_proto(&n);
     int64_t size[2] = {-1, 4}, stride[2] = {4, 1};
-    emit_tensor(&n, "FloatStorage", "0", 12, 0, 2, size, stride);
+    pkw_tensor(&n, "FloatStorage", "0", 12, 0, 2, size, stride, false);
     pkw_op(&n, '.');
     refused(&n, "non-negative integers");
     pkw_free(&n);
@@ -497,7 +465,7 @@ static void every_truncation_refused(void **state)
     pkw_op(&w, '(');
     int64_t size[2] = {2, 3}, stride[2] = {3, 1};
     pkw_str(&w, "a.weight");
-    emit_tensor(&w, "FloatStorage", "0", 6, 0, 2, size, stride);
+    pkw_tensor(&w, "FloatStorage", "0", 6, 0, 2, size, stride, false);
     pkw_str(&w, "step");
     pkw_int(&w, 70000);
     pkw_op(&w, 'u');
