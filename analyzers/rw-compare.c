@@ -44,6 +44,11 @@ static const char usage[] =
     "  --threshold T       --summary: the gap is 'beyond' at a step when\n"
     "                      |gap| > T * |reference mean| (relative; default 0.05);\n"
     "                      diverge_step is the first step from which it stays beyond\n"
+    "  --keep-cond         compare cond as it is also where matrices are rank-\n"
+    "                      deficient; default: such modules' cond is compared as\n"
+    "                      cond_rank (sigma_1/sigma_r on the non-zero subspace: their\n"
+    "                      sigma_k is round-off), their rows say cond_rank, and a\n"
+    "                      line on stderr (md, tex: a note under the table) says so\n"
     "  --include GLOB      only rows whose tensor matches GLOB (repeatable)\n"
     "  --exclude GLOB      skip rows whose tensor matches GLOB (repeatable)\n"
     "  --component C       rows of component C (default: weight for plain tensors,\n"
@@ -57,7 +62,10 @@ static const char usage[] =
     "\n"
     "Exit status: 0 ok, 1 bad data, 2 usage error.\n";
 
-enum { OPT_METRICS = 2000, OPT_REF, OPT_ALIGN, OPT_MAX_DISTANCE, OPT_SUMMARY, OPT_THRESHOLD };
+enum {
+    OPT_METRICS = 2000, OPT_REF, OPT_ALIGN, OPT_MAX_DISTANCE, OPT_SUMMARY, OPT_THRESHOLD,
+    OPT_KEEP_COND,
+};
 
 static const struct option extra_opts[] = {
     {"metrics", required_argument, NULL, OPT_METRICS},
@@ -66,6 +74,7 @@ static const struct option extra_opts[] = {
     {"max-distance", required_argument, NULL, OPT_MAX_DISTANCE},
     {"summary", no_argument, NULL, OPT_SUMMARY},
     {"threshold", required_argument, NULL, OPT_THRESHOLD},
+    {"keep-cond", no_argument, NULL, OPT_KEEP_COND},
     {NULL, 0, NULL, 0},
 };
 
@@ -128,6 +137,9 @@ static int on_option(int opt, const char *arg, void *ctx)
         return 0;
     case OPT_SUMMARY:
         a->summary = true;
+        return 0;
+    case OPT_KEEP_COND:
+        a->o.keep_cond = true;
         return 0;
     case OPT_THRESHOLD:
         if (!rw_parse_double(arg, &a->threshold) || !(a->threshold >= 0) ||
@@ -213,12 +225,21 @@ int main(int argc, char **argv)
                       &err);
     if (st != RW_OK)
         goto out;
+    if (cmp.ncond_ranked) {
+        char list[1024] = "";
+        for (size_t i = 0, used = 0; i < cmp.ncond_ranked && used < sizeof list; i++)
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
+                                     cmp.cond_ranked[i]);
+        rw_warn(cli.prog, "cond_rank in place of cond for %zu rank-deficient module%s "
+                "(num_rank < k; --keep-cond keeps cond): %s", cmp.ncond_ranked,
+                cmp.ncond_ranked == 1 ? "" : "s", list);
+    }
     if (a.summary) {
         if (cmp.nruns < 2)
             rw_warn(cli.prog, "one run (%s): the summary has no rows", cmp.ref);
         if ((st = compare_summarize(&cmp, a.threshold, &sum, &nsum, &err)) != RW_OK)
             goto out;
-        st = compare_summary_write_path(sum, nsum, cli.out, cli.format, &err);
+        st = compare_summary_write_path(&cmp, sum, nsum, cli.out, cli.format, &err);
     } else {
         st = compare_write_path(&cmp, cli.out, cli.format, &err);
     }

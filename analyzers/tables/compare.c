@@ -192,9 +192,10 @@ static rw_status gather(const rw_table *t, uint32_t src, const char *name, const
  * into the tables or o->metrics. */
 static rw_status metric_names(const rw_table *const *tables, size_t ntables,
                               const rw_compare_opts *o, const char ***out, size_t *nout,
-                              rw_err *err)
+                              bool *hidden_rank, rw_err *err)
 {
-    size_t total = o->nmetrics;
+    *hidden_rank = false;
+    size_t total = o->nmetrics + 1;
     for (size_t i = 0; i < ntables; i++)
         total += tables[i]->ncols;
     const char **names = rw_calloc(total ? total : 1, sizeof *names, err);
@@ -219,9 +220,85 @@ static rw_status metric_names(const rw_table *const *tables, size_t ntables,
                 if (is_metric_col(tables[i], c))
                     names[n++] = tables[i]->cols[c];
     }
+    /* cond_rank beside a requested cond, for rank-deficient modules
+     * (compare.h), when a table has it */
+    if (!o->keep_cond && find_name(names, n, "cond") >= 0 && find_name(names, n, "cond_rank") < 0) {
+        bool have = false;
+        for (size_t i = 0; i < ntables && !have; i++)
+            have = table_col(tables[i], "cond_rank") >= 0;
+        if (have) {
+            names[n++] = "cond_rank";
+            *hidden_rank = true;
+        }
+    }
     *out = names;
     *nout = sort_unique(names, n);
     return RW_OK;
+}
+
+/* ------------------------------------------------- rank-deficient modules */
+
+/* Same (run, step, tensor): a cond item and its cond_rank partner. */
+static int cmp_key(const cmp_item *x, const cmp_item *y)
+{
+    if (x->run != y->run)
+        return x->run < y->run ? -1 : 1;
+    if (x->step != y->step)
+        return x->step < y->step ? -1 : 1;
+    return (x->ten > y->ten) - (x->ten < y->ten);
+}
+
+/* cond and cond_rank of one matrix disagree: num_rank < k (both nan, the
+ * zero matrix, agree). */
+static bool deficient(double cond, double cond_rank)
+{
+    return !(cond == cond_rank || (isnan(cond) && isnan(cond_rank)));
+}
+
+/* The rule of compare.h on the sorted items: marks in def[mod] the modules
+ * with a cond item whose cond_rank differs, then drops their cond items and,
+ * when cond_rank was not asked for (hidden), the cond_rank items of the
+ * others. Items stay sorted. */
+static void cond_to_rank(item_vec *iv, uint32_t m_cond, uint32_t m_rank, bool hidden, bool *def)
+{
+    for (size_t i = 0; i < iv->n;) {
+        uint32_t mod = iv->v[i].mod;
+        size_t end = i;
+        while (end < iv->n && iv->v[end].mod == mod)
+            end++;
+        /* the module's cond items [c0, c1), then its cond_rank items [r0, r1) */
+        size_t c0 = i;
+        while (c0 < end && iv->v[c0].metric != m_cond)
+            c0++;
+        size_t c1 = c0;
+        while (c1 < end && iv->v[c1].metric == m_cond)
+            c1++;
+        size_t r0 = c1;
+        while (r0 < end && iv->v[r0].metric != m_rank)
+            r0++;
+        size_t r1 = r0;
+        while (r1 < end && iv->v[r1].metric == m_rank)
+            r1++;
+        /* both ranges sorted by (run, step, tensor): walk them together */
+        for (size_t a = c0, b = r0; a < c1 && b < r1 && !def[mod];) {
+            int k = cmp_key(&iv->v[a], &iv->v[b]);
+            if (k == 0)
+                def[mod] = deficient(iv->v[a++].v, iv->v[b++].v);
+            else if (k < 0)
+                a++;
+            else
+                b++;
+        }
+        i = end;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < iv->n; i++) {
+        const cmp_item *x = &iv->v[i];
+        bool drop = def[x->mod] ? x->metric == m_cond : hidden && x->metric == m_rank;
+        if (!drop)
+            iv->v[n++] = *x;
+    }
+    iv->n = n;
 }
 
 /* ------------------------------------------------------------ alignment */
@@ -386,7 +463,9 @@ rw_status compare_runs(const rw_table *const *tables, const char *const *names,
     item_vec iv = {0};
     cmp_point *pts = NULL;
     row_vec rv = {0};
-    rw_status st = metric_names(tables, ntables, o, &metrics, &nmetrics, err);
+    bool hidden_rank;
+    bool *def = NULL;
+    rw_status st = metric_names(tables, ntables, o, &metrics, &nmetrics, &hidden_rank, err);
     if (st != RW_OK)
         return st;
     if (nmetrics == 0) {
@@ -424,6 +503,30 @@ rw_status compare_runs(const rw_table *const *tables, const char *const *names,
     /* No (run, step, tensor) may give a metric twice (table_keys.h). */
     if ((st = check_unique(&iv, runs, nm.ten.strs, metrics, names, err)) != RW_OK)
         goto done;
+
+    /* cond_rank in place of cond for rank-deficient modules (compare.h) */
+    long m_cond = find_name(metrics, nmetrics, "cond");
+    long m_rank = find_name(metrics, nmetrics, "cond_rank");
+    if (!o->keep_cond && m_cond >= 0 && m_rank >= 0) {
+        if (!(def = rw_calloc(nm.mod.n ? nm.mod.n : 1, sizeof *def, err))) {
+            st = RW_ENOMEM;
+            goto done;
+        }
+        cond_to_rank(&iv, (uint32_t)m_cond, (uint32_t)m_rank, hidden_rank, def);
+        for (size_t i = 0; i < nm.mod.n; i++)
+            out->ncond_ranked += def[i];
+        if (out->ncond_ranked &&
+            !(out->cond_ranked = rw_calloc(out->ncond_ranked, sizeof *out->cond_ranked, err))) {
+            out->ncond_ranked = 0;
+            st = RW_ENOMEM;
+            goto done;
+        }
+        for (size_t i = 0, k = 0; i < nm.mod.n; i++)
+            if (def[i] && !(out->cond_ranked[k++] = rw_strdup(nm.mod.strs[i]))) {
+                st = rw_fail(err, RW_ENOMEM, "out of memory");
+                goto done;
+            }
+    }
 
     /* Items -> points: the means over layers (stats.h). */
     point_out po = {rw_calloc(iv.n, sizeof *po.pts, err), 0, nm.mod.strs, runs};
@@ -498,6 +601,7 @@ done:
     }
     free(rv.v);
     free(iv.v);
+    free(def);
     free(pts);
     free(metrics);
     for (int i = 0; i < 3; i++)
@@ -524,5 +628,8 @@ void compare_free(rw_comparison *c)
         free(c->runs[i]);
     free(c->runs);
     free(c->ref);
+    for (size_t i = 0; i < c->ncond_ranked; i++)
+        free(c->cond_ranked[i]);
+    free(c->cond_ranked);
     memset(c, 0, sizeof *c);
 }

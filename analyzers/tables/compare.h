@@ -51,6 +51,8 @@ typedef struct {
     const char *ref;              /* reference run; NULL: first run name in byte order */
     rw_align align;
     int64_t max_distance;         /* RW_ALIGN_NEAREST: largest |step - reference step| */
+    bool keep_cond;               /* cond as it is, also for rank-deficient modules
+                                     (default: cond_rank in their place, below) */
 } rw_compare_opts;
 
 /* One output row: DESIGN.md's `module metric step run n mean sd ci95_lo
@@ -70,7 +72,21 @@ typedef struct {
     char *ref;                    /* the reference run (owned) */
     char **runs;                  /* every run, in byte order (owned) */
     size_t nruns;
+    char **cond_ranked;           /* the modules whose cond rows are cond_rank's
+                                     (below), in byte order (owned) */
+    size_t ncond_ranked;
 } rw_comparison;
+
+/* Rank-deficient modules: a condition number σ1/σk of a matrix of numerical
+ * rank r < k is round-off over signal (a GQA layer's W_O W_V, an adapter's
+ * s B A, a bf16 matrix whose last values rounding can explain). Where any
+ * compared matrix of a module has cond != cond_rank (they are equal exactly
+ * when num_rank = k), that module's cond is compared as cond_rank, σ1/σr, the
+ * conditioning on its numerically non-zero subspace, for every run and step,
+ * and its rows say metric cond_rank (once, when both were asked for); the
+ * reading formats (md, tex) say so under the table. The tables must have a
+ * cond_rank column beside cond (rw-cond, rw-updates, rw-metrics write both);
+ * rw_compare_opts.keep_cond turns it off. */
 
 /* Compares the runs of tables[0..ntables-1]. names[i] is table i's file name
  * for messages; labels (may be NULL) renames: labels[i], when not NULL, is the
@@ -144,11 +160,13 @@ rw_table *compare_summary_table(const rw_cmp_summary *s, size_t n);
 
 /* Writes to path (NULL or "-": stdout; else atomically). tsv, csv and json
  * write the data tables above; md and tex a table for reading, values to 4
- * significant digits and CIs as mean ± half-width (tex: a booktabs tabular). */
+ * significant digits and CIs as mean ± half-width (tex: a booktabs tabular),
+ * with c's note on the modules whose cond is cond_rank (c may be NULL for a
+ * summary: no note). */
 rw_status compare_write_path(const rw_comparison *c, const char *path, rw_tformat fmt,
                              rw_err *err);
-rw_status compare_summary_write_path(const rw_cmp_summary *s, size_t n, const char *path,
-                                     rw_tformat fmt, rw_err *err);
+rw_status compare_summary_write_path(const rw_comparison *c, const rw_cmp_summary *s, size_t n,
+                                     const char *path, rw_tformat fmt, rw_err *err);
 
 /* Presentation numbers, exposed for tests. buf holds at least 96 bytes.
  * compare_fmt_num: 4 significant digits (%.4g), scientific outside

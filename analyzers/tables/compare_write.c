@@ -250,21 +250,58 @@ typedef struct {
     size_t nrows;
     const char *comment;
     rw_tformat fmt;
+    const rw_comparison *c; /* for the note on rank-deficient modules */
 } present_out;
+
+/* Under the table: which modules' cond is cond_rank (compare.h), names
+ * escaped for the format (md: a paragraph; tex: comment lines). */
+static void write_cond_note(const rw_comparison *c, rw_tformat fmt, FILE *f)
+{
+    if (!c || !c->ncond_ranked)
+        return;
+    bool tex = fmt == RW_TF_TEX;
+    fputs(tex ? "% " : "\n", f);
+    fputs(tex ? "cond_rank (sigma_1/sigma_r over the numerically non-zero singular values) "
+              : "*cond_rank* (σ₁/σ_r over the numerically non-zero singular values) ", f);
+    fputs("stands for cond where the matrices are rank-deficient (num_rank < k, so σ₁/σₖ "
+          "is round-off): ", f);
+    if (tex)
+        fputs("\n% ", f);
+    for (size_t i = 0; i < c->ncond_ranked; i++) {
+        fputs(i ? ", " : "", f);
+        if (tex) {
+            /* a comment line: any newline in a name is escaped by the TSV rule */
+            table_put_text(f, c->cond_ranked[i], RW_TF_TSV);
+        } else {
+            fputc('`', f);
+            table_put_text(f, c->cond_ranked[i], RW_TF_MD);
+            fputc('`', f);
+        }
+    }
+    fputs(".\n", f);
+}
 
 static rw_status write_present_out(FILE *f, void *ctx)
 {
     const present_out *w = ctx;
-    return w->fmt == RW_TF_TEX ? write_tex(w->ps, w->cells, w->nrows, w->comment, f)
-                               : write_md(w->ps, w->cells, w->nrows, f);
+    rw_status st;
+    if (w->fmt == RW_TF_TEX) {
+        write_cond_note(w->c, w->fmt, f);
+        st = write_tex(w->ps, w->cells, w->nrows, w->comment, f);
+    } else {
+        st = write_md(w->ps, w->cells, w->nrows, f);
+        if (st == RW_OK)
+            write_cond_note(w->c, w->fmt, f);
+    }
+    return st == RW_OK && ferror(f) ? RW_EIO : st;
 }
 
 /* Writes through write_md/write_tex to path (atomically) or stdout. */
 static rw_status write_present(const present_spec *ps, char **cells, size_t nrows,
-                               const char *comment, const char *path, rw_tformat fmt,
-                               rw_err *err)
+                               const char *comment, const rw_comparison *c, const char *path,
+                               rw_tformat fmt, rw_err *err)
 {
-    present_out w = {ps, cells, nrows, comment, fmt};
+    present_out w = {ps, cells, nrows, comment, fmt, c};
     return outfile_write(path, write_present_out, &w, err);
 }
 
@@ -337,7 +374,7 @@ rw_status compare_write_path(const rw_comparison *c, const char *path, rw_tforma
         st = rw_fail(err, RW_ENOMEM, "out of memory");
     }
     if (st == RW_OK)
-        st = write_present(&ps, cells, c->nrows, comment, path, fmt, err);
+        st = write_present(&ps, cells, c->nrows, comment, c, path, fmt, err);
     free_cells(cells, ncells);
     free(comment);
     free(dhead);
@@ -345,8 +382,8 @@ rw_status compare_write_path(const rw_comparison *c, const char *path, rw_tforma
     return st;
 }
 
-rw_status compare_summary_write_path(const rw_cmp_summary *s, size_t n, const char *path,
-                                     rw_tformat fmt, rw_err *err)
+rw_status compare_summary_write_path(const rw_comparison *c, const rw_cmp_summary *s, size_t n,
+                                     const char *path, rw_tformat fmt, rw_err *err)
 {
     if (fmt != RW_TF_MD && fmt != RW_TF_TEX)
         return write_table(compare_summary_table(s, n), path, fmt, err);
@@ -387,7 +424,7 @@ rw_status compare_summary_write_path(const rw_cmp_summary *s, size_t n, const ch
         st = write_present(&ps, cells, n,
                            "rw-compare --summary: final gap, mean gap and area between the "
                            "curves over the shared steps (divided by their span)",
-                           path, fmt, err);
+                           c, path, fmt, err);
     free_cells(cells, (n ? n : 1) * NC);
     return st;
 }
