@@ -654,6 +654,47 @@ static void spectrum_geometric_mean(void **state)
     free(out);
 }
 
+/* Two runs side by side: a full-rank spectrum (σ/σ1 down to 1/2) and a
+ * rank-1 one (σ2/σ1 = 1e-16, round-off): each panel has its own y range
+ * ([1/2 / 1.6, 1.25] and [1e-16 / 1.6, 1.25]), so the full-rank curve is
+ * not flattened into a line. A step whose only spectra are zero matrices
+ * (a fresh adapter) draws no curve and has no legend entry. */
+static void spectrum_panels_own_range(void **state)
+{
+    (void)state;
+    char *dir = tmpdir_new();
+    char *tab = pathf(dir, "r.tsv"), *out = pathf(dir, "r.png");
+    FILE *f = fopen(tab, "w");
+    assert_non_null(f);
+    fputs("run\tstep\ttensor\tlayer\tmodule\tcomponent\ti\tsigma\n", f);
+    static const double full[] = {2, 1.5, 1}, low[] = {3, 3e-16, 3e-16};
+    for (int i = 0; i < 3; i++) {
+        fprintf(f, "a\t100\tlayers.0.w\t0\tw\tweight\t%d\t%.17g\n", i + 1, full[i]);
+        fprintf(f, "b\t0\tlayers.0.w\t0\tw\tlora\t%d\t0\n", i + 1);
+        fprintf(f, "b\t100\tlayers.0.w\t0\tw\tlora\t%d\t%.17g\n", i + 1, low[i]);
+    }
+    fclose(f);
+    rw_plot_opts o = opts_for(out);
+    o.script_only = !have_gnuplot();
+    rw_err err = {{0}};
+    const char *paths[] = {tab};
+    if (plot_spectrum(paths, 1, &o, &err) != RW_OK)
+        fail_msg("%s", err.msg);
+    char *gp = read_in(dir, "r.gp");
+    assert_non_null(strstr(gp, "set yrange [0.3125:1.25]"));
+    assert_non_null(strstr(gp, "set yrange [6.25e-17:1.25]"));
+    assert_non_null(strstr(gp, "title 'step 100'"));
+    assert_null(strstr(gp, "title 'step 0'"));
+    assert_non_null(strstr(gp, "Left out: 1 layer spectra with σ₁ = 0"));
+    free(gp);
+    if (have_gnuplot())
+        assert_script_silent(dir, "r.gp");
+    test_tmpdir_remove(dir);
+    free(dir);
+    free(tab);
+    free(out);
+}
+
 static void spectrum_from_spectra_file(void **state)
 {
     (void)state;
@@ -863,6 +904,7 @@ int main(void)
         cmocka_unit_test(heatmap_single_layer_is_drawn),
         cmocka_unit_test(spectrum_geometric_mean),
         cmocka_unit_test(spectrum_from_spectra_file),
+        cmocka_unit_test(spectrum_panels_own_range),
         cmocka_unit_test(every_format_silent),
         cmocka_unit_test(bad_input_leaves_nothing),
     };

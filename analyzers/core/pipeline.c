@@ -231,14 +231,16 @@ static rw_status job_prepare(ring_job *j, const char *run, const opened *c, cons
 
 
 /* The matrix of item i of c (kind weight), or its update against ref. For
- * lora, the update of the cycle is s B A itself, measured against the base.
- * lora spectra come from the r x r problem, never the m x n product. */
+ * lora, the update (kind update) is the update of the cycle, s B A itself,
+ * measured against the base; its update since the first step (kind
+ * update_first) is s B A(step) - s B A(first), as for any other component.
+ * The spectra of s B A come from the r x r problem, never the m x n product. */
 static rw_status submit_item(analysis *an, const char *run, opened *c, size_t i, opened *ref,
                              rw_kind kind, rw_err *err)
 {
     const rw_item *it = &c->it.v[i];
     size_t numel = (size_t)(it->rows * it->cols);
-    bool is_lora = it->comp == RW_COMP_LORA;
+    bool is_lora = it->comp == RW_COMP_LORA && kind != RW_KIND_UPDATE_FIRST;
     bool lowrank = is_lora && it->rank <= (it->rows < it->cols ? it->rows : it->cols);
     int64_t ref_step = -1;
     double ref_fro = NAN, ref_noise = 0, noise = NAN;
@@ -349,11 +351,12 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
                 break;
             if (o->weights)
                 st = submit_item(an, run->label, &cur, i, NULL, RW_KIND_WEIGHT, err);
-            /* lora is its cycle's update at every step, the first included */
-            bool is_lora = it->comp == RW_COMP_LORA;
-            if (st == RW_OK && o->updates && (prev.c || is_lora))
+            /* Updates from the second checkpoint on, for every component:
+             * lora's (s B A, its cycle's) too, so that the first step has
+             * no update of any kind (spectrum.h, rw_comp_default). */
+            if (st == RW_OK && o->updates && prev.c)
                 st = submit_item(an, run->label, &cur, i, &prev, RW_KIND_UPDATE, err);
-            if (st == RW_OK && o->from_first && ((first.c && ci > 0) || is_lora))
+            if (st == RW_OK && o->from_first && first.c && ci > 0)
                 st = submit_item(an, run->label, &cur, i, &first, RW_KIND_UPDATE_FIRST, err);
         }
         /* The previous checkpoint stays open for updates, the first one (as
