@@ -250,10 +250,13 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
     char title[512];
     if (o->title)
         snprintf(title, sizeof title, "%s", o->title);
-    else
+    else {
+        bool named;
+        const char *subject = fig_subject(sp->sel.updates, sp->sel.comps, &named);
         snprintf(title, sizeof title, "normalised singular values of the %s%s%s — geometric "
-                 "mean over layers", sp->sel.updates ? "updates ΔW" : "weights",
-                 o->component ? ", component " : "", o->component ? o->component : "");
+                 "mean over layers", subject, o->component && !named ? ", component " : "",
+                 o->component && !named ? o->component : "");
+    }
     /* the legend: one entry per step that has a curve (a step with no
      * spectrum to draw, such as the first one's update, none), viridis over
      * the steps' order */

@@ -695,6 +695,53 @@ static void spectrum_panels_own_range(void **state)
     free(out);
 }
 
+/* Titles say what the rows drawn are of: an adapter-only run's default,
+ * lora, is s·B·A, not "the weights"; next to a full-rank run's weights,
+ * both; plain weights, the weights. */
+static void title_by_component(void **state)
+{
+    (void)state;
+    char *dir = tmpdir_new();
+    char *tab = pathf(dir, "c.tsv"), *out = pathf(dir, "c.png");
+    static const struct {
+        const char *rows, *want;
+    } cases[] = {
+        {"a\t1\tl.0.q\t0\tq\tlora\t0.1\na\t2\tl.0.q\t0\tq\tlora\t0.2\n",
+         "(PER) of the LoRA updates s·B·A"},
+        {"a\t1\tl.0.q\t0\tq\tlora\t0.1\nb\t1\tl.0.q\t0\tq\tweight\t0.5\n",
+         "(PER) of the weights (s·B·A where only adapters are stored)"},
+        {"a\t1\tl.0.q\t0\tq\tlora\t0.1\na\t1\tl.0.q\t0\tq\tfull\t0.5\n",
+         "(PER) of the weights"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "run\tstep\ttensor\tlayer\tmodule\tcomponent\tper\n%s",
+                 cases[i].rows);
+        write_text(tab, text);
+        rw_plot_opts o = opts_for(out);
+        o.script_only = true;
+        rw_err err = {{0}};
+        const char *paths[] = {tab};
+        for (int kind = 0; kind < 2; kind++) {
+            rw_status st = kind ? plot_heatmap(paths, 1, &o, &err)
+                                : plot_trajectory(paths, 1, &o, &err);
+            if (st != RW_OK)
+                fail_msg("%s", err.msg);
+            char *gp = read_in(dir, "c.gp");
+            char *at = strstr(gp, cases[i].want);
+            if (!at)
+                fail_msg("case %zu: no '%s' in the title", i, cases[i].want);
+            /* the plain "weights" case: nothing more about adapters */
+            assert_true(i < 2 || strncmp(at + strlen(cases[i].want), " (", 2) != 0);
+            free(gp);
+        }
+    }
+    test_tmpdir_remove(dir);
+    free(dir);
+    free(tab);
+    free(out);
+}
+
 static void spectrum_from_spectra_file(void **state)
 {
     (void)state;
@@ -905,6 +952,7 @@ int main(void)
         cmocka_unit_test(spectrum_geometric_mean),
         cmocka_unit_test(spectrum_from_spectra_file),
         cmocka_unit_test(spectrum_panels_own_range),
+        cmocka_unit_test(title_by_component),
         cmocka_unit_test(every_format_silent),
         cmocka_unit_test(bad_input_leaves_nothing),
     };
