@@ -38,6 +38,15 @@ static char *tmpdir_new(void)
     return strdup(t);
 }
 
+/* Removes the test's folder and frees its path and two paths in it. */
+static void tmpdir_done(char *dir, char *a, char *b)
+{
+    test_tmpdir_remove(dir);
+    free(dir);
+    free(a);
+    free(b);
+}
+
 static char *pathf(const char *dir, const char *name)
 {
     char *p = rw_path_join(dir, name);
@@ -654,6 +663,18 @@ static void spectrum_geometric_mean(void **state)
     free(out);
 }
 
+/* Draws the spectrum figure of one input with o and returns its script,
+ * NAME.gp in dir (the caller frees it). */
+static char *spectrum_script(const rw_plot_opts *o, const char *input, const char *dir,
+                             const char *name)
+{
+    rw_err err = {{0}};
+    const char *paths[] = {input};
+    if (plot_spectrum(paths, 1, o, &err) != RW_OK)
+        fail_msg("%s", err.msg);
+    return read_in(dir, name);
+}
+
 /* Two runs side by side: a full-rank spectrum (σ/σ1 down to 1/2) and a
  * rank-1 one (σ2/σ1 = 1e-16, round-off): each panel has its own y range
  * ([1/2 / 1.6, 1.25] and [1e-16 / 1.6, 1.25]), so the full-rank curve is
@@ -664,23 +685,26 @@ static void spectrum_panels_own_range(void **state)
     (void)state;
     char *dir = tmpdir_new();
     char *tab = pathf(dir, "r.tsv"), *out = pathf(dir, "r.png");
-    FILE *f = fopen(tab, "w");
-    assert_non_null(f);
-    fputs("run\tstep\ttensor\tlayer\tmodule\tcomponent\ti\tsigma\n", f);
-    static const double full[] = {2, 1.5, 1}, low[] = {3, 3e-16, 3e-16};
-    for (int i = 0; i < 3; i++) {
-        fprintf(f, "a\t100\tlayers.0.w\t0\tw\tweight\t%d\t%.17g\n", i + 1, full[i]);
-        fprintf(f, "b\t0\tlayers.0.w\t0\tw\tlora\t%d\t0\n", i + 1);
-        fprintf(f, "b\t100\tlayers.0.w\t0\tw\tlora\t%d\t%.17g\n", i + 1, low[i]);
-    }
-    fclose(f);
+    /* run, step, component, sigma_1..3 */
+    static const struct {
+        const char *run;
+        int step;
+        const char *comp;
+        double s[3];
+    } sp[] = {{"a", 100, "weight", {2, 1.5, 1}},
+              {"b", 0, "lora", {0, 0, 0}},
+              {"b", 100, "lora", {3, 3e-16, 3e-16}}};
+    char text[1024] = "run\tstep\ttensor\tlayer\tmodule\tcomponent\ti\tsigma\n";
+    for (size_t r = 0; r < 3; r++)
+        for (int i = 0; i < 3; i++) {
+            size_t len = strlen(text);
+            snprintf(text + len, sizeof text - len, "%s\t%d\tlayers.0.w\t0\tw\t%s\t%d\t%g\n",
+                     sp[r].run, sp[r].step, sp[r].comp, i + 1, sp[r].s[i]);
+        }
+    write_text(tab, text);
     rw_plot_opts o = opts_for(out);
     o.script_only = !have_gnuplot();
-    rw_err err = {{0}};
-    const char *paths[] = {tab};
-    if (plot_spectrum(paths, 1, &o, &err) != RW_OK)
-        fail_msg("%s", err.msg);
-    char *gp = read_in(dir, "r.gp");
+    char *gp = spectrum_script(&o, tab, dir, "r.gp");
     assert_non_null(strstr(gp, "set yrange [0.3125:1.25]"));
     assert_non_null(strstr(gp, "set yrange [6.25e-17:1.25]"));
     assert_non_null(strstr(gp, "title 'step 100'"));
@@ -689,10 +713,7 @@ static void spectrum_panels_own_range(void **state)
     free(gp);
     if (have_gnuplot())
         assert_script_silent(dir, "r.gp");
-    test_tmpdir_remove(dir);
-    free(dir);
-    free(tab);
-    free(out);
+    tmpdir_done(dir, tab, out);
 }
 
 /* Titles say what the rows drawn are of: an adapter-only run's default,
@@ -736,10 +757,7 @@ static void title_by_component(void **state)
             free(gp);
         }
     }
-    test_tmpdir_remove(dir);
-    free(dir);
-    free(tab);
-    free(out);
+    tmpdir_done(dir, tab, out);
 }
 
 static void spectrum_from_spectra_file(void **state)
@@ -769,10 +787,7 @@ static void spectrum_from_spectra_file(void **state)
     rw_plot_opts o = opts_for(out);
     o.script_only = !have_gnuplot();
     o.updates = 1;
-    const char *paths[] = {h5};
-    if (plot_spectrum(paths, 1, &o, &err) != RW_OK)
-        fail_msg("%s", err.msg);
-    char *gp = read_in(dir, "f.gp");
+    char *gp = spectrum_script(&o, h5, dir, "f.gp");
     assert_non_null(strstr(gp, "of the updates ΔW"));
     assert_non_null(strstr(gp, "set terminal pdfcairo"));
     free(gp);
