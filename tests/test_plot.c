@@ -711,8 +711,16 @@ static void spectrum_panels_own_range(void **state)
     assert_null(strstr(gp, "title 'step 0'"));
     assert_non_null(strstr(gp, "Left out: 1 layer spectra with σ₁ = 0"));
     free(gp);
-    if (have_gnuplot())
+    if (have_gnuplot()) {
+        /* decoded: step 100's colour in its curves and legend, step 0's nowhere */
+        rw_image *img = NULL;
+        rw_err err = {{0}};
+        assert_int_equal(png_read_rgb(out, &img, &err), RW_OK);
+        assert_true(count_color(img, palette_viridis(0.88)) > 50);
+        assert_int_equal(count_color(img, palette_viridis(0)), 0);
+        image_free(img);
         assert_script_silent(dir, "r.gp");
+    }
     tmpdir_done(dir, tab, out);
 }
 
