@@ -283,26 +283,39 @@ over="mean over layers, 95% CI"
 if ! awk -F'\t' 'NR>1 && $4>=0 {n[$1 FS $2 FS $5]++; if (n[$1 FS $2 FS $5]>1) {f=1; exit}} END {exit !f}' "$T/rank.tsv"; then
     over="one matrix per module"
 fi
-plot weights_per.png "Proportional effective rank of the weights ($over)." \
+# What the default rows are of: weights (plain or full = W + s·B·A), or, for
+# checkpoints that hold only adapters (PEFT), lora = s·B·A (io/spectrum.h).
+of=$(awk -F'\t' 'NR>1 { k=$1 FS $2 FS $3
+        if ($6=="full") f[k]=1; else if ($6=="lora") l[k]=1; else if ($6=="weight") w=1 }
+    END { for (k in l) if (!(k in f)) lo=1; for (k in f) w=1; print (w ? "w" : "") (lo ? "l" : "") }' "$T/rank.tsv")
+weights="the weights" updates="the updates ΔW between checkpoints" wnote="" unote=""
+case $of in
+l)  weights="the LoRA updates s·B·A" updates="the LoRA updates s·B·A"
+    wnote=" The checkpoints hold the adapters only: s·B·A is the update they add to the base weights."
+    unote=" An adapter's update is s·B·A itself, that of its cycle: the matrices of the weights figures, from the second checkpoint on." ;;
+wl) wnote=" For checkpoints that hold the adapters only: s·B·A, the update they add to the base weights."
+    unote=" For checkpoints that hold the adapters only: s·B·A itself." ;;
+esac
+plot weights_per.png "Proportional effective rank of $weights ($over).$wnote" \
     trajectory "${mods[@]}" --metric per "$T/rank.tsv"
 # Low-rank inputs only (adapter-only checkpoints): cond is infinite everywhere.
 if awk -F'\t' -v c="$(head -1 "$T/cond.tsv" | tr '\t' '\n' | grep -n '^cond$' | cut -d: -f1)" \
        'NR>1 && $c != "inf" && $c != "nan" {f=1; exit} END {exit !f}' "$T/cond.tsv"; then
-    plot weights_cond.png "Condition number σ₁/σₖ of the weights ($over)." \
+    plot weights_cond.png "Condition number σ₁/σₖ of $weights ($over).$wnote" \
         trajectory "${mods[@]}" --metric cond "$T/cond.tsv"
 else
-    plot weights_cond.png "Conditioning σ₁/σ_r on the non-zero subspace (cond_rank): every matrix here is low-rank, so σ₁/σₖ is infinite ($over)." \
+    plot weights_cond.png "Conditioning σ₁/σ_r on the non-zero subspace (cond_rank) of $weights: every matrix here is low-rank, so σ₁/σₖ is infinite ($over).$wnote" \
         trajectory "${mods[@]}" --metric cond_rank "$T/cond.tsv"
 fi
-plot updates_per.png "Proportional effective rank of the updates ΔW between checkpoints ($over)." \
+plot updates_per.png "Proportional effective rank of $updates ($over).$unote" \
     trajectory "${mods[@]}" --metric per "$T/updates.tsv"
-plot updates_cond.png "Conditioning of the updates on their non-zero subspace, σ₁/σ_r (cond_rank; plain σ₁/σₖ is infinite for low-rank updates) ($over)." \
+plot updates_cond.png "Conditioning of $updates on their non-zero subspace, σ₁/σ_r (cond_rank; plain σ₁/σₖ is infinite for low-rank updates) ($over).$unote" \
     trajectory "${mods[@]}" --metric cond_rank "$T/updates.tsv"
-plot heatmap_per.png "PER of the weights by layer and step, per module and run." \
+plot heatmap_per.png "PER of $weights by layer and step, per module and run.$wnote" \
     heatmap "${mods[@]}" --metric per "$T/rank.tsv"
-plot spectrum_weights.png "Normalised singular values σᵢ/σ₁ of the weights at five steps." \
+plot spectrum_weights.png "Normalised singular values σᵢ/σ₁ of $weights at up to five steps (each panel has its own y range).$wnote" \
     spectrum "${mods[@]}" spectra.h5
-plot spectrum_updates.png "Normalised singular values of the updates at five steps: a low-rank update (ReLoRA, LoRA) shows its rank ceiling as a cliff at i = r, down to round-off (about 1e-16, or 1e-7 where float32 weights were merged)." \
+plot spectrum_updates.png "Normalised singular values of $updates at up to five steps (the first checkpoint has none; each panel has its own y range). A low-rank update's spectrum falls to round-off after its rank: to about 1e-16 where the base weights did not change, to the order of the stored precision (1e-7 for float32) across a merge. Its rank is at most r for LoRA's s·B·A and for ReLoRA between checkpoints of one cycle, up to 2r between checkpoints that straddle a merge (the end of one cycle and the start of the next), more across several merges.$unote" \
     spectrum --updates "${mods[@]}" spectra.h5
 
 # 4. The report.

@@ -223,9 +223,15 @@ static bool reuse(const rw_run *run, size_t ci, void *ctx)
     for (size_t j = 0; j < n; j++) {
         rw_spectrum s;
         spectra_reader_entry(k->old, idx[j], &s);
-        /* an update measured against a checkpoint that is no longer the previous one */
-        if (s.kind == RW_KIND_UPDATE && strcmp(s.component, "lora") != 0 &&
-            (ci == 0 || s.ref_step != run->ckpts[ci - 1].step))
+        /* an update at the first checkpoint (written by versions that gave
+         * lora one there), or measured against a checkpoint that is no
+         * longer the previous or first one (lora's update is its cycle's,
+         * against its own step) */
+        if (s.kind != RW_KIND_WEIGHT && ci == 0)
+            return false;
+        if (s.kind == RW_KIND_UPDATE &&
+            s.ref_step != (strcmp(s.component, "lora") == 0 ? ref->step
+                                                            : run->ckpts[ci - 1].step))
             return false;
         if (s.kind == RW_KIND_UPDATE_FIRST && s.ref_step != run->ckpts[0].step)
             return false;

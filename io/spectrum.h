@@ -17,10 +17,13 @@
 /* ------------------------------------------------------------------ kinds */
 
 /* What a spectrum is of. */
+/* Updates exist from a run's second checkpoint on, for every component: the
+ * first has none, of any kind (its lora s B A is a weight spectrum there). */
 typedef enum {
     RW_KIND_WEIGHT,       /* the matrix at its step */
-    RW_KIND_UPDATE,       /* M(step) - M(previous step); lora: s B A itself */
-    RW_KIND_UPDATE_FIRST, /* M(step) - M(first step) */
+    RW_KIND_UPDATE,       /* M(step) - M(previous step); lora: s B A itself,
+                           * the update of its cycle (ref_step its own step) */
+    RW_KIND_UPDATE_FIRST, /* M(step) - M(first step), lora included */
 } rw_kind;
 
 /* "weight", "update", "update_first"; "?" out of range (a static string). */
@@ -86,7 +89,10 @@ bool rw_comp_parse_mask(const char *list, unsigned *mask);
  *   (anything else: no)
  *
  * has_full: the same matrix — the same run, step and tensor (and kind, in a
- * spectra file) — has a full component listed; only lora looks at it. */
+ * spectra file) — has a full component listed; only lora looks at it. As
+ * updates start at the second checkpoint for every component (rw_kind), a
+ * matrix with a base has full and lora at the same steps of every kind, so
+ * a default curve never switches from full to lora between steps. */
 bool rw_comp_default(rw_comp c, bool has_full, unsigned circuits);
 
 /* --------------------------------------------------------------- spectra */

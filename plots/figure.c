@@ -5,6 +5,8 @@
 
 #include "plots/palette.h"
 
+#include "io/spectrum.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -36,6 +38,20 @@ const char *fig_metric_label(const char *metric)
         if (!strcmp(metric, metric_labels[i].metric))
             return metric_labels[i].label;
     return metric;
+}
+
+const char *fig_subject(bool updates, unsigned comps, bool *named)
+{
+    unsigned lora = RW_COMP_BIT(RW_COMP_LORA), base = RW_COMP_BIT(RW_COMP_BASE);
+    *named = comps == lora || comps == base;
+    if (comps == lora)
+        return "LoRA updates s·B·A"; /* updates: each cycle's, s·B·A itself */
+    if (comps == base)
+        return updates ? "updates ΔW of the base weights W" : "base weights W";
+    if (comps & lora)
+        return updates ? "updates ΔW (s·B·A where only adapters are stored)"
+                       : "weights (s·B·A where only adapters are stored)";
+    return updates ? "updates ΔW" : "weights";
 }
 
 void fig_module_title(char *buf, size_t n, const char *module, bool with_name)

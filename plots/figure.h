@@ -34,6 +34,16 @@ const char *fig_metric_label(const char *metric);
  * otherwise. */
 void fig_module_title(char *buf, size_t n, const char *module, bool with_name);
 
+/* What a figure's values are of, for its title (a static string): "weights"
+ * or "updates ΔW", unless the rows drawn (comps: plot_sel.comps) are all of
+ * one adapter component, whose matrix it names then — lora: "LoRA updates
+ * s·B·A" (of weights and updates alike: lora's update is s·B·A itself, its
+ * cycle's, as it is an adapter-only checkpoint's default); base: "base weights W"
+ * or "updates ΔW of the base weights W" — or mix lora with others (adapter-only
+ * runs beside full ones): "... (s·B·A where only adapters are stored)". Sets
+ * *named when the string names the component, so that a title need not. */
+const char *fig_subject(bool updates, unsigned comps, bool *named);
+
 /* ------------------------------------------------------------------ layout */
 
 typedef struct {

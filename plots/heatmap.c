@@ -266,12 +266,14 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
         fig_note(&h->notes, "White cells: no value in the table for that layer and step.");
 
     char title[512];
+    bool named;
+    const char *subject = fig_subject(m->sel.updates, m->sel.comps, &named);
     if (o->title)
         snprintf(title, sizeof title, "%s", o->title);
     else
         snprintf(title, sizeof title, "%s of the %s%s%s, per layer and step",
-                 fig_metric_label(m->metric), m->sel.updates ? "updates ΔW" : "weights",
-                 o->component ? ", component " : "", o->component ? o->component : "");
+                 fig_metric_label(m->metric), subject, o->component && !named ? ", component " : "",
+                 o->component && !named ? o->component : "");
     fig_grid g = {0};
     g.rows = (int)nm;
     g.cols = (int)h->nruns;

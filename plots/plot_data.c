@@ -138,7 +138,12 @@ static bool sel_keep(selector *x, long r, const char *module, const char *compon
         rw_err ignored;
         strv_push(&x->seen, &x->nseen, module, &ignored); /* only for messages */
     }
-    return glob_any(x->pats, x->npats, module);
+    if (!glob_any(x->pats, x->npats, module))
+        return false;
+    int c = rw_comp_parse(component);
+    if (c >= 0)
+        x->s->comps |= RW_COMP_BIT(c);
+    return true;
 }
 
 /* The provisional index of a kept row's module (-1: out of memory). */

@@ -27,6 +27,8 @@ typedef struct {
     size_t nmodules;
     char *src;          /* the inputs' names ("a.tsv" or "a.tsv, b.tsv") */
     bool updates;       /* the values describe updates ΔW */
+    unsigned comps;     /* the components of the rows kept, RW_COMP_BIT(c) of each
+                           (io/spectrum.h; fig_subject names them in titles) */
 } plot_sel;
 
 /* One per-layer value. */

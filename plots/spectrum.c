@@ -178,23 +178,29 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
     size_t nblocks = nm * s->nruns * s->nsteps;
     int *block = rw_calloc(nblocks ? nblocks : 1, sizeof *block, err);
     size_t *ks = rw_calloc(nm ? nm : 1, sizeof *ks, err);
-    double *ylo = rw_calloc(nm ? nm : 1, sizeof *ylo, err);
+    /* the y range of each panel, (module, run): its own, so that a
+     * full-rank spectrum is not flattened by a low-rank one's fall to
+     * round-off beside it */
+    double *ylo = rw_calloc(nm * s->nruns > 0 ? nm * s->nruns : 1, sizeof *ylo, err);
+    bool *drawn = rw_calloc(s->nsteps ? s->nsteps : 1, sizeof *drawn, err);
     rw_status st = RW_OK;
-    if (!sum || !cnt || !block || !ks || !ylo)
+    if (!sum || !cnt || !block || !ks || !ylo || !drawn)
         st = RW_ENOMEM;
     fputs("# i/k\tsigma_i/sigma_1 (geometric mean over layers)\tlayers\n", df);
     int nb = 0;
     for (size_t m = 0; st == RW_OK && m < nm; m++) {
         ks[m] = module_k(sp, (int)m);
-        ylo[m] = 1;
         for (size_t c = 0; st == RW_OK && c < s->nruns; c++)
             for (size_t j = 0; st == RW_OK && j < s->nsteps; j++) {
+                double *yl = &ylo[m * s->nruns + c];
+                if (j == 0)
+                    *yl = 1;
                 size_t b = (m * s->nruns + c) * s->nsteps + j;
                 char *text = NULL;
                 size_t len = 0;
                 FILE *mf = open_memstream(&text, &len);
                 size_t n = mf ? write_block(s, mf, (int)m, s->runs[c], s->steps[j], ks[m], sum,
-                                            cnt, &ylo[m])
+                                            cnt, yl)
                               : 0;
                 if (!mf || fclose(mf) != 0) {
                     free(text);
@@ -202,6 +208,7 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
                     break;
                 }
                 block[b] = n ? nb : -1;
+                drawn[j] |= n > 0;
                 if (n) {
                     fprintf(df, "%s# index %d: module ", nb++ ? "\n\n" : "", block[b]);
                     gp_quote(df, sp->sel.modules[m]);
@@ -223,6 +230,7 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
         free(block);
         free(ks);
         free(ylo);
+        free(drawn);
         return st;
     }
     if (s->skipped_zero)
@@ -242,24 +250,33 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
     char title[512];
     if (o->title)
         snprintf(title, sizeof title, "%s", o->title);
-    else
+    else {
+        bool named;
+        const char *subject = fig_subject(sp->sel.updates, sp->sel.comps, &named);
         snprintf(title, sizeof title, "normalised singular values of the %s%s%s — geometric "
-                 "mean over layers", sp->sel.updates ? "updates ΔW" : "weights",
-                 o->component ? ", component " : "", o->component ? o->component : "");
-    /* the legend: one entry per step, viridis over the steps' order */
-    char **leg = calloc(s->nsteps, sizeof *leg);
-    uint32_t *col = calloc(s->nsteps, sizeof *col);
+                 "mean over layers", subject, o->component && !named ? ", component " : "",
+                 o->component && !named ? o->component : "");
+    }
+    /* the legend: one entry per step that has a curve (a step with no
+     * spectrum to draw, such as the first one's update, none), viridis over
+     * the steps' order */
+    size_t nwant = 0;
+    for (size_t j = 0; j < s->nsteps; j++)
+        nwant += drawn[j];
+    char **leg = calloc(nwant ? nwant : 1, sizeof *leg);
+    uint32_t *col = calloc(s->nsteps ? s->nsteps : 1, sizeof *col);
     size_t nleg = 0;
     for (size_t j = 0; leg && col && j < s->nsteps; j++) {
         col[j] = palette_viridis(s->nsteps > 1 ? 0.88 * (double)j / (double)(s->nsteps - 1) : 0);
         char c[8];
-        if ((leg[j] = malloc(96))) {
-            snprintf(leg[j], 96, "NaN with lines lw 2.5 lc rgb '%s' title 'step %lld'",
+        if (drawn[j] && (leg[nleg] = malloc(96))) {
+            snprintf(leg[nleg], 96, "NaN with lines lw 2.5 lc rgb '%s' title 'step %lld'",
                      gp_rgb(c, col[j]), (long long)s->steps[j]);
             nleg++;
         }
     }
-    if (!leg || !col || nleg < s->nsteps) {
+    free(drawn);
+    if (!leg || !col || nleg < nwant) {
         for (size_t j = 0; leg && j < nleg; j++)
             free(leg[j]);
         free(leg);
@@ -269,7 +286,7 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
         free(ylo);
         return rw_fail(err, RW_ENOMEM, "out of memory");
     }
-    int legcols = nleg < 6 ? (int)nleg : 6;
+    int legcols = nleg == 0 ? 1 : nleg < 6 ? (int)nleg : 6;
     int legrows = (int)((nleg + (size_t)legcols - 1) / (size_t)legcols);
     fig_grid g = {0};
     g.rows = (int)nm;
@@ -296,8 +313,9 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
         char mt[300], pt[400];
         fig_module_title(mt, sizeof mt, sp->sel.modules[m], false);
         double xlo = 1.0 / (double)(ks[m] ? ks[m] : 1) / 1.15;
-        double yl = ylo[m] < 1 ? ylo[m] / 1.6 : 0.1;
         for (size_t c = 0; c < s->nruns; c++) {
+            double y0 = ylo[m * s->nruns + c];
+            double yl = y0 < 1 ? y0 / 1.6 : 0.1;
             bool bottom = m + 1 == nm, left = c == 0;
             fprintf(f, "\n# ---- module %zu (", m + 1);
             gp_quote(f, sp->sel.modules[m]);

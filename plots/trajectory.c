@@ -365,15 +365,16 @@ static void default_title(const traj *t, char *buf, size_t n)
 {
     const rw_plot_opts *o = t->o;
     char comp[64] = "";
-    if (o->component)
+    bool named;
+    const char *subject = fig_subject(t->m.sel.updates, t->m.sel.comps, &named);
+    if (o->component && !named)
         snprintf(comp, sizeof comp, " (component %s)", o->component);
     /* "mean over layers" only where there is more than one layer to average */
     size_t maxn = 0;
     for (size_t i = 0; i < t->ns; i++)
         for (size_t j = 0; j < t->s[i].n; j++)
             maxn = t->s[i].p[j].n > maxn ? t->s[i].p[j].n : maxn;
-    snprintf(buf, n, "%s of the %s%s%s%s", fig_metric_label(t->m.metric),
-             t->m.sel.updates ? "updates ΔW" : "weights", comp,
+    snprintf(buf, n, "%s of the %s%s%s%s", fig_metric_label(t->m.metric), subject, comp,
              o->per_layer || maxn > 1 ? " — " : "",
              o->per_layer ? "one line per layer" : maxn > 1 ? "mean over layers with 95% CI" : "");
 }

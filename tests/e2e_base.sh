@@ -42,6 +42,23 @@ check "weights: base, full and lora of every adapted matrix, OV from the base's 
     [ "$(col "$B/split.tsv" component | sort -u | tr '\n' ' ')" = "base full lora ov weight wo_wv " ]
 same_numbers "updates" rw-updates --component all
 same_numbers "updates since the first step" rw-updates --from first --component all
+# Since the first step, full is W + s·B·A(t) - (W + s·B·A(first)) and lora
+# s·B·A(t) - s·B·A(first): one base at every step, so the same matrix; and
+# without --base the adapters alone give that lora (not s·B·A itself).
+awk -F'\t' 'NR>1 && ($6=="full" || $6=="lora") && $3 ~ /q_proj/ {print $2, $3, $6, $10, $13, $19}' \
+    "$B/split.tsv" | sort >"$B/ff.txt"
+check "--from first with --base: full and lora have the same sigma_max, num_rank, fro (W cancels)" \
+    test -z "$(awk '{k=$1 " " $2; if (k in a) { split(a[k], p, " ")
+        for (i=1;i<=3;i++) { x=p[i]; y=(i==1?$4:i==2?$5:$6); if (x - y > 1e-9*x || y - x > 1e-9*x) print k } }
+        else a[k]=$4 " " $5 " " $6 }' "$B/ff.txt")"
+check "--from first: full and lora rows of q_proj's 2 layers, from the second step on" \
+    test "$(awk '{print $1}' "$B/ff.txt" | sort -un | tr '\n' ' ')$(wc -l <"$B/ff.txt")" = "100 200 300 12"
+expect_exit 0 "--from first of the adapters alone" \
+    rw-updates --from first --component lora "relora=$B/split/lora"
+peft_names "$TMP/out" "$B/lff.tsv"
+awk -F'\t' 'NR==1 || $6=="lora"' "$B/split.tsv" >"$B/lff_base.tsv"
+expect_exit 0 "--from first: the adapters alone give --base's lora to 1e-12" \
+    rw-diff --rtol 1e-12 --atol 0 "$B/lff_base.tsv" "$B/lff.tsv"
 check "updates: base does not move (the base is the same at every step)" \
     [ "$(awk -F'\t' 'NR>1 && $6=="base" {print $10}' "$B/split.tsv" | sort -u)" = 0 ]
 

@@ -86,12 +86,28 @@ check "the safetensors run has 7 steps" test "$(col "$TMP/st.tsv" step | sort -u
 rw-rank "$TMP/st/relora/step_000100.safetensors" >/dev/null 2>"$TMP/err"
 check "no LoRA scale in a safetensors run: a warning says s = 1" grep -q "using s = 1" "$TMP/err"
 
-# lora is its own update under --from first as well: rows from the first step.
+# Updates start at the second checkpoint for every component: lora's (s·B·A,
+# its cycle's) too, so a ReLoRA run's default update curve is full at every
+# step. --from first of lora is s·B·A(step) - s·B·A(first): at step 0 B = 0,
+# so it is s·B·A itself (the same spectrum as the weights table's lora row)
+# and its rel_update, against a zero matrix, is inf.
+rw-updates --component all --include 'layers.0.swiglu.w_2*' "$TMP/runs/relora" >"$TMP/lall.tsv"
+check "updates: no row at the first step, of any component" \
+    test "$(awk -F'\t' 'NR>1 && $2 == 0' "$TMP/lall.tsv" | wc -l)" -eq 0
+rw-updates --include 'layers.0.swiglu.w_2*' "$TMP/runs/relora" >"$TMP/ldef.tsv"
+check "updates: the default component is full at every step" \
+    test "$(col "$TMP/ldef.tsv" component | sort -u)" = full
 rw-updates --from first --component lora --include 'layers.0.swiglu.w_2*' "$TMP/runs/relora" >"$TMP/lff.tsv"
-check "--from first: lora rows at every step, the first included" \
-    test "$(col "$TMP/lff.tsv" step | tr '\n' ' ')" = "0 100 200 300 400 500 600 700 800 900 1000 "
-check "--from first: lora at a merge step is zero (rel_update 0), finite after" \
-    test "$(awk -F'\t' 'NR>1 && ($2 % 500 == 0) {print $21}' "$TMP/lff.tsv" | sort -u)" = 0
+check "--from first: lora rows from the second step on" \
+    test "$(col "$TMP/lff.tsv" step | tr '\n' ' ')" = "100 200 300 400 500 600 700 800 900 1000 "
+rw-rank --component lora --include 'layers.0.swiglu.w_2*' "$TMP/runs/relora" >"$TMP/lw.tsv"
+paste <(awk -F'\t' 'NR>1 && $2 > 0 {print $2 "\t" $11 "\t" $13}' "$TMP/lw.tsv") \
+      <(awk -F'\t' 'NR>1 {print $2 "\t" $16 "\t" $13 "\t" $21}' "$TMP/lff.tsv") >"$TMP/lj.tsv"
+check "--from first: lora since step 0 (B = 0 there) is s·B·A itself: same steps, num_rank and per" \
+    test -z "$(awk -F'\t' '$1 != $4 || $3 != $6 || ($2 == "nan") != ($5 == "nan") ||
+        ($2 != "nan" && ($2 - $5 > 1e-9 * $2 || $5 - $2 > 1e-9 * $2))' "$TMP/lj.tsv")"
+check "--from first: lora's rel_update against the zero s·B·A of step 0 is inf (nan where both are 0)" \
+    test "$(awk -F'\t' '{print ($3 == 0 ? "z" : "n") $7}' "$TMP/lj.tsv" | sort -u | tr '\n' ' ')" = "ninf znan "
 (cd "$TMP/runs/relora" && rw-rank . --include '*w_2*') >"$TMP/dot.tsv"
 check "a run given as . is labelled by its directory" test "$(col "$TMP/dot.tsv" run | sort -u)" = relora
 rw-rank --component all "$TMP/edge/attention-no-heads.h5" >"$TMP/all.tsv"

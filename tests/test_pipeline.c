@@ -1,7 +1,8 @@
 /*
  * test_pipeline.c — rw_analyze's workers: -j far beyond the work starts no
  * more threads than there are matrices, and never more than rw_max_jobs();
- * the spectra are the same whatever -j is.
+ * the spectra are the same whatever -j is. The updates of adapter-only
+ * (PEFT) checkpoints, against singular values worked out by hand.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,8 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <math.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,11 +144,165 @@ static void many_matrices_capped(void **state)
         assert_true(s1.sigma1[i] == sn.sigma1[i]);
 }
 
+/* ------------------------------------------------ adapter-only updates */
+
+/* One spectrum as the callback saw it. */
+typedef struct {
+    int64_t step, ref_step;
+    char component[8], tensor[32];
+    rw_kind kind;
+    double ref_fro, sigma[4];
+    size_t k;
+} got_spec;
+
+typedef struct {
+    got_spec v[32];
+    size_t n;
+} got;
+
+static rw_status on_got(const rw_spectrum *s, void *ctx, rw_err *err)
+{
+    (void)err;
+    got *g = ctx;
+    if (g->n < 32 && s->k <= 4) {
+        got_spec *x = &g->v[g->n++];
+        *x = (got_spec){.step = s->step, .ref_step = s->ref_step, .kind = s->kind,
+                        .ref_fro = s->ref_fro, .k = s->k};
+        snprintf(x->component, sizeof x->component, "%s", s->component);
+        snprintf(x->tensor, sizeof x->tensor, "%s", s->tensor);
+        memcpy(x->sigma, s->sigma, s->k * sizeof *s->sigma);
+    }
+    return RW_OK;
+}
+
+static const got_spec *find_got(const got *g, const char *tensor, const char *comp, rw_kind kind)
+{
+    for (size_t i = 0; i < g->n; i++)
+        if (!strcmp(g->v[i].tensor, tensor) && g->v[i].kind == kind &&
+            !strcmp(g->v[i].component, comp))
+            return &g->v[i];
+    return NULL;
+}
+
+/* checkpoint-STEP/adapter_model.safetensors of layers.0.q (r = 2, 4 x 4)
+ * and layers.1.k (r = 2, 3 x 2), float64, and its adapter_config.json
+ * (lora_alpha 4: s = 2). */
+static void write_adapter(const char *run, int step, const double *a, const double *b,
+                          const double *ka, const double *kb)
+{
+    char dir[600], path[700];
+    snprintf(dir, sizeof dir, "%s/checkpoint-%d", run, step);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(path, sizeof path, "%s/adapter_config.json", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"r\": 2, \"lora_alpha\": 4, \"peft_type\": \"LORA\"}\n", f);
+    assert_int_equal(fclose(f), 0);
+    rw_stw *w = stw_new();
+    rw_err err = {{0}};
+    int64_t sa[2] = {2, 4}, sb[2] = {4, 2}, ska[2] = {2, 2}, skb[2] = {3, 2};
+    assert_int_equal(stw_tensor(w, "layers.0.q.lora_A.weight", 2, sa, RW_DT_F64, a, &err), RW_OK);
+    assert_int_equal(stw_tensor(w, "layers.0.q.lora_B.weight", 2, sb, RW_DT_F64, b, &err), RW_OK);
+    assert_int_equal(stw_tensor(w, "layers.1.k.lora_A.weight", 2, ska, RW_DT_F64, ka, &err), RW_OK);
+    assert_int_equal(stw_tensor(w, "layers.1.k.lora_B.weight", 2, skb, RW_DT_F64, kb, &err), RW_OK);
+    snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
+    assert_int_equal(stw_save(w, path, &err), RW_OK);
+    stw_free(w);
+}
+
+static void sigma_is(const got_spec *x, const double *want, size_t k)
+{
+    assert_non_null(x);
+    assert_int_equal(x->k, k);
+    for (size_t i = 0; i < k; i++)
+        if (fabs(x->sigma[i] - want[i]) > 1e-12)
+            fail_msg("step %lld %s %s %s: sigma_%zu is %.17g, expected %g", (long long)x->step,
+                     x->tensor, x->component, rw_kind_name(x->kind), i + 1, x->sigma[i], want[i]);
+}
+
+/* Two adapter-only checkpoints, s = 2. layers.0.q (4 x 4):
+ *   step 1: B0 A0 = diag(1, 1, 0, 0)  (A0 = [e1; e2], B0 = [e1 e2])
+ *   step 2: B1 A1 = diag(3, 0, 1, 0)  (A1 = [3 e1; e3], B1 = [e1 e3])
+ * lora's update at step 2 is s B1 A1 = diag(6, 0, 2, 0): sigma 6, 2, 0, 0;
+ * since the first step, s (B1 A1 - B0 A0) = diag(4, -2, 2, 0): sigma 4, 2,
+ * 2, 0 — rank 3 > r, which s B1 A1 alone cannot have — measured against
+ * ||s B0 A0||_F = sqrt(8) (from the factors: 2 r <= 4). layers.1.k (3 x 2,
+ * 2 r > 2: the 3 x 2 difference formed): A0 = A1 = I, B0 = [e1 e2],
+ * B1 = [3 e1, 2 e3]; s (B1 - B0) = [[4, 0], [0, -2], [0, 4]], orthogonal
+ * columns: sigma sqrt(20), 4, against ||s B0||_F = 2 sqrt(2). With a base W
+ * (the same at both steps), full's update since the first step is the same
+ * matrix: W cancels. The first step has no update of either kind. */
+static void adapter_only_from_first(void **state)
+{
+    (void)state;
+    char run[600], base[600];
+    snprintf(run, sizeof run, "%s/peft", tmpdir);
+    assert_int_equal(mkdir(run, 0755), 0);
+    static const double a0[8] = {1, 0, 0, 0, 0, 1, 0, 0}, b0[8] = {1, 0, 0, 1, 0, 0, 0, 0};
+    static const double a1[8] = {3, 0, 0, 0, 0, 0, 1, 0}, b1[8] = {1, 0, 0, 0, 0, 1, 0, 0};
+    static const double ka[4] = {1, 0, 0, 1}, kb0[6] = {1, 0, 0, 1, 0, 0},
+                        kb1[6] = {3, 0, 0, 0, 0, 2};
+    write_adapter(run, 1, a0, b0, ka, kb0);
+    write_adapter(run, 2, a1, b1, ka, kb1);
+    snprintf(base, sizeof base, "%s/base.safetensors", tmpdir);
+    double w[16];
+    for (int i = 0; i < 16; i++)
+        w[i] = (i * 5 % 7) - 3.0;
+    rw_stw *sw = stw_new();
+    rw_err err = {{0}};
+    int64_t shape[2] = {4, 4};
+    int64_t kshape[2] = {3, 2};
+    assert_int_equal(stw_tensor(sw, "layers.0.q.weight", 2, shape, RW_DT_F64, w, &err), RW_OK);
+    assert_int_equal(stw_tensor(sw, "layers.1.k.weight", 2, kshape, RW_DT_F64, w, &err), RW_OK);
+    assert_int_equal(stw_save(sw, base, &err), RW_OK);
+    stw_free(sw);
+
+    static const double upd2[4] = {6, 2, 0, 0}, first2[4] = {4, 2, 2, 0};
+    const double kupd2[2] = {6, 4}, kfirst2[2] = {sqrt(20), 4};
+    for (int with_base = 0; with_base < 2; with_base++) {
+        rw_runset rs = {0};
+        assert_int_equal(runset_add(&rs, run, NULL, &err), RW_OK);
+        assert_int_equal(runset_finish(&rs, &err), RW_OK);
+        rw_analysis_opts o = {.updates = true, .from_first = true, .prog = "test", .jobs = 1,
+                              .comps = RW_COMP_BIT(RW_COMP_LORA) | RW_COMP_BIT(RW_COMP_FULL)};
+        o.item.lora_scale = NAN;
+        o.item.base = with_base ? base : NULL;
+        static got g;
+        memset(&g, 0, sizeof g);
+        rw_status st = rw_analyze(&rs, &o, on_got, &g, &err);
+        if (st != RW_OK)
+            fail_msg("%s", err.msg);
+        runset_free(&rs);
+        assert_int_equal(g.n, with_base ? 8 : 4);
+        for (size_t i = 0; i < g.n; i++)
+            assert_int_equal(g.v[i].step, 2);
+        sigma_is(find_got(&g, "layers.0.q.weight", "lora", RW_KIND_UPDATE), upd2, 4);
+        sigma_is(find_got(&g, "layers.1.k.weight", "lora", RW_KIND_UPDATE), kupd2, 2);
+        const got_spec *x = find_got(&g, "layers.0.q.weight", "lora", RW_KIND_UPDATE_FIRST);
+        sigma_is(x, first2, 4);
+        assert_int_equal(x->ref_step, 1);
+        assert_true(fabs(x->ref_fro - sqrt(8)) < 1e-12);
+        x = find_got(&g, "layers.1.k.weight", "lora", RW_KIND_UPDATE_FIRST);
+        sigma_is(x, kfirst2, 2);
+        assert_int_equal(x->ref_step, 1);
+        assert_true(fabs(x->ref_fro - 2 * sqrt(2)) < 1e-12);
+        if (with_base) {
+            /* previous = first: full's two updates are the same */
+            for (int kind = 0; kind < 2; kind++) {
+                rw_kind k = kind ? RW_KIND_UPDATE : RW_KIND_UPDATE_FIRST;
+                sigma_is(find_got(&g, "layers.0.q.weight", "full", k), first2, 4);
+                sigma_is(find_got(&g, "layers.1.k.weight", "full", k), kfirst2, 2);
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(one_matrix_one_worker),
         cmocka_unit_test(many_matrices_capped),
+        cmocka_unit_test(adapter_only_from_first),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

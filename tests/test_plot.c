@@ -38,6 +38,15 @@ static char *tmpdir_new(void)
     return strdup(t);
 }
 
+/* Removes the test's folder and frees its path and two paths in it. */
+static void tmpdir_done(char *dir, char *a, char *b)
+{
+    test_tmpdir_remove(dir);
+    free(dir);
+    free(a);
+    free(b);
+}
+
 static char *pathf(const char *dir, const char *name)
 {
     char *p = rw_path_join(dir, name);
@@ -654,6 +663,111 @@ static void spectrum_geometric_mean(void **state)
     free(out);
 }
 
+/* Draws the spectrum figure of one input with o and returns its script,
+ * NAME.gp in dir (the caller frees it). */
+static char *spectrum_script(const rw_plot_opts *o, const char *input, const char *dir,
+                             const char *name)
+{
+    rw_err err = {{0}};
+    const char *paths[] = {input};
+    if (plot_spectrum(paths, 1, o, &err) != RW_OK)
+        fail_msg("%s", err.msg);
+    return read_in(dir, name);
+}
+
+/* Two runs side by side: a full-rank spectrum (σ/σ1 down to 1/2) and a
+ * rank-1 one (σ2/σ1 = 1e-16, round-off): each panel has its own y range
+ * ([1/2 / 1.6, 1.25] and [1e-16 / 1.6, 1.25]), so the full-rank curve is
+ * not flattened into a line. A step whose only spectra are zero matrices
+ * (a fresh adapter) draws no curve and has no legend entry. */
+static void spectrum_panels_own_range(void **state)
+{
+    (void)state;
+    char *dir = tmpdir_new();
+    char *tab = pathf(dir, "r.tsv"), *out = pathf(dir, "r.png");
+    /* run, step, component, sigma_1..3 */
+    static const struct {
+        const char *run;
+        int step;
+        const char *comp;
+        double s[3];
+    } sp[] = {{"a", 100, "weight", {2, 1.5, 1}},
+              {"b", 0, "lora", {0, 0, 0}},
+              {"b", 100, "lora", {3, 3e-16, 3e-16}}};
+    char text[1024] = "run\tstep\ttensor\tlayer\tmodule\tcomponent\ti\tsigma\n";
+    for (size_t r = 0; r < 3; r++)
+        for (int i = 0; i < 3; i++) {
+            size_t len = strlen(text);
+            snprintf(text + len, sizeof text - len, "%s\t%d\tlayers.0.w\t0\tw\t%s\t%d\t%g\n",
+                     sp[r].run, sp[r].step, sp[r].comp, i + 1, sp[r].s[i]);
+        }
+    write_text(tab, text);
+    rw_plot_opts o = opts_for(out);
+    o.script_only = !have_gnuplot();
+    char *gp = spectrum_script(&o, tab, dir, "r.gp");
+    assert_non_null(strstr(gp, "set yrange [0.3125:1.25]"));
+    assert_non_null(strstr(gp, "set yrange [6.25e-17:1.25]"));
+    assert_non_null(strstr(gp, "title 'step 100'"));
+    assert_null(strstr(gp, "title 'step 0'"));
+    assert_non_null(strstr(gp, "Left out: 1 layer spectra with σ₁ = 0"));
+    free(gp);
+    if (have_gnuplot()) {
+        /* decoded: step 100's colour in its curves and legend, step 0's nowhere */
+        rw_image *img = NULL;
+        rw_err err = {{0}};
+        assert_int_equal(png_read_rgb(out, &img, &err), RW_OK);
+        assert_true(count_color(img, palette_viridis(0.88)) > 50);
+        assert_int_equal(count_color(img, palette_viridis(0)), 0);
+        image_free(img);
+        assert_script_silent(dir, "r.gp");
+    }
+    tmpdir_done(dir, tab, out);
+}
+
+/* Titles say what the rows drawn are of: an adapter-only run's default,
+ * lora, is s·B·A, not "the weights"; next to a full-rank run's weights,
+ * both; plain weights, the weights. */
+static void title_by_component(void **state)
+{
+    (void)state;
+    char *dir = tmpdir_new();
+    char *tab = pathf(dir, "c.tsv"), *out = pathf(dir, "c.png");
+    static const struct {
+        const char *rows, *want;
+    } cases[] = {
+        {"a\t1\tl.0.q\t0\tq\tlora\t0.1\na\t2\tl.0.q\t0\tq\tlora\t0.2\n",
+         "(PER) of the LoRA updates s·B·A"},
+        {"a\t1\tl.0.q\t0\tq\tlora\t0.1\nb\t1\tl.0.q\t0\tq\tweight\t0.5\n",
+         "(PER) of the weights (s·B·A where only adapters are stored)"},
+        {"a\t1\tl.0.q\t0\tq\tlora\t0.1\na\t1\tl.0.q\t0\tq\tfull\t0.5\n",
+         "(PER) of the weights"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "run\tstep\ttensor\tlayer\tmodule\tcomponent\tper\n%s",
+                 cases[i].rows);
+        write_text(tab, text);
+        rw_plot_opts o = opts_for(out);
+        o.script_only = true;
+        rw_err err = {{0}};
+        const char *paths[] = {tab};
+        for (int kind = 0; kind < 2; kind++) {
+            rw_status st = kind ? plot_heatmap(paths, 1, &o, &err)
+                                : plot_trajectory(paths, 1, &o, &err);
+            if (st != RW_OK)
+                fail_msg("%s", err.msg);
+            char *gp = read_in(dir, "c.gp");
+            char *at = strstr(gp, cases[i].want);
+            if (!at)
+                fail_msg("case %zu: no '%s' in the title", i, cases[i].want);
+            /* the plain "weights" case: nothing more about adapters */
+            assert_true(i < 2 || strncmp(at + strlen(cases[i].want), " (", 2) != 0);
+            free(gp);
+        }
+    }
+    tmpdir_done(dir, tab, out);
+}
+
 static void spectrum_from_spectra_file(void **state)
 {
     (void)state;
@@ -681,10 +795,7 @@ static void spectrum_from_spectra_file(void **state)
     rw_plot_opts o = opts_for(out);
     o.script_only = !have_gnuplot();
     o.updates = 1;
-    const char *paths[] = {h5};
-    if (plot_spectrum(paths, 1, &o, &err) != RW_OK)
-        fail_msg("%s", err.msg);
-    char *gp = read_in(dir, "f.gp");
+    char *gp = spectrum_script(&o, h5, dir, "f.gp");
     assert_non_null(strstr(gp, "of the updates ΔW"));
     assert_non_null(strstr(gp, "set terminal pdfcairo"));
     free(gp);
@@ -863,6 +974,8 @@ int main(void)
         cmocka_unit_test(heatmap_single_layer_is_drawn),
         cmocka_unit_test(spectrum_geometric_mean),
         cmocka_unit_test(spectrum_from_spectra_file),
+        cmocka_unit_test(spectrum_panels_own_range),
+        cmocka_unit_test(title_by_component),
         cmocka_unit_test(every_format_silent),
         cmocka_unit_test(bad_input_leaves_nothing),
     };

@@ -230,15 +230,95 @@ static rw_status job_prepare(ring_job *j, const char *run, const opened *c, cons
 }
 
 
+/* ||s B A||_F from the factors b (m x r) and a (r x n), row-major, without
+ * the product: |s| sqrt(sum_pq (B^T B)_pq (A A^T)_pq). */
+static double lowrank_fro(double s, const double *b, const double *a, size_t m, size_t n,
+                          size_t r)
+{
+    double sum = 0;
+    for (size_t p = 0; p < r; p++)
+        for (size_t q = 0; q < r; q++) {
+            double gb = 0, ga = 0;
+            for (size_t i = 0; i < m; i++)
+                gb += b[i * r + p] * b[i * r + q];
+            for (size_t x = 0; x < n; x++)
+                ga += a[p * n + x] * a[q * n + x];
+            sum += gb * ga;
+        }
+    return fabs(s) * sqrt(sum > 0 ? sum : 0);
+}
+
+/* lora's update since the first step, s B A(step) - s0 B0 A0(first), from
+ * the factors side by side: [s B | -s0 B0] (m x (r + r0)) times [A; A0]
+ * ((r + r0) x n), of rank <= r + r0, its spectrum from that small problem
+ * as s B A's is. No job when the first step has no such adapter; *done
+ * false (and nothing done) when r + r0 exceeds min(m, n): the caller forms
+ * the m x n difference. */
+static rw_status submit_lora_first(analysis *an, const char *run, opened *c, size_t i,
+                                   opened *ref, bool *done, rw_err *err)
+{
+    const rw_item *it = &c->it.v[i];
+    *done = true;
+    long ri = items_find(&ref->it, it->tensor, RW_COMP_LORA);
+    if (ri < 0)
+        return RW_OK; /* new at this step: no update to measure */
+    const rw_item *rit = &ref->it.v[ri];
+    if (rit->rows != it->rows || rit->cols != it->cols)
+        return rw_fail(err, RW_EDATA, "%s: %s: shape %lldx%lld differs from %lldx%lld at step %lld",
+                       c->c->path, it->tensor, (long long)it->rows, (long long)it->cols,
+                       (long long)rit->rows, (long long)rit->cols, (long long)ref->step);
+    size_t m = (size_t)it->rows, n = (size_t)it->cols, r1 = (size_t)it->rank,
+           r0 = (size_t)rit->rank, R = r1 + r0;
+    if (R > (m < n ? m : n)) {
+        *done = false;
+        return RW_OK;
+    }
+    /* an->ref: B0, A0, B, A one after the other */
+    rw_status st = rw_scratch(&an->ref, &an->refcap, R * (m + n), sizeof(double), err);
+    double *b0 = an->ref, *a0 = b0 + m * r0, *b1 = a0 + r0 * n, *a1 = b1 + m * r1;
+    if (st != RW_OK || (st = item_read_adapters(ref->c, &ref->it, (size_t)ri, b0, a0, err)) != RW_OK ||
+        (st = item_read_adapters(c->c, &c->it, i, b1, a1, err)) != RW_OK)
+        return st;
+    double s0 = ref->it.scale, s1 = c->it.scale;
+    double ref_fro = lowrank_fro(s0, b0, a0, m, n, r0);
+    ring_job *j;
+    size_t bytes = R * (m + n) * sizeof(double);
+    if ((st = ring_take_slot(&an->ring, bytes, &j, err)) != RW_OK)
+        return st;
+    rw_item wide = *it;
+    wide.rank = (int64_t)R;
+    if ((st = job_prepare(j, run, c, &wide, RW_KIND_UPDATE_FIRST, ref->step, ref_fro, true,
+                          an->o->fast, err)) != RW_OK ||
+        !(j->ref_path = rw_strdup(ref->c->path))) {
+        ring_job_release_strings(j);
+        return st != RW_OK ? st : rw_fail(err, RW_ENOMEM, "out of memory");
+    }
+    /* N: the two products' bounds added, their roundings independent */
+    j->noise = item_lora_noise(s1, b1, a1, it->rows, it->cols, it->rank) +
+               item_lora_noise(s0, b0, a0, rit->rows, rit->cols, rit->rank);
+    for (size_t x = 0; x < m; x++)
+        for (size_t q = 0; q < R; q++)
+            j->b[x * R + q] = q < r1 ? s1 * b1[x * r1 + q] : -s0 * b0[x * r0 + q - r1];
+    memcpy(j->a, a1, r1 * n * sizeof(double));
+    memcpy(j->a + r1 * n, a0, r0 * n * sizeof(double));
+    j->scale = 1;
+    j->bytes = bytes;
+    ring_submit(&an->ring, j);
+    return RW_OK;
+}
+
 /* The matrix of item i of c (kind weight), or its update against ref. For
- * lora, the update of the cycle is s B A itself, measured against the base.
- * lora spectra come from the r x r problem, never the m x n product. */
+ * lora, the update (kind update) is the update of the cycle, s B A itself,
+ * measured against the base; its update since the first step (kind
+ * update_first) is s B A(step) - s B A(first), formed here only when its
+ * rank bound exceeds min(m, n) (else submit_lora_first). The spectra of
+ * s B A come from the r x r problem, never the m x n product. */
 static rw_status submit_item(analysis *an, const char *run, opened *c, size_t i, opened *ref,
                              rw_kind kind, rw_err *err)
 {
     const rw_item *it = &c->it.v[i];
     size_t numel = (size_t)(it->rows * it->cols);
-    bool is_lora = it->comp == RW_COMP_LORA;
+    bool is_lora = it->comp == RW_COMP_LORA && kind != RW_KIND_UPDATE_FIRST;
     bool lowrank = is_lora && it->rank <= (it->rows < it->cols ? it->rows : it->cols);
     int64_t ref_step = -1;
     double ref_fro = NAN, ref_noise = 0, noise = NAN;
@@ -349,11 +429,15 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
                 break;
             if (o->weights)
                 st = submit_item(an, run->label, &cur, i, NULL, RW_KIND_WEIGHT, err);
-            /* lora is its cycle's update at every step, the first included */
-            bool is_lora = it->comp == RW_COMP_LORA;
-            if (st == RW_OK && o->updates && (prev.c || is_lora))
+            /* Updates from the second checkpoint on, for every component:
+             * lora's (s B A, its cycle's) too, so that the first step has
+             * no update of any kind (spectrum.h, rw_comp_default). */
+            if (st == RW_OK && o->updates && prev.c)
                 st = submit_item(an, run->label, &cur, i, &prev, RW_KIND_UPDATE, err);
-            if (st == RW_OK && o->from_first && ((first.c && ci > 0) || is_lora))
+            bool done = false;
+            if (st == RW_OK && o->from_first && first.c && ci > 0 && it->comp == RW_COMP_LORA)
+                st = submit_lora_first(an, run->label, &cur, i, &first, &done, err);
+            if (st == RW_OK && o->from_first && first.c && ci > 0 && !done)
                 st = submit_item(an, run->label, &cur, i, &first, RW_KIND_UPDATE_FIRST, err);
         }
         /* The previous checkpoint stays open for updates, the first one (as
