@@ -8,7 +8,7 @@
  * The mean is geometric for scale-type metrics (rw_metric_kind_of: a line
  * "# mean: geometric ..." says so), the interval clipped to the metric's
  * range; a block whose module shows cond_rank in place of cond says
- * `metric "cond_rank"` in its index line.
+ * `metric 'cond_rank'` in its index line.
  * A single blank line inside a block is a gap (values that are nan or inf,
  * or not positive on a log axis, are left out and break the line there);
  * isolated = 1 marks a point with no drawn neighbour, drawn as a dot.
@@ -272,7 +272,7 @@ static rw_status write_data(traj *t, const gp_stage *st, const char *name, rw_er
             if (s->layer >= 0)
                 fprintf(f, ", layer %d", s->layer);
             if (t->m.cond_rank && t->m.cond_rank[mod])
-                fputs(", metric \"cond_rank\"", f);
+                fputs(", metric 'cond_rank'", f);
             fputc('\n', f);
             bool gap = false;
             for (size_t j = 0; j < s->n; j++) {
@@ -513,8 +513,11 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
 
     if (o->per_layer) {
         fig_palette_write(f, 0.9);
-        fprintf(f, "set cbrange [-0.5:%g]\nset cblabel 'layer (depth)'\n"
-                   "set cbtics %g\n", t->nlayers - 0.5, gp_nice_step(0, t->nlayers - 1, 6));
+        /* layers are whole numbers: tics at whole numbers only */
+        double cs = gp_nice_step(0, t->nlayers - 1, 6);
+        fprintf(f, "set palette maxcolors %d\nset cbrange [-0.5:%g]\n"
+                   "set cblabel 'layer (depth)'\nset cbtics 0, %g\nset mcbtics 1\n",
+                t->nlayers > 1 ? t->nlayers : 2, t->nlayers - 0.5, cs < 1 ? 1 : ceil(cs));
     }
     int64_t x0 = t->xmin, x1 = t->xmax;
     if (x0 == x1) {
@@ -529,10 +532,12 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
         fputc('\n', f);
         fig_panel(f, &g, row, col, left ? 92 : 66, 40, bottom ? 56 : 42, 34);
         char mt[256];
-        fig_module_title(mt, sizeof mt, t->m.sel.modules[p], true);
-        if (t->m.cond_rank && t->m.cond_rank[p]) {
+        /* a panel of cond_rank says so, in place of the module's own name */
+        bool crank = t->m.cond_rank && t->m.cond_rank[p];
+        fig_module_title(mt, sizeof mt, t->m.sel.modules[p], !crank);
+        if (crank) {
             size_t len = strlen(mt);
-            snprintf(mt + len, sizeof mt - len, " · cond_rank: rank-deficient");
+            snprintf(mt + len, sizeof mt - len, " — cond_rank: rank-deficient");
         }
         fputs("set title ", f);
         gp_quote(f, mt);
