@@ -238,6 +238,19 @@ say "[1/4] spectra of ${#runs[@]} runs -> $out/spectra.h5"
 run env -C "$spectra_cwd" "$bin/rw-spectra" "${j[@]}" "${pass[@]}" --updates --component all \
     -o "$new/spectra.h5" "${runs[@]}"
 
+# Steps that are epochs (Keras's ModelCheckpoint files, epoch_N names): the
+# figures' axes say "epoch" (rw-ls --steps says which).
+epochs=()
+lsargs=()
+for ((i = 0; i < ${#pass[@]}; i++)); do
+    case "${pass[i]}" in --key|--data|--split) lsargs+=("${pass[i]}" "${pass[i + 1]}"); i=$((i + 1)) ;;
+    --fast) ;; *) i=$((i + 1)) ;; esac
+done
+if env -C "$spectra_cwd" "$bin/rw-ls" --steps "${lsargs[@]}" "${runs[@]}" 2>/dev/null |
+       awk -F'\t' 'NR>1 {n++; if ($3 != "epoch") f=1} END {exit !(n && !f)}'; then
+    epochs=(--epochs)
+fi
+
 # From here on only OUT's own files are read: work inside it, so that the
 # paths recorded in the scripts and tables are relative to OUT.
 cd -- "$new"
@@ -272,7 +285,7 @@ fi
 figs=()   # "file|caption"
 plot() {  # plot FILE CAPTION rw-plot-args...
     local f=$1 cap=$2; shift 2
-    if run "$bin/rw-plot" "$@" -o "$F/$f" 2>"$F/.err"; then
+    if run "$bin/rw-plot" "$@" "${epochs[@]}" -o "$F/$f" 2>"$F/.err"; then
         figs+=("$f|$cap")
     else
         say "figure $f not drawn: $(head -1 "$F/.err")"

@@ -515,9 +515,8 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
         fig_palette_write(f, 0.9);
         /* layers are whole numbers: tics at whole numbers only */
         double cs = gp_nice_step(0, t->nlayers - 1, 6);
-        fprintf(f, "set palette maxcolors %d\nset cbrange [-0.5:%g]\n"
-                   "set cblabel 'layer (depth)'\nset cbtics 0, %g\nset mcbtics 1\n",
-                t->nlayers > 1 ? t->nlayers : 2, t->nlayers - 0.5, cs < 1 ? 1 : ceil(cs));
+        fprintf(f, "set cbrange [-0.5:%g]\nset cblabel 'layer (depth)'\n"
+                   "set cbtics 0, %g\n", t->nlayers - 0.5, cs < 1 ? 1 : ceil(cs));
     }
     int64_t x0 = t->xmin, x1 = t->xmax;
     if (x0 == x1) {
