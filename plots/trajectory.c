@@ -401,7 +401,7 @@ static void make_notes(traj *t)
     if (t->clipped) {
         rw_metric_kind k = rw_metric_kind_of(t->m.metric);
         char lo[32], hi[32];
-        fig_note(&t->notes, "95%% CI clipped to %s's range %s%s, %s%s at %zu points.",
+        fig_note(&t->notes, "95%% CI clipped to %s's range %s%s, %s%s (at %zu points).",
                  t->m.metric, isinf(k.lo) ? "(" : "[", range_end(lo, sizeof lo, k.lo),
                  range_end(hi, sizeof hi, k.hi), isinf(k.hi) ? ")" : "]", t->clipped);
     }
