@@ -293,23 +293,30 @@ plot() {  # plot FILE CAPTION rw-plot-args...
     rm -f "$F/.err"
 }
 over="mean over layers, 95% CI"
+gover="geometric mean over layers, 95% CI on the logarithms"   # cond, cond_rank (rw-plot --mean)
 if ! awk -F'\t' 'NR>1 && $4>=0 {n[$1 FS $2 FS $5]++; if (n[$1 FS $2 FS $5]>1) {f=1; exit}} END {exit !f}' "$T/rank.tsv"; then
     over="one matrix per module"
+    gover=$over
 fi
 plot weights_per.png "Proportional effective rank of the weights ($over)." \
     trajectory "${mods[@]}" --metric per "$T/rank.tsv"
 # Low-rank inputs only (adapter-only checkpoints): cond is infinite everywhere.
 if awk -F'\t' -v c="$(head -1 "$T/cond.tsv" | tr '\t' '\n' | grep -n '^cond$' | cut -d: -f1)" \
        'NR>1 && $c != "inf" && $c != "nan" {f=1; exit} END {exit !f}' "$T/cond.tsv"; then
-    plot weights_cond.png "Condition number σ₁/σₖ of the weights ($over)." \
+    deficient=""   # rw-plot draws cond_rank for a module with a rank-deficient matrix
+    awk -F'\t' 'NR==1 {for (i = 1; i <= NF; i++) c[$i] = i; next}
+        ($6=="weight" || $6=="full" || $6=="ov") && $c["cond"] != $c["cond_rank"] {f=1; exit}
+        END {exit !f}' "$T/cond.tsv" &&
+        deficient="; σ₁/σ_r (cond_rank) in the panels marked rank-deficient, where σ₁/σₖ is round-off"
+    plot weights_cond.png "Condition number σ₁/σₖ of the weights ($gover$deficient)." \
         trajectory "${mods[@]}" --metric cond "$T/cond.tsv"
 else
-    plot weights_cond.png "Conditioning σ₁/σ_r on the non-zero subspace (cond_rank): every matrix here is low-rank, so σ₁/σₖ is infinite ($over)." \
+    plot weights_cond.png "Conditioning σ₁/σ_r on the non-zero subspace (cond_rank): every matrix here is low-rank, so σ₁/σₖ is infinite ($gover)." \
         trajectory "${mods[@]}" --metric cond_rank "$T/cond.tsv"
 fi
 plot updates_per.png "Proportional effective rank of the updates ΔW between checkpoints ($over)." \
     trajectory "${mods[@]}" --metric per "$T/updates.tsv"
-plot updates_cond.png "Conditioning of the updates on their non-zero subspace, σ₁/σ_r (cond_rank; plain σ₁/σₖ is infinite for low-rank updates) ($over)." \
+plot updates_cond.png "Conditioning of the updates on their non-zero subspace, σ₁/σ_r (cond_rank; plain σ₁/σₖ is infinite for low-rank updates) ($gover)." \
     trajectory "${mods[@]}" --metric cond_rank "$T/updates.tsv"
 plot heatmap_per.png "PER of the weights by layer and step, per module and run." \
     heatmap "${mods[@]}" --metric per "$T/rank.tsv"

@@ -333,6 +333,9 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
         cells += h->nlayers[mod] * h->nsteps * h->nruns;
     if (m->nrows < cells)
         fig_note(&h->notes, "White cells: no value in the table for that layer and step.");
+    if (m->ncond_rank)
+        fig_note(&h->notes, "cond_rank (σ₁/σᵣ, r = num_rank) in place of cond in the panels "
+                 "marked: their matrices are rank-deficient, where σ₁/σₖ is round-off.");
 
     char title[512];
     if (o->title)
