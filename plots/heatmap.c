@@ -11,8 +11,8 @@
  * and colour bars around the images.
  *
  * Modules of a single matrix (layer -1: embeddings, a head, the layers of a
- * Keras MLP) have no layer axis: they are left out, with a note and a
- * warning; when every module is one, there is no heatmap (an error that
+ * Keras MLP) have no layer axis: they are left out, with a note at the
+ * foot of the figure; when every module is one, there is no heatmap (an error that
  * points to the trajectory figure, which draws them).
  */
 #include "plots/figure.h"
@@ -65,7 +65,7 @@ static long find_i64(const int64_t *v, size_t n, int64_t x)
 }
 
 /* Leaves out the modules whose rows are all of layer -1 (a matrix outside
- * the layers), renumbering the others; notes and warns what was left out.
+ * the layers), renumbering the others; notes what was left out.
  * RW_EDATA when nothing is left. */
 static rw_status drop_single(heat *h, rw_err *err)
 {
@@ -98,8 +98,6 @@ static rw_status drop_single(heat *h, rw_err *err)
                      "%s), with no layers to draw against steps; a trajectory figure draws "
                      "them", m->sel.src, names);
     } else if (keep < nm) {
-        rw_warn(h->o->prog ? h->o->prog : "rw-plot", "%s: %zu single-matrix modules (layer -1) "
-                "left out of the heatmap: %s", m->sel.src, nm - keep, names);
         fig_note(&h->notes, "Left out: %zu modules of a single matrix (layer −1: %s), which "
                  "have no layer axis.", nm - keep, names);
         size_t n = 0;
