@@ -155,15 +155,20 @@ void rw_summarize_as(double *v, size_t n, rw_mean mean, rw_summary *out)
         return;
     }
     bool negative = false;
+    double last = NAN;
     for (size_t i = 0; i < n; i++) {
         negative = negative || v[i] < 0;
-        if (!isnan(v[i]))
+        if (!isnan(v[i])) {
+            last = v[i];
             v[i] = v[i] < 0 ? 0 : log(v[i]); /* log(0) = -inf */
+        }
     }
     rw_summary s;
     rw_summarize(v, n, &s);
     if (negative) {
         s.mean = s.sd = s.lo = s.hi = NAN;
+    } else if (s.n == 1) {
+        s.mean = s.lo = s.hi = last; /* itself, not exp(log(v)) */
     } else {
         /* exp(-inf) = 0, exp(inf) = inf, exp(nan) = nan */
         s.mean = exp(s.mean);
