@@ -55,13 +55,22 @@ static void summary_hand_worked(void **state)
     assert_true(isnan(s.mean));
 }
 
+/* A per-layer table of one metric column from rows of 7 cells. */
+static rw_table *layer_table(const char *metric, const char *const (*rows)[7], size_t n)
+{
+    const char *cols[] = {"run", "step", "tensor", "layer", "module", "component", metric};
+    rw_table *t = table_new(cols, 7);
+    assert_non_null(t);
+    rw_err err = {{0}};
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(table_add_row(t, rows[i], &err), RW_OK);
+    return t;
+}
+
 static void aggregate_groups_layers(void **state)
 {
     (void)state;
-    const char *cols[] = {"run", "step", "tensor", "layer", "module", "component", "per"};
-    rw_table *t = table_new(cols, 7);
-    assert_non_null(t);
-    const char *rows[][7] = {
+    static const char *const rows[][7] = {
         {"b", "10", "layers.0.w", "0", "w", "weight", "0.5"},
         {"b", "10", "layers.1.w", "1", "w", "weight", "0.7"},
         {"a", "10", "layers.0.w", "0", "w", "full", "0.2"},
@@ -70,9 +79,8 @@ static void aggregate_groups_layers(void **state)
         {"a", "0", "layers.0.w", "0", "w", "full", "1"},
         {"a", "10", "emb", "-1", "emb", "full", "nan"},
     };
+    rw_table *t = layer_table("per", rows, 7);
     rw_err err = {{0}};
-    for (int i = 0; i < 7; i++)
-        assert_int_equal(table_add_row(t, rows[i], &err), RW_OK);
     rw_agg *a;
     size_t n;
     assert_int_equal(rw_aggregate(t, "per", NULL, RW_MEAN_ARITH, &a, &n, &err), RW_OK);
@@ -169,25 +177,29 @@ static void metric_kinds(void **state)
     assert_true(k.mean == RW_MEAN_ARITH && isinf(k.lo) && k.lo < 0 && isinf(k.hi));
 }
 
+/* rw_aggregate of rows (7 cells each, their metric column named metric),
+ * each matrix's default component; the table freed. */
+static rw_agg *aggregate_rows(const char *metric, const char *const (*rows)[7], size_t nrows,
+                              rw_mean mean, size_t *n)
+{
+    rw_table *t = layer_table(metric, rows, nrows);
+    rw_err err = {{0}};
+    rw_agg *a = NULL;
+    assert_int_equal(rw_aggregate(t, metric, NULL, mean, &a, n, &err), RW_OK);
+    table_free(t);
+    return a;
+}
+
 static void aggregate_geometric(void **state)
 {
     (void)state;
-    const char *cols[] = {"run", "step", "tensor", "layer", "module", "component", "cond"};
-    rw_table *t = table_new(cols, 7);
-    assert_non_null(t);
     /* one outlier layer (1e6) among 10 and 100: geometric mean 1e3 (the
      * cube root of 1e9), arithmetic 333370 */
-    const char *rows[][7] = {
-        {"a", "5", "layers.0.w", "0", "w", "weight", "10"},
-        {"a", "5", "layers.1.w", "1", "w", "weight", "100"},
-        {"a", "5", "layers.2.w", "2", "w", "weight", "1e6"},
-    };
-    rw_err err = {{0}};
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(table_add_row(t, rows[i], &err), RW_OK);
-    rw_agg *a;
+    static const char *const rows[][7] = {{"a", "5", "layers.0.w", "0", "w", "weight", "10"},
+                                          {"a", "5", "layers.1.w", "1", "w", "weight", "100"},
+                                          {"a", "5", "layers.2.w", "2", "w", "weight", "1e6"}};
     size_t n;
-    assert_int_equal(rw_aggregate(t, "cond", NULL, RW_MEAN_GEO, &a, &n, &err), RW_OK);
+    rw_agg *a = aggregate_rows("cond", rows, 3, RW_MEAN_GEO, &n);
     assert_int_equal(n, 1);
     assert_true(fabs(a[0].s.mean / 1e3 - 1) < 1e-13);
     /* ln values L, 2L, 6L (L = ln 10): mean 3L, sd L·√7, interval
@@ -196,10 +208,9 @@ static void aggregate_geometric(void **state)
     assert_true(fabs(a[0].s.lo / pow(10, 3 - h) - 1) < 1e-9);
     assert_true(fabs(a[0].s.hi / pow(10, 3 + h) - 1) < 1e-9);
     rw_agg_free(a, n);
-    assert_int_equal(rw_aggregate(t, "cond", NULL, RW_MEAN_ARITH, &a, &n, &err), RW_OK);
-    assert_true(fabs(a[0].s.mean - 333370) < 1e-8);
+    a = aggregate_rows("cond", rows, 3, RW_MEAN_ARITH, &n);
+    assert_true(n == 1 && fabs(a[0].s.mean - 333370) < 1e-8);
     rw_agg_free(a, n);
-    table_free(t);
 }
 
 int main(void)
