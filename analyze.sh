@@ -238,6 +238,19 @@ say "[1/4] spectra of ${#runs[@]} runs -> $out/spectra.h5"
 run env -C "$spectra_cwd" "$bin/rw-spectra" "${j[@]}" "${pass[@]}" --updates --component all \
     -o "$new/spectra.h5" "${runs[@]}"
 
+# Steps that are epochs (Keras's ModelCheckpoint files, epoch_N names): the
+# figures' axes say "epoch" (rw-ls --steps says which).
+epochs=()
+lsargs=()
+for ((i = 0; i < ${#pass[@]}; i++)); do
+    case "${pass[i]}" in --key|--data|--split) lsargs+=("${pass[i]}" "${pass[i + 1]}"); i=$((i + 1)) ;;
+    --fast) ;; *) i=$((i + 1)) ;; esac
+done
+if env -C "$spectra_cwd" "$bin/rw-ls" --steps "${lsargs[@]}" "${runs[@]}" 2>/dev/null |
+       awk -F'\t' 'NR>1 {n++; if ($3 != "epoch") f=1} END {exit !(n && !f)}'; then
+    epochs=(--epochs)
+fi
+
 # From here on only OUT's own files are read: work inside it, so that the
 # paths recorded in the scripts and tables are relative to OUT.
 cd -- "$new"
@@ -272,7 +285,7 @@ fi
 figs=()   # "file|caption"
 plot() {  # plot FILE CAPTION rw-plot-args...
     local f=$1 cap=$2; shift 2
-    if run "$bin/rw-plot" "$@" -o "$F/$f" 2>"$F/.err"; then
+    if run "$bin/rw-plot" "$@" "${epochs[@]}" -o "$F/$f" 2>"$F/.err"; then
         figs+=("$f|$cap")
     else
         say "figure $f not drawn: $(head -1 "$F/.err")"
@@ -280,8 +293,10 @@ plot() {  # plot FILE CAPTION rw-plot-args...
     rm -f "$F/.err"
 }
 over="mean over layers, 95% CI"
+gover="geometric mean over layers, 95% CI on the logarithms"   # cond, cond_rank (rw-plot --mean)
 if ! awk -F'\t' 'NR>1 && $4>=0 {n[$1 FS $2 FS $5]++; if (n[$1 FS $2 FS $5]>1) {f=1; exit}} END {exit !f}' "$T/rank.tsv"; then
     over="one matrix per module"
+    gover=$over
 fi
 # What the default rows are of: weights (plain or full = W + s·B·A), or, for
 # checkpoints that hold only adapters (PEFT), lora = s·B·A (io/spectrum.h).
@@ -301,15 +316,20 @@ plot weights_per.png "Proportional effective rank of $weights ($over).$wnote" \
 # Low-rank inputs only (adapter-only checkpoints): cond is infinite everywhere.
 if awk -F'\t' -v c="$(head -1 "$T/cond.tsv" | tr '\t' '\n' | grep -n '^cond$' | cut -d: -f1)" \
        'NR>1 && $c != "inf" && $c != "nan" {f=1; exit} END {exit !f}' "$T/cond.tsv"; then
-    plot weights_cond.png "Condition number σ₁/σₖ of $weights ($over).$wnote" \
+    deficient=""   # rw-plot draws cond_rank for a module with a rank-deficient matrix
+    awk -F'\t' 'NR==1 {for (i = 1; i <= NF; i++) c[$i] = i; next}
+        ($6=="weight" || $6=="full" || $6=="ov") && $c["cond"] != $c["cond_rank"] {f=1; exit}
+        END {exit !f}' "$T/cond.tsv" &&
+        deficient="; σ₁/σ_r (cond_rank) in the panels marked rank-deficient, where σ₁/σₖ is round-off"
+    plot weights_cond.png "Condition number σ₁/σₖ of $weights ($gover$deficient).$wnote" \
         trajectory "${mods[@]}" --metric cond "$T/cond.tsv"
 else
-    plot weights_cond.png "Conditioning σ₁/σ_r on the non-zero subspace (cond_rank) of $weights: every matrix here is low-rank, so σ₁/σₖ is infinite ($over).$wnote" \
+    plot weights_cond.png "Conditioning σ₁/σ_r on the non-zero subspace (cond_rank) of $weights: every matrix here is low-rank, so σ₁/σₖ is infinite ($gover).$wnote" \
         trajectory "${mods[@]}" --metric cond_rank "$T/cond.tsv"
 fi
 plot updates_per.png "Proportional effective rank of $updates ($over).$unote" \
     trajectory "${mods[@]}" --metric per "$T/updates.tsv"
-plot updates_cond.png "Conditioning of $updates on their non-zero subspace, σ₁/σ_r (cond_rank; plain σ₁/σₖ is infinite for low-rank updates) ($over).$unote" \
+plot updates_cond.png "Conditioning of $updates on their non-zero subspace, σ₁/σ_r (cond_rank; plain σ₁/σₖ is infinite for low-rank updates) ($gover).$unote" \
     trajectory "${mods[@]}" --metric cond_rank "$T/updates.tsv"
 plot heatmap_per.png "PER of $weights by layer and step, per module and run.$wnote" \
     heatmap "${mods[@]}" --metric per "$T/rank.tsv"

@@ -38,6 +38,10 @@ static const char usage[] =
     "A spectra file (rw-spectra) is listed as its entries, use 'spectrum of the\n"
     "weights (full)' and the like: the matrices whose singular values it holds.\n"
     "\n"
+    "  --steps             one row per checkpoint instead: run step unit file, unit\n"
+    "                      epoch when the step is an epoch (named epoch_N, or a\n"
+    "                      Keras file numbered by ModelCheckpoint: weights.07.hdf5),\n"
+    "                      else step\n"
     "  --include GLOB, --exclude GLOB   select tensors by name (repeatable)\n"
     "  --label NAME        name the next run (repeatable; or write NAME=PATH)\n"
     "  --base CKPT         the frozen base model of adapter-only checkpoints (any\n"
@@ -107,6 +111,27 @@ static rw_status list_base(const rw_run *run, size_t i, const rw_items *it, rw_c
         if (x->comp == RW_COMP_BASE && x->w_base && rw_select_match_as(&cli->sel, x->tensor, x->prefix))
             st = add_row(tab, run->label, run->ckpts[i].step, base->path, &base->tensors[x->w],
                          "base", "", "", base->prefix, err);
+    }
+    return st;
+}
+
+/* --steps: a row per checkpoint, its step and whether that is an epoch. */
+static rw_status list_steps(const rw_run *run, const rw_cli *cli, rw_table *tab, rw_err *err)
+{
+    rw_ckpt_opts copts = {.key = cli->key};
+    rw_status st = RW_OK;
+    for (size_t i = 0; i < run->n && st == RW_OK; i++) {
+        rw_ckpt *c;
+        if ((st = ckpt_open_opts(run->ckpts[i].path, run->ckpts[i].group, &copts, &c, err)) !=
+            RW_OK)
+            break;
+        char step[32], file[4096];
+        snprintf(step, sizeof step, "%lld", (long long)run->ckpts[i].step);
+        snprintf(file, sizeof file, "%s%s%s", c->path, c->group ? ":" : "",
+                 c->group ? c->group : "");
+        const char *cells[] = {run->label, step, ckpt_step_is_epoch(c) ? "epoch" : "step", file};
+        st = table_add_row(tab, cells, err);
+        ckpt_free(c);
     }
     return st;
 }
@@ -196,10 +221,23 @@ static rw_status list_spectra(const char *path, const rw_cli *cli, rw_table *tab
     return st;
 }
 
+enum { OPT_STEPS = 3000 };
+
+static int on_option(int opt, const char *arg, void *ctx)
+{
+    (void)arg;
+    if (opt == OPT_STEPS)
+        *(bool *)ctx = true;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     rw_cli cli = {.prog = "rw-ls", .usage = usage};
-    int ret = rw_cli_parse(&cli, argc, argv, NULL, NULL, NULL, NULL);
+    static const struct option opts[] = {{"steps", no_argument, NULL, OPT_STEPS},
+                                         {NULL, 0, NULL, 0}};
+    bool steps = false;
+    int ret = rw_cli_parse(&cli, argc, argv, opts, "", on_option, &steps);
     if (ret >= 0)
         goto out;
     if (optind >= argc) {
@@ -212,11 +250,17 @@ int main(int argc, char **argv)
                                        "use",   "lora_scale", "scale_from", "prefix"};
     rw_err err = {{0}};
     rw_runset rs = {0};
-    rw_table *tab = table_new(cols, sizeof cols / sizeof *cols);
+    static const char *const step_cols[] = {"run", "step", "unit", "file"};
+    rw_table *tab = steps ? table_new(step_cols, 4) : table_new(cols, sizeof cols / sizeof *cols);
     /* spectra files are listed as such, and only alone */
     int nspectra = 0;
     for (int i = optind; i < argc; i++)
         nspectra += spectra_file_is(argv[i]);
+    if (nspectra && steps) {
+        ret = rw_cli_usage_error(&cli, "--steps lists the checkpoints of runs, not spectra files");
+        table_free(tab);
+        goto out;
+    }
     if (nspectra && nspectra != argc - optind) {
         ret = rw_cli_usage_error(&cli, "spectra files and runs cannot be listed together: list "
                                        "the spectra files on their own");
@@ -230,10 +274,12 @@ int main(int argc, char **argv)
         st = list_spectra(argv[i], &cli, tab, &err);
     if (tab) {
         table_set_numeric(tab, 1, true);
-        table_set_numeric(tab, 4, true);
+        if (!steps)
+            table_set_numeric(tab, 4, true);
     }
     for (size_t r = 0; r < rs.n && st == RW_OK; r++)
-        st = list_run(&rs.runs[r], &cli, tab, &err);
+        st = steps ? list_steps(&rs.runs[r], &cli, tab, &err)
+                   : list_run(&rs.runs[r], &cli, tab, &err);
     if (st == RW_OK)
         st = table_write_path(tab, cli.out, cli.format, &err);
     ret = st == RW_OK ? 0 : rw_cli_fail(&cli, st, &err);

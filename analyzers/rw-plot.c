@@ -33,7 +33,9 @@ static const char usage[] =
     "  --format F          png, pdf or svg (default: from FIG's name)\n"
     "  --size WxH          canvas in pixels (PDF: points; default: from the panels)\n"
     "  --title TEXT        the figure's title ('' for none; default: what it shows)\n"
-    "  --metric COL        the metric column (trajectory, heatmap; default per)\n"
+    "  --metric COL        the metric column (trajectory, heatmap; default per); cond\n"
+    "                      draws cond_rank for modules with rank-deficient matrices\n"
+    "                      (cond_rank != cond: num_rank < k), marked in the panel\n"
     "  --modules LIST      comma-separated globs choosing the panels, in order;\n"
     "                      'paper' = swiglu.w_2.weight, attention.v_proj.weight,\n"
     "                      attention.o_proj.weight, attention.ov\n"
@@ -45,6 +47,14 @@ static const char usage[] =
     "  --logy, --no-logy   log or linear value axis (heatmap: colour scale); default:\n"
     "                      log when the values are positive and span > 2 decades\n"
     "  --per-layer         trajectory: one line per layer, coloured by depth\n"
+    "  --mean M            trajectory: how layers are averaged, geometric or\n"
+    "                      arithmetic (default: geometric for cond, cond_rank,\n"
+    "                      sigma_max, sigma_min, fro and nuc, whose layers differ by\n"
+    "                      factors: the 95% CI is then the t-interval of ln values,\n"
+    "                      exponentiated; arithmetic for the others). An interval\n"
+    "                      reaching outside the metric's range (per, entropy [0, 1])\n"
+    "                      is clipped to it, and the figure says so\n"
+    "  --epochs            the steps are epochs: the axes say 'epoch'\n"
     "  --updates           the values are of updates ΔW (default when a table has a\n"
     "                      rel_update column); --weights: of weights\n"
     "  --steps LIST        spectrum: the steps drawn (default: five spread evenly)\n"
@@ -57,7 +67,7 @@ static const char usage[] =
 enum {
     OPT_FORMAT = 2000, OPT_SIZE, OPT_TITLE, OPT_METRIC, OPT_MODULES, OPT_RUNS, OPT_LOGY,
     OPT_NO_LOGY, OPT_PER_LAYER, OPT_UPDATES, OPT_WEIGHTS, OPT_STEPS, OPT_SCRIPT_ONLY,
-    OPT_GNUPLOT,
+    OPT_GNUPLOT, OPT_MEAN, OPT_EPOCHS,
 };
 
 static const struct option plot_opts[] = {
@@ -75,6 +85,8 @@ static const struct option plot_opts[] = {
     {"steps", required_argument, NULL, OPT_STEPS},
     {"script-only", no_argument, NULL, OPT_SCRIPT_ONLY},
     {"gnuplot", required_argument, NULL, OPT_GNUPLOT},
+    {"mean", required_argument, NULL, OPT_MEAN},
+    {"epochs", no_argument, NULL, OPT_EPOCHS},
     {NULL, 0, NULL, 0},
 };
 
@@ -191,6 +203,17 @@ static int on_option(int opt, const char *arg, void *ctx)
     case OPT_GNUPLOT:
         o->gnuplot = arg;
         return 0;
+    case OPT_MEAN:
+        if (!strcmp(arg, "geometric"))
+            o->mean = RW_PLOT_MEAN_GEO;
+        else if (!strcmp(arg, "arithmetic"))
+            o->mean = RW_PLOT_MEAN_ARITH;
+        else
+            return rw_cli_usage_error(a->cli, "--mean: '%s' is not geometric or arithmetic", arg);
+        return 0;
+    case OPT_EPOCHS:
+        o->epochs = true;
+        return 0;
     }
     return rw_cli_usage_error(a->cli, "unexpected option");
 }
@@ -249,6 +272,10 @@ int main(int argc, char **argv)
     }
     if (a.o.per_layer && kind != 0) {
         ret = rw_cli_usage_error(&cli, "--per-layer is for trajectory figures");
+        goto done;
+    }
+    if (a.o.mean != RW_PLOT_MEAN_AUTO && (kind != 0 || a.o.per_layer)) {
+        ret = rw_cli_usage_error(&cli, "--mean is for trajectory figures of means over layers");
         goto done;
     }
     a.o.out = cli.out;

@@ -339,18 +339,25 @@ static rw_status check_step(const rw_ckpt *c, rw_err *err)
     return RW_OK;
 }
 
-int64_t ckpt_step(const rw_ckpt *c)
+/* ckpt_step, and in *name the name it came from (newly allocated; NULL
+ * when from the attribute or none). */
+static int64_t step_and_name(const rw_ckpt *c, char **name)
 {
     int64_t v;
+    *name = NULL;
     if (rw_parse_i64(ckpt_attr(c, "step"), &v)) /* checked at open */
         return v;
-    if (c->group)
+    if (c->group) {
+        *name = rw_strdup(c->group);
         return rw_step_from_name(c->group);
+    }
     char *base = rw_basename(c->path, true);
     int64_t s = base ? rw_step_from_name(base) : -1;
-    free(base);
-    if (s >= 0)
+    if (s >= 0) {
+        *name = base;
         return s;
+    }
+    free(base);
     /* the folder's name, links resolved: latest/ is the step_<N>/ it names;
      * pico-train's learning_dynamics/ files take their step folder's */
     char *dir = rw_dirname(c->path);
@@ -363,12 +370,43 @@ int64_t ckpt_step(const rw_ckpt *c)
         char *ubase = up ? rw_basename(up, false) : NULL;
         s = ubase ? rw_step_from_name(ubase) : -1;
         free(up);
-        free(ubase);
+        free(dbase);
+        dbase = ubase;
     }
     free(dir);
     free(real);
-    free(dbase);
+    if (s >= 0)
+        *name = dbase;
+    else
+        free(dbase);
     return s;
+}
+
+int64_t ckpt_step(const rw_ckpt *c)
+{
+    char *name;
+    int64_t s = step_and_name(c, &name);
+    free(name);
+    return s;
+}
+
+bool ckpt_step_is_epoch(const rw_ckpt *c)
+{
+    char *name;
+    int64_t s = step_and_name(c, &name);
+    bool epoch = false;
+    if (s >= 0 && name) {
+        /* Keras's tensors are matricized its own way (ckpt_h5.c) */
+        bool keras = false;
+        for (size_t i = 0; i < c->n && !keras; i++)
+            keras = c->tensors[i].matrix == RW_MAT_OUT_LAST;
+        /* named by epoch; or a Keras file numbered without a keyword
+         * (ModelCheckpoint's weights.{epoch:02d}.hdf5) */
+        epoch = rw_step_name_is_epoch(name) ||
+                (keras && !c->group && !rw_step_name_keyword(name));
+    }
+    free(name);
+    return epoch;
 }
 
 rw_status ckpt_step_groups(const char *path, char ***names, int64_t **steps, size_t *n,

@@ -155,6 +155,13 @@ bool ckpt_attr_double(const rw_ckpt *c, const char *key, double *out);
  * that is not a whole number in 0 .. 2^53 fails ckpt_open.) */
 int64_t ckpt_step(const rw_ckpt *c);
 
+/* Whether ckpt_step is an epoch rather than a training step: it comes from
+ * a name (not the step attribute) whose step follows the keyword epoch
+ * (stepname.h), or from the file or folder name of a Keras file without a
+ * keyword — Keras's ModelCheckpoint numbers its files by epoch
+ * (weights.{epoch:02d}.hdf5). */
+bool ckpt_step_is_epoch(const rw_ckpt *c);
+
 /* Matrix view of tensor t by its t->matrix rule: rows = shape[0] and cols =
  * the product of the rest (RW_MAT_OUT_FIRST), or rows = the product of all
  * but the last and cols = the last (RW_MAT_OUT_LAST). False for tensors of

@@ -34,8 +34,10 @@ static bool is_alnum(char c)
     return isalnum((unsigned char)c);
 }
 
-int64_t rw_step_from_name(const char *name)
+/* The step of name, and in *keyword the keyword it follows (NULL: none). */
+static int64_t step_of_name(const char *name, const char **keyword)
 {
+    *keyword = NULL;
     /* longer keywords first: "iteration" before "iter" */
     static const char *const keywords[] = {"global_step", "checkpoint", "iteration", "epoch",
                                            "step",        "ckpt",       "iter"};
@@ -51,8 +53,10 @@ int64_t rw_step_from_name(const char *name)
             if (*q && strchr("_-. ", *q) && isdigit((unsigned char)q[1]))
                 q++;
             int64_t v = number(q, &end);
-            if (v >= 0 && !is_alnum(*end))
+            if (v >= 0 && !is_alnum(*end)) {
                 found = v;
+                *keyword = keywords[k];
+            }
             break;
         }
     }
@@ -68,4 +72,22 @@ int64_t rw_step_from_name(const char *name)
     if (i < n && i > 1 && strchr("._-", name[i - 1]))
         return number(name + i, &end);
     return -1;
+}
+
+int64_t rw_step_from_name(const char *name)
+{
+    const char *kw;
+    return step_of_name(name, &kw);
+}
+
+const char *rw_step_name_keyword(const char *name)
+{
+    const char *kw;
+    return step_of_name(name, &kw) >= 0 ? kw : NULL;
+}
+
+bool rw_step_name_is_epoch(const char *name)
+{
+    const char *kw = rw_step_name_keyword(name);
+    return kw && !strcmp(kw, "epoch");
 }

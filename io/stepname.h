@@ -6,6 +6,7 @@
 #ifndef RW_STEPNAME_H
 #define RW_STEPNAME_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* The step of name (a file name without its extension, or a folder name):
@@ -21,5 +22,13 @@
  *     model_0100
  * -1 when there is none, or the number exceeds 2^53. */
 int64_t rw_step_from_name(const char *name);
+
+/* The keyword the step of name follows ("step", "epoch", ...: static
+ * strings, lower case), NULL when it has none or no step. */
+const char *rw_step_name_keyword(const char *name);
+
+/* Whether the step of name is an epoch: it follows the keyword epoch
+ * (epoch_4, model.epoch-12; not epoch_3-step_40, whose step is 40). */
+bool rw_step_name_is_epoch(const char *name);
 
 #endif

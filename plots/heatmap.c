@@ -9,6 +9,11 @@
  * module's range across runs (log10 of it on a log scale), grey for nan and
  * inf, white where the table has no value. gnuplot draws the axes, titles
  * and colour bars around the images.
+ *
+ * Modules of a single matrix (layer -1: embeddings, a head, the layers of a
+ * Keras MLP) have no layer axis: they are left out, with a note at the
+ * foot of the figure; when every module is one, there is no heatmap (an error that
+ * points to the trajectory figure, which draws them).
  */
 #include "plots/figure.h"
 #include "plots/palette.h"
@@ -57,6 +62,68 @@ static long find_i64(const int64_t *v, size_t n, int64_t x)
             b = mid;
     }
     return a < n && v[a] == x ? (long)a : -1;
+}
+
+/* Leaves out the modules whose rows are all of layer -1 (a matrix outside
+ * the layers), renumbering the others; notes what was left out.
+ * RW_EDATA when nothing is left. */
+static rw_status drop_single(heat *h, rw_err *err)
+{
+    plot_metric *m = &h->m;
+    size_t nm = m->sel.nmodules;
+    int *to = rw_calloc(nm, sizeof *to, err);
+    if (!to)
+        return RW_ENOMEM;
+    for (size_t i = 0; i < m->nrows; i++)
+        if (m->rows[i].layer >= 0)
+            to[m->rows[i].module] = 1;
+    size_t keep = 0;
+    char names[300] = "";
+    for (size_t mod = 0; mod < nm; mod++) {
+        if (to[mod]) {
+            to[mod] = (int)keep++;
+            continue;
+        }
+        to[mod] = -1;
+        size_t len = strlen(names);
+        if (len + strlen(m->sel.modules[mod]) + 8 < sizeof names)
+            snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "",
+                     m->sel.modules[mod]);
+        else if (len + 6 < sizeof names && !strstr(names, ", ..."))
+            snprintf(names + len, sizeof names - len, ", ...");
+    }
+    rw_status st = RW_OK;
+    if (keep == 0) {
+        st = rw_fail(err, RW_EDATA, "%s: every module selected is a single matrix (layer -1: "
+                     "%s), with no layers to draw against steps; a trajectory figure draws "
+                     "them", m->sel.src, names);
+    } else if (keep < nm) {
+        fig_note(&h->notes, "Left out: %zu modules of a single matrix (layer −1: %s), which "
+                 "have no layer axis.", nm - keep, names);
+        size_t n = 0;
+        for (size_t i = 0; i < m->nrows; i++)
+            if (to[m->rows[i].module] >= 0) {
+                m->rows[n] = m->rows[i];
+                m->rows[n++].module = to[m->rows[i].module];
+            }
+        m->nrows = n;
+        m->nonfinite = 0;
+        for (size_t i = 0; i < n; i++)
+            m->nonfinite += !isfinite(m->rows[i].v);
+        for (size_t mod = 0; mod < nm; mod++) {
+            if (to[mod] < 0) {
+                free(m->sel.modules[mod]);
+                m->ncond_rank -= m->cond_rank && m->cond_rank[mod];
+                continue;
+            }
+            m->sel.modules[to[mod]] = m->sel.modules[mod];
+            if (m->cond_rank)
+                m->cond_rank[to[mod]] = m->cond_rank[mod];
+        }
+        m->sel.nmodules = keep;
+    }
+    free(to);
+    return st;
 }
 
 /* Steps, runs, layers per module, and colour ranges. */
@@ -264,6 +331,9 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
         cells += h->nlayers[mod] * h->nsteps * h->nruns;
     if (m->nrows < cells)
         fig_note(&h->notes, "White cells: no value in the table for that layer and step.");
+    if (m->ncond_rank)
+        fig_note(&h->notes, "cond_rank (σ₁/σᵣ, r = num_rank) in place of cond in the panels "
+                 "marked: their matrices are rank-deficient, where σ₁/σₖ is round-off.");
 
     char title[512];
     bool named;
@@ -271,8 +341,10 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
     if (o->title)
         snprintf(title, sizeof title, "%s", o->title);
     else
-        snprintf(title, sizeof title, "%s of the %s%s%s, per layer and step",
-                 fig_metric_label(m->metric), subject, o->component && !named ? ", component " : "",
+        snprintf(title, sizeof title, "%s%s of the %s%s%s, per layer and step",
+                 fig_metric_label(m->metric),
+                 m->ncond_rank ? " (cond_rank where rank-deficient)" : "", subject,
+                 o->component && !named ? ", component " : "",
                  o->component && !named ? o->component : "");
     fig_grid g = {0};
     g.rows = (int)nm;
@@ -312,7 +384,8 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
             fig_panel(f, &g, (int)mod, (int)c, pad_l, pad_r, pad_b, pad_t);
             char mt[300], pt[400];
             fig_module_title(mt, sizeof mt, m->sel.modules[mod], false);
-            snprintf(pt, sizeof pt, "%s — %s", m->sel.runs[h->runs[c]], mt);
+            snprintf(pt, sizeof pt, "%s — %s%s", m->sel.runs[h->runs[c]], mt,
+                     m->cond_rank && m->cond_rank[mod] ? " · cond_rank: rank-deficient" : "");
             fputs("set title ", f);
             gp_quote(f, pt);
             fputc('\n', f);
@@ -333,9 +406,11 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
             } else {
                 index_tics(f, "x", h->steps, h->nsteps, maxx);
             }
-            fputs(bottom ? (h->uniform ? "set xlabel 'training step'\n"
-                                       : "set xlabel 'training step (one column per checkpoint)'\n")
-                         : "unset xlabel\n", f);
+            if (bottom)
+                fprintf(f, "set xlabel '%s%s'\n", o->epochs ? "epoch" : "training step",
+                        h->uniform ? "" : " (one column per checkpoint)");
+            else
+                fputs("unset xlabel\n", f);
             fputs(left ? "set ylabel 'layer'\n" : "unset ylabel\n", f);
             fprintf(f, "set yrange [-0.5:%zu.5]\n", nl ? nl - 1 : 0);
             int maxy = (int)((ch - pad_t - pad_b) / 22);
@@ -360,7 +435,7 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
                             gp_nice_step(h->lo[mod], h->hi[mod], maxt), h->lo[mod], h->hi[mod]);
                 }
                 fputs("set cblabel ", f);
-                gp_quote(f, short_label(m->metric));
+                gp_quote(f, short_label(plot_metric_of(m, (int)mod)));
                 fputs(" offset 0.5,0\n", f);
             } else {
                 fputs("unset colorbox\n", f);
@@ -401,7 +476,7 @@ rw_status plot_heatmap(const char *const *paths, size_t npaths, const rw_plot_op
     rw_status st = plot_metric_load(paths, npaths, o, &h.m, err);
     if (st != RW_OK)
         return st;
-    if ((st = heat_setup(&h, err)) == RW_OK)
+    if ((st = drop_single(&h, err)) == RW_OK && (st = heat_setup(&h, err)) == RW_OK)
         st = fig_render(o, "heatmap", h.m.sel.src, build, &h, err);
     for (size_t i = 0; h.layers && i < h.m.sel.nmodules; i++)
         free(h.layers[i]);

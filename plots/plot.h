@@ -33,6 +33,10 @@ typedef enum { RW_FIG_PNG, RW_FIG_PDF, RW_FIG_SVG } rw_figfmt;
 /* -1 when unknown; names png, pdf, svg. */
 int rw_figfmt_parse(const char *name);
 
+/* How a trajectory averages over layers: by the metric (geometrically for
+ * scale-type metrics: rw_metric_kind_of, stats.h), or as told. */
+typedef enum { RW_PLOT_MEAN_AUTO, RW_PLOT_MEAN_ARITH, RW_PLOT_MEAN_GEO } rw_plot_mean;
+
 typedef struct {
     const char *prog;           /* "rw-plot": prefix of warnings */
     const char *out;            /* the figure's path (required) */
@@ -53,6 +57,8 @@ typedef struct {
     int logy;                   /* -1: log when the values span > 2 decades; 0 / 1 */
     int updates;                /* -1: updates when a table has rel_update; 0 / 1 */
     bool per_layer;             /* trajectory: a line per layer, coloured by depth */
+    rw_plot_mean mean;          /* trajectory: how layers are averaged */
+    bool epochs;                /* the steps are epochs: axes say "epoch" */
     const int64_t *steps;       /* spectrum: the steps drawn */
     size_t nsteps;              /* 0: five steps spread over the run */
     bool script_only;           /* write the data and script, do not run gnuplot */
@@ -60,8 +66,9 @@ typedef struct {
 } rw_plot_opts;
 
 /* Metric against training step, one panel per module, runs overlaid: the
- * mean over layers with its 95% t-interval as a band (rw_aggregate), or one
- * line per layer. */
+ * mean over layers with its 95% t-interval as a band (rw_aggregate;
+ * geometric for scale-type metrics, the interval clipped to the metric's
+ * range), or one line per layer. */
 rw_status plot_trajectory(const char *const *paths, size_t npaths, const rw_plot_opts *o,
                           rw_err *err);
 

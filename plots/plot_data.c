@@ -298,8 +298,11 @@ rw_status plot_metric_load(const char *const *paths, size_t npaths, const rw_plo
     selector_init(&x, s, o);
     rw_status st = sel_src(s, paths, npaths, err);
     const char *pcols[] = {table_key_names[RW_KEY_RUN], table_key_names[RW_KEY_STEP], table_key_names[RW_KEY_TENSOR], table_key_names[RW_KEY_LAYER],
-                           table_key_names[RW_KEY_MODULE], table_key_names[RW_KEY_COMPONENT], m->metric};
-    if (st == RW_OK && !(m->t = table_new(pcols, 7)))
+                           table_key_names[RW_KEY_MODULE], table_key_names[RW_KEY_COMPONENT], m->metric,
+                           "cond_rank"};
+    /* cond: with cond_rank beside it, for plot_metric_cond_rank */
+    bool cond = !strcmp(m->metric, "cond");
+    if (st == RW_OK && !(m->t = table_new(pcols, cond ? 8 : 7)))
         st = rw_fail(err, RW_ENOMEM, "out of memory");
     size_t cap = 0, kcap = 0;
     table_key *keys = NULL; /* of the kept rows: where each came from */
@@ -315,7 +318,7 @@ rw_status plot_metric_load(const char *const *paths, size_t npaths, const rw_plo
             st = rw_fail(err, RW_EDATA, "%s: table has no rows", paths[f]);
         else
             st = need_cols(t, paths[f], names, 6, c, err);
-        long ctensor = table_col(t, "tensor");
+        long ctensor = table_col(t, "tensor"), crank = cond ? table_col(t, "cond_rank") : -1;
         has_rel |= table_col(t, "rel_update") >= 0;
         bool *dflt = st == RW_OK ? rw_calloc(t->nrows, sizeof *dflt, err) : NULL;
         if (st == RW_OK && !dflt)
@@ -363,9 +366,11 @@ rw_status plot_metric_load(const char *const *paths, size_t npaths, const rw_plo
                 st = RW_ENOMEM;
                 break;
             }
-            const char *cells[7] = {run, table_cell(t, r, (size_t)c[1]), tensor ? tensor : "",
+            /* a table without cond_rank: as if equal to cond (full rank) */
+            const char *cells[8] = {run, table_cell(t, r, (size_t)c[1]), tensor ? tensor : "",
                                     table_cell(t, r, (size_t)c[2]), module, comp,
-                                    table_cell(t, r, (size_t)c[5])};
+                                    table_cell(t, r, (size_t)c[5]),
+                                    table_cell(t, r, (size_t)(crank >= 0 ? crank : c[5]))};
             if ((st = table_add_row(m->t, cells, err)) != RW_OK)
                 break;
             if (m->nrows == cap) {
@@ -410,6 +415,10 @@ rw_status plot_metric_load(const char *const *paths, size_t npaths, const rw_plo
                 m->nonfinite++;
         }
         s->updates = o->updates >= 0 ? o->updates == 1 : has_rel;
+        if (cond)
+            st = plot_metric_cond_rank(m, err);
+    }
+    if (st == RW_OK) {
         if (m->nonfinite == m->nrows)
             st = rw_fail(err, RW_EDATA, "%s: %s is nan or inf in all %zu selected rows; nothing "
                          "to plot", s->src, m->metric, m->nrows);
@@ -426,6 +435,7 @@ void plot_metric_free(plot_metric *m)
     sel_free(&m->sel);
     table_free(m->t);
     free(m->rows);
+    free(m->cond_rank);
     memset(m, 0, sizeof *m);
 }
 

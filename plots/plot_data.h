@@ -47,6 +47,9 @@ typedef struct {
     plot_row *rows;     /* the same, parsed (t's row i is rows[i]) */
     size_t nrows;
     size_t nonfinite;   /* rows whose value is nan or inf */
+    bool *cond_rank;    /* metric cond: per module, whether its values are
+                           cond_rank's (plot_metric_cond_rank); else NULL */
+    size_t ncond_rank;  /* modules so marked */
 } plot_metric;
 
 /* Reads per-layer metric tables and keeps the rows the options select. Fails
@@ -56,6 +59,17 @@ typedef struct {
 rw_status plot_metric_load(const char *const *paths, size_t npaths, const rw_plot_opts *o,
                            plot_metric *m, rw_err *err);
 void plot_metric_free(plot_metric *m);
+
+/* Metric cond (plot_metric_load calls it): a module where any selected
+ * matrix is rank-deficient — cond_rank differs from cond, i.e. num_rank < k,
+ * as for low-rank updates, LoRA products and OV circuits under GQA — gets
+ * cond_rank's values instead of cond's, in rows and table alike (rows of
+ * full rank have cond_rank = cond), and m->cond_rank[module] set. The
+ * table's eighth column holds cond_rank (a copy of cond when the input had
+ * none). (plot_cond.c) */
+rw_status plot_metric_cond_rank(plot_metric *m, rw_err *err);
+/* The metric a module's values are of: cond_rank or m->metric. */
+const char *plot_metric_of(const plot_metric *m, int module);
 
 /* One spectrum: σ1 >= ... >= σk of one layer's matrix. */
 typedef struct {

@@ -5,6 +5,10 @@
  * STEM.dat holds one gnuplot data block (index) per drawn series:
  *   mean mode:      step  mean  ci95_lo  ci95_hi  isolated  n
  *   per-layer mode: step  value  isolated  layer
+ * The mean is geometric for scale-type metrics (rw_metric_kind_of: a line
+ * "# mean: geometric ..." says so), the interval clipped to the metric's
+ * range; a block whose module shows cond_rank in place of cond says
+ * `metric 'cond_rank'` in its index line.
  * A single blank line inside a block is a gap (values that are nan or inf,
  * or not positive on a log axis, are left out and break the line there);
  * isolated = 1 marks a point with no drawn neighbour, drawn as a dot.
@@ -42,6 +46,8 @@ typedef struct {
     bool logy;
     size_t nonpos;            /* values <= 0 left out of a log axis */
     bool clamped;             /* CI bands cut at a log axis' floor */
+    rw_mean mean;             /* how layers are averaged */
+    size_t clipped;           /* intervals clipped to the metric's range */
     int64_t xmin, xmax;
     int nlayers;              /* per-layer mode: 1 + the deepest layer */
     double *ylo, *yhi;        /* per module: the value axis (ylo > yhi: nothing drawn) */
@@ -100,8 +106,9 @@ static rw_status build_means(traj *t, rw_err *err)
     for (size_t c = 0; c < ncomps && st == RW_OK; c++) {
         rw_agg *a = NULL;
         size_t na = 0;
-        if ((st = rw_aggregate(m->t, m->metric, comps[c], &a, &na, err)) != RW_OK)
+        if ((st = rw_aggregate(m->t, m->metric, comps[c], t->mean, &a, &na, err)) != RW_OK)
             break;
+        rw_metric_kind kind = rw_metric_kind_of(m->metric);
         for (size_t i = 0; i < na && st == RW_OK; i++) {
             long run = plot_index(m->sel.runs, m->sel.nruns, a[i].run);
             long mod = plot_index(m->sel.modules, m->sel.nmodules, a[i].module);
@@ -110,8 +117,14 @@ static rw_status build_means(traj *t, rw_err *err)
                 st = run >= 0 && mod >= 0 ? RW_ENOMEM : rw_fail(err, RW_EDATA, "aggregate lost");
                 break;
             }
-            st = series_add(s, (tpoint){a[i].step, a[i].s.mean, a[i].s.lo, a[i].s.hi, a[i].s.n},
-                            err);
+            tpoint p = {a[i].step, a[i].s.mean, a[i].s.lo, a[i].s.hi, a[i].s.n};
+            /* an interval that reaches outside what the metric can be */
+            if (p.lo < kind.lo || p.hi > kind.hi) {
+                t->clipped++;
+                p.lo = fmax(p.lo, kind.lo);
+                p.hi = fmin(p.hi, kind.hi);
+            }
+            st = series_add(s, p, err);
         }
         rw_agg_free(a, na);
     }
@@ -237,6 +250,9 @@ static rw_status write_data(traj *t, const gp_stage *st, const char *name, rw_er
     bool per_layer = t->o->per_layer;
     fprintf(f, per_layer ? "# step\tvalue\tisolated\tlayer\n"
                          : "# step\tmean\tci95_lo\tci95_hi\tisolated\tn\n");
+    if (!per_layer && t->mean == RW_MEAN_GEO)
+        fputs("# mean: geometric mean over layers; ci95: exp of the 95% t-interval of ln "
+              "values\n", f);
     int block = 0;
     for (int mod = 0; mod < (int)t->m.sel.nmodules; mod++)
         for (size_t i = 0; i < t->ns; i++) {
@@ -255,6 +271,8 @@ static rw_status write_data(traj *t, const gp_stage *st, const char *name, rw_er
             gp_quote(f, t->m.sel.runs[s->run]);
             if (s->layer >= 0)
                 fprintf(f, ", layer %d", s->layer);
+            if (t->m.cond_rank && t->m.cond_rank[mod])
+                fputs(", metric 'cond_rank'", f);
             fputc('\n', f);
             bool gap = false;
             for (size_t j = 0; j < s->n; j++) {
@@ -326,6 +344,26 @@ static void where_bad(const traj *t, char *buf, size_t n)
     }
 }
 
+/* The most layers any drawn mean averages. */
+static size_t max_layers(const traj *t)
+{
+    size_t maxn = 0;
+    for (size_t i = 0; i < t->ns; i++)
+        for (size_t j = 0; j < t->s[i].n; j++)
+            maxn = t->s[i].p[j].n > maxn ? t->s[i].p[j].n : maxn;
+    return maxn;
+}
+
+/* An end of a metric's range as text: "0", "1", "∞", "−∞". */
+static const char *range_end(char *buf, size_t n, double v)
+{
+    if (isinf(v))
+        snprintf(buf, n, "%s", v > 0 ? "∞" : "−∞");
+    else
+        snprintf(buf, n, "%g", v);
+    return buf;
+}
+
 static void make_notes(traj *t)
 {
     char where[400];
@@ -356,6 +394,22 @@ static void make_notes(traj *t)
     }
     if (t->nonpos)
         fig_note(&t->notes, "Not drawn: %zu values <= 0 on the log axis.", t->nonpos);
+    if (!t->o->per_layer && t->mean == RW_MEAN_GEO && max_layers(t) > 1)
+        fig_note(&t->notes, "Geometric mean over layers (%s varies by factors between layers); "
+                 "its 95%% CI is the t-interval of the layers' ln values, exponentiated.",
+                 t->m.metric);
+    if (t->clipped) {
+        rw_metric_kind k = rw_metric_kind_of(t->m.metric);
+        char lo[32], hi[32];
+        fig_note(&t->notes, "95%% CI clipped to %s's range %s%s, %s%s (at %zu points).",
+                 t->m.metric, isinf(k.lo) ? "(" : "[", range_end(lo, sizeof lo, k.lo),
+                 range_end(hi, sizeof hi, k.hi), isinf(k.hi) ? ")" : "]", t->clipped);
+    }
+    if (t->m.ncond_rank)
+        fig_note(&t->notes, "cond_rank in place of cond in %zu of %zu panels (marked): their "
+                 "matrices are rank-deficient (num_rank < k: low-rank updates, LoRA, OV "
+                 "circuits under GQA), where σ₁/σₖ is round-off. σ₁/σᵣ, r = num_rank, equals "
+                 "σ₁/σₖ for the matrices of full rank.", t->m.ncond_rank, t->m.sel.nmodules);
     if (t->clamped)
         fig_note(&t->notes, "Where a 95%% CI reaches 0 or below, its band is cut at the foot of "
                  "the log axis.");
@@ -370,13 +424,15 @@ static void default_title(const traj *t, char *buf, size_t n)
     if (o->component && !named)
         snprintf(comp, sizeof comp, " (component %s)", o->component);
     /* "mean over layers" only where there is more than one layer to average */
-    size_t maxn = 0;
-    for (size_t i = 0; i < t->ns; i++)
-        for (size_t j = 0; j < t->s[i].n; j++)
-            maxn = t->s[i].p[j].n > maxn ? t->s[i].p[j].n : maxn;
-    snprintf(buf, n, "%s of the %s%s%s%s", fig_metric_label(t->m.metric), subject, comp,
+    size_t maxn = max_layers(t);
+    bool geo = t->mean == RW_MEAN_GEO;
+    snprintf(buf, n, "%s%s of the %s%s%s%s", fig_metric_label(t->m.metric),
+             t->m.ncond_rank ? " (cond_rank where rank-deficient)" : "", subject, comp,
              o->per_layer || maxn > 1 ? " — " : "",
-             o->per_layer ? "one line per layer" : maxn > 1 ? "mean over layers with 95% CI" : "");
+             o->per_layer ? "one line per layer"
+             : maxn > 1   ? (geo ? "geometric mean over layers with 95% CI"
+                                 : "mean over layers with 95% CI")
+                          : "");
 }
 
 /* Entries of the legend: the runs drawn (colour), or in per-layer mode the
@@ -458,8 +514,10 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
 
     if (o->per_layer) {
         fig_palette_write(f, 0.9);
+        /* layers are whole numbers: tics at whole numbers only */
+        double cs = gp_nice_step(0, t->nlayers - 1, 6);
         fprintf(f, "set cbrange [-0.5:%g]\nset cblabel 'layer (depth)'\n"
-                   "set cbtics %g\n", t->nlayers - 0.5, gp_nice_step(0, t->nlayers - 1, 6));
+                   "set cbtics 0, %g\n", t->nlayers - 0.5, cs < 1 ? 1 : ceil(cs));
     }
     int64_t x0 = t->xmin, x1 = t->xmax;
     if (x0 == x1) {
@@ -474,7 +532,13 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
         fputc('\n', f);
         fig_panel(f, &g, row, col, left ? 92 : 66, 40, bottom ? 56 : 42, 34);
         char mt[256];
-        fig_module_title(mt, sizeof mt, t->m.sel.modules[p], true);
+        /* a panel of cond_rank says so, in place of the module's own name */
+        bool crank = t->m.cond_rank && t->m.cond_rank[p];
+        fig_module_title(mt, sizeof mt, t->m.sel.modules[p], !crank);
+        if (crank) {
+            size_t len = strlen(mt);
+            snprintf(mt + len, sizeof mt - len, " — cond_rank: rank-deficient");
+        }
         fputs("set title ", f);
         gp_quote(f, mt);
         fputc('\n', f);
@@ -487,10 +551,11 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
         double xa = floor((double)x0 / xs) * xs;
         fprintf(f, "set xrange [%.17g:%lld]\nset xtics %.17g\nset format x '%%.0f'\n", xa,
                 (long long)x1, xs);
-        fputs(bottom ? "set xlabel 'training step'\n" : "unset xlabel\n", f);
+        fputs(!bottom ? "unset xlabel\n" : o->epochs ? "set xlabel 'epoch'\n"
+                                                      : "set xlabel 'training step'\n", f);
         if (left) {
             fputs("set ylabel ", f);
-            gp_quote(f, fig_metric_label(t->m.metric));
+            gp_quote(f, fig_metric_label(plot_metric_of(&t->m, (int)p)));
             fputc('\n', f);
         } else {
             fputs("unset ylabel\n", f);
@@ -561,6 +626,9 @@ rw_status plot_trajectory(const char *const *paths, size_t npaths, const rw_plot
     rw_status st = plot_metric_load(paths, npaths, o, &t.m, err);
     if (st != RW_OK)
         return st;
+    t.mean = o->mean == RW_PLOT_MEAN_GEO     ? RW_MEAN_GEO
+             : o->mean == RW_PLOT_MEAN_ARITH ? RW_MEAN_ARITH
+                                             : rw_metric_kind_of(t.m.metric).mean;
     st = o->per_layer ? build_layers(&t, err) : build_means(&t, err);
     size_t nm = t.m.sel.nmodules;
     if (st == RW_OK && (!(t.ylo = rw_calloc(nm, sizeof *t.ylo, err)) ||

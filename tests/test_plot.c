@@ -576,10 +576,13 @@ static void heatmap_single_layer_is_drawn(void **state)
     NEED_GNUPLOT();
     char *dir = tmpdir_new();
     char *tab = pathf(dir, "k.tsv"), *out = pathf(dir, "k.png");
+    /* dense: one layer (a one-row panel); emb: a single matrix outside the
+     * layers (layer -1), left out */
     write_text(tab, "run\tstep\ttensor\tlayer\tmodule\tcomponent\tper\n"
-                    "a\t1\tdense\t-1\tdense\tweight\t0.5\n"
-                    "a\t2\tdense\t-1\tdense\tweight\t0.7\n"
-                    "a\t3\tdense\t-1\tdense\tweight\t0.9\n"
+                    "a\t1\tlayers.0.dense\t0\tdense\tweight\t0.5\n"
+                    "a\t2\tlayers.0.dense\t0\tdense\tweight\t0.7\n"
+                    "a\t3\tlayers.0.dense\t0\tdense\tweight\t0.9\n"
+                    "a\t1\temb\t-1\temb\tweight\t0.3\n"
                     "a\t1\tlayers.0.x\t0\tx\tweight\t0.2\n"
                     "a\t1\tlayers.1.x\t1\tx\tweight\t0.4\n");
     rw_plot_opts o = opts_for(out);
@@ -599,6 +602,21 @@ static void heatmap_single_layer_is_drawn(void **state)
     image_free(cells);
     image_free(fig);
     free(cp);
+    /* x is the second panel, and there is no third (emb) */
+    cp = pathf(dir, "k.cells-1-2.png");
+    assert_int_equal(png_read_rgb(cp, &cells, &err), RW_OK);
+    assert_int_equal(cells->h, 2); /* layers 0 and 1 */
+    image_free(cells);
+    free(cp);
+    cp = pathf(dir, "k.cells-1-3.png");
+    assert_int_equal(access(cp, F_OK), -1);
+    free(cp);
+    char *gp = pathf(dir, "k.gp");
+    char *script = read_text(gp);
+    assert_non_null(script);
+    assert_non_null(strstr(script, "Left out: 1 modules of a single matrix (layer −1: emb)"));
+    free(script);
+    free(gp);
     test_tmpdir_remove(dir);
     free(dir);
     free(tab);

@@ -59,11 +59,25 @@ static void names_without_a_step(void **state)
     }
 }
 
+static void epoch_names(void **state)
+{
+    (void)state;
+    assert_true(rw_step_name_is_epoch("epoch_4"));
+    assert_true(rw_step_name_is_epoch("EPOCH-04"));
+    assert_true(rw_step_name_is_epoch("model.epoch_12.weights"));
+    assert_false(rw_step_name_is_epoch("epoch_3-step_40")); /* the step is 40 */
+    assert_false(rw_step_name_is_epoch("step_500"));
+    assert_false(rw_step_name_is_epoch("weights.07")); /* no keyword */
+    assert_false(rw_step_name_is_epoch("epochs"));
+    assert_false(rw_step_name_is_epoch("epoch"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(step_like_names),
         cmocka_unit_test(names_without_a_step),
+        cmocka_unit_test(epoch_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -534,7 +534,10 @@ rw_status compare_runs(const rw_table *const *tables, const char *const *names,
         st = RW_ENOMEM;
         goto done;
     }
-    const rw_layer_groups groups = {sizeof *iv.v, item_same, item_value, item_point, &po};
+    /* The arithmetic mean: DESIGN.md's `mean` column (the figures average
+     * scale-type metrics geometrically, docs/plots.md). */
+    const rw_layer_groups groups = {sizeof *iv.v, item_same, item_value, item_point, &po,
+                                    RW_MEAN_ARITH};
     if ((st = rw_layer_means(iv.v, iv.n, &groups, err)) != RW_OK)
         goto done;
     size_t npts = po.n;

@@ -148,6 +148,56 @@ void rw_summarize(const double *v, size_t n, rw_summary *out)
     *out = s;
 }
 
+void rw_summarize_as(double *v, size_t n, rw_mean mean, rw_summary *out)
+{
+    if (mean != RW_MEAN_GEO) {
+        rw_summarize(v, n, out);
+        return;
+    }
+    bool negative = false;
+    double last = NAN;
+    for (size_t i = 0; i < n; i++) {
+        negative = negative || v[i] < 0;
+        if (!isnan(v[i])) {
+            last = v[i];
+            v[i] = v[i] < 0 ? 0 : log(v[i]); /* log(0) = -inf */
+        }
+    }
+    rw_summary s;
+    rw_summarize(v, n, &s);
+    if (negative) {
+        s.mean = s.sd = s.lo = s.hi = NAN;
+    } else if (s.n == 1) {
+        s.mean = s.lo = s.hi = last; /* itself, not exp(log(v)) */
+    } else {
+        /* exp(-inf) = 0, exp(inf) = inf, exp(nan) = nan */
+        s.mean = exp(s.mean);
+        s.lo = exp(s.lo);
+        s.hi = exp(s.hi);
+    }
+    *out = s;
+}
+
+rw_metric_kind rw_metric_kind_of(const char *metric)
+{
+    static const struct {
+        const char *name;
+        rw_mean mean;
+        double lo, hi;
+    } kinds[] = {
+        {"sigma_max", RW_MEAN_GEO, 0, INFINITY}, {"sigma_min", RW_MEAN_GEO, 0, INFINITY},
+        {"cond", RW_MEAN_GEO, 0, INFINITY},      {"cond_rank", RW_MEAN_GEO, 0, INFINITY},
+        {"fro", RW_MEAN_GEO, 0, INFINITY},       {"nuc", RW_MEAN_GEO, 0, INFINITY},
+        {"per", RW_MEAN_ARITH, 0, 1},            {"entropy", RW_MEAN_ARITH, 0, 1},
+        {"erank", RW_MEAN_ARITH, 1, INFINITY},   {"stable_rank", RW_MEAN_ARITH, 1, INFINITY},
+        {"num_rank", RW_MEAN_ARITH, 0, INFINITY}, {"rel_update", RW_MEAN_ARITH, 0, INFINITY},
+    };
+    for (size_t i = 0; metric && i < sizeof kinds / sizeof *kinds; i++)
+        if (!strcmp(metric, kinds[i].name))
+            return (rw_metric_kind){kinds[i].mean, kinds[i].lo, kinds[i].hi};
+    return (rw_metric_kind){RW_MEAN_ARITH, -INFINITY, INFINITY};
+}
+
 /* ------------------------------------------------- means over layers */
 
 rw_status rw_layer_means(const void *items, size_t n, const rw_layer_groups *g, rw_err *err)
@@ -163,7 +213,7 @@ rw_status rw_layer_means(const void *items, size_t n, const rw_layer_groups *g, 
         for (; j < n && g->same(first, base + j * g->size); j++)
             vals[j - i] = g->value(base + j * g->size);
         rw_summary s;
-        rw_summarize(vals, j - i, &s);
+        rw_summarize_as(vals, j - i, g->mean, &s);
         st = g->point(g->ctx, first, &s, err);
         i = j;
     }
@@ -291,7 +341,7 @@ static rw_status agg_point(void *ctx, const void *first, const rw_summary *s, rw
 }
 
 rw_status rw_aggregate(const rw_table *t, const char *metric, const char *component,
-                       rw_agg **out, size_t *nout, rw_err *err)
+                       rw_mean mean, rw_agg **out, size_t *nout, rw_err *err)
 {
     *out = NULL;
     *nout = 0;
@@ -348,7 +398,7 @@ rw_status rw_aggregate(const rw_table *t, const char *metric, const char *compon
         free(it);
         return RW_ENOMEM;
     }
-    const rw_layer_groups g = {sizeof *it, agg_same, agg_value, agg_point, &ao};
+    const rw_layer_groups g = {sizeof *it, agg_same, agg_value, agg_point, &ao, mean};
     st = rw_layer_means(it, ni, &g, err);
     free(it);
     if (st == RW_OK) {
