@@ -270,8 +270,8 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
         col[j] = palette_viridis(s->nsteps > 1 ? 0.88 * (double)j / (double)(s->nsteps - 1) : 0);
         char c[8];
         if (drawn[j] && (leg[nleg] = malloc(96))) {
-            snprintf(leg[nleg], 96, "NaN with lines lw 2.5 lc rgb '%s' title 'step %lld'",
-                     gp_rgb(c, col[j]), (long long)s->steps[j]);
+            snprintf(leg[nleg], 96, "NaN with lines lw 2.5 lc rgb '%s' title '%s %lld'",
+                     gp_rgb(c, col[j]), s->o->epochs ? "epoch" : "step", (long long)s->steps[j]);
             nleg++;
         }
     }

@@ -98,3 +98,6 @@ check "epoch_3.h5: epoch" grep -q "^named	3	epoch	" "$TMP/out"
 check "model_4.h5 (not Keras): step" grep -q "^named	4	step	" "$TMP/out"
 expect_exit 0 "a spectra file" rw-spectra -o "$P/s.h5" "$K"
 expect_exit 2 "rw-ls --steps of a spectra file" rw-ls --steps "$P/s.h5"
+expect_exit 0 "--epochs spectrum" rw-plot spectrum --script-only --epochs -o "$P/se.png" "$P/s.h5"
+check "spectrum: the legend names epochs" grep -q "title 'epoch 1'" "$P/se.gp"
+check "spectrum: no step in the legend" test "$(grep -c "title 'step " "$P/se.gp")" = 0
