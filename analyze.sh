@@ -247,19 +247,34 @@ say "[2/4] tables -> $out/tables/"
 T=tables
 run "$bin/rw-rank" --component all -o "$T/rank.tsv" spectra.h5
 run "$bin/rw-cond" --component all -o "$T/cond.tsv" spectra.h5
-run "$bin/rw-updates" --component all -o "$T/updates.tsv" spectra.h5
 nruns=$(awk -F'\t' 'NR>1 {print $1}' "$T/rank.tsv" | sort -u | wc -l)
-has_ov=$(awk -F'\t' 'NR>1 && $6=="ov" {print "yes"; exit}' "$T/rank.tsv")
-run "$bin/rw-compare" --metrics per,cond,cond_rank -o "$T/compare.tsv" "$T/rank.tsv" "$T/cond.tsv"
-run "$bin/rw-compare" --metrics per,cond,cond_rank,rel_update -o "$T/compare_updates.tsv" "$T/updates.tsv"
-if [ -n "$has_ov" ]; then
-    run "$bin/rw-compare" --component ov --metrics per,cond -o "$T/compare_ov.tsv" "$T/rank.tsv" "$T/cond.tsv"
+# The runs with update spectra: those of two or more checkpoints, and those
+# whose adapters are their own update (s·B·A). A run of one checkpoint
+# without adapters has none; when no run has any, the report is of the
+# weights only.
+run "$bin/rw-ls" -o "$T/.entries.tsv" spectra.h5
+upd_runs=$(awk -F'\t' 'NR>1 && index($11, "spectrum of the update (") == 1 && !s[$1]++ {print $1}' \
+    "$T/.entries.tsv")
+rm -f -- "$T/.entries.tsv"
+# (runs with one checkpoint and no update: named in the report)
+no_upd=$(U=$upd_runs awk -F'\t' 'BEGIN {n = split(ENVIRON["U"], a, "\n"); for (i = 1; i <= n; i++) has[a[i]] = 1}
+    NR>1 && !($1 in has) && !(($1, $2) in s) {s[$1, $2] = 1; if (!($1 in c)) o[++k] = $1; c[$1]++}
+    END {for (i = 1; i <= k; i++) if (c[o[i]] == 1) print o[i]}' "$T/rank.tsv")
+nupd=0
+if [ -n "$upd_runs" ]; then
+    nupd=$(printf '%s\n' "$upd_runs" | wc -l)
+    run "$bin/rw-updates" --component all -o "$T/updates.tsv" spectra.h5
 fi
+run "$bin/rw-compare" --metrics per,cond,cond_rank -o "$T/compare.tsv" "$T/rank.tsv" "$T/cond.tsv"
+[ "$nupd" -ge 1 ] && run "$bin/rw-compare" --metrics per,cond,cond_rank,rel_update \
+    -o "$T/compare_updates.tsv" "$T/updates.tsv"
+# (The OV circuit, where there is one, is a module of these tables and
+# summaries like any other: no tables of its own.)
 if [ "$nruns" -ge 2 ]; then
     run "$bin/rw-compare" --summary --metrics per,cond --format md -o "$T/summary.md" "$T/rank.tsv" "$T/cond.tsv"
+fi
+if [ "$nupd" -ge 2 ]; then
     run "$bin/rw-compare" --summary --metrics per,cond_rank --format md -o "$T/summary_updates.md" "$T/updates.tsv"
-    [ -n "$has_ov" ] && run "$bin/rw-compare" --summary --component ov --metrics per,cond --format md \
-        -o "$T/summary_ov.md" "$T/rank.tsv" "$T/cond.tsv"
 fi
 
 # 3. Figures. The paper's four modules when the runs have them, else all.
@@ -272,6 +287,8 @@ fi
 figs=()   # "file|caption"
 plot() {  # plot FILE CAPTION rw-plot-args...
     local f=$1 cap=$2; shift 2
+    # No update spectra (every run one checkpoint): no update figures.
+    case "$f" in updates_* | spectrum_updates*) [ "$nupd" -ge 1 ] || return 0 ;; esac
     if run "$bin/rw-plot" "$@" -o "$F/$f" 2>"$F/.err"; then
         figs+=("$f|$cap")
     else
@@ -325,11 +342,21 @@ R=report.md
             dt[key, $9]=1 }
         END { for (i=1;i<=k;i++) { r=order[i]; d=""
                 for (x in dt) { split(x, p, SUBSEP); if (p[1]==r) d = d (d ? ", " : "") p[2] }
-                printf "| %s | %d | %s to %s | %d | %s |\n", r, n[r], lo[r], hi[r], m[r, lo[r]], d } }' \
+                printf "| %s | %d | %s | %d | %s |\n", r, n[r], lo[r] == hi[r] ? lo[r] : lo[r] " to " hi[r], m[r, lo[r]], d } }' \
         "$T/rank.tsv"
     echo
     echo "Inputs: $(printf '`%s` ' "${shown[@]}")"
     echo
+    # (runs named in code spans, joined by commas)
+    n_no=$(printf '%s\n' "$no_upd" | grep -c . || true)
+    names=$(printf '%s\n' "$no_upd" | awk 'NF {printf "%s`%s`", (n++ ? ", " : ""), $0}')
+    if [ "$nupd" -eq 0 ] && [ "$n_no" -eq "$nruns" ]; then
+        echo "No updates: $([ "$nruns" -eq 1 ] && echo "the run has" || echo "each run has") one checkpoint, so there is no update between checkpoints; this report is of the weights only."
+        echo
+    elif [ "$n_no" -gt 0 ]; then
+        echo "$names $([ "$n_no" -eq 1 ] && echo "has" || echo "each have") one checkpoint, so no update between checkpoints: the update tables and figures show the other runs."
+        echo
+    fi
     if [ "$nruns" -ge 2 ]; then
         echo "## Headline comparison"
         echo
@@ -342,16 +369,12 @@ R=report.md
         echo
         cat "$T/summary.md"
         echo
-        if [ -f "$T/summary_ov.md" ]; then
-            echo "### OV circuit"
+        if [ -f "$T/summary_updates.md" ]; then
+            echo "### Updates between checkpoints"
             echo
-            cat "$T/summary_ov.md"
+            cat "$T/summary_updates.md"
             echo
         fi
-        echo "### Updates between checkpoints"
-        echo
-        cat "$T/summary_updates.md"
-        echo
     fi
     echo "## Figures"
     echo
@@ -366,10 +389,10 @@ R=report.md
     echo
     echo "## Tables"
     echo
-    for t in rank cond updates compare compare_updates compare_ov; do
+    for t in rank cond updates compare compare_updates; do
         [ -f "$T/$t.tsv" ] && echo "- [\`tables/$t.tsv\`](tables/$t.tsv)"
     done
-    for t in summary summary_updates summary_ov; do
+    for t in summary summary_updates; do
         [ -f "$T/$t.md" ] && echo "- [\`tables/$t.md\`](tables/$t.md)"
     done
     echo "- [\`spectra.h5\`](spectra.h5): every singular value (\`rw-rank spectra.h5\` reads it)"
