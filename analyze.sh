@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # analyze.sh — the one-command pipeline: checkpoints in; tables, figures and a
-# report out.
+# report out. Installed (make install) it is rankwatch-analyze, beside the
+# rw- programs.
 #
 #   ./analyze.sh [RUN ...] [-o OUT] [-j N] [--heads H --kv-heads G] [--lora-scale S]
 #                [--base CKPT] [--fast] [--include GLOB] [--exclude GLOB]
 #                [--label NAME] [--key PATH] [--data D] [--split S]
 #   ./analyze.sh --version
+#   rankwatch-analyze [RUN ...] [OPTION ...]    (the same, installed)
 #
 # With no RUN it generates the fixture runs (full-rank vs ReLoRA) and
 # analyses those. A RUN is anything the rw- programs take: a directory of
@@ -16,7 +18,8 @@
 # --include/--exclude (tensors by name), --label (names the next run),
 # --key (the state dict of PyTorch checkpoint dicts) and --data/--split
 # (pico-train gradients) mean what they mean for the rw- programs.
-# It installs missing Debian packages (scripts/deps.sh) and builds first.
+# In the source tree it installs missing Debian packages (scripts/deps.sh)
+# and builds first; installed, it runs the rw- programs beside it.
 #
 # OUT/ (default out/) holds one analysis, replaced as a whole: the new one is
 # built in .OUT.new.<pid> beside it and renamed into place when complete; a
@@ -32,35 +35,52 @@
 #   figures/                 PNG figures, each with its gnuplot script
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd -P)
+# Where it runs from: rankwatch's source tree (analyze.sh, the programs
+# built into bin/), or an installation (rankwatch-analyze in a folder of
+# the rw- programs, with no sources).
+here=$(dirname -- "$(realpath -- "$0")")
+me=$(basename -- "$0")
+if [ -f "$here/Makefile" ] && [ -f "$here/io/rw.h" ]; then
+    installed=""
+elif [ -x "$here/rw-spectra" ]; then
+    installed=yes
+else
+    echo "$me: neither rankwatch's sources nor the rw- programs are beside it in $here" >&2
+    exit 2
+fi
 out=out
 jobs=""
 runs=()
 base_ckpt=""
-usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; }
+# The comment at the top, up to set -e.
+usage() { awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; }
 pass=()
 while [ $# -gt 0 ]; do
     case "$1" in
-    -o|--output) [ $# -ge 2 ] || { echo "analyze.sh: $1 needs a directory" >&2; exit 2; }
+    -o|--output) [ $# -ge 2 ] || { echo "$me: $1 needs a directory" >&2; exit 2; }
         out=$2; shift 2 ;;
-    -j|--jobs) [ $# -ge 2 ] || { echo "analyze.sh: $1 needs a number" >&2; exit 2; }
+    -j|--jobs) [ $# -ge 2 ] || { echo "$me: $1 needs a number" >&2; exit 2; }
         jobs=$2; shift 2 ;;
     --heads|--kv-heads|--lora-scale|--base|--include|--exclude|--label|--key|--data|--split)
-        [ $# -ge 2 ] || { echo "analyze.sh: $1 needs a value" >&2; exit 2; }
+        [ $# -ge 2 ] || { echo "$me: $1 needs a value" >&2; exit 2; }
         [ "$1" = --base ] && base_ckpt=$2
         pass+=("$1" "$2"); shift 2 ;;
     --fast) pass+=("$1"); shift ;;
     -h|--help) usage; exit 0 ;;
     --version)
-        v=$(sed -n 's/^#define RW_VERSION "\(.*\)"$/\1/p' "$here/io/rw.h")
-        echo "analyze.sh (rankwatch) ${v:-unknown}"; exit 0 ;;
-    -*) echo "analyze.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+        if [ -n "$installed" ]; then
+            v=$("$here/rw-rank" --version | sed -n 's/^rw-rank (rankwatch) //p')
+        else
+            v=$(sed -n 's/^#define RW_VERSION "\(.*\)"$/\1/p' "$here/io/rw.h")
+        fi
+        echo "$me (rankwatch) ${v:-unknown}"; exit 0 ;;
+    -*) echo "$me: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) runs+=("$1"); shift ;;
     esac
 done
 
-say() { echo "analyze.sh: $*" >&2; }
-refuse() { echo "analyze.sh: -o $out: $*; OUT is replaced as a whole, give another folder" >&2; exit 2; }
+say() { echo "$me: $*" >&2; }
+refuse() { echo "$me: -o $out: $*; OUT is replaced as a whole, give another folder" >&2; exit 2; }
 t_start=$(date +%s.%N)
 elapsed() { awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
 
@@ -122,10 +142,14 @@ fi
 parent=$(dirname -- "$out_abs")
 base=$(basename -- "$out_abs")
 
-bash "$here/scripts/deps.sh"
-[ -x "$here/bin/rw-spectra" ] || say "building rankwatch (first run; about a minute)..."
-make -s -C "$here" all >&2
-bin="$here/bin"
+if [ -n "$installed" ]; then
+    bin=$here
+else
+    bash "$here/scripts/deps.sh"
+    [ -x "$here/bin/rw-spectra" ] || say "building rankwatch (first run; about a minute)..."
+    make -s -C "$here" all >&2
+    bin="$here/bin"
+fi
 mkdir -p -- "$parent"
 
 # Temporary folders of earlier runs that died without cleaning up (kill -9,
@@ -328,7 +352,7 @@ R=report.md
 {
     echo "# rankwatch report"
     echo
-    echo "Generated $(date -u '+%Y-%m-%d %H:%M UTC') by \`analyze.sh\` ($("$bin/rw-rank" --version))."
+    echo "Generated $(date -u '+%Y-%m-%d %H:%M UTC') by \`$me\` ($("$bin/rw-rank" --version))."
     echo
     echo "## What was analysed"
     echo
