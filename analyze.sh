@@ -262,6 +262,12 @@ say "[1/4] spectra of ${#runs[@]} runs -> $out/spectra.h5"
 run env -C "$spectra_cwd" "$bin/rw-spectra" "${j[@]}" "${pass[@]}" --updates --component all \
     -o "$new/spectra.h5" "${runs[@]}"
 
+# What each checkpoint was analysed with (the attention heads of the OV
+# circuit, the LoRA scale, and where they came from), for the report's
+# assumptions: rw-ls reads the checkpoints' directories only, no values.
+run env -C "$spectra_cwd" "$bin/rw-ls" --checkpoints "${pass[@]}" -o "$new/tables/checkpoints.tsv" \
+    "${runs[@]}"
+
 # From here on only OUT's own files are read: work inside it, so that the
 # paths recorded in the scripts and tables are relative to OUT.
 cd -- "$new"
@@ -348,6 +354,67 @@ plot spectrum_updates.png "Normalised singular values of the updates at five ste
 
 # 4. The report.
 say "[4/4] report -> $out/report.md, $out/report.html"
+
+# The report's assumptions, one item each: the attention heads of each run
+# and their source (tables/checkpoints.tsv, rw-ls --checkpoints), the LoRA
+# scale of runs with adapters, the components, the stored dtypes and the
+# rank rule (tables/rank.tsv). Values that differ between a run's
+# checkpoints are listed with their counts.
+assumptions() {
+    awk -F'\t' '
+        function add(kind, r, v) { if (!((kind, r, v) in c)) k[kind, r, ++nk[kind, r]] = v; c[kind, r, v]++ }
+        function said(kind, r,   i, s) {
+            if (nk[kind, r] == 1) return k[kind, r, 1]
+            for (i = 1; i <= nk[kind, r]; i++)
+                s = s (i > 1 ? "; " : "") k[kind, r, i] " at " c[kind, r, k[kind, r, i]] " checkpoints"
+            return s }
+        NR > 1 {
+            r = $1; if (!(r in seen)) { seen[r] = 1; order[++n] = r }
+            if ($6 != "") {
+                att++
+                if ($6 == "unknown")
+                    add("h", r, "unknown (no n_heads attribute, no config.json, no --heads): the OV circuit is left out (give --heads and --kv-heads)")
+                else
+                    add("h", r, $4 " heads (" $6 "), " $5 " kv heads (" ($7 == "= heads" ? "as many as heads: none given" : $7) ")")
+            }
+            if ($9 != "") {
+                lora++
+                add("s", r, $9 == "default" ? "s = 1 assumed (no --lora-scale, lora_alpha and lora_r, or adapter_config.json)" \
+                                            : "s = " $8 " (" $9 ")")
+            } }
+        END {
+            for (i = 1; i <= n; i++) {
+                r = order[i]
+                if (!att) break
+                printf "- Attention heads of `%s`, for the OV circuit (`attention.ov`, `attention.wo_wv`): %s.\n", r,
+                    nk["h", r] ? said("h", r) : "none (no layer has a v_proj and an o_proj)"
+            }
+            if (!att) print "- Attention heads: none needed (no layer has a v_proj and an o_proj), so no OV circuit."
+            for (i = 1; i <= n && lora; i++)
+                if (nk["s", order[i]])
+                    printf "- LoRA scale of `%s`: %s.\n", order[i], said("s", order[i])
+        }' tables/checkpoints.tsv
+    awk -F'\t' '
+        BEGIN { u["bfloat16"] = "2^-8"; u["float16"] = "2^-11"; u["float32"] = "2^-24"; u["float64"] = "2^-53"
+                split("weight base lora full ov wo_wv", names, " ")
+                d["weight"] = "plain matrices"; d["base"] = "W, the frozen base of an adapter"
+                d["lora"] = "s·B·A"; d["full"] = "W + s·B·A"
+                d["ov"] = "the OV circuit as pico-analyze forms it"; d["wo_wv"] = "W_O·W_V" }
+        NR > 1 { comp[$6] = 1; if (!($9 in dt)) { dt[$9] = 1; dts[++nd] = $9 } }
+        END {
+            for (i = 1; i <= 6; i++) {
+                c = names[i]
+                if (!(c in comp)) continue
+                s = s (s ? ", " : "") "`" c "` (" d[c] ")"
+                if (c != "base" && (c != "lora" || !("full" in comp))) v = v (v ? ", " : "") "`" c "`"
+            }
+            print "- Components in the tables: " s "; the summaries and figures show " v "."
+            s = ""
+            for (i = 1; i <= nd; i++) s = s (i > 1 ? ", " : "") dts[i] (dts[i] in u ? " (u = " u[dts[i]] ")" : "")
+            print "- Stored dtypes: " s "."
+        }' tables/rank.tsv
+    echo "- Rank rule: \`num_rank\` counts the singular values above what rounding the stored values can explain, tol = max(u·N, σ₁·max(m, n)·eps(float64)), where u·N bounds the Frobenius norm of the rounding error, u the unit round-off of the stored dtype (rankwatch's README.md, *The rank rule (storage noise)*)."
+}
 R=report.md
 {
     echo "# rankwatch report"
@@ -381,6 +448,10 @@ R=report.md
         echo "$names $([ "$n_no" -eq 1 ] && echo "has" || echo "each have") one checkpoint, so no update between checkpoints: the update tables and figures show the other runs."
         echo
     fi
+    echo "## Assumptions"
+    echo
+    assumptions
+    echo
     if [ "$nruns" -ge 2 ]; then
         echo "## Headline comparison"
         echo
@@ -413,7 +484,7 @@ R=report.md
     echo
     echo "## Tables"
     echo
-    for t in rank cond updates compare compare_updates; do
+    for t in rank cond updates compare compare_updates checkpoints; do
         [ -f "$T/$t.tsv" ] && echo "- [\`tables/$t.tsv\`](tables/$t.tsv)"
     done
     for t in summary summary_updates; do
