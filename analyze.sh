@@ -21,17 +21,26 @@
 # In the source tree it installs missing Debian packages (scripts/deps.sh)
 # and builds first; installed, it runs the rw- programs beside it.
 #
+# A single checkpoint, or runs of one checkpoint each, have no update
+# between checkpoints: the report is of the weights only and says so (a run
+# of one checkpoint among longer ones is left out of the updates only).
+#
 # OUT/ (default out/) holds one analysis, replaced as a whole: the new one is
 # built in .OUT.new.<pid> beside it and renamed into place when complete; a
 # failed or interrupted run leaves the old OUT/ as it was.
-#   report.md, report.html   what was analysed, the headline comparison, every
-#                            figure with a caption, links to the tables
+#   report.md, report.html   what was analysed, the assumptions (heads and
+#                            their source, or the OV circuit left out; the
+#                            LoRA scale; components; dtypes; the rank rule),
+#                            the headline comparison, every figure with a
+#                            caption, links to the tables
 #   spectra.h5               every singular value, weights and updates; kept as
 #                            a cache: a second run decomposes only new or
 #                            changed checkpoints
 #   tables/                  rank.tsv cond.tsv updates.tsv (per layer),
 #                            compare.tsv compare_updates.tsv (mean and 95% CI
-#                            over layers), summary*.md
+#                            over layers), summary*.md, checkpoints.tsv (each
+#                            checkpoint's heads and LoRA scale: rw-ls
+#                            --checkpoints)
 #   figures/                 PNG figures, each with its gnuplot script
 set -euo pipefail
 
