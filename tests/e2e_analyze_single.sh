@@ -42,6 +42,11 @@ check "a single checkpoint: one step in the table of what was analysed" \
     grep -q '^| full-rank | 1 | 300 | 16 | float32 |$' "$TMP/single/report.md"
 check "a single checkpoint: every link of the report resolves" links_ok "$TMP/single"
 check "a single checkpoint: no 'rw-spectra --updates' advice" test -z "$(grep -e '--updates' "$TMP/log1")"
+expect_error "rw-updates of the single checkpoint's spectra file says why there are none" \
+    "spectra.h5: no update spectra: each of its runs has one checkpoint, so there is no update between checkpoints$" \
+    rw-updates "$TMP/single/spectra.h5"
+expect_error "rw-updates with a selection that matches nothing says so" \
+    "spectra.h5: no weight spectra matching the selection$" rw-rank --include 'nothing.*' "$TMP/single/spectra.h5"
 check "a single checkpoint: the weights' table has its 16 matrices and 2 x 2 OV circuits" \
     test "$(col "$TMP/single/tables/rank.tsv" step | grep -c '^300$')" -eq 20
 
