@@ -21,7 +21,7 @@ enum {
     OPT_INCLUDE = 1000, OPT_EXCLUDE, OPT_COMPONENT, OPT_LABEL, OPT_FORMAT, OPT_VERSION,
     OPT_LORA_SCALE, OPT_HEADS, OPT_KV_HEADS, OPT_FAST, OPT_MAX_MATRIX, OPT_DATA, OPT_SPLIT,
     OPT_BASE,
-    OPT_KEY,
+    OPT_KEY, OPT_KEEP_PREFIX,
 };
 
 static const struct option common_opts[] = {
@@ -41,6 +41,7 @@ static const struct option common_opts[] = {
     {"split", required_argument, NULL, OPT_SPLIT},
     {"base", required_argument, NULL, OPT_BASE},
     {"key", required_argument, NULL, OPT_KEY},
+    {"keep-prefix", no_argument, NULL, OPT_KEEP_PREFIX},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
 };
@@ -283,6 +284,9 @@ int rw_cli_parse(rw_cli *c, int argc, char **argv, const struct option *extra,
             else
                 c->key = optarg;
             break;
+        case OPT_KEEP_PREFIX:
+            c->keep_prefix = true;
+            break;
         case OPT_HEADS:
         case OPT_KV_HEADS:
             if ((ret = parse_positive(c, opt == OPT_HEADS ? "--heads" : "--kv-heads", optarg,
@@ -369,7 +373,7 @@ rw_analysis_opts rw_cli_analysis(const rw_cli *c)
         .item = {.lora_scale = c->lora_scale, .heads = c->heads, .kv_heads = c->kv_heads,
                  .base = c->base, .prog = c->prog},
         .prog = c->prog, .progress = true, .jobs = c->jobs, .fast = c->fast,
-        .max_matrix_bytes = (size_t)c->max_matrix_mib << 20, .ckpt = {.key = c->key},
+        .max_matrix_bytes = (size_t)c->max_matrix_mib << 20, .ckpt = {.key = c->key, .keep_prefix = c->keep_prefix},
     };
     return o;
 }

@@ -38,6 +38,7 @@ typedef struct {
                                 checkpoints (argv's), NULL when not given */
     const char *key;         /* --key PATH (argv's, borrowed): the state dict's key path
                                 in PyTorch checkpoint dicts; NULL: automatic */
+    bool keep_prefix;        /* --keep-prefix: tensor names as stored (ckpt.h) */
 } rw_cli;
 
 /* The default cap on one matrix, in MiB of doubles (8 GiB). */
@@ -97,7 +98,7 @@ rw_analysis_opts rw_cli_analysis(const rw_cli *c);
     "  --data D            weights (default): the model checkpoints; gradients: the\n" \
     "                      learning_dynamics/<split>_gradients.pt of pico-train step\n" \
     "                      folders (--split train, the default, or val)\n"             \
-    RW_CLI_KEY_HELP                                                                      \
+    RW_CLI_READ_HELP                                                                      \
     "  -j, --jobs N        decompose N matrices at once (default: one per core; at\n"   \
     "                      most 4 per core and one per matrix, whatever N says)\n"     \
     "  --max-matrix-mib N  refuse a matrix larger than N MiB as doubles (default:\n"   \
@@ -105,10 +106,13 @@ rw_analysis_opts rw_cli_analysis(const rw_cli *c);
     "  --fast              singular values only as accurate as the stored dtype\n"      \
     "                      allows (eps(dtype)*||W||_F); default: also sigma_min to\n"  \
     "                      2e-10 of itself, so cond agrees with a double-precision SVD\n"
-#define RW_CLI_KEY_HELP                                                                  \
+#define RW_CLI_READ_HELP                                                                  \
     "  --key PATH          PyTorch checkpoint dicts: read the state dict at key path\n" \
     "                      PATH (dot-separated: ema.model, module) instead of the one\n" \
-    "                      found automatically (model, state_dict, module, ...)\n"
+    "                      found automatically (model, state_dict, module, ...)\n" \
+    "  --keep-prefix       keep a prefix every tensor name shares (pico_decoder.,\n"  \
+    "                      model., base_model.model.); default: strip it, so the same\n" \
+    "                      model saved by two tools has the same tensor names\n"
 #define RW_CLI_OUTPUT_HELP                                                               \
     "  -o, --output FILE   write to FILE (atomically) instead of stdout\n"               \
     "  --format F          tsv (default), csv, md, tex or json\n"

@@ -22,7 +22,7 @@ static const char usage[] =
     "row per checkpoint: what its matrices are analysed with.\n"
     "\n"
     "Columns: run step file tensor layer module shape dtype rows cols use\n"
-    "         lora_scale scale_from\n"
+    "         lora_scale scale_from prefix\n"
     "  use: matrix (analysed), adapter factor (a LoRA A or B: analysed in its\n"
     "       adapted matrix's lora and full components), vector (1-D: skipped by\n"
     "       the matrix metrics), scalar, integer (skipped), other (skipped),\n"
@@ -34,6 +34,8 @@ static const char usage[] =
     "       s = alpha / r the adapter is applied with, and where it came from:\n"
     "       --lora-scale, attributes (HDF5), metadata (safetensors, PyTorch\n"
     "       checkpoint dicts), adapter_config.json, or default (s = 1)\n"
+    "  prefix: what was stripped from the front of every tensor name of the\n"
+    "       checkpoint (pico_decoder., model., ...; --keep-prefix keeps it)\n"
     "A spectra file (rw-spectra) is listed as its entries, use 'spectrum of the\n"
     "weights (full)' and the like: the matrices whose singular values it holds.\n"
     "\n"
@@ -53,7 +55,7 @@ static const char usage[] =
     "  --base CKPT         the frozen base model of adapter-only checkpoints (any\n"
     "                      checkpoint format): lists the tensors taken from it\n"
     "  --lora-scale S      the adapter scale (default: from the checkpoint, as above)\n"
-    RW_CLI_KEY_HELP RW_CLI_OUTPUT_HELP RW_CLI_COMMON_HELP
+    RW_CLI_READ_HELP RW_CLI_OUTPUT_HELP RW_CLI_COMMON_HELP
     "\n"
     "Exit status: 0 ok, 1 bad data, 2 usage error.\n";
 
@@ -90,7 +92,7 @@ static bool *adapter_factors(const rw_ckpt *c, const rw_items *it, rw_err *err)
  * adapter factors ("" otherwise). */
 static rw_status add_row(rw_table *tab, const char *run, int64_t step_no, const char *file,
                          const rw_tensor *t, const char *use, const char *scale,
-                         const char *from, rw_err *err)
+                         const char *from, const char *prefix, rw_err *err)
 {
     char step[32], layer[32], shape[256], rows[32] = "", cols[32] = "";
     int64_t m, n;
@@ -102,7 +104,7 @@ static rw_status add_row(rw_table *tab, const char *run, int64_t step_no, const 
     }
     const char *cells[] = {run, step, file, t->name, layer, t->module,
                            rw_shape_str(t, shape, sizeof shape), rw_dtype_name(t->dtype),
-                           rows, cols, use, scale, from};
+                           rows, cols, use, scale, from, prefix ? prefix : ""};
     return table_add_row(tab, cells, err);
 }
 
@@ -114,9 +116,9 @@ static rw_status list_base(const rw_run *run, size_t i, const rw_items *it, rw_c
     rw_status st = RW_OK;
     for (size_t k = 0; k < it->n && st == RW_OK; k++) {
         const rw_item *x = &it->v[k];
-        if (x->comp == RW_COMP_BASE && x->w_base && rw_select_match(&cli->sel, x->tensor))
+        if (x->comp == RW_COMP_BASE && x->w_base && rw_select_match_as(&cli->sel, x->tensor, x->prefix))
             st = add_row(tab, run->label, run->ckpts[i].step, base->path, &base->tensors[x->w],
-                         "base", "", "", err);
+                         "base", "", "", base->prefix, err);
     }
     return st;
 }
@@ -143,7 +145,7 @@ static rw_status add_ckpt_row(rw_table *tab, const rw_run *run, size_t i, const 
 static rw_status list_run(const rw_run *run, const rw_cli *cli, bool per_ckpt, rw_table *tab,
                           rw_err *err)
 {
-    rw_ckpt_opts copts = {.key = cli->key};
+    rw_ckpt_opts copts = {.key = cli->key, .keep_prefix = cli->keep_prefix};
     rw_item_opts iopts = {.lora_scale = cli->lora_scale, .heads = cli->heads,
                           .kv_heads = cli->kv_heads, .prog = cli->prog, .no_circuits = true};
     rw_status st = RW_OK;
@@ -179,12 +181,12 @@ static rw_status list_run(const rw_run *run, const rw_cli *cli, bool per_ckpt, r
             st = add_ckpt_row(tab, run, i, file, &it, err);
         for (size_t k = 0; k < c->n && st == RW_OK && !per_ckpt; k++) {
             const rw_tensor *t = &c->tensors[k];
-            if (!rw_select_match(&cli->sel, t->name))
+            if (!rw_select_match_as(&cli->sel, t->name, t->optimizer ? NULL : c->prefix))
                 continue;
             bool f = factor[k] && !t->optimizer;
             st = add_row(tab, run->label, run->ckpts[i].step, file, t,
                          f ? "adapter factor" : use_of(t), f ? scale : "",
-                         f ? it.scale_from : "", err);
+                         f ? it.scale_from : "", c->prefix, err);
         }
         if (st == RW_OK && base && !per_ckpt)
             st = list_base(run, i, &it, base, cli, tab, err);
@@ -222,7 +224,7 @@ static rw_status list_spectra(const char *path, const rw_cli *cli, rw_table *tab
                                             : "update since the first step",
                  s.component);
         const char *cells[] = {s.run, step, path, s.tensor, layer, s.module, shape,
-                               rw_dtype_name(s.dtype), rows, cols, use, "", ""};
+                               rw_dtype_name(s.dtype), rows, cols, use, "", "", ""};
         st = table_add_row(tab, cells, err);
     }
     spectra_reader_close(r);
@@ -255,7 +257,7 @@ int main(int argc, char **argv)
     /* new columns go last: readers that count columns keep working */
     static const char *const cols[] = {"run",   "step", "file", "tensor", "layer",
                                        "module", "shape", "dtype", "rows", "cols",
-                                       "use",   "lora_scale", "scale_from"};
+                                       "use",   "lora_scale", "scale_from", "prefix"};
     static const char *const ckpt_cols[] = {"run",           "step",       "file",
                                             "heads",         "kv_heads",   "heads_from",
                                             "kv_heads_from", "lora_scale", "scale_from"};

@@ -75,38 +75,65 @@ static bool stat_path(const char *path, int64_t *size, int64_t *mtime_ns)
     return true;
 }
 
-/* Everything the spectra depend on besides the checkpoints themselves. */
-/* The options (k=v; pairs) that differ between old and now, as
- * "k old -> new, ..." into buf (n bytes). */
+/* The end of the k=v pair at p: its ';' or the string's end. */
+static const char *pair_end(const char *p)
+{
+    const char *e = strchr(p, ';');
+    return e ? e : p + strlen(p);
+}
+
+/* The value of key k= (klen bytes, with its '=') in the pairs at s, as
+ * [*v, *vend), or false when absent. */
+static bool pair_find(const char *s, const char *k, size_t klen, const char **v,
+                      const char **vend)
+{
+    for (const char *o = s; o && *o;) {
+        const char *e = pair_end(o);
+        if (strncmp(o, k, klen) == 0) {
+            *v = o + klen;
+            *vend = e;
+            return true;
+        }
+        o = *e ? e + 1 : e;
+    }
+    return false;
+}
+
+/* The options (k=v pairs joined by ';') that differ between old and now,
+ * as "k old -> new, ..." into buf (n bytes), "none" for a side without k;
+ * "none recorded" when old has no options at all. */
 static void options_diff(const char *old, const char *now, char *buf, size_t n)
 {
     size_t used = 0;
     buf[0] = '\0';
-    for (const char *p = now; *p;) {
-        const char *eq = strchr(p, '='), *end = strchr(p, ';');
-        if (!eq || !end || eq > end)
+    /* keys only old has (an --include given then and not now) */
+    for (const char *p = old; *p && used < n;) {
+        const char *eq = strchr(p, '='), *end = pair_end(p), *v, *ve;
+        if (!eq || eq > end)
+            break;
+        if (!pair_find(now, p, (size_t)(eq - p) + 1, &v, &ve))
+            used += (size_t)snprintf(buf + used, n - used, "%s%.*s %.*s -> none",
+                                     used ? ", " : "", (int)(eq - p), p, (int)(end - eq - 1),
+                                     eq + 1);
+        if (!*end)
+            break;
+        p = end + 1;
+    }
+    for (const char *p = now; *p && used < n;) {
+        const char *eq = strchr(p, '='), *end = pair_end(p);
+        if (!eq || eq > end)
             break;
         size_t klen = (size_t)(eq - p) + 1; /* "k=" */
-        const char *o = old;
         const char *ov = NULL, *oend = NULL;
-        while (o && *o) {
-            const char *e = strchr(o, ';');
-            if (!e)
-                break;
-            if (strncmp(o, p, klen) == 0) {
-                ov = o + klen;
-                oend = e;
-                break;
-            }
-            o = e + 1;
-        }
+        if (!pair_find(old, p, klen, &ov, &oend))
+            ov = NULL;
         const char *nv = eq + 1;
         if (!ov || (size_t)(oend - ov) != (size_t)(end - nv) || strncmp(ov, nv, (size_t)(end - nv)))
             used += (size_t)snprintf(buf + used, used < n ? n - used : 0, "%s%.*s %.*s -> %.*s",
                                      used ? ", " : "", (int)(klen - 1), p,
                                      ov ? (int)(oend - ov) : 4, ov ? ov : "none",
                                      (int)(end - nv), nv);
-        if (used >= n)
+        if (used >= n || !*end)
             break;
         p = end + 1;
     }
@@ -114,6 +141,7 @@ static void options_diff(const char *old, const char *now, char *buf, size_t n)
         snprintf(buf, n, "none recorded");
 }
 
+/* Everything the spectra depend on besides the checkpoints themselves. */
 static char *options_string(const rw_cli *c, const modes *m)
 {
     size_t cap = 4096, n = 0;
@@ -126,6 +154,8 @@ static char *options_string(const rw_cli *c, const modes *m)
                           "heads=%ld;kv_heads=%ld;fast=%d",
                           c->comps, m->updates, m->from_first, rw_fmt_double(scale, c->lora_scale),
                           c->heads, c->kv_heads, c->fast);
+    /* always: files written before names lost their prefix had none */
+    n += (size_t)snprintf(s + n, cap - n, ";names=%s", c->keep_prefix ? "as-stored" : "prefix-stripped");
     if (c->key) /* only when given: files written without it keep their options */
         n += (size_t)snprintf(s + n, cap - n, ";key=%s", c->key);
     for (size_t i = 0; i < c->sel.ninclude && n < cap; i++)

@@ -38,6 +38,8 @@ bool rw_is_hdf5(const char *path)
 static rw_status open_impl(const char *path, const char *group, const rw_ckpt_opts *o,
                            bool attrs_only, rw_ckpt **out, rw_err *err);
 static rw_status check_step(const rw_ckpt *c, rw_err *err);
+static rw_status strip_prefix(rw_ckpt *c, rw_err *err);
+static bool is_optimizer_name(const char *name);
 
 rw_status ckpt_open(const char *path, const char *group, rw_ckpt **out, rw_err *err)
 {
@@ -112,6 +114,10 @@ static rw_status open_impl(const char *path, const char *group, const rw_ckpt_op
             ckpt_free(c);
             return RW_EDATA;
         }
+    if (!(o && o->keep_prefix) && (st = strip_prefix(c, err)) != RW_OK) {
+        ckpt_free(c);
+        return st;
+    }
     *out = c;
     return RW_OK;
 }
@@ -144,6 +150,7 @@ void ckpt_free(rw_ckpt *c)
     free(c->path);
     free(c->group);
     free(c->key);
+    free(c->prefix);
     free(c);
 }
 
@@ -203,6 +210,72 @@ void ckpt_sort_tensors(rw_ckpt *c)
             rw_tensor_parse_name(t);
         t->optimizer = is_optimizer_name(t->name);
     }
+}
+
+/* True when the segment at s (up to the next '.' or the end) is a layer
+ * number as rw_tensor_parse_name reads one. */
+static bool segment_is_number(const char *s)
+{
+    size_t len = strcspn(s, ".");
+    bool digits = len > 0 && len <= 9;
+    for (size_t i = 0; digits && i < len; i++)
+        digits = isdigit((unsigned char)s[i]);
+    return digits;
+}
+
+/* The prefix rule of ckpt.h: c's tensors, sorted, lose the longest run of
+ * leading segments that every model tensor shares, within the guards. */
+static rw_status strip_prefix(rw_ckpt *c, rw_err *err)
+{
+    const rw_tensor *first = NULL;
+    size_t model = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        /* Keras files are read as they are (DESIGN.md); their back end
+         * marks them with Keras's matrix rule */
+        if (c->tensors[i].module_name || c->tensors[i].matrix == RW_MAT_OUT_LAST)
+            return RW_OK;
+        if (!c->tensors[i].optimizer && !model++)
+            first = &c->tensors[i];
+    }
+    if (model < 2) /* what one name shares with itself is no wrapper */
+        return RW_OK;
+    size_t len = 0; /* the prefix so far: first->name[0..len), ending in '.' */
+    for (;;) {
+        const char *dot = strchr(first->name + len, '.');
+        if (!dot || segment_is_number(first->name + len)) /* never a layer number */
+            break;
+        size_t next = (size_t)(dot - first->name) + 1; /* candidate prefix length */
+        bool ok = true;
+        for (size_t i = 0; i < c->n && ok; i++) {
+            const rw_tensor *t = &c->tensors[i];
+            if (t->optimizer)
+                continue;
+            const char *rest = t->name + next;
+            ok = strncmp(t->name, first->name, next) == 0 && !segment_is_number(rest) &&
+                 strchr(rest, '.') != NULL && !is_optimizer_name(rest);
+        }
+        if (!ok)
+            break;
+        len = next;
+    }
+    if (len == 0)
+        return RW_OK;
+    if (!(c->prefix = rw_malloc(len + 1, err)))
+        return RW_ENOMEM;
+    memcpy(c->prefix, first->name, len);
+    c->prefix[len] = '\0';
+    for (size_t i = 0; i < c->n; i++) {
+        rw_tensor *t = &c->tensors[i];
+        if (!t->optimizer)
+            memmove(t->name, t->name + len, strlen(t->name + len) + 1);
+    }
+    /* Model names kept their order among themselves; optimizer state
+     * (unstripped) may now sort elsewhere. Re-sorting also re-points each
+     * module into its name. Names stay unique: a stripped name does not
+     * read as optimizer state, and an optimizer name's first segment says
+     * it is one. */
+    ckpt_sort_tensors(c);
+    return RW_OK;
 }
 
 long ckpt_find(const rw_ckpt *c, const char *name)
@@ -366,11 +439,7 @@ void rw_tensor_parse_name(rw_tensor *t)
     const char *seg = t->name;
     while (*seg) {
         const char *end = strchr(seg, '.');
-        size_t len = end ? (size_t)(end - seg) : strlen(seg);
-        bool digits = len > 0 && len <= 9;
-        for (size_t i = 0; digits && i < len; i++)
-            digits = isdigit((unsigned char)seg[i]);
-        if (digits) {
+        if (segment_is_number(seg)) {
             t->layer = atoi(seg); /* at most 9 digits: fits an int */
             if (end && end[1])
                 t->module = end + 1;

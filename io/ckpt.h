@@ -90,6 +90,9 @@ typedef struct rw_ckpt {
     void *impl;               /* the back end's state (owned; ckpt_impl.h) */
     bool attrs_only;          /* opened by ckpt_open_attrs: no tensors listed */
     char *key;                /* rw_ckpt_opts.key it was opened with (owned), or NULL */
+    char *prefix;             /* the leading segments stripped from every tensor
+                                 name ("pico_decoder.", "base_model.model."), or
+                                 NULL when none was (owned; see ckpt_open_opts) */
 } rw_ckpt;
 
 /* How to read a checkpoint (ckpt_open_opts); all zero: the defaults. The
@@ -103,7 +106,20 @@ typedef struct {
                                  NULL: automatic. A key path that names nothing,
                                  or not a dict of tensors, fails the open. Other
                                  formats ignore it. */
+    bool keep_prefix;         /* keep the names as stored: no ckpt_strip_prefix */
 } rw_ckpt_opts;
+
+/* Tensor names lose a prefix every model tensor shares (the wrapper a tool
+ * saved the model in: "pico_decoder.", "model.", "base_model.model."), so
+ * that the same model saved by two tools has the same rows; opening does
+ * it unless rw_ckpt_opts.keep_prefix. The prefix is the longest run of whole
+ * leading segments common to every tensor that is not optimizer state (when
+ * there are two or more),
+ * stopping before a segment that a layer number follows in some name (the
+ * "layers" of layers.0..., "h" of h.0...), before one that would leave a
+ * name of one segment or a name that reads as optimizer state. Optimizer
+ * state keeps its names, and Keras files are read as they are (DESIGN.md). c->prefix says what was stripped (NULL: nothing).
+ * Selections (--include) and tables see the stripped names. */
 
 /* Opens the checkpoint at path; group names an HDF5 step group ("step_500")
  * or is NULL for the whole file. The format comes from the file's signature

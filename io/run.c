@@ -638,11 +638,37 @@ void runset_free(rw_runset *rs)
 
 bool rw_select_match(const rw_select *sel, const char *name)
 {
+    return rw_select_match_as(sel, name, NULL);
+}
+
+/* glob matches name, or prefix + name (without building it: fnmatch has no
+ * such call, so the stored name is built in buf when it fits, else in a
+ * new string; out of memory: the shown name only). */
+static bool glob_match_as(const char *glob, const char *name, const char *prefix)
+{
+    if (fnmatch(glob, name, 0) == 0)
+        return true;
+    if (!prefix || !*prefix)
+        return false;
+    char buf[1024], *full = buf;
+    size_t pl = strlen(prefix), nl = strlen(name);
+    if (pl + nl + 1 > sizeof buf && !(full = malloc(pl + nl + 1)))
+        return false;
+    memcpy(full, prefix, pl);
+    memcpy(full + pl, name, nl + 1);
+    bool m = fnmatch(glob, full, 0) == 0;
+    if (full != buf)
+        free(full);
+    return m;
+}
+
+bool rw_select_match_as(const rw_select *sel, const char *name, const char *prefix)
+{
     bool in = sel->ninclude == 0;
     for (size_t i = 0; i < sel->ninclude && !in; i++)
-        in = fnmatch(sel->include[i], name, 0) == 0;
+        in = glob_match_as(sel->include[i], name, prefix);
     for (size_t i = 0; i < sel->nexclude && in; i++)
-        in = fnmatch(sel->exclude[i], name, 0) != 0;
+        in = !glob_match_as(sel->exclude[i], name, prefix);
     return in;
 }
 

@@ -105,6 +105,11 @@ typedef struct {
 /* True when name passes: some include glob matches (or there are none) and
  * no exclude glob does. */
 bool rw_select_match(const rw_select *sel, const char *name);
+/* The same for a checkpoint's tensor whose stored name lost prefix (ckpt.h;
+ * NULL: nothing was stripped): a glob matches when it matches the name as
+ * shown or as stored (prefix + name), so that globs written for the stored
+ * names keep working. */
+bool rw_select_match_as(const rw_select *sel, const char *name, const char *prefix);
 /* Appends glob (borrowed: not copied) to the include or exclude list. */
 rw_status rw_select_add(rw_select *sel, bool include, const char *glob, rw_err *err);
 /* Frees the arrays (not the globs) and zeroes sel. */

@@ -123,8 +123,8 @@ ls_scale "of HDF5 attributes" "4 attributes" "$F/h5/relora"
 ls_scale "of a checkpoint dict's entries" "4 metadata" "$F/pt-dict/relora"
 ls_scale "with --lora-scale" "2.5 --lora-scale" --lora-scale 2.5 "$F/pt/relora"
 ls_scale "of a bare state dict" "1 default" "$F/hf-bin-sharded/relora"
-check "rw-ls: the header ends with use, lora_scale, scale_from" \
-    [ "$(head -1 "$TMP/out" | cut -f11-)" = "use	lora_scale	scale_from" ]
+check "rw-ls: the header ends with use, lora_scale, scale_from, prefix" \
+    [ "$(head -1 "$TMP/out" | cut -f11-)" = "use	lora_scale	scale_from	prefix" ]
 expect_exit 0 "rw-ls of a full-rank run" rw-ls "$F/h5/full-rank"
 check "rw-ls: no adapter factor in a full-rank run" sh -c "! grep -q 'adapter factor' '$TMP/out'"
 

@@ -27,14 +27,14 @@ else
         --prefix "$(payload "$H/M1" 1)." >/dev/null 2>&1
     # ... and a run whose folder name carries it (relative markers).
     mv "$H/nl/relora" "$H/nl/$(payload R1 1)"
-    expect_exit 0 "spectra of hostile names" rw-spectra -o "$H/sp.h5" "$H/nl"/*
+    expect_exit 0 "spectra of hostile names" rw-spectra --keep-prefix -o "$H/sp.h5" "$H/nl"/*
     for fmt in png svg pdf; do
         expect_exit 0 "spectrum ($fmt) of hostile names" \
             rw-plot spectrum "$H/sp.h5" -o "$H/spec.$fmt"
     done
 
     # Tables: the names go through TSV too.
-    expect_exit 0 "metrics of hostile names" rw-metrics -o "$H/m.tsv" "$H/nl"/*
+    expect_exit 0 "metrics of hostile names" rw-metrics --keep-prefix -o "$H/m.tsv" "$H/nl"/*
     check "every table row has the header's fields" \
         awk -F'\t' 'NR==1{n=NF} NF!=n{exit 1}' "$H/m.tsv"
     for kind in trajectory heatmap; do

@@ -41,7 +41,7 @@ check "--include selects the Keras 3 optimizer's moments" \
 
 expect_exit 0 "rw-ls of a Keras 2 model file" rw-ls "$K/keras2_model.h5"
 check "Keras 2: optimizer_weights listed as optimizer" \
-    [ "$(grep -cP '^[^\t]*\t[^\t]*\t[^\t]*\toptimizer_weights\..*\toptimizer\t\t$' "$TMP/out")" = 2 ]
+    [ "$(grep -cP '^[^\t]*\t[^\t]*\t[^\t]*\toptimizer_weights\..*\toptimizer\t\t\t$' "$TMP/out")" = 2 ]
 expect_exit 0 "rw-rank on a Keras 2 model file" rw-rank "$K/keras2_model.h5"
 check "Keras 2: only the kernel analysed, as (k*in, out) = 15x4" \
     [ "$(tail -n +2 "$TMP/out" | cut -f3,7,8 | tr '\t' ' ')" = "model_weights.conv1d.conv1d.kernel:0 15 4" ]

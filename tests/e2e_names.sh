@@ -5,8 +5,10 @@
 # rw-diff. Sourced by tests/e2e.sh (helpers: e2e_lib.sh).
 [ -n "${E2E_FILE-}" ] || exec bash "$(dirname "$0")/e2e.sh" "$0"  # run alone: see e2e_lib.sh
 
-# Every tensor name starts with P (rw-fixture --prefix); the embeddings have
-# no layer, so their module is the whole name too. The full-rank run's label
+# Every tensor name starts with P (rw-fixture --prefix), kept by
+# --keep-prefix (without it, P is the prefix stripped: rw-ls says so in its
+# prefix column); the embeddings have no layer, so their module is the
+# whole name too. The full-rank run's label
 # L ends in a backslash.
 P=$'odd\tname\nwith\\back"quote,comma.'
 L=$'full\trun,"x"\n\\'
@@ -22,11 +24,17 @@ same_fields() { awk -F'\t' 'NR == 1 { n = NF } NF != n { exit 1 }' "$1"; }
 # unescaped TEXT: the TSV escapes undone by printf %b (independent of table.c).
 unescaped() { printf '%b' "$1"; }
 
-expect_exit 0 "rw-ls on hostile names" rw-ls "$fx/full-rank"
+expect_exit 0 "rw-ls on hostile names" rw-ls --keep-prefix "$fx/full-rank"
 check "rw-ls: every row has the header's fields" same_fields "$TMP/out"
 check "rw-ls: one line per tensor and step (2 x 12)" [ "$(wc -l <"$TMP/out")" -eq 25 ]
+expect_exit 0 "rw-ls strips the hostile prefix" rw-ls "$fx/full-rank"
+check "rw-ls: every row has the header's fields (prefix stripped)" same_fields "$TMP/out"
+check "rw-ls: the stripped prefix unescapes to P" \
+    [ "$(unescaped "$(col "$TMP/out" prefix | sort -u)")" = "$P" ]
+check "rw-ls: the names lose it (de_embedding_proj.weight at both steps)" \
+    [ "$(col "$TMP/out" tensor | grep -c '^de_embedding_proj.weight$')" -eq 2 ]
 
-expect_exit 0 "rw-rank on hostile names" rw-rank -o "$TMP/rank.tsv" "$L=$fx/full-rank" "relora=$fx/relora"
+expect_exit 0 "rw-rank on hostile names" rw-rank --keep-prefix -o "$TMP/rank.tsv" "$L=$fx/full-rank" "relora=$fx/relora"
 check "rw-rank: every row has the header's fields" same_fields "$TMP/rank.tsv"
 check "rw-rank: 36 rows (2 runs x 2 steps x 9 matrices)" [ "$(wc -l <"$TMP/rank.tsv")" -eq 37 ]
 check "rw-rank: tensor name escaped as documented" \
@@ -60,13 +68,13 @@ expect_exit 1 "rw-diff --format md on hostile names" rw-diff --format md "$TMP/r
 check "rw-diff md: a table of one difference (3 rows)" [ "$(grep -c '^|.*|$' "$TMP/out")" -eq 3 ]
 
 # CSV: quoted fields that span lines, read back by rw-diff itself.
-expect_exit 0 "rw-metrics --format csv" rw-metrics --format csv -o "$TMP/metrics.csv" "$L=$fx/full-rank"
-expect_exit 0 "rw-metrics tsv" rw-metrics -o "$TMP/metrics.tsv" "$L=$fx/full-rank"
+expect_exit 0 "rw-metrics --format csv" rw-metrics --keep-prefix --format csv -o "$TMP/metrics.csv" "$L=$fx/full-rank"
+expect_exit 0 "rw-metrics tsv" rw-metrics --keep-prefix -o "$TMP/metrics.tsv" "$L=$fx/full-rank"
 expect_exit 0 "rw-diff: the CSV table equals the TSV one" rw-diff "$TMP/metrics.tsv" "$TMP/metrics.csv"
 check "rw-diff: CSV rows all matched" grep -q 'rows: 18 matched, 0 only' "$TMP/out"
 
 # md and tex: one line per row, whatever the names.
-expect_exit 0 "rw-rank --format md" rw-rank --format md "$L=$fx/full-rank"
+expect_exit 0 "rw-rank --format md" rw-rank --keep-prefix --format md "$L=$fx/full-rank"
 check "rw-rank md: 18 rows, each one line between pipes" \
     [ "$(grep -c '^| .* |$' "$TMP/out")" -eq 20 -a "$(wc -l <"$TMP/out")" -eq 20 ]
 check "rw-rank md: the name's specials escaped" grep -qF "| ${P_TSV}de_embedding_proj.weight |" "$TMP/out"
@@ -92,7 +100,7 @@ expect_error "rw-diff: a malformed escape" 'badesc\.tsv:3: field 1: malformed es
 # The CSV and JSON parse with other parsers, names intact (only with Python;
 # the project itself needs none).
 if command -v python3 >/dev/null 2>&1 && python3 -c 'import csv, json' 2>/dev/null; then
-    expect_exit 0 "rw-metrics --format json" rw-metrics --format json -o "$TMP/metrics.json" "$L=$fx/full-rank"
+    expect_exit 0 "rw-metrics --format json" rw-metrics --keep-prefix --format json -o "$TMP/metrics.json" "$L=$fx/full-rank"
     expect_exit 1 "rw-diff --format json" rw-diff --format json -o "$TMP/diff.json" "$TMP/rank.tsv" "$TMP/mod.tsv"
     check "csv and json parse; names and field counts intact" python3 -c '
 import csv, json, sys

@@ -27,8 +27,8 @@ cp "$TMP/out" "$TMP/ls.tsv"
 check "rw-ls lists 4 tensors" [ "$(($(wc -l <"$TMP/ls.tsv") - 1))" -eq 4 ]
 check "rw-ls: step from __metadata__" [ "$(col "$TMP/ls.tsv" step | sort -u)" = 1500 ]
 check "rw-ls: run label from __metadata__" [ "$(col "$TMP/ls.tsv" run | sort -u)" = strun ]
-check "rw-ls: f16 dtype and shape" grep -qP '\tlayers\.0\.mlp\.h\t0\tmlp\.h\t2x2\tfloat16\t2\t2\tmatrix\t\t$' "$TMP/ls.tsv"
-check "rw-ls: int tensor listed, not analysed" grep -qP '\tids\t-1\tids\t1\tint\t\t\tinteger\t\t$' "$TMP/ls.tsv"
+check "rw-ls: f16 dtype and shape" grep -qP '\tlayers\.0\.mlp\.h\t0\tmlp\.h\t2x2\tfloat16\t2\t2\tmatrix\t\t\t$' "$TMP/ls.tsv"
+check "rw-ls: int tensor listed, not analysed" grep -qP '\tids\t-1\tids\t1\tint\t\t\tinteger\t\t\t$' "$TMP/ls.tsv"
 
 expect_exit 0 "rw-rank on a safetensors file" rw-rank -o "$TMP/rank.tsv" "$good"
 check "rw-rank -o writes the table" [ -s "$TMP/rank.tsv" ]

@@ -103,7 +103,10 @@ static rw_ckpt *open_ckpt(const char *path)
 static const double W[6] = {1, 2, 3, 4, 5, 6}, WT[6] = {1, 4, 2, 5, 3, 6};
 static const double A[3] = {1, 0, -1}, B[2] = {2, -1};
 static const double LORA[6] = {6, 0, -6, -3, 0, 3}, FULL[6] = {7, 2, -3, 1, 5, 9};
-#define XNAME "base_model.model.layers.0.mlp.fc.weight"
+/* the adapted matrix's name: the adapter file's tensors are
+ * base_model.model.layers.0.mlp.fc.lora_{A,B}.weight, and their shared
+ * wrapper, base_model.model., is stripped at open (ckpt.h) */
+#define XNAME "layers.0.mlp.fc.weight"
 
 /* dir's adapter_model.safetensors and the base file bp, open, with the
  * adapter's items listed against the base. */
@@ -221,7 +224,7 @@ static void peft_base_layer_and_prefixed_names(void **state)
     snprintf(bp, sizeof bp, "%s/gpt2.safetensors", tmpdir);
     write_base(bp, "h.0.attn.c_attn.weight", 3, 2, WT); /* Conv1D: in x out */
     double m[6];
-    full_of(dir, bp, "base_model.model.transformer.h.0.attn.c_attn.weight", m);
+    full_of(dir, bp, "h.0.attn.c_attn.weight", m); /* wrapper stripped */
     for (int e = 0; e < 6; e++)
         assert_true(m[e] == FULL[e]);
 }
@@ -249,7 +252,7 @@ static void square_base_follows_fan_in_fan_out(void **state)
         snprintf(bp, sizeof bp, "%s/square_base.safetensors", tmpdir);
         write_base(bp, "h.0.attn.c_proj.weight", 2, 2, ws);
         double m[4];
-        full_of(dir, bp, "base_model.model.h.0.attn.c_proj.weight", m);
+        full_of(dir, bp, "h.0.attn.c_proj.weight", m);
         for (int e = 0; e < 4; e++)
             assert_true(m[e] == (k == 2 ? fifo_full : as_stored)[e]);
     }

@@ -357,6 +357,8 @@ rw_status items_list(rw_ckpt *c, rw_ckpt *base, const rw_item_opts *o, rw_items 
         qsort(out->v, out->n, sizeof *out->v, cmp_item);
     if (st == RW_OK)
         st = add_ov(c, out, &cap, o, o && o->no_circuits, err);
+    for (size_t k = 0; k < out->n && st == RW_OK; k++)
+        out->v[k].prefix = out->v[k].optimizer ? NULL : c->prefix;
     if (st != RW_OK)
         items_free(out);
     return st;
@@ -385,7 +387,7 @@ bool item_selected(const rw_item *it, const rw_select *sel, unsigned mask)
     bool comp_ok = mask ? (mask & RW_COMP_BIT(it->comp)) != 0 : it->is_default;
     if (it->optimizer && sel->ninclude == 0)
         return false; /* optimizer state: only when an --include names it */
-    return comp_ok && rw_select_match(sel, it->tensor);
+    return comp_ok && rw_select_match_as(sel, it->tensor, it->prefix);
 }
 
 /* ------------------------------------------------------------ building */

@@ -17,8 +17,9 @@
  * base of each adapter is read from it (a base in the adapter's own file
  * still wins), and base and full exist as for an in-file base. An adapter
  * whose base is missing from it, or does not fit, is an error naming both
- * files and the tensor. Names stay the adapter's (X.weight, PEFT's
- * base_model.model. prefix kept), with or without the base.
+ * files and the tensor. Names stay the adapter's (X.weight, as the
+ * checkpoint names it: without PEFT's base_model.model. wrapper, which
+ * ckpt_open strips unless told to keep it), with or without the base.
  *
  * OV circuit of layer i, from the `full` (effective) weights of
  * layers.<i>.*v_proj.weight (n_kv*hd x d) and *o_proj.weight (d x n_h*hd),
@@ -62,6 +63,9 @@ typedef struct {
     int64_t rank;           /* lora: r */
     int64_t heads, kv_heads;/* ov, wo_wv */
     rw_dtype dtype;         /* of the stored values (the widest involved) */
+    const char *prefix;     /* what the checkpoint stripped from the stored
+                               names (ckpt.h; borrowed from it), NULL: none or
+                               optimizer state; selections match both forms */
 } rw_item;
 
 typedef struct {
