@@ -287,12 +287,16 @@ T=tables
 run "$bin/rw-rank" --component all -o "$T/rank.tsv" spectra.h5
 run "$bin/rw-cond" --component all -o "$T/cond.tsv" spectra.h5
 nruns=$(awk -F'\t' 'NR>1 {print $1}' "$T/rank.tsv" | sort -u | wc -l)
-# The runs with update spectra: those of two or more checkpoints, and those
-# whose adapters are their own update (s·B·A). A run of one checkpoint
-# without adapters has none; when no run has any, the report is of the
-# weights only.
+# The runs with updates between checkpoints: those of two or more
+# checkpoints (and update spectra). A run of one checkpoint has none — not
+# even when adapted: the s·B·A rw-spectra records as its adapters' update
+# is a component of its weights — and when no run has any, the report is of
+# the weights only.
 run "$bin/rw-ls" -o "$T/.entries.tsv" spectra.h5
-upd_runs=$(awk -F'\t' 'NR>1 && index($11, "spectrum of the update (") == 1 && !s[$1]++ {print $1}' \
+upd_runs=$(awk -F'\t' 'NR > 1 { if (!($1 in seen)) { seen[$1] = 1; o[++n] = $1 }
+        if (!(($1, $2) in st)) { st[$1, $2] = 1; steps[$1]++ }
+        if (index($11, "spectrum of the update (") == 1) upd[$1] = 1 }
+    END { for (i = 1; i <= n; i++) if (upd[o[i]] && steps[o[i]] >= 2) print o[i] }' \
     "$T/.entries.tsv")
 rm -f -- "$T/.entries.tsv"
 # (runs with one checkpoint and no update: named in the report)

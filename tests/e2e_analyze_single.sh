@@ -50,6 +50,17 @@ expect_error "rw-updates with a selection that matches nothing says so" \
 check "a single checkpoint: the weights' table has its 16 matrices and 2 x 2 OV circuits" \
     test "$(col "$TMP/single/tables/rank.tsv" step | grep -c '^300$')" -eq 20
 
+# A single checkpoint with adapters: its s·B·A is a component of its
+# weights, not an update between checkpoints.
+./analyze.sh "$TMP/runs/relora/step_000200.h5" -o "$TMP/single-lora" >"$TMP/log1b" 2>&1
+check "a single ReLoRA checkpoint: analyze.sh exits 0" test $? -eq 0
+check "a single ReLoRA checkpoint: no update table or figure" \
+    test -z "$(compgen -G "$TMP/single-lora/tables/*update*")$(compgen -G "$TMP/single-lora/figures/*update*")"
+check "a single ReLoRA checkpoint: the report says why" \
+    grep -q "^No updates: the run has one checkpoint" "$TMP/single-lora/report.md"
+check "a single ReLoRA checkpoint: its lora component is in the weights' table" \
+    test "$(col "$TMP/single-lora/tables/rank.tsv" component | grep -c '^lora$')" -eq 14
+
 # Two single checkpoints: each run has one.
 ./analyze.sh "a=$TMP/one/step_000300.h5" "b=$TMP/runs/full-rank/step_000100.h5" -o "$TMP/two" >"$TMP/log2" 2>&1
 check "two single checkpoints: analyze.sh exits 0" test $? -eq 0
