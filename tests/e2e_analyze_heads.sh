@@ -2,7 +2,8 @@
 # with, said: rw-spectra warns once a run when the heads are unknown and
 # --component all leaves the OV circuit out; rw-ls --checkpoints gives each
 # checkpoint's heads, kv heads and LoRA scale with their sources (attributes,
-# config.json, --heads, '= heads', unknown; none without v_proj/o_proj);
+# config.json, the --base model's, --heads, '= heads', unknown; none
+# without v_proj/o_proj);
 # analyze.sh's report lists them under Assumptions, with the components,
 # the stored dtypes and the rank rule, and shows the OV circuit once.
 [ -n "${E2E_FILE-}" ] || exec bash "$(dirname "$0")/e2e.sh" "$0"  # run alone: see e2e_lib.sh
@@ -46,6 +47,12 @@ check "--heads without --kv-heads: kv = heads" test "$(ckpts --heads 6 "$TMP/st/
 check "--heads and --kv-heads override the attributes" \
     test "$(ckpts --heads 6 --kv-heads 2 --lora-scale 0.5 "$TMP/h5/relora")" = "6|2|--heads|--kv-heads|0.5|--lora-scale"
 check "no v_proj/o_proj (Keras): no heads" test "$(ckpts "$TMP/keras/keras2_weights.h5")" = "|||||"
+# A PEFT adapter without config.json: the heads of its --base's config.json.
+rw-fixture peft -o "$TMP/peft" "$TMP/h5/relora/step_000100.h5" >/dev/null 2>&1
+printf '{"num_attention_heads": 12, "num_key_value_heads": 4}\n' >"$TMP/peft/base/config.json"
+check "PEFT adapter: heads from the base's config.json" \
+    test "$(ckpts --base "$TMP/peft/base/model.safetensors" "$TMP/peft/lora")" = \
+    "12|4|base config.json|base config.json|4|adapter_config.json"
 expect_exit 2 "rw-ls --checkpoints of a spectra file is a usage error" rw-ls --checkpoints "$TMP/sp.h5"
 if [ -n "$REALDATA" ]; then
     check "PEFT GPT-2: the scale from adapter_config.json, no v_proj/o_proj" \
