@@ -12,7 +12,8 @@
 #                   (clang; installs it first: scripts/deps.sh --fuzz)
 #   make fuzz-run FUZZ_SECONDS=600 TARGET=hdf5   fuzz (all targets by default)
 #   make fuzz-seeds regenerate the seed corpus tests/fuzz/corpus/
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    the rw- programs and analyze.sh (as rankwatch-analyze)
+#                   into $(DESTDIR)$(PREFIX)/bin: PREFIX=/usr/local DESTDIR=
 #   make clean
 
 CC ?= cc
@@ -189,9 +190,12 @@ $(B)/fuzz/seedgen: $(B)/tests/fuzz/seedgen.o $(FIXLIB) $(LIB)
 fuzz-seeds: $(PROGS) $(B)/fuzz/seedgen
 	@bash tests/fuzz/seeds.sh $(B)
 
+# analyze.sh finds the programs beside itself once installed (no sources,
+# no make); rw-fixture, installed with them, makes its fixture runs.
 install: $(PROGS)
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)
+	install -m 755 analyze.sh $(DESTDIR)$(BINDIR)/rankwatch-analyze
 
 clean:
 	rm -rf build build-san build-fuzz bin

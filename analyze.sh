@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # analyze.sh — the one-command pipeline: checkpoints in; tables, figures and a
-# report out.
+# report out. Installed (make install) it is rankwatch-analyze, beside the
+# rw- programs.
 #
 #   ./analyze.sh [RUN ...] [-o OUT] [-j N] [--heads H --kv-heads G] [--lora-scale S]
 #                [--base CKPT] [--fast] [--include GLOB] [--exclude GLOB]
 #                [--label NAME] [--key PATH] [--data D] [--split S]
 #   ./analyze.sh --version
+#   rankwatch-analyze [RUN ...] [OPTION ...]    (the same, installed)
 #
 # With no RUN it generates the fixture runs (full-rank vs ReLoRA) and
 # analyses those. A RUN is anything the rw- programs take: a directory of
@@ -16,51 +18,78 @@
 # --include/--exclude (tensors by name), --label (names the next run),
 # --key (the state dict of PyTorch checkpoint dicts) and --data/--split
 # (pico-train gradients) mean what they mean for the rw- programs.
-# It installs missing Debian packages (scripts/deps.sh) and builds first.
+# In the source tree it installs missing Debian packages (scripts/deps.sh)
+# and builds first; installed, it runs the rw- programs beside it.
+#
+# A single checkpoint, or runs of one checkpoint each, have no update
+# between checkpoints: the report is of the weights only and says so (a run
+# of one checkpoint among longer ones is left out of the updates only).
 #
 # OUT/ (default out/) holds one analysis, replaced as a whole: the new one is
 # built in .OUT.new.<pid> beside it and renamed into place when complete; a
 # failed or interrupted run leaves the old OUT/ as it was.
-#   report.md, report.html   what was analysed, the headline comparison, every
-#                            figure with a caption, links to the tables
+#   report.md, report.html   what was analysed, the assumptions (heads and
+#                            their source, or the OV circuit left out; the
+#                            LoRA scale; components; dtypes; the rank rule),
+#                            the headline comparison, every figure with a
+#                            caption, links to the tables
 #   spectra.h5               every singular value, weights and updates; kept as
 #                            a cache: a second run decomposes only new or
 #                            changed checkpoints
 #   tables/                  rank.tsv cond.tsv updates.tsv (per layer),
 #                            compare.tsv compare_updates.tsv (mean and 95% CI
-#                            over layers), summary*.md
+#                            over layers), summary*.md, checkpoints.tsv (each
+#                            checkpoint's heads and LoRA scale: rw-ls
+#                            --checkpoints)
 #   figures/                 PNG figures, each with its gnuplot script
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd -P)
+# Where it runs from: rankwatch's source tree (analyze.sh, the programs
+# built into bin/), or an installation (rankwatch-analyze in a folder of
+# the rw- programs, with no sources).
+here=$(dirname -- "$(realpath -- "$0")")
+me=$(basename -- "$0")
+if [ -f "$here/Makefile" ] && [ -f "$here/io/rw.h" ]; then
+    installed=""
+elif [ -x "$here/rw-spectra" ]; then
+    installed=yes
+else
+    echo "$me: neither rankwatch's sources nor the rw- programs are beside it in $here" >&2
+    exit 2
+fi
 out=out
 jobs=""
 runs=()
 base_ckpt=""
-usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; }
+# The comment at the top, up to set -e.
+usage() { awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; }
 pass=()
 while [ $# -gt 0 ]; do
     case "$1" in
-    -o|--output) [ $# -ge 2 ] || { echo "analyze.sh: $1 needs a directory" >&2; exit 2; }
+    -o|--output) [ $# -ge 2 ] || { echo "$me: $1 needs a directory" >&2; exit 2; }
         out=$2; shift 2 ;;
-    -j|--jobs) [ $# -ge 2 ] || { echo "analyze.sh: $1 needs a number" >&2; exit 2; }
+    -j|--jobs) [ $# -ge 2 ] || { echo "$me: $1 needs a number" >&2; exit 2; }
         jobs=$2; shift 2 ;;
     --heads|--kv-heads|--lora-scale|--base|--include|--exclude|--label|--key|--data|--split)
-        [ $# -ge 2 ] || { echo "analyze.sh: $1 needs a value" >&2; exit 2; }
+        [ $# -ge 2 ] || { echo "$me: $1 needs a value" >&2; exit 2; }
         [ "$1" = --base ] && base_ckpt=$2
         pass+=("$1" "$2"); shift 2 ;;
     --fast) pass+=("$1"); shift ;;
     -h|--help) usage; exit 0 ;;
     --version)
-        v=$(sed -n 's/^#define RW_VERSION "\(.*\)"$/\1/p' "$here/io/rw.h")
-        echo "analyze.sh (rankwatch) ${v:-unknown}"; exit 0 ;;
-    -*) echo "analyze.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+        if [ -n "$installed" ]; then
+            v=$("$here/rw-rank" --version | sed -n 's/^rw-rank (rankwatch) //p')
+        else
+            v=$(sed -n 's/^#define RW_VERSION "\(.*\)"$/\1/p' "$here/io/rw.h")
+        fi
+        echo "$me (rankwatch) ${v:-unknown}"; exit 0 ;;
+    -*) echo "$me: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) runs+=("$1"); shift ;;
     esac
 done
 
-say() { echo "analyze.sh: $*" >&2; }
-refuse() { echo "analyze.sh: -o $out: $*; OUT is replaced as a whole, give another folder" >&2; exit 2; }
+say() { echo "$me: $*" >&2; }
+refuse() { echo "$me: -o $out: $*; OUT is replaced as a whole, give another folder" >&2; exit 2; }
 t_start=$(date +%s.%N)
 elapsed() { awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
 
@@ -122,10 +151,14 @@ fi
 parent=$(dirname -- "$out_abs")
 base=$(basename -- "$out_abs")
 
-bash "$here/scripts/deps.sh"
-[ -x "$here/bin/rw-spectra" ] || say "building rankwatch (first run; about a minute)..."
-make -s -C "$here" all >&2
-bin="$here/bin"
+if [ -n "$installed" ]; then
+    bin=$here
+else
+    bash "$here/scripts/deps.sh"
+    [ -x "$here/bin/rw-spectra" ] || say "building rankwatch (first run; about a minute)..."
+    make -s -C "$here" all >&2
+    bin="$here/bin"
+fi
 mkdir -p -- "$parent"
 
 # Temporary folders of earlier runs that died without cleaning up (kill -9,
@@ -238,16 +271,16 @@ say "[1/4] spectra of ${#runs[@]} runs -> $out/spectra.h5"
 run env -C "$spectra_cwd" "$bin/rw-spectra" "${j[@]}" "${pass[@]}" --updates --component all \
     -o "$new/spectra.h5" "${runs[@]}"
 
-# Steps that are epochs (Keras's ModelCheckpoint files, epoch_N names): the
-# figures' axes say "epoch" (rw-ls --steps says which).
+# What each checkpoint was analysed with (the attention heads of the OV
+# circuit, the LoRA scale, and where they came from), for the report's
+# assumptions: rw-ls reads the checkpoints' directories only, no values.
+run env -C "$spectra_cwd" "$bin/rw-ls" --checkpoints "${pass[@]}" -o "$new/tables/checkpoints.tsv" \
+    "${runs[@]}"
+# Steps that are epochs (Keras's ModelCheckpoint files, epoch_N names: the
+# unit column): the figures' axes say "epoch".
 epochs=()
-lsargs=()
-for ((i = 0; i < ${#pass[@]}; i++)); do
-    case "${pass[i]}" in --key|--data|--split) lsargs+=("${pass[i]}" "${pass[i + 1]}"); i=$((i + 1)) ;;
-    --fast) ;; *) i=$((i + 1)) ;; esac
-done
-if env -C "$spectra_cwd" "$bin/rw-ls" --steps "${lsargs[@]}" "${runs[@]}" 2>/dev/null |
-       awk -F'\t' 'NR>1 {n++; if ($3 != "epoch") f=1} END {exit !(n && !f)}'; then
+if awk -F'\t' 'NR>1 {n++; if ($3 != "epoch") f=1} END {exit !(n && !f)}' \
+       "$new/tables/checkpoints.tsv"; then
     epochs=(--epochs)
 fi
 
@@ -260,19 +293,38 @@ say "[2/4] tables -> $out/tables/"
 T=tables
 run "$bin/rw-rank" --component all -o "$T/rank.tsv" spectra.h5
 run "$bin/rw-cond" --component all -o "$T/cond.tsv" spectra.h5
-run "$bin/rw-updates" --component all -o "$T/updates.tsv" spectra.h5
 nruns=$(awk -F'\t' 'NR>1 {print $1}' "$T/rank.tsv" | sort -u | wc -l)
-has_ov=$(awk -F'\t' 'NR>1 && $6=="ov" {print "yes"; exit}' "$T/rank.tsv")
-run "$bin/rw-compare" --metrics per,cond,cond_rank -o "$T/compare.tsv" "$T/rank.tsv" "$T/cond.tsv"
-run "$bin/rw-compare" --metrics per,cond,cond_rank,rel_update -o "$T/compare_updates.tsv" "$T/updates.tsv"
-if [ -n "$has_ov" ]; then
-    run "$bin/rw-compare" --component ov --metrics per,cond -o "$T/compare_ov.tsv" "$T/rank.tsv" "$T/cond.tsv"
+# The runs with updates between checkpoints: those of two or more
+# checkpoints (and update spectra). A run of one checkpoint has none — not
+# even when adapted: the s·B·A rw-spectra records as its adapters' update
+# is a component of its weights — and when no run has any, the report is of
+# the weights only.
+run "$bin/rw-ls" -o "$T/.entries.tsv" spectra.h5
+upd_runs=$(awk -F'\t' 'NR > 1 { if (!($1 in seen)) { seen[$1] = 1; o[++n] = $1 }
+        if (!(($1, $2) in st)) { st[$1, $2] = 1; steps[$1]++ }
+        if (index($11, "spectrum of the update (") == 1) upd[$1] = 1 }
+    END { for (i = 1; i <= n; i++) if (upd[o[i]] && steps[o[i]] >= 2) print o[i] }' \
+    "$T/.entries.tsv")
+rm -f -- "$T/.entries.tsv"
+# (runs with one checkpoint and no update: named in the report)
+no_upd=$(U=$upd_runs awk -F'\t' 'BEGIN {n = split(ENVIRON["U"], a, "\n"); for (i = 1; i <= n; i++) has[a[i]] = 1}
+    NR>1 && !($1 in has) && !(($1, $2) in s) {s[$1, $2] = 1; if (!($1 in c)) o[++k] = $1; c[$1]++}
+    END {for (i = 1; i <= k; i++) if (c[o[i]] == 1) print o[i]}' "$T/rank.tsv")
+nupd=0
+if [ -n "$upd_runs" ]; then
+    nupd=$(printf '%s\n' "$upd_runs" | wc -l)
+    run "$bin/rw-updates" --component all -o "$T/updates.tsv" spectra.h5
 fi
+run "$bin/rw-compare" --metrics per,cond,cond_rank -o "$T/compare.tsv" "$T/rank.tsv" "$T/cond.tsv"
+[ "$nupd" -ge 1 ] && run "$bin/rw-compare" --metrics per,cond,cond_rank,rel_update \
+    -o "$T/compare_updates.tsv" "$T/updates.tsv"
+# (The OV circuit, where there is one, is a module of these tables and
+# summaries like any other: no tables of its own.)
 if [ "$nruns" -ge 2 ]; then
     run "$bin/rw-compare" --summary --metrics per,cond --format md -o "$T/summary.md" "$T/rank.tsv" "$T/cond.tsv"
+fi
+if [ "$nupd" -ge 2 ]; then
     run "$bin/rw-compare" --summary --metrics per,cond_rank --format md -o "$T/summary_updates.md" "$T/updates.tsv"
-    [ -n "$has_ov" ] && run "$bin/rw-compare" --summary --component ov --metrics per,cond --format md \
-        -o "$T/summary_ov.md" "$T/rank.tsv" "$T/cond.tsv"
 fi
 
 # 3. Figures. The paper's four modules when the runs have them, else all.
@@ -285,6 +337,8 @@ fi
 figs=()   # "file|caption"
 plot() {  # plot FILE CAPTION rw-plot-args...
     local f=$1 cap=$2; shift 2
+    # No update spectra (every run one checkpoint): no update figures.
+    case "$f" in updates_* | spectrum_updates*) [ "$nupd" -ge 1 ] || return 0 ;; esac
     if run "$bin/rw-plot" "$@" "${epochs[@]}" -o "$F/$f" 2>"$F/.err"; then
         figs+=("$f|$cap")
     else
@@ -340,11 +394,72 @@ plot spectrum_updates.png "Normalised singular values of $updates at up to five 
 
 # 4. The report.
 say "[4/4] report -> $out/report.md, $out/report.html"
+
+# The report's assumptions, one item each: the attention heads of each run
+# and their source (tables/checkpoints.tsv, rw-ls --checkpoints), the LoRA
+# scale of runs with adapters, the components, the stored dtypes and the
+# rank rule (tables/rank.tsv). Values that differ between a run's
+# checkpoints are listed with their counts.
+assumptions() {
+    awk -F'\t' '
+        function add(kind, r, v) { if (!((kind, r, v) in c)) k[kind, r, ++nk[kind, r]] = v; c[kind, r, v]++ }
+        function said(kind, r,   i, s) {
+            if (nk[kind, r] == 1) return k[kind, r, 1]
+            for (i = 1; i <= nk[kind, r]; i++)
+                s = s (i > 1 ? "; " : "") k[kind, r, i] " at " c[kind, r, k[kind, r, i]] " checkpoints"
+            return s }
+        NR > 1 {
+            r = $1; if (!(r in seen)) { seen[r] = 1; order[++n] = r }
+            if ($7 != "") {
+                att++
+                if ($7 == "unknown")
+                    add("h", r, "unknown (no n_heads attribute, no config.json, no --heads): the OV circuit is left out (give --heads and --kv-heads)")
+                else
+                    add("h", r, $5 " heads (" $7 "), " $6 " kv heads (" ($8 == "= heads" ? "as many as heads: none given" : $8) ")")
+            }
+            if ($10 != "") {
+                lora++
+                add("s", r, $10 == "default" ? "s = 1 assumed (no --lora-scale, lora_alpha and lora_r, or adapter_config.json)" \
+                                            : "s = " $9 " (" $10 ")")
+            } }
+        END {
+            for (i = 1; i <= n; i++) {
+                r = order[i]
+                if (!att) break
+                printf "- Attention heads of `%s`, for the OV circuit (`attention.ov`, `attention.wo_wv`): %s.\n", r,
+                    nk["h", r] ? said("h", r) : "none (no layer has a v_proj and an o_proj)"
+            }
+            if (!att) print "- Attention heads: none needed (no layer has a v_proj and an o_proj), so no OV circuit."
+            for (i = 1; i <= n && lora; i++)
+                if (nk["s", order[i]])
+                    printf "- LoRA scale of `%s`: %s.\n", order[i], said("s", order[i])
+        }' tables/checkpoints.tsv
+    awk -F'\t' '
+        BEGIN { u["bfloat16"] = "2^-8"; u["float16"] = "2^-11"; u["float32"] = "2^-24"; u["float64"] = "2^-53"
+                split("weight base lora full ov wo_wv", names, " ")
+                d["weight"] = "plain matrices"; d["base"] = "W, the frozen base of an adapter"
+                d["lora"] = "s·B·A"; d["full"] = "W + s·B·A"
+                d["ov"] = "the OV circuit as pico-analyze forms it"; d["wo_wv"] = "W_O·W_V" }
+        NR > 1 { comp[$6] = 1; if (!($9 in dt)) { dt[$9] = 1; dts[++nd] = $9 } }
+        END {
+            for (i = 1; i <= 6; i++) {
+                c = names[i]
+                if (!(c in comp)) continue
+                s = s (s ? ", " : "") "`" c "` (" d[c] ")"
+                if (c != "base" && (c != "lora" || !("full" in comp))) v = v (v ? ", " : "") "`" c "`"
+            }
+            print "- Components in the tables: " s "; the summaries and figures show " v "."
+            s = ""
+            for (i = 1; i <= nd; i++) s = s (i > 1 ? ", " : "") dts[i] (dts[i] in u ? " (u = " u[dts[i]] ")" : "")
+            print "- Stored dtypes: " s "."
+        }' tables/rank.tsv
+    echo "- Rank rule: \`num_rank\` counts the singular values above what rounding the stored values can explain, tol = max(u·N, σ₁·max(m, n)·eps(float64)), where u·N bounds the Frobenius norm of the rounding error, u the unit round-off of the stored dtype (rankwatch's README.md, *The rank rule (storage noise)*)."
+}
 R=report.md
 {
     echo "# rankwatch report"
     echo
-    echo "Generated $(date -u '+%Y-%m-%d %H:%M UTC') by \`analyze.sh\` ($("$bin/rw-rank" --version))."
+    echo "Generated $(date -u '+%Y-%m-%d %H:%M UTC') by \`$me\` ($("$bin/rw-rank" --version))."
     echo
     echo "## What was analysed"
     echo
@@ -358,10 +473,24 @@ R=report.md
             dt[key, $9]=1 }
         END { for (i=1;i<=k;i++) { r=order[i]; d=""
                 for (x in dt) { split(x, p, SUBSEP); if (p[1]==r) d = d (d ? ", " : "") p[2] }
-                printf "| %s | %d | %s to %s | %d | %s |\n", r, n[r], lo[r], hi[r], m[r, lo[r]], d } }' \
+                printf "| %s | %d | %s | %d | %s |\n", r, n[r], lo[r] == hi[r] ? lo[r] : lo[r] " to " hi[r], m[r, lo[r]], d } }' \
         "$T/rank.tsv"
     echo
     echo "Inputs: $(printf '`%s` ' "${shown[@]}")"
+    echo
+    # (runs named in code spans, joined by commas)
+    n_no=$(printf '%s\n' "$no_upd" | grep -c . || true)
+    names=$(printf '%s\n' "$no_upd" | awk 'NF {printf "%s`%s`", (n++ ? ", " : ""), $0}')
+    if [ "$nupd" -eq 0 ] && [ "$n_no" -eq "$nruns" ]; then
+        echo "No updates: $([ "$nruns" -eq 1 ] && echo "the run has" || echo "each run has") one checkpoint, so there is no update between checkpoints; this report is of the weights only."
+        echo
+    elif [ "$n_no" -gt 0 ]; then
+        echo "$names $([ "$n_no" -eq 1 ] && echo "has" || echo "each have") one checkpoint, so no update between checkpoints: the update tables and figures show the other runs."
+        echo
+    fi
+    echo "## Assumptions"
+    echo
+    assumptions
     echo
     if [ "$nruns" -ge 2 ]; then
         echo "## Headline comparison"
@@ -375,16 +504,12 @@ R=report.md
         echo
         cat "$T/summary.md"
         echo
-        if [ -f "$T/summary_ov.md" ]; then
-            echo "### OV circuit"
+        if [ -f "$T/summary_updates.md" ]; then
+            echo "### Updates between checkpoints"
             echo
-            cat "$T/summary_ov.md"
+            cat "$T/summary_updates.md"
             echo
         fi
-        echo "### Updates between checkpoints"
-        echo
-        cat "$T/summary_updates.md"
-        echo
     fi
     echo "## Figures"
     echo
@@ -399,10 +524,10 @@ R=report.md
     echo
     echo "## Tables"
     echo
-    for t in rank cond updates compare compare_updates compare_ov; do
+    for t in rank cond updates compare compare_updates checkpoints; do
         [ -f "$T/$t.tsv" ] && echo "- [\`tables/$t.tsv\`](tables/$t.tsv)"
     done
-    for t in summary summary_updates summary_ov; do
+    for t in summary summary_updates; do
         [ -f "$T/$t.md" ] && echo "- [\`tables/$t.md\`](tables/$t.md)"
     done
     echo "- [\`spectra.h5\`](spectra.h5): every singular value (\`rw-rank spectra.h5\` reads it)"

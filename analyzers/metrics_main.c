@@ -24,6 +24,35 @@ static rw_status add_row(const rw_spectrum *s, void *ctx, rw_err *err)
     return rw_metrics_table_add(a->t, s, a->ids, a->nids, a->with_rel, err);
 }
 
+/* Why spectra file path gave no rows of this kind: none matches the
+ * selection, or it was written with updates but its runs have one
+ * checkpoint each, or it was written without them (a static string). */
+static const char *why_none(const char *path, rw_kind kind)
+{
+    rw_err err = {{0}};
+    rw_spectra_reader *r;
+    if (spectra_reader_open(path, &r, &err) != RW_OK)
+        return "";
+    bool any = false;
+    for (size_t i = 0; i < spectra_reader_count(r) && !any; i++) {
+        rw_spectrum s;
+        spectra_reader_entry(r, i, &s);
+        any = s.kind == kind;
+    }
+    const char *o = spectra_reader_options(r);
+    const char *flag = kind == RW_KIND_UPDATE_FIRST ? ";from_first=1;" : ";updates=1;";
+    bool written = o && strstr(o, flag);
+    spectra_reader_close(r);
+    if (any)
+        return " matching the selection";
+    if (kind == RW_KIND_WEIGHT)
+        return "";
+    if (written)
+        return ": each of its runs has one checkpoint, so there is no update between checkpoints";
+    return kind == RW_KIND_UPDATE_FIRST ? " (write them with rw-spectra --from-first)"
+                                        : " (write them with rw-spectra --updates)";
+}
+
 enum { OPT_FROM = 3000 };
 
 typedef struct {
@@ -80,7 +109,7 @@ int rw_metrics_main(int argc, char **argv, const char *prog, const char *usage,
         st = spectra_file_foreach(args[0], &cli.sel, cli.comps, 0, kind, add_row, &a, &err);
         if (st == RW_OK && a.t->nrows == 0)
             st = rw_fail(&err, RW_EDATA, "%s: no %s spectra%s", args[0], rw_kind_name(kind),
-                         updates ? " (write them with rw-spectra --updates)" : "");
+                         why_none(args[0], kind));
     } else {
         for (int i = 0; i < nargs; i++)
             if (spectra_file_is(args[i])) {

@@ -18,7 +18,8 @@ static const char usage[] =
     "Usage: rw-ls [OPTION]... RUN...\n"
     "Lists the tensors of each RUN or checkpoint (a directory of checkpoints, a\n"
     "checkpoint file, an HDF5 file of step_<N> groups, FILE,FILE,... or @LIST;\n"
-    "NAME=RUN labels it), one row per tensor and step.\n"
+    "NAME=RUN labels it), one row per tensor and step; with --checkpoints, one\n"
+    "row per checkpoint: what its matrices are analysed with.\n"
     "\n"
     "Columns: run step file tensor layer module shape dtype rows cols use\n"
     "         lora_scale scale_from prefix\n"
@@ -38,10 +39,20 @@ static const char usage[] =
     "A spectra file (rw-spectra) is listed as its entries, use 'spectrum of the\n"
     "weights (full)' and the like: the matrices whose singular values it holds.\n"
     "\n"
-    "  --steps             one row per checkpoint instead: run step unit file, unit\n"
-    "                      epoch when the step is an epoch (named epoch_N, or a\n"
-    "                      Keras file numbered by ModelCheckpoint: weights.07.hdf5),\n"
-    "                      else step\n"
+    "  --checkpoints       one row per checkpoint, columns run step unit file heads\n"
+    "                      kv_heads heads_from kv_heads_from lora_scale scale_from:\n"
+    "                      unit is epoch when the step is an epoch (named epoch_N,\n"
+    "                      or a Keras file numbered by ModelCheckpoint:\n"
+    "                      weights.07.hdf5), else step;\n"
+    "                      heads and kv_heads, where a layer has v_proj and o_proj\n"
+    "                      (else empty), are the attention heads the OV circuit is\n"
+    "                      formed with, and where they came from: --heads\n"
+    "                      (--kv-heads), attributes, metadata, config.json (beside\n"
+    "                      the checkpoint; 'base ...': of the --base model), '= heads'\n"
+    "                      (kv_heads: none given, one per head), or unknown (no\n"
+    "                      OV circuit); lora_scale and scale_from as above, where\n"
+    "                      the checkpoint has adapters\n"
+    "  --heads H, --kv-heads G   attention heads (default: as above)\n"
     "  --include GLOB, --exclude GLOB   select tensors by name (repeatable)\n"
     "  --label NAME        name the next run (repeatable; or write NAME=PATH)\n"
     "  --base CKPT         the frozen base model of adapter-only checkpoints (any\n"
@@ -115,31 +126,31 @@ static rw_status list_base(const rw_run *run, size_t i, const rw_items *it, rw_c
     return st;
 }
 
-/* --steps: a row per checkpoint, its step and whether that is an epoch. */
-static rw_status list_steps(const rw_run *run, const rw_cli *cli, rw_table *tab, rw_err *err)
+/* --checkpoints: the row of checkpoint i of run, c with items it. */
+static rw_status add_ckpt_row(rw_table *tab, const rw_run *run, size_t i, const char *file,
+                              bool epoch, const rw_items *it, rw_err *err)
 {
-    rw_ckpt_opts copts = {.key = cli->key};
-    rw_status st = RW_OK;
-    for (size_t i = 0; i < run->n && st == RW_OK; i++) {
-        rw_ckpt *c;
-        if ((st = ckpt_open_opts(run->ckpts[i].path, run->ckpts[i].group, &copts, &c, err)) !=
-            RW_OK)
-            break;
-        char step[32], file[4096];
-        snprintf(step, sizeof step, "%lld", (long long)run->ckpts[i].step);
-        snprintf(file, sizeof file, "%s%s%s", c->path, c->group ? ":" : "",
-                 c->group ? c->group : "");
-        const char *cells[] = {run->label, step, ckpt_step_is_epoch(c) ? "epoch" : "step", file};
-        st = table_add_row(tab, cells, err);
-        ckpt_free(c);
+    char step[32], heads[32] = "", kv[32] = "", scale[32] = "";
+    snprintf(step, sizeof step, "%lld", (long long)run->ckpts[i].step);
+    if (it->has_attention && it->heads > 0) {
+        snprintf(heads, sizeof heads, "%ld", it->heads);
+        snprintf(kv, sizeof kv, "%ld", it->kv_heads);
     }
-    return st;
+    if (it->has_adapters)
+        rw_fmt_double(scale, it->scale);
+    const char *cells[] = {run->label, step, epoch ? "epoch" : "step", file, heads, kv,
+                           it->has_attention ? it->heads_from : "",
+                           it->has_attention ? it->kv_heads_from : "", scale,
+                           it->has_adapters ? it->scale_from : ""};
+    return table_add_row(tab, cells, err);
 }
 
-static rw_status list_run(const rw_run *run, const rw_cli *cli, rw_table *tab, rw_err *err)
+static rw_status list_run(const rw_run *run, const rw_cli *cli, bool per_ckpt, rw_table *tab,
+                          rw_err *err)
 {
     rw_ckpt_opts copts = {.key = cli->key, .keep_prefix = cli->keep_prefix};
-    rw_item_opts iopts = {.lora_scale = cli->lora_scale, .prog = cli->prog, .no_circuits = true};
+    rw_item_opts iopts = {.lora_scale = cli->lora_scale, .heads = cli->heads,
+                          .kv_heads = cli->kv_heads, .prog = cli->prog, .no_circuits = true};
     rw_status st = RW_OK;
     rw_bases bases = {0};
     rw_ckpt *prev_base = NULL;
@@ -169,7 +180,9 @@ static rw_status list_run(const rw_run *run, const rw_cli *cli, rw_table *tab, r
         snprintf(file, sizeof file, "%s%s%s", c->path, c->group ? ":" : "",
                  c->group ? c->group : "");
         rw_fmt_double(scale, st == RW_OK ? it.scale : 1);
-        for (size_t k = 0; k < c->n && st == RW_OK; k++) {
+        if (st == RW_OK && per_ckpt)
+            st = add_ckpt_row(tab, run, i, file, ckpt_step_is_epoch(c), &it, err);
+        for (size_t k = 0; k < c->n && st == RW_OK && !per_ckpt; k++) {
             const rw_tensor *t = &c->tensors[k];
             if (!rw_select_match_as(&cli->sel, t->name, t->optimizer ? NULL : c->prefix))
                 continue;
@@ -178,7 +191,7 @@ static rw_status list_run(const rw_run *run, const rw_cli *cli, rw_table *tab, r
                          f ? "adapter factor" : use_of(t), f ? scale : "",
                          f ? it.scale_from : "", c->prefix, err);
         }
-        if (st == RW_OK && base)
+        if (st == RW_OK && base && !per_ckpt)
             st = list_base(run, i, &it, base, cli, tab, err);
         free(factor);
         items_free(&it);
@@ -221,23 +234,23 @@ static rw_status list_spectra(const char *path, const rw_cli *cli, rw_table *tab
     return st;
 }
 
-enum { OPT_STEPS = 3000 };
+enum { OPT_CHECKPOINTS = 3000 };
 
 static int on_option(int opt, const char *arg, void *ctx)
 {
+    (void)opt;
     (void)arg;
-    if (opt == OPT_STEPS)
-        *(bool *)ctx = true;
+    *(bool *)ctx = true; /* --checkpoints */
     return 0;
 }
 
 int main(int argc, char **argv)
 {
     rw_cli cli = {.prog = "rw-ls", .usage = usage};
-    static const struct option opts[] = {{"steps", no_argument, NULL, OPT_STEPS},
-                                         {NULL, 0, NULL, 0}};
-    bool steps = false;
-    int ret = rw_cli_parse(&cli, argc, argv, opts, "", on_option, &steps);
+    static const struct option extra[] = {{"checkpoints", no_argument, NULL, OPT_CHECKPOINTS},
+                                          {0, 0, 0, 0}};
+    bool per_ckpt = false;
+    int ret = rw_cli_parse(&cli, argc, argv, extra, NULL, on_option, &per_ckpt);
     if (ret >= 0)
         goto out;
     if (optind >= argc) {
@@ -248,16 +261,20 @@ int main(int argc, char **argv)
     static const char *const cols[] = {"run",   "step", "file", "tensor", "layer",
                                        "module", "shape", "dtype", "rows", "cols",
                                        "use",   "lora_scale", "scale_from", "prefix"};
+    static const char *const ckpt_cols[] = {"run",        "step",          "unit",
+                                            "file",       "heads",         "kv_heads",
+                                            "heads_from", "kv_heads_from", "lora_scale",
+                                            "scale_from"};
     rw_err err = {{0}};
     rw_runset rs = {0};
-    static const char *const step_cols[] = {"run", "step", "unit", "file"};
-    rw_table *tab = steps ? table_new(step_cols, 4) : table_new(cols, sizeof cols / sizeof *cols);
+    rw_table *tab = per_ckpt ? table_new(ckpt_cols, sizeof ckpt_cols / sizeof *ckpt_cols)
+                             : table_new(cols, sizeof cols / sizeof *cols);
     /* spectra files are listed as such, and only alone */
     int nspectra = 0;
     for (int i = optind; i < argc; i++)
         nspectra += spectra_file_is(argv[i]);
-    if (nspectra && steps) {
-        ret = rw_cli_usage_error(&cli, "--steps lists the checkpoints of runs, not spectra files");
+    if (nspectra && per_ckpt) {
+        ret = rw_cli_usage_error(&cli, "--checkpoints lists checkpoints, not spectra files");
         table_free(tab);
         goto out;
     }
@@ -274,12 +291,12 @@ int main(int argc, char **argv)
         st = list_spectra(argv[i], &cli, tab, &err);
     if (tab) {
         table_set_numeric(tab, 1, true);
-        if (!steps)
-            table_set_numeric(tab, 4, true);
+        table_set_numeric(tab, 4, true); /* layer, or heads */
+        if (per_ckpt)
+            table_set_numeric(tab, 5, true);
     }
     for (size_t r = 0; r < rs.n && st == RW_OK; r++)
-        st = steps ? list_steps(&rs.runs[r], &cli, tab, &err)
-                   : list_run(&rs.runs[r], &cli, tab, &err);
+        st = list_run(&rs.runs[r], &cli, per_ckpt, tab, &err);
     if (st == RW_OK)
         st = table_write_path(tab, cli.out, cli.format, &err);
     ret = st == RW_OK ? 0 : rw_cli_fail(&cli, st, &err);

@@ -302,6 +302,7 @@ rw_status ckpt_add_attr(rw_ckpt *c, const char *key, const char *value, rw_err *
     c->attrs = a;
     a[c->nattrs].key = rw_strdup(key);
     a[c->nattrs].value = rw_strdup(value);
+    a[c->nattrs].from_config = false;
     if (!a[c->nattrs].key || !a[c->nattrs].value) {
         free(a[c->nattrs].key);
         free(a[c->nattrs].value);
@@ -323,6 +324,16 @@ bool ckpt_attr_double(const rw_ckpt *c, const char *key, double *out)
 {
     const char *v = ckpt_attr(c, key);
     return v && rw_parse_double(v, out);
+}
+
+const char *ckpt_attr_source(const rw_ckpt *c, const char *key)
+{
+    for (size_t i = 0; i < c->nattrs; i++)
+        if (strcmp(c->attrs[i].key, key) == 0)
+            return c->attrs[i].from_config      ? "config.json"
+                   : c->format == RW_FMT_HDF5 ? "attributes"
+                                              : "metadata";
+    return NULL;
 }
 
 /* The step attribute or metadata, when present, must be a whole number in

@@ -75,6 +75,8 @@ typedef struct {
 
 typedef struct {
     char *key, *value;        /* attribute or metadata as text (owned) */
+    bool from_config;         /* not the file's own: from the config.json
+                                 beside it (n_heads, n_kv_heads, d_model) */
 } rw_attr;
 
 typedef struct rw_ckpt {
@@ -147,6 +149,10 @@ rw_status ckpt_read(rw_ckpt *c, size_t i, double *buf, rw_err *err);
 const char *ckpt_attr(const rw_ckpt *c, const char *key);
 /* Attribute as a number; false when absent or not a number. */
 bool ckpt_attr_double(const rw_ckpt *c, const char *key, double *out);
+/* Where attribute key came from: "attributes" (HDF5), "metadata" (the other
+ * formats), "config.json" (beside the checkpoint); NULL when absent. A
+ * static string. */
+const char *ckpt_attr_source(const rw_ckpt *c, const char *key);
 
 /* Step: the `step` attribute (PyTorch: the step, global_step or epoch entry
  * of a checkpoint dict), else the step of the HDF5 group's name, of the file

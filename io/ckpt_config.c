@@ -51,7 +51,10 @@ static rw_status set_attr(rw_ckpt *c, const char *key, long v, rw_err *err)
         return RW_OK; /* the checkpoint's own */
     char num[32];
     snprintf(num, sizeof num, "%ld", v);
-    return ckpt_add_attr(c, key, num, err);
+    rw_status st = ckpt_add_attr(c, key, num, err);
+    if (st == RW_OK)
+        c->attrs[c->nattrs - 1].from_config = true; /* ckpt_attr_source */
+    return st;
 }
 
 rw_status ckpt_read_config(rw_ckpt *c, rw_err *err)

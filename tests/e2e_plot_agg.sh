@@ -3,7 +3,7 @@
 # their intervals (hand-worked), intervals clipped to a metric's range,
 # cond_rank in place of cond for rank-deficient modules, whole-number layer
 # tics, single-matrix modules left out of heatmaps, and "epoch" axes
-# (rw-ls --steps says which steps are epochs).
+# (rw-ls --checkpoints says which steps are epochs).
 [ -n "${E2E_FILE-}" ] || exec bash "$(dirname "$0")/e2e.sh" "$0"  # run alone: see e2e_lib.sh
 
 P="$TMP/agg"
@@ -82,7 +82,7 @@ check "trajectory: no training step" test "$(grep -c "training step" "$P/e.gp")"
 expect_exit 0 "--epochs heatmap" rw-plot heatmap --script-only --epochs -o "$P/he.png" "$tab"
 check "heatmap: epoch axis" grep -q "set xlabel 'epoch'" "$P/he.gp"
 
-# rw-ls --steps: Keras files numbered as ModelCheckpoint numbers them, and
+# rw-ls --checkpoints, column unit: Keras files numbered as ModelCheckpoint numbers them, and
 # epoch_N names, are epochs; step_N names and plain HDF5 files are steps
 K="$P/keras-run"
 fixture "$P/kf" keras
@@ -91,13 +91,13 @@ cp "$P/kf/keras2_weights.h5" "$K/weights.01.hdf5"
 cp "$P/kf/keras2_weights.h5" "$K/weights.02.hdf5"
 cp "$P/kf/plain.h5" "$P/named/epoch_3.h5"
 cp "$P/kf/plain.h5" "$P/named/model_4.h5"
-expect_exit 0 "rw-ls --steps" rw-ls --steps "$K" "$P/named"
-check "--steps columns" test "$(head -1 "$TMP/out")" = "$(printf 'run\tstep\tunit\tfile')"
-check "Keras weights.01.hdf5: epoch 1" grep -q "^keras-run	1	epoch	.*weights.01.hdf5\$" "$TMP/out"
+expect_exit 0 "rw-ls --checkpoints" rw-ls --checkpoints "$K" "$P/named"
+check "--checkpoints: the unit column third" test "$(head -1 "$TMP/out" | cut -f1-4)" = "$(printf 'run\tstep\tunit\tfile')"
+check "Keras weights.01.hdf5: epoch 1" grep -q "^keras-run	1	epoch	.*weights.01.hdf5	" "$TMP/out"
 check "epoch_3.h5: epoch" grep -q "^named	3	epoch	" "$TMP/out"
 check "model_4.h5 (not Keras): step" grep -q "^named	4	step	" "$TMP/out"
 expect_exit 0 "a spectra file" rw-spectra -o "$P/s.h5" "$K"
-expect_exit 2 "rw-ls --steps of a spectra file" rw-ls --steps "$P/s.h5"
+expect_exit 2 "rw-ls --checkpoints of a spectra file" rw-ls --checkpoints "$P/s.h5"
 expect_exit 0 "--epochs spectrum" rw-plot spectrum --script-only --epochs -o "$P/se.png" "$P/s.h5"
 check "spectrum: the legend names epochs" grep -q "title 'epoch 1'" "$P/se.gp"
 check "spectrum: no step in the legend" test "$(grep -c "title 'step " "$P/se.gp")" = 0

@@ -95,22 +95,49 @@ static int cmp_item(const void *x, const void *y)
     return r ? r : strcmp(rw_comp_name(a->comp), rw_comp_name(b->comp));
 }
 
-/* Layer i's v_proj and o_proj (their default items) make ov and wo_wv. */
+/* Where attribute key of hc came from (ckpt_attr_source), hc being the
+ * checkpoint itself or (of_base) its separate base; NULL when absent. */
+static const char *heads_source(const rw_ckpt *hc, const char *key, bool of_base)
+{
+    const char *s = ckpt_attr_source(hc, key);
+    if (!s || !of_base)
+        return s;
+    return strcmp(s, "config.json") == 0  ? "base config.json"
+           : strcmp(s, "attributes") == 0 ? "base attributes"
+                                          : "base metadata";
+}
+
+/* Layer i's v_proj and o_proj (their default items) make ov and wo_wv;
+ * with no_circuits only it->has_attention and the heads are set. */
 static rw_status add_ov(rw_ckpt *c, rw_items *it, size_t *cap, const rw_item_opts *o,
-                        rw_err *err)
+                        bool no_circuits, rw_err *err)
 {
     double h = 0, kv = 0;
     /* The heads of c, else (an adapter's folder may have no config.json) of
      * its separate base. */
     const rw_ckpt *hc = ckpt_attr(c, "n_heads") || !it->base ? c : it->base;
-    if (o && o->heads > 0)
+    bool of_base = hc != c;
+    const char *hfrom = NULL, *kvfrom = NULL;
+    if (o && o->heads > 0) {
         h = (double)o->heads;
-    else
-        ckpt_attr_double(hc, "n_heads", &h);
-    if (o && o->kv_heads > 0)
+        hfrom = "--heads";
+    } else if (ckpt_attr_double(hc, "n_heads", &h)) {
+        hfrom = heads_source(hc, "n_heads", of_base);
+    }
+    if (o && o->kv_heads > 0) {
         kv = (double)o->kv_heads;
-    else if (!ckpt_attr_double(hc, "n_kv_heads", &kv))
+        kvfrom = "--kv-heads";
+    } else if (ckpt_attr_double(hc, "n_kv_heads", &kv)) {
+        kvfrom = heads_source(hc, "n_kv_heads", of_base);
+    } else {
         kv = h;
+        kvfrom = "= heads";
+    }
+    bool known = h >= 1 && kv >= 1;
+    it->heads = known ? (long)h : 0;
+    it->kv_heads = known ? (long)kv : 0;
+    it->heads_from = known && hfrom ? hfrom : "unknown";
+    it->kv_heads_from = known && kvfrom ? kvfrom : "unknown";
     size_t nbase = it->n;
     for (size_t vi = 0; vi < nbase; vi++) {
         const rw_item *v = &it->v[vi];
@@ -127,7 +154,10 @@ static rw_status add_ov(rw_ckpt *c, rw_items *it, size_t *cap, const rw_item_opt
                 oi = (long)j;
         if (oi < 0)
             continue;
-        if (!(h >= 1 && kv >= 1)) {
+        it->has_attention = true;
+        if (no_circuits)
+            continue;
+        if (!known) {
             it->ov_needs_heads = true;
             continue;
         }
@@ -325,8 +355,8 @@ rw_status items_list(rw_ckpt *c, rw_ckpt *base, const rw_item_opts *o, rw_items 
     free(used);
     if (st == RW_OK && out->n > 1)
         qsort(out->v, out->n, sizeof *out->v, cmp_item);
-    if (st == RW_OK && !(o && o->no_circuits))
-        st = add_ov(c, out, &cap, o, err);
+    if (st == RW_OK)
+        st = add_ov(c, out, &cap, o, o && o->no_circuits, err);
     for (size_t k = 0; k < out->n && st == RW_OK; k++)
         out->v[k].prefix = out->v[k].optimizer ? NULL : c->prefix;
     if (st != RW_OK)

@@ -85,6 +85,16 @@ typedef struct {
     const char *scale_from; /* where s came from: "--lora-scale", "attributes", ... */
     bool has_adapters;
     bool ov_needs_heads;    /* v_proj/o_proj pairs exist but the heads are unknown */
+    bool has_attention;     /* a layer has v_proj and o_proj (what the OV circuit
+                               is formed from), whether or not the heads are known */
+    long heads, kv_heads;   /* the head counts the OV circuit is formed with; 0:
+                               unknown (then no ov items) */
+    const char *heads_from; /* where heads came from (a static string): --heads,
+                               attributes, metadata, config.json (ckpt_attr_source;
+                               "base attributes" ... when of the separate base),
+                               or unknown */
+    const char *kv_heads_from; /* the same for kv_heads (--kv-heads, ...), or
+                               "= heads" when none is given (one kv head per head) */
     rw_ckpt *base;          /* the separate base given to items_list (borrowed), or NULL */
     size_t from_base;       /* adapters whose base is read from it */
 } rw_items;
@@ -93,7 +103,8 @@ typedef struct {
  * none) is the separate base checkpoint of adapter-only checkpoints, which
  * must stay open as long as c. ov items are listed when the heads are known
  * (flags, else n_heads/n_kv_heads attributes of c, else of base) and the
- * layer has v_proj and o_proj (unless o->no_circuits). An adapter's lora
+ * layer has v_proj and o_proj (unless o->no_circuits; has_attention, the
+ * heads and their sources are set either way). An adapter's lora
  * and full items name its factors (a, b): the tensors rw-ls calls adapter
  * factors. Shapes are checked: an adapter whose A, B and base do not fit is
  * an error naming the tensor (and both files). */

@@ -394,7 +394,7 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
     shape_book book = {0};
     opened prev = {0}, first = {0}, cur = {0};
     rw_status st = RW_OK;
-    bool warned_scale = false;
+    bool warned_scale = false, warned_heads = false;
     size_t from_base = 0;
     an->emitted = 0;
     for (size_t ci = 0; ci < run->n && st == RW_OK; ci++) {
@@ -415,6 +415,13 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
             st = rw_fail(err, RW_EDATA, "%s: the OV circuit needs --heads and --kv-heads "
                          "(no n_heads, n_kv_heads attributes)", cur.c->path);
             break;
+        }
+        /* --component all takes the OV circuit where it can be formed: say
+         * where it cannot, once a run. */
+        if (cur.it.ov_needs_heads && (o->comps & RW_COMP_ALL) && !warned_heads) {
+            rw_warn(o->prog, "warning: run %s: attention heads unknown (no n_heads attribute, "
+                    "no config.json, no --heads): the OV circuit is left out", run->label);
+            warned_heads = true;
         }
         bool reused = o->reuse && o->reuse(run, ci, o->reuse_ctx);
         if (reused)
