@@ -257,6 +257,11 @@ static bool is_redundant(const char *name, char **names, size_t n)
     return false;
 }
 
+const char *rw_data_name(rw_data d)
+{
+    return d == RW_DATA_GRADIENTS ? "gradients" : d == RW_DATA_ACTIVATIONS ? "activations" : "weights";
+}
+
 /* The checkpoint files of a folder: every checkpoint entry, or with
  * --data, the learning-dynamics file of a pico-train step folder. */
 static rw_status add_folder_files(ref_list *l, const char *dir, const rw_runset *rs,
@@ -264,8 +269,8 @@ static rw_status add_folder_files(ref_list *l, const char *dir, const rw_runset 
 {
     if (rs->data != RW_DATA_WEIGHTS) {
         char name[64];
-        snprintf(name, sizeof name, "learning_dynamics/%s_gradients.pt",
-                 rs->split == RW_SPLIT_VAL ? "val" : "train");
+        snprintf(name, sizeof name, "learning_dynamics/%s_%s.pt",
+                 rs->split == RW_SPLIT_VAL ? "val" : "train", rw_data_name(rs->data));
         char *q = rw_path_join(dir, name);
         if (!q)
             return rw_fail(err, RW_ENOMEM, "out of memory");

@@ -66,7 +66,9 @@ typedef struct {
 /* What the step folders of pico-train runs are read for (--data, --split):
  * the model checkpoint, or the learning-dynamics files pico-train writes
  * beside it, learning_dynamics/{train,val}_{gradients,activations}.pt. */
-typedef enum { RW_DATA_WEIGHTS, RW_DATA_GRADIENTS } rw_data;
+typedef enum { RW_DATA_WEIGHTS, RW_DATA_GRADIENTS, RW_DATA_ACTIVATIONS } rw_data;
+/* The name of d as a table writes it: weights, gradients, activations. */
+const char *rw_data_name(rw_data d);
 typedef enum { RW_SPLIT_TRAIN, RW_SPLIT_VAL } rw_split;
 
 typedef struct {
