@@ -21,7 +21,7 @@ enum {
     OPT_INCLUDE = 1000, OPT_EXCLUDE, OPT_COMPONENT, OPT_LABEL, OPT_FORMAT, OPT_VERSION,
     OPT_LORA_SCALE, OPT_HEADS, OPT_KV_HEADS, OPT_FAST, OPT_MAX_MATRIX, OPT_DATA, OPT_SPLIT,
     OPT_BASE,
-    OPT_KEY, OPT_KEEP_PREFIX,
+    OPT_KEY, OPT_KEEP_PREFIX, OPT_PROGRESS,
 };
 
 static const struct option common_opts[] = {
@@ -42,6 +42,7 @@ static const struct option common_opts[] = {
     {"base", required_argument, NULL, OPT_BASE},
     {"key", required_argument, NULL, OPT_KEY},
     {"keep-prefix", no_argument, NULL, OPT_KEEP_PREFIX},
+    {"progress", required_argument, NULL, OPT_PROGRESS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
 };
@@ -287,6 +288,13 @@ int rw_cli_parse(rw_cli *c, int argc, char **argv, const struct option *extra,
         case OPT_KEEP_PREFIX:
             c->keep_prefix = true;
             break;
+        case OPT_PROGRESS:
+            if (strcmp(optarg, "auto") == 0 || strcmp(optarg, "none") == 0 ||
+                strcmp(optarg, "lines") == 0)
+                c->progress = optarg[0]; /* 'a', 'n', 'l' */
+            else
+                ret = rw_cli_usage_error(c, "--progress: '%s' is not auto, lines or none", optarg);
+            break;
         case OPT_HEADS:
         case OPT_KV_HEADS:
             if ((ret = parse_positive(c, opt == OPT_HEADS ? "--heads" : "--kv-heads", optarg,
@@ -372,7 +380,7 @@ rw_analysis_opts rw_cli_analysis(const rw_cli *c)
         .sel = c->sel, .comps = c->comps, .weights = true,
         .item = {.lora_scale = c->lora_scale, .heads = c->heads, .kv_heads = c->kv_heads,
                  .base = c->base, .prog = c->prog},
-        .prog = c->prog, .progress = true, .jobs = c->jobs, .fast = c->fast,
+        .prog = c->prog, .progress = c->progress != 'n', .progress_lines = c->progress == 'l', .jobs = c->jobs, .fast = c->fast,
         .max_matrix_bytes = (size_t)c->max_matrix_mib << 20, .ckpt = {.key = c->key, .keep_prefix = c->keep_prefix},
     };
     return o;

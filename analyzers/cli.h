@@ -39,6 +39,7 @@ typedef struct {
     const char *key;         /* --key PATH (argv's, borrowed): the state dict's key path
                                 in PyTorch checkpoint dicts; NULL: automatic */
     bool keep_prefix;        /* --keep-prefix: tensor names as stored (ckpt.h) */
+    char progress;           /* --progress: 0 or 'a' auto, 'l' lines, 'n' none */
 } rw_cli;
 
 /* The default cap on one matrix, in MiB of doubles (8 GiB). */
@@ -105,7 +106,11 @@ rw_analysis_opts rw_cli_analysis(const rw_cli *c);
     "                      RW_MAX_MATRIX_MIB, else 8192)\n"                             \
     "  --fast              singular values only as accurate as the stored dtype\n"      \
     "                      allows (eps(dtype)*||W||_F); default: also sigma_min to\n"  \
-    "                      2e-10 of itself, so cond agrees with a double-precision SVD\n"
+    "                      2e-10 of itself, so cond agrees with a double-precision SVD\n" \
+    "  --progress P        auto (default): on a terminal, a line with the checkpoint,\n" \
+    "                      matrices done of the estimated total, rate and time left;\n" \
+    "                      lines: for batch logs, such a line every 10 s and one at\n" \
+    "                      the end, whatever stderr is; none\n"
 #define RW_CLI_READ_HELP                                                                  \
     "  --key PATH          PyTorch checkpoint dicts: read the state dict at key path\n" \
     "                      PATH (dot-separated: ema.model, module) instead of the one\n" \

@@ -306,6 +306,24 @@ bool rw_parse_double(const char *s, double *out)
     return true;
 }
 
+char *rw_fmt_duration(char *buf, double secs)
+{
+    if (!(secs >= 0) || secs > 1e12) { /* nan, inf, negative, absurd */
+        snprintf(buf, 32, "?");
+        return buf;
+    }
+    long long s = (long long)(secs + 0.5);
+    if (s < 60)
+        snprintf(buf, 32, "%llds", s);
+    else if (s < 3600)
+        snprintf(buf, 32, "%lldm%02llds", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf(buf, 32, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
+    else
+        snprintf(buf, 32, "%lldd%02lldh", s / 86400, (s % 86400) / 3600);
+    return buf;
+}
+
 char *rw_fmt_double(char *buf, double x)
 {
     if (isnan(x))

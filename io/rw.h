@@ -119,6 +119,10 @@ bool rw_parse_double(const char *s, double *out);
  * "-inf" for non-finite values). buf must hold at least 32 bytes; returns
  * buf. */
 char *rw_fmt_double(char *buf, double x);
+/* A duration of secs seconds for people, into buf (at least 32 bytes):
+ * "42s", "3m05s", "2h04m", "3d02h"; "?" for a negative or non-finite one.
+ * Returns buf. */
+char *rw_fmt_duration(char *buf, double secs);
 
 /* basename without directories and, when strip_ext, without the last
  * extension. Returns a new string (caller frees); NULL when out of memory. */

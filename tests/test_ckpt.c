@@ -475,6 +475,16 @@ static void number_formatting(void **state)
     assert_string_equal(rw_fmt_double(b, -INFINITY), "-inf");
     double x = 2.0 / 3.0, y;
     assert_true(rw_parse_double(rw_fmt_double(b, x), &y) && x == y);
+    /* durations for the progress line: rounded to the second */
+    assert_string_equal(rw_fmt_duration(b, 0.4), "0s");
+    assert_string_equal(rw_fmt_duration(b, 59.4), "59s");
+    assert_string_equal(rw_fmt_duration(b, 59.6), "1m00s");
+    assert_string_equal(rw_fmt_duration(b, 185), "3m05s");
+    assert_string_equal(rw_fmt_duration(b, 2 * 3600 + 4 * 60 + 59), "2h04m");
+    assert_string_equal(rw_fmt_duration(b, 3 * 86400 + 2 * 3600 + 1), "3d02h");
+    assert_string_equal(rw_fmt_duration(b, NAN), "?");
+    assert_string_equal(rw_fmt_duration(b, -1), "?");
+    assert_string_equal(rw_fmt_duration(b, INFINITY), "?");
 }
 
 /* ------------------------------------------------ resource bounds, checks */

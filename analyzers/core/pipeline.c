@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The shape each item had when last seen, to catch shapes that change. */
@@ -71,11 +72,55 @@ typedef struct {
     void *ctx;
     bool tty;
     size_t emitted;         /* by the current run */
+    /* progress: checkpoints of all runs, those seen and those decomposed
+     * (not reused), matrices submitted and done, the clock */
+    size_t ckpts_total, ckpts_seen, ckpts_computed, submitted, done;
+    double t0, last;
+    const char *where;      /* "run: step N (i/n)" of the checkpoint being read */
+    char where_buf[256];
     job_ring ring;
     double *ref;            /* main thread: the reference matrix of an update */
     size_t refcap;
     rw_bases bases;         /* the open base checkpoints of adapter-only ones */
 } analysis;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Progress: matrices done of an estimated total (those submitted, and for
+ * the checkpoints not yet read, as many per checkpoint as so far), the rate
+ * and the time left; on the terminal line at most 5 times a second (force:
+ * now), or as a log line every progress_every seconds and at the end. */
+static void report_progress(analysis *an, bool force, bool end)
+{
+    const rw_analysis_opts *o = an->o;
+    if (!an->tty && !o->progress_lines)
+        return;
+    double t = now_s(), el = t - an->t0;
+    double every = o->progress_lines ? (o->progress_every > 0 ? o->progress_every : 10) : 0.2;
+    if (!force && !end && t - an->last < every)
+        return;
+    an->last = t;
+    size_t left_ckpts = an->ckpts_total - an->ckpts_seen;
+    double per = an->ckpts_computed ? (double)an->submitted / (double)an->ckpts_computed : 0;
+    size_t total = an->submitted + (size_t)(per * (double)left_ckpts + 0.5);
+    double rate = el > 0 ? (double)an->done / el : 0;
+    char e[32], l[32];
+    rw_fmt_duration(e, el);
+    rw_fmt_duration(l, rate > 0 ? (double)(total - an->done) / rate : NAN);
+    if (o->progress_lines && end)
+        rw_warn(o->prog, "progress: done, %zu matrices in %s (%.3g/s)", an->done, e, rate);
+    else if (o->progress_lines)
+        rw_warn(o->prog, "progress: %zu/%zu matrices, %.3g/s, %s elapsed, %s left", an->done,
+                total, rate, e, l);
+    else
+        rw_progress(o->prog, "%s · %zu/%zu matrices · %.3g/s · %s left", an->where ? an->where : "",
+                    an->done, total, rate, l);
+}
 
 /* The ring's emit callback: a finished job to the caller as a spectrum, or
  * a matrix that held NaN/Inf as a warning and nan values. */
@@ -108,6 +153,8 @@ static rw_status emit_job(const ring_job *j, void *ctx, rw_err *err)
         an->emitted++;
         st = an->fn(&s, an->ctx, err);
     }
+    an->done++;
+    report_progress(an, false, false);
     return st;
 }
 
@@ -304,6 +351,7 @@ static rw_status submit_lora_first(analysis *an, const char *run, opened *c, siz
     j->scale = 1;
     j->bytes = bytes;
     ring_submit(&an->ring, j);
+    an->submitted++;
     return RW_OK;
 }
 
@@ -385,6 +433,7 @@ static rw_status submit_item(analysis *an, const char *run, opened *c, size_t i,
     }
     j->bytes = bytes;
     ring_submit(&an->ring, j);
+    an->submitted++;
     return RW_OK;
 }
 
@@ -399,9 +448,12 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
     an->emitted = 0;
     for (size_t ci = 0; ci < run->n && st == RW_OK; ci++) {
         const rw_ckpt_ref *ref = &run->ckpts[ci];
+        snprintf(an->where_buf, sizeof an->where_buf, "%s: step %lld (%zu/%zu)", run->label,
+                 (long long)ref->step, ci + 1, run->n);
+        an->where = an->where_buf;
+        an->ckpts_seen++;
         if (an->tty)
-            rw_progress(o->prog, "%s: step %lld (%zu/%zu)", run->label, (long long)ref->step,
-                        ci + 1, run->n);
+            report_progress(an, true, false);
         if ((st = opened_open(&cur, ref, o, &an->bases, err)) != RW_OK)
             break;
         from_base += cur.it.from_base;
@@ -426,6 +478,8 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
         bool reused = o->reuse && o->reuse(run, ci, o->reuse_ctx);
         if (reused)
             an->emitted++;
+        else
+            an->ckpts_computed++;
         for (size_t i = 0; i < cur.it.n && st == RW_OK && !reused; i++) {
             const rw_item *it = &cur.it.v[i];
             if (!item_selected(it, &o->sel, o->comps))
@@ -504,7 +558,12 @@ int rw_max_jobs(void)
 rw_status rw_analyze(const rw_runset *rs, const rw_analysis_opts *o, rw_spectrum_fn fn,
                      void *ctx, rw_err *err)
 {
-    analysis an = {.o = o, .fn = fn, .ctx = ctx, .tty = o->progress && isatty(STDERR_FILENO)};
+    analysis an = {.o = o, .fn = fn, .ctx = ctx,
+                   .tty = o->progress && !o->progress_lines && isatty(STDERR_FILENO),
+                   .t0 = now_s()};
+    an.last = an.t0; /* the first log line after progress_every seconds */
+    for (size_t r = 0; r < rs->n; r++)
+        an.ckpts_total += rs->runs[r].n;
     int jobs = o->jobs > 0 ? o->jobs : rw_default_jobs();
     if (jobs > rw_max_jobs())
         jobs = rw_max_jobs();
@@ -519,6 +578,8 @@ rw_status rw_analyze(const rw_runset *rs, const rw_analysis_opts *o, rw_spectrum
     bases_free(&an.bases);
     if (an.tty)
         rw_progress_done(o->prog);
+    if (st == RW_OK && o->progress_lines)
+        report_progress(&an, true, true);
     free(an.ref);
     return st;
 }

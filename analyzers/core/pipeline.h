@@ -22,7 +22,13 @@ typedef struct {
     rw_ckpt_opts ckpt;      /* how each checkpoint is opened (--key); its strings
                                are the caller's and must outlive rw_analyze */
     const char *prog;       /* program name, for warnings and progress */
-    bool progress;          /* progress line on stderr (when it is a terminal) */
+    bool progress;          /* progress line on stderr (when it is a terminal):
+                               checkpoint, matrices done of an estimated total,
+                               rate and time left */
+    bool progress_lines;    /* instead, for batch logs: a line "progress: ..."
+                               every progress_every seconds and one at the end,
+                               whatever stderr is */
+    double progress_every;  /* seconds between those lines (0: 10) */
     int jobs;               /* worker threads computing spectra; 0 = one per core;
                                at most rw_max_jobs(), and never more than the
                                matrices to decompose */
