@@ -163,6 +163,31 @@ static void crop(const double *s, size_t k, const size_t *keep, size_t kk, doubl
             out[i * kk + j] = s[keep[i] * k + keep[j]];
 }
 
+/* The features of the k x k covariance s whose variance, scaled by max,
+ * is at least epsilon, into keep; their count. */
+static size_t kept(const double *s, size_t k, double max, double epsilon, size_t *keep)
+{
+    size_t kk = 0;
+    for (size_t i = 0; i < k; i++)
+        if (max > 0 && fabs(s[i * k + i] / max) >= epsilon)
+            keep[kk++] = i;
+    return kk;
+}
+
+/* One side's S^-1/2 into r (kk x kk): the kept rows and columns of the
+ * k x k covariance s, divided by max, epsilon added to the diagonal;
+ * t is scratch of kk * kk doubles. */
+static rw_status side_inv_sqrt(const double *s, size_t k, const size_t *keep, size_t kk,
+                               double max, double epsilon, double *t, double *r, rw_err *err)
+{
+    crop(s, k, keep, kk, t);
+    for (size_t i = 0; i < kk * kk; i++)
+        t[i] /= max;
+    for (size_t i = 0; i < kk; i++)
+        t[i * kk + i] += epsilon;
+    return inv_sqrt(t, kk, r, err);
+}
+
 rw_status rw_pwcca(const double *x, const double *y, size_t n, size_t p, size_t q, double epsilon,
                    double *out, rw_err *err)
 {
@@ -209,32 +234,14 @@ rw_status rw_pwcca(const double *x, const double *y, size_t n, size_t p, size_t 
     for (size_t i = 0; i < q * q; i++)
         ymax = fabs(b.syy[i]) > ymax ? fabs(b.syy[i]) : ymax;
     double cxy = sqrt(xmax * ymax);
-    /* features kept: scaled variance >= epsilon (none of a constant X) */
-    size_t kp = 0, kq = 0;
-    for (size_t i = 0; i < p; i++)
-        if (xmax > 0 && fabs(b.sxx[i * p + i] / xmax) >= epsilon)
-            b.kx[kp++] = i;
-    for (size_t i = 0; i < q; i++)
-        if (ymax > 0 && fabs(b.syy[i * q + i] / ymax) >= epsilon)
-            b.ky[kq++] = i;
+    /* features kept: scaled variance >= epsilon (none of a constant side) */
+    size_t kp = kept(b.sxx, p, xmax, epsilon, b.kx), kq = kept(b.syy, q, ymax, epsilon, b.ky);
     if (kp == 0 || kq == 0) {
         st = RW_OK; /* nothing to correlate: nan */
         goto done;
     }
-    /* cropped, scaled, epsilon on the diagonal; S^-1/2 of each */
-    crop(b.sxx, p, b.kx, kp, b.t);
-    for (size_t i = 0; i < kp * kp; i++)
-        b.t[i] /= xmax;
-    for (size_t i = 0; i < kp; i++)
-        b.t[i * kp + i] += epsilon;
-    if ((st = inv_sqrt(b.t, kp, b.ix, err)) != RW_OK)
-        goto done;
-    crop(b.syy, q, b.ky, kq, b.t);
-    for (size_t i = 0; i < kq * kq; i++)
-        b.t[i] /= ymax;
-    for (size_t i = 0; i < kq; i++)
-        b.t[i * kq + i] += epsilon;
-    if ((st = inv_sqrt(b.t, kq, b.iy, err)) != RW_OK)
+    if ((st = side_inv_sqrt(b.sxx, p, b.kx, kp, xmax, epsilon, b.t, b.ix, err)) != RW_OK ||
+        (st = side_inv_sqrt(b.syy, q, b.ky, kq, ymax, epsilon, b.t, b.iy, err)) != RW_OK)
         goto done;
     /* arr = Sxx^-1/2 Sxy Syy^-1/2 (kp x kq) */
     for (size_t i = 0; i < kp; i++)
