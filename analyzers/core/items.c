@@ -187,6 +187,25 @@ static rw_status add_ov(rw_ckpt *c, rw_items *it, size_t *cap, const rw_item_opt
             if (st != RW_OK)
                 return st;
         }
+        /* ov_base and ov_lora: where v_proj and o_proj are both adapted, the
+         * same circuit of their base parts alone and of their s B A parts
+         * alone (as relora-pico's lora_ov_circuit, but with s: items.h) */
+        for (int k = 0; k < 2; k++) {
+            rw_comp part = k ? RW_COMP_LORA : RW_COMP_BASE;
+            long pv = items_find(it, it->v[vi].tensor, part), po = items_find(it, oname, part);
+            if (pv < 0 || po < 0)
+                continue;
+            snprintf(ovname, sizeof ovname, "%.*sov", (int)plen, it->v[vi].tensor);
+            rw_item x = {
+                .tensor = ovname, .comp = k ? RW_COMP_OV_LORA : RW_COMP_OV_BASE, .w = -1,
+                .a = -1, .b = -1, .v_item = pv, .o_item = po, .rows = hd, .cols = nh * hd,
+                .dtype = coarser(it->v[pv].dtype, it->v[po].dtype), .heads = nh,
+                .kv_heads = nkv, .is_default = false,
+            };
+            rw_status st = push(it, cap, &x, NULL, err);
+            if (st != RW_OK)
+                return st;
+        }
     }
     return RW_OK;
 }
@@ -414,6 +433,28 @@ double item_lora_noise(double scale, const double *b, const double *a, int64_t m
     return 2 * fabs(scale) * fro(b, (size_t)(m * r)) * fro(a, (size_t)(r * n));
 }
 
+/* A base item b whose full item has its base stored in x out (the base
+ * item is then analysed as stored, in x out). */
+static bool base_flipped(const rw_items *its, const rw_item *b)
+{
+    long fi = items_find(its, b->tensor, RW_COMP_FULL);
+    return fi >= 0 && its->v[fi].w_transposed;
+}
+
+/* x (r x c, row-major) becomes its transpose (c x r). */
+static rw_status transpose_in_place(double *x, int64_t r, int64_t c, rw_err *err)
+{
+    double *t = rw_calloc((size_t)(r * c), sizeof *t, err);
+    if (!t)
+        return RW_ENOMEM;
+    for (int64_t i = 0; i < r; i++)
+        for (int64_t j = 0; j < c; j++)
+            t[j * r + i] = x[i * c + j];
+    memcpy(x, t, (size_t)(r * c) * sizeof *t);
+    free(t);
+    return RW_OK;
+}
+
 rw_status item_build(rw_ckpt *c, const rw_items *its, size_t i, double *out, rw_err *err)
 {
     return item_build_noise(c, its, i, out, NULL, err);
@@ -462,7 +503,9 @@ rw_status item_build_noise(rw_ckpt *c, const rw_items *its, size_t i, double *ou
                     it->comp == RW_COMP_FULL ? 1.0 : 0.0, out, (int)n);
         break;
     case RW_COMP_OV:
-    case RW_COMP_WO_WV: {
+    case RW_COMP_WO_WV:
+    case RW_COMP_OV_BASE:
+    case RW_COMP_OV_LORA: {
         const rw_item *v = &its->v[it->v_item], *o = &its->v[it->o_item];
         vbuf = rw_calloc((size_t)(v->rows * v->cols), sizeof *vbuf, err);
         obuf = rw_calloc((size_t)(o->rows * o->cols), sizeof *obuf, err);
@@ -473,7 +516,14 @@ rw_status item_build_noise(rw_ckpt *c, const rw_items *its, size_t i, double *ou
         if ((st = item_build_noise(c, its, (size_t)it->v_item, vbuf, &nv, err)) != RW_OK ||
             (st = item_build_noise(c, its, (size_t)it->o_item, obuf, &no, err)) != RW_OK)
             break;
-        int64_t nh = it->heads, group = it->heads / it->kv_heads, d = v->cols;
+        /* a base stored in x out (its base item is as stored) is used out x in */
+        bool vt = v->comp == RW_COMP_BASE && base_flipped(its, v);
+        bool ot = o->comp == RW_COMP_BASE && base_flipped(its, o);
+        int64_t vcols = vt ? v->rows : v->cols, ocols = ot ? o->rows : o->cols;
+        if ((vt && (st = transpose_in_place(vbuf, v->rows, v->cols, err)) != RW_OK) ||
+            (ot && (st = transpose_in_place(obuf, o->rows, o->cols, err)) != RW_OK))
+            break;
+        int64_t nh = it->heads, group = it->heads / it->kv_heads, d = vcols;
         /* Each head's block V_g O_h (or O_h V_g) moves by at most
          * ||dV_g||_F ||O_h||_F + ||V_g||_F ||dO_h||_F to first order; summed
          * over the heads (an upper bound of the concatenation's and, by the
@@ -484,20 +534,20 @@ rw_status item_build_noise(rw_ckpt *c, const rw_items *its, size_t i, double *ou
         *noise = sqrt((double)group) *
                  (nv * fro(obuf, (size_t)(o->rows * o->cols)) +
                   fro(vbuf, (size_t)(v->rows * v->cols)) * no);
-        int64_t hd = o->cols / nh;
+        int64_t hd = ocols / nh;
         if (it->comp == RW_COMP_WO_WV)
             memset(out, 0, (size_t)(m * n) * sizeof *out);
         for (int64_t h = 0; h < nh; h++) {
             int64_t g = h / group;
             const double *vg = vbuf + g * hd * d; /* hd x d, rows of v_proj */
-            const double *oh = obuf + h * hd;     /* d x hd, columns of o_proj (ld o->cols) */
-            if (it->comp == RW_COMP_OV) /* out[:, h hd : (h+1) hd] = V_g O_h (hd x hd) */
+            const double *oh = obuf + h * hd;     /* d x hd, columns of o_proj (ld ocols) */
+            if (it->comp != RW_COMP_WO_WV) /* out[:, h hd : (h+1) hd] = V_g O_h (hd x hd) */
                 cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)hd, (int)hd,
-                            (int)d, 1.0, vg, (int)d, oh, (int)o->cols, 0.0, out + h * hd,
+                            (int)d, 1.0, vg, (int)d, oh, (int)ocols, 0.0, out + h * hd,
                             (int)n);
             else /* out (d x d) += O_h V_g */
                 cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)d, (int)d,
-                            (int)hd, 1.0, oh, (int)o->cols, vg, (int)d, 1.0, out, (int)n);
+                            (int)hd, 1.0, oh, (int)ocols, vg, (int)d, 1.0, out, (int)n);
         }
         break;
     }

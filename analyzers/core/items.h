@@ -29,6 +29,14 @@
  *          concatenated along columns.
  *   wo_wv  sum_h O_h V_g(h)                  d x d: the conventional OV circuit
  *          W_O W_V of the layer (Elhage et al.), a d x d map of rank <= n_h hd.
+ *   ov_base  ov of the base weights alone (V, O the `base` items), and
+ *   ov_lora  ov of the s B A parts alone (V, O the `lora` items): the
+ *          components of relora-pico's lora_ov_circuit, listed (named X.ov,
+ *          like ov) where v_proj and o_proj are both adapted and have a base.
+ *          The fork's lora part is B A without s, so its ov_lora is ours
+ *          divided by s^2 (scale-free metrics equal; sigmas, fro, nuc
+ *          times s^2). ov is not ov_base + ov_lora: the cross terms
+ *          V_base O_lora + V_lora O_base are in neither.
  *
  * The module owns listing a checkpoint's items and building their matrices
  * (or a lora item's factors) from its tensors. Ownership: an rw_items owns
@@ -131,6 +139,8 @@ rw_status item_build(rw_ckpt *c, const rw_items *its, size_t i, double *out, rw_
  *   full          ||W||_F + 2 |s| ||B||_F ||A||_F
  *   ov, wo_wv     sqrt(group) (N_V ||O||_F + ||V||_F N_O), group = heads /
  *                 kv_heads, N_V and N_O those of the v_proj and o_proj built
+ *   ov_base, ov_lora  the same from the factors they are formed of: N_V =
+ *                 ||V_base||_F (base) or 2 |s| ||B_v||_F ||A_v||_F (lora), ...
  * nan when the build fails. */
 rw_status item_build_noise(rw_ckpt *c, const rw_items *its, size_t i, double *out,
                            double *noise, rw_err *err);

@@ -128,7 +128,7 @@ static rw_status check_matrix_size(size_t cap, const char *path, const rw_items 
                                    const rw_item *it, rw_err *err)
 {
     const rw_item *parts[3] = {it, NULL, NULL};
-    if (it->comp == RW_COMP_OV || it->comp == RW_COMP_WO_WV) {
+    if (rw_comp_is_circuit(it->comp)) {
         parts[1] = &its->v[it->v_item];
         parts[2] = &its->v[it->o_item];
     }
@@ -411,7 +411,7 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
             warned_scale = true;
         }
         if (cur.it.ov_needs_heads && !(o->comps & RW_COMP_ALL) &&
-            (o->comps & (RW_COMP_BIT(RW_COMP_OV) | RW_COMP_BIT(RW_COMP_WO_WV)))) {
+            (o->comps & RW_COMP_OV_ANY)) {
             st = rw_fail(err, RW_EDATA, "%s: the OV circuit needs --heads and --kv-heads "
                          "(no n_heads, n_kv_heads attributes)", cur.c->path);
             break;
