@@ -34,6 +34,7 @@ typedef struct {
     long max_matrix_mib;     /* --max-matrix-mib, else RW_MAX_MATRIX_MIB, else 8192 */
     rw_data data;            /* --data: pico-train step folders' model or gradients */
     rw_split split;          /* --split train|val, with --data gradients */
+    bool data_given;         /* --data was given (a spectra file must agree) */
     const char *base;        /* --base CKPT: the frozen base of adapter-only
                                 checkpoints (argv's), NULL when not given */
     const char *key;         /* --key PATH (argv's, borrowed): the state dict's key path

@@ -156,6 +156,11 @@ static char *options_string(const rw_cli *c, const modes *m)
                           c->heads, c->kv_heads, c->fast);
     /* always: files written before names lost their prefix had none */
     n += (size_t)snprintf(s + n, cap - n, ";names=%s", c->keep_prefix ? "as-stored" : "prefix-stripped");
+    /* only for gradients: files of weights keep their options, and a file of
+     * one kind of data is never reused as a cache of another */
+    if (c->data != RW_DATA_WEIGHTS)
+        n += (size_t)snprintf(s + n, cap - n, ";data=%s;split=%s", rw_data_name(c->data),
+                              rw_split_name(c->split));
     if (c->key) /* only when given: files written without it keep their options */
         n += (size_t)snprintf(s + n, cap - n, ";key=%s", c->key);
     for (size_t i = 0; i < c->sel.ninclude && n < cap; i++)

@@ -690,3 +690,13 @@ void rw_select_free(rw_select *sel)
     free((void *)sel->exclude);
     memset(sel, 0, sizeof *sel);
 }
+
+const char *rw_data_name(rw_data d)
+{
+    return d == RW_DATA_WEIGHTS ? "weights" : d == RW_DATA_GRADIENTS ? "gradients" : "?";
+}
+
+const char *rw_split_name(rw_split s)
+{
+    return s == RW_SPLIT_TRAIN ? "train" : s == RW_SPLIT_VAL ? "val" : "?";
+}

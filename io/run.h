@@ -68,6 +68,9 @@ typedef struct {
  * beside it, learning_dynamics/{train,val}_{gradients,activations}.pt. */
 typedef enum { RW_DATA_WEIGHTS, RW_DATA_GRADIENTS } rw_data;
 typedef enum { RW_SPLIT_TRAIN, RW_SPLIT_VAL } rw_split;
+/* "weights", "gradients"; "train", "val" (static strings; "?" out of range). */
+const char *rw_data_name(rw_data d);
+const char *rw_split_name(rw_split s);
 
 typedef struct {
     size_t n;

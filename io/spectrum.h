@@ -127,6 +127,9 @@ typedef struct {
     size_t k;               /* min(rows, cols) */
     const double *sigma;    /* k values, descending (all nan for a non-finite matrix) */
     const char *path;       /* the checkpoint it came from, for messages */
+    const char *data;       /* what the matrix is of: NULL for weights (a model
+                             * checkpoint), else "gradients" (--data) */
+    const char *split;      /* with data: "train" or "val"; NULL for weights */
 } rw_spectrum;
 
 /* Called once per spectrum; s and what it points to are valid during the

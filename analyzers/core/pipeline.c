@@ -102,6 +102,7 @@ static rw_status emit_job(const ring_job *j, void *ctx, rw_err *err)
             .module = j->module, .component = j->component, .rows = j->rows,
             .cols = j->cols, .dtype = j->dtype, .kind = j->kind, .ref_step = j->ref_step,
             .ref_fro = j->ref_fro, .k = k, .sigma = j->sigma, .path = j->path,
+            .data = an->o->data, .split = an->o->split,
             /* a nan spectrum has no meaningful bound: 0 keeps it finite */
             .noise_fro = isfinite(j->noise) && !(k > 0 && isnan(j->sigma[0])) ? j->noise : 0,
         };
