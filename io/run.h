@@ -53,6 +53,9 @@ typedef struct {
     int64_t step;
     char *base;     /* the model file beside a PEFT adapter, its frozen base
                        (owned), or NULL */
+    char *weights;  /* --data gradients: the model file of the step folder (the
+                       weights the OV circuit of gradients is formed with;
+                       owned), or NULL */
 } rw_ckpt_ref;
 
 typedef struct {

@@ -155,6 +155,9 @@ typedef struct {
     rw_ckpt *c, *base;
     rw_items it;
     int64_t step;
+    rw_ckpt *wc;            /* gradients: the model checkpoint of the step, opened
+                               when an OV circuit is asked for, and its items */
+    rw_items wit;
 } opened;
 
 static void opened_close(opened *o, rw_bases *bases)
@@ -162,6 +165,10 @@ static void opened_close(opened *o, rw_bases *bases)
     if (o->c) {
         items_free(&o->it);
         ckpt_free(o->c);
+    }
+    if (o->wc) {
+        items_free(&o->wit);
+        ckpt_free(o->wc);
     }
     bases_release(bases, o->base);
     memset(o, 0, sizeof *o);
@@ -181,8 +188,23 @@ static rw_status opened_open(opened *o, const rw_ckpt_ref *ref, const rw_analysi
             rw_err_prefix(err, "--base");
         return st;
     }
-    if ((st = ckpt_open_opts(ref->path, ref->group, &opt->ckpt, &o->c, err)) == RW_OK &&
-        (st = items_list(o->c, o->base, &opt->item, &o->it, err)) != RW_OK) {
+    /* gradients: the OV circuit is formed with the weights of the step */
+    if (opt->data && (opt->comps & RW_COMP_OV_ANY) && !ref->weights)
+        st = rw_fail(err, RW_EDATA, "%s: the OV circuit of gradients is formed with the "
+                     "weights of their step, and its folder has no model file", ref->path);
+    if (st == RW_OK && ref->weights && (opt->comps & RW_COMP_OV_ANY)) {
+        rw_item_opts wo = opt->item;
+        wo.no_circuits = true;
+        if ((st = ckpt_open_opts(ref->weights, NULL, &opt->ckpt, &o->wc, err)) == RW_OK &&
+            (st = items_list(o->wc, NULL, &wo, &o->wit, err)) != RW_OK) {
+            ckpt_free(o->wc);
+            o->wc = NULL;
+        }
+    }
+    if (st == RW_OK &&
+        (st = ckpt_open_opts(ref->path, ref->group, &opt->ckpt, &o->c, err)) == RW_OK &&
+        (st = items_list_grads(o->c, o->base, o->wc, o->wc ? &o->wit : NULL, &opt->item,
+                               &o->it, err)) != RW_OK) {
         ckpt_free(o->c);
         o->c = NULL;
     }
