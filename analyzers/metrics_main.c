@@ -123,10 +123,10 @@ int rw_metrics_main(int argc, char **argv, const char *prog, const char *usage,
      * read for (--data), or what the spectra file was written from */
     bool one_file = nargs == 1 && spectra_file_is(args[0]);
     bool with_data = cli.data != RW_DATA_WEIGHTS;
+    add_ctx a = {.ids = ids, .nids = nids, .with_rel = updates};
     if (one_file && (st = file_data(&cli, args[0], &with_data, &err)) != RW_OK)
         goto done;
-    add_ctx a = {.t = rw_metrics_table_new_data(ids, nids, updates, with_data), .ids = ids,
-                 .nids = nids, .with_rel = updates};
+    a.t = rw_metrics_table_new_data(ids, nids, updates, with_data);
     if (!a.t) {
         st = rw_fail(&err, RW_ENOMEM, "out of memory");
         goto done;
