@@ -61,6 +61,13 @@ expect_error "a spectra file of gradients is not weights" \
     rw-rank --data weights "$G/s.h5"
 expect_error "nor the other split" 'holds gradients of the train split, not val' \
     rw-rank --data gradients --split val "$G/s.h5"
+expect_exit 0 "rw-spectra's long table of the file of gradients" rw-spectra -o "$G/gl.tsv" "$G/s.h5"
+check "the long table of gradients: data and split after kind" \
+    [ "$(head -1 "$G/gl.tsv" | cut -f7-9)" = "kind	data	split" ]
+expect_exit 0 "rw-spectra's long table of weights" rw-spectra -o "$G/wl.tsv" "$FR"
+expect_error "rw-plot spectrum: weights and gradients not in one figure" \
+    'wl\.tsv holds weights, .*gl\.tsv gradients \(train\): a figure draws one kind of data' \
+    rw-plot spectrum -o "$G/mix.png" "$G/gl.tsv" "$G/wl.tsv"
 expect_exit 0 "rw-spectra of the weights into the same file" rw-spectra -o "$G/s.h5" "$FR" "$RL"
 check "the cache of gradients is not reused for weights" \
     grep -q 'written with other options (data gradients -> none, split train -> none)' "$TMP/err"
