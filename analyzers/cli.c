@@ -256,9 +256,9 @@ int rw_cli_parse(rw_cli *c, int argc, char **argv, const struct option *extra,
             break;
         case OPT_DATA:
             if (strcmp(optarg, "weights") == 0)
-                c->data = RW_DATA_WEIGHTS;
+                c->data = RW_DATA_WEIGHTS, c->data_given = true;
             else if (strcmp(optarg, "gradients") == 0)
-                c->data = RW_DATA_GRADIENTS;
+                c->data = RW_DATA_GRADIENTS, c->data_given = true;
             else
                 ret = rw_cli_usage_error(c, "--data: '%s' is not weights or gradients", optarg);
             break;
@@ -383,5 +383,9 @@ rw_analysis_opts rw_cli_analysis(const rw_cli *c)
         .prog = c->prog, .progress = c->progress != 'n', .progress_lines = c->progress == 'l', .jobs = c->jobs, .fast = c->fast,
         .max_matrix_bytes = (size_t)c->max_matrix_mib << 20, .ckpt = {.key = c->key, .keep_prefix = c->keep_prefix},
     };
+    if (c->data != RW_DATA_WEIGHTS) {
+        o.data = rw_data_name(c->data);
+        o.split = rw_split_name(c->split);
+    }
     return o;
 }

@@ -34,6 +34,7 @@ typedef struct {
     long max_matrix_mib;     /* --max-matrix-mib, else RW_MAX_MATRIX_MIB, else 8192 */
     rw_data data;            /* --data: pico-train step folders' model or gradients */
     rw_split split;          /* --split train|val, with --data gradients */
+    bool data_given;         /* --data was given (a spectra file must agree) */
     const char *base;        /* --base CKPT: the frozen base of adapter-only
                                 checkpoints (argv's), NULL when not given */
     const char *key;         /* --key PATH (argv's, borrowed): the state dict's key path
@@ -84,9 +85,9 @@ rw_analysis_opts rw_cli_analysis(const rw_cli *c);
 #define RW_CLI_SELECT_HELP                                                               \
     "  --include GLOB      only tensors whose name matches GLOB (repeatable)\n"           \
     "  --exclude GLOB      skip tensors whose name matches GLOB (repeatable)\n"           \
-    "  --component C[,C]   weight, full, base, lora, ov, wo_wv, or all (default:\n"     \
-    "                      weight for plain tensors, full for adapted ones, lora for\n"  \
-    "                      adapter-only checkpoints)\n"                                  \
+    "  --component C[,C]   weight, full, base, lora, ov, wo_wv, ov_base, ov_lora, or\n" \
+    "                      all (default: weight for plain tensors, full for adapted\n"  \
+    "                      ones, lora for adapter-only checkpoints)\n"                  \
     "  --lora-scale S      LoRA scale s = alpha / r (default: lora_alpha and lora_r\n"   \
     "                      attributes, else adapter_config.json, else 1)\n"             \
     "  --base CKPT         the frozen base model of adapter-only checkpoints (PEFT\n"   \
@@ -98,7 +99,8 @@ rw_analysis_opts rw_cli_analysis(const rw_cli *c);
     "  --label NAME        name the next run (repeatable; or write NAME=PATH)\n"        \
     "  --data D            weights (default): the model checkpoints; gradients: the\n" \
     "                      learning_dynamics/<split>_gradients.pt of pico-train step\n" \
-    "                      folders (--split train, the default, or val)\n"             \
+    "                      folders (--split train, the default, or val); tables get\n"  \
+    "                      data and split columns after dtype\n"                       \
     RW_CLI_READ_HELP                                                                      \
     "  -j, --jobs N        decompose N matrices at once (default: one per core; at\n"   \
     "                      most 4 per core and one per matrix, whatever N says)\n"     \

@@ -53,6 +53,26 @@ static const char *why_none(const char *path, rw_kind kind)
                                         : " (write them with rw-spectra --updates)";
 }
 
+/* Whether spectra file path holds gradients (*grad); --data given with a
+ * file must agree with it. */
+static rw_status file_data(const rw_cli *cli, const char *path, bool *grad, rw_err *err)
+{
+    rw_spectra_reader *r;
+    rw_status st = spectra_reader_open(path, &r, err);
+    if (st != RW_OK)
+        return st;
+    const char *split = NULL, *d = spectra_reader_data(r, &split);
+    *grad = d != NULL;
+    if (cli->data_given && (cli->data != RW_DATA_WEIGHTS) != *grad)
+        st = rw_fail(err, RW_EDATA, "%s: holds spectra of %s, not of %s (--data)", path,
+                     d ? d : "weights", rw_data_name(cli->data));
+    else if (cli->data_given && d && split && strcmp(split, rw_split_name(cli->split)) != 0)
+        st = rw_fail(err, RW_EDATA, "%s: holds gradients of the %s split, not %s (--split)",
+                     path, split, rw_split_name(cli->split));
+    spectra_reader_close(r);
+    return st;
+}
+
 enum { OPT_FROM = 3000 };
 
 typedef struct {
@@ -99,13 +119,19 @@ int rw_metrics_main(int argc, char **argv, const char *prog, const char *usage,
     rw_status st = RW_OK;
     rw_kind kind = !updates ? RW_KIND_WEIGHT : x.from_first ? RW_KIND_UPDATE_FIRST
                                                             : RW_KIND_UPDATE;
-    add_ctx a = {.t = rw_metrics_table_new(ids, nids, updates), .ids = ids, .nids = nids,
-                 .with_rel = updates};
+    /* the table of gradients has data and split columns: what the runs are
+     * read for (--data), or what the spectra file was written from */
+    bool one_file = nargs == 1 && spectra_file_is(args[0]);
+    bool with_data = cli.data != RW_DATA_WEIGHTS;
+    add_ctx a = {.ids = ids, .nids = nids, .with_rel = updates};
+    if (one_file && (st = file_data(&cli, args[0], &with_data, &err)) != RW_OK)
+        goto done;
+    a.t = rw_metrics_table_new_data(ids, nids, updates, with_data);
     if (!a.t) {
         st = rw_fail(&err, RW_ENOMEM, "out of memory");
         goto done;
     }
-    if (nargs == 1 && spectra_file_is(args[0])) {
+    if (one_file) {
         st = spectra_file_foreach(args[0], &cli.sel, cli.comps, 0, kind, add_row, &a, &err);
         if (st == RW_OK && a.t->nrows == 0)
             st = rw_fail(&err, RW_EDATA, "%s: no %s spectra%s", args[0], rw_kind_name(kind),

@@ -29,7 +29,8 @@ static const char usage[] =
     "With -o ending in anything but .h5/.hdf5, the spectra are written as a long\n"
     "table instead (--format tsv, csv, md or json), one row per singular value:\n"
     "  run step tensor layer module component kind i sigma\n"
-    "  (kind: weight, update or update_first; i from 1, sigma descending)\n"
+    "  (kind: weight, update or update_first; i from 1, sigma descending;\n"
+    "  spectra of gradients, --data gradients, have data and split after kind)\n"
     "and the input may be a spectra file, which is then converted.\n"
     "\n"
     "When SPECTRA.h5 exists and was written with the same options, checkpoints\n"
@@ -156,6 +157,11 @@ static char *options_string(const rw_cli *c, const modes *m)
                           c->heads, c->kv_heads, c->fast);
     /* always: files written before names lost their prefix had none */
     n += (size_t)snprintf(s + n, cap - n, ";names=%s", c->keep_prefix ? "as-stored" : "prefix-stripped");
+    /* only for gradients: files of weights keep their options, and a file of
+     * one kind of data is never reused as a cache of another */
+    if (c->data != RW_DATA_WEIGHTS)
+        n += (size_t)snprintf(s + n, cap - n, ";data=%s;split=%s", rw_data_name(c->data),
+                              rw_split_name(c->split));
     if (c->key) /* only when given: files written without it keep their options */
         n += (size_t)snprintf(s + n, cap - n, ";key=%s", c->key);
     for (size_t i = 0; i < c->sel.ninclude && n < cap; i++)
@@ -280,11 +286,15 @@ static rw_status add_long(const rw_spectrum *s, void *ctx, rw_err *err)
     snprintf(step, sizeof step, "%lld", (long long)s->step);
     snprintf(layer, sizeof layer, "%d", s->layer);
     rw_status st = RW_OK;
+    bool with_data = t->ncols == 11; /* gradients: data and split after kind */
     for (size_t j = 0; j < s->k && st == RW_OK; j++) {
         snprintf(i, sizeof i, "%zu", j + 1);
         const char *cells[] = {s->run,       step,        s->tensor, layer, s->module,
                                s->component, rw_kind_name(s->kind), i, rw_fmt_double(sig, s->sigma[j])};
-        st = table_add_row(t, cells, err);
+        const char *dcells[] = {s->run, step, s->tensor, layer, s->module, s->component,
+                                rw_kind_name(s->kind), s->data ? s->data : "weights",
+                                s->split ? s->split : "", i, sig};
+        st = table_add_row(t, with_data ? dcells : cells, err);
     }
     return st;
 }
@@ -300,14 +310,26 @@ static int long_table(rw_cli *cli, const modes *m, int nargs, char **args)
 {
     static const char *const cols[] = {"run",       "step", "tensor", "layer", "module",
                                        "component", "kind", "i",      "sigma"};
+    /* of gradients: data and split after kind (docs/gradients.md) */
+    static const char *const dcols[] = {"run",  "step", "tensor", "layer", "module", "component",
+                                        "kind", "data", "split",  "i",     "sigma"};
     rw_err err = {{0}};
     rw_runset rs = {0};
-    rw_table *t = table_new(cols, 9);
+    bool one_file = nargs == 1 && spectra_file_is(args[0]), with_data = cli->data != RW_DATA_WEIGHTS;
+    if (one_file) {
+        rw_spectra_reader *r;
+        if (spectra_reader_open(args[0], &r, &err) == RW_OK) {
+            with_data = spectra_reader_data(r, NULL) != NULL;
+            spectra_reader_close(r);
+        } /* else spectra_file_foreach below says what is wrong */
+    }
+    long nc = with_data ? 11 : 9;
+    rw_table *t = table_new(with_data ? dcols : cols, (size_t)nc);
     rw_status st = t ? RW_OK : rw_fail(&err, RW_ENOMEM, "out of memory");
     if (t)
-        for (long c = 0; c < 9; c++)
-            table_set_numeric(t, c, c == 1 || c == 3 || c == 7 || c == 8);
-    if (st == RW_OK && nargs == 1 && spectra_file_is(args[0])) {
+        for (long c = 0; c < nc; c++)
+            table_set_numeric(t, c, c == 1 || c == 3 || c >= nc - 2);
+    if (st == RW_OK && one_file) {
         rw_kind kinds[3] = {RW_KIND_WEIGHT, RW_KIND_UPDATE, RW_KIND_UPDATE_FIRST};
         for (int k = 0; k < 3 && st == RW_OK; k++)
             st = spectra_file_foreach(args[0], &cli->sel, cli->comps, 0, kinds[k], add_long, t,
@@ -323,7 +345,7 @@ static int long_table(rw_cli *cli, const modes *m, int nargs, char **args)
     }
     if (st == RW_OK) {
         /* run, step, tensor, component, kind, i */
-        long keys[6] = {0, 1, 2, 5, 6, 7};
+        long keys[6] = {0, 1, 2, 5, 6, nc - 2};
         bool num[6] = {false, true, false, false, false, true};
         table_sort(t, keys, num, 6);
         st = table_write_path(t, cli->out, cli->format, &err);

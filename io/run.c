@@ -61,6 +61,7 @@ static rw_status refs_push(ref_list *l, const char *path, const char *group, rw_
     r->group = group ? rw_strdup(group) : NULL;
     r->step = -1;
     r->base = NULL;
+    r->weights = NULL;
     if (!r->path || (group && !r->group)) {
         free(r->path);
         free(r->group);
@@ -76,6 +77,7 @@ static void refs_free(ref_list *l)
         free(l->v[i].path);
         free(l->v[i].group);
         free(l->v[i].base);
+        free(l->v[i].weights);
     }
     free(l->v);
     l->v = NULL;
@@ -279,6 +281,19 @@ static rw_status add_folder_files(ref_list *l, const char *dir, const rw_runset 
                                                              "when learning dynamics are on)",
                                               dir, name);
         free(q);
+        /* the model of the step, for the OV circuit of gradients */
+        for (size_t i = 0; st == RW_OK && i < sizeof base_names / sizeof *base_names &&
+                           !l->v[l->n - 1].weights;
+             i++) {
+            char *p = rw_path_join(dir, base_names[i]);
+            struct stat sb;
+            if (!p)
+                st = rw_fail(err, RW_ENOMEM, "out of memory");
+            else if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode))
+                l->v[l->n - 1].weights = p;
+            else
+                free(p);
+        }
         return st;
     }
     char **names, **shards = NULL;
@@ -629,6 +644,7 @@ void runset_free(rw_runset *rs)
             free(rs->runs[r].ckpts[i].path);
             free(rs->runs[r].ckpts[i].group);
             free(rs->runs[r].ckpts[i].base);
+            free(rs->runs[r].ckpts[i].weights);
         }
         free(rs->runs[r].ckpts);
         free(rs->runs[r].label);
@@ -694,4 +710,14 @@ void rw_select_free(rw_select *sel)
     free((void *)sel->include);
     free((void *)sel->exclude);
     memset(sel, 0, sizeof *sel);
+}
+
+const char *rw_data_name(rw_data d)
+{
+    return d == RW_DATA_WEIGHTS ? "weights" : d == RW_DATA_GRADIENTS ? "gradients" : "?";
+}
+
+const char *rw_split_name(rw_split s)
+{
+    return s == RW_SPLIT_TRAIN ? "train" : s == RW_SPLIT_VAL ? "val" : "?";
 }

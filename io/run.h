@@ -53,6 +53,9 @@ typedef struct {
     int64_t step;
     char *base;     /* the model file beside a PEFT adapter, its frozen base
                        (owned), or NULL */
+    char *weights;  /* --data gradients: the model file of the step folder (the
+                       weights the OV circuit of gradients is formed with;
+                       owned), or NULL */
 } rw_ckpt_ref;
 
 typedef struct {
@@ -70,6 +73,9 @@ typedef enum { RW_DATA_WEIGHTS, RW_DATA_GRADIENTS, RW_DATA_ACTIVATIONS } rw_data
 /* The name of d as a table writes it: weights, gradients, activations. */
 const char *rw_data_name(rw_data d);
 typedef enum { RW_SPLIT_TRAIN, RW_SPLIT_VAL } rw_split;
+/* "weights", "gradients"; "train", "val" (static strings; "?" out of range). */
+const char *rw_data_name(rw_data d);
+const char *rw_split_name(rw_split s);
 
 typedef struct {
     size_t n;

@@ -30,6 +30,9 @@
  *   /sources/<column> the checkpoints analysed: run, path, group (strings),
  *                     step, size, mtime_ns (int64) — what rw-spectra's cache
  *                     is keyed on
+ *   data, split       root attributes of a file of gradients (--data):
+ *                     "gradients" and "train" or "val"; absent for weights
+ *                     (files of weights are as they always were)
  *   options           root attribute: the analysis options the spectra were
  *                     computed with (components, updates, scale, heads,
  *                     selection); a cache is reused only under equal options
@@ -87,6 +90,10 @@ void spectra_reader_entry(const rw_spectra_reader *r, size_t i, rw_spectrum *s);
  * values that fail spectrum_valid are an error naming the entry. */
 rw_status spectra_reader_sigma(const rw_spectra_reader *r, size_t i, double *sigma,
                                rw_err *err);
+/* What the file's spectra are of: NULL for weights, else "gradients", and
+ * *split (unless NULL) "train" or "val" (static strings). Every entry's
+ * rw_spectrum carries the same. */
+const char *spectra_reader_data(const rw_spectra_reader *r, const char **split);
 /* The options attribute (owned by r, valid until close), or NULL. */
 const char *spectra_reader_options(const rw_spectra_reader *r);
 /* True when the file lists this checkpoint with this size and mtime

@@ -84,6 +84,7 @@ struct rw_spectra_reader {
     char **scols[NSRC_STR];
     int64_t *siv[NSRC_INT];
     char *options;
+    const char *data, *split; /* static strings: NULL for weights */
     /* Lookups for rw-spectra's cache, which asks once per checkpoint: with a
      * scan each, re-running over 10,000 checkpoints was quadratic. */
     size_t *by_step;        /* entry indices by (run, step), file order within */
@@ -389,6 +390,29 @@ void spectra_reader_close(rw_spectra_reader *r)
     free(r);
 }
 
+/* The root attributes data and split (absent: weights), as static strings;
+ * any other value is an error: a file of unknown data is not read as
+ * weights. */
+static rw_status read_data(rw_spectra_reader *r, const char *path, rw_err *err)
+{
+    char *d = read_str_attr(r->f, "data"), *sp = read_str_attr(r->f, "split");
+    bool absent = H5Aexists(r->f, "data") <= 0;
+    rw_status st = RW_OK;
+    if (absent && H5Aexists(r->f, "split") > 0)
+        st = rw_fail(err, RW_EDATA, "%s: a split attribute without data", path);
+    else if (!absent && (!d || strcmp(d, rw_data_name(RW_DATA_GRADIENTS)) != 0))
+        st = rw_fail(err, RW_EDATA, "%s: data attribute is not 'gradients'", path);
+    else if (!absent && (!sp || (strcmp(sp, "train") != 0 && strcmp(sp, "val") != 0)))
+        st = rw_fail(err, RW_EDATA, "%s: split attribute is not 'train' or 'val'", path);
+    else if (!absent) {
+        r->data = rw_data_name(RW_DATA_GRADIENTS);
+        r->split = rw_split_name(strcmp(sp, "val") == 0 ? RW_SPLIT_VAL : RW_SPLIT_TRAIN);
+    }
+    free(d);
+    free(sp);
+    return st;
+}
+
 rw_status spectra_reader_open(const char *path, rw_spectra_reader **out, rw_err *err)
 {
     rw_h5_init();
@@ -523,6 +547,8 @@ rw_status spectra_reader_open(const char *path, rw_spectra_reader **out, rw_err 
     if (st == RW_OK)
         r->options = read_str_attr(r->f, "options");
     if (st == RW_OK)
+        st = read_data(r, path, err);
+    if (st == RW_OK)
         st = build_lookups(r, err);
 done:
     if (g >= 0)
@@ -535,6 +561,13 @@ done:
     }
     *out = r;
     return RW_OK;
+}
+
+const char *spectra_reader_data(const rw_spectra_reader *r, const char **split)
+{
+    if (split)
+        *split = r->split;
+    return r->data;
 }
 
 size_t spectra_reader_count(const rw_spectra_reader *r)
@@ -556,7 +589,7 @@ void spectra_reader_entry(const rw_spectra_reader *r, size_t i, rw_spectrum *s)
         .kind = (rw_kind)rw_kind_parse(r->cols[6][i]), .ref_step = r->iv[5][i],
         .ref_fro = r->ref_fro[i], .noise_fro = r->noise_fro[i], .k = (size_t)r->iv[4][i],
         .sigma = NULL,
-        .path = r->cols[5][i],
+        .path = r->cols[5][i], .data = r->data, .split = r->split,
     };
 }
 

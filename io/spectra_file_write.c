@@ -42,6 +42,7 @@ struct rw_spectra_writer {
     source *src;
     size_t nsrc, srccap;
     char *options;
+    char data[32], split[32]; /* of the entries (all alike): "" for weights */
 };
 
 rw_status spectra_writer_source(rw_spectra_writer *w, const char *run, const char *path,
@@ -192,6 +193,15 @@ static rw_status flush_sigma(rw_spectra_writer *w, rw_err *err)
 
 rw_status spectra_writer_add(rw_spectra_writer *w, const rw_spectrum *s, rw_err *err)
 {
+    /* one kind of data a file: its root attributes say which */
+    const char *d = s->data ? s->data : "", *sp = s->split ? s->split : "";
+    if (w->n == 0) {
+        snprintf(w->data, sizeof w->data, "%s", d);
+        snprintf(w->split, sizeof w->split, "%s", sp);
+    } else if (strcmp(w->data, d) != 0 || strcmp(w->split, sp) != 0) {
+        return rw_fail(err, RW_EDATA, "%s: %s: spectra of %s and of %s in one file", s->path,
+                       s->tensor, *w->data ? w->data : "weights", *d ? d : "weights");
+    }
     if (rw_grow(&w->e, w->n, &w->cap, sizeof *w->e, err) != RW_OK)
         return RW_ENOMEM;
     for (size_t i = 0; i < s->k;) {
@@ -340,6 +350,11 @@ static rw_status write_index(rw_spectra_writer *w)
         r = write_str_attr(w->h5.file, "format", SPECTRA_FORMAT);
     if (r >= 0 && w->options)
         r = write_str_attr(w->h5.file, "options", w->options);
+    /* data and split only when not weights: files of weights stay as they were */
+    if (r >= 0 && w->data[0])
+        r = write_str_attr(w->h5.file, "data", w->data);
+    if (r >= 0 && w->data[0] && w->split[0])
+        r = write_str_attr(w->h5.file, "split", w->split);
     if (r >= 0 && w->nsrc) {
         hid_t gcpl2 = H5Pcreate(H5P_GROUP_CREATE);
         H5Pset_obj_track_times(gcpl2, 0);

@@ -23,8 +23,13 @@ int rw_kind_parse(const char *name)
     return -1;
 }
 
-static const char *const comp_names[RW_COMP_COUNT] = {"weight", "base", "lora",
-                                                      "full",   "ov",   "wo_wv"};
+static const char *const comp_names[RW_COMP_COUNT] = {
+    "weight", "base", "lora", "full", "ov", "wo_wv", "ov_base", "ov_lora"};
+
+bool rw_comp_is_circuit(rw_comp c)
+{
+    return (unsigned)c < RW_COMP_COUNT && (RW_COMP_OV_ANY & RW_COMP_BIT(c)) != 0;
+}
 
 const char *rw_comp_name(rw_comp c)
 {
@@ -70,6 +75,8 @@ bool rw_comp_default(rw_comp c, bool has_full, unsigned circuits)
     case RW_COMP_WO_WV:
         return (circuits & RW_COMP_BIT(c)) != 0;
     case RW_COMP_BASE:
+    case RW_COMP_OV_BASE:
+    case RW_COMP_OV_LORA:
     case RW_COMP_COUNT:
         break;
     }

@@ -35,10 +35,12 @@ int rw_kind_parse(const char *name);   /* -1 when unknown */
 /* The components of a matrix (analyzers/core/items.h says how each is
  * formed): weight (a plain tensor), base, lora and full (an adapted one:
  * W, s B A, W + s B A), ov and wo_wv (the OV circuits of a layer, matrices
- * of their own named X.ov and X.wo_wv). */
+ * of their own named X.ov and X.wo_wv), ov_base and ov_lora (X.ov formed
+ * from the base weights only, and from the s B A parts only, where v_proj
+ * and o_proj are both adapted). The one list of names: spectrum.c. */
 typedef enum {
     RW_COMP_WEIGHT, RW_COMP_BASE, RW_COMP_LORA, RW_COMP_FULL, RW_COMP_OV, RW_COMP_WO_WV,
-    RW_COMP_COUNT
+    RW_COMP_OV_BASE, RW_COMP_OV_LORA, RW_COMP_COUNT
 } rw_comp;
 
 /* The component's name, "?" out of range (a static string). */
@@ -53,6 +55,11 @@ bool rw_comp_parse_mask(const char *list, unsigned *mask);
 #define RW_COMP_ALL (1u << 31)
 /* The OV circuits, ov and wo_wv. */
 #define RW_COMP_CIRCUITS (RW_COMP_BIT(RW_COMP_OV) | RW_COMP_BIT(RW_COMP_WO_WV))
+/* Every component formed from v_proj and o_proj (needs the heads). */
+#define RW_COMP_OV_ANY                                                                 \
+    (RW_COMP_CIRCUITS | RW_COMP_BIT(RW_COMP_OV_BASE) | RW_COMP_BIT(RW_COMP_OV_LORA))
+/* True for the components in RW_COMP_OV_ANY. */
+bool rw_comp_is_circuit(rw_comp c);
 
 /* The default component: what is analysed, tabled, compared and drawn for
  * a matrix when no component is asked for. The one rule, for everything
@@ -65,6 +72,7 @@ bool rw_comp_parse_mask(const char *list, unsigned *mask);
  *   lora       only where the same matrix has no full (has_full false): an
  *              adapter-only checkpoint (PEFT), whose base is elsewhere.
  *   base       never: a part of full.
+ *   ov_base, ov_lora  never: parts of an adapted layer's ov, only when asked for.
  *   ov, wo_wv  each the only component of its own matrix, formed from the
  *              full v_proj and o_proj; default only where circuits (a mask
  *              of RW_COMP_BIT(RW_COMP_OV) and RW_COMP_BIT(RW_COMP_WO_WV))
@@ -119,6 +127,9 @@ typedef struct {
     size_t k;               /* min(rows, cols) */
     const double *sigma;    /* k values, descending (all nan for a non-finite matrix) */
     const char *path;       /* the checkpoint it came from, for messages */
+    const char *data;       /* what the matrix is of: NULL for weights (a model
+                             * checkpoint), else "gradients" (--data) */
+    const char *split;      /* with data: "train" or "val"; NULL for weights */
 } rw_spectrum;
 
 /* Called once per spectrum; s and what it points to are valid during the

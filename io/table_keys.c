@@ -4,6 +4,7 @@
  */
 #include "io/table_keys.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,9 +30,34 @@ static bool in_list(const char *const *list, size_t n, const char *name)
     return false;
 }
 
+const char *const table_data_cols[RW_NDATA_COL] = {"data", "split"};
+
 bool table_is_key_col(const char *name)
 {
-    return in_list(table_key_names, RW_NKEY, name);
+    return in_list(table_key_names, RW_NKEY, name) ||
+           in_list(table_data_cols, RW_NDATA_COL, name);
+}
+
+rw_status table_data_label(const rw_table *t, const char *src, char *buf, size_t n,
+                           rw_err *err)
+{
+    long dc = table_col(t, table_data_cols[0]), sc = table_col(t, table_data_cols[1]);
+    snprintf(buf, n, "weights");
+    for (size_t r = 0; r < t->nrows && dc >= 0; r++) {
+        char row[256];
+        const char *d = table_cell(t, r, (size_t)dc), *sp = sc >= 0 ? table_cell(t, r, (size_t)sc) : "";
+        if (strcmp(d, "weights") == 0 || !*d)
+            snprintf(row, sizeof row, "weights");
+        else
+            snprintf(row, sizeof row, *sp ? "%.100s (%.100s)" : "%.100s", d, sp);
+        if (r == 0)
+            snprintf(buf, n, "%s", row);
+        else if (strcmp(buf, row) != 0)
+            return rw_fail(err, RW_EDATA,
+                           "%s: row %zu is of %s, row 1 of %s: a table holds one kind of data",
+                           src, r + 1, row, buf);
+    }
+    return RW_OK;
 }
 
 bool table_is_row_key(const char *name)

@@ -45,7 +45,7 @@ extern const char *const table_key_names[RW_NKEY];
 #define RW_NROW_KEY 4
 extern const rw_key_col table_row_key[RW_NROW_KEY];
 
-/* name is one of DESIGN.md's key columns (never a metric). */
+/* name is one of DESIGN.md's key columns, or data or split (never a metric). */
 bool table_is_key_col(const char *name);
 /* name is one of the row's identifying columns (table_row_key). */
 bool table_is_row_key(const char *name);
@@ -55,6 +55,21 @@ bool table_is_row_key(const char *name);
  * missing one (cols[i] then -1; the caller names table_key_names[which[i]]
  * in its message). */
 int table_find_keys(const rw_table *t, const rw_key_col *which, size_t n, long *cols);
+
+/* The data a table's rows are of (docs/formats.md, "Gradients"). A table
+ * of weights has no such column: its nine key columns are DESIGN.md's, as
+ * they always were. A table of anything else (--data gradients) has two key
+ * columns more, right after dtype: `data` (gradients) and `split` (train or
+ * val). Every program that reads tables takes a table without them as
+ * weights, and never puts rows of different data together. */
+#define RW_NDATA_COL 2
+extern const char *const table_data_cols[RW_NDATA_COL]; /* "data", "split" */
+
+/* The data t's rows are of, as one label into buf (n bytes): "weights"
+ * without a data column, else "DATA (SPLIT)" ("gradients (train)"). src
+ * names t in the message when its rows disagree (RW_EDATA). */
+rw_status table_data_label(const rw_table *t, const char *src, char *buf, size_t n,
+                           rw_err *err);
 
 /* DESIGN.md's metric columns, in its order (sigma_max ... nuc: the order of
  * rw_metric_id), then rw-updates' rel_update (static strings). */

@@ -288,6 +288,38 @@ static rw_status need_cols(const rw_table *t, const char *path, const char *cons
 
 /* ------------------------------------------------------------------ metric */
 
+/* The inputs of one figure hold one kind of data (table_keys.h): label is
+ * this input's (table_data_label), first the first input's ("" before it
+ * is known, then set). */
+static rw_status one_data(char *first, size_t n, const char *firstsrc, const char *label,
+                          const char *src, rw_err *err)
+{
+    if (!*first) {
+        snprintf(first, n, "%s", label);
+        return RW_OK;
+    }
+    if (strcmp(first, label) == 0)
+        return RW_OK;
+    return rw_fail(err, RW_EDATA, "%s holds %s, %s %s: a figure draws one kind of data", src,
+                   label, firstsrc, first);
+}
+
+/* The data label of a spectra file, as table_data_label says it. */
+static rw_status file_data_label(const char *path, char *buf, size_t n, rw_err *err)
+{
+    rw_spectra_reader *r;
+    rw_status st = spectra_reader_open(path, &r, err);
+    if (st != RW_OK)
+        return st;
+    const char *split = NULL, *d = spectra_reader_data(r, &split);
+    if (d)
+        snprintf(buf, n, split ? "%s (%s)" : "%s", d, split);
+    else
+        snprintf(buf, n, "weights");
+    spectra_reader_close(r);
+    return RW_OK;
+}
+
 rw_status plot_metric_load(const char *const *paths, size_t npaths, const rw_plot_opts *o,
                            plot_metric *m, rw_err *err)
 {
@@ -305,12 +337,19 @@ rw_status plot_metric_load(const char *const *paths, size_t npaths, const rw_plo
     if (st == RW_OK && !(m->t = table_new(pcols, cond ? 8 : 7)))
         st = rw_fail(err, RW_ENOMEM, "out of memory");
     size_t cap = 0, kcap = 0;
+    char data0[256] = "";
     table_key *keys = NULL; /* of the kept rows: where each came from */
     bool has_rel = false;
     for (size_t f = 0; st == RW_OK && f < npaths; f++) {
         rw_table *t = NULL;
         if ((st = table_read(paths[f], &t, err)) != RW_OK)
             break;
+        char label[256];
+        if ((st = table_data_label(t, paths[f], label, sizeof label, err)) != RW_OK ||
+            (st = one_data(data0, sizeof data0, paths[0], label, paths[f], err)) != RW_OK) {
+            table_free(t);
+            break;
+        }
         long c[6];
         const char *names[6] = {table_key_names[RW_KEY_RUN], table_key_names[RW_KEY_STEP], table_key_names[RW_KEY_LAYER],
                                 table_key_names[RW_KEY_MODULE], table_key_names[RW_KEY_COMPONENT], m->metric};
@@ -501,12 +540,19 @@ static int cmp_long_row(const void *a, const void *b)
     return c;
 }
 
-static rw_status spec_from_table(spec_ctx *c, const char *path, rw_err *err)
+static rw_status spec_from_table(spec_ctx *c, const char *path, char *data0, size_t n0,
+                                 const char *first, rw_err *err)
 {
     rw_table *t = NULL;
     rw_status st = table_read(path, &t, err);
     if (st != RW_OK)
         return st;
+    char label[256];
+    if ((st = table_data_label(t, path, label, sizeof label, err)) != RW_OK ||
+        (st = one_data(data0, n0, first, label, path, err)) != RW_OK) {
+        table_free(t);
+        return st;
+    }
     const char *need[] = {table_key_names[RW_KEY_RUN], table_key_names[RW_KEY_STEP], table_key_names[RW_KEY_TENSOR],
                           table_key_names[RW_KEY_LAYER], table_key_names[RW_KEY_MODULE], table_key_names[RW_KEY_COMPONENT],
                           "i", "sigma"};
@@ -605,9 +651,15 @@ rw_status plot_spectra_load(const char *const *paths, size_t npaths, const rw_pl
     spec_ctx c = {&x, sp, 0};
     rw_status st = sel_src(&sp->sel, paths, npaths, err);
     rw_select all = {0};
+    char data0[256] = "";
     for (size_t f = 0; st == RW_OK && f < npaths; f++) {
+        char label[256];
         /* Any HDF5 file is read as a spectra file, which says what is
          * wrong with it; as a table, its bytes would make no sense. */
+        if (rw_is_hdf5(paths[f]) &&
+            ((st = file_data_label(paths[f], label, sizeof label, err)) != RW_OK ||
+             (st = one_data(data0, sizeof data0, paths[0], label, paths[f], err)) != RW_OK))
+            break;
         if (rw_is_hdf5(paths[f])) {
             /* The named component; else each matrix's default, and of the
              * OV circuits ov (spectrum.h, rw_comp_default). */
@@ -621,7 +673,7 @@ rw_status plot_spectra_load(const char *const *paths, size_t npaths, const rw_pl
                                           RW_COMP_BIT(RW_COMP_OV), kind, spec_from_file, &c,
                                           err);
         } else {
-            st = spec_from_table(&c, paths[f], err);
+            st = spec_from_table(&c, paths[f], data0, sizeof data0, paths[0], err);
         }
     }
     size_t *perm = NULL;

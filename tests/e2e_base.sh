@@ -38,8 +38,8 @@ same_numbers() {  # same_numbers DESCRIPTION PROGRAM ARGS...: combined vs --base
         rw-diff --rtol 1e-12 --atol 0 "$B/combined.tsv" "$B/split.tsv"
 }
 same_numbers "weights" rw-metrics --component all
-check "weights: base, full and lora of every adapted matrix, OV from the base's config.json" \
-    [ "$(col "$B/split.tsv" component | sort -u | tr '\n' ' ')" = "base full lora ov weight wo_wv " ]
+check "weights: base, full and lora of every adapted matrix, OV (ov_base, ov_lora too) from the base's config.json" \
+    [ "$(col "$B/split.tsv" component | sort -u | tr '\n' ' ')" = "base full lora ov ov_base ov_lora weight wo_wv " ]
 same_numbers "updates" rw-updates --component all
 same_numbers "updates since the first step" rw-updates --from first --component all
 # Since the first step, full is W + s·B·A(t) - (W + s·B·A(first)) and lora

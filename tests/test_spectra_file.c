@@ -279,7 +279,7 @@ static void names_round_trip(void **state)
     }
     assert_string_equal(rw_kind_name((rw_kind)3), "?");
     assert_int_equal(rw_kind_parse("weights"), -1);
-    static const char *const comps[] = {"weight", "base", "lora", "full", "ov", "wo_wv"};
+    static const char *const comps[] = {"weight", "base", "lora", "full", "ov", "wo_wv", "ov_base", "ov_lora"};
     for (int c = 0; c < RW_COMP_COUNT; c++) {
         assert_string_equal(rw_comp_name((rw_comp)c), comps[c]);
         assert_int_equal(rw_comp_parse(comps[c]), c);
@@ -305,6 +305,49 @@ static void valid_spectra(void **state)
     assert_false(spectrum_valid(inf, 2));
 }
 
+/* A file of gradients says so (data, split); every entry read back carries
+ * it; a file of weights has no such attribute; one file holds one kind. */
+static void data_round_trip(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/grads.h5", tmpdir);
+    const double sig[3] = {3, 2, 1};
+    rw_err err = {{0}};
+    for (int pass = 0; pass < 2; pass++) {
+        rw_spectra_writer *w;
+        assert_int_equal(spectra_writer_open(path, &w, &err), RW_OK);
+        rw_spectrum s = {.run = "r", .step = 1, .tensor = "layers.0.w", .layer = 0,
+                         .module = "w", .component = "weight", .rows = 3, .cols = 4,
+                         .dtype = RW_DT_F32, .k = 3, .sigma = sig, .kind = RW_KIND_WEIGHT,
+                         .ref_step = -1, .ref_fro = NAN, .path = "g.pt",
+                         .data = pass ? NULL : "gradients", .split = pass ? NULL : "val"};
+        assert_int_equal(spectra_writer_add(w, &s, &err), RW_OK);
+        s.tensor = "layers.1.w";
+        s.data = pass ? "gradients" : NULL; /* the other kind: refused */
+        s.split = pass ? "train" : NULL;
+        assert_int_equal(spectra_writer_add(w, &s, &err), RW_EDATA);
+        assert_non_null(strstr(err.msg, "in one file"));
+        assert_int_equal(spectra_writer_close(w, true, &err), RW_OK);
+        rw_spectra_reader *r;
+        assert_int_equal(spectra_reader_open(path, &r, &err), RW_OK);
+        const char *split = "x", *d = spectra_reader_data(r, &split);
+        rw_spectrum e;
+        spectra_reader_entry(r, 0, &e);
+        if (pass) {
+            assert_null(d);
+            assert_null(split);
+            assert_null(e.data);
+        } else {
+            assert_string_equal(d, "gradients");
+            assert_string_equal(split, "val");
+            assert_string_equal(e.data, "gradients");
+            assert_string_equal(e.split, "val");
+        }
+        spectra_reader_close(r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +358,7 @@ int main(void)
         cmocka_unit_test(default_rule_in_spectra_file),
         cmocka_unit_test(names_round_trip),
         cmocka_unit_test(valid_spectra),
+        cmocka_unit_test(data_round_trip),
     };
     return cmocka_run_group_tests_name("spectra_file", tests, setup, teardown);
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "io/table.h"
+#include "io/table_keys.h"
 
 /* Writes text to a fresh temporary file named *.SUFFIX; returns its path
  * (static buffer, valid until the next call). */
@@ -343,6 +344,36 @@ static void csv_quoted_newlines_keep_line_numbers(void **state)
     table_free(t);
 }
 
+/* The data of a table's rows: weights without a data column, else the
+ * label of its rows, which must agree. */
+static void data_labels(void **state)
+{
+    (void)state;
+    const char *cols[] = {"run", "data", "split", "per"};
+    rw_table *t = table_new(cols, 4);
+    rw_err err = {{0}};
+    char buf[64];
+    assert_int_equal(table_data_label(t, "t.tsv", buf, sizeof buf, &err), RW_OK);
+    assert_string_equal(buf, "weights"); /* no rows: nothing says otherwise */
+    const char *r1[] = {"a", "gradients", "train", "1"}, *r2[] = {"b", "gradients", "val", "1"};
+    assert_int_equal(table_add_row(t, r1, &err), RW_OK);
+    assert_int_equal(table_data_label(t, "t.tsv", buf, sizeof buf, &err), RW_OK);
+    assert_string_equal(buf, "gradients (train)");
+    assert_int_equal(table_add_row(t, r2, &err), RW_OK);
+    assert_int_equal(table_data_label(t, "t.tsv", buf, sizeof buf, &err), RW_EDATA);
+    assert_string_equal(err.msg, "t.tsv: row 2 is of gradients (val), row 1 of gradients "
+                                 "(train): a table holds one kind of data");
+    table_free(t);
+    const char *wcols[] = {"run", "per"}, *w1[] = {"a", "1"};
+    t = table_new(wcols, 2);
+    assert_int_equal(table_add_row(t, w1, &err), RW_OK);
+    assert_int_equal(table_data_label(t, "w.tsv", buf, sizeof buf, &err), RW_OK);
+    assert_string_equal(buf, "weights");
+    assert_true(table_is_key_col("data") && table_is_key_col("split"));
+    assert_false(table_is_metric_name("data"));
+    table_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +387,7 @@ int main(void)
         cmocka_unit_test(json_output_parses),
         cmocka_unit_test(malformed_escapes_are_refused),
         cmocka_unit_test(csv_quoted_newlines_keep_line_numbers),
+        cmocka_unit_test(data_labels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

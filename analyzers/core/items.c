@@ -5,6 +5,7 @@
 #include "analyzers/core/items.h"
 #include "analyzers/core/adapter_base.h"
 #include "analyzers/core/adapter_config.h"
+#include "analyzers/core/circuits.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -107,6 +108,58 @@ static const char *heads_source(const rw_ckpt *hc, const char *key, bool of_base
                                           : "base metadata";
 }
 
+/* The OV circuits of the gradients vi (of v_proj) and oi (of o_proj) of
+ * one layer: the weights they are formed with are the default items of
+ * <prefix>v_proj.weight and o_proj.weight of the model checkpoint of the
+ * same step (it->witems); a layer whose weights are not there has none. */
+static rw_status add_grad_ov(rw_ckpt *c, rw_items *it, size_t *cap, size_t vi, long oi,
+                             size_t plen, const char *oname, int64_t nh, int64_t nkv,
+                             rw_err *err)
+{
+    const rw_items *w = it->witems;
+    char wv[512], wo[512], ovname[512];
+    snprintf(wv, sizeof wv, "%.*sv_proj.weight", (int)plen, it->v[vi].tensor);
+    snprintf(wo, sizeof wo, "%.*so_proj.weight", (int)plen, it->v[vi].tensor);
+    long wvi = -1, woi = -1;
+    for (size_t j = 0; j < w->n; j++) {
+        const rw_item *x = &w->v[j];
+        if (!x->is_default || x->comp == RW_COMP_LORA)
+            continue;
+        if (strcmp(x->tensor, wv) == 0)
+            wvi = (long)j;
+        else if (strcmp(x->tensor, wo) == 0)
+            woi = (long)j;
+    }
+    if (wvi < 0 || woi < 0)
+        return RW_OK;
+    const rw_item *gv = &it->v[vi], *go = &it->v[oi], *v = &w->v[wvi], *o = &w->v[woi];
+    if (v->rows != gv->rows || v->cols != gv->cols || o->rows != go->rows || o->cols != go->cols)
+        return rw_fail(err, RW_EDATA,
+                       "%s: gradients %s %lldx%lld and %s %lldx%lld do not fit the weights "
+                       "%s %lldx%lld and %s %lldx%lld of %s",
+                       c->path, gv->tensor, (long long)gv->rows, (long long)gv->cols, oname,
+                       (long long)go->rows, (long long)go->cols, wv, (long long)v->rows,
+                       (long long)v->cols, wo, (long long)o->rows, (long long)o->cols,
+                       it->weights->path);
+    int64_t d = gv->cols;
+    rw_dtype dt = coarser(coarser(gv->dtype, go->dtype), coarser(v->dtype, o->dtype));
+    for (int k = 0; k < 2; k++) {
+        snprintf(ovname, sizeof ovname, "%.*s%s", (int)plen, it->v[vi].tensor,
+                 k ? "wo_wv" : "ov");
+        rw_item x = {
+            .tensor = ovname, .comp = k ? RW_COMP_WO_WV : RW_COMP_OV, .w = -1, .a = -1,
+            .b = -1, .v_item = (long)vi, .o_item = oi, .of_grads = true, .wv_item = wvi,
+            .wo_item = woi, .rows = d, .cols = k ? d : nh * d, .dtype = dt, .heads = nh,
+            .kv_heads = nkv,
+            .is_default = rw_comp_default(k ? RW_COMP_WO_WV : RW_COMP_OV, false, 0),
+        };
+        rw_status st = push(it, cap, &x, NULL, err);
+        if (st != RW_OK)
+            return st;
+    }
+    return RW_OK;
+}
+
 /* Layer i's v_proj and o_proj (their default items) make ov and wo_wv;
  * with no_circuits only it->has_attention and the heads are set. */
 static rw_status add_ov(rw_ckpt *c, rw_items *it, size_t *cap, const rw_item_opts *o,
@@ -117,6 +170,9 @@ static rw_status add_ov(rw_ckpt *c, rw_items *it, size_t *cap, const rw_item_opt
      * its separate base. */
     const rw_ckpt *hc = ckpt_attr(c, "n_heads") || !it->base ? c : it->base;
     bool of_base = hc != c;
+    /* gradients: those of the model checkpoint of their step */
+    if (hc == c && !ckpt_attr(c, "n_heads") && it->weights)
+        hc = it->weights;
     const char *hfrom = NULL, *kvfrom = NULL;
     if (o && o->heads > 0) {
         h = (double)o->heads;
@@ -142,11 +198,13 @@ static rw_status add_ov(rw_ckpt *c, rw_items *it, size_t *cap, const rw_item_opt
     for (size_t vi = 0; vi < nbase; vi++) {
         const rw_item *v = &it->v[vi];
         size_t plen;
+        /* gradients are named by module (pico-train: no .weight) */
+        bool bare = it->witems && rw_ends_with(v->tensor, "v_proj", &plen);
         if (!v->is_default || v->comp == RW_COMP_LORA || v->layer < 0 ||
-            !rw_ends_with(v->tensor, "v_proj.weight", &plen))
+            (!bare && !rw_ends_with(v->tensor, "v_proj.weight", &plen)))
             continue;
         char oname[512], ovname[512];
-        snprintf(oname, sizeof oname, "%.*so_proj.weight", (int)plen, v->tensor);
+        snprintf(oname, sizeof oname, "%.*so_proj%s", (int)plen, v->tensor, bare ? "" : ".weight");
         long oi = -1;
         for (size_t j = 0; j < nbase && oi < 0; j++)
             if (it->v[j].is_default && strcmp(it->v[j].tensor, oname) == 0 &&
@@ -172,6 +230,12 @@ static rw_status add_ov(rw_ckpt *c, rw_items *it, size_t *cap, const rw_item_opt
                            c->path, v->tensor, (long long)v->rows, (long long)v->cols, oname,
                            (long long)ov->rows, (long long)ov->cols, (long long)nh,
                            (long long)nkv);
+        if (it->witems) { /* gradients: ov and wo_wv as pico-analyze forms them */
+            rw_status st = add_grad_ov(c, it, cap, vi, oi, plen, oname, nh, nkv, err);
+            if (st != RW_OK)
+                return st;
+            continue;
+        }
         for (int k = 0; k < 2; k++) {
             v = &it->v[vi]; /* push may have moved the items */
             ov = &it->v[oi];
@@ -182,6 +246,25 @@ static rw_status add_ov(rw_ckpt *c, rw_items *it, size_t *cap, const rw_item_opt
                 .rows = k ? ov->rows : hd, .cols = k ? ov->rows : nh * hd,
                 .dtype = coarser(v->dtype, ov->dtype), .heads = nh, .kv_heads = nkv,
                 .is_default = rw_comp_default(k ? RW_COMP_WO_WV : RW_COMP_OV, false, 0),
+            };
+            rw_status st = push(it, cap, &x, NULL, err);
+            if (st != RW_OK)
+                return st;
+        }
+        /* ov_base and ov_lora: where v_proj and o_proj are both adapted, the
+         * same circuit of their base parts alone and of their s B A parts
+         * alone (as relora-pico's lora_ov_circuit, but with s: items.h) */
+        for (int k = 0; k < 2; k++) {
+            rw_comp part = k ? RW_COMP_LORA : RW_COMP_BASE;
+            long pv = items_find(it, it->v[vi].tensor, part), po = items_find(it, oname, part);
+            if (pv < 0 || po < 0)
+                continue;
+            snprintf(ovname, sizeof ovname, "%.*sov", (int)plen, it->v[vi].tensor);
+            rw_item x = {
+                .tensor = ovname, .comp = k ? RW_COMP_OV_LORA : RW_COMP_OV_BASE, .w = -1,
+                .a = -1, .b = -1, .v_item = pv, .o_item = po, .rows = hd, .cols = nh * hd,
+                .dtype = coarser(it->v[pv].dtype, it->v[po].dtype), .heads = nh,
+                .kv_heads = nkv, .is_default = false,
             };
             rw_status st = push(it, cap, &x, NULL, err);
             if (st != RW_OK)
@@ -245,10 +328,19 @@ static rw_status find_base(const rw_ckpt *c, const rw_ckpt *base, const char *na
 rw_status items_list(rw_ckpt *c, rw_ckpt *base, const rw_item_opts *o, rw_items *out,
                      rw_err *err)
 {
+    return items_list_grads(c, base, NULL, NULL, o, out, err);
+}
+
+rw_status items_list_grads(rw_ckpt *c, rw_ckpt *base, rw_ckpt *weights,
+                           const rw_items *witems, const rw_item_opts *o, rw_items *out,
+                           rw_err *err)
+{
     memset(out, 0, sizeof *out);
     out->scale = 1;
     out->scale_from = "default";
     out->base = base;
+    out->weights = witems ? weights : NULL;
+    out->witems = weights ? witems : NULL;
     size_t cap = 0;
     bool *used = rw_calloc(c->n ? c->n : 1, sizeof *used, err);
     if (!used)
@@ -414,6 +506,55 @@ double item_lora_noise(double scale, const double *b, const double *a, int64_t m
     return 2 * fabs(scale) * fro(b, (size_t)(m * r)) * fro(a, (size_t)(r * n));
 }
 
+/* A base item b whose full item has its base stored in x out (the base
+ * item is then analysed as stored, in x out). */
+static bool base_flipped(const rw_items *its, const rw_item *b)
+{
+    long fi = items_find(its, b->tensor, RW_COMP_FULL);
+    return fi >= 0 && its->v[fi].w_transposed;
+}
+
+/* x (r x c, row-major) becomes its transpose (c x r). */
+static rw_status transpose_in_place(double *x, int64_t r, int64_t c, rw_err *err)
+{
+    double *t = rw_calloc((size_t)(r * c), sizeof *t, err);
+    if (!t)
+        return RW_ENOMEM;
+    for (int64_t i = 0; i < r; i++)
+        for (int64_t j = 0; j < c; j++)
+            t[j * r + i] = x[i * c + j];
+    memcpy(x, t, (size_t)(r * c) * sizeof *t);
+    free(t);
+    return RW_OK;
+}
+
+/* The gradients' circuit it (ov or wo_wv) into out, gv and go the built
+ * gradients (their N and Frobenius norms ngv, fgv, ngo, fgo), the weights
+ * read from its->weights. */
+static rw_status build_grad_circuit(const rw_items *its, const rw_item *it,
+                                    const rw_circuit_shape *sh, const double *gv,
+                                    const double *go, double ngv, double fgv, double ngo,
+                                    double fgo, double *out, double *noise, rw_err *err)
+{
+    const rw_items *w = its->witems;
+    const rw_item *v = &w->v[it->wv_item], *o = &w->v[it->wo_item];
+    double nv = 0, no = 0;
+    double *vb = rw_calloc((size_t)(v->rows * v->cols), sizeof *vb, err);
+    double *ob = rw_calloc((size_t)(o->rows * o->cols), sizeof *ob, err);
+    rw_status st = vb && ob ? RW_OK : RW_ENOMEM;
+    if (st == RW_OK &&
+        (st = item_build_noise(its->weights, w, (size_t)it->wv_item, vb, &nv, err)) == RW_OK &&
+        (st = item_build_noise(its->weights, w, (size_t)it->wo_item, ob, &no, err)) == RW_OK) {
+        *noise = circuit_noise_grad(it->heads / it->kv_heads, ngv, fgv, ngo, fgo, nv,
+                                    fro(vb, (size_t)(v->rows * v->cols)), no,
+                                    fro(ob, (size_t)(o->rows * o->cols)));
+        circuit_ov_grad(sh, gv, go, vb, ob, it->comp == RW_COMP_WO_WV, out);
+    }
+    free(vb);
+    free(ob);
+    return st;
+}
+
 rw_status item_build(rw_ckpt *c, const rw_items *its, size_t i, double *out, rw_err *err)
 {
     return item_build_noise(c, its, i, out, NULL, err);
@@ -462,7 +603,9 @@ rw_status item_build_noise(rw_ckpt *c, const rw_items *its, size_t i, double *ou
                     it->comp == RW_COMP_FULL ? 1.0 : 0.0, out, (int)n);
         break;
     case RW_COMP_OV:
-    case RW_COMP_WO_WV: {
+    case RW_COMP_WO_WV:
+    case RW_COMP_OV_BASE:
+    case RW_COMP_OV_LORA: {
         const rw_item *v = &its->v[it->v_item], *o = &its->v[it->o_item];
         vbuf = rw_calloc((size_t)(v->rows * v->cols), sizeof *vbuf, err);
         obuf = rw_calloc((size_t)(o->rows * o->cols), sizeof *obuf, err);
@@ -473,32 +616,25 @@ rw_status item_build_noise(rw_ckpt *c, const rw_items *its, size_t i, double *ou
         if ((st = item_build_noise(c, its, (size_t)it->v_item, vbuf, &nv, err)) != RW_OK ||
             (st = item_build_noise(c, its, (size_t)it->o_item, obuf, &no, err)) != RW_OK)
             break;
-        int64_t nh = it->heads, group = it->heads / it->kv_heads, d = v->cols;
-        /* Each head's block V_g O_h (or O_h V_g) moves by at most
-         * ||dV_g||_F ||O_h||_F + ||V_g||_F ||dO_h||_F to first order; summed
-         * over the heads (an upper bound of the concatenation's and, by the
-         * triangle inequality, of the sum's norm) and by Cauchy-Schwarz, with
-         * each V_g used by `group` heads:
-         *   N = sqrt(group) (N_V ||O||_F + ||V||_F N_O)
-         * (2 ||V||_F ||O||_F for stored v_proj and o_proj without GQA). */
-        *noise = sqrt((double)group) *
-                 (nv * fro(obuf, (size_t)(o->rows * o->cols)) +
-                  fro(vbuf, (size_t)(v->rows * v->cols)) * no);
-        int64_t hd = o->cols / nh;
-        if (it->comp == RW_COMP_WO_WV)
-            memset(out, 0, (size_t)(m * n) * sizeof *out);
-        for (int64_t h = 0; h < nh; h++) {
-            int64_t g = h / group;
-            const double *vg = vbuf + g * hd * d; /* hd x d, rows of v_proj */
-            const double *oh = obuf + h * hd;     /* d x hd, columns of o_proj (ld o->cols) */
-            if (it->comp == RW_COMP_OV) /* out[:, h hd : (h+1) hd] = V_g O_h (hd x hd) */
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)hd, (int)hd,
-                            (int)d, 1.0, vg, (int)d, oh, (int)o->cols, 0.0, out + h * hd,
-                            (int)n);
-            else /* out (d x d) += O_h V_g */
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)d, (int)d,
-                            (int)hd, 1.0, oh, (int)o->cols, vg, (int)d, 1.0, out, (int)n);
+        /* a base stored in x out (its base item is as stored) is used out x in */
+        bool vt = v->comp == RW_COMP_BASE && base_flipped(its, v);
+        bool ot = o->comp == RW_COMP_BASE && base_flipped(its, o);
+        int64_t vcols = vt ? v->rows : v->cols, ocols = ot ? o->rows : o->cols;
+        if ((vt && (st = transpose_in_place(vbuf, v->rows, v->cols, err)) != RW_OK) ||
+            (ot && (st = transpose_in_place(obuf, o->rows, o->cols, err)) != RW_OK))
+            break;
+        int64_t group = it->heads / it->kv_heads;
+        rw_circuit_shape sh = {.d = vcols, .heads = it->heads, .kv_heads = it->kv_heads,
+                               .head_dim = ocols / it->heads};
+        double fv = fro(vbuf, (size_t)(v->rows * v->cols)), fo = fro(obuf, (size_t)(o->rows * o->cols));
+        if (!it->of_grads) {
+            *noise = circuit_noise(group, nv, fv, no, fo);
+            circuit_ov(&sh, vbuf, obuf, it->comp == RW_COMP_WO_WV, out);
+            break;
         }
+        /* gradients: vbuf and obuf hold G_V and G_O; the weights V and O come
+         * from the model checkpoint of the same step */
+        st = build_grad_circuit(its, it, &sh, vbuf, obuf, nv, fv, no, fo, out, noise, err);
         break;
     }
     default:

@@ -29,6 +29,14 @@
  *          concatenated along columns.
  *   wo_wv  sum_h O_h V_g(h)                  d x d: the conventional OV circuit
  *          W_O W_V of the layer (Elhage et al.), a d x d map of rank <= n_h hd.
+ *   ov_base  ov of the base weights alone (V, O the `base` items), and
+ *   ov_lora  ov of the s B A parts alone (V, O the `lora` items): the
+ *          components of relora-pico's lora_ov_circuit, listed (named X.ov,
+ *          like ov) where v_proj and o_proj are both adapted and have a base.
+ *          The fork's lora part is B A without s, so its ov_lora is ours
+ *          divided by s^2 (scale-free metrics equal; sigmas, fro, nuc
+ *          times s^2). ov is not ov_base + ov_lora: the cross terms
+ *          V_base O_lora + V_lora O_base are in neither.
  *
  * The module owns listing a checkpoint's items and building their matrices
  * (or a lora item's factors) from its tensors. Ownership: an rw_items owns
@@ -58,7 +66,11 @@ typedef struct {
     long w, a, b;           /* tensor indices in the checkpoint, -1 when absent */
     bool w_base;            /* w indexes the separate base checkpoint (rw_items.base) */
     bool w_transposed;      /* base stored in x out */
-    long v_item, o_item;    /* ov / wo_wv: indices of the full v_proj, o_proj items */
+    long v_item, o_item;    /* ov / wo_wv: indices of the full v_proj, o_proj items
+                               (of gradients: the gradients' items) */
+    bool of_grads;          /* ov / wo_wv of gradients: the weights they are formed
+                               with are items wv_item, wo_item of rw_items.witems */
+    long wv_item, wo_item;
     int64_t rows, cols;
     int64_t rank;           /* lora: r */
     int64_t heads, kv_heads;/* ov, wo_wv */
@@ -78,7 +90,7 @@ typedef struct {
                                whatever heads it is given) */
 } rw_item_opts;
 
-typedef struct {
+typedef struct rw_items {
     rw_item *v;
     size_t n;
     double scale;           /* s = alpha / r of this checkpoint's adapters */
@@ -97,6 +109,9 @@ typedef struct {
                                "= heads" when none is given (one kv head per head) */
     rw_ckpt *base;          /* the separate base given to items_list (borrowed), or NULL */
     size_t from_base;       /* adapters whose base is read from it */
+    rw_ckpt *weights;       /* gradients (items_list_grads): the model checkpoint of
+                               their step, and its items (both borrowed), or NULL */
+    const struct rw_items *witems;
 } rw_items;
 
 /* Every item of checkpoint c, sorted by (tensor, component). base (NULL:
@@ -110,6 +125,18 @@ typedef struct {
  * an error naming the tensor (and both files). */
 rw_status items_list(rw_ckpt *c, rw_ckpt *base, const rw_item_opts *o, rw_items *out,
                      rw_err *err);
+/* The same for a checkpoint of gradients (--data gradients: pico-train's
+ * learning_dynamics/<split>_gradients.pt, named by module, no .weight),
+ * weights the model checkpoint of the same step and witems its items (both
+ * borrowed: open and listed while out is used; NULL: no circuits). Its ov
+ * and wo_wv are formed as pico-analyze's compute_ov_gradients (circuits.h):
+ * per head O_h G_V,g + G_O,h V_g, d x d, concatenated (ov, d x n_h d) or
+ * summed (wo_wv); V and O the default (full) weights of the model, G_V and
+ * G_O the gradients. N: circuit_noise_grad. The heads are c's, else the
+ * model's. */
+rw_status items_list_grads(rw_ckpt *c, rw_ckpt *base, rw_ckpt *weights,
+                           const rw_items *witems, const rw_item_opts *o, rw_items *out,
+                           rw_err *err);
 /* Frees what items_list filled and zeroes it. */
 void items_free(rw_items *it);
 
@@ -131,6 +158,8 @@ rw_status item_build(rw_ckpt *c, const rw_items *its, size_t i, double *out, rw_
  *   full          ||W||_F + 2 |s| ||B||_F ||A||_F
  *   ov, wo_wv     sqrt(group) (N_V ||O||_F + ||V||_F N_O), group = heads /
  *                 kv_heads, N_V and N_O those of the v_proj and o_proj built
+ *   ov_base, ov_lora  the same from the factors they are formed of: N_V =
+ *                 ||V_base||_F (base) or 2 |s| ||B_v||_F ||A_v||_F (lora), ...
  * nan when the build fails. */
 rw_status item_build_noise(rw_ckpt *c, const rw_items *its, size_t i, double *out,
                            double *noise, rw_err *err);

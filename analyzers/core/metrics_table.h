@@ -16,7 +16,13 @@
  * rel_update = ||dW||_F / ||W_ref||_F when with_rel): a new empty table,
  * the caller's (table_free); NULL when out of memory. */
 rw_table *rw_metrics_table_new(const rw_metric_id *ids, size_t nids, bool with_rel);
-/* Appends the row of one spectrum (cells copied: s is only read during the
+/* The same, with (with_data) the key columns data and split after dtype:
+ * the table of spectra of gradients (table_keys.h). */
+rw_table *rw_metrics_table_new_data(const rw_metric_id *ids, size_t nids, bool with_rel,
+                                    bool with_data);
+/* Appends the row of one spectrum (its data and split in a table that has
+ * those columns; a spectrum of gradients in a table without them is an
+ * error) (cells copied: s is only read during the
  * call). */
 rw_status rw_metrics_table_add(rw_table *t, const rw_spectrum *s, const rw_metric_id *ids,
                                size_t nids, bool with_rel, rw_err *err);

@@ -147,6 +147,7 @@ static rw_status emit_job(const ring_job *j, void *ctx, rw_err *err)
             .module = j->module, .component = j->component, .rows = j->rows,
             .cols = j->cols, .dtype = j->dtype, .kind = j->kind, .ref_step = j->ref_step,
             .ref_fro = j->ref_fro, .k = k, .sigma = j->sigma, .path = j->path,
+            .data = an->o->data, .split = an->o->split,
             /* a nan spectrum has no meaningful bound: 0 keeps it finite */
             .noise_fro = isfinite(j->noise) && !(k > 0 && isnan(j->sigma[0])) ? j->noise : 0,
         };
@@ -175,7 +176,7 @@ static rw_status check_matrix_size(size_t cap, const char *path, const rw_items 
                                    const rw_item *it, rw_err *err)
 {
     const rw_item *parts[3] = {it, NULL, NULL};
-    if (it->comp == RW_COMP_OV || it->comp == RW_COMP_WO_WV) {
+    if (rw_comp_is_circuit(it->comp)) {
         parts[1] = &its->v[it->v_item];
         parts[2] = &its->v[it->o_item];
     }
@@ -201,6 +202,9 @@ typedef struct {
     rw_ckpt *c, *base;
     rw_items it;
     int64_t step;
+    rw_ckpt *wc;            /* gradients: the model checkpoint of the step, opened
+                               when an OV circuit is asked for, and its items */
+    rw_items wit;
 } opened;
 
 static void opened_close(opened *o, rw_bases *bases)
@@ -208,6 +212,10 @@ static void opened_close(opened *o, rw_bases *bases)
     if (o->c) {
         items_free(&o->it);
         ckpt_free(o->c);
+    }
+    if (o->wc) {
+        items_free(&o->wit);
+        ckpt_free(o->wc);
     }
     bases_release(bases, o->base);
     memset(o, 0, sizeof *o);
@@ -227,8 +235,23 @@ static rw_status opened_open(opened *o, const rw_ckpt_ref *ref, const rw_analysi
             rw_err_prefix(err, "--base");
         return st;
     }
-    if ((st = ckpt_open_opts(ref->path, ref->group, &opt->ckpt, &o->c, err)) == RW_OK &&
-        (st = items_list(o->c, o->base, &opt->item, &o->it, err)) != RW_OK) {
+    /* gradients: the OV circuit is formed with the weights of the step */
+    if (opt->data && (opt->comps & RW_COMP_OV_ANY) && !ref->weights)
+        st = rw_fail(err, RW_EDATA, "%s: the OV circuit of gradients is formed with the "
+                     "weights of their step, and its folder has no model file", ref->path);
+    if (st == RW_OK && ref->weights && (opt->comps & RW_COMP_OV_ANY)) {
+        rw_item_opts wo = opt->item;
+        wo.no_circuits = true;
+        if ((st = ckpt_open_opts(ref->weights, NULL, &opt->ckpt, &o->wc, err)) == RW_OK &&
+            (st = items_list(o->wc, NULL, &wo, &o->wit, err)) != RW_OK) {
+            ckpt_free(o->wc);
+            o->wc = NULL;
+        }
+    }
+    if (st == RW_OK &&
+        (st = ckpt_open_opts(ref->path, ref->group, &opt->ckpt, &o->c, err)) == RW_OK &&
+        (st = items_list_grads(o->c, o->base, o->wc, o->wc ? &o->wit : NULL, &opt->item,
+                               &o->it, err)) != RW_OK) {
         ckpt_free(o->c);
         o->c = NULL;
     }
@@ -463,7 +486,7 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
             warned_scale = true;
         }
         if (cur.it.ov_needs_heads && !(o->comps & RW_COMP_ALL) &&
-            (o->comps & (RW_COMP_BIT(RW_COMP_OV) | RW_COMP_BIT(RW_COMP_WO_WV)))) {
+            (o->comps & RW_COMP_OV_ANY)) {
             st = rw_fail(err, RW_EDATA, "%s: the OV circuit needs --heads and --kv-heads "
                          "(no n_heads, n_kv_heads attributes)", cur.c->path);
             break;

@@ -36,6 +36,9 @@ typedef struct {
                                (spectral.h); else sigma_min to 2e-10 relative too */
     size_t max_matrix_bytes; /* a selected matrix larger than this, as doubles, is an
                                error before anything is read; 0: no cap */
+    const char *data, *split; /* what the runs' files hold (rw_spectrum's data and
+                               split): NULL for weights, else "gradients" and
+                               "train" or "val" (--data, --split) */
     /* When set and true for checkpoint ci of run, its spectra are not
      * computed (the caller has them already, e.g. from a cache). */
     bool (*reuse)(const rw_run *run, size_t ci, void *ctx);

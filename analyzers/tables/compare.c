@@ -448,6 +448,26 @@ static rw_status check_unique(const item_vec *iv, const char *const *runs,
     return st;
 }
 
+/* Every table holds the same data (table_data_label): weights are never
+ * averaged or compared with gradients, nor train gradients with val ones. */
+static rw_status same_data(const rw_table *const *tables, const char *const *names,
+                           size_t ntables, rw_err *err)
+{
+    char first[256], cur[256];
+    for (size_t i = 0; i < ntables; i++) {
+        rw_status st = table_data_label(tables[i], names[i], i ? cur : first,
+                                        sizeof first, err);
+        if (st != RW_OK)
+            return st;
+        if (i && strcmp(cur, first) != 0)
+            return rw_fail(err, RW_EDATA,
+                           "%s holds %s, %s %s: rw-compare compares one kind of data at a "
+                           "time",
+                           names[i], cur, names[0], first);
+    }
+    return RW_OK;
+}
+
 rw_status compare_runs(const rw_table *const *tables, const char *const *names,
                        const char *const *labels, size_t ntables, const rw_compare_opts *o,
                        rw_comparison *out, rw_err *err)
@@ -465,7 +485,9 @@ rw_status compare_runs(const rw_table *const *tables, const char *const *names,
     row_vec rv = {0};
     bool hidden_rank;
     bool *def = NULL;
-    rw_status st = metric_names(tables, ntables, o, &metrics, &nmetrics, &hidden_rank, err);
+    rw_status st = same_data(tables, names, ntables, err);
+    if (st == RW_OK)
+        st = metric_names(tables, ntables, o, &metrics, &nmetrics, &hidden_rank, err);
     if (st != RW_OK)
         return st;
     if (nmetrics == 0) {

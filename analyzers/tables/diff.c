@@ -523,6 +523,17 @@ rw_status diff_add_pair(rw_diff *d, const char *name, const char *bpath, const c
             return RW_OK;
         }
     }
+    /* weights are never diffed against gradients (nor train against val):
+     * the same keys, other numbers */
+    char bd[256], cd[256];
+    rw_status st = table_data_label(base, bpath, bd, sizeof bd, err);
+    if (st == RW_OK)
+        st = table_data_label(cur, cpath, cd, sizeof cd, err);
+    if (st == RW_OK && strcmp(bd, cd) != 0)
+        st = rw_fail(err, RW_EDATA, "%s holds %s, %s %s: rw-diff compares tables of one kind "
+                     "of data", bpath, bd, cpath, cd);
+    if (st != RW_OK)
+        return st;
     d->counts.tables++;
     return compare_pair(d, pi, err);
 }
