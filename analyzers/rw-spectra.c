@@ -20,9 +20,8 @@
 static const char usage[] =
     "Usage: rw-spectra [OPTION]... -o SPECTRA.h5 RUN...\n"
     "       rw-spectra [OPTION]... -o TABLE.tsv RUN...|SPECTRA.h5\n"
-    "Computes the singular values of every matrix of each RUN (a directory of\n"
-    "checkpoints, a checkpoint file, an HDF5 file of step_<N> groups,\n"
-    "FILE,FILE,... or @LIST; NAME=RUN labels it) and writes them to SPECTRA.h5.\n"
+    "Computes the singular values of every matrix of each RUN (as rw-rank takes\n"
+    "them) and writes them to SPECTRA.h5.\n"
     "By default the spectra of the weights; --updates adds those of the updates\n"
     "between consecutive checkpoints, --from-first those since the first one.\n"
     "\n"
@@ -33,9 +32,8 @@ static const char usage[] =
     "  spectra of gradients, --data gradients, have data and split after kind)\n"
     "and the input may be a spectra file, which is then converted.\n"
     "\n"
-    "When SPECTRA.h5 exists and was written with the same options, checkpoints\n"
-    "whose path, size, modification time and step are unchanged are not\n"
-    "decomposed again: their spectra are copied from it.\n"
+    "An existing SPECTRA.h5 written with the same options is a cache: unchanged\n"
+    "checkpoints (path, size, time, step) are copied from it, not decomposed.\n"
     "\n"
     RW_CLI_SELECT_HELP
     "  --updates           also the spectra of the updates (for rw-updates)\n"

@@ -259,11 +259,6 @@ static bool is_redundant(const char *name, char **names, size_t n)
     return false;
 }
 
-const char *rw_data_name(rw_data d)
-{
-    return d == RW_DATA_GRADIENTS ? "gradients" : d == RW_DATA_ACTIVATIONS ? "activations" : "weights";
-}
-
 /* The checkpoint files of a folder: every checkpoint entry, or with
  * --data, the learning-dynamics file of a pico-train step folder. */
 static rw_status add_folder_files(ref_list *l, const char *dir, const rw_runset *rs,
@@ -714,7 +709,10 @@ void rw_select_free(rw_select *sel)
 
 const char *rw_data_name(rw_data d)
 {
-    return d == RW_DATA_WEIGHTS ? "weights" : d == RW_DATA_GRADIENTS ? "gradients" : "?";
+    return d == RW_DATA_WEIGHTS       ? "weights"
+           : d == RW_DATA_GRADIENTS   ? "gradients"
+           : d == RW_DATA_ACTIVATIONS ? "activations"
+                                      : "?";
 }
 
 const char *rw_split_name(rw_split s)

@@ -70,10 +70,9 @@ typedef struct {
  * the model checkpoint, or the learning-dynamics files pico-train writes
  * beside it, learning_dynamics/{train,val}_{gradients,activations}.pt. */
 typedef enum { RW_DATA_WEIGHTS, RW_DATA_GRADIENTS, RW_DATA_ACTIVATIONS } rw_data;
-/* The name of d as a table writes it: weights, gradients, activations. */
-const char *rw_data_name(rw_data d);
 typedef enum { RW_SPLIT_TRAIN, RW_SPLIT_VAL } rw_split;
-/* "weights", "gradients"; "train", "val" (static strings; "?" out of range). */
+/* "weights", "gradients", "activations"; "train", "val" (static strings; "?"
+ * out of range): as tables and file names write them. */
 const char *rw_data_name(rw_data d);
 const char *rw_split_name(rw_split s);
 
