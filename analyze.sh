@@ -185,6 +185,8 @@ done
 # before the swap (a failing step, SIGINT, SIGTERM, SIGHUP) removes it and
 # leaves OUT as it was; a signal stops the running step first.
 new="$parent/.$base.new.$$"
+had_out=""
+[ -e "$out_abs" ] && had_out=yes
 aside=""
 child=""
 cleanup() {
@@ -200,11 +202,13 @@ cleanup() {
     [ -n "$new" ] && rm -rf -- "$new"
     new="" aside=""
 }
+# What a failure or a signal leaves: the previous OUT, or no OUT at all.
+left() { if [ -n "$had_out" ]; then echo "$out left as it was"; else echo "no $out written"; fi; }
 on_exit() {
     local rc=$?
     cleanup
     if [ "$rc" -ne 0 ]; then
-        say "failed; $out left as it was"
+        say "failed; $(left)"
         [ "$rc" -eq 2 ] || rc=1    # 2: an rw- program's usage error, e.g. a bad --heads
     fi
     exit "$rc"
@@ -213,7 +217,7 @@ on_signal() {  # on_signal NAME STATUS
     trap '' INT TERM HUP
     trap - EXIT
     cleanup
-    say "stopped by SIG$1; $out left as it was"
+    say "stopped by SIG$1; $(left)"
     # Die of the signal itself, so that a calling shell stops too; exit
     # with 128+N where the signal was ignored when this script started.
     trap - "$1"
@@ -267,7 +271,7 @@ if [ ${#runs[@]} -eq 0 ]; then
 fi
 
 # 1. Every singular value once (weights and updates, every component).
-say "[1/4] spectra of ${#runs[@]} runs -> $out/spectra.h5"
+say "[1/4] spectra of ${#runs[@]} run$([ ${#runs[@]} -eq 1 ] || echo s) -> $out/spectra.h5"
 run env -C "$spectra_cwd" "$bin/rw-spectra" "${j[@]}" "${pass[@]}" --updates --component all \
     -o "$new/spectra.h5" "${runs[@]}"
 
