@@ -18,6 +18,8 @@
 # --include/--exclude (tensors by name), --label (names the next run),
 # --key (the state dict of PyTorch checkpoint dicts) and --data/--split
 # (pico-train gradients) mean what they mean for the rw- programs.
+# --component is refused: the tables hold every component; the summaries
+# and figures show weight, full (W + s·B·A) and the OV circuit.
 # In the source tree it installs missing Debian packages (scripts/deps.sh)
 # and builds first; installed, it runs the rw- programs beside it.
 #
@@ -75,6 +77,12 @@ while [ $# -gt 0 ]; do
         [ "$1" = --base ] && base_ckpt=$2
         pass+=("$1" "$2"); shift 2 ;;
     --fast) pass+=("$1"); shift ;;
+    --component|--component=*)
+        # (Not passed through: rw-compare and rw-plot --component full would
+        # keep only the adapted runs' rows, so a full-rank run would drop
+        # out of every comparison.)
+        echo "$me: $1: the tables hold every component already (the summaries and figures show weight for plain matrices, full = W + s·B·A for adapted ones, and the OV circuit); draw another with rw-plot --component C OUT/tables/rank.tsv" >&2
+        exit 2 ;;
     -h|--help) usage; exit 0 ;;
     --version)
         if [ -n "$installed" ]; then

@@ -28,6 +28,10 @@ check "a second run gives the same tables" cmp -s "$TMP/rep/tables/rank.tsv" <(r
 expect_exit 1 "analyze.sh on a missing run fails" ./analyze.sh "$TMP/nope" -o "$TMP/rep2"
 check "the failure names the run" grep -q "nope: No such file" "$TMP/err"
 expect_exit 2 "analyze.sh with an unknown option" ./analyze.sh --bogus
+expect_exit 2 "analyze.sh --component: a usage error" ./analyze.sh --component base -o "$TMP/rep3"
+check "analyze.sh --component: says the tables hold every component, and how to draw one" \
+    grep -q "^analyze.sh: --component: the tables hold every component already.*rw-plot --component C" "$TMP/err"
+check "analyze.sh --component: nothing written" test ! -e "$TMP/rep3"
 expect_exit 0 "analyze.sh --help" ./analyze.sh --help
 expect_exit 0 "analyze.sh --version" ./analyze.sh --version
 check "--version names rankwatch and its version" grep -qE '^analyze.sh \(rankwatch\) [0-9]+\.[0-9]+' "$TMP/out"
