@@ -475,7 +475,7 @@ R=report.md
     echo
     echo "## What was analysed"
     echo
-    echo "| run | checkpoints | steps | matrices per checkpoint | stored dtype |"
+    echo "| run | checkpoints | $([ ${#epochs[@]} -gt 0 ] && echo epochs || echo steps) | matrices per checkpoint | stored dtype |"
     echo "| --- | ---: | --- | ---: | --- |"
     awk -F'\t' 'NR>1 && ($6=="weight" || $6=="full" || ($6=="lora")) {
             key=$1; if (!(key in n)) { order[++k]=key; lo[key]=$2; hi[key]=$2 }

@@ -42,4 +42,18 @@ check "--include: only layer 0's tensors in the tables" \
     [ "$(col "$TMP/rep3/tables/rank.tsv" tensor | grep -vc '^layers\.0\.')" -eq 0 ]
 check "--label: the runs are named a and b" \
     [ "$(col "$TMP/rep3/tables/rank.tsv" run | sort -u | tr '\n' ' ')" = "a b " ]
+# Steps that are epochs (Keras ModelCheckpoint files): the report and the
+# figures say "epoch".
+if [ -n "$REALDATA" ] && [ -d "$REALDATA/keras-mlp-epochs" ]; then
+    mkdir "$TMP/epochs"
+    cp "$REALDATA"/keras-mlp-epochs/weights.0[1-3].hdf5 "$TMP/epochs/"
+    expect_exit 0 "analyze.sh on Keras epochs" ./analyze.sh "$TMP/epochs" -o "$TMP/rep4"
+    check "epochs: what was analysed says epochs, 1 to 3" \
+        grep -q '^| run | checkpoints | epochs |.*$' "$TMP/rep4/report.md"
+    check "epochs: the run's row" grep -q '^| epochs | 3 | 1 to 3 | 3 | float32 |$' "$TMP/rep4/report.md"
+    check "epochs: the trajectory figures' x axis says epoch" \
+        grep -q "set xlabel 'epoch'" "$TMP/rep4/figures/weights_per.gp"
+else
+    skip "analyze.sh on Keras epochs: ../shared/realdata absent"
+fi
 unset RW_NO_INSTALL
