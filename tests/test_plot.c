@@ -742,6 +742,40 @@ static void spectrum_panels_own_range(void **state)
     tmpdir_done(dir, tab, out);
 }
 
+/* A module of k = 1 (a 30 x 1 output kernel): its one value σ₁/σ₁ = 1 at
+ * i/k = 1 is drawn as a point, since a line of one point draws nothing. */
+static void spectrum_k1_point(void **state)
+{
+    (void)state;
+    char *dir = tmpdir_new();
+    char *tab = pathf(dir, "k.tsv"), *out = pathf(dir, "k.png");
+    write_text(tab, "run\tstep\ttensor\tlayer\tmodule\tcomponent\ti\tsigma\n"
+                    "a\t1\tout.kernel\t-1\tout.kernel\tweight\t1\t0.5\n");
+    rw_plot_opts o = opts_for(out);
+    o.script_only = !have_gnuplot();
+    char *gp = spectrum_script(&o, tab, dir, "k.gp");
+    assert_non_null(strstr(gp, "(k = 1)"));
+    assert_non_null(strstr(gp, "with points pt 7"));
+    assert_null(strstr(gp, "with lines lw 2 lc"));
+    free(gp);
+    if (have_gnuplot()) {
+        /* decoded: the point, in the one step's colour */
+        rw_image *img = NULL;
+        rw_err err = {{0}};
+        assert_int_equal(png_read_rgb(out, &img, &err), RW_OK);
+        /* below the title, legend and panel title (the top 90 rows): the
+         * point, a disc of about 12 pixels across, in the one step's colour */
+        size_t n = 0;
+        for (uint32_t y = 90; y < img->h; y++)
+            for (uint32_t x = 0; x < img->w; x++)
+                n += image_get(img, x, y) == palette_viridis(0);
+        image_free(img);
+        assert_true(n > 40);
+        assert_script_silent(dir, "k.gp");
+    }
+    tmpdir_done(dir, tab, out);
+}
+
 /* Titles say what the rows drawn are of: an adapter-only run's default,
  * lora, is s·B·A, not "the weights"; next to a full-rank run's weights,
  * both; plain weights, the weights. */
@@ -993,6 +1027,7 @@ int main(void)
         cmocka_unit_test(spectrum_geometric_mean),
         cmocka_unit_test(spectrum_from_spectra_file),
         cmocka_unit_test(spectrum_panels_own_range),
+        cmocka_unit_test(spectrum_k1_point),
         cmocka_unit_test(title_by_component),
         cmocka_unit_test(every_format_silent),
         cmocka_unit_test(bad_input_leaves_nothing),
