@@ -347,10 +347,15 @@ if awk -F'\t' 'NR>1 && $5=="swiglu.w_2.weight" {f=1} END {exit !f}' "$T/rank.tsv
     mods=(--modules paper)
 fi
 figs=()   # "file|caption"
+layered=$(awk -F'\t' 'NR>1 && $4>=0 {print "yes"; exit}' "$T/rank.tsv")
 plot() {  # plot FILE CAPTION rw-plot-args...
     local f=$1 cap=$2; shift 2
     # No update spectra (every run one checkpoint): no update figures.
     case "$f" in updates_* | spectrum_updates*) [ "$nupd" -ge 1 ] || return 0 ;; esac
+    # No module in layers (each Dense layer of a Keras model is a module of
+    # one matrix, layer -1): a heatmap has no layer axis; the trajectories
+    # draw them.
+    case "$f" in heatmap_*) [ -n "$layered" ] || return 0 ;; esac
     if run "$bin/rw-plot" "$@" "${epochs[@]}" -o "$F/$f" 2>"$F/.err"; then
         figs+=("$f|$cap")
     else

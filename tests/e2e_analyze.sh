@@ -53,6 +53,8 @@ if [ -n "$REALDATA" ] && [ -d "$REALDATA/keras-mlp-epochs" ]; then
     check "epochs: the run's row" grep -q '^| epochs | 3 | 1 to 3 | 3 | float32 |$' "$TMP/rep4/report.md"
     check "epochs: the trajectory figures' x axis says epoch" \
         grep -q "set xlabel 'epoch'" "$TMP/rep4/figures/weights_per.gp"
+    check "epochs: a Keras MLP (no layers: a module per Dense layer) has no heatmap, and no complaint" \
+        test ! -e "$TMP/rep4/figures/heatmap_per.png" -a -z "$(grep 'not drawn' "$TMP/err")"
 else
     skip "analyze.sh on Keras epochs: ../shared/realdata absent"
 fi
