@@ -446,7 +446,7 @@ assumptions() {
                 printf "- Attention heads of `%s`, for the OV circuit (`attention.ov`, `attention.wo_wv`): %s.\n", r,
                     nk["h", r] ? said("h", r) : "none (no layer has a v_proj and an o_proj)"
             }
-            if (!att) print "- Attention heads: none needed (no layer has a v_proj and an o_proj), so no OV circuit."
+            if (!att) print "- OV circuit: none, as no layer has both a v_proj and an o_proj (a fused projection such as GPT-2\047s c_attn is not split), so no attention heads are needed."
             for (i = 1; i <= n && lora; i++)
                 if (nk["s", order[i]])
                     printf "- LoRA scale of `%s`: %s.\n", order[i], said("s", order[i])
