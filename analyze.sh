@@ -18,6 +18,8 @@
 # --include/--exclude (tensors by name), --label (names the next run),
 # --key (the state dict of PyTorch checkpoint dicts) and --data/--split
 # (pico-train gradients) mean what they mean for the rw- programs.
+# --component is refused: the tables hold every component; the summaries
+# and figures show weight, full (W + s·B·A) and the OV circuit.
 # In the source tree it installs missing Debian packages (scripts/deps.sh)
 # and builds first; installed, it runs the rw- programs beside it.
 #
@@ -75,6 +77,12 @@ while [ $# -gt 0 ]; do
         [ "$1" = --base ] && base_ckpt=$2
         pass+=("$1" "$2"); shift 2 ;;
     --fast) pass+=("$1"); shift ;;
+    --component|--component=*)
+        # (Not passed through: rw-compare and rw-plot --component full would
+        # keep only the adapted runs' rows, so a full-rank run would drop
+        # out of every comparison.)
+        echo "$me: $1: the tables hold every component already (the summaries and figures show weight for plain matrices, full = W + s·B·A for adapted ones, and the OV circuit); draw another with rw-plot --component C OUT/tables/rank.tsv" >&2
+        exit 2 ;;
     -h|--help) usage; exit 0 ;;
     --version)
         if [ -n "$installed" ]; then
@@ -185,6 +193,8 @@ done
 # before the swap (a failing step, SIGINT, SIGTERM, SIGHUP) removes it and
 # leaves OUT as it was; a signal stops the running step first.
 new="$parent/.$base.new.$$"
+had_out=""
+[ -e "$out_abs" ] && had_out=yes
 aside=""
 child=""
 cleanup() {
@@ -200,11 +210,13 @@ cleanup() {
     [ -n "$new" ] && rm -rf -- "$new"
     new="" aside=""
 }
+# What a failure or a signal leaves: the previous OUT, or no OUT at all.
+left() { if [ -n "$had_out" ]; then echo "$out left as it was"; else echo "no $out written"; fi; }
 on_exit() {
     local rc=$?
     cleanup
     if [ "$rc" -ne 0 ]; then
-        say "failed; $out left as it was"
+        say "failed; $(left)"
         [ "$rc" -eq 2 ] || rc=1    # 2: an rw- program's usage error, e.g. a bad --heads
     fi
     exit "$rc"
@@ -213,7 +225,7 @@ on_signal() {  # on_signal NAME STATUS
     trap '' INT TERM HUP
     trap - EXIT
     cleanup
-    say "stopped by SIG$1; $out left as it was"
+    say "stopped by SIG$1; $(left)"
     # Die of the signal itself, so that a calling shell stops too; exit
     # with 128+N where the signal was ignored when this script started.
     trap - "$1"
@@ -267,7 +279,7 @@ if [ ${#runs[@]} -eq 0 ]; then
 fi
 
 # 1. Every singular value once (weights and updates, every component).
-say "[1/4] spectra of ${#runs[@]} runs -> $out/spectra.h5"
+say "[1/4] spectra of ${#runs[@]} run$([ ${#runs[@]} -eq 1 ] || echo s) -> $out/spectra.h5"
 run env -C "$spectra_cwd" "$bin/rw-spectra" "${j[@]}" "${pass[@]}" --updates --component all \
     -o "$new/spectra.h5" "${runs[@]}"
 
@@ -335,10 +347,15 @@ if awk -F'\t' 'NR>1 && $5=="swiglu.w_2.weight" {f=1} END {exit !f}' "$T/rank.tsv
     mods=(--modules paper)
 fi
 figs=()   # "file|caption"
+layered=$(awk -F'\t' 'NR>1 && $4>=0 {print "yes"; exit}' "$T/rank.tsv")
 plot() {  # plot FILE CAPTION rw-plot-args...
     local f=$1 cap=$2; shift 2
     # No update spectra (every run one checkpoint): no update figures.
     case "$f" in updates_* | spectrum_updates*) [ "$nupd" -ge 1 ] || return 0 ;; esac
+    # No module in layers (each Dense layer of a Keras model is a module of
+    # one matrix, layer -1): a heatmap has no layer axis; the trajectories
+    # draw them.
+    case "$f" in heatmap_*) [ -n "$layered" ] || return 0 ;; esac
     if run "$bin/rw-plot" "$@" "${epochs[@]}" -o "$F/$f" 2>"$F/.err"; then
         figs+=("$f|$cap")
     else
@@ -429,7 +446,7 @@ assumptions() {
                 printf "- Attention heads of `%s`, for the OV circuit (`attention.ov`, `attention.wo_wv`): %s.\n", r,
                     nk["h", r] ? said("h", r) : "none (no layer has a v_proj and an o_proj)"
             }
-            if (!att) print "- Attention heads: none needed (no layer has a v_proj and an o_proj), so no OV circuit."
+            if (!att) print "- OV circuit: none, as no layer has both a v_proj and an o_proj (a fused projection such as GPT-2\047s c_attn is not split), so no attention heads are needed."
             for (i = 1; i <= n && lora; i++)
                 if (nk["s", order[i]])
                     printf "- LoRA scale of `%s`: %s.\n", order[i], said("s", order[i])
@@ -463,7 +480,7 @@ R=report.md
     echo
     echo "## What was analysed"
     echo
-    echo "| run | checkpoints | steps | matrices per checkpoint | stored dtype |"
+    echo "| run | checkpoints | $([ ${#epochs[@]} -gt 0 ] && echo epochs || echo steps) | matrices per checkpoint | stored dtype |"
     echo "| --- | ---: | --- | ---: | --- |"
     awk -F'\t' 'NR>1 && ($6=="weight" || $6=="full" || ($6=="lora")) {
             key=$1; if (!(key in n)) { order[++k]=key; lo[key]=$2; hi[key]=$2 }

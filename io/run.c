@@ -4,6 +4,7 @@
 #include "io/run.h"
 
 #include "io/ckpt.h"
+#include "io/spectra_file.h"
 #include "io/stepname.h"
 
 #include <dirent.h>
@@ -50,6 +51,7 @@ static bool is_dir_link(const char *path)
 typedef struct {
     rw_ckpt_ref *v;
     size_t n, cap;
+    char *spectra; /* the first spectra file found in a folder (left out) */
 } ref_list;
 
 static rw_status refs_push(ref_list *l, const char *path, const char *group, rw_err *err)
@@ -80,7 +82,9 @@ static void refs_free(ref_list *l)
         free(l->v[i].weights);
     }
     free(l->v);
+    free(l->spectra);
     l->v = NULL;
+    l->spectra = NULL;
     l->n = l->cap = 0;
 }
 
@@ -306,7 +310,18 @@ static rw_status add_folder_files(ref_list *l, const char *dir, const rw_runset 
             (adapter && in_list(names[j], base_names, sizeof base_names / sizeof *base_names)))
             continue;
         char *q = rw_path_join(dir, names[j]);
-        st = q ? add_file(l, q, NULL, err) : rw_fail(err, RW_ENOMEM, "out of memory");
+        if (!q) {
+            st = rw_fail(err, RW_ENOMEM, "out of memory");
+        } else if (spectra_file_is(q)) {
+            /* rankwatch's own spectra file (a cache kept beside the
+             * checkpoints, analyze.sh's OUT/spectra.h5): not a checkpoint */
+            if (!l->spectra) {
+                l->spectra = q;
+                q = NULL;
+            }
+        } else {
+            st = add_file(l, q, NULL, err);
+        }
         free(q);
     }
     free_names(names, n);
@@ -359,7 +374,11 @@ static rw_status add_dir(ref_list *l, const char *dir, const rw_runset *rs, rw_e
         free(p);
     }
     free_names(names, n);
-    if (st == RW_OK && l->n == 0)
+    if (st == RW_OK && l->n == 0 && l->spectra)
+        st = rw_fail(err, RW_EDATA,
+                     "%s: no checkpoints in it or one level down, only the spectra file %s "
+                     "(give it alone to read it)", root, l->spectra);
+    else if (st == RW_OK && l->n == 0)
         st = rw_fail(err, RW_EDATA,
                      "%s: no checkpoints (.h5, .hdf5, .safetensors, .pt, .pth, .bin, .ckpt) in "
                      "it or one level down", root);

@@ -341,8 +341,9 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
                 char cc[8];
                 fputs(first ? "" : ", \\\n     ", f);
                 gp_quote(f, data);
-                fprintf(f, " index %d using 1:2 with lines lw 2 lc rgb '%s' notitle", b,
-                        gp_rgb(cc, col[j]));
+                /* k = 1: one value, σ₁/σ₁ = 1, which a line cannot show */
+                fprintf(f, " index %d using 1:2 with %s lc rgb '%s' notitle", b,
+                        ks[m] > 1 ? "lines lw 2" : "points pt 7 ps 1.5", gp_rgb(cc, col[j]));
                 first = false;
             }
             if (first)

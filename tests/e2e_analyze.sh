@@ -28,6 +28,10 @@ check "a second run gives the same tables" cmp -s "$TMP/rep/tables/rank.tsv" <(r
 expect_exit 1 "analyze.sh on a missing run fails" ./analyze.sh "$TMP/nope" -o "$TMP/rep2"
 check "the failure names the run" grep -q "nope: No such file" "$TMP/err"
 expect_exit 2 "analyze.sh with an unknown option" ./analyze.sh --bogus
+expect_exit 2 "analyze.sh --component: a usage error" ./analyze.sh --component base -o "$TMP/rep3"
+check "analyze.sh --component: says the tables hold every component, and how to draw one" \
+    grep -q "^analyze.sh: --component: the tables hold every component already.*rw-plot --component C" "$TMP/err"
+check "analyze.sh --component: nothing written" test ! -e "$TMP/rep3"
 expect_exit 0 "analyze.sh --help" ./analyze.sh --help
 expect_exit 0 "analyze.sh --version" ./analyze.sh --version
 check "--version names rankwatch and its version" grep -qE '^analyze.sh \(rankwatch\) [0-9]+\.[0-9]+' "$TMP/out"
@@ -38,4 +42,20 @@ check "--include: only layer 0's tensors in the tables" \
     [ "$(col "$TMP/rep3/tables/rank.tsv" tensor | grep -vc '^layers\.0\.')" -eq 0 ]
 check "--label: the runs are named a and b" \
     [ "$(col "$TMP/rep3/tables/rank.tsv" run | sort -u | tr '\n' ' ')" = "a b " ]
+# Steps that are epochs (Keras ModelCheckpoint files): the report and the
+# figures say "epoch".
+if [ -n "$REALDATA" ] && [ -d "$REALDATA/keras-mlp-epochs" ]; then
+    mkdir "$TMP/epochs"
+    cp "$REALDATA"/keras-mlp-epochs/weights.0[1-3].hdf5 "$TMP/epochs/"
+    expect_exit 0 "analyze.sh on Keras epochs" ./analyze.sh "$TMP/epochs" -o "$TMP/rep4"
+    check "epochs: what was analysed says epochs, 1 to 3" \
+        grep -q '^| run | checkpoints | epochs |.*$' "$TMP/rep4/report.md"
+    check "epochs: the run's row" grep -q '^| epochs | 3 | 1 to 3 | 3 | float32 |$' "$TMP/rep4/report.md"
+    check "epochs: the trajectory figures' x axis says epoch" \
+        grep -q "set xlabel 'epoch'" "$TMP/rep4/figures/weights_per.gp"
+    check "epochs: a Keras MLP (no layers: a module per Dense layer) has no heatmap, and no complaint" \
+        test ! -e "$TMP/rep4/figures/heatmap_per.png" -a -z "$(grep 'not drawn' "$TMP/err")"
+else
+    skip "analyze.sh on Keras epochs: ../shared/realdata absent"
+fi
 unset RW_NO_INSTALL

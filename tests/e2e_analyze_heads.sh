@@ -102,5 +102,5 @@ check "--heads: the OV circuit is in the tables" \
 ./analyze.sh "$TMP/keras/keras2_weights.h5" -o "$TMP/rep-keras" >"$TMP/log" 2>&1
 check "analyze.sh on a Keras file exits 0" test $? -eq 0
 check "Keras: no attention, so no OV circuit, said once" grep -qxF -- \
-    '- Attention heads: none needed (no layer has a v_proj and an o_proj), so no OV circuit.' "$TMP/rep-keras/report.md"
+    "- OV circuit: none, as no layer has both a v_proj and an o_proj (a fused projection such as GPT-2's c_attn is not split), so no attention heads are needed." "$TMP/rep-keras/report.md"
 unset RW_NO_INSTALL

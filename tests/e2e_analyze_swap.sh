@@ -24,6 +24,8 @@ dead_pid() { sh -c 'exit 0' & local p=$!; wait "$p"; echo "$p"; }
 mkdir -p "$TMP/work"
 expect_exit 1 "analyze.sh on a broken checkpoint fails" timeout 120 ./analyze.sh "$TMP/broken" -o "$out"
 check "a failed first run leaves no OUT" test ! -e "$out"
+check "a failed first run says no OUT was written (not that one was left as it was)" \
+    grep -qx "analyze.sh: failed; no $out written" "$TMP/err"
 check "a failed first run leaves no temporary folder" test -z "$(temps)"
 
 # A previous analysis (another run's report, a stray table) and the
@@ -40,6 +42,8 @@ listing "$out" >"$TMP/before"
 # (b) A failing run leaves the previous OUT as it was, and no temporary folder.
 expect_exit 1 "analyze.sh on a broken checkpoint fails" timeout 120 ./analyze.sh "${good[0]}" "$TMP/broken" -o "$out"
 check "the failure names the checkpoint" grep -q "broken/step_000100.h5" "$TMP/err"
+check "the failure says the previous OUT is left as it was" \
+    grep -qx "analyze.sh: failed; $out left as it was" "$TMP/err"
 check "a failed run leaves the previous OUT byte-identical" cmp -s "$TMP/before" <(listing "$out")
 # (d) Those of dead runs are gone too, removed by that run.
 check "the stale .out.new.<dead pid> and .out.old.<dead pid> are removed" test -z "$(temps)"

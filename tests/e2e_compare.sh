@@ -184,6 +184,13 @@ check "rw-compare --summary: area" close_rel "$(echo "$srow" | cut -f13)" 0.1 1e
 check "rw-compare --summary: apart from 100" test "$(echo "$srow" | cut -f14)" = 100
 expect_exit 0 "rw-compare --summary --threshold 0.5" rw-compare --summary --threshold 0.5 --metrics per "$TMP/rank.tsv"
 check "rw-compare --summary: never apart at 50%" test "$(awk -F'\t' '$1=="attn.weight" {print $14}' "$TMP/out")" = ""
+# Runs without a shared step (relora's steps moved by 50): nan numbers, and
+# the md summary says why rather than "never" apart.
+awk -F'\t' 'BEGIN{OFS="\t"} NR>1 && $1=="relora" {$2+=50} {print}' "$TMP/rank.tsv" >"$TMP/apart.tsv"
+expect_exit 0 "rw-compare --summary: no shared step" rw-compare --summary --metrics per --format md "$TMP/apart.tsv"
+check "rw-compare --summary md: no shared step: says so, final step none" \
+    grep -q '^| attn.weight | per | relora | full | none | nan | nan | nan | nan | nan | nan | no shared step |$' "$TMP/out"
+check "rw-compare --summary md: no shared step: never 'never'" test -z "$(grep -- '| never |' "$TMP/out")"
 
 # One table per run, both named "x": NAME=TABLE tells them apart.
 awk -F'\t' 'BEGIN{OFS="\t"} NR==1 || $1=="full" {if (NR>1) $1="x"; print}' "$TMP/rank.tsv" >"$TMP/a.tsv"

@@ -137,6 +137,24 @@ check "no output after a missing file" test ! -e "$TMP/bad/o1.tsv"
 expect_error "non-HDF5 file" "junk.h5: not an HDF5 file" rw-rank "$TMP/bad/junk.h5" -o "$TMP/bad/o2.tsv"
 expect_error "truncated HDF5" "trunc.h5: " rw-cond "$TMP/bad/trunc.h5" -o "$TMP/bad/o3.tsv"
 expect_error "empty directory" "empty: no checkpoints" rw-rank "$TMP/bad/empty" -o "$TMP/bad/o4.tsv"
+# A spectra file in a run's folder (a cache kept beside the checkpoints,
+# analyze.sh's OUT) is not a checkpoint: left out of the run, and a folder
+# holding only one says to give it alone.
+mkdir -p "$TMP/besides/run"
+cp "$TMP/fx/known/"step_00000[01].h5 "$TMP/besides/run/"
+rw-spectra -o "$TMP/besides/run/spectra.h5" "$TMP/besides/run" 2>/dev/null
+expect_exit 0 "rw-spectra again, its spectra file inside the run's folder" \
+    rw-spectra -o "$TMP/besides/run/spectra.h5" "$TMP/besides/run"
+check "a spectra file inside the run's folder is not one of its checkpoints (both reused)" \
+    grep -q "2 checkpoints: 0 decomposed, 2 reused" "$TMP/err"
+expect_exit 0 "rw-rank of a folder holding a spectra file" rw-rank "$TMP/besides/run" -o "$TMP/besides/r.tsv"
+check "the spectra file is not read as a checkpoint: steps 0 and 1 only" \
+    test "$(col "$TMP/besides/r.tsv" step | sort -u | tr '\n' ' ')" = "0 1 "
+mkdir -p "$TMP/besides/out"
+mv "$TMP/besides/run/spectra.h5" "$TMP/besides/out/"
+expect_error "a folder holding only a spectra file" \
+    "out: no checkpoints in it or one level down, only the spectra file .*out/spectra.h5 \(give it alone" \
+    rw-ls "$TMP/besides/out"
 fixture "$TMP/edge" edge
 expect_error "1-D-only checkpoint" "vectors-only.h5: no matrix to analyse" rw-rank "$TMP/edge/vectors-only.h5" -o "$TMP/bad/o5.tsv"
 expect_error "shape changes across steps" "step_000100.h5: layers.0.mlp.weight: shape 6x8 differs from 4x8 at step 0" \

@@ -132,13 +132,19 @@ static bool have_gnuplot(void)
         }                                                                                 \
     } while (0)
 
-static size_t count_color(const rw_image *img, uint32_t rgb)
+/* The pixels of colour rgb in the rows from y0 down. */
+static size_t count_color_from(const rw_image *img, uint32_t rgb, uint32_t y0)
 {
     size_t n = 0;
-    for (uint32_t y = 0; y < img->h; y++)
+    for (uint32_t y = y0; y < img->h; y++)
         for (uint32_t x = 0; x < img->w; x++)
             n += image_get(img, x, y) == rgb;
     return n;
+}
+
+static size_t count_color(const rw_image *img, uint32_t rgb)
+{
+    return count_color_from(img, rgb, 0);
 }
 
 static size_t count_nonwhite(const rw_image *img)
@@ -693,6 +699,17 @@ static char *spectrum_script(const rw_plot_opts *o, const char *input, const cha
     return read_in(dir, name);
 }
 
+/* Writes text (a long spectra table) to tab and draws it into out (its
+ * script only, without gnuplot); returns the script, NAME.gp in dir. */
+static char *spectrum_of_table(const char *text, const char *tab, const char *out,
+                               const char *dir, const char *name)
+{
+    write_text(tab, text);
+    rw_plot_opts o = opts_for(out);
+    o.script_only = !have_gnuplot();
+    return spectrum_script(&o, tab, dir, name);
+}
+
 /* Two runs side by side: a full-rank spectrum (σ/σ1 down to 1/2) and a
  * rank-1 one (σ2/σ1 = 1e-16, round-off): each panel has its own y range
  * ([1/2 / 1.6, 1.25] and [1e-16 / 1.6, 1.25]), so the full-rank curve is
@@ -719,10 +736,7 @@ static void spectrum_panels_own_range(void **state)
             snprintf(text + len, sizeof text - len, "%s\t%d\tlayers.0.w\t0\tw\t%s\t%d\t%g\n",
                      sp[r].run, sp[r].step, sp[r].comp, i + 1, sp[r].s[i]);
         }
-    write_text(tab, text);
-    rw_plot_opts o = opts_for(out);
-    o.script_only = !have_gnuplot();
-    char *gp = spectrum_script(&o, tab, dir, "r.gp");
+    char *gp = spectrum_of_table(text, tab, out, dir, "r.gp");
     assert_non_null(strstr(gp, "set yrange [0.3125:1.25]"));
     assert_non_null(strstr(gp, "set yrange [6.25e-17:1.25]"));
     assert_non_null(strstr(gp, "title 'step 100'"));
@@ -738,6 +752,36 @@ static void spectrum_panels_own_range(void **state)
         assert_int_equal(count_color(img, palette_viridis(0)), 0);
         image_free(img);
         assert_script_silent(dir, "r.gp");
+    }
+    tmpdir_done(dir, tab, out);
+}
+
+/* A module of k = 1 (a 30 x 1 output kernel): its one value σ₁/σ₁ = 1 at
+ * i/k = 1 is drawn as a point, since a line of one point draws nothing. */
+static void spectrum_k1_point(void **state)
+{
+    (void)state;
+    char *dir = tmpdir_new();
+    char *tab = pathf(dir, "k.tsv"), *out = pathf(dir, "k.png");
+    char *gp = spectrum_of_table("run\tstep\ttensor\tlayer\tmodule\tcomponent\ti\tsigma\n"
+                                 "a\t1\tout.kernel\t-1\tout.kernel\tweight\t1\t0.5\n",
+                                 tab, out, dir, "k.gp");
+    assert_non_null(strstr(gp, "(k = 1)"));
+    assert_non_null(strstr(gp, "with points pt 7"));
+    assert_null(strstr(gp, "with lines lw 2 lc"));
+    free(gp);
+    rw_image *img = NULL;
+    rw_err err = {{0}};
+    if (have_gnuplot() && png_read_rgb(out, &img, &err) == RW_OK) {
+        /* decoded, below the title, legend and panel title (the top 90
+         * rows): the point, a disc of about 12 pixels across, in the one
+         * step's colour */
+        size_t n = count_color_from(img, palette_viridis(0), 90);
+        image_free(img);
+        assert_true(n > 40);
+        assert_script_silent(dir, "k.gp");
+    } else {
+        assert_false(have_gnuplot());
     }
     tmpdir_done(dir, tab, out);
 }
@@ -993,6 +1037,7 @@ int main(void)
         cmocka_unit_test(spectrum_geometric_mean),
         cmocka_unit_test(spectrum_from_spectra_file),
         cmocka_unit_test(spectrum_panels_own_range),
+        cmocka_unit_test(spectrum_k1_point),
         cmocka_unit_test(title_by_component),
         cmocka_unit_test(every_format_silent),
         cmocka_unit_test(bad_input_leaves_nothing),

@@ -413,9 +413,14 @@ rw_status compare_summary_write_path(const rw_comparison *c, const rw_cmp_summar
         fmt_pct(v[3], x->rel_gap, tex);
         compare_fmt_num(v[4], x->mean_gap, tex, true);
         compare_fmt_num(v[5], x->area, tex, false);
-        const char *cv[NC] = {x->module, x->metric, x->run, x->ref, x->nsteps ? last : "",
-                              v[0], v[1], v[2], v[3], v[4], v[5],
-                              x->diverges ? dv : (tex ? "--" : "never")};
+        /* No shared step: every number is nan, and "never" apart would
+         * read as "they stay together". */
+        const char *apart = !x->nsteps  ? (tex ? "--" : "no shared step")
+                            : x->diverges ? dv
+                                          : (tex ? "--" : "never");
+        const char *cv[NC] = {x->module, x->metric, x->run, x->ref,
+                              x->nsteps ? last : (tex ? "--" : "none"),
+                              v[0], v[1], v[2], v[3], v[4], v[5], apart};
         for (size_t k = 0; k < NC; k++)
             if (!(cells[i * NC + k] = rw_strdup(cv[k])))
                 st = rw_fail(err, RW_ENOMEM, "out of memory");
