@@ -97,6 +97,12 @@ bool rw_comp_default(rw_comp c, bool has_full, unsigned circuits);
 
 /* --------------------------------------------------------------- spectra */
 
+/* Statistics of a matrix's entries that its spectrum does not determine
+ * (rw-metrics' gini, hoyer, max_abs: analyzers/core/metrics.h). */
+typedef struct {
+    double gini, hoyer, max_abs;
+} rw_entry_stats;
+
 /* One spectrum: the key of a table row plus the singular values. Every
  * pointer is borrowed: valid as long as whoever hands the spectrum on says
  * (rw_analyze: during the callback; spectra_reader_entry: until the reader
@@ -119,6 +125,9 @@ typedef struct {
     size_t k;               /* min(rows, cols) */
     const double *sigma;    /* k values, descending (all nan for a non-finite matrix) */
     const char *path;       /* the checkpoint it came from, for messages */
+    const rw_entry_stats *entries; /* of the matrix's entries when the pipeline was asked
+                             * for them (rw_analysis_opts.entries); NULL: not known
+                             * (never for a spectra file, which holds spectra only) */
 } rw_spectrum;
 
 /* Called once per spectrum; s and what it points to are valid during the

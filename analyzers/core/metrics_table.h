@@ -17,7 +17,8 @@
  * the caller's (table_free); NULL when out of memory. */
 rw_table *rw_metrics_table_new(const rw_metric_id *ids, size_t nids, bool with_rel);
 /* Appends the row of one spectrum (cells copied: s is only read during the
- * call). */
+ * call). The entry metrics (gini, hoyer, max_abs) come from s->entries,
+ * nan when it is NULL. */
 rw_status rw_metrics_table_add(rw_table *t, const rw_spectrum *s, const rw_metric_id *ids,
                                size_t nids, bool with_rel, rw_err *err);
 
