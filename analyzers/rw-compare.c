@@ -1,6 +1,7 @@
 /*
  * rw-compare — runs side by side: per module, metric and step, each run's
- * mean over layers with its sd and 95% t-interval, and the difference to a
+ * mean over layers (or over groups of layers) with its sd and 95% interval
+ * (Student t, or the percentile bootstrap), and the difference to a
  * reference run; or (--summary) per module and metric, the final gap, the
  * area between the curves and the step from which they stay apart.
  */
@@ -22,7 +23,7 @@ static const char usage[] =
     "\n"
     "Columns: module metric step run n mean sd ci95_lo ci95_hi diff\n"
     "  one row per (module, metric, step, run): n layers, their mean, sample sd\n"
-    "  and two-sided 95% Student t interval; diff = mean - the reference run's\n"
+    "  and two-sided 95% interval (--ci); diff = mean - the reference run's\n"
     "  mean at that step (empty for the reference run, nan when it has no value\n"
     "  there). Sorted by module, metric, step (numerically), run.\n"
     "\n"
@@ -44,6 +45,17 @@ static const char usage[] =
     "  --threshold T       --summary: the gap is 'beyond' at a step when\n"
     "                      |gap| > T * |reference mean| (relative; default 0.05);\n"
     "                      diverge_step is the first step from which it stays beyond\n"
+    "  --ci METHOD         the 95% interval of ci95_lo, ci95_hi: t (default: the\n"
+    "                      Student t interval over layers) or bootstrap: the\n"
+    "                      percentile interval of 1000 resamples of the layers with\n"
+    "                      replacement, as seaborn's errorbar=('ci', 95) (the\n"
+    "                      paper's bands); byte-identical from run to run\n"
+    "  --seed N            --ci bootstrap: the resamples' seed (default 0)\n"
+    "  --layer-groups G    average groups of layers apart: 'halves' (each module's\n"
+    "                      first and last half of its layers, the first taking the\n"
+    "                      extra one of an odd count: 12 -> 0-5, 6-11) or ranges\n"
+    "                      such as 0-5,6-11; a group's rows say module\n"
+    "                      'MODULE [0-5]', and rows in no group are left out\n"
     "  --keep-cond         compare cond as it is also where matrices are rank-\n"
     "                      deficient; default: such modules' cond is compared as\n"
     "                      cond_rank (sigma_1/sigma_r on the non-zero subspace: their\n"
@@ -64,7 +76,7 @@ static const char usage[] =
 
 enum {
     OPT_METRICS = 2000, OPT_REF, OPT_ALIGN, OPT_MAX_DISTANCE, OPT_SUMMARY, OPT_THRESHOLD,
-    OPT_KEEP_COND,
+    OPT_KEEP_COND, OPT_CI, OPT_SEED, OPT_LAYER_GROUPS,
 };
 
 static const struct option extra_opts[] = {
@@ -75,6 +87,9 @@ static const struct option extra_opts[] = {
     {"summary", no_argument, NULL, OPT_SUMMARY},
     {"threshold", required_argument, NULL, OPT_THRESHOLD},
     {"keep-cond", no_argument, NULL, OPT_KEEP_COND},
+    {"ci", required_argument, NULL, OPT_CI},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"layer-groups", required_argument, NULL, OPT_LAYER_GROUPS},
     {NULL, 0, NULL, 0},
 };
 
@@ -83,8 +98,10 @@ typedef struct {
     rw_compare_opts o;
     char *metrics_arg;            /* owned copy, split in place */
     const char **metrics;         /* owned array */
-    bool summary, have_distance;
+    bool summary, have_distance, have_seed;
     double threshold;
+    rw_ci_opts ci;
+    rw_layer_spec groups;
 } compare_args;
 
 /* Splits a comma-separated list in place; empty items are an error. */
@@ -141,6 +158,27 @@ static int on_option(int opt, const char *arg, void *ctx)
     case OPT_KEEP_COND:
         a->o.keep_cond = true;
         return 0;
+    case OPT_CI:
+        if (!strcmp(arg, "t"))
+            a->ci.ci = RW_CI_T;
+        else if (!strcmp(arg, "bootstrap"))
+            a->ci.ci = RW_CI_BOOTSTRAP;
+        else
+            return rw_cli_usage_error(a->cli, "--ci: '%s' is not t or bootstrap", arg);
+        return 0;
+    case OPT_SEED:
+        if (!rw_parse_i64(arg, &v) || v < 0)
+            return rw_cli_usage_error(a->cli, "--seed: '%s' is not a whole number >= 0", arg);
+        a->ci.seed = (uint64_t)v;
+        a->have_seed = true;
+        return 0;
+    case OPT_LAYER_GROUPS: {
+        rw_err e = {{0}};
+        if (rw_layer_spec_parse(arg, &a->groups, &e) != RW_OK)
+            return rw_cli_usage_error(a->cli, "%s", e.msg);
+        a->o.groups = &a->groups;
+        return 0;
+    }
     case OPT_THRESHOLD:
         if (!rw_parse_double(arg, &a->threshold) || !(a->threshold >= 0) ||
             isinf(a->threshold))
@@ -180,6 +218,12 @@ int main(int argc, char **argv)
         ret = rw_cli_usage_error(&cli, "--max-distance applies to --align nearest only");
         goto out;
     }
+    if (a.have_seed && a.ci.ci != RW_CI_BOOTSTRAP) {
+        ret = rw_cli_usage_error(&cli, "--seed is for --ci bootstrap");
+        goto out;
+    }
+    a.ci.seed = a.have_seed ? a.ci.seed : RW_BOOT_SEED;
+    a.o.ci = &a.ci;
     if (cli.nlabels > (size_t)nargs) {
         ret = rw_cli_usage_error(&cli, "%zu --label for %d tables", cli.nlabels, nargs);
         goto out;

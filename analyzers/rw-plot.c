@@ -54,6 +54,15 @@ static const char usage[] =
     "                      exponentiated; arithmetic for the others). An interval\n"
     "                      reaching outside the metric's range (per, entropy [0, 1])\n"
     "                      is clipped to it, and the figure says so\n"
+    "  --ci METHOD         trajectory: the band's 95% interval, t (default) or\n"
+    "                      bootstrap: the percentile interval of 1000 resamples of\n"
+    "                      the layers with replacement, of the mean the figure draws\n"
+    "                      (geometric too), as seaborn's errorbar=('ci', 95)\n"
+    "  --seed N            --ci bootstrap: the resamples' seed (default 0)\n"
+    "  --layer-groups G    trajectory: a panel per group of layers of each module:\n"
+    "                      'halves' (first and last half of its layers, the first\n"
+    "                      taking the extra one of an odd count) or ranges such as\n"
+    "                      0-5,6-11; panels are named 'MODULE [0-5]'\n"
     "  --epochs            the steps are epochs: the axes say 'epoch'\n"
     "  --updates           the values are of updates ΔW (default when a table has a\n"
     "                      rel_update column); --weights: of weights\n"
@@ -67,7 +76,7 @@ static const char usage[] =
 enum {
     OPT_FORMAT = 2000, OPT_SIZE, OPT_TITLE, OPT_METRIC, OPT_MODULES, OPT_RUNS, OPT_LOGY,
     OPT_NO_LOGY, OPT_PER_LAYER, OPT_UPDATES, OPT_WEIGHTS, OPT_STEPS, OPT_SCRIPT_ONLY,
-    OPT_GNUPLOT, OPT_MEAN, OPT_EPOCHS,
+    OPT_GNUPLOT, OPT_MEAN, OPT_EPOCHS, OPT_CI, OPT_SEED, OPT_LAYER_GROUPS,
 };
 
 static const struct option plot_opts[] = {
@@ -87,6 +96,9 @@ static const struct option plot_opts[] = {
     {"gnuplot", required_argument, NULL, OPT_GNUPLOT},
     {"mean", required_argument, NULL, OPT_MEAN},
     {"epochs", no_argument, NULL, OPT_EPOCHS},
+    {"ci", required_argument, NULL, OPT_CI},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"layer-groups", required_argument, NULL, OPT_LAYER_GROUPS},
     {NULL, 0, NULL, 0},
 };
 
@@ -96,6 +108,8 @@ typedef struct {
     char **modules, **runs;   /* split lists (owned) */
     int64_t *steps;
     bool subcommand_known;
+    bool have_ci, have_seed;
+    rw_layer_spec groups;
 } plot_args;
 
 /* Splits a comma-separated list into *v (strings owned), appending. */
@@ -214,8 +228,37 @@ static int on_option(int opt, const char *arg, void *ctx)
     case OPT_EPOCHS:
         o->epochs = true;
         return 0;
+    case OPT_CI:
+        if (!strcmp(arg, "t"))
+            o->ci.ci = RW_CI_T;
+        else if (!strcmp(arg, "bootstrap"))
+            o->ci.ci = RW_CI_BOOTSTRAP;
+        else
+            return rw_cli_usage_error(a->cli, "--ci: '%s' is not t or bootstrap", arg);
+        a->have_ci = true;
+        return 0;
+    case OPT_SEED: {
+        int64_t v;
+        if (!rw_parse_i64(arg, &v) || v < 0)
+            return rw_cli_usage_error(a->cli, "--seed: '%s' is not a whole number >= 0", arg);
+        o->ci.seed = (uint64_t)v;
+        a->have_seed = true;
+        return 0;
+    }
+    case OPT_LAYER_GROUPS: {
+        rw_err e = {{0}};
+        if (rw_layer_spec_parse(arg, &a->groups, &e) != RW_OK)
+            return rw_cli_usage_error(a->cli, "%s", e.msg);
+        o->groups = &a->groups;
+        return 0;
+    }
     }
     return rw_cli_usage_error(a->cli, "unexpected option");
+}
+
+static bool o_groups(const plot_args *a)
+{
+    return rw_layer_spec_on(a->o.groups);
 }
 
 static void args_free(plot_args *a)
@@ -276,6 +319,15 @@ int main(int argc, char **argv)
     }
     if (a.o.mean != RW_PLOT_MEAN_AUTO && (kind != 0 || a.o.per_layer)) {
         ret = rw_cli_usage_error(&cli, "--mean is for trajectory figures of means over layers");
+        goto done;
+    }
+    if ((a.have_ci || o_groups(&a)) && (kind != 0 || a.o.per_layer)) {
+        ret = rw_cli_usage_error(&cli, "--ci and --layer-groups are for trajectory figures of "
+                                       "means over layers");
+        goto done;
+    }
+    if (a.have_seed && a.o.ci.ci != RW_CI_BOOTSTRAP) {
+        ret = rw_cli_usage_error(&cli, "--seed is for --ci bootstrap");
         goto done;
     }
     a.o.out = cli.out;
