@@ -192,6 +192,8 @@ rw_metric_kind rw_metric_kind_of(const char *metric)
         {"per", RW_MEAN_ARITH, 0, 1},            {"entropy", RW_MEAN_ARITH, 0, 1},
         {"erank", RW_MEAN_ARITH, 1, INFINITY},   {"stable_rank", RW_MEAN_ARITH, 1, INFINITY},
         {"num_rank", RW_MEAN_ARITH, 0, INFINITY}, {"rel_update", RW_MEAN_ARITH, 0, INFINITY},
+        {"gini", RW_MEAN_ARITH, 0, 1},           {"hoyer", RW_MEAN_ARITH, 0, 1},
+        {"max_abs", RW_MEAN_GEO, 0, INFINITY},
     };
     for (size_t i = 0; metric && i < sizeof kinds / sizeof *kinds; i++)
         if (!strcmp(metric, kinds[i].name))

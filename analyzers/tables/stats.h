@@ -55,10 +55,10 @@ void rw_summarize_as(double *v, size_t n, rw_mean mean, rw_summary *out);
 
 /* What a metric column's values are, for averaging and drawing them:
  * scale-type metrics (norms and singular values, and the condition numbers,
- * their ratios: sigma_max, sigma_min, cond, cond_rank, fro, nuc) vary by
+ * their ratios: sigma_max, sigma_min, cond, cond_rank, fro, nuc, max_abs) vary by
  * factors across layers and are averaged geometrically; the others
- * arithmetically. lo..hi is the range a value can take (per and entropy
- * [0, 1], erank and stable_rank [1, inf), num_rank and rel_update
+ * arithmetically. lo..hi is the range a value can take (per, entropy, gini
+ * and hoyer [0, 1], erank and stable_rank [1, inf), num_rank and rel_update
  * [0, inf), scale-type metrics [0, inf)); an unknown metric: arithmetic,
  * (-inf, inf). */
 typedef struct {
