@@ -251,6 +251,7 @@ typedef struct {
     const char *comment;
     rw_tformat fmt;
     const rw_comparison *c; /* for the note on rank-deficient modules */
+    bool ci_note;           /* md: say how a bootstrap interval was made */
 } present_out;
 
 /* Under the table: which modules' cond is cond_rank (compare.h), names
@@ -290,6 +291,10 @@ static rw_status write_present_out(FILE *f, void *ctx)
         st = write_tex(w->ps, w->cells, w->nrows, w->comment, f);
     } else {
         st = write_md(w->ps, w->cells, w->nrows, f);
+        if (st == RW_OK && w->ci_note && w->c && w->c->ci.ci == RW_CI_BOOTSTRAP)
+            fprintf(f, "\n95%% CI: the percentile bootstrap of the mean over layers (%d "
+                    "resamples of the layers with replacement, seed %llu).\n", RW_BOOT_N,
+                    (unsigned long long)w->c->ci.seed);
         if (st == RW_OK)
             write_cond_note(w->c, w->fmt, f);
     }
@@ -298,10 +303,10 @@ static rw_status write_present_out(FILE *f, void *ctx)
 
 /* Writes through write_md/write_tex to path (atomically) or stdout. */
 static rw_status write_present(const present_spec *ps, char **cells, size_t nrows,
-                               const char *comment, const rw_comparison *c, const char *path,
-                               rw_tformat fmt, rw_err *err)
+                               const char *comment, const rw_comparison *c, bool ci_note,
+                               const char *path, rw_tformat fmt, rw_err *err)
 {
-    present_out w = {ps, cells, nrows, comment, fmt, c};
+    present_out w = {ps, cells, nrows, comment, fmt, c, ci_note};
     return outfile_write(path, write_present_out, &w, err);
 }
 
@@ -397,7 +402,7 @@ rw_status compare_write_path(const rw_comparison *c, const char *path, rw_tforma
         st = rw_fail(err, RW_ENOMEM, "out of memory");
     }
     if (st == RW_OK)
-        st = write_present(&ps, cells, c->nrows, comment, c, path, fmt, err);
+        st = write_present(&ps, cells, c->nrows, comment, c, true, path, fmt, err);
     free_cells(cells, ncells);
     free(comment);
     free(dhead);
@@ -447,7 +452,7 @@ rw_status compare_summary_write_path(const rw_comparison *c, const rw_cmp_summar
         st = write_present(&ps, cells, n,
                            "rw-compare --summary: final gap, mean gap and area between the "
                            "curves over the shared steps (divided by their span)",
-                           c, path, fmt, err);
+                           c, false, path, fmt, err);
     free_cells(cells, (n ? n : 1) * NC);
     return st;
 }
