@@ -110,7 +110,7 @@ int rw_metrics_main(int argc, char **argv, const char *prog, const char *usage,
         entries = entries || ids[i] >= RW_M_NSPECTRAL;
     if (nargs == 1 && spectra_file_is(args[0])) {
         /* A spectra file holds singular values; the entry metrics are not
-         * functions of them (docs/metrics.md): nan, and said so. */
+         * functions of them (README.md, What it computes): nan, and said so. */
         if (entries)
             rw_warn(prog, "warning: %s: a spectra file holds singular values only: gini, hoyer "
                     "and max_abs, which need the matrix entries, are nan (run %s on the "

@@ -18,7 +18,7 @@ static const char usage[] =
     "         entropy fro nuc gini hoyer max_abs\n"
     "  gini, hoyer and max_abs are pico-analyze's metrics of the matrix's entries\n"
     "  (the Gini coefficient of |w|, Hoyer's sparsity, the largest |w|: see\n"
-    "  docs/metrics.md); a spectra file holds singular values only, so from one\n"
+    "  README.md); a spectra file holds singular values only, so from one\n"
     "  they are nan, with a warning.\n"
     "\n"
     RW_CLI_SELECT_HELP RW_CLI_OUTPUT_HELP RW_CLI_COMMON_HELP

@@ -49,7 +49,7 @@ void rw_metrics_compute(const double *sigma, size_t k, int64_t m, int64_t n, rw_
 
 /* pico-analyze's entry metrics of the m x n matrix's n_e = m n entries
  * a[0..n_e-1] (any order: the matrix flattened), which a spectrum does not
- * determine (docs/metrics.md):
+ * determine (README.md, What it computes):
  *   gini     G = sum_i (2i - n_e - 1) x_(i) / (n_e sum_i x_i), x_(1) <= ... <=
  *            x_(n_e) the sorted |a| (src/metrics/gini.py); 0 for the zero
  *            matrix, as there
