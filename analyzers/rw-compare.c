@@ -76,7 +76,7 @@ static const char usage[] =
 
 enum {
     OPT_METRICS = 2000, OPT_REF, OPT_ALIGN, OPT_MAX_DISTANCE, OPT_SUMMARY, OPT_THRESHOLD,
-    OPT_KEEP_COND, OPT_CI, OPT_SEED, OPT_LAYER_GROUPS,
+    OPT_KEEP_COND,
 };
 
 static const struct option extra_opts[] = {
@@ -87,9 +87,7 @@ static const struct option extra_opts[] = {
     {"summary", no_argument, NULL, OPT_SUMMARY},
     {"threshold", required_argument, NULL, OPT_THRESHOLD},
     {"keep-cond", no_argument, NULL, OPT_KEEP_COND},
-    {"ci", required_argument, NULL, OPT_CI},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"layer-groups", required_argument, NULL, OPT_LAYER_GROUPS},
+    RW_CLI_STATS_OPTIONS,
     {NULL, 0, NULL, 0},
 };
 
@@ -98,10 +96,9 @@ typedef struct {
     rw_compare_opts o;
     char *metrics_arg;            /* owned copy, split in place */
     const char **metrics;         /* owned array */
-    bool summary, have_distance, have_seed;
+    bool summary, have_distance;
     double threshold;
-    rw_ci_opts ci;
-    rw_layer_spec groups;
+    rw_cli_stats stats;           /* --ci, --seed, --layer-groups */
 } compare_args;
 
 /* Splits a comma-separated list in place; empty items are an error. */
@@ -158,27 +155,10 @@ static int on_option(int opt, const char *arg, void *ctx)
     case OPT_KEEP_COND:
         a->o.keep_cond = true;
         return 0;
-    case OPT_CI:
-        if (!strcmp(arg, "t"))
-            a->ci.ci = RW_CI_T;
-        else if (!strcmp(arg, "bootstrap"))
-            a->ci.ci = RW_CI_BOOTSTRAP;
-        else
-            return rw_cli_usage_error(a->cli, "--ci: '%s' is not t or bootstrap", arg);
-        return 0;
-    case OPT_SEED:
-        if (!rw_parse_i64(arg, &v) || v < 0)
-            return rw_cli_usage_error(a->cli, "--seed: '%s' is not a whole number >= 0", arg);
-        a->ci.seed = (uint64_t)v;
-        a->have_seed = true;
-        return 0;
-    case OPT_LAYER_GROUPS: {
-        rw_err e = {{0}};
-        if (rw_layer_spec_parse(arg, &a->groups, &e) != RW_OK)
-            return rw_cli_usage_error(a->cli, "%s", e.msg);
-        a->o.groups = &a->groups;
-        return 0;
-    }
+    case RW_OPT_CI:
+    case RW_OPT_SEED:
+    case RW_OPT_LAYER_GROUPS:
+        return rw_cli_stats_option(a->cli, opt, arg, &a->stats);
     case OPT_THRESHOLD:
         if (!rw_parse_double(arg, &a->threshold) || !(a->threshold >= 0) ||
             isinf(a->threshold))
@@ -218,12 +198,10 @@ int main(int argc, char **argv)
         ret = rw_cli_usage_error(&cli, "--max-distance applies to --align nearest only");
         goto out;
     }
-    if (a.have_seed && a.ci.ci != RW_CI_BOOTSTRAP) {
-        ret = rw_cli_usage_error(&cli, "--seed is for --ci bootstrap");
+    if ((ret = rw_cli_stats_check(&cli, &a.stats)) >= 0)
         goto out;
-    }
-    a.ci.seed = a.have_seed ? a.ci.seed : RW_BOOT_SEED;
-    a.o.ci = &a.ci;
+    a.o.ci = &a.stats.ci;
+    a.o.groups = a.stats.have_groups ? &a.stats.groups : NULL;
     if (cli.nlabels > (size_t)nargs) {
         ret = rw_cli_usage_error(&cli, "%zu --label for %d tables", cli.nlabels, nargs);
         goto out;

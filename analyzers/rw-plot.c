@@ -76,7 +76,7 @@ static const char usage[] =
 enum {
     OPT_FORMAT = 2000, OPT_SIZE, OPT_TITLE, OPT_METRIC, OPT_MODULES, OPT_RUNS, OPT_LOGY,
     OPT_NO_LOGY, OPT_PER_LAYER, OPT_UPDATES, OPT_WEIGHTS, OPT_STEPS, OPT_SCRIPT_ONLY,
-    OPT_GNUPLOT, OPT_MEAN, OPT_EPOCHS, OPT_CI, OPT_SEED, OPT_LAYER_GROUPS,
+    OPT_GNUPLOT, OPT_MEAN, OPT_EPOCHS,
 };
 
 static const struct option plot_opts[] = {
@@ -96,9 +96,7 @@ static const struct option plot_opts[] = {
     {"gnuplot", required_argument, NULL, OPT_GNUPLOT},
     {"mean", required_argument, NULL, OPT_MEAN},
     {"epochs", no_argument, NULL, OPT_EPOCHS},
-    {"ci", required_argument, NULL, OPT_CI},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"layer-groups", required_argument, NULL, OPT_LAYER_GROUPS},
+    RW_CLI_STATS_OPTIONS,
     {NULL, 0, NULL, 0},
 };
 
@@ -108,8 +106,7 @@ typedef struct {
     char **modules, **runs;   /* split lists (owned) */
     int64_t *steps;
     bool subcommand_known;
-    bool have_ci, have_seed;
-    rw_layer_spec groups;
+    rw_cli_stats stats;       /* --ci, --seed, --layer-groups */
 } plot_args;
 
 /* Splits a comma-separated list into *v (strings owned), appending. */
@@ -228,37 +225,12 @@ static int on_option(int opt, const char *arg, void *ctx)
     case OPT_EPOCHS:
         o->epochs = true;
         return 0;
-    case OPT_CI:
-        if (!strcmp(arg, "t"))
-            o->ci.ci = RW_CI_T;
-        else if (!strcmp(arg, "bootstrap"))
-            o->ci.ci = RW_CI_BOOTSTRAP;
-        else
-            return rw_cli_usage_error(a->cli, "--ci: '%s' is not t or bootstrap", arg);
-        a->have_ci = true;
-        return 0;
-    case OPT_SEED: {
-        int64_t v;
-        if (!rw_parse_i64(arg, &v) || v < 0)
-            return rw_cli_usage_error(a->cli, "--seed: '%s' is not a whole number >= 0", arg);
-        o->ci.seed = (uint64_t)v;
-        a->have_seed = true;
-        return 0;
-    }
-    case OPT_LAYER_GROUPS: {
-        rw_err e = {{0}};
-        if (rw_layer_spec_parse(arg, &a->groups, &e) != RW_OK)
-            return rw_cli_usage_error(a->cli, "%s", e.msg);
-        o->groups = &a->groups;
-        return 0;
-    }
+    case RW_OPT_CI:
+    case RW_OPT_SEED:
+    case RW_OPT_LAYER_GROUPS:
+        return rw_cli_stats_option(a->cli, opt, arg, &a->stats);
     }
     return rw_cli_usage_error(a->cli, "unexpected option");
-}
-
-static bool o_groups(const plot_args *a)
-{
-    return rw_layer_spec_on(a->o.groups);
 }
 
 static void args_free(plot_args *a)
@@ -321,15 +293,15 @@ int main(int argc, char **argv)
         ret = rw_cli_usage_error(&cli, "--mean is for trajectory figures of means over layers");
         goto done;
     }
-    if ((a.have_ci || o_groups(&a)) && (kind != 0 || a.o.per_layer)) {
+    if ((a.stats.have_ci || a.stats.have_groups) && (kind != 0 || a.o.per_layer)) {
         ret = rw_cli_usage_error(&cli, "--ci and --layer-groups are for trajectory figures of "
                                        "means over layers");
         goto done;
     }
-    if (a.have_seed && a.o.ci.ci != RW_CI_BOOTSTRAP) {
-        ret = rw_cli_usage_error(&cli, "--seed is for --ci bootstrap");
+    if ((ret = rw_cli_stats_check(&cli, &a.stats)) >= 0)
         goto done;
-    }
+    a.o.ci = a.stats.ci;
+    a.o.groups = a.stats.have_groups ? &a.stats.groups : NULL;
     a.o.out = cli.out;
     a.o.component = NULL;
     for (int c = 0; c < RW_COMP_COUNT && cli.comps; c++)

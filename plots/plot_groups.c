@@ -52,23 +52,22 @@ static rw_status group_panels(const plot_metric *m, char **lab, gpanel **out, si
     return RW_OK;
 }
 
+static void metric_row(void *ctx, size_t i, const char **module, int *layer)
+{
+    const plot_metric *m = ctx;
+    *module = m->sel.modules[m->rows[i].module];
+    *layer = m->rows[i].layer;
+}
+
 rw_status plot_metric_groups(plot_metric *m, const rw_layer_spec *spec, rw_err *err)
 {
     size_t n = m->nrows;
-    const char **mods = rw_calloc(n ? n : 1, sizeof *mods, err);
-    int *layers = rw_calloc(n ? n : 1, sizeof *layers, err);
     char **lab = rw_calloc(n ? n : 1, sizeof *lab, err);
     gpanel *pan = NULL;
     size_t npan = 0;
     char **names = NULL;
     rw_table *t = NULL;
-    rw_status st = mods && layers && lab ? RW_OK : RW_ENOMEM;
-    for (size_t i = 0; i < n && st == RW_OK; i++) {
-        mods[i] = m->sel.modules[m->rows[i].module];
-        layers[i] = m->rows[i].layer;
-    }
-    if (st == RW_OK)
-        st = rw_layer_groups_label(spec, mods, layers, n, lab, err);
+    rw_status st = lab ? rw_layer_groups_label(spec, n, metric_row, m, lab, err) : RW_ENOMEM;
     if (st == RW_OK)
         st = group_panels(m, lab, &pan, &npan, err);
     if (st == RW_OK && npan == 0)
@@ -123,7 +122,5 @@ rw_status plot_metric_groups(plot_metric *m, const rw_layer_spec *spec, rw_err *
     for (size_t i = 0; lab && i < n; i++)
         free(lab[i]);
     free(lab);
-    free(mods);
-    free(layers);
     return st;
 }

@@ -344,12 +344,23 @@ static void layer_spec_parsing(void **state)
  * order, another module beside) 0-6 and 7-12, the first half taking the
  * extra one; of one layer, itself; layer -1 none. Explicit ranges: a layer
  * outside every range none. */
+enum { N_GROUP_ROWS = 12 + 13 + 2 };
+static const char *group_mod[N_GROUP_ROWS];
+static int group_layer[N_GROUP_ROWS];
+
+static void group_row(void *ctx, size_t i, const char **module, int *layer)
+{
+    (void)ctx;
+    *module = group_mod[i];
+    *layer = group_layer[i];
+}
+
 static void layer_groups_by_hand(void **state)
 {
     (void)state;
-    enum { N = 12 + 13 + 2 };
-    const char *mod[N];
-    int layer[N];
+    enum { N = N_GROUP_ROWS };
+    const char **mod = group_mod;
+    int *layer = group_layer;
     char *lab[N];
     for (int i = 0; i < 12; i++)
         mod[i] = "a", layer[i] = i;
@@ -360,7 +371,7 @@ static void layer_groups_by_hand(void **state)
     rw_layer_spec s;
     rw_err err = {{0}};
     assert_int_equal(rw_layer_spec_parse("halves", &s, &err), RW_OK);
-    assert_int_equal(rw_layer_groups_label(&s, mod, layer, N, lab, &err), RW_OK);
+    assert_int_equal(rw_layer_groups_label(&s, N, group_row, NULL, lab, &err), RW_OK);
     for (int i = 0; i < 12; i++)
         assert_string_equal(lab[i], i < 6 ? "a [0-5]" : "a [6-11]");
     for (int i = 0; i < 13; i++)
@@ -370,7 +381,7 @@ static void layer_groups_by_hand(void **state)
     for (int i = 0; i < N; i++)
         free(lab[i]);
     assert_int_equal(rw_layer_spec_parse("0-2,9", &s, &err), RW_OK);
-    assert_int_equal(rw_layer_groups_label(&s, mod, layer, N, lab, &err), RW_OK);
+    assert_int_equal(rw_layer_groups_label(&s, N, group_row, NULL, lab, &err), RW_OK);
     for (int i = 0; i < 12; i++) {
         if (i <= 2)
             assert_string_equal(lab[i], "a [0-2]");

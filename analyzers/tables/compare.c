@@ -256,20 +256,21 @@ static rw_status metric_names(const rw_table *const *tables, size_t ntables,
  * [lo-hi]" (rw_layer_groups_label); items in no group are dropped. The
  * labels (*labels, n of them, each NULL or the caller's to free) back the
  * module interner's strings, so they live until the comparison is done. */
+static void item_row(void *ctx, size_t i, const char **module, int *layer)
+{
+    const item_vec *iv = ((void **)ctx)[0];
+    const cmp_names *nm = ((void **)ctx)[1];
+    *module = nm->mod.strs[iv->v[i].mod];
+    *layer = iv->v[i].layer;
+}
+
 static rw_status regroup(item_vec *iv, cmp_names *nm, const rw_layer_spec *spec,
                          char ***labels, size_t *nlabels, rw_err *err)
 {
     size_t n = iv->n;
-    const char **mods = rw_calloc(n ? n : 1, sizeof *mods, err);
-    int *layers = rw_calloc(n ? n : 1, sizeof *layers, err);
     char **lab = rw_calloc(n ? n : 1, sizeof *lab, err);
-    rw_status st = mods && layers && lab ? RW_OK : RW_ENOMEM;
-    for (size_t i = 0; i < n && st == RW_OK; i++) {
-        mods[i] = nm->mod.strs[iv->v[i].mod];
-        layers[i] = iv->v[i].layer;
-    }
-    if (st == RW_OK)
-        st = rw_layer_groups_label(spec, mods, layers, n, lab, err);
+    void *ctx[2] = {iv, nm};
+    rw_status st = lab ? rw_layer_groups_label(spec, n, item_row, ctx, lab, err) : RW_ENOMEM;
     interner fresh;
     memset(&fresh, 0, sizeof fresh);
     size_t kept = 0;
@@ -280,8 +281,6 @@ static rw_status regroup(item_vec *iv, cmp_names *nm, const rw_layer_spec *spec,
         if ((st = intern(&fresh, lab[i], &it.mod, err)) == RW_OK)
             iv->v[kept++] = it;
     }
-    free(mods);
-    free(layers);
     if (st == RW_OK) {
         intern_free(&nm->mod);
         nm->mod = fresh;

@@ -82,80 +82,87 @@ static char *label(const char *module, int lo, int hi)
     return r < 0 ? NULL : s;
 }
 
-/* Row order for halves: by module, then layer. */
-typedef struct {
-    const char *mod;
-    int layer;
-    size_t row;
-} lrow;
-
-static int cmp_lrow(const void *a, const void *b)
+static int cmp_int(const void *a, const void *b)
 {
-    const lrow *x = a, *y = b;
-    int r = strcmp(x->mod, y->mod);
-    if (!r)
-        r = (x->layer > y->layer) - (x->layer < y->layer);
-    return r;
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
 }
 
-/* halves: each module's distinct layers, the first ceil(N/2) and the rest. */
-static rw_status label_halves(const char *const *mod, const int *layer, size_t n, char **out,
+/* halves: each module's distinct layers, the first ceil(N/2) and the rest.
+ * A module at a time: its rows (idx) and their layers, sorted (lay). */
+static rw_status label_halves(size_t n, rw_layer_row_fn row, void *ctx, char **out,
                               rw_err *err)
 {
-    lrow *v = rw_calloc(n ? n : 1, sizeof *v, err);
-    if (!v)
-        return RW_ENOMEM;
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (layer[i] >= 0)
-            v[m++] = (lrow){mod[i], layer[i], i};
-    qsort(v, m, sizeof *v, cmp_lrow);
-    rw_status st = RW_OK;
-    for (size_t b0 = 0; b0 < m && st == RW_OK;) {
-        size_t b1 = b0, distinct = 0;
-        for (; b1 < m && !strcmp(v[b1].mod, v[b0].mod); b1++)
-            distinct += b1 == b0 || v[b1].layer != v[b1 - 1].layer;
-        size_t first = (distinct + 1) / 2;
-        /* the last layer of the first half, the first of the second */
-        int end0 = v[b0].layer, start1 = INT_MAX;
-        for (size_t i = b0, d = 0; i < b1; i++) {
-            d += i == b0 || v[i].layer != v[i - 1].layer;
-            if (d <= first)
-                end0 = v[i].layer;
-            else if (start1 == INT_MAX)
-                start1 = v[i].layer;
+    bool *done = rw_calloc(n ? n : 1, sizeof *done, err);
+    size_t *idx = rw_calloc(n ? n : 1, sizeof *idx, err);
+    int *lay = rw_calloc(n ? n : 1, sizeof *lay, err);
+    rw_status st = done && idx && lay ? RW_OK : RW_ENOMEM;
+    for (size_t i = 0; i < n && st == RW_OK; i++) {
+        const char *mod, *m2;
+        int l;
+        row(ctx, i, &mod, &l);
+        if (done[i] || l < 0)
+            continue;
+        size_t k = 0;
+        for (size_t j = i; j < n; j++) {
+            row(ctx, j, &m2, &l);
+            if (!done[j] && l >= 0 && !strcmp(m2, mod)) {
+                done[j] = true;
+                idx[k] = j;
+                lay[k++] = l;
+            }
         }
-        char *l0 = label(v[b0].mod, v[b0].layer, end0);
-        char *l1 = start1 == INT_MAX ? NULL : label(v[b0].mod, start1, v[b1 - 1].layer);
+        qsort(lay, k, sizeof *lay, cmp_int);
+        size_t distinct = 0;
+        for (size_t j = 0; j < k; j++)
+            distinct += j == 0 || lay[j] != lay[j - 1];
+        /* the last layer of the first half, the first of the second */
+        int end0 = lay[0], start1 = INT_MAX;
+        for (size_t j = 0, d = 0; j < k; j++) {
+            d += j == 0 || lay[j] != lay[j - 1];
+            if (d <= (distinct + 1) / 2)
+                end0 = lay[j];
+            else if (start1 == INT_MAX)
+                start1 = lay[j];
+        }
+        char *l0 = label(mod, lay[0], end0);
+        char *l1 = start1 == INT_MAX ? NULL : label(mod, start1, lay[k - 1]);
         if (!l0 || (start1 != INT_MAX && !l1))
             st = rw_fail(err, RW_ENOMEM, "out of memory");
-        for (size_t i = b0; i < b1 && st == RW_OK; i++)
-            if (!(out[v[i].row] = rw_strdup(v[i].layer <= end0 ? l0 : l1)))
+        for (size_t j = 0; j < k && st == RW_OK; j++) {
+            row(ctx, idx[j], &m2, &l);
+            if (!(out[idx[j]] = rw_strdup(l <= end0 ? l0 : l1)))
                 st = rw_fail(err, RW_ENOMEM, "out of memory");
+        }
         free(l0);
         free(l1);
-        b0 = b1;
     }
-    free(v);
+    free(done);
+    free(idx);
+    free(lay);
     return st;
 }
 
-rw_status rw_layer_groups_label(const rw_layer_spec *s, const char *const *mod,
-                                const int *layer, size_t n, char **out, rw_err *err)
+rw_status rw_layer_groups_label(const rw_layer_spec *s, size_t n, rw_layer_row_fn row,
+                                void *ctx, char **out, rw_err *err)
 {
     for (size_t i = 0; i < n; i++)
         out[i] = NULL;
     rw_status st = RW_OK;
     if (s->halves) {
-        st = label_halves(mod, layer, n, out, err);
+        st = label_halves(n, row, ctx, out, err);
     } else {
-        for (size_t i = 0; i < n && st == RW_OK; i++)
+        for (size_t i = 0; i < n && st == RW_OK; i++) {
+            const char *mod;
+            int l;
+            row(ctx, i, &mod, &l);
             for (size_t g = 0; g < s->n; g++)
-                if (layer[i] >= s->lo[g] && layer[i] <= s->hi[g]) {
-                    if (!(out[i] = label(mod[i], s->lo[g], s->hi[g])))
+                if (l >= s->lo[g] && l <= s->hi[g]) {
+                    if (!(out[i] = label(mod, s->lo[g], s->hi[g])))
                         st = rw_fail(err, RW_ENOMEM, "out of memory");
                     break;
                 }
+        }
     }
     if (st != RW_OK)
         for (size_t i = 0; i < n; i++) {

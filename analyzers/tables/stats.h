@@ -136,15 +136,18 @@ typedef struct {
 rw_status rw_layer_spec_parse(const char *arg, rw_layer_spec *out, rw_err *err);
 /* s is not NULL and asks for groups. */
 bool rw_layer_spec_on(const rw_layer_spec *s);
-/* The group label of each of n rows, row i being of module mod[i] at layer
- * layer[i]: out[i] = "<module> [lo-hi]" (malloc'd: the caller frees each),
+/* Row i of the caller's n rows: its module and layer (strings borrowed for
+ * as long as rw_layer_groups_label runs). */
+typedef void (*rw_layer_row_fn)(void *ctx, size_t i, const char **module, int *layer);
+/* The group label of each of n rows, row(ctx, i) giving row i's module and
+ * layer: out[i] = "<module> [lo-hi]" (malloc'd: the caller frees each),
  * or NULL when the row's layer is in no group (layer -1 is in none). halves:
  * a module's distinct layers >= 0 among the rows, in order, split in two,
  * the first half taking the extra one of an odd count (numpy's array_split:
  * 13 layers -> 0-6, 7-12); one layer: one group. On failure out is all
  * NULL. */
-rw_status rw_layer_groups_label(const rw_layer_spec *s, const char *const *mod,
-                                const int *layer, size_t n, char **out, rw_err *err);
+rw_status rw_layer_groups_label(const rw_layer_spec *s, size_t n, rw_layer_row_fn row,
+                                void *ctx, char **out, rw_err *err);
 
 /* The mean over layers, the one reduction of per-layer values into points
  * (rw-compare's points, rw_aggregate's): items[0..n-1], g->size bytes each,
