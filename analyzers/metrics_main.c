@@ -109,16 +109,16 @@ int rw_metrics_main(int argc, char **argv, const char *prog, const char *usage,
     for (size_t i = 0; i < nids; i++)
         entries = entries || ids[i] >= RW_M_NSPECTRAL;
     if (nargs == 1 && spectra_file_is(args[0])) {
-        /* A spectra file holds singular values; the entry metrics are not
-         * functions of them (README.md, What it computes): nan, and said so. */
-        if (entries)
-            rw_warn(prog, "warning: %s: a spectra file holds singular values only: gini, hoyer "
-                    "and max_abs, which need the matrix entries, are nan (run %s on the "
-                    "checkpoints for them)", args[0], prog);
         st = spectra_file_foreach(args[0], &cli.sel, cli.comps, 0, kind, add_row, &a, &err);
         if (st == RW_OK && a.t->nrows == 0)
             st = rw_fail(&err, RW_EDATA, "%s: no %s spectra%s", args[0], rw_kind_name(kind),
                          why_none(args[0], kind));
+        /* A spectra file holds singular values; the entry metrics are not
+         * functions of them (README.md, What it computes): nan, and said so. */
+        if (st == RW_OK && entries)
+            rw_warn(prog, "warning: %s: a spectra file holds singular values only: gini, hoyer "
+                    "and max_abs, which need the matrix entries, are nan (run %s on the "
+                    "checkpoints for them)", args[0], prog);
     } else {
         for (int i = 0; i < nargs; i++)
             if (spectra_file_is(args[i])) {
