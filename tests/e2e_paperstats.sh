@@ -113,3 +113,10 @@ check "from a spectra file: the spectral columns as from the checkpoints" cmp -s
     <(cut -f1-20 "$TMP/m.tsv") <(cut -f1-20 "$TMP/ms.tsv")
 "$RW_BIN/rw-updates" "$TMP/fx/relora" >"$TMP/u.tsv"
 check "rw-updates keeps its columns" test "$(head -1 "$TMP/u.tsv" | cut -f21-)" = rel_update
+# --data gradients: the same columns of the gradients (pico-analyze's
+# gradients data type), within the same bounds
+fixture "$TMP/pico" runs --layout pico --steps 100 --every 100 --cycle 100 --layers 2
+"$RW_BIN/rw-metrics" --data gradients "$TMP/pico/runs/relora" >"$TMP/mg.tsv"
+check "gradients: entry metrics within their bounds" awk -F'\t' 'NR>1 {
+    n++; if (!($21>=0 && $21<=1 && $22>=0 && $22<=1 && $23<=$10*(1+1e-12) &&
+          $23>=$19/sqrt($7*$8)*(1-1e-12) && $19>0)) bad=1 } END{exit bad || !n}' "$TMP/mg.tsv"
