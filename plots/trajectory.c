@@ -443,8 +443,11 @@ static void default_title(const traj *t, char *buf, size_t n)
              t->m.ncond_rank ? " (cond_rank where rank-deficient)" : "", subject, comp,
              o->per_layer || maxn > 1 ? " — " : "",
              o->per_layer ? "one line per layer"
-             : maxn > 1   ? (geo ? "geometric mean over layers with 95% CI"
-                                 : "mean over layers with 95% CI")
+             : maxn > 1   ? (t->o->ci.ci == RW_CI_BOOTSTRAP
+                                 ? (geo ? "geometric mean over layers with 95% bootstrap CI"
+                                        : "mean over layers with 95% bootstrap CI")
+                                 : geo ? "geometric mean over layers with 95% CI"
+                                       : "mean over layers with 95% CI")
                           : "");
 }
 
