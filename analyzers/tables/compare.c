@@ -267,29 +267,20 @@ static void item_row(void *ctx, size_t i, const char **module, int *layer)
 static rw_status regroup(item_vec *iv, cmp_names *nm, const rw_layer_spec *spec,
                          char ***labels, size_t *nlabels, rw_err *err)
 {
-    size_t n = iv->n;
-    char **lab = rw_calloc(n ? n : 1, sizeof *lab, err);
+    size_t n = iv->n, kept = 0;
+    char **lab = *labels = rw_calloc(n ? n : 1, sizeof *lab, err);
+    *nlabels = lab ? n : 0;
     void *ctx[2] = {iv, nm};
     rw_status st = lab ? rw_layer_groups_label(spec, n, item_row, ctx, lab, err) : RW_ENOMEM;
-    interner fresh;
-    memset(&fresh, 0, sizeof fresh);
-    size_t kept = 0;
-    for (size_t i = 0; i < n && st == RW_OK; i++) {
-        if (!lab[i])
-            continue;
-        cmp_item it = iv->v[i];
-        if ((st = intern(&fresh, lab[i], &it.mod, err)) == RW_OK)
-            iv->v[kept++] = it;
-    }
+    interner fresh = {0};
+    for (size_t i = 0; i < n && st == RW_OK; i++)
+        if (lab[i] && (st = intern(&fresh, lab[i], &iv->v[i].mod, err)) == RW_OK)
+            iv->v[kept++] = iv->v[i];
+    intern_free(st == RW_OK ? &nm->mod : &fresh);
     if (st == RW_OK) {
-        intern_free(&nm->mod);
         nm->mod = fresh;
         iv->n = kept;
-    } else {
-        intern_free(&fresh);
     }
-    *labels = lab;
-    *nlabels = lab ? n : 0;
     return st;
 }
 
