@@ -389,3 +389,39 @@ rw_analysis_opts rw_cli_analysis(const rw_cli *c)
     }
     return o;
 }
+
+/* ------------------------------------------ --ci, --seed, --layer-groups */
+
+int rw_cli_stats_option(const rw_cli *c, int opt, const char *arg, rw_cli_stats *s)
+{
+    int64_t v;
+    rw_err e = {{0}};
+    switch (opt) {
+    case RW_OPT_CI:
+        if (!strcmp(arg, "t") || !strcmp(arg, "bootstrap"))
+            s->ci.ci = !strcmp(arg, "t") ? RW_CI_T : RW_CI_BOOTSTRAP;
+        else
+            return rw_cli_usage_error(c, "--ci: '%s' is not t or bootstrap", arg);
+        s->have_ci = true;
+        return 0;
+    case RW_OPT_SEED:
+        if (!rw_parse_i64(arg, &v) || v < 0)
+            return rw_cli_usage_error(c, "--seed: '%s' is not a whole number >= 0", arg);
+        s->ci.seed = (uint64_t)v;
+        s->have_seed = true;
+        return 0;
+    case RW_OPT_LAYER_GROUPS:
+        if (rw_layer_spec_parse(arg, &s->groups, &e) != RW_OK)
+            return rw_cli_usage_error(c, "%s", e.msg);
+        s->have_groups = true;
+        return 0;
+    }
+    return rw_cli_usage_error(c, "unexpected option");
+}
+
+int rw_cli_stats_check(const rw_cli *c, const rw_cli_stats *s)
+{
+    if (s->have_seed && s->ci.ci != RW_CI_BOOTSTRAP)
+        return rw_cli_usage_error(c, "--seed is for --ci bootstrap");
+    return -1;
+}

@@ -13,6 +13,7 @@
 #define RW_CLI_H
 
 #include "analyzers/core/pipeline.h"
+#include "analyzers/tables/stats.h"
 #include "io/run.h"
 #include "io/table.h"
 
@@ -80,6 +81,29 @@ void rw_cli_free(rw_cli *c);
 /* Analysis options from the parsed flags (weights only; callers add modes).
  * Its strings (globs, --key) are c's, borrowed from argv. */
 rw_analysis_opts rw_cli_analysis(const rw_cli *c);
+
+/* --ci t|bootstrap, --seed N and --layer-groups G: the statistics options
+ * rw-compare and rw-plot share (stats.h: rw_ci_opts, rw_layer_spec). A
+ * program puts RW_CLI_STATS_OPTIONS in its option table and hands those
+ * options to rw_cli_stats_option. */
+typedef struct {
+    rw_ci_opts ci;           /* seed RW_BOOT_SEED (0) unless --seed */
+    rw_layer_spec groups;
+    bool have_ci, have_seed, have_groups;
+} rw_cli_stats;
+
+enum { RW_OPT_CI = 2900, RW_OPT_SEED, RW_OPT_LAYER_GROUPS };
+#define RW_CLI_STATS_OPTIONS                                                             \
+    {"ci", required_argument, NULL, RW_OPT_CI},                                          \
+    {"seed", required_argument, NULL, RW_OPT_SEED},                                      \
+    {"layer-groups", required_argument, NULL, RW_OPT_LAYER_GROUPS}
+
+/* Parses one of them (opt: RW_OPT_CI ...) into *s: 0, or 2 after a usage
+ * error. */
+int rw_cli_stats_option(const rw_cli *c, int opt, const char *arg, rw_cli_stats *s);
+/* After parsing: -1 when they fit together (--seed only with --ci
+ * bootstrap), else 2 after a usage error. */
+int rw_cli_stats_check(const rw_cli *c, const rw_cli_stats *s);
 
 /* The help text of the shared options, for programs' usage strings. */
 #define RW_CLI_SELECT_HELP                                                               \

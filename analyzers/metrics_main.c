@@ -131,11 +131,20 @@ int rw_metrics_main(int argc, char **argv, const char *prog, const char *usage,
         st = rw_fail(&err, RW_ENOMEM, "out of memory");
         goto done;
     }
+    bool entries = false; /* a column of the entries (gini, hoyer, max_abs) */
+    for (size_t i = 0; i < nids; i++)
+        entries = entries || ids[i] >= RW_M_NSPECTRAL;
     if (one_file) {
         st = spectra_file_foreach(args[0], &cli.sel, cli.comps, 0, kind, add_row, &a, &err);
         if (st == RW_OK && a.t->nrows == 0)
             st = rw_fail(&err, RW_EDATA, "%s: no %s spectra%s", args[0], rw_kind_name(kind),
                          why_none(args[0], kind));
+        /* A spectra file holds singular values; the entry metrics are not
+         * functions of them (README.md, What it computes): nan, and said so. */
+        if (st == RW_OK && entries)
+            rw_warn(prog, "warning: %s: a spectra file holds singular values only: gini, hoyer "
+                    "and max_abs, which need the matrix entries, are nan (run %s on the "
+                    "checkpoints for them)", args[0], prog);
     } else {
         for (int i = 0; i < nargs; i++)
             if (spectra_file_is(args[i])) {
@@ -149,6 +158,7 @@ int rw_metrics_main(int argc, char **argv, const char *prog, const char *usage,
         o.weights = !updates;
         o.updates = updates && !x.from_first;
         o.from_first = updates && x.from_first;
+        o.entries = entries;
         st = rw_analyze(&rs, &o, add_row, &a, &err);
     }
     if (st != RW_OK)

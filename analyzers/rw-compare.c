@@ -1,6 +1,7 @@
 /*
  * rw-compare — runs side by side: per module, metric and step, each run's
- * mean over layers with its sd and 95% t-interval, and the difference to a
+ * mean over layers (or over groups of layers) with its sd and 95% interval
+ * (Student t, or the percentile bootstrap), and the difference to a
  * reference run; or (--summary) per module and metric, the final gap, the
  * area between the curves and the step from which they stay apart.
  */
@@ -22,7 +23,7 @@ static const char usage[] =
     "\n"
     "Columns: module metric step run n mean sd ci95_lo ci95_hi diff\n"
     "  one row per (module, metric, step, run): n layers, their mean, sample sd\n"
-    "  and two-sided 95% Student t interval; diff = mean - the reference run's\n"
+    "  and two-sided 95% interval (--ci); diff = mean - the reference run's\n"
     "  mean at that step (empty for the reference run, nan when it has no value\n"
     "  there). Sorted by module, metric, step (numerically), run.\n"
     "\n"
@@ -44,6 +45,17 @@ static const char usage[] =
     "  --threshold T       --summary: the gap is 'beyond' at a step when\n"
     "                      |gap| > T * |reference mean| (relative; default 0.05);\n"
     "                      diverge_step is the first step from which it stays beyond\n"
+    "  --ci METHOD         the 95% interval of ci95_lo, ci95_hi: t (default: the\n"
+    "                      Student t interval over layers) or bootstrap: the\n"
+    "                      percentile interval of 1000 resamples of the layers with\n"
+    "                      replacement, as seaborn's errorbar=('ci', 95) (the\n"
+    "                      paper's bands); byte-identical from run to run\n"
+    "  --seed N            --ci bootstrap: the resamples' seed (default 0)\n"
+    "  --layer-groups G    average groups of layers apart: 'halves' (each module's\n"
+    "                      first and last half of its layers, the first taking the\n"
+    "                      extra one of an odd count: 12 -> 0-5, 6-11) or ranges\n"
+    "                      such as 0-5,6-11; a group's rows say module\n"
+    "                      'MODULE [0-5]', and rows in no group are left out\n"
     "  --keep-cond         compare cond as it is also where matrices are rank-\n"
     "                      deficient; default: such modules' cond is compared as\n"
     "                      cond_rank (sigma_1/sigma_r on the non-zero subspace: their\n"
@@ -75,6 +87,7 @@ static const struct option extra_opts[] = {
     {"summary", no_argument, NULL, OPT_SUMMARY},
     {"threshold", required_argument, NULL, OPT_THRESHOLD},
     {"keep-cond", no_argument, NULL, OPT_KEEP_COND},
+    RW_CLI_STATS_OPTIONS,
     {NULL, 0, NULL, 0},
 };
 
@@ -85,6 +98,7 @@ typedef struct {
     const char **metrics;         /* owned array */
     bool summary, have_distance;
     double threshold;
+    rw_cli_stats stats;           /* --ci, --seed, --layer-groups */
 } compare_args;
 
 /* Splits a comma-separated list in place; empty items are an error. */
@@ -141,6 +155,10 @@ static int on_option(int opt, const char *arg, void *ctx)
     case OPT_KEEP_COND:
         a->o.keep_cond = true;
         return 0;
+    case RW_OPT_CI:
+    case RW_OPT_SEED:
+    case RW_OPT_LAYER_GROUPS:
+        return rw_cli_stats_option(a->cli, opt, arg, &a->stats);
     case OPT_THRESHOLD:
         if (!rw_parse_double(arg, &a->threshold) || !(a->threshold >= 0) ||
             isinf(a->threshold))
@@ -180,6 +198,10 @@ int main(int argc, char **argv)
         ret = rw_cli_usage_error(&cli, "--max-distance applies to --align nearest only");
         goto out;
     }
+    if ((ret = rw_cli_stats_check(&cli, &a.stats)) >= 0)
+        goto out;
+    a.o.ci = &a.stats.ci;
+    a.o.groups = a.stats.have_groups ? &a.stats.groups : NULL;
     if (cli.nlabels > (size_t)nargs) {
         ret = rw_cli_usage_error(&cli, "%zu --label for %d tables", cli.nlabels, nargs);
         goto out;

@@ -54,6 +54,15 @@ static const char usage[] =
     "                      exponentiated; arithmetic for the others). An interval\n"
     "                      reaching outside the metric's range (per, entropy [0, 1])\n"
     "                      is clipped to it, and the figure says so\n"
+    "  --ci METHOD         trajectory: the band's 95% interval, t (default) or\n"
+    "                      bootstrap: the percentile interval of 1000 resamples of\n"
+    "                      the layers with replacement, of the mean the figure draws\n"
+    "                      (geometric too), as seaborn's errorbar=('ci', 95)\n"
+    "  --seed N            --ci bootstrap: the resamples' seed (default 0)\n"
+    "  --layer-groups G    trajectory: a panel per group of layers of each module:\n"
+    "                      'halves' (first and last half of its layers, the first\n"
+    "                      taking the extra one of an odd count) or ranges such as\n"
+    "                      0-5,6-11; panels are named 'MODULE [0-5]'\n"
     "  --epochs            the steps are epochs: the axes say 'epoch'\n"
     "  --updates           the values are of updates ΔW (default when a table has a\n"
     "                      rel_update column); --weights: of weights\n"
@@ -87,6 +96,7 @@ static const struct option plot_opts[] = {
     {"gnuplot", required_argument, NULL, OPT_GNUPLOT},
     {"mean", required_argument, NULL, OPT_MEAN},
     {"epochs", no_argument, NULL, OPT_EPOCHS},
+    RW_CLI_STATS_OPTIONS,
     {NULL, 0, NULL, 0},
 };
 
@@ -96,6 +106,7 @@ typedef struct {
     char **modules, **runs;   /* split lists (owned) */
     int64_t *steps;
     bool subcommand_known;
+    rw_cli_stats stats;       /* --ci, --seed, --layer-groups */
 } plot_args;
 
 /* Splits a comma-separated list into *v (strings owned), appending. */
@@ -214,6 +225,10 @@ static int on_option(int opt, const char *arg, void *ctx)
     case OPT_EPOCHS:
         o->epochs = true;
         return 0;
+    case RW_OPT_CI:
+    case RW_OPT_SEED:
+    case RW_OPT_LAYER_GROUPS:
+        return rw_cli_stats_option(a->cli, opt, arg, &a->stats);
     }
     return rw_cli_usage_error(a->cli, "unexpected option");
 }
@@ -278,6 +293,15 @@ int main(int argc, char **argv)
         ret = rw_cli_usage_error(&cli, "--mean is for trajectory figures of means over layers");
         goto done;
     }
+    if ((a.stats.have_ci || a.stats.have_groups) && (kind != 0 || a.o.per_layer)) {
+        ret = rw_cli_usage_error(&cli, "--ci and --layer-groups are for trajectory figures of "
+                                       "means over layers");
+        goto done;
+    }
+    if ((ret = rw_cli_stats_check(&cli, &a.stats)) >= 0)
+        goto done;
+    a.o.ci = a.stats.ci;
+    a.o.groups = a.stats.have_groups ? &a.stats.groups : NULL;
     a.o.out = cli.out;
     a.o.component = NULL;
     for (int c = 0; c < RW_COMP_COUNT && cli.comps; c++)

@@ -33,5 +33,5 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
-    return rw_metrics_main(argc, argv, "rw-updates", usage, rw_all_metrics, RW_M_COUNT, true);
+    return rw_metrics_main(argc, argv, "rw-updates", usage, rw_all_metrics, RW_M_NSPECTRAL, true);
 }

@@ -105,6 +105,12 @@ bool rw_comp_default(rw_comp c, bool has_full, unsigned circuits);
 
 /* --------------------------------------------------------------- spectra */
 
+/* Statistics of a matrix's entries that its spectrum does not determine
+ * (rw-metrics' gini, hoyer, max_abs: analyzers/core/metrics.h). */
+typedef struct {
+    double gini, hoyer, max_abs;
+} rw_entry_stats;
+
 /* One spectrum: the key of a table row plus the singular values. Every
  * pointer is borrowed: valid as long as whoever hands the spectrum on says
  * (rw_analyze: during the callback; spectra_reader_entry: until the reader
@@ -130,6 +136,9 @@ typedef struct {
     const char *data;       /* what the matrix is of: NULL for weights (a model
                              * checkpoint), else "gradients" (--data) */
     const char *split;      /* with data: "train" or "val"; NULL for weights */
+    const rw_entry_stats *entries; /* of the matrix's entries when the pipeline was asked
+                             * for them (rw_analysis_opts.entries); NULL: not known
+                             * (never for a spectra file, which holds spectra only) */
 } rw_spectrum;
 
 /* Called once per spectrum; s and what it points to are valid during the

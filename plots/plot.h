@@ -26,6 +26,7 @@
 #ifndef RW_PLOT_H
 #define RW_PLOT_H
 
+#include "analyzers/tables/stats.h"
 #include "io/run.h"
 
 typedef enum { RW_FIG_PNG, RW_FIG_PDF, RW_FIG_SVG } rw_figfmt;
@@ -58,6 +59,9 @@ typedef struct {
     int updates;                /* -1: updates when a table has rel_update; 0 / 1 */
     bool per_layer;             /* trajectory: a line per layer, coloured by depth */
     rw_plot_mean mean;          /* trajectory: how layers are averaged */
+    rw_ci_opts ci;              /* trajectory: the band, t (zero) or bootstrap */
+    const rw_layer_spec *groups;/* trajectory: NULL, or a panel per layer group of each
+                                   module ("MODULE [0-5]"; plot_groups.c) */
     bool epochs;                /* the steps are epochs: axes say "epoch" */
     const int64_t *steps;       /* spectrum: the steps drawn */
     size_t nsteps;              /* 0: five steps spread over the run */
@@ -65,10 +69,11 @@ typedef struct {
     const char *gnuplot;        /* NULL: $RW_GNUPLOT, else gnuplot from PATH */
 } rw_plot_opts;
 
-/* Metric against training step, one panel per module, runs overlaid: the
- * mean over layers with its 95% t-interval as a band (rw_aggregate;
- * geometric for scale-type metrics, the interval clipped to the metric's
- * range), or one line per layer. */
+/* Metric against training step, one panel per module (or per layer group
+ * of a module), runs overlaid: the mean over layers with its 95% interval
+ * (t or bootstrap, o->ci) as a band (rw_aggregate; geometric for
+ * scale-type metrics, the interval clipped to the metric's range), or one
+ * line per layer. */
 rw_status plot_trajectory(const char *const *paths, size_t npaths, const rw_plot_opts *o,
                           rw_err *err);
 

@@ -454,7 +454,9 @@ rw_status plot_metric_load(const char *const *paths, size_t npaths, const rw_plo
                 m->nonfinite++;
         }
         s->updates = o->updates >= 0 ? o->updates == 1 : has_rel;
-        if (cond)
+        if (rw_layer_spec_on(o->groups))
+            st = plot_metric_groups(m, o->groups, err);
+        if (st == RW_OK && cond)
             st = plot_metric_cond_rank(m, err);
     }
     if (st == RW_OK) {

@@ -60,6 +60,13 @@ rw_status plot_metric_load(const char *const *paths, size_t npaths, const rw_plo
                            plot_metric *m, rw_err *err);
 void plot_metric_free(plot_metric *m);
 
+/* --layer-groups (plot_metric_load calls it, before plot_metric_cond_rank):
+ * each module's rows become those of its layer groups (rw_layer_groups_label,
+ * stats.h), a panel each, named "MODULE [lo-hi]", in the module's panel
+ * place and ordered by their first layer; rows in no group are left out (an
+ * error when none is left). (plot_groups.c) */
+rw_status plot_metric_groups(plot_metric *m, const rw_layer_spec *spec, rw_err *err);
+
 /* Metric cond (plot_metric_load calls it): a module where any selected
  * matrix is rank-deficient — cond_rank differs from cond, i.e. num_rank < k,
  * as for low-rank updates, LoRA products and OV circuits under GQA — gets

@@ -106,7 +106,8 @@ static rw_status build_means(traj *t, rw_err *err)
     for (size_t c = 0; c < ncomps && st == RW_OK; c++) {
         rw_agg *a = NULL;
         size_t na = 0;
-        if ((st = rw_aggregate(m->t, m->metric, comps[c], t->mean, &a, &na, err)) != RW_OK)
+        if ((st = rw_aggregate(m->t, m->metric, comps[c], t->mean, &t->o->ci, &a, &na, err)) !=
+            RW_OK)
             break;
         rw_metric_kind kind = rw_metric_kind_of(m->metric);
         for (size_t i = 0; i < na && st == RW_OK; i++) {
@@ -250,7 +251,12 @@ static rw_status write_data(traj *t, const gp_stage *st, const char *name, rw_er
     bool per_layer = t->o->per_layer;
     fprintf(f, per_layer ? "# step\tvalue\tisolated\tlayer\n"
                          : "# step\tmean\tci95_lo\tci95_hi\tisolated\tn\n");
-    if (!per_layer && t->mean == RW_MEAN_GEO)
+    bool boot = t->o->ci.ci == RW_CI_BOOTSTRAP;
+    if (!per_layer && boot)
+        fprintf(f, "# mean: %s mean over layers; ci95: 95%% percentile bootstrap of it (%d "
+                "resamples of the layers, seed %llu)\n", t->mean == RW_MEAN_GEO ? "geometric"
+                : "arithmetic", RW_BOOT_N, (unsigned long long)t->o->ci.seed);
+    else if (!per_layer && t->mean == RW_MEAN_GEO)
         fputs("# mean: geometric mean over layers; ci95: exp of the 95% t-interval of ln "
               "values\n", f);
     int block = 0;
@@ -394,7 +400,14 @@ static void make_notes(traj *t)
     }
     if (t->nonpos)
         fig_note(&t->notes, "Not drawn: %zu values <= 0 on the log axis.", t->nonpos);
-    if (!t->o->per_layer && t->mean == RW_MEAN_GEO && max_layers(t) > 1)
+    bool boot = t->o->ci.ci == RW_CI_BOOTSTRAP;
+    if (!t->o->per_layer && boot && max_layers(t) > 1)
+        fig_note(&t->notes, "%s over layers%s; its 95%% CI is the percentile bootstrap of "
+                 "that mean (%d resamples of the layers with replacement, seed %llu), as "
+                 "seaborn's errorbar=(\"ci\", 95).", t->mean == RW_MEAN_GEO ?
+                 "Geometric mean" : "Mean", t->o->groups ? " (of each layer group)" : "",
+                 RW_BOOT_N, (unsigned long long)t->o->ci.seed);
+    else if (!t->o->per_layer && t->mean == RW_MEAN_GEO && max_layers(t) > 1)
         fig_note(&t->notes, "Geometric mean over layers (%s varies by factors between layers); "
                  "its 95%% CI is the t-interval of the layers' ln values, exponentiated.",
                  t->m.metric);
@@ -430,8 +443,11 @@ static void default_title(const traj *t, char *buf, size_t n)
              t->m.ncond_rank ? " (cond_rank where rank-deficient)" : "", subject, comp,
              o->per_layer || maxn > 1 ? " — " : "",
              o->per_layer ? "one line per layer"
-             : maxn > 1   ? (geo ? "geometric mean over layers with 95% CI"
-                                 : "mean over layers with 95% CI")
+             : maxn > 1   ? (t->o->ci.ci == RW_CI_BOOTSTRAP
+                                 ? (geo ? "geometric mean over layers with 95% bootstrap CI"
+                                        : "mean over layers with 95% bootstrap CI")
+                                 : geo ? "geometric mean over layers with 95% CI"
+                                       : "mean over layers with 95% CI")
                           : "");
 }
 

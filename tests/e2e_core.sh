@@ -62,7 +62,7 @@ done <"$TMP/expected.tsv"
 
 # The table: exact header, sorted rows, 1-D and integer tensors skipped.
 check "rw-metrics header" test "$(head -1 "$TMP/metrics.tsv")" = \
-    "$(printf 'run\tstep\ttensor\tlayer\tmodule\tcomponent\trows\tcols\tdtype\tsigma_max\tsigma_min\tcond\tnum_rank\tcond_rank\terank\tper\tstable_rank\tentropy\tfro\tnuc')"
+    "$(printf 'run\tstep\ttensor\tlayer\tmodule\tcomponent\trows\tcols\tdtype\tsigma_max\tsigma_min\tcond\tnum_rank\tcond_rank\terank\tper\tstable_rank\tentropy\tfro\tnuc\tgini\thoyer\tmax_abs')"
 check "rows sorted by run, step, tensor" \
     cmp -s <(tail -n +2 "$TMP/metrics.tsv" | cut -f1-3) <(tail -n +2 "$TMP/metrics.tsv" | cut -f1-3 | sort -t$'\t' -k1,1 -k2,2n -k3,3)
 check "no 1-D or integer rows" test -z "$(grep -E 'bias|index' "$TMP/metrics.tsv")"

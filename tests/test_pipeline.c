@@ -2,7 +2,8 @@
  * test_pipeline.c — rw_analyze's workers: -j far beyond the work starts no
  * more threads than there are matrices, and never more than rw_max_jobs();
  * the spectra are the same whatever -j is. The updates of adapter-only
- * (PEFT) checkpoints, against singular values worked out by hand.
+ * (PEFT) checkpoints, against singular values and entry metrics (gini,
+ * hoyer, max_abs) worked out by hand.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -153,6 +154,8 @@ typedef struct {
     rw_kind kind;
     double ref_fro, sigma[4];
     size_t k;
+    bool has_es;
+    rw_entry_stats es;
 } got_spec;
 
 typedef struct {
@@ -167,7 +170,9 @@ static rw_status on_got(const rw_spectrum *s, void *ctx, rw_err *err)
     if (g->n < 32 && s->k <= 4) {
         got_spec *x = &g->v[g->n++];
         *x = (got_spec){.step = s->step, .ref_step = s->ref_step, .kind = s->kind,
-                        .ref_fro = s->ref_fro, .k = s->k};
+                        .ref_fro = s->ref_fro, .k = s->k, .has_es = s->entries != NULL};
+        if (s->entries)
+            x->es = *s->entries;
         snprintf(x->component, sizeof x->component, "%s", s->component);
         snprintf(x->tensor, sizeof x->tensor, "%s", s->tensor);
         memcpy(x->sigma, s->sigma, s->k * sizeof *s->sigma);
@@ -264,7 +269,8 @@ static void adapter_only_from_first(void **state)
         assert_int_equal(runset_add(&rs, run, NULL, &err), RW_OK);
         assert_int_equal(runset_finish(&rs, &err), RW_OK);
         rw_analysis_opts o = {.updates = true, .from_first = true, .prog = "test", .jobs = 1,
-                              .comps = RW_COMP_BIT(RW_COMP_LORA) | RW_COMP_BIT(RW_COMP_FULL)};
+                              .comps = RW_COMP_BIT(RW_COMP_LORA) | RW_COMP_BIT(RW_COMP_FULL),
+                              .entries = true};
         o.item.lora_scale = NAN;
         o.item.base = with_base ? base : NULL;
         static got g;
@@ -286,6 +292,32 @@ static void adapter_only_from_first(void **state)
         sigma_is(x, kfirst2, 2);
         assert_int_equal(x->ref_step, 1);
         assert_true(fabs(x->ref_fro - 2 * sqrt(2)) < 1e-12);
+        /* The entry metrics of the same matrices (rw_entry_stats_of), of
+         * s B A formed from the factors where the spectrum never forms it:
+         * diag(6, 0, 2, 0): |w| sorted 14 zeros, 2, 6, sum 8: gini =
+         * (13*2 + 15*6) / (16*8); hoyer = (4 - 8/sqrt(40)) / 3.
+         * diag(4, -2, 2, 0): (11*2 + 13*2 + 15*4) / (16*8), (4 - 8/sqrt(24)) / 3.
+         * The formed 3 x 2 [[4, 0], [0, -2], [0, 4]]: sorted 0, 0, 0, 2, 4,
+         * 4, sum 10: (1*2 + 3*4 + 5*4) / (6*10), (sqrt(6) - 10/6) / (sqrt(6) - 1). */
+        const struct {
+            const char *tensor;
+            rw_kind kind;
+            double gini, hoyer, max_abs;
+        } ent[] = {
+            {"layers.0.q.weight", RW_KIND_UPDATE, 116.0 / 128, (4 - 8 / sqrt(40)) / 3, 6},
+            {"layers.0.q.weight", RW_KIND_UPDATE_FIRST, 108.0 / 128, (4 - 8 / sqrt(24)) / 3, 4},
+            {"layers.1.k.weight", RW_KIND_UPDATE_FIRST, 34.0 / 60,
+             (sqrt(6) - 10.0 / 6) / (sqrt(6) - 1), 4},
+        };
+        for (size_t e = 0; e < sizeof ent / sizeof *ent; e++) {
+            x = find_got(&g, ent[e].tensor, "lora", ent[e].kind);
+            assert_non_null(x);
+            assert_true(x->has_es);
+            if (fabs(x->es.gini - ent[e].gini) > 1e-15 ||
+                fabs(x->es.hoyer - ent[e].hoyer) > 1e-15 || x->es.max_abs != ent[e].max_abs)
+                fail_msg("%s %s: gini %.17g hoyer %.17g max_abs %.17g", ent[e].tensor,
+                         rw_kind_name(ent[e].kind), x->es.gini, x->es.hoyer, x->es.max_abs);
+        }
         if (with_base) {
             /* previous = first: full's two updates are the same */
             for (int kind = 0; kind < 2; kind++) {

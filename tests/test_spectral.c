@@ -637,6 +637,103 @@ static void test_metrics_nan_spectrum(void **state)
         assert_true(isnan(rw_metric_get(&r, (rw_metric_id)id)));
 }
 
+/* ------------------------------------------- pico-analyze's entry metrics */
+
+/* The Gini coefficient by its pairwise definition, sum_ij |x_i - x_j| /
+ * (2 n sum_i x_i) of x = |a| — an independent form of the sorted formula
+ * (gini.py) rw_entry_stats_of evaluates. */
+static double gini_pairwise(const double *a, size_t n)
+{
+    double num = 0, sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        sum += fabs(a[i]);
+        for (size_t j = 0; j < n; j++)
+            num += fabs(fabs(a[i]) - fabs(a[j]));
+    }
+    return num / (2 * (double)n * sum);
+}
+
+static void entry_stats(const double *a, size_t n, rw_entry_stats *es)
+{
+    double v[64];
+    assert_true(n <= 64);
+    memcpy(v, a, n * sizeof *v);
+    rw_entry_stats_of(v, n, es);
+}
+
+/* Hand-worked: [[1, -2], [3, 0]]: |w| sorted 0, 1, 2, 3, sum 6;
+ * gini = (-3*0 - 1*1 + 1*2 + 3*3) / (4*6) = 10/24; ||w||_1 = 6,
+ * ||w||_2 = sqrt(14): hoyer = (2 - 6/sqrt(14)) / (2 - 1); max_abs 3. */
+static void test_entry_stats_hand(void **state)
+{
+    (void)state;
+    rw_entry_stats es;
+    const double a[4] = {1, -2, 3, 0};
+    entry_stats(a, 4, &es);
+    assert_near(es.gini, 10.0 / 24, 1e-15);
+    assert_near(es.hoyer, 2 - 6 / sqrt(14), 1e-15);
+    assert_near(es.max_abs, 3, 0);
+    /* one non-zero entry of 6: gini (n - 1)/n, hoyer 1 */
+    const double one[6] = {0, 0, 0, 0, 0, -5};
+    entry_stats(one, 6, &es);
+    assert_near(es.gini, 5.0 / 6, 1e-15);
+    assert_near(es.hoyer, 1, 1e-15);
+    assert_near(es.max_abs, 5, 0);
+    /* equal magnitudes: gini 0, hoyer 0 */
+    const double flat[6] = {2, -2, 2, 2, -2, 2};
+    entry_stats(flat, 6, &es);
+    assert_near(es.gini, 0, 1e-15);
+    assert_near(es.hoyer, 0, 1e-15);
+    assert_near(es.max_abs, 2, 0);
+}
+
+/* The zero matrix: gini 0 (gini.py's convention), hoyer nan (hoyer.py
+ * divides by ||w||_2 = 0), max_abs 0. One entry: hoyer 0/0, nan. A
+ * non-finite entry: all nan. */
+static void test_entry_stats_edges(void **state)
+{
+    (void)state;
+    rw_entry_stats es;
+    const double z[6] = {0};
+    entry_stats(z, 6, &es);
+    assert_true(es.gini == 0 && isnan(es.hoyer) && es.max_abs == 0);
+    const double x1[1] = {-3};
+    entry_stats(x1, 1, &es);
+    assert_true(es.gini == 0 && isnan(es.hoyer) && es.max_abs == 3);
+    const double bad[3] = {1, NAN, 2}, inf[3] = {1, -INFINITY, 2};
+    entry_stats(bad, 3, &es);
+    assert_true(isnan(es.gini) && isnan(es.hoyer) && isnan(es.max_abs));
+    entry_stats(inf, 3, &es);
+    assert_true(isnan(es.gini) && isnan(es.hoyer) && isnan(es.max_abs));
+}
+
+/* A 7 x 5 matrix of mixed signs and ties against the definitions written
+ * out here: the pairwise Gini, Hoyer's formula, the largest |w|. */
+static void test_entry_stats_formulas(void **state)
+{
+    (void)state;
+    double a[35], l1 = 0, l2 = 0, mx = 0;
+    for (int i = 0; i < 35; i++) {
+        a[i] = ((i * 37 + 11) % 23 - 11) / 7.0;
+        l1 += fabs(a[i]);
+        l2 += a[i] * a[i];
+        mx = fmax(mx, fabs(a[i]));
+    }
+    rw_entry_stats es;
+    entry_stats(a, 35, &es);
+    assert_near(es.gini, gini_pairwise(a, 35), 1e-14);
+    assert_near(es.hoyer, (sqrt(35) - l1 / sqrt(l2)) / (sqrt(35) - 1), 1e-14);
+    assert_near(es.max_abs, mx, 0);
+    /* the entry columns of a spectrum's metrics are nan: not of sigma */
+    const double s[2] = {2, 1};
+    rw_metrics r;
+    rw_metrics_compute(s, 2, 2, 2, RW_DT_F64, NAN, &r);
+    assert_true(isnan(r.gini) && isnan(r.hoyer) && isnan(r.max_abs));
+    assert_string_equal(rw_metric_name(RW_M_GINI), "gini");
+    assert_string_equal(rw_metric_name(RW_M_HOYER), "hoyer");
+    assert_string_equal(rw_metric_name(RW_M_MAX_ABS), "max_abs");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -660,6 +757,9 @@ int main(void)
         cmocka_unit_test(test_metrics_zero),
         cmocka_unit_test(test_metrics_k1),
         cmocka_unit_test(test_metrics_nan_spectrum),
+        cmocka_unit_test(test_entry_stats_hand),
+        cmocka_unit_test(test_entry_stats_edges),
+        cmocka_unit_test(test_entry_stats_formulas),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,11 +1,13 @@
 /*
- * metrics.c — the metrics of DESIGN.md from a spectrum (metrics.h).
+ * metrics.c — the metrics of DESIGN.md from a spectrum, and pico-analyze's
+ * metrics of a matrix's entries (metrics.h).
  */
 #include "analyzers/core/metrics.h"
 
 #include "io/table_keys.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 double rw_dtype_unit_roundoff(rw_dtype dtype)
 {
@@ -28,6 +30,7 @@ void rw_metrics_compute(const double *sigma, size_t k, int64_t m, int64_t n, rw_
                         double noise, rw_metrics *out)
 {
     rw_metrics r;
+    r.gini = r.hoyer = r.max_abs = NAN; /* not of the spectrum */
     r.sigma_max = k ? sigma[0] : NAN;
     r.sigma_min = k ? sigma[k - 1] : NAN;
     double sum = 0, sum2 = 0;
@@ -41,6 +44,7 @@ void rw_metrics_compute(const double *sigma, size_t k, int64_t m, int64_t n, rw_
     if (bad) {
         r.sigma_max = r.sigma_min = r.cond = r.num_rank = r.cond_rank = NAN;
         r.erank = r.per = r.stable_rank = r.entropy = r.fro = r.nuc = NAN;
+        r.gini = r.hoyer = r.max_abs = NAN;
         *out = r;
         return;
     }
@@ -82,19 +86,77 @@ void rw_metrics_compute(const double *sigma, size_t k, int64_t m, int64_t n, rw_
     *out = r;
 }
 
-/* The names are table_keys.h's list of DESIGN.md's metric columns, whose
- * order rw_metric_id follows. */
-_Static_assert(RW_M_COUNT == RW_METRIC_REL_UPDATE, "rw_metric_id is table_metric_names' order");
+/* ----------------------------------------------------- entry metrics */
+
+/* Neumaier's compensated sum: s + c is the running total. */
+typedef struct {
+    double s, c;
+} ksum;
+
+static void ksum_add(ksum *k, double x)
+{
+    double t = k->s + x;
+    k->c += fabs(k->s) >= fabs(x) ? (k->s - t) + x : (x - t) + k->s;
+    k->s = t;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void rw_entry_stats_of(double *a, size_t n, rw_entry_stats *out)
+{
+    out->gini = out->hoyer = out->max_abs = NAN;
+    ksum l1 = {0, 0}, l2 = {0, 0};
+    double mx = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(a[i]))
+            return;
+        a[i] = fabs(a[i]);
+        mx = a[i] > mx ? a[i] : mx;
+        ksum_add(&l1, a[i]);
+        ksum_add(&l2, a[i] * a[i]);
+    }
+    if (n == 0)
+        return;
+    out->max_abs = mx;
+    double sum = l1.s + l1.c, fro = sqrt(l2.s + l2.c), dn = (double)n;
+    /* pico-analyze: 0 by convention for the zero matrix; hoyer divides by
+     * ||a||_2 and by sqrt(n) - 1 (nan here where those are 0) */
+    if (sum == 0) {
+        out->gini = 0;
+        return;
+    }
+    out->hoyer = n > 1 ? (sqrt(dn) - sum / fro) / (sqrt(dn) - 1) : NAN;
+    qsort(a, n, sizeof *a, cmp_double);
+    ksum g = {0, 0};
+    for (size_t i = 0; i < n; i++) /* (2i - n - 1) x_(i), i from 1 */
+        ksum_add(&g, (2.0 * (double)(i + 1) - dn - 1) * a[i]);
+    out->gini = (g.s + g.c) / (dn * sum);
+}
+
+/* ------------------------------------------------------------- names */
+
+/* DESIGN.md's names are table_keys.h's list of its metric columns, whose
+ * order rw_metric_id follows; the entry metrics are rw-metrics' own. */
+_Static_assert(RW_M_NSPECTRAL == RW_METRIC_REL_UPDATE, "rw_metric_id is table_metric_names' order");
+
+static const char *const entry_names[RW_M_COUNT - RW_M_NSPECTRAL] = {"gini", "hoyer", "max_abs"};
 
 const char *rw_metric_name(rw_metric_id id)
 {
-    return (unsigned)id < RW_M_COUNT ? table_metric_names[id] : "?";
+    if ((unsigned)id < RW_M_NSPECTRAL)
+        return table_metric_names[id];
+    return (unsigned)id < RW_M_COUNT ? entry_names[id - RW_M_NSPECTRAL] : "?";
 }
 
 const rw_metric_id rw_all_metrics[RW_M_COUNT] = {
     RW_M_SIGMA_MAX, RW_M_SIGMA_MIN, RW_M_COND,        RW_M_NUM_RANK,
     RW_M_COND_RANK, RW_M_ERANK,     RW_M_PER,         RW_M_STABLE_RANK,
-    RW_M_ENTROPY,   RW_M_FRO,       RW_M_NUC,
+    RW_M_ENTROPY,   RW_M_FRO,       RW_M_NUC,         RW_M_GINI,
+    RW_M_HOYER,     RW_M_MAX_ABS,
 };
 
 double rw_metric_get(const rw_metrics *m, rw_metric_id id)
@@ -111,6 +173,9 @@ double rw_metric_get(const rw_metrics *m, rw_metric_id id)
     case RW_M_ENTROPY: return m->entropy;
     case RW_M_FRO: return m->fro;
     case RW_M_NUC: return m->nuc;
+    case RW_M_GINI: return m->gini;
+    case RW_M_HOYER: return m->hoyer;
+    case RW_M_MAX_ABS: return m->max_abs;
     default: return NAN;
     }
 }

@@ -43,6 +43,11 @@ rw_status rw_metrics_table_add(rw_table *t, const rw_spectrum *s, const rw_metri
 {
     rw_metrics m;
     rw_metrics_compute(s->sigma, s->k, s->rows, s->cols, s->dtype, s->noise_fro, &m);
+    if (s->entries) { /* else nan: not known (a spectra file) */
+        m.gini = s->entries->gini;
+        m.hoyer = s->entries->hoyer;
+        m.max_abs = s->entries->max_abs;
+    }
     char num[NKEY + RW_NDATA_COL + RW_M_COUNT + 1][32];
     const char *cells[NKEY + RW_NDATA_COL + RW_M_COUNT + 1];
     /* a table of gradients has data and split after the nine key columns */

@@ -22,8 +22,8 @@ rw_table *rw_metrics_table_new_data(const rw_metric_id *ids, size_t nids, bool w
                                     bool with_data);
 /* Appends the row of one spectrum (its data and split in a table that has
  * those columns; a spectrum of gradients in a table without them is an
- * error) (cells copied: s is only read during the
- * call). */
+ * error) (cells copied: s is only read during the call). The entry metrics
+ * (gini, hoyer, max_abs) come from s->entries, nan when it is NULL. */
 rw_status rw_metrics_table_add(rw_table *t, const rw_spectrum *s, const rw_metric_id *ids,
                                size_t nids, bool with_rel, rw_err *err);
 

@@ -32,6 +32,8 @@ typedef struct {
     int jobs;               /* worker threads computing spectra; 0 = one per core;
                                at most rw_max_jobs(), and never more than the
                                matrices to decompose */
+    bool entries;           /* also the entry metrics of each matrix (rw_spectrum.entries:
+                               gini, hoyer, max_abs), from the matrix the SVD is given */
     bool fast;              /* singular values within the stored dtype's contract only
                                (spectral.h); else sigma_min to 2e-10 relative too */
     size_t max_matrix_bytes; /* a selected matrix larger than this, as doubles, is an

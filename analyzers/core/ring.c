@@ -14,22 +14,56 @@
  * the ring for the cap, not for 100000. Memory: N + 1 job matrices,
  * the main thread's reference matrix, and at most 2 RING_SLACK besides (the
  * extra jobs, and the buffers that idle slots keep: a slot gives back any
- * larger than RING_SLACK / slots when its job is emitted).
+ * larger than RING_SLACK / slots when its job is emitted). With the entry
+ * metrics asked for (rw-metrics), each worker also keeps a copy of the
+ * largest matrix it has seen, to sort its entries before the SVD
+ * overwrites them.
  */
 #include "analyzers/core/ring.h"
 
 #include "analyzers/core/items.h"
+#include "analyzers/core/metrics.h"
 #include "analyzers/core/spectral.h"
 
+#include <cblas.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define RING_SLACK ((size_t)4 << 20)
 
-/* ws: the calling thread's SVD workspace. */
-static void job_compute(ring_job *j, rw_svd_ws *ws)
+/* A worker's scratch for the entry metrics: a copy of the matrix. */
+typedef struct {
+    double *v;
+    size_t cap;
+} entry_scratch;
+
+/* The entry metrics of j's matrix (rw_entry_stats_of) from a copy in sc,
+ * before the SVD overwrites it: for a lowrank job, of s B A, formed there
+ * (its m x n product: what the entries are). */
+static rw_status job_entries(ring_job *j, entry_scratch *sc)
+{
+    size_t m = (size_t)j->rows, n = (size_t)j->cols, numel = m * n;
+    rw_status st = rw_scratch(&sc->v, &sc->cap, numel ? numel : 1, sizeof(double), &j->err);
+    if (st != RW_OK)
+        return st;
+    if (j->lowrank && numel)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)j->rank,
+                    j->scale, j->b, j->rank > 1 ? (int)j->rank : 1, j->a, (int)n, 0.0, sc->v,
+                    (int)n);
+    else if (numel)
+        memcpy(sc->v, j->a, numel * sizeof(double));
+    rw_entry_stats_of(sc->v, numel, &j->es);
+    return RW_OK;
+}
+
+/* ws: the calling thread's SVD workspace; sc: its entry scratch. */
+static void job_compute(ring_job *j, rw_svd_ws *ws, entry_scratch *sc)
 {
     j->err.msg[0] = '\0';
+    j->es = (rw_entry_stats){NAN, NAN, NAN};
+    if (j->entries && (j->st = job_entries(j, sc)) != RW_OK)
+        return;
     if (j->lowrank)
         j->st = rw_lowrank_sigma(j->b, j->a, j->rows, j->cols, j->rank, j->scale, j->sigma,
                                  &j->err);
@@ -42,6 +76,7 @@ static void *worker(void *arg)
 {
     job_ring *r = arg;
     rw_svd_ws *ws = rw_svd_ws_new(); /* NULL: each call makes a temporary one */
+    entry_scratch sc = {NULL, 0};
     pthread_mutex_lock(&r->mu);
     for (;;) {
         while (!r->quit && r->next == r->tail)
@@ -52,13 +87,14 @@ static void *worker(void *arg)
         r->next++;
         j->state = JOB_RUNNING;
         pthread_mutex_unlock(&r->mu);
-        job_compute(j, ws);
+        job_compute(j, ws, &sc);
         pthread_mutex_lock(&r->mu);
         j->state = JOB_DONE;
         pthread_cond_broadcast(&r->done_cv);
     }
     pthread_mutex_unlock(&r->mu);
     rw_svd_ws_free(ws);
+    free(sc.v);
     return NULL;
 }
 
@@ -78,7 +114,9 @@ static rw_status emit_head(job_ring *r, rw_err *err)
 {
     ring_job *j = &r->slots[r->head % r->nslots];
     if (r->nthreads == 0) {
-        job_compute(j, NULL);
+        entry_scratch sc = {NULL, 0};
+        job_compute(j, NULL, &sc);
+        free(sc.v);
         j->state = JOB_DONE;
     } else {
         pthread_mutex_lock(&r->mu);

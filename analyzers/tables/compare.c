@@ -61,6 +61,7 @@ typedef struct {
 typedef struct {
     int64_t step;
     double v;
+    int layer;       /* with layer groups (else 0) */
     size_t row;      /* data row in its table (0-based) */
     uint32_t mod, run, ten;
     uint32_t metric; /* index into the sorted metric names */
@@ -133,6 +134,11 @@ static rw_status gather(const rw_table *t, uint32_t src, const char *name, const
         if (st != RW_OK)
             return st;
     }
+    bool groups = rw_layer_spec_on(o->groups);
+    long clayer = table_col(t, table_key_names[RW_KEY_LAYER]);
+    if (groups && clayer < 0)
+        return rw_fail(err, RW_EDATA, "%s: no column 'layer' (--layer-groups groups rows by "
+                       "it)", name);
     /* This table's metric columns, by metric index. */
     long *mcol = rw_calloc(nmetrics ? nmetrics : 1, sizeof *mcol, err);
     if (!mcol)
@@ -167,6 +173,14 @@ static rw_status gather(const rw_table *t, uint32_t src, const char *name, const
                          r + 1, table_cell(t, r, (size_t)c[1]));
             break;
         }
+        int64_t layer = 0;
+        if (groups && (!rw_parse_i64(table_cell(t, r, (size_t)clayer), &layer) ||
+                       layer < -1 || layer > 1000000)) {
+            st = rw_fail(err, RW_EDATA, "%s: row %zu: layer '%s' is not a layer number", name,
+                         r + 1, table_cell(t, r, (size_t)clayer));
+            break;
+        }
+        it.layer = (int)layer;
         for (size_t m = 0; m < nmetrics && st == RW_OK; m++) {
             if (mcol[m] < 0)
                 continue;
@@ -234,6 +248,40 @@ static rw_status metric_names(const rw_table *const *tables, size_t ntables,
     *out = names;
     *nout = sort_unique(names, n);
     return RW_OK;
+}
+
+/* ------------------------------------------------------- layer groups */
+
+/* --layer-groups: each item's module becomes its group's, "<module>
+ * [lo-hi]" (rw_layer_groups_label); items in no group are dropped. The
+ * labels (*labels, n of them, each NULL or the caller's to free) back the
+ * module interner's strings, so they live until the comparison is done. */
+static void item_row(void *ctx, size_t i, const char **module, int *layer)
+{
+    const item_vec *iv = ((void **)ctx)[0];
+    const cmp_names *nm = ((void **)ctx)[1];
+    *module = nm->mod.strs[iv->v[i].mod];
+    *layer = iv->v[i].layer;
+}
+
+static rw_status regroup(item_vec *iv, cmp_names *nm, const rw_layer_spec *spec,
+                         char ***labels, size_t *nlabels, rw_err *err)
+{
+    size_t n = iv->n, kept = 0;
+    char **lab = *labels = rw_calloc(n ? n : 1, sizeof *lab, err);
+    *nlabels = lab ? n : 0;
+    void *ctx[2] = {iv, nm};
+    rw_status st = lab ? rw_layer_groups_label(spec, n, item_row, ctx, lab, err) : RW_ENOMEM;
+    interner fresh = {0};
+    for (size_t i = 0; i < n && st == RW_OK; i++)
+        if (lab[i] && (st = intern(&fresh, lab[i], &iv->v[i].mod, err)) == RW_OK)
+            iv->v[kept++] = iv->v[i];
+    intern_free(st == RW_OK ? &nm->mod : &fresh);
+    if (st == RW_OK) {
+        nm->mod = fresh;
+        iv->n = kept;
+    }
+    return st;
 }
 
 /* ------------------------------------------------- rank-deficient modules */
@@ -416,6 +464,14 @@ typedef struct {
     const char *const *modules, *const *runs; /* names by (sorted) number */
 } point_out;
 
+/* The bootstrap's stream of a point: its module, run and step (stats.h). */
+static uint64_t item_stream(void *ctx, const void *first)
+{
+    point_out *po = ctx;
+    const cmp_item *a = first;
+    return rw_boot_stream(po->modules[a->mod], po->runs[a->run], a->step);
+}
+
 static rw_status item_point(void *ctx, const void *first, const rw_summary *s, rw_err *err)
 {
     (void)err;
@@ -485,6 +541,8 @@ rw_status compare_runs(const rw_table *const *tables, const char *const *names,
     row_vec rv = {0};
     bool hidden_rank;
     bool *def = NULL;
+    char **glabels = NULL; /* --layer-groups: the module names of the items */
+    size_t nglabels = 0;
     rw_status st = same_data(tables, names, ntables, err);
     if (st == RW_OK)
         st = metric_names(tables, ntables, o, &metrics, &nmetrics, &hidden_rank, err);
@@ -498,14 +556,17 @@ rw_status compare_runs(const rw_table *const *tables, const char *const *names,
     for (size_t i = 0; i < ntables && st == RW_OK; i++)
         st = gather(tables[i], (uint32_t)i, names[i], labels ? labels[i] : NULL, metrics,
                     nmetrics, o, &nm, &iv, err);
+    if (st == RW_OK && rw_layer_spec_on(o->groups))
+        st = regroup(&iv, &nm, o->groups, &glabels, &nglabels, err);
     if (st != RW_OK)
         goto done;
     if (iv.n == 0) {
         bool globs = o->sel && (o->sel->ninclude || o->sel->nexclude);
-        st = rw_fail(err, RW_EDATA, "%s%s: no rows to compare (component %s%s)",
+        st = rw_fail(err, RW_EDATA, "%s%s: no rows to compare (component %s%s%s)",
                      ntables ? names[0] : "(no table)", ntables > 1 ? " and the others" : "",
                      o->component ? o->component : "weight or full",
-                     globs ? ", after --include/--exclude" : "");
+                     globs ? ", after --include/--exclude" : "",
+                     rw_layer_spec_on(o->groups) ? "; none in a --layer-groups group" : "");
         goto done;
     }
     /* Names renumbered in byte order: items then sort by integers. */
@@ -559,7 +620,7 @@ rw_status compare_runs(const rw_table *const *tables, const char *const *names,
     /* The arithmetic mean: DESIGN.md's `mean` column (the figures average
      * scale-type metrics geometrically, docs/plots.md). */
     const rw_layer_groups groups = {sizeof *iv.v, item_same, item_value, item_point, &po,
-                                    RW_MEAN_ARITH};
+                                    RW_MEAN_ARITH, o->ci, item_stream};
     if ((st = rw_layer_means(iv.v, iv.n, &groups, err)) != RW_OK)
         goto done;
     size_t npts = po.n;
@@ -634,6 +695,12 @@ done:
     intern_free(&nm.mod);
     intern_free(&nm.run);
     intern_free(&nm.ten);
+    for (size_t i = 0; i < nglabels; i++)
+        free(glabels[i]);
+    free(glabels);
+    if (st == RW_OK && o->ci)
+        out->ci = *o->ci;
+    out->groups = rw_layer_spec_on(o->groups);
     if (st != RW_OK)
         compare_free(out);
     return st;

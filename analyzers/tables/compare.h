@@ -53,6 +53,11 @@ typedef struct {
     int64_t max_distance;         /* RW_ALIGN_NEAREST: largest |step - reference step| */
     bool keep_cond;               /* cond as it is, also for rank-deficient modules
                                      (default: cond_rank in their place, below) */
+    const rw_ci_opts *ci;         /* the interval: NULL or t, DESIGN.md's Student t;
+                                     or the percentile bootstrap (stats.h) */
+    const rw_layer_spec *groups;  /* NULL: every layer of a module in one mean; else
+                                     per group, the module named "<module> [lo-hi]"
+                                     (stats.h); rows in no group are left out */
 } rw_compare_opts;
 
 /* One output row: DESIGN.md's `module metric step run n mean sd ci95_lo
@@ -75,6 +80,8 @@ typedef struct {
     char **cond_ranked;           /* the modules whose cond rows are cond_rank's
                                      (below), in byte order (owned) */
     size_t ncond_ranked;
+    rw_ci_opts ci;                /* the interval of the rows (zero: t) */
+    bool groups;                  /* modules are layer groups' */
 } rw_comparison;
 
 /* Rank-deficient modules: a condition number σ1/σk of a matrix of numerical

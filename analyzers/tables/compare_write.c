@@ -251,6 +251,7 @@ typedef struct {
     const char *comment;
     rw_tformat fmt;
     const rw_comparison *c; /* for the note on rank-deficient modules */
+    bool ci_note;           /* md: say how a bootstrap interval was made */
 } present_out;
 
 /* Under the table: which modules' cond is cond_rank (compare.h), names
@@ -290,6 +291,10 @@ static rw_status write_present_out(FILE *f, void *ctx)
         st = write_tex(w->ps, w->cells, w->nrows, w->comment, f);
     } else {
         st = write_md(w->ps, w->cells, w->nrows, f);
+        if (st == RW_OK && w->ci_note && w->c && w->c->ci.ci == RW_CI_BOOTSTRAP)
+            fprintf(f, "\n95%% CI: the percentile bootstrap of the mean over layers (%d "
+                    "resamples of the layers with replacement, seed %llu).\n", RW_BOOT_N,
+                    (unsigned long long)w->c->ci.seed);
         if (st == RW_OK)
             write_cond_note(w->c, w->fmt, f);
     }
@@ -298,10 +303,10 @@ static rw_status write_present_out(FILE *f, void *ctx)
 
 /* Writes through write_md/write_tex to path (atomically) or stdout. */
 static rw_status write_present(const present_spec *ps, char **cells, size_t nrows,
-                               const char *comment, const rw_comparison *c, const char *path,
-                               rw_tformat fmt, rw_err *err)
+                               const char *comment, const rw_comparison *c, bool ci_note,
+                               const char *path, rw_tformat fmt, rw_err *err)
 {
-    present_out w = {ps, cells, nrows, comment, fmt, c};
+    present_out w = {ps, cells, nrows, comment, fmt, c, ci_note};
     return outfile_write(path, write_present_out, &w, err);
 }
 
@@ -322,6 +327,19 @@ static rw_status write_table(rw_table *t, const char *path, rw_tformat fmt, rw_e
     return st;
 }
 
+/* A bootstrap interval, asymmetric: "mean [lo, hi]" (4 significant digits). */
+static void fmt_interval(char *buf, size_t n, const rw_summary *s, bool tex)
+{
+    char m[96], lo[96], hi[96];
+    compare_fmt_num(m, s->mean, tex, false);
+    if (isnan(s->lo) || isnan(s->hi) || s->lo == s->hi) {
+        snprintf(buf, n, "%s", m);
+        return;
+    }
+    snprintf(buf, n, "%s [%s, %s]", m, compare_fmt_num(lo, s->lo, tex, false),
+             compare_fmt_num(hi, s->hi, tex, false));
+}
+
 rw_status compare_write_path(const rw_comparison *c, const char *path, rw_tformat fmt,
                              rw_err *err)
 {
@@ -329,8 +347,9 @@ rw_status compare_write_path(const rw_comparison *c, const char *path, rw_tforma
         return write_table(compare_table(c), path, fmt, err);
     bool tex = fmt == RW_TF_TEX;
     enum { NC = 7 };
-    static const char *const head_md[NC] = {"module", "metric", "step", "run",
-                                            "n",      "mean ± 95% CI", "diff"};
+    bool boot = c->ci.ci == RW_CI_BOOTSTRAP;
+    const char *const head_md[NC] = {"module", "metric", "step", "run",
+                                     "n",      boot ? "mean [95% CI]" : "mean ± 95% CI", "diff"};
     static const bool text[NC] = {true, true, false, true, false, false, false};
     /* The reference run's name, escaped for the head ("$\Delta$ vs.\ <ref>")
      * and the comment line. */
@@ -340,7 +359,7 @@ rw_status compare_write_path(const rw_comparison *c, const char *path, rw_tforma
         return rw_fail(err, RW_ENOMEM, "out of memory");
     }
     const char *head_tex[NC] = {"Module", "Metric", "Step", "Run", "$n$",
-                                "Mean $\\pm$ 95\\% CI", dhead};
+                                boot ? "Mean [95\\% CI]" : "Mean $\\pm$ 95\\% CI", dhead};
     present_spec ps = {NC, head_md, head_tex, text, 3};
     size_t ncells;
     char **cells = NULL;
@@ -353,10 +372,13 @@ rw_status compare_write_path(const rw_comparison *c, const char *path, rw_tforma
     rw_status st = RW_OK;
     for (size_t i = 0; i < c->nrows && st == RW_OK; i++) {
         const rw_cmp_row *r = &c->rows[i];
-        char step[32], n[32], pm[96], diff[96];
+        char step[32], n[32], pm[320], diff[96];
         snprintf(step, sizeof step, "%lld", (long long)r->step);
         snprintf(n, sizeof n, "%zu", r->s.n);
-        compare_fmt_pm(pm, r->s.mean, (r->s.hi - r->s.lo) / 2, tex);
+        if (boot) /* not symmetric: mean [lo, hi] */
+            fmt_interval(pm, sizeof pm, &r->s, tex);
+        else
+            compare_fmt_pm(pm, r->s.mean, (r->s.hi - r->s.lo) / 2, tex);
         if (r->is_ref)
             diff[0] = '\0';
         else
@@ -368,13 +390,19 @@ rw_status compare_write_path(const rw_comparison *c, const char *path, rw_tforma
     }
     char *comment = NULL;
     if (st == RW_OK &&
-        asprintf(&comment, "rw-compare: mean over layers, 95%% t-interval half-width; "
-                           "diff to run %s", ref_tex) < 0) {
+        (boot ? asprintf(&comment, "rw-compare: mean over layers%s, 95%% bootstrap "
+                                   "percentile interval (%d resamples of the layers, seed "
+                                   "%llu); diff to run %s",
+                         c->groups ? " of each layer group" : "", RW_BOOT_N,
+                         (unsigned long long)c->ci.seed, ref_tex)
+              : asprintf(&comment, "rw-compare: mean over layers%s, 95%% t-interval "
+                                   "half-width; diff to run %s",
+                         c->groups ? " of each layer group" : "", ref_tex)) < 0) {
         comment = NULL;
         st = rw_fail(err, RW_ENOMEM, "out of memory");
     }
     if (st == RW_OK)
-        st = write_present(&ps, cells, c->nrows, comment, c, path, fmt, err);
+        st = write_present(&ps, cells, c->nrows, comment, c, true, path, fmt, err);
     free_cells(cells, ncells);
     free(comment);
     free(dhead);
@@ -429,7 +457,7 @@ rw_status compare_summary_write_path(const rw_comparison *c, const rw_cmp_summar
         st = write_present(&ps, cells, n,
                            "rw-compare --summary: final gap, mean gap and area between the "
                            "curves over the shared steps (divided by their span)",
-                           c, path, fmt, err);
+                           c, false, path, fmt, err);
     free_cells(cells, (n ? n : 1) * NC);
     return st;
 }

@@ -1,5 +1,6 @@
 /*
- * stats.c — t quantiles, summaries and aggregation over layers (stats.h).
+ * stats.c — t quantiles, summaries, the bootstrap and aggregation over
+ * layers (stats.h; the layer groups are layer_groups.c's).
  *
  * The incomplete beta uses the continued fraction of Numerical Recipes /
  * Cephes (modified Lentz); the t quantile inverts the CDF by bisection on
@@ -191,11 +192,137 @@ rw_metric_kind rw_metric_kind_of(const char *metric)
         {"per", RW_MEAN_ARITH, 0, 1},            {"entropy", RW_MEAN_ARITH, 0, 1},
         {"erank", RW_MEAN_ARITH, 1, INFINITY},   {"stable_rank", RW_MEAN_ARITH, 1, INFINITY},
         {"num_rank", RW_MEAN_ARITH, 0, INFINITY}, {"rel_update", RW_MEAN_ARITH, 0, INFINITY},
+        {"gini", RW_MEAN_ARITH, 0, 1},           {"hoyer", RW_MEAN_ARITH, 0, 1},
+        {"max_abs", RW_MEAN_GEO, 0, INFINITY},
     };
     for (size_t i = 0; metric && i < sizeof kinds / sizeof *kinds; i++)
         if (!strcmp(metric, kinds[i].name))
             return (rw_metric_kind){kinds[i].mean, kinds[i].lo, kinds[i].hi};
     return (rw_metric_kind){RW_MEAN_ARITH, -INFINITY, INFINITY};
+}
+
+/* ------------------------------------------------------ the bootstrap */
+
+/* splitmix64 (Steele, Lea, Flood 2014): the generator of the resamples. */
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+/* Uniform on [0, n), n >= 1, without bias (Lemire 2019: multiply, reject
+ * the few low products that would favour some values). */
+static uint32_t bounded(uint64_t *s, uint32_t n)
+{
+    uint64_t m = (splitmix64(s) >> 32) * (uint64_t)n;
+    uint32_t low = (uint32_t)m;
+    if (low < n) {
+        uint32_t t = (uint32_t)(-n) % n;
+        while (low < t) {
+            m = (splitmix64(s) >> 32) * (uint64_t)n;
+            low = (uint32_t)m;
+        }
+    }
+    return (uint32_t)(m >> 32);
+}
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= c[i];
+        h *= 0x100000001b3u;
+    }
+    return h;
+}
+
+uint64_t rw_boot_stream(const char *module, const char *run, int64_t step)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    h = fnv1a(h, module, strlen(module) + 1);
+    h = fnv1a(h, run, strlen(run) + 1);
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)((uint64_t)step >> (8 * i));
+    return fnv1a(h, b, 8);
+}
+
+void rw_boot_indices(uint64_t seed, uint64_t stream, size_t n, size_t nboot, uint32_t *idx)
+{
+    uint64_t t = seed, s = splitmix64(&t) ^ stream;
+    for (size_t i = 0; i < n * nboot; i++)
+        idx[i] = bounded(&s, (uint32_t)n);
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double rw_percentile(const double *x, size_t n, double q)
+{
+    double pos = q * (double)(n - 1), f = floor(pos);
+    size_t i = (size_t)f;
+    if (i + 1 >= n)
+        return x[n - 1];
+    double g = pos - f, a = x[i], b = x[i + 1], d = b - a;
+    return g >= 0.5 ? b - d * (1 - g) : a + d * g;
+}
+
+void rw_boot_interval(const double *v, size_t n, rw_mean mean, const uint32_t *idx,
+                      size_t nboot, double *scratch, double *lo, double *hi)
+{
+    double *stat = scratch, *w = scratch + nboot;
+    bool geo = mean == RW_MEAN_GEO;
+    for (size_t i = 0; i < n; i++)
+        w[i] = geo ? log(v[i]) : v[i];
+    for (size_t b = 0; b < nboot; b++) {
+        double sum = 0;
+        for (size_t i = 0; i < n; i++)
+            sum += w[idx[b * n + i]];
+        stat[b] = geo ? exp(sum / (double)n) : sum / (double)n;
+    }
+    qsort(stat, nboot, sizeof *stat, cmp_dbl);
+    *lo = rw_percentile(stat, nboot, 0.025);
+    *hi = rw_percentile(stat, nboot, 0.975);
+}
+
+rw_status rw_summarize_ci(double *v, size_t n, rw_mean mean, const rw_ci_opts *ci,
+                          uint64_t stream, rw_summary *out, rw_err *err)
+{
+    if (!ci || ci->ci != RW_CI_BOOTSTRAP) {
+        rw_summarize_as(v, n, mean, out);
+        return RW_OK;
+    }
+    /* the values, sorted: the interval does not depend on their order */
+    double *w = rw_calloc(n ? n : 1, sizeof *w, err);
+    if (!w)
+        return RW_ENOMEM;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isnan(v[i]))
+            w[m++] = v[i];
+    qsort(w, m, sizeof *w, cmp_dbl);
+    rw_summarize_as(v, n, mean, out);
+    rw_status st = RW_OK;
+    if (m > 1 && !isnan(out->lo) && !isnan(out->hi)) {
+        size_t nb = RW_BOOT_N;
+        uint32_t *idx = rw_calloc(m * nb, sizeof *idx, err);
+        double *scratch = idx ? rw_calloc(nb + m, sizeof *scratch, err) : NULL;
+        if (idx && scratch) {
+            rw_boot_indices(ci->seed, stream, m, nb, idx);
+            rw_boot_interval(w, m, mean, idx, nb, scratch, &out->lo, &out->hi);
+        } else {
+            st = RW_ENOMEM;
+        }
+        free(idx);
+        free(scratch);
+    }
+    free(w);
+    return st;
 }
 
 /* ------------------------------------------------- means over layers */
@@ -207,14 +334,17 @@ rw_status rw_layer_means(const void *items, size_t n, const rw_layer_groups *g, 
         return RW_ENOMEM;
     const char *base = items;
     rw_status st = RW_OK;
+    bool boot = g->ci && g->ci->ci == RW_CI_BOOTSTRAP;
     for (size_t i = 0; i < n && st == RW_OK;) {
         const void *first = base + i * g->size;
         size_t j = i;
         for (; j < n && g->same(first, base + j * g->size); j++)
             vals[j - i] = g->value(base + j * g->size);
         rw_summary s;
-        rw_summarize_as(vals, j - i, g->mean, &s);
-        st = g->point(g->ctx, first, &s, err);
+        st = rw_summarize_ci(vals, j - i, g->mean, g->ci,
+                             boot && g->stream ? g->stream(g->ctx, first) : 0, &s, err);
+        if (st == RW_OK)
+            st = g->point(g->ctx, first, &s, err);
         i = j;
     }
     free(vals);
@@ -340,8 +470,16 @@ static rw_status agg_point(void *ctx, const void *first, const rw_summary *s, rw
     return RW_OK;
 }
 
+static uint64_t agg_stream(void *ctx, const void *first)
+{
+    (void)ctx;
+    const agg_item *it = first;
+    return rw_boot_stream(it->module, it->run, it->step);
+}
+
 rw_status rw_aggregate(const rw_table *t, const char *metric, const char *component,
-                       rw_mean mean, rw_agg **out, size_t *nout, rw_err *err)
+                       rw_mean mean, const rw_ci_opts *ci, rw_agg **out, size_t *nout,
+                       rw_err *err)
 {
     *out = NULL;
     *nout = 0;
@@ -398,7 +536,8 @@ rw_status rw_aggregate(const rw_table *t, const char *metric, const char *compon
         free(it);
         return RW_ENOMEM;
     }
-    const rw_layer_groups g = {sizeof *it, agg_same, agg_value, agg_point, &ao, mean};
+    const rw_layer_groups g = {sizeof *it, agg_same, agg_value, agg_point, &ao, mean, ci,
+                               agg_stream};
     st = rw_layer_means(it, ni, &g, err);
     free(it);
     if (st == RW_OK) {
