@@ -30,6 +30,11 @@ static const struct {
     {"fro", "Frobenius norm"},
     {"nuc", "nuclear norm Σσᵢ"},
     {"rel_update", "relative update size ‖ΔW‖/‖W‖ (Frobenius)"},
+    {"gini", "Gini coefficient of |w|"},
+    {"hoyer", "Hoyer sparsity"},
+    {"max_abs", "largest |w|"},
+    {"cka", "linear CKA with the target step"},
+    {"pwcca", "PWCCA with the target step"},
 };
 
 const char *fig_metric_label(const char *metric)
@@ -40,9 +45,13 @@ const char *fig_metric_label(const char *metric)
     return metric;
 }
 
-const char *fig_subject(bool updates, unsigned comps, bool *named)
+const char *fig_subject(bool updates, unsigned comps, const char *data, bool *named)
 {
     unsigned lora = RW_COMP_BIT(RW_COMP_LORA), base = RW_COMP_BIT(RW_COMP_BASE);
+    if (data) { /* gradients (train), activations (val): what the values are of */
+        *named = true;
+        return data;
+    }
     *named = comps == lora || comps == base;
     if (comps == lora)
         return "LoRA updates s·B·A"; /* updates: each cycle's, s·B·A itself */

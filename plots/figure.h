@@ -41,8 +41,10 @@ void fig_module_title(char *buf, size_t n, const char *module, bool with_name);
  * cycle's, as it is an adapter-only checkpoint's default); base: "base weights W"
  * or "updates ΔW of the base weights W" — or mix lora with others (adapter-only
  * runs beside full ones): "... (s·B·A where only adapters are stored)". Sets
- * *named when the string names the component, so that a title need not. */
-const char *fig_subject(bool updates, unsigned comps, bool *named);
+ * *named when the string names the component, so that a title need not.
+ * Values not of weights (data: plot_sel.data, "gradients (train)",
+ * "activations (val)") are named by it instead (borrowed: returned as is). */
+const char *fig_subject(bool updates, unsigned comps, const char *data, bool *named);
 
 /* ------------------------------------------------------------------ layout */
 

@@ -337,7 +337,7 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
 
     char title[512];
     bool named;
-    const char *subject = fig_subject(m->sel.updates, m->sel.comps, &named);
+    const char *subject = fig_subject(m->sel.updates, m->sel.comps, m->sel.data, &named);
     if (o->title)
         snprintf(title, sizeof title, "%s", o->title);
     else

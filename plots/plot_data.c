@@ -54,6 +54,7 @@ static void sel_free(plot_sel *s)
     strv_free(s->modules, s->nmodules);
     free(s->run_on);
     free(s->src);
+    free(s->data);
     memset(s, 0, sizeof *s);
 }
 
@@ -304,6 +305,14 @@ static rw_status one_data(char *first, size_t n, const char *firstsrc, const cha
                    label, firstsrc, first);
 }
 
+/* s->data from the inputs' data label (one_data): kept unless weights. */
+static rw_status sel_data(plot_sel *s, const char *label, rw_err *err)
+{
+    if (!*label || strcmp(label, "weights") == 0)
+        return RW_OK;
+    return (s->data = rw_strdup(label)) ? RW_OK : rw_fail(err, RW_ENOMEM, "out of memory");
+}
+
 /* The data label of a spectra file, as table_data_label says it. */
 static rw_status file_data_label(const char *path, char *buf, size_t n, rw_err *err)
 {
@@ -353,8 +362,16 @@ rw_status plot_metric_load(const char *const *paths, size_t npaths, const rw_plo
         long c[6];
         const char *names[6] = {table_key_names[RW_KEY_RUN], table_key_names[RW_KEY_STEP], table_key_names[RW_KEY_LAYER],
                                 table_key_names[RW_KEY_MODULE], table_key_names[RW_KEY_COMPONENT], m->metric};
+        /* A table without a component column (rw-sim's, of activations):
+         * every row is its matrix's one row. */
+        bool nocomp = table_col(t, names[4]) < 0 && strcmp(label, "weights") != 0;
+        if (nocomp)
+            names[4] = names[3]; /* any present column; c[4] is not read */
         if (t->nrows == 0)
             st = rw_fail(err, RW_EDATA, "%s: table has no rows", paths[f]);
+        else if (nocomp && o->component)
+            st = rw_fail(err, RW_EUSAGE, "%s: --component: the table has no component column",
+                         paths[f]);
         else
             st = need_cols(t, paths[f], names, 6, c, err);
         long ctensor = table_col(t, "tensor"), crank = cond ? table_col(t, "cond_rank") : -1;
@@ -362,7 +379,10 @@ rw_status plot_metric_load(const char *const *paths, size_t npaths, const rw_plo
         bool *dflt = st == RW_OK ? rw_calloc(t->nrows, sizeof *dflt, err) : NULL;
         if (st == RW_OK && !dflt)
             st = RW_ENOMEM;
-        if (st == RW_OK && ctensor >= 0) {
+        if (st == RW_OK && nocomp) {
+            for (size_t r = 0; r < t->nrows; r++)
+                dflt[r] = true;
+        } else if (st == RW_OK && ctensor >= 0) {
             rw_err ignored = {{0}};
             rw_default_rows(t, dflt, &ignored);
         } else if (st == RW_OK) {
@@ -376,7 +396,7 @@ rw_status plot_metric_load(const char *const *paths, size_t npaths, const rw_plo
         for (size_t r = 0; st == RW_OK && r < t->nrows; r++) {
             const char *run = table_cell(t, r, (size_t)c[0]);
             const char *module = table_cell(t, r, (size_t)c[3]);
-            const char *comp = table_cell(t, r, (size_t)c[4]);
+            const char *comp = nocomp ? "" : table_cell(t, r, (size_t)c[4]);
             const char *tensor = ctensor >= 0 ? table_cell(t, r, (size_t)ctensor) : NULL;
             long ri = sel_run(&x, run, err);
             if (ri < 0) {
@@ -454,7 +474,8 @@ rw_status plot_metric_load(const char *const *paths, size_t npaths, const rw_plo
                 m->nonfinite++;
         }
         s->updates = o->updates >= 0 ? o->updates == 1 : has_rel;
-        if (rw_layer_spec_on(o->groups))
+        st = sel_data(s, data0, err);
+        if (st == RW_OK && rw_layer_spec_on(o->groups))
             st = plot_metric_groups(m, o->groups, err);
         if (st == RW_OK && cond)
             st = plot_metric_cond_rank(m, err);
@@ -685,6 +706,7 @@ rw_status plot_spectra_load(const char *const *paths, size_t npaths, const rw_pl
         for (size_t i = 0; i < sp->n; i++)
             sp->s[i].module = (int)perm[sp->s[i].module];
         sp->sel.updates = o->updates == 1;
+        st = sel_data(&sp->sel, data0, err);
     }
     free(perm);
     selector_free(&x);

@@ -29,6 +29,9 @@ typedef struct {
     bool updates;       /* the values describe updates ΔW */
     unsigned comps;     /* the components of the rows kept, RW_COMP_BIT(c) of each
                            (io/spectrum.h; fig_subject names them in titles) */
+    char *data;         /* what the inputs are of when not weights ("gradients
+                           (train)", "activations (train)": table_data_label),
+                           else NULL; titles say it */
 } plot_sel;
 
 /* One per-layer value. */

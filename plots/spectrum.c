@@ -252,7 +252,7 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
         snprintf(title, sizeof title, "%s", o->title);
     else {
         bool named;
-        const char *subject = fig_subject(sp->sel.updates, sp->sel.comps, &named);
+        const char *subject = fig_subject(sp->sel.updates, sp->sel.comps, sp->sel.data, &named);
         snprintf(title, sizeof title, "normalised singular values of the %s%s%s — geometric "
                  "mean over layers", subject, o->component && !named ? ", component " : "",
                  o->component && !named ? o->component : "");

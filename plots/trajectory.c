@@ -433,7 +433,7 @@ static void default_title(const traj *t, char *buf, size_t n)
     const rw_plot_opts *o = t->o;
     char comp[64] = "";
     bool named;
-    const char *subject = fig_subject(t->m.sel.updates, t->m.sel.comps, &named);
+    const char *subject = fig_subject(t->m.sel.updates, t->m.sel.comps, t->m.sel.data, &named);
     if (o->component && !named)
         snprintf(comp, sizeof comp, " (component %s)", o->component);
     /* "mean over layers" only where there is more than one layer to average */

@@ -67,3 +67,20 @@ mkdir -p "$S/bare/step_100"
 cp "$R/relora/checkpoints/step_100/model.safetensors" "$S/bare/step_100/"
 expect_error "a step folder without activations" 'step_100: no learning_dynamics/train_activations\.pt' \
     rw-sim "$S/bare"
+
+# Figures of the table: rw-plot reads it (no component column: every row
+# its matrix's one), titles say what the values are of.
+if command -v gnuplot >/dev/null 2>&1; then
+    expect_exit 0 "rw-plot trajectory --metric cka" \
+        rw-plot trajectory --metric cka --script-only -o "$S/cka.png" "$S/sim.tsv"
+    check "the title names the data: activations (train)" \
+        grep -q "linear CKA with the target step of the activations (train)" "$S/cka.gp"
+    check "one panel per module: o_proj, v_proj, w_2" \
+        [ "$(grep -c "^# index .*: module" "$S/cka.dat")" -ge 3 ]
+    expect_exit 0 "bootstrap bands and layer groups" rw-plot trajectory --metric pwcca \
+        --ci bootstrap --layer-groups halves --script-only -o "$S/pw.png" "$S/sim.tsv"
+    expect_exit 2 "--component on a table without one" \
+        rw-plot trajectory --metric cka --component full --script-only -o "$S/x.png" "$S/sim.tsv"
+else
+    skip "rw-sim figures: gnuplot not installed"
+fi
