@@ -42,7 +42,9 @@
 #                            compare.tsv compare_updates.tsv (mean and 95% CI
 #                            over layers), summary*.md, checkpoints.tsv (each
 #                            checkpoint's heads and LoRA scale: rw-ls
-#                            --checkpoints)
+#                            --checkpoints); for pico-train runs with
+#                            learning dynamics, gradients.tsv (rw-metrics
+#                            --data gradients) and similarity.tsv (rw-sim)
 #   figures/                 PNG figures, each with its gnuplot script
 set -euo pipefail
 
@@ -296,6 +298,58 @@ if awk -F'\t' 'NR>1 {n++; if ($3 != "epoch") f=1} END {exit !(n && !f)}' \
     epochs=(--epochs)
 fi
 
+# Learning dynamics: when every run is a pico-train run whose step folders
+# hold learning_dynamics/train_{gradients,activations}.pt, the metrics of
+# the gradients (the paper's per-grads, cn-grads) and the similarity of each
+# step's activations to its run's last step (CKA, PWCCA). Either is skipped,
+# with the reason, when it cannot be computed; the rest of the analysis
+# does not depend on them.
+has_ld() {  # has_ld KIND: every run holds learning_dynamics/train_KIND.pt
+    local r p found
+    for r in "${runs[@]}"; do
+        found=""
+        while IFS= read -r p; do
+            case "$p" in /*) ;; *) p="$spectra_cwd/$p" ;; esac
+            [ -d "$p" ] || continue
+            [ -n "$(find "$p" -maxdepth 5 -path "*learning_dynamics/train_$1.pt" -print -quit 2>/dev/null)" ] && found=1
+        done < <(run_paths "$r")
+        [ -n "$found" ] || return 1
+    done
+}
+ld_note=""
+ldpass=()   # the options rw-metrics and rw-sim take (no --data, --split)
+for ((i = 0; i < ${#pass[@]}; i++)); do
+    case "${pass[i]}" in
+    --data|--split|--base|--lora-scale) i=$((i + 1)) ;;
+    --fast) ldpass+=("${pass[i]}") ;;
+    *) ldpass+=("${pass[i]}" "${pass[i + 1]}"); i=$((i + 1)) ;;
+    esac
+done
+if has_ld gradients; then
+    if ! run env -C "$spectra_cwd" "$bin/rw-metrics" "${j[@]}" "${ldpass[@]}" --progress none \
+            --data gradients -o "$new/tables/gradients.tsv" "${runs[@]}" 2>"$new/.ld.err"; then
+        say "gradients skipped: $(head -1 "$new/.ld.err")"
+        ld_note="$ld_note The gradients were not analysed: $(head -1 "$new/.ld.err")."
+        rm -f -- "$new/tables/gradients.tsv"
+    fi
+fi
+if has_ld activations; then
+    simpass=()
+    for ((i = 0; i < ${#ldpass[@]}; i++)); do
+        case "${ldpass[i]}" in
+        --include|--exclude|--label|--key) simpass+=("${ldpass[i]}" "${ldpass[i + 1]}"); i=$((i + 1)) ;;
+        --fast) ;; *) i=$((i + 1)) ;;
+        esac
+    done
+    if ! run env -C "$spectra_cwd" "$bin/rw-sim" "${simpass[@]}" -o "$new/tables/similarity.tsv" \
+            "${runs[@]}" 2>"$new/.ld.err"; then
+        say "activation similarity skipped: $(head -1 "$new/.ld.err")"
+        ld_note="$ld_note The activations were not compared: $(head -1 "$new/.ld.err")."
+        rm -f -- "$new/tables/similarity.tsv"
+    fi
+fi
+rm -f -- "$new/.ld.err"
+
 # From here on only OUT's own files are read: work inside it, so that the
 # paths recorded in the scripts and tables are relative to OUT.
 cd -- "$new"
@@ -408,6 +462,23 @@ plot spectrum_weights.png "Normalised singular values σᵢ/σ₁ of $weights at
     spectrum "${mods[@]}" spectra.h5
 plot spectrum_updates.png "Normalised singular values of $updates at up to five steps (the first checkpoint has none; each panel has its own y range). A low-rank update's spectrum falls to round-off after its rank: to about 1e-16 where the base weights did not change, to the order of the stored precision (1e-7 for float32) across a merge. Its rank is at most r for LoRA's s·B·A and for ReLoRA between checkpoints of one cycle, up to 2r between checkpoints that straddle a merge (the end of one cycle and the start of the next), more across several merges.$unote" \
     spectrum --updates "${mods[@]}" spectra.h5
+
+# Learning dynamics (pico-train): the paper's figures, bands bootstrapped
+# over layers (seaborn's 95% interval) for the first and last half of the
+# layers apart.
+boot="mean over layers with a bootstrap 95% interval (1000 resamples, seed 0), first and last half of the layers apart"
+if [ -f "$T/gradients.tsv" ]; then
+    plot grads_per.png "Proportional effective rank of the gradients ($boot)." \
+        trajectory --metric per --ci bootstrap --layer-groups halves "$T/gradients.tsv"
+    plot grads_cond.png "Condition number σ₁/σₖ of the gradients (geometric $boot; cond_rank in panels marked rank-deficient)." \
+        trajectory --metric cond --ci bootstrap --layer-groups halves "$T/gradients.tsv"
+fi
+if [ -f "$T/similarity.tsv" ]; then
+    plot cka.png "Linear CKA of each step's activations with its run's last step ($boot)." \
+        trajectory --metric cka --ci bootstrap --layer-groups halves "$T/similarity.tsv"
+    plot pwcca.png "PWCCA of each step's activations with its run's last step ($boot)." \
+        trajectory --metric pwcca --ci bootstrap --layer-groups halves "$T/similarity.tsv"
+fi
 
 # 4. The report.
 say "[4/4] report -> $out/report.md, $out/report.html"
@@ -528,6 +599,17 @@ R=report.md
             echo
         fi
     fi
+    if [ -f "$T/gradients.tsv" ] || [ -f "$T/similarity.tsv" ] || [ -n "$ld_note" ]; then
+        echo "## Learning dynamics"
+        echo
+        echo "From pico-train's \`learning_dynamics/\` files:"
+        [ -f "$T/gradients.tsv" ] && echo "the metrics of the gradients on a fixed batch (\`rw-metrics --data gradients\`),"
+        [ -f "$T/similarity.tsv" ] && echo "the linear CKA and PWCCA of each step's activations with the run's last step (\`rw-sim\`),"
+        echo "drawn as in the paper: the mean over layers with a bootstrap 95% interval"
+        echo "(layers resampled with replacement, 1000 times, seed 0: seaborn's \`errorbar=(\"ci\", 95)\`),"
+        echo "for the first and the last half of the layers apart.$ld_note"
+        echo
+    fi
     echo "## Figures"
     echo
     for f in "${figs[@]}"; do
@@ -541,7 +623,7 @@ R=report.md
     echo
     echo "## Tables"
     echo
-    for t in rank cond updates compare compare_updates checkpoints; do
+    for t in rank cond updates compare compare_updates checkpoints gradients similarity; do
         [ -f "$T/$t.tsv" ] && echo "- [\`tables/$t.tsv\`](tables/$t.tsv)"
     done
     for t in summary summary_updates; do

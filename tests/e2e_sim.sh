@@ -84,3 +84,24 @@ if command -v gnuplot >/dev/null 2>&1; then
 else
     skip "rw-sim figures: gnuplot not installed"
 fi
+
+# analyze.sh on pico-train runs with learning dynamics: the gradients'
+# metrics and the activations' similarity, their figures, the report's
+# section saying how the bands were made; none of it without them.
+if command -v gnuplot >/dev/null 2>&1; then
+    ./analyze.sh -o "$S/an" "$R/full-rank" "$R/relora" >"$S/an.log" 2>&1
+    check "analyze.sh on pico-train runs: exit 0" test $? -eq 0
+    check "tables/gradients.tsv: gradients of both runs" \
+        [ "$(col "$S/an/tables/gradients.tsv" run | sort -u | tr '\n' ' ')" = "full-rank relora " ]
+    check "tables/similarity.tsv is rw-sim's table" cmp -s "$S/an/tables/similarity.tsv" "$S/sim.tsv"
+    for f in grads_per grads_cond cka pwcca; do
+        check "figure $f.png drawn and in the report" grep -q "](figures/$f.png)" "$S/an/report.md"
+    done
+    check "the report says how the bands were made" \
+        grep -q 'bootstrap 95% interval' "$S/an/report.md"
+    ./analyze.sh -o "$S/an2" "$S/p/runs/full-rank/checkpoints/step_300/model.safetensors" >"$S/an2.log" 2>&1
+    check "a model file alone: no learning-dynamics section" \
+        [ "$(grep -c 'Learning dynamics' "$S/an2/report.md")" = 0 ]
+else
+    skip "analyze.sh learning dynamics: gnuplot not installed"
+fi
