@@ -28,13 +28,8 @@ rw_table *rw_metrics_table_new(const rw_metric_id *ids, size_t nids, bool with_r
     return t;
 }
 
-rw_status rw_metrics_table_add(rw_table *t, const rw_spectrum *s, const rw_metric_id *ids,
-                               size_t nids, bool with_rel, rw_err *err)
+void rw_key_cells(const rw_spectrum *s, char (*num)[32], const char **cells)
 {
-    rw_metrics m;
-    rw_metrics_compute(s->sigma, s->k, s->rows, s->cols, s->dtype, s->noise_fro, &m);
-    char num[NKEY + RW_M_COUNT + 1][32];
-    const char *cells[NKEY + RW_M_COUNT + 1];
     snprintf(num[1], 32, "%lld", (long long)s->step);
     snprintf(num[3], 32, "%d", s->layer);
     snprintf(num[6], 32, "%lld", (long long)s->rows);
@@ -48,6 +43,16 @@ rw_status rw_metrics_table_add(rw_table *t, const rw_spectrum *s, const rw_metri
     cells[6] = num[6];
     cells[7] = num[7];
     cells[8] = rw_dtype_name(s->dtype);
+}
+
+rw_status rw_metrics_table_add(rw_table *t, const rw_spectrum *s, const rw_metric_id *ids,
+                               size_t nids, bool with_rel, rw_err *err)
+{
+    rw_metrics m;
+    rw_metrics_compute(s->sigma, s->k, s->rows, s->cols, s->dtype, s->noise_fro, &m);
+    char num[NKEY + RW_M_COUNT + 1][32];
+    const char *cells[NKEY + RW_M_COUNT + 1];
+    rw_key_cells(s, num, cells);
     for (size_t i = 0; i < nids; i++)
         cells[NKEY + i] = rw_fmt_double(num[NKEY + i], rw_metric_get(&m, ids[i]));
     if (with_rel) /* ||dW||_F / ||W_ref||_F; nan when there is no reference */
