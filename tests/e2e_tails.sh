@@ -87,26 +87,26 @@ rw-spectra -o "$TMP/fx_long.tsv" "$TMP/runs/full-rank" "$TMP/runs/relora" 2>/dev
 ww_fit "$TMP/fx_long.tsv" >"$TMP/fx_ref.tsv"
 compare_fit "$TMP/t.tsv" "$TMP/fx_ref.tsv" fixture
 
+# real_fit NAME RUN: the spectra file of RUN, its long table, rw-tails on the
+# file ($TMP/NAME.tsv) and the comparison with ww_fit.
+real_fit() {
+    rw-spectra -o "$TMP/$1.h5" "$2" 2>/dev/null
+    rw-spectra -o "$TMP/$1_long.tsv" "$TMP/$1.h5"
+    rw-tails "$TMP/$1.h5" >"$TMP/$1.tsv"
+    ww_fit "$TMP/$1_long.tsv" >"$TMP/$1_ref.tsv"
+    compare_fit "$TMP/$1.tsv" "$TMP/$1_ref.tsv" "$1"
+}
+
 if [ -z "$REALDATA" ]; then
     skip "../shared/realdata absent: the Keras and GPT-2 checks"
 else
-    K=$REALDATA/keras-mlp-epochs
-    rw-spectra -o "$TMP/k.h5" "$K" 2>/dev/null
-    rw-spectra -o "$TMP/k_long.tsv" "$TMP/k.h5"
-    rw-tails "$TMP/k.h5" >"$TMP/k.tsv"
-    ww_fit "$TMP/k_long.tsv" >"$TMP/k_ref.tsv"
-    compare_fit "$TMP/k.tsv" "$TMP/k_ref.tsv" keras
+    real_fit keras "$REALDATA/keras-mlp-epochs"
     # the 30 x 1 output layer: WeightWatcher skips it; here it has a row
     check "keras: the 30x1 kernel's row says few_evals" \
-        test "$(awk -F'\t' '$7 == 30 && $8 == 1 {print $10}' "$TMP/k.tsv" | sort -u)" = few_evals
+        test "$(awk -F'\t' '$7 == 30 && $8 == 1 {print $10}' "$TMP/keras.tsv" | sort -u)" = few_evals
     check "keras: few_evals rows have nan alpha" \
-        test "$(awk -F'\t' '$10 == "few_evals" {print $12}' "$TMP/k.tsv" | sort -u)" = nan
-    G=$REALDATA/gpt2-lora-steps
-    rw-spectra -o "$TMP/g.h5" "$G" 2>/dev/null
-    rw-spectra -o "$TMP/g_long.tsv" "$TMP/g.h5"
-    rw-tails "$TMP/g.h5" >"$TMP/g.tsv"
-    ww_fit "$TMP/g_long.tsv" >"$TMP/g_ref.tsv"
-    compare_fit "$TMP/g.tsv" "$TMP/g_ref.tsv" gpt2
+        test "$(awk -F'\t' '$10 == "few_evals" {print $12}' "$TMP/keras.tsv" | sort -u)" = nan
+    real_fit gpt2 "$REALDATA/gpt2-lora-steps"
     check "gpt2: s·B·A has rank 8: 8 eigenvalues fitted" \
-        test "$(col "$TMP/g.tsv" num_evals | sort -u)" = 8
+        test "$(col "$TMP/gpt2.tsv" num_evals | sort -u)" = 8
 fi
