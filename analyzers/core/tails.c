@@ -118,8 +118,8 @@ bool rw_plfit_compute(const double *x, size_t n, double *work, rw_plfit *r)
         s = t;
         suf[i] = s + c;
     }
-    /* Seed the best D with a coarse pass (every stride-th candidate, in
-     * full); then the exact pass over every candidate, in order, keeps the
+    /* Seed the best D with a coarse pass (every stride-th candidate, each
+     * scan stopping once it exceeds the best so far); then the exact pass over every candidate, in order, keeps the
      * first of the smallest D (np.argmin). */
     double best = INFINITY;
     size_t besti = (size_t)-1, hint = n, arg = n, evaluated = 0;
@@ -129,7 +129,7 @@ bool rw_plfit_compute(const double *x, size_t n, double *work, rw_plfit *r)
         double alpha = 1 + ni / (suf[i] - ni * lx[i]);
         if (!(alpha > 1))
             continue;
-        double d = ks_scan(lx, n, i, alpha, INFINITY, n, &arg, &evaluated);
+        double d = ks_scan(lx, n, i, alpha, best, hint, &arg, &evaluated);
         if (d < best) {
             best = d;
             besti = i;
