@@ -133,10 +133,8 @@ int rw_cli_stats_check(const rw_cli *c, const rw_cli_stats *s);
     "  --fast              singular values only as accurate as the stored dtype\n"      \
     "                      allows (eps(dtype)*||W||_F); default: also sigma_min to\n"  \
     "                      2e-10 of itself, so cond agrees with a double-precision SVD\n" \
-    "  --progress P        auto (default): on a terminal, a line with the checkpoint,\n" \
-    "                      matrices done of the estimated total, rate and time left;\n" \
-    "                      lines: for batch logs, such a line every 10 s and one at\n" \
-    "                      the end, whatever stderr is; none\n"
+    "  --progress P        auto (default: a progress line with rate and time left on\n" \
+    "                      a terminal), lines (a log line every 10 s), or none\n"
 #define RW_CLI_READ_HELP                                                                  \
     "  --key PATH          PyTorch checkpoint dicts: read the state dict at key path\n" \
     "                      PATH (dot-separated: ema.model, module) instead of the one\n" \

@@ -1,11 +1,12 @@
 /*
- * metrics_main.c — rw-rank, rw-cond, rw-metrics and rw-updates
+ * metrics_main.c — rw-rank, rw-cond, rw-metrics, rw-updates and rw-tails
  * (metrics_main.h).
  */
 #include "analyzers/metrics_main.h"
 
 #include "analyzers/cli.h"
 #include "analyzers/core/metrics_table.h"
+#include "analyzers/core/tails_table.h"
 #include "io/spectra_file.h"
 
 #include <stdio.h>
@@ -16,11 +17,14 @@ typedef struct {
     const rw_metric_id *ids;
     size_t nids;
     bool with_rel;
+    bool tails;
 } add_ctx;
 
 static rw_status add_row(const rw_spectrum *s, void *ctx, rw_err *err)
 {
     add_ctx *a = ctx;
+    if (a->tails)
+        return rw_tails_table_add(a->t, s, err);
     return rw_metrics_table_add(a->t, s, a->ids, a->nids, a->with_rel, err);
 }
 
@@ -73,18 +77,23 @@ static rw_status file_data(const rw_cli *cli, const char *path, bool *grad, rw_e
     return st;
 }
 
-enum { OPT_FROM = 3000 };
+enum { OPT_FROM = 3000, OPT_UPDATES };
 
 typedef struct {
     rw_cli *cli;
-    bool from_first;
+    bool from_first, updates;
 } extra_args;
 
 static int on_option(int opt, const char *arg, void *ctx)
 {
     extra_args *x = ctx;
+    if (opt == OPT_UPDATES) {
+        x->updates = true;
+        return 0;
+    }
     if (opt != OPT_FROM)
         return rw_cli_usage_error(x->cli, "unexpected option");
+    x->updates = true;
     if (strcmp(arg, "first") == 0)
         x->from_first = true;
     else if (strcmp(arg, "previous") == 0)
@@ -94,19 +103,30 @@ static int on_option(int opt, const char *arg, void *ctx)
     return 0;
 }
 
-int rw_metrics_main(int argc, char **argv, const char *prog, const char *usage,
-                    const rw_metric_id *ids, size_t nids, bool updates)
+/* The body of both: updates is RW_TABLE_UPDATES (always, --from),
+ * RW_TABLE_WEIGHTS or RW_TABLE_EITHER (weights; --updates or --from for
+ * updates); rows from rw_tails_table_add when tails, else the metrics ids
+ * (with rel_update for updates). */
+enum { RW_TABLE_WEIGHTS, RW_TABLE_UPDATES, RW_TABLE_EITHER };
+
+static int table_main(int argc, char **argv, const char *prog, const char *usage,
+                      const rw_metric_id *ids, size_t nids, int mode, bool tails)
 {
     rw_cli cli = {.prog = prog, .usage = usage};
-    extra_args x = {.cli = &cli};
+    extra_args x = {.cli = &cli, .updates = mode == RW_TABLE_UPDATES};
     static const struct option from_opt[] = {{"from", required_argument, NULL, OPT_FROM},
                                              {0, 0, 0, 0}};
-    int ret = rw_cli_parse(&cli, argc, argv, updates ? from_opt : NULL, NULL,
-                           updates ? on_option : NULL, &x);
+    static const struct option either_opt[] = {{"from", required_argument, NULL, OPT_FROM},
+                                               {"updates", no_argument, NULL, OPT_UPDATES},
+                                               {0, 0, 0, 0}};
+    const struct option *opts = mode == RW_TABLE_UPDATES ? from_opt
+                                : mode == RW_TABLE_EITHER ? either_opt : NULL;
+    int ret = rw_cli_parse(&cli, argc, argv, opts, NULL, opts ? on_option : NULL, &x);
     if (ret >= 0) {
         rw_cli_free(&cli);
         return ret;
     }
+    bool updates = x.updates;
     int nargs = argc - optind;
     char **args = argv + optind;
     if (nargs < 1) {
@@ -123,10 +143,15 @@ int rw_metrics_main(int argc, char **argv, const char *prog, const char *usage,
      * read for (--data), or what the spectra file was written from */
     bool one_file = nargs == 1 && spectra_file_is(args[0]);
     bool with_data = cli.data != RW_DATA_WEIGHTS;
-    add_ctx a = {.ids = ids, .nids = nids, .with_rel = updates};
+    add_ctx a = {.ids = ids, .nids = nids, .with_rel = updates, .tails = tails};
     if (one_file && (st = file_data(&cli, args[0], &with_data, &err)) != RW_OK)
         goto done;
-    a.t = rw_metrics_table_new_data(ids, nids, updates, with_data);
+    if (tails && with_data) {
+        st = rw_fail(&err, RW_EUSAGE, "rw-tails reads weights (and their updates): not --data "
+                     "gradients or a spectra file of them");
+        goto done;
+    }
+    a.t = tails ? rw_tails_table_new() : rw_metrics_table_new_data(ids, nids, updates, with_data);
     if (!a.t) {
         st = rw_fail(&err, RW_ENOMEM, "out of memory");
         goto done;
@@ -171,4 +196,16 @@ done:
     runset_free(&rs);
     rw_cli_free(&cli);
     return ret;
+}
+
+int rw_metrics_main(int argc, char **argv, const char *prog, const char *usage,
+                    const rw_metric_id *ids, size_t nids, bool updates)
+{
+    return table_main(argc, argv, prog, usage, ids, nids,
+                      updates ? RW_TABLE_UPDATES : RW_TABLE_WEIGHTS, false);
+}
+
+int rw_tails_main(int argc, char **argv, const char *prog, const char *usage)
+{
+    return table_main(argc, argv, prog, usage, NULL, 0, RW_TABLE_EITHER, true);
 }

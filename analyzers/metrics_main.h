@@ -1,6 +1,6 @@
 /*
- * metrics_main.h — the body shared by rw-rank, rw-cond, rw-metrics and
- * rw-updates: runs (or a spectra file) in, one table row per matrix (or per
+ * metrics_main.h — the body shared by rw-rank, rw-cond, rw-metrics,
+ * rw-updates and rw-tails: runs (or a spectra file) in, one table row per matrix (or per
  * update) out, with the program's metric columns. Programs only (linked
  * from librwprograms.a); it returns the exit code and owns nothing past
  * its return.
@@ -16,5 +16,9 @@
  * and the program takes --from previous|first. */
 int rw_metrics_main(int argc, char **argv, const char *prog, const char *usage,
                     const rw_metric_id *ids, size_t nids, bool updates);
+
+/* rw-tails: the rows of tails_table.h, of weights, or of updates with
+ * --updates or --from previous|first. */
+int rw_tails_main(int argc, char **argv, const char *prog, const char *usage);
 
 #endif

@@ -49,6 +49,8 @@ step "per-layer programs"
 "$bin/rw-metrics" --component all "${fx[@]}" >"$p/metrics.tsv"
 "$bin/rw-updates" --component all "${fx[@]}" >"$p/updates.tsv"
 "$bin/rw-updates" --from first "${fx[@]}" >"$p/updates_first.tsv"
+"$bin/rw-tails" --component all "${fx[@]}" >"$p/tails.tsv"
+"$bin/rw-tails" --updates --component all "${fx[@]}" >"$p/tails_updates.tsv"
 "$bin/rw-rank" --heads 12 --kv-heads 4 --lora-scale 2 \
     "$out/fixtures-st/full-rank" "$out/fixtures-st/relora" >"$p/rank_st.tsv"
 "$bin/rw-rank" "$out/known/known" >"$p/rank_known.tsv"

@@ -13,7 +13,7 @@ case "$RW_BIN" in */build-san/bin) san=(SAN=1) ;; esac
 dest="$TMP/dest"
 expect_exit 0 "make install DESTDIR PREFIX" make -s "${san[@]}" install DESTDIR="$dest" PREFIX=/opt/rw
 ib="$dest/opt/rw/bin"
-for p in rw-spectra rw-rank rw-cond rw-updates rw-compare rw-plot rw-ls rw-fixture rw-metrics rw-diff; do
+for p in rw-spectra rw-rank rw-cond rw-updates rw-compare rw-plot rw-ls rw-fixture rw-metrics rw-diff rw-tails; do
     check "installed: $p" test -x "$ib/$p"
 done
 check "installed: rankwatch-analyze" test -x "$ib/rankwatch-analyze"

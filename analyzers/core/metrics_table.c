@@ -38,6 +38,23 @@ rw_table *rw_metrics_table_new_data(const rw_metric_id *ids, size_t nids, bool w
     return t;
 }
 
+void rw_key_cells(const rw_spectrum *s, char (*num)[32], const char **cells)
+{
+    snprintf(num[1], 32, "%lld", (long long)s->step);
+    snprintf(num[3], 32, "%d", s->layer);
+    snprintf(num[6], 32, "%lld", (long long)s->rows);
+    snprintf(num[7], 32, "%lld", (long long)s->cols);
+    cells[0] = s->run;
+    cells[1] = num[1];
+    cells[2] = s->tensor;
+    cells[3] = num[3];
+    cells[4] = s->module;
+    cells[5] = s->component;
+    cells[6] = num[6];
+    cells[7] = num[7];
+    cells[8] = rw_dtype_name(s->dtype);
+}
+
 rw_status rw_metrics_table_add(rw_table *t, const rw_spectrum *s, const rw_metric_id *ids,
                                size_t nids, bool with_rel, rw_err *err)
 {
@@ -61,19 +78,7 @@ rw_status rw_metrics_table_add(rw_table *t, const rw_spectrum *s, const rw_metri
         return rw_fail(err, RW_EDATA, "%s: %s: %s in a table of weights", s->path, s->tensor,
                        s->data);
     }
-    snprintf(num[1], 32, "%lld", (long long)s->step);
-    snprintf(num[3], 32, "%d", s->layer);
-    snprintf(num[6], 32, "%lld", (long long)s->rows);
-    snprintf(num[7], 32, "%lld", (long long)s->cols);
-    cells[0] = s->run;
-    cells[1] = num[1];
-    cells[2] = s->tensor;
-    cells[3] = num[3];
-    cells[4] = s->module;
-    cells[5] = s->component;
-    cells[6] = num[6];
-    cells[7] = num[7];
-    cells[8] = rw_dtype_name(s->dtype);
+    rw_key_cells(s, num, cells);
     for (size_t i = 0; i < nids; i++)
         cells[nk + i] = rw_fmt_double(num[nk + i], rw_metric_get(&m, ids[i]));
     if (with_rel) /* ||dW||_F / ||W_ref||_F; nan when there is no reference */

@@ -27,4 +27,9 @@ rw_table *rw_metrics_table_new_data(const rw_metric_id *ids, size_t nids, bool w
 rw_status rw_metrics_table_add(rw_table *t, const rw_spectrum *s, const rw_metric_id *ids,
                                size_t nids, bool with_rel, rw_err *err);
 
+/* The key cells of s's row: cells[0..RW_NKEY-1] point to s's strings and
+ * to num[1], num[3], num[6], num[7] (the caller's buffers), valid while
+ * both are. Shared by every per-matrix table (metrics, tails). */
+void rw_key_cells(const rw_spectrum *s, char (*num)[32], const char **cells);
+
 #endif
