@@ -22,9 +22,11 @@ double rw_spec_norm(const double *x, int64_t rows, int64_t cols, int64_t ld)
     if (rows <= 0 || cols <= 0)
         return 0;
     int64_t k = rows < cols ? rows : cols;
-    double *g = malloc((size_t)(k * k) * sizeof *g);
+    /* G, then W: dsyevr uses all k entries of W, whatever the range */
+    double *g = malloc((size_t)(k * k + k) * sizeof *g);
     if (!g)
         return block_fro(x, rows, cols, ld);
+    double *w = g + k * k, z[1];
     /* upper triangle of G = X X^T (k = rows) or X^T X (k = cols) */
     if (k == rows)
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)k, (int)cols, 1.0, x,
@@ -32,13 +34,13 @@ double rw_spec_norm(const double *x, int64_t rows, int64_t cols, int64_t ld)
     else
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)k, (int)rows, 1.0, x, (int)ld,
                     0.0, g, (int)k);
-    double w[1] = {0}, z[1];
     lapack_int found = 0, isuppz[2];
     lapack_int info = LAPACKE_dsyevr(LAPACK_ROW_MAJOR, 'N', 'I', 'U', (lapack_int)k, g,
                                      (lapack_int)k, 0, 0, (lapack_int)k, (lapack_int)k, 0,
                                      &found, w, z, 1, isuppz);
+    double lam = w[0];
     free(g);
-    if (info != 0 || found != 1 || !isfinite(w[0]))
+    if (info != 0 || found != 1 || !isfinite(lam))
         return block_fro(x, rows, cols, ld);
-    return w[0] > 0 ? sqrt(w[0]) : 0;
+    return lam > 0 ? sqrt(lam) : 0;
 }
