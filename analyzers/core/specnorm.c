@@ -21,11 +21,14 @@ double rw_spec_norm(const double *x, int64_t rows, int64_t cols, int64_t ld)
 {
     if (rows <= 0 || cols <= 0)
         return 0;
+    double f = block_fro(x, rows, cols, ld);
+    if (!isfinite(f)) /* nan or inf in the block: no eigenproblem on it */
+        return f;
     int64_t k = rows < cols ? rows : cols;
     /* G, then W: dsyevr uses all k entries of W, whatever the range */
     double *g = malloc((size_t)(k * k + k) * sizeof *g);
     if (!g)
-        return block_fro(x, rows, cols, ld);
+        return f;
     double *w = g + k * k, z[1];
     /* upper triangle of G = X X^T (k = rows) or X^T X (k = cols) */
     if (k == rows)
@@ -41,6 +44,6 @@ double rw_spec_norm(const double *x, int64_t rows, int64_t cols, int64_t ld)
     double lam = w[0];
     free(g);
     if (info != 0 || found != 1 || !isfinite(lam))
-        return block_fro(x, rows, cols, ld);
+        return f;
     return lam > 0 ? sqrt(lam) : 0;
 }

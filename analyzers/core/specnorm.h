@@ -14,7 +14,8 @@
  * X^T X, min(rows, cols) square; LAPACK dsyevr, that eigenvalue only). 0
  * for an empty block. Where the Gram matrix cannot be allocated or the
  * eigenproblem fails it returns ||X||_F, an upper bound of ||X||_2, so the
- * bounds built on it stay rigorous. */
+ * bounds built on it stay rigorous; a block with a nan or inf gets its
+ * ||X||_F (nan or inf) without an eigenproblem. */
 double rw_spec_norm(const double *x, int64_t rows, int64_t cols, int64_t ld);
 
 #endif
