@@ -32,13 +32,18 @@ void circuit_ov(const rw_circuit_shape *sh, const double *v, const double *o, bo
 void circuit_ov_grad(const rw_circuit_shape *sh, const double *gv, const double *go,
                      const double *v, const double *o, bool wo_wv, double *out);
 
-/* Rounding bounds (items.h, num_rank's N) to first order, from the factors'
- * Frobenius norms and their own N:
- *   weights    sqrt(group) (N_V ||O||_F + ||V||_F N_O)
- *   gradients  sqrt(group) (N_O ||G_V||_F + ||O||_F N_GV + N_GO ||V||_F + ||G_O||_F N_V)
- * group = n_h / n_kv (each V_g serves group heads). */
-double circuit_noise(int64_t group, double nv, double fv, double no, double fo);
-double circuit_noise_grad(int64_t group, double ngv, double fgv, double ngo, double fgo,
-                          double nv, double fv, double no, double fo);
+/* Rounding bounds (items.h, num_rank's N) to first order, from the
+ * factors' own N (nv, no; ngv, ngo of gradients) and the spectral norms of
+ * their head blocks, ||V_g||_2 and ||O_h||_2 (computed here from v and o,
+ * laid out as for circuit_ov; circuits.c derives them):
+ *   ov     N_V sqrt(max_g sum_{h in g} ||O_h||_2^2) + max_g ||V_g||_2 N_O
+ *   wo_wv  N_V sqrt(sum_g (sum_{h in g} ||O_h||_2)^2) + sqrt(sum_h ||V_g(h)||_2^2) N_O
+ * and for gradients the sum of the same bound for the pairs (O, G_V) and
+ * (G_O, V). nan when out of memory. */
+double circuit_noise(const rw_circuit_shape *sh, bool wo_wv, const double *v, const double *o,
+                     double nv, double no);
+double circuit_noise_grad(const rw_circuit_shape *sh, bool wo_wv, const double *gv,
+                          const double *go, const double *v, const double *o, double ngv,
+                          double ngo, double nv, double no);
 
 #endif

@@ -6,6 +6,7 @@
 #include "analyzers/core/adapter_base.h"
 #include "analyzers/core/adapter_config.h"
 #include "analyzers/core/circuits.h"
+#include "analyzers/core/specnorm.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -500,10 +501,14 @@ static double fro(const double *x, size_t n)
     return sqrt(s);
 }
 
+/* s (B + dB)(A + dA) - s B A = s (dB A + B dA) + O(u^2), ||dB||_F <= u ||B||_F,
+ * ||dA||_F <= u ||A||_F: ||s (dB A + B dA)||_F <= u |s| (||B||_F ||A||_2 +
+ * ||B||_2 ||A||_F); ||B||_2, ||A||_2 from their r x r Gram matrices. */
 double item_lora_noise(double scale, const double *b, const double *a, int64_t m, int64_t n,
                        int64_t r)
 {
-    return 2 * fabs(scale) * fro(b, (size_t)(m * r)) * fro(a, (size_t)(r * n));
+    return fabs(scale) * (fro(b, (size_t)(m * r)) * rw_spec_norm(a, r, n, n) +
+                          rw_spec_norm(b, m, r, r) * fro(a, (size_t)(r * n)));
 }
 
 /* A base item b whose full item has its base stored in x out (the base
@@ -533,8 +538,8 @@ static rw_status transpose_in_place(double *x, int64_t r, int64_t c, rw_err *err
  * read from its->weights. */
 static rw_status build_grad_circuit(const rw_items *its, const rw_item *it,
                                     const rw_circuit_shape *sh, const double *gv,
-                                    const double *go, double ngv, double fgv, double ngo,
-                                    double fgo, double *out, double *noise, rw_err *err)
+                                    const double *go, double ngv, double ngo, double *out,
+                                    double *noise, rw_err *err)
 {
     const rw_items *w = its->witems;
     const rw_item *v = &w->v[it->wv_item], *o = &w->v[it->wo_item];
@@ -545,10 +550,9 @@ static rw_status build_grad_circuit(const rw_items *its, const rw_item *it,
     if (st == RW_OK &&
         (st = item_build_noise(its->weights, w, (size_t)it->wv_item, vb, &nv, err)) == RW_OK &&
         (st = item_build_noise(its->weights, w, (size_t)it->wo_item, ob, &no, err)) == RW_OK) {
-        *noise = circuit_noise_grad(it->heads / it->kv_heads, ngv, fgv, ngo, fgo, nv,
-                                    fro(vb, (size_t)(v->rows * v->cols)), no,
-                                    fro(ob, (size_t)(o->rows * o->cols)));
-        circuit_ov_grad(sh, gv, go, vb, ob, it->comp == RW_COMP_WO_WV, out);
+        bool wo_wv = it->comp == RW_COMP_WO_WV;
+        *noise = circuit_noise_grad(sh, wo_wv, gv, go, vb, ob, ngv, ngo, nv, no);
+        circuit_ov_grad(sh, gv, go, vb, ob, wo_wv, out);
     }
     free(vb);
     free(ob);
@@ -591,7 +595,7 @@ rw_status item_build_noise(rw_ckpt *c, const rw_items *its, size_t i, double *ou
                 break;
             }
         }
-        /* full: N = ||W||_F + 2 |s| ||B||_F ||A||_F; lora: the second term */
+        /* full: N = ||W||_F + N(s B A) (the two errors add); lora: N(s B A) */
         *noise = it->comp == RW_COMP_FULL ? fro(out, (size_t)(m * n)) : 0;
         if ((st = read_alloc(c, it->a, &a, err)) != RW_OK ||
             (st = read_alloc(c, it->b, &b, err)) != RW_OK)
@@ -623,18 +627,16 @@ rw_status item_build_noise(rw_ckpt *c, const rw_items *its, size_t i, double *ou
         if ((vt && (st = transpose_in_place(vbuf, v->rows, v->cols, err)) != RW_OK) ||
             (ot && (st = transpose_in_place(obuf, o->rows, o->cols, err)) != RW_OK))
             break;
-        int64_t group = it->heads / it->kv_heads;
         rw_circuit_shape sh = {.d = vcols, .heads = it->heads, .kv_heads = it->kv_heads,
                                .head_dim = ocols / it->heads};
-        double fv = fro(vbuf, (size_t)(v->rows * v->cols)), fo = fro(obuf, (size_t)(o->rows * o->cols));
         if (!it->of_grads) {
-            *noise = circuit_noise(group, nv, fv, no, fo);
+            *noise = circuit_noise(&sh, it->comp == RW_COMP_WO_WV, vbuf, obuf, nv, no);
             circuit_ov(&sh, vbuf, obuf, it->comp == RW_COMP_WO_WV, out);
             break;
         }
         /* gradients: vbuf and obuf hold G_V and G_O; the weights V and O come
          * from the model checkpoint of the same step */
-        st = build_grad_circuit(its, it, &sh, vbuf, obuf, nv, fv, no, fo, out, noise, err);
+        st = build_grad_circuit(its, it, &sh, vbuf, obuf, nv, no, out, noise, err);
         break;
     }
     default:

@@ -153,19 +153,20 @@ rw_status item_build(rw_ckpt *c, const rw_items *its, size_t i, double *out, rw_
 /* The same, and *noise (unless NULL) gets N, the bound on the Frobenius norm
  * of the effect of rounding the stored values, in units of their unit
  * round-off u (num_rank's tolerance, DESIGN.md): to first order in u,
+ * ||.||_2 the spectral norm (specnorm.h),
  *   weight, base  ||W||_F                       (each entry off by <= u |w|)
- *   lora          2 |s| ||B||_F ||A||_F         (item_lora_noise)
- *   full          ||W||_F + 2 |s| ||B||_F ||A||_F
- *   ov, wo_wv     sqrt(group) (N_V ||O||_F + ||V||_F N_O), group = heads /
- *                 kv_heads, N_V and N_O those of the v_proj and o_proj built
+ *   lora          |s| (||B||_F ||A||_2 + ||B||_2 ||A||_F)   (item_lora_noise)
+ *   full          ||W||_F + the lora term
+ *   ov, wo_wv     circuit_noise from the v_proj and o_proj built and their
+ *                 N (N_V, N_O) and head blocks' spectral norms (circuits.h)
  *   ov_base, ov_lora  the same from the factors they are formed of: N_V =
- *                 ||V_base||_F (base) or 2 |s| ||B_v||_F ||A_v||_F (lora), ...
+ *                 ||V_base||_F (base) or the lora term of s B_v A_v, ...
  * nan when the build fails. */
 rw_status item_build_noise(rw_ckpt *c, const rw_items *its, size_t i, double *out,
                            double *noise, rw_err *err);
-/* N of s B A from the factors b (m x r) and a (r x n): 2 |s| ||B||_F ||A||_F.
+/* N of s B A from the factors b (m x r) and a (r x n):
  * ||s(B+dB)(A+dA) - sBA||_F <= |s| (||dB||_F ||A||_2 + ||B||_2 ||dA||_F) + O(u^2)
- * <= 2 u |s| ||B||_F ||A||_F, as ||dB||_F <= u ||B||_F, ||.||_2 <= ||.||_F. */
+ * <= u |s| (||B||_F ||A||_2 + ||B||_2 ||A||_F), as ||dB||_F <= u ||B||_F. */
 double item_lora_noise(double scale, const double *b, const double *a, int64_t m, int64_t n,
                        int64_t r);
 
