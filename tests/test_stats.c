@@ -178,6 +178,16 @@ static void metric_kinds(void **state)
     assert_true(k.mean == RW_MEAN_ARITH && k.lo == 0 && k.hi == 1);
     k = rw_metric_kind_of("stable_rank");
     assert_true(k.mean == RW_MEAN_ARITH && k.lo == 1 && isinf(k.hi));
+    /* rw-tails' exponent is above 1 and its KS distance in [0, 1]; rw-sim's
+     * PWCCA in [0, 1]; CKA unbounded (debiased, it can be negative) */
+    k = rw_metric_kind_of("alpha");
+    assert_true(k.mean == RW_MEAN_ARITH && k.lo == 1 && isinf(k.hi));
+    k = rw_metric_kind_of("D");
+    assert_true(k.lo == 0 && k.hi == 1);
+    k = rw_metric_kind_of("pwcca");
+    assert_true(k.lo == 0 && k.hi == 1);
+    k = rw_metric_kind_of("cka");
+    assert_true(isinf(k.lo) && isinf(k.hi));
     k = rw_metric_kind_of("rel_update");
     assert_true(k.mean == RW_MEAN_ARITH && k.lo == 0 && isinf(k.hi));
     k = rw_metric_kind_of("my_metric");

@@ -194,6 +194,12 @@ rw_metric_kind rw_metric_kind_of(const char *metric)
         {"num_rank", RW_MEAN_ARITH, 0, INFINITY}, {"rel_update", RW_MEAN_ARITH, 0, INFINITY},
         {"gini", RW_MEAN_ARITH, 0, 1},           {"hoyer", RW_MEAN_ARITH, 0, 1},
         {"max_abs", RW_MEAN_GEO, 0, INFINITY},
+        /* rw-tails: the MLE exponent is above 1, D a distance of CDFs */
+        {"alpha", RW_MEAN_ARITH, 1, INFINITY},   {"alpha_xmax", RW_MEAN_ARITH, 1, INFINITY},
+        {"D", RW_MEAN_ARITH, 0, 1},
+        /* rw-sim: PWCCA is a weighted mean of correlations (CKA is not
+         * bounded below when debiased) */
+        {"pwcca", RW_MEAN_ARITH, 0, 1},
     };
     for (size_t i = 0; metric && i < sizeof kinds / sizeof *kinds; i++)
         if (!strcmp(metric, kinds[i].name))
