@@ -4,6 +4,7 @@
  * runs at the steps they share (pico-analyze's comparative metrics).
  */
 #include "analyzers/cli.h"
+#include "analyzers/core/pipeline.h"
 #include "analyzers/core/sim_runs.h"
 
 #include <stdio.h>
@@ -38,6 +39,8 @@ static const char usage[] =
     "  --split S           train (default) or val: which activations file\n"
     "  --include GLOB, --exclude GLOB   select matrices by name (repeatable)\n"
     "  --label NAME        name the next run (repeatable; or write NAME=PATH)\n"
+    "  -j, --jobs N        compare N matrices at once (default: one per core; the\n"
+    "                      output is the same bytes whatever N is)\n"
     RW_CLI_OUTPUT_HELP RW_CLI_COMMON_HELP
     "\n"
     "Exit status: 0 ok, 1 bad data, 2 usage error.\n";
@@ -127,6 +130,7 @@ int main(int argc, char **argv)
     a.o.sel = &cli.sel;
     a.o.ckpt = (rw_ckpt_opts){.key = cli.key, .keep_prefix = cli.keep_prefix};
     a.o.split = cli.split;
+    a.o.jobs = cli.jobs > 0 ? cli.jobs : rw_default_jobs();
     rw_err err = {{0}};
     rw_status st = rw_cli_runs(&cli, argc - optind, argv + optind, &rs, &err);
     if (st == RW_OK)

@@ -31,6 +31,8 @@ check "full-rank: CKA grows towards the target (step 0 < 100 < 200 for every mod
     [ -z "$(awk -F'\t' '$1 == "full-rank" {v[$4, $2] = $9} END {for (k in v) {split(k, a, SUBSEP); if (a[2] == 0 && !(v[a[1], 0] < v[a[1], 100] && v[a[1], 100] < v[a[1], 200])) print a[1]}}' "$S/sim.tsv")" ]
 check "layer and module from the name" grep -qP '^relora\t0\t300\tlayers\.1\.swiglu\.w_2\t1\tswiglu\.w_2\t' "$S/sim.tsv"
 
+expect_exit 0 "rw-sim -j 1" rw-sim -j 1 -o "$S/sim1.tsv" "$R/full-rank" "$R/relora"
+check "-j 1 and the default (one per core) give the same bytes" cmp -s "$S/sim.tsv" "$S/sim1.tsv"
 expect_exit 0 "--target first --metrics cka" rw-sim --target first --metrics cka -o "$S/first.tsv" "$R/full-rank"
 check "--target first: the target is step 0" [ "$(col "$S/first.tsv" target_step | sort -u)" = 0 ]
 check "--target first: step 0 against itself is 1" near1 9 < <(awk -F'\t' 'NR == 1 || $2 == 0' "$S/first.tsv")

@@ -5,8 +5,10 @@
 #include "analyzers/core/sim_runs.h"
 
 #include "analyzers/core/similarity.h"
+#include "analyzers/core/spectral.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,62 +38,140 @@ typedef struct {
     size_t rows;
 } sim_out;
 
-/* Compares tensor i of c (step, run label run) with the tensor of the same
- * name in target (target_step; target_run with --between) and adds its row. */
-static rw_status compare_tensor(sim_out *so, rw_ckpt *c, size_t i, const char *run, int64_t step,
-                                rw_ckpt *target, int64_t target_step, const char *target_run,
-                                rw_err *err)
+/* One comparison: tensor i of a checkpoint against tensor j of its target,
+ * their matrices (n x p, n x q) and results. */
+typedef struct {
+    size_t i;
+    long j;
+    int64_t n, p, q;
+    double *x, *y;
+    double cka, pw;
+    rw_status st;
+    rw_err err;
+} sim_pair;
+
+typedef struct {
+    const rw_sim_opts *o;
+    sim_pair *v;
+    size_t n;
+    size_t next;           /* the next pair to take (under lock) */
+    pthread_mutex_t lock;
+} sim_work;
+
+/* The metrics of pair x (its st and err say how it went). */
+static void pair_compute(const rw_sim_opts *o, sim_pair *x)
 {
-    const rw_sim_opts *o = so->o;
-    const rw_tensor *t = &c->tensors[i];
-    long j = ckpt_find(target, t->name);
-    if (j < 0)
+    x->cka = x->pw = NAN;
+    size_t n = (size_t)x->n, p = (size_t)x->p, q = (size_t)x->q;
+    if (o->cka)
+        x->st = rw_cka(x->x, x->y, n, p, q, o->debiased, &x->cka, &x->err);
+    if (x->st == RW_OK && o->pwcca)
+        x->st = rw_pwcca(x->x, x->y, n, p, q, o->epsilon, &x->pw, &x->err);
+}
+
+static void *worker(void *arg)
+{
+    sim_work *w = arg;
+    for (;;) {
+        pthread_mutex_lock(&w->lock);
+        size_t k = w->next++;
+        pthread_mutex_unlock(&w->lock);
+        if (k >= w->n)
+            return NULL;
+        pair_compute(w->o, &w->v[k]);
+    }
+}
+
+/* Computes every pair, on up to o->jobs threads (the results do not depend
+ * on how many: each pair is computed alone, with single-threaded BLAS). */
+static void compute_all(const rw_sim_opts *o, sim_pair *v, size_t n)
+{
+    size_t nt = o->jobs > 1 ? (size_t)o->jobs : 1;
+    if (nt > n)
+        nt = n;
+    sim_work w = {.o = o, .v = v, .n = n};
+    pthread_t th[64];
+    size_t started = 0;
+    if (nt > 64)
+        nt = 64;
+    if (nt > 1 && pthread_mutex_init(&w.lock, NULL) == 0) {
+        for (; started + 1 < nt; started++)
+            if (pthread_create(&th[started], NULL, worker, &w) != 0)
+                break;
+        worker(&w); /* this thread too */
+        for (size_t t = 0; t < started; t++)
+            pthread_join(th[t], NULL);
+        pthread_mutex_destroy(&w.lock);
+        return;
+    }
+    for (size_t k = 0; k < n; k++)
+        pair_compute(o, &v[k]);
+}
+
+static void pairs_free(sim_pair *v, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        free(v[k].x);
+        free(v[k].y);
+    }
+    free(v);
+}
+
+/* Reads pair x's matrices: tensor x->i of c, its namesake in target. */
+static rw_status pair_read(sim_pair *x, rw_ckpt *c, rw_ckpt *target, rw_err *err)
+{
+    const rw_tensor *t = &c->tensors[x->i];
+    if ((x->j = ckpt_find(target, t->name)) < 0)
         return rw_fail(err, RW_EDATA, "%s: %s: the target %s has no tensor of that name", c->path,
                        t->name, target->path);
-    int64_t n, p, tn, q;
-    double *x = NULL, *y = NULL;
-    rw_status st = read_matrix(c, i, &n, &p, &x, err);
+    int64_t tn;
+    rw_status st = read_matrix(c, x->i, &x->n, &x->p, &x->x, err);
     if (st == RW_OK)
-        st = read_matrix(target, (size_t)j, &tn, &q, &y, err);
-    if (st == RW_OK && tn != n)
+        st = read_matrix(target, (size_t)x->j, &tn, &x->q, &x->y, err);
+    if (st == RW_OK && tn != x->n)
         st = rw_fail(err, RW_EDATA, "%s: %s has %lld samples, the target %s %lld: activations "
-                     "of different batches cannot be compared", c->path, t->name, (long long)n,
-                     target->path, (long long)tn);
-    double cka = NAN, pw = NAN;
-    bool read = st == RW_OK;
-    if (st == RW_OK && o->cka)
-        st = rw_cka(x, y, (size_t)n, (size_t)p, (size_t)q, o->debiased, &cka, err);
-    if (st == RW_OK && o->pwcca)
-        st = rw_pwcca(x, y, (size_t)n, (size_t)p, (size_t)q, o->epsilon, &pw, err);
-    free(x);
-    free(y);
-    if (st != RW_OK) {
-        if (read) /* the metrics' messages name neither file nor tensor */
-            rw_err_prefix(err, "%s: %s against %s", c->path, t->name, target->path);
-        return st;
-    }
+                     "of different batches cannot be compared", c->path, t->name,
+                     (long long)x->n, target->path, (long long)tn);
+    return st;
+}
+
+/* The row of pair x (tensor x->i of c, at step of run against
+ * target_step, and target_run with --between). */
+static rw_status pair_row(sim_out *so, const sim_pair *x, const rw_ckpt *c, const char *run,
+                          int64_t step, int64_t target_step, const char *target_run,
+                          rw_err *err)
+{
+    const rw_sim_opts *o = so->o;
+    const rw_tensor *t = &c->tensors[x->i];
     char s[32], ts[32], layer[32], vc[32] = "", vp[32] = "";
     snprintf(s, sizeof s, "%lld", (long long)step);
     snprintf(ts, sizeof ts, "%lld", (long long)target_step);
     snprintf(layer, sizeof layer, "%d", t->layer);
     if (o->cka)
-        rw_fmt_double(vc, cka);
+        rw_fmt_double(vc, x->cka);
     if (o->pwcca)
-        rw_fmt_double(vp, pw);
+        rw_fmt_double(vp, x->pw);
     const char *split = o->split == RW_SPLIT_VAL ? "val" : "train";
     const char *plain[] = {run, s, ts, t->name, layer, t->module, "activations", split, vc, vp};
     const char *btw[] = {run, s, ts, target_run, t->name, layer, t->module, "activations", split,
                          vc, vp};
-    if ((st = table_add_row(so->tab, o->between ? btw : plain, err)) == RW_OK)
+    rw_status st = table_add_row(so->tab, o->between ? btw : plain, err);
+    if (st == RW_OK)
         so->rows++;
     return st;
 }
 
-/* Every selected matrix of c against target. */
+/* Every selected matrix of c against target: read here, computed on the
+ * worker threads, their rows added in tensor order; the first failure, in
+ * that order, is the error (naming the file and the tensor). */
 static rw_status compare_ckpt(sim_out *so, rw_ckpt *c, const char *run, int64_t step,
                               rw_ckpt *target, int64_t target_step, const char *target_run,
                               rw_err *err)
 {
+    sim_pair *v = rw_calloc(c->n ? c->n : 1, sizeof *v, err);
+    if (!v)
+        return RW_ENOMEM;
+    size_t n = 0;
     rw_status st = RW_OK;
     for (size_t i = 0; i < c->n && st == RW_OK; i++) {
         const rw_tensor *t = &c->tensors[i];
@@ -99,8 +179,22 @@ static rw_status compare_ckpt(sim_out *so, rw_ckpt *c, const char *run, int64_t 
         if (t->optimizer || !rw_tensor_matrix(t, &m, &k) ||
             (so->o->sel && !rw_select_match_as(so->o->sel, t->name, c->prefix)))
             continue;
-        st = compare_tensor(so, c, i, run, step, target, target_step, target_run, err);
+        v[n].i = i;
+        st = pair_read(&v[n++], c, target, err);
     }
+    if (st == RW_OK)
+        compute_all(so->o, v, n);
+    for (size_t k = 0; k < n && st == RW_OK; k++) {
+        if ((st = v[k].st) != RW_OK) {
+            /* the metrics' messages name neither file nor tensor */
+            *err = v[k].err;
+            rw_err_prefix(err, "%s: %s against %s", c->path, c->tensors[v[k].i].name,
+                          target->path);
+            break;
+        }
+        st = pair_row(so, &v[k], c, run, step, target_step, target_run, err);
+    }
+    pairs_free(v, n);
     return st;
 }
 
@@ -166,6 +260,9 @@ static rw_status two_runs(sim_out *so, const rw_run *a, const rw_run *b, rw_err 
 rw_status rw_sim_runs(const rw_runset *rs, const rw_sim_opts *o, rw_table **out, rw_err *err)
 {
     *out = NULL;
+    /* one pair per thread, each with single-threaded BLAS: the same bytes
+     * whatever -j and the machine's BLAS threading */
+    rw_blas_set_threads(1);
     if (o->between && rs->n != 2)
         return rw_fail(err, RW_EUSAGE, "--between compares two runs; %zu given", rs->n);
     static const char *const plain[] = {"run",    "step",  "target_step", "tensor", "layer",

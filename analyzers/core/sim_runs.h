@@ -38,6 +38,7 @@ typedef struct {
     const rw_select *sel;       /* tensors by name (borrowed) */
     rw_ckpt_opts ckpt;          /* how each file is opened (borrowed strings) */
     rw_split split;             /* for the split column */
+    int jobs;                   /* threads comparing matrices at once (0, 1: one) */
 } rw_sim_opts;
 
 /* Compares as above. RW_EUSAGE for --between without exactly two runs, a
