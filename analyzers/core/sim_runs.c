@@ -108,26 +108,59 @@ static void compute_all(const rw_sim_opts *o, sim_pair *v, size_t n)
         pair_compute(o, &v[k]);
 }
 
+/* The target checkpoint and its matrices, each read once, when first
+ * needed: a run's every step is compared with the same target. */
+typedef struct {
+    rw_ckpt *c;
+    double **m;        /* c->n, NULL until read (owned) */
+    int64_t *rows, *cols;
+} sim_target;
+
+static rw_status target_init(sim_target *t, rw_ckpt *c, rw_err *err)
+{
+    size_t n = c->n ? c->n : 1;
+    t->c = c;
+    t->m = rw_calloc(n, sizeof *t->m, err);
+    t->rows = rw_calloc(n, sizeof *t->rows, err);
+    t->cols = rw_calloc(n, sizeof *t->cols, err);
+    return t->m && t->rows && t->cols ? RW_OK : RW_ENOMEM;
+}
+
+/* Frees the matrices and closes the checkpoint. */
+static void target_free(sim_target *t)
+{
+    for (size_t i = 0; t->m && i < t->c->n; i++)
+        free(t->m[i]);
+    free(t->m);
+    free(t->rows);
+    free(t->cols);
+    ckpt_free(t->c);
+    memset(t, 0, sizeof *t);
+}
+
 static void pairs_free(sim_pair *v, size_t n)
 {
-    for (size_t k = 0; k < n; k++) {
-        free(v[k].x);
-        free(v[k].y);
-    }
+    for (size_t k = 0; k < n; k++)
+        free(v[k].x); /* y is the target's */
     free(v);
 }
 
-/* Reads pair x's matrices: tensor x->i of c, its namesake in target. */
-static rw_status pair_read(sim_pair *x, rw_ckpt *c, rw_ckpt *target, rw_err *err)
+/* Reads pair x's matrices: tensor x->i of c, its namesake in the target
+ * (borrowed from tg, read there once). */
+static rw_status pair_read(sim_pair *x, rw_ckpt *c, sim_target *tg, rw_err *err)
 {
     const rw_tensor *t = &c->tensors[x->i];
+    rw_ckpt *target = tg->c;
     if ((x->j = ckpt_find(target, t->name)) < 0)
         return rw_fail(err, RW_EDATA, "%s: %s: the target %s has no tensor of that name", c->path,
                        t->name, target->path);
-    int64_t tn;
+    size_t j = (size_t)x->j;
     rw_status st = read_matrix(c, x->i, &x->n, &x->p, &x->x, err);
-    if (st == RW_OK)
-        st = read_matrix(target, (size_t)x->j, &tn, &x->q, &x->y, err);
+    if (st == RW_OK && !tg->m[j])
+        st = read_matrix(target, j, &tg->rows[j], &tg->cols[j], &tg->m[j], err);
+    x->y = tg->m[j];
+    x->q = tg->cols[j];
+    int64_t tn = tg->rows[j];
     if (st == RW_OK && tn != x->n)
         st = rw_fail(err, RW_EDATA, "%s: %s has %lld samples, the target %s %lld: activations "
                      "of different batches cannot be compared", c->path, t->name,
@@ -165,9 +198,10 @@ static rw_status pair_row(sim_out *so, const sim_pair *x, const rw_ckpt *c, cons
  * worker threads, their rows added in tensor order; the first failure, in
  * that order, is the error (naming the file and the tensor). */
 static rw_status compare_ckpt(sim_out *so, rw_ckpt *c, const char *run, int64_t step,
-                              rw_ckpt *target, int64_t target_step, const char *target_run,
+                              sim_target *tg, int64_t target_step, const char *target_run,
                               rw_err *err)
 {
+    const rw_ckpt *target = tg->c;
     sim_pair *v = rw_calloc(c->n ? c->n : 1, sizeof *v, err);
     if (!v)
         return RW_ENOMEM;
@@ -180,7 +214,7 @@ static rw_status compare_ckpt(sim_out *so, rw_ckpt *c, const char *run, int64_t 
             (so->o->sel && !rw_select_match_as(so->o->sel, t->name, c->prefix)))
             continue;
         v[n].i = i;
-        st = pair_read(&v[n++], c, target, err);
+        st = pair_read(&v[n++], c, tg, err);
     }
     if (st == RW_OK)
         compute_all(so->o, v, n);
@@ -217,16 +251,21 @@ static rw_status one_run(sim_out *so, const rw_run *run, rw_err *err)
     }
     rw_ckpt *target;
     rw_status st = open_ref(&run->ckpts[ti], o, &target, err);
+    if (st != RW_OK)
+        return st;
+    sim_target tg = {0};
+    if ((st = target_init(&tg, target, err)) != RW_OK)
+        tg.c = target; /* freed below */
     for (size_t i = 0; i < run->n && st == RW_OK; i++) {
         rw_ckpt *c = target;
         if (i != ti && (st = open_ref(&run->ckpts[i], o, &c, err)) != RW_OK)
             break;
-        st = compare_ckpt(so, c, run->label, run->ckpts[i].step, target, run->ckpts[ti].step,
+        st = compare_ckpt(so, c, run->label, run->ckpts[i].step, &tg, run->ckpts[ti].step,
                           NULL, err);
         if (c != target)
             ckpt_free(c);
     }
-    ckpt_free(target);
+    target_free(&tg);
     return st;
 }
 
@@ -244,9 +283,12 @@ static rw_status two_runs(sim_out *so, const rw_run *a, const rw_run *b, rw_err 
         if ((st = open_ref(&b->ckpts[i], so->o, &cb, err)) != RW_OK)
             break;
         if ((st = open_ref(&a->ckpts[j], so->o, &ca, err)) == RW_OK) {
-            st = compare_ckpt(so, cb, b->label, b->ckpts[i].step, ca, a->ckpts[j].step, a->label,
-                              err);
-            ckpt_free(ca);
+            sim_target tg = {0};
+            if ((st = target_init(&tg, ca, err)) == RW_OK)
+                st = compare_ckpt(so, cb, b->label, b->ckpts[i].step, &tg, a->ckpts[j].step,
+                                  a->label, err);
+            tg.c = ca;
+            target_free(&tg);
         }
         ckpt_free(cb);
         shared++;
