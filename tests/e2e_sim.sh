@@ -107,3 +107,17 @@ if command -v gnuplot >/dev/null 2>&1; then
 else
     skip "analyze.sh learning dynamics: gnuplot not installed"
 fi
+
+# Hostile input: a truncated activations file, a label holding a newline and
+# quotes, a full disk: one line, exit 1, no output; the label escaped.
+cp -r "$R/relora" "$S/trunc"
+f="$S/trunc/checkpoints/step_100/learning_dynamics/train_activations.pt"
+head -c 3000 "$f" >"$S/t.pt" && mv "$S/t.pt" "$f"
+expect_error "a truncated activations file" 'step_100/learning_dynamics/train_activations\.pt: not a readable zip archive' \
+    rw-sim -o "$S/trunc.tsv" "$S/trunc"
+check "no output after the failure" [ ! -e "$S/trunc.tsv" ]
+expect_exit 0 "a label with a newline and quotes" rw-sim --label $'na\nme"q\'x' --metrics cka "$R/relora"
+check "the label escaped on one line" grep -q "^na\\\\nme\"q'x	0	300	" "$TMP/out"
+if [ -w /dev/full ]; then
+    expect_error "a full disk" 'rw-sim: /dev/full: write failed' rw-sim -o /dev/full "$R/relora"
+fi
