@@ -11,12 +11,7 @@
 
 double rw_dtype_unit_roundoff(rw_dtype dtype)
 {
-    switch (dtype) {
-    case RW_DT_BF16: return ldexp(1.0, -8);
-    case RW_DT_F16: return ldexp(1.0, -11);
-    case RW_DT_F32: return ldexp(1.0, -24);
-    default: return ldexp(1.0, -53);
-    }
+    return rw_dtype_eps(dtype) / 2; /* round to nearest: half the spacing at 1 */
 }
 
 double rw_rank_tol(double sigma_max, int64_t m, int64_t n, rw_dtype dtype, double noise)
