@@ -58,28 +58,32 @@ typedef struct {
     pthread_mutex_t lock;
 } sim_work;
 
-/* The metrics of pair x (its st and err say how it went). */
-static void pair_compute(const rw_sim_opts *o, sim_pair *x)
+/* The metrics of pair x (its st and err say how it went); ws: this
+ * thread's scratch, or NULL. */
+static void pair_compute(const rw_sim_opts *o, sim_pair *x, rw_sim_ws *ws)
 {
     x->cka = x->pw = NAN;
     size_t n = (size_t)x->n, p = (size_t)x->p, q = (size_t)x->q;
     if (o->cka)
-        x->st = rw_cka(x->x, x->y, n, p, q, o->debiased, &x->cka, &x->err);
+        x->st = rw_cka_ws(x->x, x->y, n, p, q, o->debiased, ws, &x->cka, &x->err);
     if (x->st == RW_OK && o->pwcca)
-        x->st = rw_pwcca(x->x, x->y, n, p, q, o->epsilon, &x->pw, &x->err);
+        x->st = rw_pwcca_ws(x->x, x->y, n, p, q, o->epsilon, ws, &x->pw, &x->err);
 }
 
 static void *worker(void *arg)
 {
     sim_work *w = arg;
+    rw_sim_ws *ws = rw_sim_ws_new(); /* NULL: each pair gets a temporary one */
     for (;;) {
         pthread_mutex_lock(&w->lock);
         size_t k = w->next++;
         pthread_mutex_unlock(&w->lock);
         if (k >= w->n)
-            return NULL;
-        pair_compute(w->o, &w->v[k]);
+            break;
+        pair_compute(w->o, &w->v[k], ws);
     }
+    rw_sim_ws_free(ws);
+    return NULL;
 }
 
 /* Computes every pair, on up to o->jobs threads (the results do not depend
@@ -104,8 +108,10 @@ static void compute_all(const rw_sim_opts *o, sim_pair *v, size_t n)
         pthread_mutex_destroy(&w.lock);
         return;
     }
+    rw_sim_ws *ws = rw_sim_ws_new();
     for (size_t k = 0; k < n; k++)
-        pair_compute(o, &v[k]);
+        pair_compute(o, &v[k], ws);
+    rw_sim_ws_free(ws);
 }
 
 /* The target checkpoint and its matrices, each read once, when first

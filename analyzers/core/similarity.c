@@ -1,7 +1,9 @@
 /*
  * similarity.c — linear CKA and PWCCA of two activation matrices
- * (similarity.h). Products through BLAS, decompositions through LAPACK,
- * everything in double precision.
+ * (similarity.h). Products through BLAS, decompositions through LAPACK
+ * (column-major, the _work entry points: no hidden allocation, no
+ * transposition), everything in double precision, scratch from a
+ * workspace that grows to the largest pair seen.
  */
 #include "analyzers/core/similarity.h"
 
@@ -11,20 +13,69 @@
 #include <stdlib.h>
 #include <string.h>
 
+struct rw_sim_ws {
+    double *d;          /* doubles, cap of them */
+    size_t cap;
+    lapack_int *i;      /* LAPACK's integer work, icap of them */
+    size_t icap;
+    size_t *keep;       /* kept feature indices, kcap of them */
+    size_t kcap;
+};
+
+rw_sim_ws *rw_sim_ws_new(void)
+{
+    return calloc(1, sizeof(rw_sim_ws));
+}
+
+void rw_sim_ws_free(rw_sim_ws *ws)
+{
+    if (!ws)
+        return;
+    free(ws->d);
+    free(ws->i);
+    free(ws->keep);
+    free(ws);
+}
+
+/* Grows *p (elements of size sz, *cap of them) to at least want; the old
+ * contents are not kept. */
+static rw_status grow(void **p, size_t *cap, size_t want, size_t sz, rw_err *err)
+{
+    if (want <= *cap)
+        return RW_OK;
+    free(*p);
+    *cap = 0;
+    if (!(*p = rw_malloc(want * sz, err)))
+        return RW_ENOMEM;
+    *cap = want;
+    return RW_OK;
+}
+
+/* ws has room for nd doubles, ni LAPACK integers and nk indices. */
+static rw_status ws_fit(rw_sim_ws *ws, size_t nd, size_t ni, size_t nk, rw_err *err)
+{
+    rw_status st;
+    if ((st = grow((void **)&ws->d, &ws->cap, nd, sizeof(double), err)) != RW_OK ||
+        (st = grow((void **)&ws->i, &ws->icap, ni ? ni : 1, sizeof(lapack_int), err)) != RW_OK ||
+        (st = grow((void **)&ws->keep, &ws->kcap, nk ? nk : 1, sizeof(size_t), err)) != RW_OK)
+        return st;
+    return RW_OK;
+}
+
 /* x (n x p, row-major) minus its column means, into c; the means into mean
- * (may be NULL). */
+ * (p doubles, always written). Row by row, so that x is read in order. */
 static void centre(const double *x, size_t n, size_t p, double *c, double *mean)
 {
-    for (size_t j = 0; j < p; j++) {
-        double s = 0;
-        for (size_t i = 0; i < n; i++)
-            s += x[i * p + j];
-        double m = s / (double)n;
-        if (mean)
-            mean[j] = m;
-        for (size_t i = 0; i < n; i++)
-            c[i * p + j] = x[i * p + j] - m;
-    }
+    for (size_t j = 0; j < p; j++)
+        mean[j] = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < p; j++)
+            mean[j] += x[i * p + j];
+    for (size_t j = 0; j < p; j++)
+        mean[j] /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < p; j++)
+            c[i * p + j] = x[i * p + j] - mean[j];
 }
 
 /* ||A^T B||_F^2 for A n x p, B n x q (row-major), through the p x q product
@@ -53,27 +104,41 @@ static double debias(double xty, const double *rx, const double *ry, double nx, 
     return xty - dn / (dn - 2.0) * dot + nx * ny / ((dn - 1.0) * (dn - 2.0));
 }
 
-rw_status rw_cka(const double *x, const double *y, size_t n, size_t p, size_t q, bool debiased,
-                 double *out, rw_err *err)
+/* A temporary workspace when the caller gave none (*own frees it). */
+static rw_sim_ws *ws_or_own(rw_sim_ws *ws, rw_sim_ws **own, rw_err *err)
+{
+    *own = NULL;
+    if (ws)
+        return ws;
+    if (!(*own = rw_sim_ws_new()))
+        rw_fail(err, RW_ENOMEM, "out of memory");
+    return *own;
+}
+
+rw_status rw_cka_ws(const double *x, const double *y, size_t n, size_t p, size_t q,
+                    bool debiased, rw_sim_ws *ws, double *out, rw_err *err)
 {
     *out = NAN;
     if (n < (debiased ? 4u : 2u) || p == 0 || q == 0)
         return rw_fail(err, RW_EUSAGE, "CKA needs at least %d samples and a feature (%zu x %zu, "
                        "%zu x %zu)", debiased ? 4 : 2, n, p, n, q);
+    rw_sim_ws *own;
+    if (!(ws = ws_or_own(ws, &own, err)))
+        return RW_ENOMEM;
     size_t big = p > q ? p : q;
-    double *xc = rw_malloc(n * p * sizeof *xc, err), *yc = rw_malloc(n * q * sizeof *yc, err);
-    double *sc = rw_malloc(big * big * sizeof *sc, err);
-    double *rx = rw_calloc(n, sizeof *rx, err), *ry = rw_calloc(n, sizeof *ry, err);
-    rw_status st = RW_ENOMEM;
-    if (xc && yc && sc && rx && ry) {
-        centre(x, n, p, xc, NULL);
-        centre(y, n, q, yc, NULL);
+    rw_status st = ws_fit(ws, n * p + n * q + big * big + 2 * n + p + q, 0, 0, err);
+    if (st == RW_OK) {
+        double *xc = ws->d, *yc = xc + n * p, *sc = yc + n * q, *rx = sc + big * big,
+               *ry = rx + n, *mean = ry + n;
+        centre(x, n, p, xc, mean);
+        centre(y, n, q, yc, mean);
         double xy = cross_fro2(xc, yc, n, p, q, sc);
         double xx = cross_fro2(xc, xc, n, p, p, sc);
         double yy = cross_fro2(yc, yc, n, q, q, sc);
         if (debiased) {
             double nx = 0, ny = 0;
             for (size_t i = 0; i < n; i++) {
+                rx[i] = ry[i] = 0;
                 for (size_t j = 0; j < p; j++)
                     rx[i] += xc[i * p + j] * xc[i * p + j];
                 for (size_t j = 0; j < q; j++)
@@ -87,71 +152,108 @@ rw_status rw_cka(const double *x, const double *y, size_t n, size_t p, size_t q,
         }
         /* a zero centred X or Y: 0 / 0, nan */
         *out = xy / (sqrt(xx) * sqrt(yy));
-        st = RW_OK;
     }
-    free(xc);
-    free(yc);
-    free(sc);
-    free(rx);
-    free(ry);
+    rw_sim_ws_free(own);
     return st;
+}
+
+rw_status rw_cka(const double *x, const double *y, size_t n, size_t p, size_t q, bool debiased,
+                 double *out, rw_err *err)
+{
+    return rw_cka_ws(x, y, n, p, q, debiased, NULL, out, err);
 }
 
 /* ------------------------------------------------------------------ PWCCA */
 
-/* S^-1/2 of the symmetric k x k matrix s (row-major, overwritten) as the
- * authors' code forms it: the pseudo-inverse (singular values below 1e-15
- * of the largest cut, numpy's pinv) and its square root by eigenvalues.
- * For a symmetric positive semi-definite S both are one eigendecomposition:
- * V f(lambda) V^T with f(l) = l^-1/2, 0 where pinv cuts l. Into r. */
-static rw_status inv_sqrt(double *s, size_t k, double *r, rw_err *err)
+/* LAPACK's workspace sizes for the k x k eigendecomposition (dsyevd with
+ * vectors), the kp x kq SVD (dgesdd, jobz 'A') and the n x kk QR
+ * (dgeqrf + dorgqr), from its own queries; lwork doubles, liwork integers. */
+static void lapack_sizes(size_t kmax, size_t kp, size_t kq, size_t n, size_t kk, size_t *lwork,
+                         size_t *liwork)
 {
-    double *w = rw_malloc(k * sizeof *w, err);
-    if (!w)
-        return RW_ENOMEM;
-    lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)k, s, (lapack_int)k, w);
-    if (info != 0) {
-        free(w);
-        return rw_fail(err, RW_EDATA, "PWCCA: the eigendecomposition of a covariance failed "
-                       "(LAPACK dsyevd info %d)", (int)info);
-    }
-    double top = 0;
-    for (size_t i = 0; i < k; i++)
-        top = fabs(w[i]) > top ? fabs(w[i]) : top;
-    /* pinv cuts |l| <= 1e-15 |l|max; a negative l left gives nan, as the
-     * square root of the authors' code does */
-    for (size_t i = 0; i < k; i++)
-        w[i] = fabs(w[i]) <= 1e-15 * top ? 0 : 1.0 / sqrt(w[i]);
-    /* r = V diag(w) V^T: scale V's columns, then multiply by V^T */
-    double *vs = rw_malloc(k * k * sizeof *vs, err);
-    if (!vs) {
-        free(w);
-        return RW_ENOMEM;
-    }
-    for (size_t i = 0; i < k; i++)
-        for (size_t j = 0; j < k; j++)
-            vs[i * k + j] = s[i * k + j] * w[j];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)k, (int)k, (int)k, 1.0, vs, (int)k,
-                s, (int)k, 0.0, r, (int)k);
-    free(vs);
-    free(w);
-    return RW_OK;
+    lapack_int k = (lapack_int)kmax, m = (lapack_int)kp, c = (lapack_int)kq, nn = (lapack_int)n, q = (lapack_int)kk, iw = 0, info;
+    double w[3] = {0, 0, 0};
+    info = LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, 'V', 'U', k, NULL, k, NULL, &w[0], -1, &iw, -1);
+    size_t lw = info == 0 ? (size_t)w[0] : 1 + 6 * kmax + 2 * kmax * kmax;
+    size_t li = info == 0 ? (size_t)iw : 3 + 5 * kmax;
+    info = LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'A', m, c, NULL, m, NULL, NULL, m, NULL, c,
+                               &w[1], -1, NULL);
+    size_t ls = info == 0 ? (size_t)w[1] : 0;
+    /* dgesdd's documented bound for jobz 'A', should the query fail */
+    size_t big = kp > kq ? kp : kq, sm = kp < kq ? kp : kq;
+    if (info != 0)
+        ls = 4 * sm * sm + 6 * sm + big;
+    /* dgeqrf and dorgqr: their block size (at most 64) per column */
+    info = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, nn, q, NULL, nn, NULL, &w[2], -1);
+    size_t lq = info == 0 ? (size_t)w[2] : (kk ? kk : 1) * 64;
+    double wo = 0;
+    info = LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, nn, q, q, NULL, nn, NULL, &wo, -1);
+    size_t lo = info == 0 ? (size_t)wo : (kk ? kk : 1) * 64;
+    info = LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'S', k, k, NULL, k, NULL, NULL, k, NULL, k,
+                               &wo, -1, NULL);
+    size_t lsq = info == 0 ? (size_t)wo : 4 * kmax * kmax + 7 * kmax;
+    if (lsq > lw)
+        lw = lsq;
+    *lwork = lw;
+    if (ls > *lwork)
+        *lwork = ls;
+    if (lq > *lwork)
+        *lwork = lq;
+    if (lo > *lwork)
+        *lwork = lo;
+    *liwork = li > 8 * big ? li : 8 * big;
 }
 
-/* Scratch of rw_pwcca, freed together. */
-typedef struct {
-    double *xc, *yc, *mx, *my, *sxx, *syy, *sxy, *ix, *iy, *t, *arr, *u, *vt, *s, *d, *tau, *pa, *g;
-    size_t *kx, *ky;
-} pw_buf;
-
-static void pw_free(pw_buf *b)
+/* S^-1/2 of the symmetric k x k matrix s (overwritten) as the authors' code
+ * forms it, step by step, since its rounding is what the number is
+ * compared with: the pseudo-inverse as numpy's pinv computes it (dgesdd,
+ * jobz 'S'; singular values at most 1e-15 of the largest cut; P = V
+ * diag(1/s) U^T), then the square root of P by its eigendecomposition
+ * (dsyevd on P's lower triangle, as numpy's eigh; V diag(sqrt(w)) V^T).
+ * One eigendecomposition of S would give the same matrix in exact
+ * arithmetic, but where S is ill-conditioned (its smallest eigenvalues
+ * near epsilon) and canonical correlations cluster near 1, PWCCA differs
+ * by up to 1e-5 between the two orders of rounding (docs/similarity.md).
+ * A negative eigenvalue of P gives nan, as numpy's sqrt does. Into r
+ * (row-major); w (k), e1, e2, e3 (k * k each) and work (lwork doubles,
+ * liwork integers) are scratch. */
+static rw_status inv_sqrt(double *s, size_t k, double *r, double *w, double *e1, double *e2,
+                          double *e3, double *work, size_t lwork, lapack_int *iwork,
+                          size_t liwork, rw_err *err)
 {
-    double **v[] = {&b->xc, &b->yc, &b->mx, &b->my, &b->sxx, &b->syy, &b->sxy, &b->ix, &b->iy,
-                    &b->t, &b->arr, &b->u, &b->vt, &b->s, &b->d, &b->tau, &b->pa, &b->g};
-    for (size_t i = 0; i < sizeof v / sizeof *v; i++)
-        free(*v[i]);
-    free(b->kx);
-    free(b->ky);
+    lapack_int kk = (lapack_int)k;
+    /* pinv: s = U diag(w) V^T (s is symmetric: either order of storage);
+     * e1 = U and e2 = V^T, by columns */
+    lapack_int info = LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'S', kk, kk, s, kk, w, e1, kk, e2,
+                                          kk, work, (lapack_int)lwork, iwork);
+    if (info != 0)
+        return rw_fail(err, RW_EDATA, "PWCCA: the SVD of a covariance failed (LAPACK dgesdd "
+                       "info %d)", (int)info);
+    double cut = 1e-15 * (k ? w[0] : 0);
+    for (size_t l = 0; l < k; l++)
+        w[l] = w[l] > cut ? 1.0 / w[l] : 0;
+    /* e3 = diag(1/w) U^T, then s = P = (V^T)^T e3, by columns */
+    for (size_t j = 0; j < k; j++)
+        for (size_t l = 0; l < k; l++)
+            e3[j * k + l] = w[l] * e1[l * k + j];
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, kk, kk, kk, 1.0, e2, kk, e3, kk, 0.0, s,
+                kk);
+    /* P = V diag(w) V^T from P's lower triangle; s then holds V by columns */
+    info = LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, 'V', 'L', kk, s, kk, w, work, (lapack_int)lwork,
+                               iwork, (lapack_int)liwork);
+    if (info != 0)
+        return rw_fail(err, RW_EDATA, "PWCCA: the eigendecomposition of a covariance failed "
+                       "(LAPACK dsyevd info %d)", (int)info);
+    /* e3 = diag(sqrt(w)) V^T, e1 = V e3, by columns; r: e1 by rows */
+    for (size_t j = 0; j < k; j++)
+        for (size_t i = 0; i < k; i++)
+            e3[j * k + i] = sqrt(w[i]) * s[i * k + j];
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, kk, kk, kk, 1.0, s, kk, e3, kk, 0.0,
+                e1, kk);
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = 0; j < k; j++)
+            r[i * k + j] = e1[j * k + i];
+    return RW_OK;
 }
 
 /* The kept features' rows and columns of the k x k matrix s (row-major),
@@ -174,136 +276,208 @@ static size_t kept(const double *s, size_t k, double max, double epsilon, size_t
     return kk;
 }
 
+/* The sum of a[0..n-1] in numpy's order (its pairwise summation of a
+ * contiguous array: blocks of up to 128 summed in eight interleaved
+ * partial sums, larger ones halved at a multiple of 8), so that the means
+ * are numpy's to the last bit. */
+static double pairwise_sum(const double *a, size_t n)
+{
+    if (n < 8) {
+        double r = 0;
+        for (size_t i = 0; i < n; i++)
+            r += a[i];
+        return r;
+    }
+    if (n <= 128) {
+        double r[8];
+        size_t i;
+        for (int j = 0; j < 8; j++)
+            r[j] = a[j];
+        for (i = 8; i < n - n % 8; i += 8)
+            for (int j = 0; j < 8; j++)
+                r[j] += a[i + j];
+        double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++)
+            res += a[i];
+        return res;
+    }
+    size_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
+}
+
+/* LAPACK's scratch for one pair, in ws (work, iwork). */
+typedef struct {
+    double *w;
+    size_t lw;
+    lapack_int *iw;
+    size_t liw;
+} lapack_scratch;
+
 /* One side's S^-1/2 into r (kk x kk): the kept rows and columns of the
  * k x k covariance s, divided by max, epsilon added to the diagonal;
- * t is scratch of kk * kk doubles. */
+ * t, e[0..2] are scratch of kk * kk doubles, ev of kk. */
 static rw_status side_inv_sqrt(const double *s, size_t k, const size_t *keep, size_t kk,
-                               double max, double epsilon, double *t, double *r, rw_err *err)
+                               double max, double epsilon, double *t, double *const e[3],
+                               double *ev, const lapack_scratch *ls, double *r, rw_err *err)
 {
     crop(s, k, keep, kk, t);
     for (size_t i = 0; i < kk * kk; i++)
         t[i] /= max;
     for (size_t i = 0; i < kk; i++)
         t[i * kk + i] += epsilon;
-    return inv_sqrt(t, kk, r, err);
+    return inv_sqrt(t, kk, r, ev, e[0], e[1], e[2], ls->w, ls->lw, ls->iw, ls->liw, err);
 }
 
-rw_status rw_pwcca(const double *x, const double *y, size_t n, size_t p, size_t q, double epsilon,
-                   double *out, rw_err *err)
+rw_status rw_pwcca_ws(const double *x, const double *y, size_t n, size_t p, size_t q,
+                      double epsilon, rw_sim_ws *ws, double *out, rw_err *err)
 {
     *out = NAN;
     if (p == 0 || q == 0 || n <= p || n <= q)
         return rw_fail(err, RW_EDATA, "PWCCA needs more samples than features: %zu samples of "
                        "%zu and %zu features (use --metrics cka, or more samples)", n, p, q);
-    pw_buf b = {0};
-    size_t big = p > q ? p : q;
-    rw_status st = RW_ENOMEM;
-    if (!(b.xc = rw_malloc(n * p * sizeof(double), err)) ||
-        !(b.yc = rw_malloc(n * q * sizeof(double), err)) ||
-        !(b.mx = rw_malloc(p * sizeof(double), err)) || !(b.my = rw_malloc(q * sizeof(double), err)) ||
-        !(b.sxx = rw_malloc(p * p * sizeof(double), err)) ||
-        !(b.syy = rw_malloc(q * q * sizeof(double), err)) ||
-        !(b.sxy = rw_malloc(p * q * sizeof(double), err)) ||
-        !(b.ix = rw_malloc(p * p * sizeof(double), err)) ||
-        !(b.iy = rw_malloc(q * q * sizeof(double), err)) ||
-        !(b.t = rw_malloc(big * big * sizeof(double), err)) ||
-        !(b.arr = rw_malloc(p * q * sizeof(double), err)) ||
-        !(b.u = rw_malloc(p * p * sizeof(double), err)) ||
-        !(b.vt = rw_malloc(q * q * sizeof(double), err)) ||
-        !(b.s = rw_malloc(big * sizeof(double), err)) ||
-        !(b.d = rw_malloc(n * big * sizeof(double), err)) ||
-        !(b.g = rw_malloc(n * big * sizeof(double), err)) ||
-        !(b.tau = rw_malloc(big * sizeof(double), err)) ||
-        !(b.pa = rw_malloc(big * big * sizeof(double), err)) ||
-        !(b.kx = rw_malloc(p * sizeof(size_t), err)) || !(b.ky = rw_malloc(q * sizeof(size_t), err)))
+    rw_sim_ws *own;
+    if (!(ws = ws_or_own(ws, &own, err)))
+        return RW_ENOMEM;
+    size_t big = p > q ? p : q, lwork, liwork;
+    /* LAPACK's needs at the largest sizes this pair can have (kept
+     * features are at most p and q). */
+    lapack_sizes(big, p, q, n, big, &lwork, &liwork);
+    size_t nd = n * (p + q) + (p + q) * (p + q) + p + q + p * p + q * q + p * q + p * p + q * q + 4 * big * big +
+                big + p * q + p * p + q * q + big + 2 * n * big + big + big * big + lwork;
+    rw_status st = ws_fit(ws, nd, liwork, p + q, err);
+    if (st != RW_OK)
         goto done;
+    double *z = ws->d, *mx = z + n * (p + q), *my = mx + p, *sxx = my + q,
+           *syy = sxx + p * p, *sxy = syy + q * q, *ix = sxy + p * q, *iy = ix + p * p,
+           *t = iy + q * q, *vs = t + big * big, *ev = vs + 3 * big * big, *arr = ev + big,
+           *uu = arr + p * q, *vt = uu + p * p, *s = vt + q * q, *d = s + big,
+           *g = d + n * big, *tau = g + n * big, *pa = tau + big, *cz = pa + big * big,
+           *work = cz + (p + q) * (p + q);
+    lapack_scratch ls = {work, lwork, ws->i, liwork};
+    size_t *kx = ws->keep, *ky = kx + p;
 
     /* covariances (n - 1), scaled by the largest |entry| of Sxx and Syy */
-    centre(x, n, p, b.xc, b.mx);
-    centre(y, n, q, b.yc, b.my);
+    /* covariances as numpy's cov computes them: z = [X^T; Y^T] (features
+     * by rows), each row less its mean, C = z z^T (dsyrk, the upper
+     * triangle, as numpy's dot does for z z^T), times 1 / (n - 1) */
+    size_t pq = p + q;
+    for (size_t j = 0; j < n; j++) {
+        for (size_t f = 0; f < p; f++)
+            z[f * n + j] = x[j * p + f];
+        for (size_t f = 0; f < q; f++)
+            z[(p + f) * n + j] = y[j * q + f];
+    }
+    for (size_t f = 0; f < pq; f++) {
+        double m = pairwise_sum(z + f * n, n) / (double)n;
+        *(f < p ? &mx[f] : &my[f - p]) = m;
+        for (size_t j = 0; j < n; j++)
+            z[f * n + j] -= m;
+    }
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)pq, (int)n, 1.0, z, (int)n, 0.0, cz,
+                (int)pq);
     double dn1 = 1.0 / ((double)n - 1.0);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)p, (int)p, (int)n, dn1, b.xc, (int)p,
-                b.xc, (int)p, 0.0, b.sxx, (int)p);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)q, (int)q, (int)n, dn1, b.yc, (int)q,
-                b.yc, (int)q, 0.0, b.syy, (int)q);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)p, (int)q, (int)n, dn1, b.xc, (int)p,
-                b.yc, (int)q, 0.0, b.sxy, (int)q);
+    for (size_t i = 0; i < pq; i++)
+        for (size_t j = i; j < pq; j++) {
+            double c = cz[i * pq + j] * dn1;
+            if (i < p && j < p)
+                sxx[i * p + j] = sxx[j * p + i] = c;
+            else if (i >= p)
+                syy[(i - p) * q + (j - p)] = syy[(j - p) * q + (i - p)] = c;
+            else
+                sxy[i * q + (j - p)] = c;
+        }
     double xmax = 0, ymax = 0;
     for (size_t i = 0; i < p * p; i++)
-        xmax = fabs(b.sxx[i]) > xmax ? fabs(b.sxx[i]) : xmax;
+        xmax = fabs(sxx[i]) > xmax ? fabs(sxx[i]) : xmax;
     for (size_t i = 0; i < q * q; i++)
-        ymax = fabs(b.syy[i]) > ymax ? fabs(b.syy[i]) : ymax;
+        ymax = fabs(syy[i]) > ymax ? fabs(syy[i]) : ymax;
     double cxy = sqrt(xmax * ymax);
     /* features kept: scaled variance >= epsilon (none of a constant side) */
-    size_t kp = kept(b.sxx, p, xmax, epsilon, b.kx), kq = kept(b.syy, q, ymax, epsilon, b.ky);
-    if (kp == 0 || kq == 0) {
-        st = RW_OK; /* nothing to correlate: nan */
+    size_t kp = kept(sxx, p, xmax, epsilon, kx), kq = kept(syy, q, ymax, epsilon, ky);
+    if (kp == 0 || kq == 0)
+        goto done; /* nothing to correlate: nan */
+    double *const e[3] = {vs, vs + big * big, vs + 2 * big * big};
+    if ((st = side_inv_sqrt(sxx, p, kx, kp, xmax, epsilon, t, e, ev, &ls, ix, err)) != RW_OK ||
+        (st = side_inv_sqrt(syy, q, ky, kq, ymax, epsilon, t, e, ev, &ls, iy, err)) != RW_OK)
         goto done;
-    }
-    if ((st = side_inv_sqrt(b.sxx, p, b.kx, kp, xmax, epsilon, b.t, b.ix, err)) != RW_OK ||
-        (st = side_inv_sqrt(b.syy, q, b.ky, kq, ymax, epsilon, b.t, b.iy, err)) != RW_OK)
-        goto done;
-    /* arr = Sxx^-1/2 Sxy Syy^-1/2 (kp x kq) */
+    /* arr = Sxx^-1/2 (Sxy Syy^-1/2) (kp x kq, row-major), associated as
+     * the authors' code does */
     for (size_t i = 0; i < kp; i++)
         for (size_t j = 0; j < kq; j++)
-            b.t[i * kq + j] = b.sxy[b.kx[i] * q + b.ky[j]] / cxy;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kp, (int)kq, (int)kp, 1.0, b.ix,
-                (int)kp, b.t, (int)kq, 0.0, b.pa, (int)kq);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kp, (int)kq, (int)kq, 1.0, b.pa,
-                (int)kq, b.iy, (int)kq, 0.0, b.arr, (int)kq);
-    /* its SVD, all of U and V^T (numpy's svd: dgesdd) */
-    lapack_int info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'A', (lapack_int)kp, (lapack_int)kq, b.arr,
-                                     (lapack_int)kq, b.s, b.u, (lapack_int)kp, b.vt, (lapack_int)kq);
+            t[i * kq + j] = sxy[kx[i] * q + ky[j]] / cxy;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kp, (int)kq, (int)kq, 1.0, t,
+                (int)kq, iy, (int)kq, 0.0, pa, (int)kq);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kp, (int)kq, (int)kp, 1.0, ix,
+                (int)kp, pa, (int)kq, 0.0, arr, (int)kq);
+    /* Its SVD arr = U diag(rho) V^T, all of U and V^T, as numpy's svd
+     * computes it (dgesdd, jobz 'A', on arr by columns): the reference adds
+     * the means back to the rotated activations, so its number depends on
+     * the signs LAPACK gives the singular vectors, and rankwatch asks
+     * LAPACK the same question to get the same signs. t: arr by columns. */
+    for (size_t i = 0; i < kp; i++)
+        for (size_t j = 0; j < kq; j++)
+            t[j * kp + i] = arr[i * kq + j];
+    size_t nc = kp < kq ? kp : kq; /* canonical correlations rho = |s| */
+    lapack_int info = LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'A', (lapack_int)kp, (lapack_int)kq,
+                                          t, (lapack_int)kp, s, uu, (lapack_int)kp, vt,
+                                          (lapack_int)kq, work, (lapack_int)lwork, ws->i);
     if (info != 0) {
         st = rw_fail(err, RW_EDATA, "PWCCA: the SVD of the canonical matrix failed (LAPACK "
                      "dgesdd info %d)", (int)info);
         goto done;
     }
-    size_t nc = kp < kq ? kp : kq; /* canonical correlations rho = |s| */
     /* the side with fewer features kept (X on a tie): D = C^T (A - mean) +
      * mean, features by samples, C = U (X) or V (Y) */
     bool xs = kp <= kq;
     size_t kk = xs ? kp : kq, f = xs ? p : q;
-    const size_t *keep = xs ? b.kx : b.ky;
-    const double *ac = xs ? b.xc : b.yc, *a = xs ? x : y, *mean = xs ? b.mx : b.my;
-    /* the kept columns of the centred activations, n x kk */
-    for (size_t j = 0; j < n; j++)
-        for (size_t l = 0; l < kk; l++)
-            b.g[j * kk + l] = ac[j * f + keep[l]];
-    /* D^T = Ac C + 1 mean^T (n x kk): C = U for X, V = (V^T)^T for Y */
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, xs ? CblasNoTrans : CblasTrans, (int)n, (int)kk,
-                (int)kk, 1.0, b.g, (int)kk, xs ? b.u : b.vt, (int)kk, 0.0, b.d, (int)kk);
-    for (size_t j = 0; j < n; j++)
-        for (size_t l = 0; l < kk; l++)
-            b.d[j * kk + l] += mean[keep[l]];
+    const size_t *keep = xs ? kx : ky;
+    const double *ac = xs ? z : z + p * n, *a = xs ? x : y, *mean = xs ? mx : my;
+    /* g: the kept features of the centred activations, n x kk by columns */
+    for (size_t l = 0; l < kk; l++)
+        memcpy(g + l * n, ac + keep[l] * n, n * sizeof *g);
+    /* d = D^T = G C + 1 mean^T (n x kk, by columns). C = U: uu (by
+     * columns). C = V: the transpose of vt (V^T by columns). */
+    cblas_dgemm(CblasColMajor, CblasNoTrans, xs ? CblasNoTrans : CblasTrans, (int)n, (int)kk,
+                (int)kk, 1.0, g, (int)n, xs ? uu : vt, (int)kk, 0.0, d, (int)n);
+    for (size_t l = 0; l < kk; l++)
+        for (size_t j = 0; j < n; j++)
+            d[l * n + j] += mean[keep[l]];
     /* P: the orthonormal basis of D^T's columns (reduced QR; the signs of
      * its columns do not matter below) */
-    if ((info = LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (lapack_int)n, (lapack_int)kk, b.d, (lapack_int)kk,
-                               b.tau)) != 0 ||
-        (info = LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (lapack_int)n, (lapack_int)kk, (lapack_int)kk, b.d,
-                               (lapack_int)kk, b.tau)) != 0) {
+    if ((info = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (lapack_int)n, (lapack_int)kk, d,
+                                    (lapack_int)n, tau, work, (lapack_int)lwork)) != 0 ||
+        (info = LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, (lapack_int)n, (lapack_int)kk,
+                                    (lapack_int)kk, d, (lapack_int)n, tau, work,
+                                    (lapack_int)lwork)) != 0) {
         st = rw_fail(err, RW_EDATA, "PWCCA: the QR of the canonical directions failed (LAPACK "
                      "info %d)", (int)info);
         goto done;
     }
     /* a_i = sum_l |(P^T A)_il| with A the kept activations as stored (not
-     * centred); PWCCA = sum a_i rho_i / sum a_i */
-    for (size_t j = 0; j < n; j++)
-        for (size_t l = 0; l < kk; l++)
-            b.g[j * kk + l] = a[j * f + keep[l]];
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kk, (int)kk, (int)n, 1.0, b.d,
-                (int)kk, b.g, (int)kk, 0.0, b.pa, (int)kk);
+     * centred); PWCCA = sum a_i rho_i / sum a_i. pa = P^T A, kk x kk by
+     * columns: (i, l) at pa[l * kk + i]. */
+    for (size_t l = 0; l < kk; l++)
+        for (size_t j = 0; j < n; j++)
+            g[l * n + j] = a[j * f + keep[l]];
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)kk, (int)kk, (int)n, 1.0, d,
+                (int)n, g, (int)n, 0.0, pa, (int)kk);
     double total = 0, acc = 0;
     for (size_t i = 0; i < kk; i++) {
         double ai = 0;
         for (size_t l = 0; l < kk; l++)
-            ai += fabs(b.pa[i * kk + l]);
+            ai += fabs(pa[l * kk + i]);
         total += ai;
-        acc += ai * (i < nc ? fabs(b.s[i]) : 0);
+        acc += ai * (i < nc ? fabs(s[i]) : 0);
     }
     *out = acc / total;
-    st = RW_OK;
 done:
-    pw_free(&b);
+    rw_sim_ws_free(own);
     return st;
+}
+
+rw_status rw_pwcca(const double *x, const double *y, size_t n, size_t p, size_t q, double epsilon,
+                   double *out, rw_err *err)
+{
+    return rw_pwcca_ws(x, y, n, p, q, epsilon, NULL, out, err);
 }

@@ -7,13 +7,22 @@
  * row i of X and of Y from the same sample) by p and q features.
  *
  * Pure functions of their arguments, in double precision, with LAPACK for
- * the decompositions; they allocate scratch space and free it. Nothing
- * returned is owned by the module.
+ * the decompositions. Their scratch space comes from an rw_sim_ws, the
+ * caller's (one per thread; it grows to the largest pair and is reused, so
+ * a run of pairs allocates nothing after the first), or from a temporary
+ * one when ws is NULL. Nothing returned is owned by the module.
  */
 #ifndef RW_SIMILARITY_H
 #define RW_SIMILARITY_H
 
 #include "io/rw.h"
+
+/* Scratch for the functions below: the caller's from rw_sim_ws_new (NULL
+ * when out of memory) to rw_sim_ws_free (NULL: no-op). Not shared by
+ * threads that run at once. */
+typedef struct rw_sim_ws rw_sim_ws;
+rw_sim_ws *rw_sim_ws_new(void);
+void rw_sim_ws_free(rw_sim_ws *ws);
 
 /* Linear CKA in feature space (Kornblith et al. 2019): with the columns of
  * X and Y centred,
@@ -25,6 +34,9 @@
  * zero. RW_EUSAGE for n < 2 (n < 4 debiased). */
 rw_status rw_cka(const double *x, const double *y, size_t n, size_t p, size_t q, bool debiased,
                  double *out, rw_err *err);
+/* The same with the caller's workspace (NULL: a temporary one). */
+rw_status rw_cka_ws(const double *x, const double *y, size_t n, size_t p, size_t q,
+                    bool debiased, rw_sim_ws *ws, double *out, rw_err *err);
 
 /* PWCCA (Morcos et al. 2018) as the SVCCA authors' code computes it with
  * epsilon (pico-analyze: 1e-6): covariances of the features (n - 1 in the
@@ -41,5 +53,8 @@ rw_status rw_cka(const double *x, const double *y, size_t n, size_t p, size_t q,
  * when no feature of X or Y is left. */
 rw_status rw_pwcca(const double *x, const double *y, size_t n, size_t p, size_t q, double epsilon,
                    double *out, rw_err *err);
+/* The same with the caller's workspace (NULL: a temporary one). */
+rw_status rw_pwcca_ws(const double *x, const double *y, size_t n, size_t p, size_t q,
+                      double epsilon, rw_sim_ws *ws, double *out, rw_err *err);
 
 #endif
