@@ -219,6 +219,45 @@ static void pwcca_needs_more_samples_than_features(void **state)
     assert_true(isnan(v));
 }
 
+/* A side prepared once gives rw_pwcca's numbers to the last bit, for X
+ * of other widths and from a reused workspace; misuse is refused. */
+static void pwcca_prepared_side_is_the_same(void **state)
+{
+    (void)state;
+    rw_rng r;
+    rng_seed(&r, 11);
+    size_t n = 60, q = 7;
+    double *y = gauss(&r, n, q);
+    for (size_t i = 0; i < n * q; i++)
+        y[i] += 0.5; /* the means matter (added back to the directions) */
+    rw_err err = {{0}};
+    rw_pwcca_side *side = NULL;
+    assert_int_equal(rw_pwcca_side_new(y, n, q, 1e-6, &side, &err), RW_OK);
+    rw_sim_ws *ws = rw_sim_ws_new();
+    assert_non_null(ws);
+    size_t widths[] = {3, 7, 12, 7};
+    for (size_t k = 0; k < sizeof widths / sizeof *widths; k++) {
+        size_t p = widths[k];
+        double *x = gauss(&r, n, p), a, b;
+        for (size_t i = 0; i < n; i++) /* correlated with y */
+            for (size_t j = 0; j < p && j < q; j++)
+                x[i * p + j] += y[i * q + j];
+        assert_int_equal(rw_pwcca(x, y, n, p, q, 1e-6, &a, &err), RW_OK);
+        assert_int_equal(rw_pwcca_against(x, n, p, side, ws, &b, &err), RW_OK);
+        assert_true(a > 0 && a <= 1);
+        assert_memory_equal(&a, &b, sizeof a);
+        free(x);
+    }
+    double v;
+    assert_int_equal(rw_pwcca_against(y, n - 1, q, side, ws, &v, &err), RW_EUSAGE);
+    assert_true(isnan(v));
+    rw_pwcca_side_free(side);
+    assert_int_equal(rw_pwcca_side_new(y, q, q, 1e-6, &side, &err), RW_EDATA);
+    assert_null(side);
+    rw_sim_ws_free(ws);
+    free(y);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -229,6 +268,7 @@ int main(void)
         cmocka_unit_test(pwcca_invertible_transform_is_one),
         cmocka_unit_test(pwcca_independent_is_small),
         cmocka_unit_test(pwcca_needs_more_samples_than_features),
+        cmocka_unit_test(pwcca_prepared_side_is_the_same),
     };
     return cmocka_run_group_tests_name("similarity", tests, NULL, NULL);
 }

@@ -45,6 +45,7 @@ typedef struct {
     long j;
     int64_t n, p, q;
     double *x, *y;
+    const rw_pwcca_side *side; /* the target's, or NULL */
     double cka, pw;
     rw_status st;
     rw_err err;
@@ -67,7 +68,8 @@ static void pair_compute(const rw_sim_opts *o, sim_pair *x, rw_sim_ws *ws)
     if (o->cka)
         x->st = rw_cka_ws(x->x, x->y, n, p, q, o->debiased, ws, &x->cka, &x->err);
     if (x->st == RW_OK && o->pwcca)
-        x->st = rw_pwcca_ws(x->x, x->y, n, p, q, o->epsilon, ws, &x->pw, &x->err);
+        x->st = x->side ? rw_pwcca_against(x->x, n, p, x->side, ws, &x->pw, &x->err)
+                        : rw_pwcca_ws(x->x, x->y, n, p, q, o->epsilon, ws, &x->pw, &x->err);
 }
 
 static void *worker(void *arg)
@@ -115,11 +117,16 @@ static void compute_all(const rw_sim_opts *o, sim_pair *v, size_t n)
 }
 
 /* The target checkpoint and its matrices, each read once, when first
- * needed: a run's every step is compared with the same target. */
+ * needed: a run's every step is compared with the same target. With
+ * PWCCA, also each matrix's side of it (similarity.h), made once. */
 typedef struct {
     rw_ckpt *c;
     double **m;        /* c->n, NULL until read (owned) */
     int64_t *rows, *cols;
+    rw_pwcca_side **side; /* c->n, NULL until made, or where it cannot be
+                             (the pair's own computation then says why) */
+    bool sides;           /* make them: many steps share this target (not
+                             with --between, where each is used once) */
 } sim_target;
 
 static rw_status target_init(sim_target *t, rw_ckpt *c, rw_err *err)
@@ -129,7 +136,8 @@ static rw_status target_init(sim_target *t, rw_ckpt *c, rw_err *err)
     t->m = rw_calloc(n, sizeof *t->m, err);
     t->rows = rw_calloc(n, sizeof *t->rows, err);
     t->cols = rw_calloc(n, sizeof *t->cols, err);
-    return t->m && t->rows && t->cols ? RW_OK : RW_ENOMEM;
+    t->side = rw_calloc(n, sizeof *t->side, err);
+    return t->m && t->rows && t->cols && t->side ? RW_OK : RW_ENOMEM;
 }
 
 /* Frees the matrices and closes the checkpoint. */
@@ -137,6 +145,9 @@ static void target_free(sim_target *t)
 {
     for (size_t i = 0; t->m && i < t->c->n; i++)
         free(t->m[i]);
+    for (size_t i = 0; t->side && i < t->c->n; i++)
+        rw_pwcca_side_free(t->side[i]);
+    free(t->side);
     free(t->m);
     free(t->rows);
     free(t->cols);
@@ -153,7 +164,8 @@ static void pairs_free(sim_pair *v, size_t n)
 
 /* Reads pair x's matrices: tensor x->i of c, its namesake in the target
  * (borrowed from tg, read there once). */
-static rw_status pair_read(sim_pair *x, rw_ckpt *c, sim_target *tg, rw_err *err)
+static rw_status pair_read(const rw_sim_opts *o, sim_pair *x, rw_ckpt *c, sim_target *tg,
+                           rw_err *err)
 {
     const rw_tensor *t = &c->tensors[x->i];
     rw_ckpt *target = tg->c;
@@ -171,6 +183,14 @@ static rw_status pair_read(sim_pair *x, rw_ckpt *c, sim_target *tg, rw_err *err)
         st = rw_fail(err, RW_EDATA, "%s: %s has %lld samples, the target %s %lld: activations "
                      "of different batches cannot be compared", c->path, t->name,
                      (long long)x->n, target->path, (long long)tn);
+    if (st == RW_OK && tg->sides && o->pwcca && !tg->side[j]) {
+        rw_err e = {{0}};
+        rw_status s2 = rw_pwcca_side_new(x->y, (size_t)tn, (size_t)x->q, o->epsilon,
+                                         &tg->side[j], &e);
+        if (s2 == RW_ENOMEM)
+            st = rw_fail(err, RW_ENOMEM, "out of memory");
+    }
+    x->side = tg->side[j];
     return st;
 }
 
@@ -220,7 +240,7 @@ static rw_status compare_ckpt(sim_out *so, rw_ckpt *c, const char *run, int64_t 
             (so->o->sel && !rw_select_match_as(so->o->sel, t->name, c->prefix)))
             continue;
         v[n].i = i;
-        st = pair_read(&v[n++], c, tg, err);
+        st = pair_read(so->o, &v[n++], c, tg, err);
     }
     if (st == RW_OK)
         compute_all(so->o, v, n);
@@ -259,7 +279,7 @@ static rw_status one_run(sim_out *so, const rw_run *run, rw_err *err)
     rw_status st = open_ref(&run->ckpts[ti], o, &target, err);
     if (st != RW_OK)
         return st;
-    sim_target tg = {0};
+    sim_target tg = {.sides = true};
     if ((st = target_init(&tg, target, err)) != RW_OK)
         tg.c = target; /* freed below */
     for (size_t i = 0; i < run->n && st == RW_OK; i++) {

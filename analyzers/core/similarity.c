@@ -329,87 +329,204 @@ static rw_status side_inv_sqrt(const double *s, size_t k, const size_t *keep, si
     return inv_sqrt(t, kk, r, ev, e[0], e[1], e[2], ls->w, ls->lw, ls->iw, ls->liw, err);
 }
 
-rw_status rw_pwcca_ws(const double *x, const double *y, size_t n, size_t p, size_t q,
-                      double epsilon, rw_sim_ws *ws, double *out, rw_err *err)
+/* What PWCCA needs of one matrix alone (similarity.h). Its arrays are
+ * its own (rw_pwcca_side_new) or carved from a workspace. */
+struct rw_pwcca_side {
+    const double *a;  /* the n x f activations (borrowed) */
+    size_t n, f;      /* samples, features */
+    double epsilon;
+    double *z;        /* f x n, row-major: each feature less its mean */
+    double *mean;     /* f: the features' means */
+    size_t *keep, kk; /* the kk features kept (scaled variance >= epsilon) */
+    double max;       /* the largest |entry| of the covariance */
+    double *isq;      /* kk x kk, row-major: S^-1/2 of the kept features */
+    double *own;      /* what rw_pwcca_side_new allocated, or NULL */
+};
+
+/* Scratch for side_prepare of up to f features: cov, t and e[3] of f * f
+ * doubles, ev of f, and LAPACK's. */
+typedef struct {
+    double *cov, *t, *e[3], *ev;
+    lapack_scratch ls;
+} side_scratch;
+
+/* Side s of the n x f row-major activations a, computed as the reference
+ * code computes them (numpy's cov: numpy's pairwise summation for the
+ * means, the upper triangle by dsyrk, times 1 / (n - 1)) into s's arrays
+ * (z, mean, keep and isq of f * n, f, f and f * f). */
+static rw_status side_prepare(const double *a, size_t n, size_t f, double epsilon,
+                              rw_pwcca_side *s, const side_scratch *sc, rw_err *err)
 {
-    *out = NAN;
+    s->a = a;
+    s->n = n;
+    s->f = f;
+    s->epsilon = epsilon;
+    for (size_t j = 0; j < n; j++)
+        for (size_t c = 0; c < f; c++)
+            s->z[c * n + j] = a[j * f + c];
+    for (size_t c = 0; c < f; c++) {
+        double m = pairwise_sum(s->z + c * n, n) / (double)n;
+        s->mean[c] = m;
+        for (size_t j = 0; j < n; j++)
+            s->z[c * n + j] -= m;
+    }
+    double *cov = sc->cov, dn1 = 1.0 / ((double)n - 1.0);
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)f, (int)n, 1.0, s->z, (int)n, 0.0,
+                cov, (int)f);
+    s->max = 0;
+    for (size_t i = 0; i < f; i++)
+        for (size_t j = i; j < f; j++) {
+            double c = cov[i * f + j] * dn1;
+            cov[i * f + j] = cov[j * f + i] = c;
+            s->max = fabs(c) > s->max ? fabs(c) : s->max;
+        }
+    /* none kept of a constant side: PWCCA is nan */
+    if ((s->kk = kept(cov, f, s->max, epsilon, s->keep)) == 0)
+        return RW_OK;
+    return side_inv_sqrt(cov, f, s->keep, s->kk, s->max, epsilon, sc->t, sc->e, sc->ev, &sc->ls,
+                         s->isq, err);
+}
+
+/* Doubles of a side's arrays (z, mean, isq) of f features. */
+static size_t side_doubles(size_t n, size_t f)
+{
+    return f * n + f + f * f;
+}
+
+/* Points s's arrays into d (side_doubles of them) and keep (f). */
+static double *side_carve(rw_pwcca_side *s, size_t n, size_t f, double *d, size_t *keep)
+{
+    s->z = d;
+    s->mean = d + f * n;
+    s->isq = s->mean + f;
+    s->keep = keep;
+    s->own = NULL;
+    return s->isq + f * f;
+}
+
+/* Doubles of side_scratch for f features, LAPACK's lwork included. */
+static size_t scratch_doubles(size_t f, size_t lwork)
+{
+    return 5 * f * f + f + lwork;
+}
+
+static void scratch_carve(side_scratch *sc, size_t f, double *d, size_t lwork, lapack_int *iw,
+                          size_t liwork)
+{
+    sc->cov = d;
+    sc->t = d + f * f;
+    for (int i = 0; i < 3; i++)
+        sc->e[i] = sc->t + (size_t)(i + 1) * f * f;
+    sc->ev = sc->e[2] + f * f;
+    sc->ls = (lapack_scratch){sc->ev + f, lwork, iw, liwork};
+}
+
+static rw_status pwcca_check(size_t n, size_t p, size_t q, rw_err *err)
+{
     if (p == 0 || q == 0 || n <= p || n <= q)
         return rw_fail(err, RW_EDATA, "PWCCA needs more samples than features: %zu samples of "
                        "%zu and %zu features (use --metrics cka, or more samples)", n, p, q);
+    return RW_OK;
+}
+
+rw_status rw_pwcca_side_new(const double *y, size_t n, size_t q, double epsilon,
+                            rw_pwcca_side **out, rw_err *err)
+{
+    *out = NULL;
+    rw_status st = pwcca_check(n, q, q, err);
+    if (st != RW_OK)
+        return st;
+    size_t lwork, liwork;
+    lapack_sizes(q, q, q, n, q, &lwork, &liwork);
+    rw_pwcca_side *s = rw_calloc(1, sizeof *s, err);
+    double *d = rw_malloc((side_doubles(n, q) + scratch_doubles(q, lwork)) * sizeof *d, err);
+    size_t *keep = rw_malloc(q * sizeof *keep, err);
+    lapack_int *iw = rw_malloc(liwork * sizeof *iw, err);
+    if (s && d && keep && iw) {
+        side_scratch sc;
+        scratch_carve(&sc, q, side_carve(s, n, q, d, keep), lwork, iw, liwork);
+        s->own = d;
+        if ((st = side_prepare(y, n, q, epsilon, s, &sc, err)) == RW_OK) {
+            free(iw);
+            *out = s;
+            return RW_OK;
+        }
+    } else {
+        st = RW_ENOMEM;
+    }
+    free(s);
+    free(d);
+    free(keep);
+    free(iw);
+    return st;
+}
+
+void rw_pwcca_side_free(rw_pwcca_side *s)
+{
+    if (!s)
+        return;
+    free(s->own);
+    free(s->keep);
+    free(s);
+}
+
+/* PWCCA of x (n x p) against y (n x q): against side given (made from y
+ * with the same epsilon), or else y's side computed into ws. */
+static rw_status pwcca(const double *x, const double *y, const rw_pwcca_side *given, size_t n,
+                       size_t p, size_t q, double epsilon, rw_sim_ws *ws, double *out,
+                       rw_err *err)
+{
+    *out = NAN;
+    rw_status st = pwcca_check(n, p, q, err);
+    if (st == RW_OK && given && (given->n != n || given->f != q || given->epsilon != epsilon))
+        st = rw_fail(err, RW_EUSAGE, "PWCCA: a prepared side of %zu x %zu (epsilon %g) used "
+                     "for %zu x %zu (epsilon %g)", given->n, given->f, given->epsilon, n, q,
+                     epsilon);
+    if (st != RW_OK)
+        return st;
     rw_sim_ws *own;
     if (!(ws = ws_or_own(ws, &own, err)))
         return RW_ENOMEM;
     size_t big = p > q ? p : q, lwork, liwork;
     /* LAPACK's needs at the largest sizes this pair can have (kept
-     * features are at most p and q). */
+     * features are at most p and q) */
     lapack_sizes(big, p, q, n, big, &lwork, &liwork);
-    size_t nd = n * (p + q) + (p + q) * (p + q) + p + q + p * p + q * q + p * q + p * p + q * q + 4 * big * big +
-                big + p * q + p * p + q * q + big + 2 * n * big + big + big * big + lwork;
-    rw_status st = ws_fit(ws, nd, liwork, p + q, err);
-    if (st != RW_OK)
+    size_t nd = side_doubles(n, p) + (given ? 0 : side_doubles(n, q)) +
+                scratch_doubles(big, lwork) + 2 * p * q + p * p + q * q + 2 * big +
+                2 * n * big + big * big;
+    if ((st = ws_fit(ws, nd, liwork, p + q, err)) != RW_OK)
         goto done;
-    double *z = ws->d, *mx = z + n * (p + q), *my = mx + p, *sxx = my + q,
-           *syy = sxx + p * p, *sxy = syy + q * q, *ix = sxy + p * q, *iy = ix + p * p,
-           *t = iy + q * q, *vs = t + big * big, *ev = vs + 3 * big * big, *arr = ev + big,
-           *uu = arr + p * q, *vt = uu + p * p, *s = vt + q * q, *d = s + big,
-           *g = d + n * big, *tau = g + n * big, *pa = tau + big, *cz = pa + big * big,
-           *work = cz + (p + q) * (p + q);
-    lapack_scratch ls = {work, lwork, ws->i, liwork};
-    size_t *kx = ws->keep, *ky = kx + p;
-
-    /* covariances (n - 1), scaled by the largest |entry| of Sxx and Syy */
-    /* covariances as numpy's cov computes them: z = [X^T; Y^T] (features
-     * by rows), each row less its mean, C = z z^T (dsyrk, the upper
-     * triangle, as numpy's dot does for z z^T), times 1 / (n - 1) */
-    size_t pq = p + q;
-    for (size_t j = 0; j < n; j++) {
-        for (size_t f = 0; f < p; f++)
-            z[f * n + j] = x[j * p + f];
-        for (size_t f = 0; f < q; f++)
-            z[(p + f) * n + j] = y[j * q + f];
-    }
-    for (size_t f = 0; f < pq; f++) {
-        double m = pairwise_sum(z + f * n, n) / (double)n;
-        *(f < p ? &mx[f] : &my[f - p]) = m;
-        for (size_t j = 0; j < n; j++)
-            z[f * n + j] -= m;
-    }
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)pq, (int)n, 1.0, z, (int)n, 0.0, cz,
-                (int)pq);
-    double dn1 = 1.0 / ((double)n - 1.0);
-    for (size_t i = 0; i < pq; i++)
-        for (size_t j = i; j < pq; j++) {
-            double c = cz[i * pq + j] * dn1;
-            if (i < p && j < p)
-                sxx[i * p + j] = sxx[j * p + i] = c;
-            else if (i >= p)
-                syy[(i - p) * q + (j - p)] = syy[(j - p) * q + (i - p)] = c;
-            else
-                sxy[i * q + (j - p)] = c;
-        }
-    double xmax = 0, ymax = 0;
-    for (size_t i = 0; i < p * p; i++)
-        xmax = fabs(sxx[i]) > xmax ? fabs(sxx[i]) : xmax;
-    for (size_t i = 0; i < q * q; i++)
-        ymax = fabs(syy[i]) > ymax ? fabs(syy[i]) : ymax;
-    double cxy = sqrt(xmax * ymax);
-    /* features kept: scaled variance >= epsilon (none of a constant side) */
-    size_t kp = kept(sxx, p, xmax, epsilon, kx), kq = kept(syy, q, ymax, epsilon, ky);
+    rw_pwcca_side xs_, ys_;
+    const rw_pwcca_side *xsd = &xs_, *ysd = given ? given : &ys_;
+    double *d = side_carve(&xs_, n, p, ws->d, ws->keep);
+    if (!given)
+        d = side_carve(&ys_, n, q, d, ws->keep + p);
+    side_scratch sc;
+    scratch_carve(&sc, big, d, lwork, ws->i, liwork);
+    double *sxy = sc.ls.w + lwork, *arr = sxy + p * q, *uu = arr + p * q, *vt = uu + p * p,
+           *s = vt + q * q, *tau = s + big, *dd = tau + big, *g = dd + n * big,
+           *pa = g + n * big, *t = sc.t, *work = sc.ls.w;
+    if ((st = side_prepare(x, n, p, epsilon, &xs_, &sc, err)) != RW_OK ||
+        (!given && (st = side_prepare(y, n, q, epsilon, &ys_, &sc, err)) != RW_OK))
+        goto done;
+    size_t kp = xsd->kk, kq = ysd->kk;
+    const size_t *kx = xsd->keep, *ky = ysd->keep;
     if (kp == 0 || kq == 0)
         goto done; /* nothing to correlate: nan */
-    double *const e[3] = {vs, vs + big * big, vs + 2 * big * big};
-    if ((st = side_inv_sqrt(sxx, p, kx, kp, xmax, epsilon, t, e, ev, &ls, ix, err)) != RW_OK ||
-        (st = side_inv_sqrt(syy, q, ky, kq, ymax, epsilon, t, e, ev, &ls, iy, err)) != RW_OK)
-        goto done;
-    /* arr = Sxx^-1/2 (Sxy Syy^-1/2) (kp x kq, row-major), associated as
-     * the authors' code does */
+    /* Sxy (p x q) as numpy's cov has it, its kept part scaled by the root
+     * of both sides' largest |entry| */
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)p, (int)q, (int)n, 1.0, xsd->z,
+                (int)n, ysd->z, (int)n, 0.0, sxy, (int)q);
+    double dn1 = 1.0 / ((double)n - 1.0), cxy = sqrt(xsd->max * ysd->max);
     for (size_t i = 0; i < kp; i++)
         for (size_t j = 0; j < kq; j++)
-            t[i * kq + j] = sxy[kx[i] * q + ky[j]] / cxy;
+            t[i * kq + j] = sxy[kx[i] * q + ky[j]] * dn1 / cxy;
+    /* arr = Sxx^-1/2 (Sxy Syy^-1/2) (kp x kq, row-major), associated as
+     * the authors' code does */
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kp, (int)kq, (int)kq, 1.0, t,
-                (int)kq, iy, (int)kq, 0.0, pa, (int)kq);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kp, (int)kq, (int)kp, 1.0, ix,
-                (int)kp, pa, (int)kq, 0.0, arr, (int)kq);
+                (int)kq, ysd->isq, (int)kq, 0.0, pa, (int)kq);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kp, (int)kq, (int)kp, 1.0,
+                xsd->isq, (int)kp, pa, (int)kq, 0.0, arr, (int)kq);
     /* Its SVD arr = U diag(rho) V^T, all of U and V^T, as numpy's svd
      * computes it (dgesdd, jobz 'A', on arr by columns): the reference adds
      * the means back to the rotated activations, so its number depends on
@@ -430,25 +547,26 @@ rw_status rw_pwcca_ws(const double *x, const double *y, size_t n, size_t p, size
     /* the side with fewer features kept (X on a tie): D = C^T (A - mean) +
      * mean, features by samples, C = U (X) or V (Y) */
     bool xs = kp <= kq;
-    size_t kk = xs ? kp : kq, f = xs ? p : q;
-    const size_t *keep = xs ? kx : ky;
-    const double *ac = xs ? z : z + p * n, *a = xs ? x : y, *mean = xs ? mx : my;
+    const rw_pwcca_side *side = xs ? xsd : ysd;
+    size_t kk = side->kk, f = side->f;
+    const size_t *keep = side->keep;
+    const double *a = side->a;
     /* g: the kept features of the centred activations, n x kk by columns */
     for (size_t l = 0; l < kk; l++)
-        memcpy(g + l * n, ac + keep[l] * n, n * sizeof *g);
-    /* d = D^T = G C + 1 mean^T (n x kk, by columns). C = U: uu (by
+        memcpy(g + l * n, side->z + keep[l] * n, n * sizeof *g);
+    /* dd = D^T = G C + 1 mean^T (n x kk, by columns). C = U: uu (by
      * columns). C = V: the transpose of vt (V^T by columns). */
     cblas_dgemm(CblasColMajor, CblasNoTrans, xs ? CblasNoTrans : CblasTrans, (int)n, (int)kk,
-                (int)kk, 1.0, g, (int)n, xs ? uu : vt, (int)kk, 0.0, d, (int)n);
+                (int)kk, 1.0, g, (int)n, xs ? uu : vt, (int)kk, 0.0, dd, (int)n);
     for (size_t l = 0; l < kk; l++)
         for (size_t j = 0; j < n; j++)
-            d[l * n + j] += mean[keep[l]];
+            dd[l * n + j] += side->mean[keep[l]];
     /* P: the orthonormal basis of D^T's columns (reduced QR; the signs of
      * its columns do not matter below) */
-    if ((info = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (lapack_int)n, (lapack_int)kk, d,
+    if ((info = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (lapack_int)n, (lapack_int)kk, dd,
                                     (lapack_int)n, tau, work, (lapack_int)lwork)) != 0 ||
         (info = LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, (lapack_int)n, (lapack_int)kk,
-                                    (lapack_int)kk, d, (lapack_int)n, tau, work,
+                                    (lapack_int)kk, dd, (lapack_int)n, tau, work,
                                     (lapack_int)lwork)) != 0) {
         st = rw_fail(err, RW_EDATA, "PWCCA: the QR of the canonical directions failed (LAPACK "
                      "info %d)", (int)info);
@@ -460,7 +578,7 @@ rw_status rw_pwcca_ws(const double *x, const double *y, size_t n, size_t p, size
     for (size_t l = 0; l < kk; l++)
         for (size_t j = 0; j < n; j++)
             g[l * n + j] = a[j * f + keep[l]];
-    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)kk, (int)kk, (int)n, 1.0, d,
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)kk, (int)kk, (int)n, 1.0, dd,
                 (int)n, g, (int)n, 0.0, pa, (int)kk);
     double total = 0, acc = 0;
     for (size_t i = 0; i < kk; i++) {
@@ -476,8 +594,20 @@ done:
     return st;
 }
 
+rw_status rw_pwcca_ws(const double *x, const double *y, size_t n, size_t p, size_t q,
+                      double epsilon, rw_sim_ws *ws, double *out, rw_err *err)
+{
+    return pwcca(x, y, NULL, n, p, q, epsilon, ws, out, err);
+}
+
 rw_status rw_pwcca(const double *x, const double *y, size_t n, size_t p, size_t q, double epsilon,
                    double *out, rw_err *err)
 {
-    return rw_pwcca_ws(x, y, n, p, q, epsilon, NULL, out, err);
+    return pwcca(x, y, NULL, n, p, q, epsilon, NULL, out, err);
+}
+
+rw_status rw_pwcca_against(const double *x, size_t n, size_t p, const rw_pwcca_side *ys,
+                           rw_sim_ws *ws, double *out, rw_err *err)
+{
+    return pwcca(x, ys->a, ys, n, p, ys->f, ys->epsilon, ws, out, err);
 }

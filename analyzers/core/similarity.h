@@ -57,4 +57,19 @@ rw_status rw_pwcca(const double *x, const double *y, size_t n, size_t p, size_t 
 rw_status rw_pwcca_ws(const double *x, const double *y, size_t n, size_t p, size_t q,
                       double epsilon, rw_sim_ws *ws, double *out, rw_err *err);
 
+/* What PWCCA needs of one matrix alone (its centred features, means, kept
+ * features and S^-1/2), prepared once for comparing many X with the same
+ * Y: rw-sim's every step against one target. The numbers are those of
+ * rw_pwcca_ws to the last bit. The side borrows y, which must outlive it.
+ * rw_pwcca_side_new: RW_EDATA as rw_pwcca for n <= q; *out is the
+ * caller's, freed by rw_pwcca_side_free (NULL: no-op). Read-only once
+ * made: threads may share it. */
+typedef struct rw_pwcca_side rw_pwcca_side;
+rw_status rw_pwcca_side_new(const double *y, size_t n, size_t q, double epsilon,
+                            rw_pwcca_side **out, rw_err *err);
+void rw_pwcca_side_free(rw_pwcca_side *s);
+/* rw_pwcca_ws of x (n x p) against the side's y, its q and epsilon. */
+rw_status rw_pwcca_against(const double *x, size_t n, size_t p, const rw_pwcca_side *ys,
+                           rw_sim_ws *ws, double *out, rw_err *err);
+
 #endif
