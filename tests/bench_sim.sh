@@ -6,6 +6,9 @@
 # run in float64, on the same activations: every step of two 12-layer
 # pico-style runs against the run's last step. Reports the times (best of 3,
 # in the same run) and how closely the numbers agree.
+# Then the gradient metrics (rw-metrics --data gradients, plain and OV)
+# against pico-analyze's per, condition_number, gini and hoyer and its
+# compute_ov_gradients, re-implemented the same way, in float64.
 # The reference needs /usr/bin/python3 with numpy and torch (Debian's
 # python3-numpy, python3-torch, to read the .pt files); without them only
 # rw-sim's times are printed.
@@ -106,3 +109,68 @@ if [ "$have_ref" = 1 ]; then
 else
     echo "  numpy reference: skipped (/usr/bin/python3 lacks numpy or torch: python3-numpy, python3-torch)"
 fi
+
+# ------------------------------------------------ gradient metrics
+[ "$have_ref" = 1 ] || exit 0
+cat >"$TMP/grad.py" <<'PY'
+# pico-analyze's per, condition_number, gini, hoyer (src/metrics) and its
+# OV-circuit gradient (src/components/ov_circuit.py compute_ov_gradients),
+# in float64, against rw-metrics' tables.
+import csv, glob, json, math, os, struct, sys
+import numpy as np, torch
+
+def st_load(path):  # safetensors: 8-byte header length, JSON header, raw data
+    b = open(path, "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n])
+    return {k: torch.from_numpy(np.frombuffer(b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]],
+                                              dtype="<f4").reshape(v["shape"]).copy())
+            for k, v in h.items() if k != "__metadata__"}
+
+def per(m):
+    s = torch.linalg.svdvals(m); s = s / s.sum()
+    return torch.exp(-torch.sum(s * torch.log(s))).item() / len(s)
+def cond(m):
+    s = torch.linalg.svdvals(m); return (s.max() / s.min()).item()
+def gini(m):
+    x = torch.sort(m.flatten().abs())[0]; n = x.shape[0]
+    return (((2 * torch.arange(1, n + 1, dtype=x.dtype) - n - 1) * x).sum() / (n * x.sum())).item()
+def hoyer(m):
+    n = m.numel(); return (math.sqrt(n) - torch.norm(m, p=1).item() / torch.norm(m, p=2).item()) / (math.sqrt(n) - 1)
+
+plain, ov, heads, kv_heads = sys.argv[1:5]
+rows = {}
+for t in (plain, ov):
+    for r in csv.DictReader(open(t), delimiter="\t"):
+        rows[(r["run"], r["step"], r["tensor"])] = r
+worst, n = {}, 0
+def check(key, m, metrics):
+    global n
+    r = rows[key]; n += 1
+    for name, f in metrics:
+        ref = f(m); d = abs(float(r[name]) - ref) / abs(ref)
+        worst[name] = max(worst.get(name, 0), d)
+H, G = int(heads), int(kv_heads)
+for run in sys.argv[5:]:
+    label = os.path.basename(run)
+    for p in glob.glob(os.path.join(run, "checkpoints", "step_*")):
+        step = p.rsplit("_", 1)[1]
+        g = {k: v.double() for k, v in torch.load(os.path.join(p, "learning_dynamics", "train_gradients.pt")).items()}
+        for name, m in g.items():
+            check((label, step, name), m, [("per", per), ("cond", cond), ("gini", gini), ("hoyer", hoyer)])
+            worst["max_abs"] = max(worst.get("max_abs", 0), abs(float(rows[(label, step, name)]["max_abs"]) - m.abs().max().item()))
+        w = {k: v.double() for k, v in st_load(os.path.join(p, "model.safetensors")).items()}
+        for layer in sorted({k.split(".")[1] for k in g}):
+            pre = f"layers.{layer}.attention."
+            vg, og = g[pre + "v_proj"], g[pre + "o_proj"]
+            vw = next(v for k, v in w.items() if k.endswith(pre + "v_proj.weight"))
+            ow = next(v for k, v in w.items() if k.endswith(pre + "o_proj.weight"))
+            d = ow.shape[1] // H
+            m = torch.cat([ow[:, h * d:(h + 1) * d] @ vg[(h // (H // G)) * d:(h // (H // G) + 1) * d]
+                           + og[:, h * d:(h + 1) * d] @ vw[(h // (H // G)) * d:(h // (H // G) + 1) * d]
+                           for h in range(H)], dim=1)
+            check((label, step, pre + "ov"), m, [("per", per), ("cond", cond)])
+print("  gradient metrics against pico-analyze's definitions (float64), %d matrices:" % n)
+print("   " + "; ".join("%s %.2g" % (k, v) for k, v in worst.items()) + " (largest relative difference; max_abs absolute)")
+PY
+"$BIN/rw-metrics" --data gradients -o "$TMP/grad.tsv" "${runs[0]}" || exit 1
+"$BIN/rw-metrics" --data gradients --component ov -o "$TMP/grad_ov.tsv" "${runs[0]}" || exit 1
+/usr/bin/python3 "$TMP/grad.py" "$TMP/grad.tsv" "$TMP/grad_ov.tsv" 12 4 "${runs[0]}" || exit 1
