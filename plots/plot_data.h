@@ -88,6 +88,7 @@ typedef struct {
     int layer;
     size_t k;
     double *sigma;      /* owned */
+    int64_t rows, cols; /* the matrix's shape; 0 when not known (long tables) */
 } plot_spec;
 
 typedef struct {
