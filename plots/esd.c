@@ -284,11 +284,12 @@ static void plot_panel(esd *e, FILE *f, const fig_grid *g, const panel *p, size_
         fputs(" at graph 0.5, graph 0.5 center\nplot NaN notitle\nunset label 1\n", f);
         return;
     }
-    double xlo = p->xlo / 1.5, xhi = p->xhi * 1.5, ylo = p->ylo / 4, yhi = p->yhi * 4;
+    /* room above the data for the key */
+    double xlo = p->xlo / 1.5, xhi = p->xhi * 1.5, ylo = p->ylo / 4, yhi = p->yhi * 60;
     fprintf(f, "set xrange [%.10g:%.10g]\nset yrange [%.10g:%.10g]\n", xlo, xhi, ylo, yhi);
     gp_log_tics(f, "x", xlo, xhi);
     gp_log_tics(f, "y", ylo, yhi);
-    fputs("set key top right font ',10' samplen 2 spacing 1.1 opaque\n", f);
+    fputs("set key top right font ',10' samplen 2 spacing 1.1\n", f);
     char t[200];
     fputs("plot ", f);
     gp_quote(f, data);
