@@ -175,3 +175,36 @@ awk '/^# index [0-9]+: mp/ { on = 1; n++; next } /^$/ { on = 0 }
 check "esd: MP bulks drawn for both runs" test "$(wc -l <"$TMP/esd_mp.txt")" = 2
 check "esd: each MP density integrates to 1 (within 2%)" \
     awk '$1 < 0.98 || $1 > 1.02 { exit 1 }' "$TMP/esd_mp.txt"
+
+# ---- rand_distance (--rand-distance): through the pipeline on W = [[1, 2], [3, 4]]
+# (a safetensors file written here). Seed 0 shuffles its entries to
+# [[3, 2], [1, 4]] (test_tails.c checks the shuffle against its definition);
+# the 2 x 2 singular values in closed form, sigma^2 = (F +- sqrt(F^2 - 4 det^2)) / 2,
+# F = 30 for both, det -2 and 10; the JS distance of the two eigenvalue vectors.
+hdr='{"layers.0.w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}}'
+{ printf "\\x$(printf %02x ${#hdr})\\x00\\x00\\x00\\x00\\x00\\x00\\x00"; printf '%s' "$hdr"
+  printf '\x00\x00\x80\x3f\x00\x00\x00\x40\x00\x00\x40\x40\x00\x00\x80\x40'; } >"$TMP/w22.safetensors"
+rw-tails --rand-distance "$TMP/w22.safetensors" >"$TMP/rd.tsv"
+JS=$(awk 'BEGIN { F = 30; d1 = -2; d2 = 10
+    l1 = (F + sqrt(F * F - 4 * d1 * d1)) / 2; l2 = F - l1
+    r1 = (F + sqrt(F * F - 4 * d2 * d2)) / 2; r2 = F - r1
+    p[1] = l1 / F; p[2] = l2 / F; q[1] = r1 / F; q[2] = r2 / F
+    for (i = 1; i <= 2; i++) { m = (p[i] + q[i]) / 2; s += (p[i] * log(p[i] / m) + q[i] * log(q[i] / m)) / 2 }
+    printf "%.17g", sqrt(s) }')
+check "rand_distance of [[1,2],[3,4]]: the closed form ($JS)" close_rel "$(col "$TMP/rd.tsv" rand_distance)" "$JS" 1e-12
+check "the 2x2's fit is few_evals, its rand_distance given all the same" \
+    test "$(col "$TMP/rd.tsv" fit_status)" = few_evals
+rw-tails "$TMP/w22.safetensors" >"$TMP/rd0.tsv"
+check "without --rand-distance: nan" test "$(col "$TMP/rd0.tsv" rand_distance)" = nan
+rw-tails --rand-distance -j 1 "$TMP/runs/full-rank" >"$TMP/rd1.tsv"
+rw-tails --rand-distance -j 3 "$TMP/runs/full-rank" >"$TMP/rd3.tsv"
+check "rand_distance: the same bytes whatever -j" cmp -s "$TMP/rd1.tsv" "$TMP/rd3.tsv"
+check "rand_distance of the fixture: every value in (0, sqrt(ln 2)]" \
+    awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+        !($c["rand_distance"] > 0 && $c["rand_distance"] <= 0.8326) { exit 1 }' "$TMP/rd1.tsv"
+check "rand_distance leaves the other columns as they were" \
+    cmp -s <(cut -f1-29 "$TMP/rd1.tsv") <(rw-tails "$TMP/runs/full-rank" | cut -f1-29)
+expect_exit 0 "rand_distance from a spectra file: nan, with a warning" \
+    rw-tails --rand-distance "$TMP/s.h5"
+check "... the warning" grep -q "rand_distance, which needs the matrix entries, is nan" "$TMP/err"
+check "... and the column is nan" test "$(col "$TMP/out" rand_distance | sort -u)" = nan
