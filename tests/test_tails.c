@@ -123,6 +123,31 @@ static void pareto_recovers_alpha(void **state)
     }
 }
 
+/* The old pruned scan's worst case: ln x uniform (every candidate's tail is
+ * the same shape, every D_i near the best, so each scan ran through about
+ * n/9 terms: O(n^2)). Against the plain scan; the winner's D is the maximum
+ * over every term, bit for bit; and the branch and bound's work stays a
+ * few dozen terms per candidate. */
+static void uniform_log_worst_case(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    static double x[N], work[2 * N + 1];
+    for (size_t j = 0; j < N; j++)
+        x[j] = exp(3.0 * ((double)j + 0.5) / N);
+    check_against_ref(x, N);
+    rw_plfit f;
+    assert_true(rw_plfit_compute(x, N, work, &f));
+    double ni = (double)(N - f.ixmin), am1 = f.alpha - 1, d = 0;
+    for (size_t j = f.ixmin; j < N; j++) {
+        double u = log(x[j]) - log(x[f.ixmin]);
+        double v = fabs((u == 0 ? 0 : -expm1(-am1 * u)) - (double)(j - f.ixmin) / ni);
+        d = v > d ? v : d;
+    }
+    assert_true(f.D == d);
+    assert_true(f.evaluated < (size_t)64 * N);
+}
+
 static void ties_and_degenerate(void **state)
 {
     (void)state;
@@ -329,7 +354,7 @@ int main(void)
         cmocka_unit_test(three_points_by_hand), cmocka_unit_test(pareto_recovers_alpha),
         cmocka_unit_test(ties_and_degenerate),  cmocka_unit_test(truncated_mle),
         cmocka_unit_test(row_statuses_and_norms), cmocka_unit_test(mp_fit_known_sigma),
-        cmocka_unit_test(js_distance_by_hand),  cmocka_unit_test(rand_distance_2x2),
+        cmocka_unit_test(js_distance_by_hand),  cmocka_unit_test(uniform_log_worst_case),  cmocka_unit_test(rand_distance_2x2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

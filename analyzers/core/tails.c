@@ -64,37 +64,74 @@ static double ks_term(const double *lx, size_t i, size_t j, double am1, double e
     return fabs(cdf - e);
 }
 
-/* D_i, or any value > best as soon as the scan exceeds best (the caller
- * then drops candidate i). hint: where to look first; *arg gets the index
- * of the maximum. */
+/* The model CDF of candidate i at x_j: 1 - (x_j / x_i)^(1 - alpha). */
+static double ks_cdf(const double *lx, size_t i, size_t j, double am1)
+{
+    double d = lx[j] - lx[i];
+    return d == 0 ? 0 : -expm1(-am1 * d);
+}
+
+/* Bounds are compared with a margin far above their rounding error (a few
+ * ulps of numbers <= 1), so that no skipped range can hold a term above
+ * the running maximum: the maximum found is the plain scan's, bit for bit. */
+#define KS_MARGIN 1e-12
+#define KS_LEAF 8
+
+/* D_i = max_{j >= i} |cdf_j - (j - i) / n_i|, or any term > best as soon as
+ * one is found (the caller then drops candidate i). A branch and bound over
+ * the ranges [p, q] of j: cdf and (j - i) / n_i both increase with j, so a
+ * range's terms are at most max(cdf_q - e_p, e_q - cdf_p); a range whose
+ * bound does not exceed the running maximum is skipped, the others halved
+ * (the more promising half first) down to KS_LEAF terms, evaluated.
+ * hint: where to look first; *arg gets the index of the maximum. */
 static double ks_scan(const double *lx, size_t n, size_t i, double alpha, double best,
                       size_t hint, size_t *arg, size_t *evaluated)
 {
     double ni = (double)(n - i), am1 = alpha - 1;
     double m = -1;
-    size_t at = i;
+    size_t at = i, work = 0;
     if (hint > i && hint < n) {
         m = ks_term(lx, i, hint, am1, (double)(hint - i) / ni);
         at = hint;
-        ++*evaluated;
-        if (m > best) {
-            *arg = at;
-            return m;
-        }
+        work++;
     }
-    size_t j = i;
-    for (; j < n; j++) {
-        double v = ks_term(lx, i, j, am1, (double)(j - i) / ni);
-        if (v > m) {
-            m = v;
-            at = j;
-            if (m > best) {
-                j++;
-                break;
+    size_t stack[2 * 64 + 4][2];
+    size_t sp = 0;
+    stack[sp][0] = i;
+    stack[sp++][1] = n - 1;
+    while (sp > 0 && !(m > best)) {
+        size_t p = stack[--sp][0], q = stack[sp][1];
+        if (q - p < KS_LEAF) {
+            for (size_t j = p; j <= q; j++) {
+                double v = ks_term(lx, i, j, am1, (double)(j - i) / ni);
+                if (v > m) {
+                    m = v;
+                    at = j;
+                }
+            }
+            work += q - p + 1;
+            continue;
+        }
+        size_t mid = p + (q - p) / 2;
+        double ub[2];
+        size_t r[2][2] = {{p, mid}, {mid + 1, q}};
+        for (int h = 0; h < 2; h++) {
+            size_t a = r[h][0], b = r[h][1];
+            double ub1 = ks_cdf(lx, i, b, am1) - (double)(a - i) / ni;
+            double ub2 = (double)(b - i) / ni - ks_cdf(lx, i, a, am1);
+            ub[h] = ub1 > ub2 ? ub1 : ub2;
+        }
+        work += 4;
+        int first = ub[0] >= ub[1] ? 0 : 1; /* popped first: pushed last */
+        for (int h = 1; h >= 0; h--) {
+            int c = h ? 1 - first : first;
+            if (ub[c] + KS_MARGIN > m) {
+                stack[sp][0] = r[c][0];
+                stack[sp++][1] = r[c][1];
             }
         }
     }
-    *evaluated += j - i;
+    *evaluated += work;
     *arg = at;
     return m;
 }
