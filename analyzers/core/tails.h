@@ -46,8 +46,8 @@ const char *rw_tails_status_name(rw_tails_status s);
  * distance D_i = max_{j>=i} |1 - (x_j / x_i)^(1 - alpha_i) - (j - i) / n_i|
  * (1 when alpha_i is not > 1); the fit is the first i of minimum D_i.
  * Exact: the MLE of every candidate from suffix sums of logs (O(n)), the
- * D_i by a scan that stops as soon as its running maximum exceeds the best
- * D so far, starting where the previous maximum was. */
+ * D_i by a branch and bound over ranges of the tail (docs/tails.md) that
+ * drops a candidate as soon as one term exceeds the best D so far. */
 typedef struct {
     double alpha, D, xmin, xmax;
     size_t ixmin;           /* index of xmin in x */
