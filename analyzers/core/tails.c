@@ -72,21 +72,109 @@ static double ks_cdf(const double *lx, size_t i, size_t j, double am1)
 }
 
 /* Bounds are compared with a margin far above their rounding error (a few
- * ulps of numbers <= 1), so that no skipped range can hold a term above
+ * ulps of numbers <= 1), so that no skipped block can hold a term above
  * the running maximum: the maximum found is the plain scan's, bit for bit. */
 #define KS_MARGIN 1e-12
-#define KS_LEAF 8
+#define KS_LEAF 8 /* blocks of level 0: their terms are evaluated */
+
+/* The blocks: level L >= 0 cuts 0..n-1 into blocks of KS_LEAF 2^L values,
+ * up to the level of one block. For each block of level >= 1, [a, e], the
+ * chord of ln x over it, c(j) = lx_a + g (j - a), g = (lx_e - lx_a) / (e - a),
+ * and the extremes of lx_j - c(j) over the block, widened by far more than
+ * their rounding: every lx_j of the block lies in [c(j) + lo, c(j) + hi]. */
+typedef struct {
+    const double *lx;
+    size_t n;
+    int top;                 /* the level of one block */
+    size_t off[64];          /* level L's blocks start at off[L] in lo, hi */
+    double *lo, *hi;
+} ks_blocks;
+
+static size_t ks_blocks_need(size_t n, int *top)
+{
+    size_t need = 0;
+    int L = 0;
+    for (size_t sz = KS_LEAF; sz < n; sz *= 2) {
+        L++;
+        need += (n + 2 * sz - 1) / (2 * sz);
+    }
+    *top = L;
+    return need;
+}
+
+static void ks_blocks_init(ks_blocks *b, const double *lx, size_t n, double *space)
+{
+    size_t need = ks_blocks_need(n, &b->top);
+    b->lx = lx;
+    b->n = n;
+    b->lo = space;
+    b->hi = space + need;
+    size_t at = 0;
+    for (int L = 1; L <= b->top; L++) {
+        size_t sz = (size_t)KS_LEAF << L;
+        b->off[L] = at;
+        for (size_t a = 0; a < n; a += sz, at++) {
+            size_t e = a + sz < n ? a + sz - 1 : n - 1;
+            double g = e > a ? (lx[e] - lx[a]) / (double)(e - a) : 0, lo = 0, hi = 0;
+            for (size_t j = a; j <= e; j++) {
+                double d = lx[j] - (lx[a] + g * (double)(j - a));
+                lo = d < lo ? d : lo;
+                hi = d > hi ? d : hi;
+            }
+            double pad = 1e-13 * (1 + fabs(lx[a]) + fabs(lx[e]));
+            b->lo[at] = lo - pad;
+            b->hi[at] = hi + pad;
+        }
+    }
+}
+
+/* An upper bound on candidate i's terms over j in [lo, hi], within block
+ * (L, k) ([a, e]), L >= 1. With e_j = (j - i) / n_i and F(u) = 1 - e^(-(alpha
+ * - 1)(u - lx_i)), increasing and concave: F(lx_j) - e_j <= F(c(j) + hi) -
+ * e_j, concave in j, whose maximum over real j is found in closed form, and
+ * e_j - F(lx_j) <= e_j - F(c(j) + lo), convex in j: at an end. Each side is
+ * also bounded by the end points alone (both sequences increase). */
+static double ks_bound(const ks_blocks *b, int L, size_t k, size_t i, size_t lo, size_t hi,
+                       double am1, double ni)
+{
+    const double *lx = b->lx;
+    size_t sz = (size_t)KS_LEAF << L, a = k * sz, e = a + sz < b->n ? a + sz - 1 : b->n - 1;
+    double g = e > a ? (lx[e] - lx[a]) / (double)(e - a) : 0;
+    double dhi = b->hi[b->off[L] + k], dlo = b->lo[b->off[L] + k], li = lx[i];
+#define KS_F(u) (-expm1(-am1 * ((u) - li)))
+#define KS_C(j) (lx[a] + g * ((j) - (double)a))
+    double jl = (double)lo, jh = (double)hi, js = jl;
+    if (g > 0) {
+        js = (double)a + (log(am1 * g * ni) - am1 * (lx[a] + dhi - li)) / (am1 * g);
+        js = js < jl ? jl : js > jh ? jh : js;
+    }
+    double up = KS_F(KS_C(js) + dhi) - (js - (double)i) / ni;
+    double up0 = ks_cdf(lx, i, hi, am1) - (double)(lo - i) / ni;
+    double dn = fmax((jl - (double)i) / ni - KS_F(KS_C(jl) + dlo),
+                     (jh - (double)i) / ni - KS_F(KS_C(jh) + dlo));
+    double dn0 = (double)(hi - i) / ni - ks_cdf(lx, i, lo, am1);
+#undef KS_F
+#undef KS_C
+    return fmax(fmin(up, up0), fmin(dn, dn0));
+}
+
+typedef struct {
+    int L;
+    size_t k;
+    double ub; /* the bound it was pushed with */
+} ks_node;
 
 /* D_i = max_{j >= i} |cdf_j - (j - i) / n_i|, or any term > best as soon as
  * one is found (the caller then drops candidate i). A branch and bound over
- * the ranges [p, q] of j: cdf and (j - i) / n_i both increase with j, so a
- * range's terms are at most max(cdf_q - e_p, e_q - cdf_p); a range whose
- * bound does not exceed the running maximum is skipped, the others halved
- * (the more promising half first) down to KS_LEAF terms, evaluated.
- * hint: where to look first; *arg gets the index of the maximum. */
-static double ks_scan(const double *lx, size_t n, size_t i, double alpha, double best,
-                      size_t hint, size_t *arg, size_t *evaluated)
+ * the blocks: a block whose bound (ks_bound) does not exceed the running
+ * maximum is skipped, the others split in two (the more promising half
+ * first) down to level 0, whose terms are evaluated. hint: where to look
+ * first; *arg gets the index of the maximum. */
+static double ks_scan(const ks_blocks *b, size_t i, double alpha, double best, size_t hint,
+                      size_t *arg, size_t *evaluated)
 {
+    const double *lx = b->lx;
+    size_t n = b->n;
     double ni = (double)(n - i), am1 = alpha - 1;
     double m = -1;
     size_t at = i, work = 0;
@@ -95,40 +183,49 @@ static double ks_scan(const double *lx, size_t n, size_t i, double alpha, double
         at = hint;
         work++;
     }
-    size_t stack[2 * 64 + 4][2];
+    ks_node stack[2 * 64 + 4];
     size_t sp = 0;
-    stack[sp][0] = i;
-    stack[sp++][1] = n - 1;
+    stack[sp++] = (ks_node){b->top, 0, INFINITY};
     while (sp > 0 && !(m > best)) {
-        size_t p = stack[--sp][0], q = stack[sp][1];
-        if (q - p < KS_LEAF) {
-            for (size_t j = p; j <= q; j++) {
+        sp--;
+        int L = stack[sp].L;
+        size_t k = stack[sp].k;
+        if (!(stack[sp].ub + KS_MARGIN > m))
+            continue;
+        size_t sz = (size_t)KS_LEAF << L, lo = k * sz, hi = lo + sz < n ? lo + sz - 1 : n - 1;
+        lo = lo < i ? i : lo;
+        if (L == 0) {
+            for (size_t j = lo; j <= hi; j++) {
                 double v = ks_term(lx, i, j, am1, (double)(j - i) / ni);
                 if (v > m) {
                     m = v;
                     at = j;
                 }
             }
-            work += q - p + 1;
+            work += hi - lo + 1;
             continue;
         }
-        size_t mid = p + (q - p) / 2;
-        double ub[2];
-        size_t r[2][2] = {{p, mid}, {mid + 1, q}};
+        /* the halves that reach i..n-1, the one of larger bound popped first */
+        size_t half = sz / 2;
+        double ub[2] = {-INFINITY, -INFINITY};
         for (int h = 0; h < 2; h++) {
-            size_t a = r[h][0], b = r[h][1];
-            double ub1 = ks_cdf(lx, i, b, am1) - (double)(a - i) / ni;
-            double ub2 = (double)(b - i) / ni - ks_cdf(lx, i, a, am1);
-            ub[h] = ub1 > ub2 ? ub1 : ub2;
+            size_t c = 2 * k + (size_t)h, clo = c * half;
+            if (clo >= n)
+                continue;
+            size_t chi = clo + half < n ? clo + half - 1 : n - 1;
+            if (chi < i)
+                continue;
+            clo = clo < i ? i : clo;
+            ub[h] = L - 1 > 0 ? ks_bound(b, L - 1, c, i, clo, chi, am1, ni)
+                              : fmax(ks_cdf(lx, i, chi, am1) - (double)(clo - i) / ni,
+                                     (double)(chi - i) / ni - ks_cdf(lx, i, clo, am1));
+            work += 4;
         }
-        work += 4;
-        int first = ub[0] >= ub[1] ? 0 : 1; /* popped first: pushed last */
+        int first = ub[0] >= ub[1] ? 0 : 1;
         for (int h = 1; h >= 0; h--) {
             int c = h ? 1 - first : first;
-            if (ub[c] + KS_MARGIN > m) {
-                stack[sp][0] = r[c][0];
-                stack[sp++][1] = r[c][1];
-            }
+            if (ub[c] + KS_MARGIN > m)
+                stack[sp++] = (ks_node){L - 1, 2 * k + (size_t)c, ub[c]};
         }
     }
     *evaluated += work;
@@ -146,6 +243,8 @@ bool rw_plfit_compute(const double *x, size_t n, double *work, rw_plfit *r)
     double *lx = work, *suf = work + n;
     for (size_t i = 0; i < n; i++)
         lx[i] = log(x[i]);
+    ks_blocks blocks;
+    ks_blocks_init(&blocks, lx, n, work + 2 * n + 1);
     /* Suffix sums of ln x, compensated (Neumaier). */
     double s = 0, c = 0;
     suf[n] = 0;
@@ -166,7 +265,7 @@ bool rw_plfit_compute(const double *x, size_t n, double *work, rw_plfit *r)
         double alpha = 1 + ni / (suf[i] - ni * lx[i]);
         if (!(alpha > 1))
             continue;
-        double d = ks_scan(lx, n, i, alpha, best, hint, &arg, &evaluated);
+        double d = ks_scan(&blocks, i, alpha, best, hint, &arg, &evaluated);
         if (d < best) {
             best = d;
             besti = i;
@@ -178,7 +277,7 @@ bool rw_plfit_compute(const double *x, size_t n, double *work, rw_plfit *r)
         double alpha = 1 + ni / (suf[i] - ni * lx[i]);
         double d = 1; /* WWFit's D when alpha is not > 1 */
         if (alpha > 1) {
-            d = ks_scan(lx, n, i, alpha, best, hint, &arg, &evaluated);
+            d = ks_scan(&blocks, i, alpha, best, hint, &arg, &evaluated);
             hint = arg;
         }
         if (d < best || (d == best && i < besti)) {
@@ -253,7 +352,7 @@ rw_status rw_tails_compute(const double *sigma, size_t k, int64_t m, int64_t n, 
     for (size_t i = 0; i < k; i++)
         if (!isfinite(sigma[i]))
             return RW_OK;
-    double *ev = rw_malloc((3 * k + 1) * sizeof *ev, err);
+    double *ev = rw_malloc((4 * k + 1) * sizeof *ev, err);
     if (!ev)
         return RW_ENOMEM;
     for (size_t i = 0; i < k; i++) /* ascending, as WeightWatcher sorts */

@@ -58,7 +58,7 @@ typedef struct {
     size_t evaluated;       /* terms of the D scans computed (cost counter) */
 } rw_plfit;
 
-/* work: scratch space of 2 n + 1 doubles. Returns false (r untouched) when
+/* work: scratch space of 3 n + 1 doubles. Returns false (r untouched) when
  * n < 2 or x is not usable (not ascending, not > 0, or every tail
  * degenerate: all equal). Allocates nothing. */
 bool rw_plfit_compute(const double *x, size_t n, double *work, rw_plfit *r);
