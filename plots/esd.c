@@ -45,11 +45,13 @@ typedef struct {
 typedef struct {
     const rw_plot_opts *o;
     plot_spectra sp;
-    int64_t *steps;           /* the steps of the columns (per run when default) */
-    int *col_run;             /* the run of each column */
+    struct {
+        int run;
+        int64_t step;         /* per run when default */
+    } *col;                   /* the columns */
     size_t ncols;
     int *layer;               /* per module: the layer drawn */
-    panel *p;                 /* nmodules x ncols */
+    panel *p;                 /* nmodules x ncols, while build runs */
     size_t absent, unfit;
     fig_notes notes;
 } esd;
@@ -66,11 +68,10 @@ static rw_status choose(esd *e, rw_err *err)
     plot_spectra *sp = &e->sp;
     const rw_plot_opts *o = e->o;
     size_t nr = sp->sel.nruns, per = o->nsteps ? o->nsteps : 1;
-    e->steps = rw_calloc(nr * per + 1, sizeof *e->steps, err);
-    e->col_run = rw_calloc(nr * per + 1, sizeof *e->col_run, err);
+    e->col = rw_calloc(nr * per + 1, sizeof *e->col, err);
     e->layer = rw_calloc(sp->sel.nmodules + 1, sizeof *e->layer, err);
     int *layers = rw_calloc(sp->n + 1, sizeof *layers, err);
-    if (!e->steps || !e->col_run || !e->layer || !layers) {
+    if (!e->col || !e->layer || !layers) {
         free(layers);
         return RW_ENOMEM;
     }
@@ -92,8 +93,8 @@ static rw_status choose(esd *e, rw_err *err)
         if (last == INT64_MIN)
             continue; /* a run switched off, or with nothing selected */
         for (size_t i = 0; i < per; i++) {
-            e->col_run[e->ncols] = (int)r;
-            e->steps[e->ncols++] = o->nsteps ? o->steps[i] : last;
+            e->col[e->ncols].run = (int)r;
+            e->col[e->ncols++].step = o->nsteps ? o->steps[i] : last;
         }
     }
     /* the layer of each module: o->layer, else the middle of its layers */
@@ -216,24 +217,25 @@ static rw_status write_panel(esd *e, panel *p, FILE *df, int *nb, double *lam, s
 static rw_status write_data(esd *e, const gp_stage *stage, const char *data, rw_err *err)
 {
     plot_spectra *sp = &e->sp;
-    char *path = gp_stage_path(stage, data);
-    FILE *df = path ? fopen(path, "w") : NULL;
+    e->p = rw_calloc(sp->sel.nmodules * e->ncols + 1, sizeof *e->p, err);
+    if (!e->p)
+        return RW_ENOMEM;
+    double *lam = rw_calloc(plot_spectra_maxk(sp), sizeof *lam, err);
+    size_t cnt[50]; /* esd_bins' most */
+    if (!lam)
+        return RW_ENOMEM;
+    char *path;
+    FILE *df = gp_stage_fopen(stage, data, &path, err);
     if (!df) {
-        rw_status st = rw_fail(err, RW_EIO, "cannot write %s", path ? path : data);
-        free(path);
-        return st;
+        free(lam);
+        return RW_EIO;
     }
-    size_t maxk = 1;
-    for (size_t i = 0; i < sp->n; i++)
-        maxk = sp->s[i].k > maxk ? sp->s[i].k : maxk;
-    double *lam = rw_calloc(maxk, sizeof *lam, err);
-    size_t *cnt = rw_calloc(50, sizeof *cnt, err);
-    rw_status st = lam && cnt ? RW_OK : RW_ENOMEM;
+    rw_status st = RW_OK;
     int nb = 0;
     for (size_t m = 0; st == RW_OK && m < sp->sel.nmodules; m++)
         for (size_t c = 0; st == RW_OK && c < e->ncols; c++) {
             panel *p = &e->p[m * e->ncols + c];
-            *p = (panel){(int)m, e->col_run[c], e->steps[c], -1, -1, -1, -1, {0}, 0, 0, 0, 0,
+            *p = (panel){(int)m, e->col[c].run, e->col[c].step, -1, -1, -1, -1, {0}, 0, 0, 0, 0,
                          0, 0};
             for (size_t i = 0; i < sp->n && p->spec < 0; i++)
                 if (sp->s[i].module == (int)m && sp->s[i].run == p->run &&
@@ -245,7 +247,6 @@ static rw_status write_data(esd *e, const gp_stage *stage, const char *data, rw_
                 st = write_panel(e, p, df, &nb, lam, cnt, err);
         }
     free(lam);
-    free(cnt);
     bool bad = rw_fclose_checked(df) != 0;
     if (st == RW_OK && bad)
         st = rw_fail(err, RW_EIO, "cannot write %s", path);
@@ -322,16 +323,16 @@ static void plot_panel(esd *e, FILE *f, const fig_grid *g, const panel *p, size_
 static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt, rw_err *err)
 {
     esd *e = ctx;
-    const rw_plot_opts *o = e->o;
-    size_t nm = e->sp.sel.nmodules;
     char data[1024];
     snprintf(data, sizeof data, "%s.dat", stage->stem);
-    e->p = rw_calloc(nm * e->ncols + 1, sizeof *e->p, err);
-    if (!e->p)
-        return RW_ENOMEM;
-    rw_status st = write_data(e, stage, data, err);
-    if (st != RW_OK)
+    rw_status st = write_data(e, stage, data, err); /* fits and panels too */
+    if (st != RW_OK) {
+        free(e->p);
+        e->p = NULL;
         return st;
+    }
+    const rw_plot_opts *o = e->o;
+    size_t nm = e->sp.sel.nmodules;
     if (e->absent)
         fig_note(&e->notes, "%zu panels have no spectrum to draw.", e->absent);
     if (e->unfit)
@@ -354,16 +355,11 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
     fig_grid g = {0};
     g.rows = (int)nm;
     g.cols = (int)(e->ncols ? e->ncols : 1);
-    g.w = o->width > 0 ? o->width : g.cols * 520;
-    if (o->width <= 0 && g.w < fig_text_width(title, FIG_FONT_TITLE) + 40)
-        g.w = fig_text_width(title, FIG_FONT_TITLE) + 40;
+    g.w = fig_width(o, g.cols * 520, title);
     g.top = fig_title_height(title, g.w) + 8;
     g.bottom = fig_notes_height(&e->notes, g.w) + 8;
     g.h = o->height > 0 ? o->height : g.top + g.rows * 380 + g.bottom;
-    gp_terminal(f, fmt, g.w, g.h, stage->figure);
-    fputs("set encoding utf8\nset multiplot\n", f);
-    fig_title_write(f, &g, title);
-    fig_notes_write(f, &e->notes, &g);
+    fig_begin(f, fmt, stage->figure, &g, title, &e->notes);
     fig_labels_flush(f, &g);
     fputs("set border 3 lc rgb '#303030'\nset tics nomirror out scale 0.6\n"
           "set grid xtics ytics back lc rgb '#e4e4e4' lw 1 dt 1\n", f);
@@ -371,26 +367,29 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
         for (size_t c = 0; c < e->ncols; c++)
             plot_panel(e, f, &g, &e->p[m * e->ncols + c], m, c, data);
     fputs("\nunset multiplot\n", f);
+    free(e->p);
+    e->p = NULL;
     return RW_OK;
+}
+
+static void esd_free(esd *e)
+{
+    free(e->col);
+    free(e->layer);
+    fig_notes_free(&e->notes);
+    plot_spectra_free(&e->sp);
 }
 
 rw_status plot_esd(const char *const *paths, size_t npaths, const rw_plot_opts *o, rw_err *err)
 {
     if (!o->esd_fit)
         return rw_fail(err, RW_EUSAGE, "plot_esd: no fit given");
-    esd e = {.o = o};
     if (fig_format(o, err) < 0)
         return RW_EUSAGE;
+    esd e = {.o = o};
     rw_status st = plot_spectra_load(paths, npaths, o, &e.sp, err);
-    if (st != RW_OK)
-        return st;
-    if ((st = choose(&e, err)) == RW_OK)
+    if (st == RW_OK && (st = choose(&e, err)) == RW_OK)
         st = fig_render(o, "esd", e.sp.sel.src, build, &e, err);
-    free(e.steps);
-    free(e.col_run);
-    free(e.layer);
-    free(e.p);
-    fig_notes_free(&e.notes);
-    plot_spectra_free(&e.sp);
+    esd_free(&e);
     return st;
 }

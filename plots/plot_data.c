@@ -716,6 +716,14 @@ rw_status plot_spectra_load(const char *const *paths, size_t npaths, const rw_pl
     return st;
 }
 
+size_t plot_spectra_maxk(const plot_spectra *sp)
+{
+    size_t maxk = 1;
+    for (size_t i = 0; i < sp->n; i++)
+        maxk = sp->s[i].k > maxk ? sp->s[i].k : maxk;
+    return maxk;
+}
+
 void plot_spectra_free(plot_spectra *sp)
 {
     for (size_t i = 0; sp->s && i < sp->n; i++)
