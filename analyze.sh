@@ -462,6 +462,17 @@ plot spectrum_weights.png "Normalised singular values σᵢ/σ₁ of $weights at
     spectrum "${mods[@]}" spectra.h5
 plot spectrum_updates.png "Normalised singular values of $updates at up to five steps (the first checkpoint has none; each panel has its own y range). A low-rank update's spectrum falls to round-off after its rank: to about 1e-16 where the base weights did not change, to the order of the stored precision (1e-7 for float32) across a merge. Its rank is at most r for LoRA's s·B·A and for ReLoRA between checkpoints of one cycle, up to 2r between checkpoints that straddle a merge (the end of one cycle and the start of the next), more across several merges.$unote" \
     spectrum --updates "${mods[@]}" spectra.h5
+# Runs compared: WeightWatcher's alpha (rw-tails), and one module's ESD with
+# its fits (SwiGLU W2 of the paper's modules, else the middle module by name).
+if [ "$nruns" -ge 2 ] && run "$bin/rw-tails" -o "$T/tails.tsv" spectra.h5; then
+    plot weights_alpha.png "WeightWatcher's power-law exponent alpha of the ESD of $weights ($over).$wnote" \
+        trajectory "${mods[@]}" --metric alpha "$T/tails.tsv"
+    esdmod=$(awk -F'\t' 'NR>1 && ($6=="weight" || $6=="full") && !($5 in s) {s[$5]; print $5}' "$T/tails.tsv" | sort)
+    esdmod=$(printf '%s\n' "$esdmod" | grep -qxF swiglu.w_2.weight && echo swiglu.w_2.weight ||
+        printf '%s\n' "$esdmod" | awk '{m[NR] = $0} END {print m[int((NR + 1) / 2)]}')
+    plot esd_weights.png "ESD of one matrix of $weights (the middle layer of its module) at each run's last checkpoint: the histogram of its eigenvalues λ = σ², WeightWatcher's power-law fit from xmin and the Marchenko–Pastur bulk.$wnote" \
+        esd --modules "$(printf '%s' "$esdmod" | sed 's/[][*?\\]/\\&/g')" spectra.h5
+fi
 
 # Learning dynamics (pico-train): the paper's figures, bands bootstrapped
 # over layers (seaborn's 95% interval) for the first and last half of the
@@ -612,6 +623,7 @@ R=report.md
     fi
     echo "## Figures"
     echo
+    [ -f "$T/tails.tsv" ] && echo "*alpha* is WeightWatcher's power-law exponent of a matrix's ESD (the eigenvalues λ = σ² of WᵀW): fitted to the tail of its largest eigenvalues, smaller for a heavier tail; WeightWatcher reads 2 to 6 as well trained and below 2 as over-fitted (definitions and sources: rankwatch's \`docs/tails.md\`; every matrix's fit in \`tables/tails.tsv\`)." && echo
     for f in "${figs[@]}"; do
         echo "![${f#*|}](figures/${f%%|*})"
         echo
@@ -623,7 +635,7 @@ R=report.md
     echo
     echo "## Tables"
     echo
-    for t in rank cond updates compare compare_updates checkpoints gradients similarity; do
+    for t in rank cond updates tails compare compare_updates checkpoints gradients similarity; do
         [ -f "$T/$t.tsv" ] && echo "- [\`tables/$t.tsv\`](tables/$t.tsv)"
     done
     for t in summary summary_updates; do

@@ -77,11 +77,11 @@ static rw_status file_data(const rw_cli *cli, const char *path, bool *grad, rw_e
     return st;
 }
 
-enum { OPT_FROM = 3000, OPT_UPDATES };
+enum { OPT_FROM = 3000, OPT_UPDATES, OPT_RAND };
 
 typedef struct {
     rw_cli *cli;
-    bool from_first, updates;
+    bool from_first, updates, rand;
 } extra_args;
 
 static int on_option(int opt, const char *arg, void *ctx)
@@ -89,6 +89,10 @@ static int on_option(int opt, const char *arg, void *ctx)
     extra_args *x = ctx;
     if (opt == OPT_UPDATES) {
         x->updates = true;
+        return 0;
+    }
+    if (opt == OPT_RAND) {
+        x->rand = true;
         return 0;
     }
     if (opt != OPT_FROM)
@@ -118,6 +122,7 @@ static int table_main(int argc, char **argv, const char *prog, const char *usage
                                              {0, 0, 0, 0}};
     static const struct option either_opt[] = {{"from", required_argument, NULL, OPT_FROM},
                                                {"updates", no_argument, NULL, OPT_UPDATES},
+                                               {"rand-distance", no_argument, NULL, OPT_RAND},
                                                {0, 0, 0, 0}};
     const struct option *opts = mode == RW_TABLE_UPDATES ? from_opt
                                 : mode == RW_TABLE_EITHER ? either_opt : NULL;
@@ -170,6 +175,10 @@ static int table_main(int argc, char **argv, const char *prog, const char *usage
             rw_warn(prog, "warning: %s: a spectra file holds singular values only: gini, hoyer "
                     "and max_abs, which need the matrix entries, are nan (run %s on the "
                     "checkpoints for them)", args[0], prog);
+        if (st == RW_OK && x.rand)
+            rw_warn(prog, "warning: %s: a spectra file holds singular values only: "
+                    "rand_distance, which needs the matrix entries, is nan (run %s "
+                    "--rand-distance on the checkpoints for it)", args[0], prog);
     } else {
         for (int i = 0; i < nargs; i++)
             if (spectra_file_is(args[i])) {
@@ -184,6 +193,7 @@ static int table_main(int argc, char **argv, const char *prog, const char *usage
         o.updates = updates && !x.from_first;
         o.from_first = updates && x.from_first;
         o.entries = entries;
+        o.rand_distance = x.rand;
         st = rw_analyze(&rs, &o, add_row, &a, &err);
     }
     if (st != RW_OK)

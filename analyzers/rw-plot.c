@@ -1,10 +1,11 @@
 /*
  * rw-plot — figures from rankwatch tables through gnuplot: a metric's
  * trajectory over training, layer x step heatmaps, and normalised singular
- * value spectra; PNG, PDF or SVG, each with its gnuplot script and data
+ * value spectra, ESDs with WeightWatcher's fits; PNG, PDF or SVG, each with its gnuplot script and data
  * beside it (plots/plot.h).
  */
 #include "analyzers/cli.h"
+#include "analyzers/core/tails.h"
 #include "plots/plot.h"
 
 #include <math.h>
@@ -12,10 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] =
+/* Two strings: C99 promises string literals of 4095 characters only. */
+static const char usage1[] =
     "Usage: rw-plot trajectory [OPTION]... TABLE... -o FIG\n"
     "       rw-plot heatmap [OPTION]... TABLE... -o FIG\n"
     "       rw-plot spectrum [OPTION]... SPECTRA... -o FIG\n"
+    "       rw-plot esd [OPTION]... SPECTRA... -o FIG\n"
     "Figures of per-layer metric TABLEs (rw-rank, rw-cond, rw-metrics, rw-updates)\n"
     "or of SPECTRA (long tables: run step tensor layer module component i sigma, or\n"
     "rw-spectra files), drawn by gnuplot.\n"
@@ -24,6 +27,8 @@ static const char usage[] =
     "              mean over layers with its 95% CI band (or --per-layer lines)\n"
     "  heatmap     layer x step coloured by the metric, a panel per module and run\n"
     "  spectrum    sigma_i/sigma_1 against i/k on log axes at chosen steps\n"
+    "  esd         the log-log histogram of one layer's eigenvalues sigma^2 per\n"
+    "              module with rw-tails' power-law fit and MP bulk (docs/tails.md)\n"
     "\n"
     "FIG's script (STEM.gp) and data (STEM.dat, STEM.cells-R-M.png) are written\n"
     "beside it: `gnuplot STEM.gp` in that directory redraws it. Run i of the inputs\n"
@@ -58,7 +63,8 @@ static const char usage[] =
     "                      bootstrap: the percentile interval of 1000 resamples of\n"
     "                      the layers with replacement, of the mean the figure draws\n"
     "                      (geometric too), as seaborn's errorbar=('ci', 95)\n"
-    "  --seed N            --ci bootstrap: the resamples' seed (default 0)\n"
+    "  --seed N            --ci bootstrap: the resamples' seed (default 0)\n";
+static const char usage2[] =
     "  --layer-groups G    trajectory: a panel per group of layers of each module:\n"
     "                      'halves' (first and last half of its layers, the first\n"
     "                      taking the extra one of an odd count) or ranges such as\n"
@@ -66,7 +72,9 @@ static const char usage[] =
     "  --epochs            the steps are epochs: the axes say 'epoch'\n"
     "  --updates           the values are of updates ΔW (default when a table has a\n"
     "                      rel_update column); --weights: of weights\n"
-    "  --steps LIST        spectrum: the steps drawn (default: five spread evenly)\n"
+    "  --steps LIST        spectrum, esd: the steps drawn (default: five spread\n"
+    "                      evenly; esd: each run's last); --step N adds one\n"
+    "  --layer N           esd: the layer drawn (default: each module's middle one)\n"
     "  --script-only       write the script and data but do not run gnuplot\n"
     "  --gnuplot PROG      the gnuplot to run (default: $RW_GNUPLOT, else from PATH)\n"
     RW_CLI_COMMON_HELP
@@ -76,7 +84,7 @@ static const char usage[] =
 enum {
     OPT_FORMAT = 2000, OPT_SIZE, OPT_TITLE, OPT_METRIC, OPT_MODULES, OPT_RUNS, OPT_LOGY,
     OPT_NO_LOGY, OPT_PER_LAYER, OPT_UPDATES, OPT_WEIGHTS, OPT_STEPS, OPT_SCRIPT_ONLY,
-    OPT_GNUPLOT, OPT_MEAN, OPT_EPOCHS,
+    OPT_GNUPLOT, OPT_MEAN, OPT_EPOCHS, OPT_STEP, OPT_LAYER,
 };
 
 static const struct option plot_opts[] = {
@@ -92,6 +100,8 @@ static const struct option plot_opts[] = {
     {"updates", no_argument, NULL, OPT_UPDATES},
     {"weights", no_argument, NULL, OPT_WEIGHTS},
     {"steps", required_argument, NULL, OPT_STEPS},
+    {"step", required_argument, NULL, OPT_STEP},
+    {"layer", required_argument, NULL, OPT_LAYER},
     {"script-only", no_argument, NULL, OPT_SCRIPT_ONLY},
     {"gnuplot", required_argument, NULL, OPT_GNUPLOT},
     {"mean", required_argument, NULL, OPT_MEAN},
@@ -184,6 +194,16 @@ static int on_option(int opt, const char *arg, void *ctx)
     case OPT_WEIGHTS:
         o->updates = opt == OPT_UPDATES;
         return 0;
+    case OPT_LAYER:
+        if (!rw_parse_i64(arg, &o->layer) || o->layer < -1 || o->layer > 1000000)
+            return rw_cli_usage_error(a->cli, "--layer: '%s' is not a layer (-1 to 1000000)",
+                                      arg);
+        return 0;
+    case OPT_STEP:
+        if (strchr(arg, ','))
+            return rw_cli_usage_error(a->cli, "--step: '%s' is not a step (--steps takes a "
+                                              "list)", arg);
+        /* fall through */
     case OPT_STEPS: {
         char **v = NULL;
         size_t n = 0;
@@ -233,6 +253,24 @@ static int on_option(int opt, const char *arg, void *ctx)
     return rw_cli_usage_error(a->cli, "unexpected option");
 }
 
+/* rw-tails' fits for rw-plot esd (the figure module does not fit). */
+static rw_status esd_fit(const double *sigma, size_t k, int64_t rows, int64_t cols,
+                         rw_esd_fit *f, rw_err *err)
+{
+    bool shape = rows > 0 && cols > 0;
+    rw_tails t;
+    rw_status st = rw_tails_compute(sigma, k, shape ? rows : (int64_t)k,
+                                    shape ? cols : (int64_t)k, &t, err);
+    if (st != RW_OK)
+        return st;
+    int64_t M = rows < cols ? rows : cols, N = rows < cols ? cols : rows;
+    *f = (rw_esd_fit){rw_tails_status_name(t.status), t.alpha, t.D, t.xmin, t.xmax,
+                      t.num_pl_spikes, shape && isfinite(t.mp.sigma_mp), t.mp.sigma_mp,
+                      t.mp.bulk_min, t.mp.bulk_max, t.mp.w_scale,
+                      shape ? (double)N / (double)M : NAN};
+    return RW_OK;
+}
+
 static void args_free(plot_args *a)
 {
     for (size_t i = 0; i < a->o.nmodules; i++)
@@ -246,15 +284,19 @@ static void args_free(plot_args *a)
 
 int main(int argc, char **argv)
 {
+    static char usage[sizeof usage1 + sizeof usage2 - 1];
+    memcpy(usage, usage1, sizeof usage1 - 1);
+    memcpy(usage + sizeof usage1 - 1, usage2, sizeof usage2);
     rw_cli cli = {.prog = "rw-plot", .usage = usage};
-    static const char *const kinds[] = {"trajectory", "heatmap", "spectrum"};
+    static const char *const kinds[] = {"trajectory", "heatmap", "spectrum", "esd"};
     int kind = -1;
     if (argc >= 2)
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 4; i++)
             if (!strcmp(argv[1], kinds[i]))
                 kind = i;
     plot_args a = {.cli = &cli};
-    a.o = (rw_plot_opts){.prog = "rw-plot", .format = -1, .logy = -1, .updates = -1};
+    a.o = (rw_plot_opts){.prog = "rw-plot", .format = -1, .logy = -1, .updates = -1,
+                         .layer = -2, .esd_fit = esd_fit};
     /* Without a subcommand only --help and --version make sense. */
     int shift = kind >= 0 ? 1 : 0;
     int ret = rw_cli_parse(&cli, argc - shift, argv + shift, plot_opts, "", on_option, &a);
@@ -263,9 +305,10 @@ int main(int argc, char **argv)
     int nargs = argc - shift - optind;
     char **args = argv + shift + optind;
     if (kind < 0) {
-        ret = argc < 2 ? rw_cli_usage_error(&cli, "no subcommand (trajectory, heatmap, spectrum)")
+        ret = argc < 2 ? rw_cli_usage_error(&cli, "no subcommand (trajectory, heatmap, spectrum, "
+                                                  "esd)")
                        : rw_cli_usage_error(&cli, "'%s' is not a subcommand (trajectory, "
-                                                  "heatmap, spectrum)", argv[1]);
+                                                  "heatmap, spectrum, esd)", argv[1]);
         goto done;
     }
     if (cli.nlabels || cli.jobs || cli.heads || cli.kv_heads || !isnan(cli.lora_scale)) {
@@ -278,11 +321,15 @@ int main(int argc, char **argv)
         goto done;
     }
     if (nargs < 1) {
-        ret = rw_cli_usage_error(&cli, "no %s given", kind == 2 ? "spectra" : "table");
+        ret = rw_cli_usage_error(&cli, "no %s given", kind >= 2 ? "spectra" : "table");
         goto done;
     }
-    if (a.o.nsteps && kind != 2) {
-        ret = rw_cli_usage_error(&cli, "--steps is for spectrum figures");
+    if (a.o.nsteps && kind < 2) {
+        ret = rw_cli_usage_error(&cli, "--steps and --step are for spectrum and esd figures");
+        goto done;
+    }
+    if (a.o.layer >= -1 && kind != 3) {
+        ret = rw_cli_usage_error(&cli, "--layer is for esd figures");
         goto done;
     }
     if (a.o.per_layer && kind != 0) {
@@ -316,7 +363,8 @@ int main(int argc, char **argv)
     const char *const *paths = (const char *const *)args;
     rw_status st = kind == 0   ? plot_trajectory(paths, (size_t)nargs, &a.o, &err)
                    : kind == 1 ? plot_heatmap(paths, (size_t)nargs, &a.o, &err)
-                               : plot_spectrum(paths, (size_t)nargs, &a.o, &err);
+                   : kind == 2 ? plot_spectrum(paths, (size_t)nargs, &a.o, &err)
+                               : plot_esd(paths, (size_t)nargs, &a.o, &err);
     ret = st == RW_OK ? 0 : rw_cli_fail(&cli, st, &err);
 done:
     args_free(&a);

@@ -9,7 +9,10 @@
 #include "analyzers/cli.h"
 #include "analyzers/metrics_main.h"
 
-static const char usage[] =
+#include <string.h>
+
+/* Two strings: C99 promises string literals of 4095 characters only. */
+static const char usage1[] =
     "Usage: rw-tails [OPTION]... RUN...\n"
     "       rw-tails [OPTION]... SPECTRA.h5\n"
     "WeightWatcher's per-layer metrics of the ESD (the eigenvalues sigma^2 of\n"
@@ -26,17 +29,24 @@ static const char usage[] =
     "              degenerate (equal eigenvalues), nonfinite (NaN/Inf entries)\n"
     "  alpha       WeightWatcher's power-law exponent (xmin by minimum KS\n"
     "              distance D); alpha_xmax: the MLE that accounts for xmax\n"
-    "  rand_distance  nan: it needs the entries, not the spectrum\n"
-    "  (stable_rank is rw-rank's column, the same definition)\n"
+    "  rand_distance  with --rand-distance: the Jensen-Shannon distance between\n"
+    "              the ESD and that of W with its entries shuffled (fixed seed);\n"
+    "              else nan (from a spectra file always: it needs the entries)\n"
+    "  (stable_rank is rw-rank's column, the same definition)\n";
+static const char usage2[] =
     "\n"
     "  --updates           the updates dW between consecutive checkpoints\n"
     "  --from previous|first   updates since the previous checkpoint, or the\n"
     "                      cumulative W(step) - W(first step) (implies --updates)\n"
+    "  --rand-distance     compute rand_distance (a second SVD per matrix)\n"
     RW_CLI_SELECT_HELP RW_CLI_OUTPUT_HELP RW_CLI_COMMON_HELP
     "\n"
     "Exit status: 0 ok, 1 bad data, 2 usage error.\n";
 
 int main(int argc, char **argv)
 {
+    static char usage[sizeof usage1 + sizeof usage2 - 1];
+    memcpy(usage, usage1, sizeof usage1 - 1);
+    memcpy(usage + sizeof usage1 - 1, usage2, sizeof usage2);
     return rw_tails_main(argc, argv, "rw-tails", usage);
 }

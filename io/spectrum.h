@@ -106,9 +106,12 @@ bool rw_comp_default(rw_comp c, bool has_full, unsigned circuits);
 /* --------------------------------------------------------------- spectra */
 
 /* Statistics of a matrix's entries that its spectrum does not determine
- * (rw-metrics' gini, hoyer, max_abs: analyzers/core/metrics.h). */
+ * (rw-metrics' gini, hoyer, max_abs: analyzers/core/metrics.h; rw-tails'
+ * rand_distance). */
 typedef struct {
     double gini, hoyer, max_abs;
+    double rand_distance;   /* rw-tails' (analyzers/core/tails.h), when the
+                             * pipeline was asked for it; else nan */
 } rw_entry_stats;
 
 /* One spectrum: the key of a table row plus the singular values. Every
@@ -137,7 +140,8 @@ typedef struct {
                              * checkpoint), else "gradients" (--data) */
     const char *split;      /* with data: "train" or "val"; NULL for weights */
     const rw_entry_stats *entries; /* of the matrix's entries when the pipeline was asked
-                             * for them (rw_analysis_opts.entries); NULL: not known
+                             * for them (rw_analysis_opts.entries, .rand_distance;
+                             * what was not asked for is nan); NULL: not known
                              * (never for a spectra file, which holds spectra only) */
 } rw_spectrum;
 

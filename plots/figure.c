@@ -283,6 +283,23 @@ void fig_legend_write(FILE *f, const fig_grid *g, int y0, int h, int ncols,
     fputs("\nunset label\nset border\nset tics\nunset key\n", f);
 }
 
+int fig_width(const rw_plot_opts *o, int natural, const char *title)
+{
+    if (o->width > 0)
+        return o->width;
+    int tw = fig_text_width(title, FIG_FONT_TITLE) + 40;
+    return natural < tw ? tw : natural;
+}
+
+void fig_begin(FILE *f, rw_figfmt fmt, const char *figure, const fig_grid *g,
+               const char *title, const fig_notes *notes)
+{
+    gp_terminal(f, fmt, g->w, g->h, figure);
+    fputs("set encoding utf8\nset multiplot\n", f);
+    fig_title_write(f, g, title);
+    fig_notes_write(f, notes, g);
+}
+
 void fig_labels_flush(FILE *f, const fig_grid *g)
 {
     fig_legend_write(f, g, 0, 8, 1, NULL, 0);

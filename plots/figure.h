@@ -103,6 +103,14 @@ void fig_legend_write(FILE *f, const fig_grid *g, int y0, int h, int ncols,
  * <= 1; lines stop short of its pale yellow end). */
 void fig_palette_write(FILE *f, double top);
 
+/* The canvas width: o->width when given, else natural widened to the
+ * title's width. */
+int fig_width(const rw_plot_opts *o, int natural, const char *title);
+/* The script's start: the terminal for figure (its file name), multiplot
+ * mode, the title and the notes. */
+void fig_begin(FILE *f, rw_figfmt fmt, const char *figure, const fig_grid *g,
+               const char *title, const fig_notes *notes);
+
 /* Draws the labels set so far (title, notes) once, on an empty plot, and
  * unsets them: in multiplot mode a label stays for every later plot. */
 void fig_labels_flush(FILE *f, const fig_grid *g);

@@ -206,6 +206,18 @@ char *gp_stage_path(const gp_stage *s, const char *name)
     return rw_path_join(s->dir, name);
 }
 
+FILE *gp_stage_fopen(const gp_stage *s, const char *name, char **path, rw_err *err)
+{
+    *path = gp_stage_path(s, name);
+    FILE *f = *path ? fopen(*path, "w") : NULL;
+    if (!f) {
+        rw_fail(err, RW_EIO, "cannot write %s", *path ? *path : name);
+        free(*path);
+        *path = NULL;
+    }
+    return f;
+}
+
 static rw_status stage_move(gp_stage *s, const char *name, rw_err *err)
 {
     char *from = rw_path_join(s->dir, name), *to = rw_path_join(s->outdir, name);

@@ -46,6 +46,10 @@ rw_status gp_stage_open(gp_stage *s, const char *figure_path, rw_err *err);
 /* The path of file name inside the staging directory (new string, caller
  * frees; NULL when out of memory). */
 char *gp_stage_path(const gp_stage *s, const char *name);
+/* Opens file name inside the staging directory for writing; *path gets its
+ * path (new string, caller frees after closing). NULL (with err, RW_EIO,
+ * and *path NULL) when it cannot. */
+FILE *gp_stage_fopen(const gp_stage *s, const char *name, char **path, rw_err *err);
 /* Renames every staged file into place (figure last) and removes the
  * directory. require_figure: fail when the figure was not made. */
 rw_status gp_stage_commit(gp_stage *s, bool require_figure, rw_err *err);

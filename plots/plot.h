@@ -19,7 +19,7 @@
  * spectrum: long tables (run step tensor layer module component i sigma) or
  * spectra files written by rw-spectra.
  *
- * The module owns the three figure functions and their options. The
+ * The module owns the four figure functions and their options. The
  * options' pointers are the caller's, read during the call only; a figure
  * function keeps nothing after it returns.
  */
@@ -37,6 +37,22 @@ int rw_figfmt_parse(const char *name);
 /* How a trajectory averages over layers: by the metric (geometrically for
  * scale-type metrics: rw_metric_kind_of, stats.h), or as told. */
 typedef enum { RW_PLOT_MEAN_AUTO, RW_PLOT_MEAN_ARITH, RW_PLOT_MEAN_GEO } rw_plot_mean;
+
+/* What an ESD figure draws beside the histogram of one matrix's
+ * eigenvalues lambda = sigma^2: WeightWatcher's power-law fit and its
+ * Marchenko-Pastur bulk, as rw-tails computes them. The figure module does
+ * not fit (figures lean on io only): the program passes the fit in. */
+typedef struct {
+    const char *status;         /* "ok" when the fields below are set (static) */
+    double alpha, D, xmin, xmax, num_pl_spikes;
+    bool mp;                    /* the MP fit is defined: */
+    double sigma_mp, bulk_min, bulk_max, w_scale, Q;  /* rw_mpfit's, Q = N / M */
+} rw_esd_fit;
+/* sigma: the k singular values of a rows x cols matrix, descending (rows =
+ * cols = 0 when the shape is not known: no MP fit). Fails only for want of
+ * memory. */
+typedef rw_status (*rw_esd_fit_fn)(const double *sigma, size_t k, int64_t rows, int64_t cols,
+                                   rw_esd_fit *fit, rw_err *err);
 
 typedef struct {
     const char *prog;           /* "rw-plot": prefix of warnings */
@@ -63,8 +79,12 @@ typedef struct {
     const rw_layer_spec *groups;/* trajectory: NULL, or a panel per layer group of each
                                    module ("MODULE [0-5]"; plot_groups.c) */
     bool epochs;                /* the steps are epochs: axes say "epoch" */
-    const int64_t *steps;       /* spectrum: the steps drawn */
-    size_t nsteps;              /* 0: five steps spread over the run */
+    const int64_t *steps;       /* spectrum, esd: the steps drawn */
+    size_t nsteps;              /* 0: spectrum: five steps spread over the run;
+                                   esd: each run's last step */
+    int64_t layer;              /* esd: the layer drawn of each module; < -1: the
+                                   middle one of the module's layers */
+    rw_esd_fit_fn esd_fit;      /* esd: the fit (required for esd) */
     bool script_only;           /* write the data and script, do not run gnuplot */
     const char *gnuplot;        /* NULL: $RW_GNUPLOT, else gnuplot from PATH */
 } rw_plot_opts;
@@ -87,5 +107,13 @@ rw_status plot_heatmap(const char *const *paths, size_t npaths, const rw_plot_op
  * (rows) and run (columns). */
 rw_status plot_spectrum(const char *const *paths, size_t npaths, const rw_plot_opts *o,
                         rw_err *err);
+
+/* The ESD of one matrix per module — the layer o->layer, else the module's
+ * middle layer — at chosen steps (o->steps; default each run's last): the
+ * histogram of lambda = sigma^2 > 1e-5 on log-log axes (density per
+ * eigenvalue of all min(m, n)), the fitted power law from xmin to xmax and
+ * the MP density of the bulk (o->esd_fit); a panel per module (rows) and
+ * (run, step) (columns). (esd.c) */
+rw_status plot_esd(const char *const *paths, size_t npaths, const rw_plot_opts *o, rw_err *err);
 
 #endif

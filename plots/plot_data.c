@@ -510,7 +510,8 @@ typedef struct {
 } spec_ctx;
 
 static rw_status spec_push(spec_ctx *c, long run, const char *module, int64_t step, int layer,
-                           const double *sigma, size_t k, rw_err *err)
+                           const double *sigma, size_t k, int64_t rows, int64_t cols,
+                           rw_err *err)
 {
     long mi = sel_module(c->x, module, err);
     if (mi < 0)
@@ -523,7 +524,7 @@ static rw_status spec_push(spec_ctx *c, long run, const char *module, int64_t st
         return RW_ENOMEM;
     if (k)
         memcpy(copy, sigma, k * sizeof *copy);
-    sp->s[sp->n++] = (plot_spec){(int)run, (int)mi, step, layer, k, copy};
+    sp->s[sp->n++] = (plot_spec){(int)run, (int)mi, step, layer, k, copy, rows, cols};
     c->x->nkept++;
     return RW_OK;
 }
@@ -537,7 +538,7 @@ static rw_status spec_from_file(const rw_spectrum *s, void *ctx, rw_err *err)
     /* spectra_file_foreach chose the default components already */
     if (!sel_keep(c->x, r, s->module, s->component, s->tensor, true))
         return RW_OK;
-    return spec_push(c, r, s->module, s->step, s->layer, s->sigma, s->k, err);
+    return spec_push(c, r, s->module, s->step, s->layer, s->sigma, s->k, s->rows, s->cols, err);
 }
 
 /* One row of a long spectra table, for sorting into spectra. */
@@ -655,7 +656,7 @@ static rw_status spec_from_table(spec_ctx *c, const char *path, char *data0, siz
                          rows[a].run, (long long)rows[a].step, rows[a].tensor);
         if (st == RW_OK)
             st = spec_push(c, plot_index(c->x->s->runs, c->x->s->nruns, rows[a].run),
-                           rows[a].module, rows[a].step, (int)rows[a].layer, sig, b - a, err);
+                           rows[a].module, rows[a].step, (int)rows[a].layer, sig, b - a, 0, 0, err);
         a = b;
     }
     free(sig);
@@ -713,6 +714,14 @@ rw_status plot_spectra_load(const char *const *paths, size_t npaths, const rw_pl
     if (st != RW_OK)
         plot_spectra_free(sp);
     return st;
+}
+
+size_t plot_spectra_maxk(const plot_spectra *sp)
+{
+    size_t maxk = 1;
+    for (size_t i = 0; i < sp->n; i++)
+        maxk = sp->s[i].k > maxk ? sp->s[i].k : maxk;
+    return maxk;
 }
 
 void plot_spectra_free(plot_spectra *sp)

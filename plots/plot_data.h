@@ -88,6 +88,7 @@ typedef struct {
     int layer;
     size_t k;
     double *sigma;      /* owned */
+    int64_t rows, cols; /* the matrix's shape; 0 when not known (long tables) */
 } plot_spec;
 
 typedef struct {
@@ -101,6 +102,8 @@ typedef struct {
 rw_status plot_spectra_load(const char *const *paths, size_t npaths, const rw_plot_opts *o,
                             plot_spectra *sp, rw_err *err);
 void plot_spectra_free(plot_spectra *sp);
+/* The longest spectrum's k (at least 1). */
+size_t plot_spectra_maxk(const plot_spectra *sp);
 
 /* Index of s in names[0..n-1], -1 when absent. */
 long plot_index(char *const *names, size_t n, const char *s);

@@ -163,16 +163,11 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
     size_t nm = sp->sel.nmodules;
     char data[1024];
     snprintf(data, sizeof data, "%s.dat", stage->stem);
-    char *path = gp_stage_path(stage, data);
-    FILE *df = path ? fopen(path, "w") : NULL;
-    if (!df) {
-        rw_status st = rw_fail(err, RW_EIO, "cannot write %s", path ? path : data);
-        free(path);
-        return st;
-    }
-    size_t maxk = 1;
-    for (size_t i = 0; i < sp->n; i++)
-        maxk = sp->s[i].k > maxk ? sp->s[i].k : maxk;
+    char *path;
+    FILE *df = gp_stage_fopen(stage, data, &path, err);
+    if (!df)
+        return RW_EIO;
+    size_t maxk = plot_spectra_maxk(sp);
     double *sum = rw_calloc(maxk, sizeof *sum, err);
     size_t *cnt = rw_calloc(maxk, sizeof *cnt, err);
     size_t nblocks = nm * s->nruns * s->nsteps;
@@ -291,18 +286,13 @@ static rw_status build(void *ctx, const gp_stage *stage, FILE *f, rw_figfmt fmt,
     fig_grid g = {0};
     g.rows = (int)nm;
     g.cols = (int)s->nruns;
-    g.w = o->width > 0 ? o->width : g.cols * 480;
-    if (o->width <= 0 && g.w < fig_text_width(title, FIG_FONT_TITLE) + 40)
-        g.w = fig_text_width(title, FIG_FONT_TITLE) + 40;
+    g.w = fig_width(o, g.cols * 480, title);
     int title_h = fig_title_height(title, g.w);
     g.top = title_h + legrows * 24 + 12;
     g.bottom = fig_notes_height(&s->notes, g.w) + 8;
     g.h = o->height > 0 ? o->height : g.top + g.rows * 330 + g.bottom;
 
-    gp_terminal(f, fmt, g.w, g.h, stage->figure);
-    fputs("set encoding utf8\nset multiplot\n", f);
-    fig_title_write(f, &g, title);
-    fig_notes_write(f, &s->notes, &g);
+    fig_begin(f, fmt, stage->figure, &g, title, &s->notes);
     fig_legend_write(f, &g, title_h, legrows * 24, legcols, leg, nleg);
     for (size_t j = 0; j < nleg; j++)
         free(leg[j]);

@@ -76,6 +76,7 @@ mkdir -p "$f"
 "$bin/rw-plot" trajectory --script-only --per-layer --metric cond -o "$f/traj_layers.svg" "$p/cond.csv"
 "$bin/rw-plot" heatmap --script-only --metric per -o "$f/heat.png" "$p/rank.tsv"
 "$bin/rw-plot" spectrum --script-only -o "$f/spec.pdf" "$p/spectra.h5"
+"$bin/rw-plot" esd --script-only -o "$f/esd.png" "$p/spectra.h5"
 "$bin/rw-plot" trajectory --script-only --modules paper --metric per -o "$f/traj_upd.png" "$p/updates.tsv"
 
 # analyze.sh of this build's tree on the default fixture runs and on the real runs.

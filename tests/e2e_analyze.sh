@@ -13,12 +13,17 @@ for link in $(grep -oE '\]\([^)]+\)' "$TMP/rep/report.md" | sed 's/^](//; s/)$//
     [ -e "$TMP/rep/$link" ] || { missing=$((missing + 1)); bad "report.md links to missing $link"; }
 done
 check "every link of report.md resolves" test "$missing" -eq 0
-check "seven figures in the report" test "$(grep -c '^!\[' "$TMP/rep/report.md")" -eq 7
-for f in weights_per weights_cond updates_per updates_cond heatmap_per spectrum_weights spectrum_updates; do
+check "nine figures in the report" test "$(grep -c '^!\[' "$TMP/rep/report.md")" -eq 9
+for f in weights_per weights_cond updates_per updates_cond heatmap_per spectrum_weights spectrum_updates weights_alpha esd_weights; do
     check "figures/$f.png is a PNG" sh -c "head -c 8 '$TMP/rep/figures/$f.png' | od -An -c | grep -q 'P   N   G'"
     check "figures/$f.gp beside it" test -s "$TMP/rep/figures/$f.gp"
 done
-check "the HTML page shows the figures inline" test "$(grep -o '<img src="figures/[a-z_]*.png"' "$TMP/rep/report.html" | wc -l)" -eq 7
+check "the HTML page shows the figures inline" test "$(grep -o '<img src="figures/[a-z_]*.png"' "$TMP/rep/report.html" | wc -l)" -eq 9
+check "the report says what alpha is" grep -q "alpha\* is WeightWatcher's power-law exponent" "$TMP/rep/report.md"
+check "the alpha figure is rw-tails' table drawn" \
+    cmp -s "$TMP/rep/tables/tails.tsv" <(rw-tails "$TMP/rep/spectra.h5")
+check "the ESD figure is of SwiGLU W2's middle layer (1) at the last step" \
+    grep -q "^# index 0: hist of module 'swiglu.w_2.weight', run 'full-rank', step 600, layer 1:" "$TMP/rep/figures/esd_weights.dat"
 check "the HTML page needs no JavaScript" test -z "$(grep -i '<script' "$TMP/rep/report.html")"
 check "headline names both runs" grep -q '| relora | full-rank |' "$TMP/rep/report.md"
 check "what was analysed: 7 checkpoints each" grep -q '| full-rank | 7 | 0 to 600 |' "$TMP/rep/report.md"

@@ -31,6 +31,8 @@ else
     for fmt in png svg pdf; do
         expect_exit 0 "spectrum ($fmt) of hostile names" \
             rw-plot spectrum "$H/sp.h5" -o "$H/spec.$fmt"
+        expect_exit 0 "esd ($fmt) of hostile names" \
+            rw-plot esd "$H/sp.h5" -o "$H/esd.$fmt"
     done
 
     # Tables: the names go through TSV too.

@@ -38,7 +38,7 @@ check "it generated the fixture runs with the installed rw-fixture" \
     test -f "$o/fixture-runs/relora/step_002000.h5"
 check "it wrote the report" test -s "$o/report.md" -a -s "$o/report.html"
 check "its report names the installed script" grep -q 'by `rankwatch-analyze`' "$o/report.md"
-check "it drew the seven figures" test "$(grep -c '^!\[' "$o/report.md")" -eq 7
+check "it drew the nine figures" test "$(grep -c '^!\[' "$o/report.md")" -eq 9
 check "its messages name rankwatch-analyze" grep -q '^rankwatch-analyze: done in' "$TMP/log"
 check "it did not build (no make called)" test ! -e "$TMP/make-called"
 check "it did not build (no building message)" test -z "$(grep -i building "$TMP/log")"

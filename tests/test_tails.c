@@ -63,7 +63,7 @@ static double uniform(uint64_t *s)
 
 static void check_against_ref(const double *x, size_t n)
 {
-    double *work = malloc((2 * n + 1) * sizeof *work);
+    double *work = malloc((3 * n + 1) * sizeof *work);
     assert_non_null(work);
     rw_plfit f;
     assert_true(rw_plfit_compute(x, n, work, &f));
@@ -82,7 +82,7 @@ static void three_points_by_hand(void **state)
     /* x = 1, 2, 4. xmin = 1: alpha = 1 + 3 / (3 ln 2); the CDF at 2 and 4 is
      * 1 - e^-1 and 1 - e^-2 against 1/3 and 2/3: D = 1 - 1/e - 1/3.
      * xmin = 2: alpha = 1 + 2 / ln 2, D = |1 - e^-2 - 1/2| = 0.3647 > D. */
-    double x[] = {1, 2, 4}, work[7];
+    double x[] = {1, 2, 4}, work[10];
     rw_plfit f;
     assert_true(rw_plfit_compute(x, 3, work, &f));
     assert_int_equal(f.ixmin, 0);
@@ -106,7 +106,7 @@ static void pareto_recovers_alpha(void **state)
         x[i] = 0.05 + 0.95 * uniform(&s);
     qsort(x, N, sizeof *x, cmp_dbl);
     check_against_ref(x, N);
-    static double work[2 * N + 1];
+    static double work[3 * N + 1];
     rw_plfit f;
     assert_true(rw_plfit_compute(x, N, work, &f));
     assert_true(fabs(f.alpha - 3) < 0.15);
@@ -121,6 +121,31 @@ static void pareto_recovers_alpha(void **state)
         qsort(x, n, sizeof *x, cmp_dbl);
         check_against_ref(x, n);
     }
+}
+
+/* The old pruned scan's worst case: ln x uniform (every candidate's tail is
+ * the same shape, every D_i near the best, so each scan ran through about
+ * n/9 terms: O(n^2)). Against the plain scan; the winner's D is the maximum
+ * over every term, bit for bit; and the branch and bound's work stays a
+ * few terms per candidate. */
+static void uniform_log_worst_case(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    static double x[N], work[3 * N + 1];
+    for (size_t j = 0; j < N; j++)
+        x[j] = exp(3.0 * ((double)j + 0.5) / N);
+    check_against_ref(x, N);
+    rw_plfit f;
+    assert_true(rw_plfit_compute(x, N, work, &f));
+    double ni = (double)(N - f.ixmin), am1 = f.alpha - 1, d = 0;
+    for (size_t j = f.ixmin; j < N; j++) {
+        double u = log(x[j]) - log(x[f.ixmin]);
+        double v = fabs((u == 0 ? 0 : -expm1(-am1 * u)) - (double)(j - f.ixmin) / ni);
+        d = v > d ? v : d;
+    }
+    assert_true(f.D == d);
+    assert_true(f.evaluated < (size_t)16 * N);
 }
 
 static void ties_and_degenerate(void **state)
@@ -262,12 +287,74 @@ static void mp_fit_known_sigma(void **state)
     assert_int_equal(rw_mp_fit(ev, 1, 4.0, &f, NULL), RW_EDATA);
 }
 
+/* rand_distance: the JS distance by hand on two known eigenvalue vectors. */
+static void js_distance_by_hand(void **state)
+{
+    (void)state;
+    /* lambda = (3, 1), lambda_rand = (1, 1): p = (3/4, 1/4), q = (1/2, 1/2),
+     * the midpoint (2, 1) normalised: m = (2/3, 1/3) */
+    double s[2] = {sqrt(3.0), 1}, r[2] = {1, 1};
+    double kp = 0.75 * log(0.75 / (2.0 / 3)) + 0.25 * log(0.25 / (1.0 / 3));
+    double kq = 0.5 * log(0.5 / (2.0 / 3)) + 0.5 * log(0.5 / (1.0 / 3));
+    assert_float_equal(rw_tails_rand_distance(s, r, 2), sqrt((kp + kq) / 2), 1e-15);
+    assert_float_equal(rw_tails_rand_distance(s, s, 2), 0, 0);
+    /* disjoint supports: sqrt(ln 2), the largest there is */
+    double a[2] = {1, 0}, b[2] = {0, 1};
+    assert_float_equal(rw_tails_rand_distance(a, b, 2), sqrt(log(2.0)), 1e-15);
+    double z[2] = {0, 0};
+    assert_true(isnan(rw_tails_rand_distance(z, s, 2)));
+}
+
+/* The documented shuffle re-implemented here: splitmix64 from the seed,
+ * Fisher-Yates from the last entry down, j = next() mod (i + 1). */
+static uint64_t sm64(uint64_t *x)
+{
+    uint64_t z = *x = *x + 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* The whole of rand_distance on [[1, 2], [3, 4]]: the library's shuffle,
+ * against the one above, and the 2 x 2 singular values in closed form,
+ * sigma^2 = (F +- sqrt(F^2 - 4 det^2)) / 2, F = ||A||_F^2. */
+static void rand_distance_2x2(void **state)
+{
+    (void)state;
+    double a[4] = {1, 2, 3, 4}, ref[4] = {1, 2, 3, 4};
+    rw_tails_shuffle(a, 4, RW_TAILS_RAND_SEED);
+    uint64_t x = RW_TAILS_RAND_SEED;
+    for (size_t i = 3; i >= 1; i--) {
+        size_t j = (size_t)(sm64(&x) % (i + 1));
+        double t = ref[i];
+        ref[i] = ref[j];
+        ref[j] = t;
+    }
+    for (int i = 0; i < 4; i++)
+        assert_true(a[i] == ref[i]);
+    /* seed 0 permutes 1 2 3 4 to this (e2e_tails.sh uses it) */
+    assert_true(a[0] == 3 && a[1] == 2 && a[2] == 1 && a[3] == 4);
+    double F = 30, det = -2; /* of [[1, 2], [3, 4]] */
+    double l1 = (F + sqrt(F * F - 4 * det * det)) / 2, l2 = (F - sqrt(F * F - 4 * det * det)) / 2;
+    double dr = a[0] * a[3] - a[1] * a[2];
+    double r1 = (F + sqrt(F * F - 4 * dr * dr)) / 2, r2 = (F - sqrt(F * F - 4 * dr * dr)) / 2;
+    /* both sums are F: p = l / F, q = r / F, m = (p + q) / 2 */
+    double p[2] = {l1 / F, l2 / F}, q[2] = {r1 / F, r2 / F}, js = 0;
+    for (int i = 0; i < 2; i++) {
+        double m = (p[i] + q[i]) / 2;
+        js += (p[i] * log(p[i] / m) + q[i] * log(q[i] / m)) / 2;
+    }
+    double s[2] = {sqrt(l1), sqrt(l2)}, rs[2] = {sqrt(r1), sqrt(r2)};
+    assert_float_equal(rw_tails_rand_distance(s, rs, 2), sqrt(js), 1e-12);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(three_points_by_hand), cmocka_unit_test(pareto_recovers_alpha),
         cmocka_unit_test(ties_and_degenerate),  cmocka_unit_test(truncated_mle),
         cmocka_unit_test(row_statuses_and_norms), cmocka_unit_test(mp_fit_known_sigma),
+        cmocka_unit_test(js_distance_by_hand),  cmocka_unit_test(uniform_log_worst_case),  cmocka_unit_test(rand_distance_2x2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

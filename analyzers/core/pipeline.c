@@ -150,7 +150,7 @@ static rw_status emit_job(const ring_job *j, void *ctx, rw_err *err)
             .data = an->o->data, .split = an->o->split,
             /* a nan spectrum has no meaningful bound: 0 keeps it finite */
             .noise_fro = isfinite(j->noise) && !(k > 0 && isnan(j->sigma[0])) ? j->noise : 0,
-            .entries = j->entries ? &j->es : NULL,
+            .entries = j->entries || j->rand ? &j->es : NULL,
         };
         an->emitted++;
         st = an->fn(&s, an->ctx, err);
@@ -267,7 +267,7 @@ static rw_status opened_open(opened *o, const rw_ckpt_ref *ref, const rw_analysi
 /* Fills a job's key and buffers for item i of c; the caller fills the data. */
 static rw_status job_prepare(ring_job *j, const char *run, const opened *c, const rw_item *it,
                              rw_kind kind, int64_t ref_step, double ref_fro, bool lowrank,
-                             bool fast, bool entries, rw_err *err)
+                             bool fast, bool entries, bool rand, rw_err *err)
 {
     size_t k = (size_t)(it->rows < it->cols ? it->rows : it->cols);
     rw_status st = rw_scratch(&j->sigma, &j->scap, k, sizeof(double), err);
@@ -296,6 +296,7 @@ static rw_status job_prepare(ring_job *j, const char *run, const opened *c, cons
     j->dtype = it->dtype;
     j->rel = fast ? 0 : RW_SVD_REL_DEFAULT;
     j->entries = entries;
+    j->rand = rand;
     if (!j->run || !j->tensor || !j->module || !j->component || !j->path)
         return rw_fail(err, RW_ENOMEM, "out of memory");
     return RW_OK;
@@ -360,7 +361,7 @@ static rw_status submit_lora_first(analysis *an, const char *run, opened *c, siz
     rw_item wide = *it;
     wide.rank = (int64_t)R;
     if ((st = job_prepare(j, run, c, &wide, RW_KIND_UPDATE_FIRST, ref->step, ref_fro, true,
-                          an->o->fast, an->o->entries, err)) != RW_OK ||
+                          an->o->fast, an->o->entries, an->o->rand_distance, err)) != RW_OK ||
         !(j->ref_path = rw_strdup(ref->c->path))) {
         ring_job_release_strings(j);
         return st != RW_OK ? st : rw_fail(err, RW_ENOMEM, "out of memory");
@@ -431,7 +432,7 @@ static rw_status submit_item(analysis *an, const char *run, opened *c, size_t i,
     if ((st = ring_take_slot(&an->ring, bytes, &j, err)) != RW_OK)
         return st;
     if ((st = job_prepare(j, run, c, it, kind, ref_step, ref_fro, lowrank, an->o->fast,
-                          an->o->entries, err)) != RW_OK) {
+                          an->o->entries, an->o->rand_distance, err)) != RW_OK) {
         ring_job_release_strings(j);
         return st;
     }

@@ -34,6 +34,8 @@ typedef struct {
                                matrices to decompose */
     bool entries;           /* also the entry metrics of each matrix (rw_spectrum.entries:
                                gini, hoyer, max_abs), from the matrix the SVD is given */
+    bool rand_distance;     /* also rw-tails' rand_distance (rw_spectrum.entries): a second
+                               SVD, of the matrix with its entries shuffled (tails.h) */
     bool fast;              /* singular values within the stored dtype's contract only
                                (spectral.h); else sigma_min to 2e-10 relative too */
     size_t max_matrix_bytes; /* a selected matrix larger than this, as doubles, is an

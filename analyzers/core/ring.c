@@ -24,6 +24,7 @@
 #include "analyzers/core/items.h"
 #include "analyzers/core/metrics.h"
 #include "analyzers/core/spectral.h"
+#include "analyzers/core/tails.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -38,10 +39,9 @@ typedef struct {
     size_t cap;
 } entry_scratch;
 
-/* The entry metrics of j's matrix (rw_entry_stats_of) from a copy in sc,
- * before the SVD overwrites it: for a lowrank job, of s B A, formed there
- * (its m x n product: what the entries are). */
-static rw_status job_entries(ring_job *j, entry_scratch *sc)
+/* A copy of j's matrix in sc, before the SVD overwrites it: for a lowrank
+ * job, s B A, formed there (its m x n product: what the entries are). */
+static rw_status job_copy(ring_job *j, entry_scratch *sc)
 {
     size_t m = (size_t)j->rows, n = (size_t)j->cols, numel = m * n;
     rw_status st = rw_scratch(&sc->v, &sc->cap, numel ? numel : 1, sizeof(double), &j->err);
@@ -53,7 +53,19 @@ static rw_status job_entries(ring_job *j, entry_scratch *sc)
                     (int)n);
     else if (numel)
         memcpy(sc->v, j->a, numel * sizeof(double));
-    rw_entry_stats_of(sc->v, numel, &j->es);
+    return RW_OK;
+}
+
+/* The singular values of j's matrix with its entries shuffled (tails.h),
+ * into rsigma (k values), from a copy in sc. */
+static rw_status job_rand(ring_job *j, entry_scratch *sc, double *rsigma)
+{
+    rw_status st = job_copy(j, sc);
+    if (st != RW_OK)
+        return st;
+    rw_tails_shuffle(sc->v, (size_t)(j->rows * j->cols), RW_TAILS_RAND_SEED);
+    rw_err ignored = {{0}}; /* a non-finite matrix: the main SVD says so */
+    rw_svd_values(sc->v, j->rows, j->cols, rsigma, &ignored);
     return RW_OK;
 }
 
@@ -61,15 +73,33 @@ static rw_status job_entries(ring_job *j, entry_scratch *sc)
 static void job_compute(ring_job *j, rw_svd_ws *ws, entry_scratch *sc)
 {
     j->err.msg[0] = '\0';
-    j->es = (rw_entry_stats){NAN, NAN, NAN};
-    if (j->entries && (j->st = job_entries(j, sc)) != RW_OK)
-        return;
+    j->es = (rw_entry_stats){NAN, NAN, NAN, NAN};
+    if (j->entries) {
+        if ((j->st = job_copy(j, sc)) != RW_OK)
+            return;
+        rw_entry_stats_of(sc->v, (size_t)(j->rows * j->cols), &j->es);
+    }
+    size_t k = (size_t)(j->rows < j->cols ? j->rows : j->cols);
+    double *rsigma = NULL;
+    if (j->rand && k) {
+        if (!(rsigma = rw_malloc(k * sizeof *rsigma, &j->err))) {
+            j->st = RW_ENOMEM;
+            return;
+        }
+        if ((j->st = job_rand(j, sc, rsigma)) != RW_OK) {
+            free(rsigma);
+            return;
+        }
+    }
     if (j->lowrank)
         j->st = rw_lowrank_sigma(j->b, j->a, j->rows, j->cols, j->rank, j->scale, j->sigma,
                                  &j->err);
     else
         j->st = rw_svd_values_acc(j->a, j->rows, j->cols, j->dtype, j->rel, j->sigma, ws, NULL,
                                   &j->err);
+    if (rsigma && j->st == RW_OK)
+        j->es.rand_distance = rw_tails_rand_distance(j->sigma, rsigma, k);
+    free(rsigma);
 }
 
 static void *worker(void *arg)

@@ -41,6 +41,7 @@ typedef struct {
     rw_dtype dtype;
     double rel;             /* relative accuracy asked of sigma_min (0: the data contract) */
     bool entries;           /* es wanted: the entry metrics, before the SVD */
+    bool rand;              /* es.rand_distance wanted (a second SVD, tails.h) */
     rw_entry_stats es;      /* of the matrix's entries (lowrank: of s B A), when entries */
     rw_status st;           /* of the computation */
     rw_err err;

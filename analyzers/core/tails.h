@@ -46,8 +46,8 @@ const char *rw_tails_status_name(rw_tails_status s);
  * distance D_i = max_{j>=i} |1 - (x_j / x_i)^(1 - alpha_i) - (j - i) / n_i|
  * (1 when alpha_i is not > 1); the fit is the first i of minimum D_i.
  * Exact: the MLE of every candidate from suffix sums of logs (O(n)), the
- * D_i by a scan that stops as soon as its running maximum exceeds the best
- * D so far, starting where the previous maximum was. */
+ * D_i by a branch and bound over ranges of the tail (docs/tails.md) that
+ * drops a candidate as soon as one term exceeds the best D so far. */
 typedef struct {
     double alpha, D, xmin, xmax;
     size_t ixmin;           /* index of xmin in x */
@@ -58,7 +58,7 @@ typedef struct {
     size_t evaluated;       /* terms of the D scans computed (cost counter) */
 } rw_plfit;
 
-/* work: scratch space of 2 n + 1 doubles. Returns false (r untouched) when
+/* work: scratch space of 3 n + 1 doubles. Returns false (r untouched) when
  * n < 2 or x is not usable (not ascending, not > 0, or every tail
  * degenerate: all equal). Allocates nothing. */
 bool rw_plfit_compute(const double *x, size_t n, double *work, rw_plfit *r);
@@ -99,7 +99,8 @@ typedef struct {
     double log_norm, log_spectral_norm, log_alpha_norm, stable_rank;
     double matrix_rank, rank_loss, ww_entropy;
     rw_mpfit mp;             /* nan when the MP fit is not defined */
-    double rand_distance;    /* nan: needs the entries (docs/tails.md) */
+    double rand_distance;    /* nan here: it needs the entries (rw_tails_shuffle,
+                              * rw_tails_rand_distance; the pipeline computes it) */
 } rw_tails;
 
 /* sigma: the k = min(m, n) singular values of an m x n matrix, descending
@@ -107,5 +108,21 @@ typedef struct {
  * memory (RW_ENOMEM). */
 rw_status rw_tails_compute(const double *sigma, size_t k, int64_t m, int64_t n, rw_tails *out,
                            rw_err *err);
+
+/* rand_distance (WeightWatcher's apply_random_esd, with a fixed seed where
+ * WeightWatcher's is unseeded): the m x n matrix's entries, row-major, are
+ * permuted in place by rw_tails_shuffle(a, m n, RW_TAILS_RAND_SEED) — the
+ * Fisher-Yates shuffle from the last entry down, entry i swapped with entry
+ * j = splitmix64() mod (i + 1), splitmix64 started from the seed for every
+ * matrix — the shuffled matrix's singular values rsigma computed, and
+ * rw_tails_rand_distance(sigma, rsigma, k) is the Jensen-Shannon distance
+ * (natural log) between the two eigenvalue vectors lambda_i = sigma_i^2,
+ * each normalised to sum 1, paired by rank, with the midpoint
+ * (lambda + lambda_rand) / 2 normalised likewise:
+ * sqrt((KL(p || m) + KL(q || m)) / 2). nan when either sum is 0 or not
+ * finite. Both sigma descending, k values each. */
+#define RW_TAILS_RAND_SEED 0
+void rw_tails_shuffle(double *a, size_t n, uint64_t seed);
+double rw_tails_rand_distance(const double *sigma, const double *rsigma, size_t k);
 
 #endif

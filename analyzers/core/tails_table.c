@@ -41,6 +41,8 @@ rw_status rw_tails_table_add(rw_table *t, const rw_spectrum *s, rw_err *err)
     rw_status st = rw_tails_compute(s->sigma, s->k, s->rows, s->cols, &r, err);
     if (st != RW_OK)
         return st;
+    if (s->entries) /* asked of the pipeline (--rand-distance); else nan */
+        r.rand_distance = s->entries->rand_distance;
     const double v[NTAIL] = {
         0, r.num_evals, r.alpha, r.alpha_weighted, r.alpha_xmax, r.D, r.xmin, r.xmax,
         r.num_pl_spikes, r.log_norm, r.log_spectral_norm, r.log_alpha_norm, r.mp.mp_softrank,
