@@ -69,12 +69,15 @@ typedef enum {
     RW_SVD_GRAM_REFINED,   /* rel > 0: the Gram result, its sigma_min recomputed
                               from W to rel of itself (spectral.c,
                               refine_sigma_min) */
+    RW_SVD_GRAM_BLOCK,     /* k >= 256: the Gram result, its bottom values that
+                              fail the contract (or sigma_min alone, to rel)
+                              recomputed from W and certified (svd_block.c) */
 } rw_svd_method;
-#define RW_SVD_METHOD_COUNT (RW_SVD_GRAM_REFINED + 1)
+#define RW_SVD_METHOD_COUNT (RW_SVD_GRAM_BLOCK + 1)
 
 typedef struct {
     rw_svd_method method;
-    /* RW_SVD_GRAM, RW_SVD_GRAM_REFINED: the bound on
+    /* RW_SVD_GRAM, RW_SVD_GRAM_REFINED, RW_SVD_GRAM_BLOCK: the bound on
      * max_i |sigma_i - exact sigma_i| that was checked against the
      * contract; otherwise nan. */
     double err_bound;
