@@ -758,7 +758,7 @@ rw_status rw_svd_values_acc(double *a, int64_t m, int64_t n, rw_dtype dtype, dou
     if (gram_ok) {
         double bound = INFINITY, delta = d * f2_hi, lam_min = 0, *keep = NULL, *lam = NULL;
         bool block = k >= RW_BLOCK_MIN_K;
-        bool two_stage = k >= TRD_2STAGE_MIN && (m == n || rel <= 0);
+        bool two_stage = k >= TRD_2STAGE_MIN && rel <= 0;
         if ((st = form_gram(a, m, n, ws, err)) != RW_OK)
             goto done;
         if (rel > 0 || block) {
@@ -795,7 +795,7 @@ rw_status rw_svd_values_acc(double *a, int64_t m, int64_t n, rw_dtype dtype, dou
         }
         /* Large matrices: the failing bottom values (or sigma_min alone)
          * recomputed from W (svd_block.c). */
-        if (block && isfinite(bound) && (rel <= 0 || b1 <= rel * s1)) {
+        if (block && isfinite(bound)) {
             /* num_rank's threshold for a matrix analysed as itself is
              * max(u(dtype) ||W||_F, sigma_1 L 2^-52) (metrics.c): a square
              * random matrix's sigma_min lies above it, though below the

@@ -154,9 +154,9 @@ static void comp_rowdot(const double *a, int64_t rows, int64_t cols, const doubl
 /* out[l + j cols] = sum_i a[i][l] v[i + j rows] - theta_j z[l + j cols],
  * compensated; s, c: cols doubles of scratch. Each output's terms are
  * added in order of i. */
-static void comp_coldot(const double *a, int64_t rows, int64_t cols, const double *v,
-                        const double *z, const double *theta, int q, double *out, double *s,
-                        double *c)
+static void comp_coldot(const double *restrict a, int64_t rows, int64_t cols, const double *v,
+                        const double *z, const double *theta, int q, double *out,
+                        double *restrict s, double *restrict c)
 {
     for (int j = 0; j < q; j++) {
         const double *vj = v + (size_t)j * rows;
@@ -168,7 +168,11 @@ static void comp_coldot(const double *a, int64_t rows, int64_t cols, const doubl
                 continue;
             split(y, &yh, &yl);
             const double *ai = a + (size_t)i * cols;
-            for (int64_t l = 0; l < cols; l++)
+            int64_t l = 0;
+            for (; l + 4 <= cols; l += 4)
+                for (int t = 0; t < 4; t++)
+                    acc2(s + l + t, c + l + t, ai[l + t], y, yh, yl);
+            for (; l < cols; l++)
                 acc2(s + l, c + l, ai[l], y, yh, yl);
         }
         double th = 0, tl = 0;
@@ -354,8 +358,9 @@ static void random_start(double *x, size_t count)
     }
 }
 
-/* The Gram eigenvectors of the bottom b eigenvalues (dstein, dormtr). */
-static bool gram_vectors(const blk *g, double *x, int b)
+/* The Gram eigenvectors of the b eigenvalues lam (ascending) of T (dstein,
+ * dormtr). */
+static bool gram_vectors(const blk *g, const double *lam, double *x, int b)
 {
     const rw_block_in *in = g->in;
     lapack_int kk = (lapack_int)g->k;
@@ -367,7 +372,7 @@ static bool gram_vectors(const blk *g, double *x, int b)
         for (lapack_int i = 0; i < kk; i++)
             iblock[i] = 1;
         isplit[0] = kk;
-        ok = LAPACKE_dstein_work(LAPACK_COL_MAJOR, kk, in->t, in->t + kk, b, in->lam, iblock,
+        ok = LAPACKE_dstein_work(LAPACK_COL_MAJOR, kk, in->t, in->t + kk, b, lam, iblock,
                                  isplit, x, kk, w, iwork, ifail) == 0 &&
              LAPACKE_dormtr(LAPACK_COL_MAJOR, 'L', 'L', 'N', kk, b, in->refl, kk, in->tau, x,
                             kk) == 0;
@@ -377,23 +382,20 @@ static bool gram_vectors(const blk *g, double *x, int b)
     return ok;
 }
 
-/* Steps 3-5 of the top comment on the bottom q right Ritz vectors x
- * (k x q, ascending Ritz values). The left vectors are recomputed here from
- * the compensated P = B X: theta_j = ||p_j||, y_j = p_j / theta_j (y:
- * len x q, theta: q, out), so that R1 = B X - Y Theta is only
- * (P - P^) + (P^ - Y Theta), bounded without computing it: the product's
- * error and u ||p_j|| for the division and multiplication. buf:
- * (len + k) q + 2 max(len, k) + q^2 doubles. */
-static bool certify(const blk *g, const double *x, double *y, double *theta, int q,
-                    double beta_g, double *buf, double *r_out, double *smin, double *bmin)
+/* Step 3 for q right vectors x (k x q, ascending Ritz values): the left
+ * vectors are recomputed here from the compensated P = B X: theta_j =
+ * ||p_j||, y_j = p_j / theta_j (y: len x q, theta: q, out), so that
+ * R1 = B X - Y Theta is only (P - P^) + (P^ - Y Theta), bounded without
+ * computing it (e1: the product's error and u ||p_j|| for the division and
+ * multiplication); R2 = B^T Y - X Theta into r2 (k x q), computed, with
+ * column norms n2 and errors e2. s1, s2: max(len, k) doubles each. */
+static bool residuals(const blk *g, const double *x, double *y, double *theta, int q,
+                      double *r2, double *s1, double *s2, double *e1, double *n2, double *e2)
 {
     const rw_block_in *in = g->in;
     const double u = DBL_EPSILON / 2;
-    int64_t k = g->k, len = g->len, mx = len > k ? len : k;
-    double *r2 = buf, *s1 = r2 + (size_t)k * q, *s2 = s1 + mx, *gq = s2 + mx;
+    int64_t k = g->k, len = g->len;
     double gl = rw_gamma_n((double)len + 2), gk = rw_gamma_n((double)k + 2);
-    double e1[QMAX];
-    /* P = B X into y. */
     if (in->m >= in->n)
         comp_rowdot(in->a, len, k, x, NULL, NULL, q, y, s1, s2);
     else
@@ -410,31 +412,73 @@ static bool certify(const blk *g, const double *x, double *y, double *theta, int
         np *= 1 + 2 * gl;
         e1[j] = comp_bound(np, in->f_hi * nx, k, len) + 2 * u * np;
     }
-    /* R2 = B^T Y - X Theta (k x q). */
     if (in->m >= in->n)
         comp_coldot(in->a, len, k, y, x, theta, q, r2, s1, s2);
     else
         comp_rowdot(in->a, k, len, y, x, theta, q, r2, s1, s2);
-    double rr = 0, e0 = 0, n0 = 0;
     for (int j = 0; j < q; j++) {
         double nx = cblas_dnrm2((int)k, x + (size_t)j * k, 1) * (1 + 2 * gk);
         double ny = cblas_dnrm2((int)len, y + (size_t)j * len, 1) * (1 + 2 * gl);
-        double n2 = cblas_dnrm2((int)k, r2 + (size_t)j * k, 1) * (1 + 2 * gk);
-        double e2 = comp_bound(n2, in->f_hi * ny + theta[j] * nx, len + 1, k);
-        rr += e1[j] * e1[j] + (n2 + e2) * (n2 + e2);
-        if (j == 0) {
-            e0 = sqrt(e1[0] * e1[0] + e2 * e2) * (1 + 2 * u);
-            n0 = n2;
-        }
+        n2[j] = cblas_dnrm2((int)k, r2 + (size_t)j * k, 1) * (1 + 2 * gk);
+        e2[j] = comp_bound(n2[j], in->f_hi * ny + theta[j] * nx, len + 1, k);
     }
+    return true;
+}
+
+/* Kato-Temple (Parlett 10.6; spectral.c, refine_sigma_min) for the pair
+ * (y; x), theta, with R2 = r2 (norm n2, error e2) and R1 bounded by e1:
+ * the Rayleigh quotient rho = theta + z^T r / z^T z, its rounding eta,
+ * eps^2 >= ||H z - rho z||^2 / ||z||^2; then, for the one eigenvalue of H in
+ * (alpha, beta) (beta may be inf), its bound |mu - rho| into *bound and rho
+ * into *val; false when (alpha, beta) is not shown to hold one. */
+static bool kato_temple(const blk *g, const double *x, const double *y, double theta,
+                        const double *r2, double n2, double e1, double e2, double alpha,
+                        double beta, double *val, double *bound)
+{
+    const double u = DBL_EPSILON / 2;
+    int64_t k = g->k, len = g->len;
+    double e0 = sqrt(e1 * e1 + e2 * e2) * (1 + 2 * u);
+    double gz = rw_gamma_n((double)(len + k) + 2);
+    double c = cblas_ddot((int)k, x, 1, r2, 1);
+    double zz = cblas_ddot((int)len, y, 1, y, 1) + cblas_ddot((int)k, x, 1, x, 1);
+    double zz_lo = zz * (1 - 2 * gz), nz_hi = sqrt(zz * (1 + 2 * gz)) * (1 + u);
+    double nz_lo = sqrt(zz_lo) * (1 - u);
+    double rho = theta + c / zz;
+    /* |z^T r - c|: z^T (r - r^) <= ||z|| e0 (y^T R1 in it), the dot
+     * product's rounding <= gamma ||x|| n2; the division, the sum. */
+    double eta = (nz_hi * e0 + gz * nz_hi * n2 + 2 * gz * fabs(c)) / zz_lo + 2 * u * fabs(rho);
+    double eps = (n2 + e0) / nz_lo, ee = eps * eps * (1 + 4 * u);
+    double lo = rho - eta, hi = rho + eta;
+    if (!(lo > alpha && hi < beta && ee < (lo - alpha) * (beta - lo) &&
+          ee < (hi - alpha) * (beta - hi)))
+        return false;
+    *val = rho;
+    *bound = (eta + ee * fmax(1 / (beta - hi), 1 / (lo - alpha))) * (1 + 64 * u);
+    return true;
+}
+
+/* Steps 3-5 of the top comment on the bottom q right Ritz vectors x
+ * (k x q, ascending); y, theta out as in residuals. buf: k q + 2 max(len, k)
+ * + q^2 doubles. */
+static bool certify(const blk *g, const double *x, double *y, double *theta, int q,
+                    double beta_g, double *buf, double *r_out, double *smin, double *bmin)
+{
+    const rw_block_in *in = g->in;
+    const double u = DBL_EPSILON / 2;
+    int64_t k = g->k, len = g->len, mx = len > k ? len : k;
+    double *r2 = buf, *s1 = r2 + (size_t)k * q, *s2 = s1 + mx, *gq = s2 + mx;
+    double e1[QMAX], n2[QMAX], e2[QMAX];
+    if (!residuals(g, x, y, theta, q, r2, s1, s2, e1, n2, e2))
+        return false;
+    double rr = 0;
+    for (int j = 0; j < q; j++)
+        rr += e1[j] * e1[j] + (n2[j] + e2[j]) * (n2[j] + e2[j]);
     rr = sqrt(rr * (1 + 2 * (double)q * u) / 2) * (1 + 2 * u);
     double omega = 0.5 * (orth_defect(x, k, q, gq) + orth_defect(y, len, q, gq)) * (1 + 2 * u);
     if (!(omega < 0.5))
         return false;
     double inv = 1 / sqrt(1 - omega) * (1 + 4 * u), phi = inv - 1 + 4 * u;
     double r = (rr * inv + sqrt(1 + omega) * 2 * theta[q - 1] * phi) * (1 + 8 * u);
-    if (getenv("RW_BLOCK_DEBUG"))
-        fprintf(stderr, "block q %d theta0 %.6g thetaq %.6g beta_g %.6g r %.3g rr %.3g omega %.3g budget %.3g\n", q, theta[0], theta[q-1], beta_g, r, rr, omega, in->budget);
     /* Step 4's conditions. */
     if (!(theta[0] - r > 0 && theta[q - 1] + r < beta_g && r <= in->budget))
         return false;
@@ -443,30 +487,40 @@ static bool certify(const blk *g, const double *x, double *y, double *theta, int
     *bmin = r;
     if (!(in->rel > 0))
         return true;
-
-    /* Step 5: Kato-Temple for the bottom pair, z = (y_0; x_0) unscaled,
-     * residual (R1_0; R2_0): R1_0 only bounded (e1), so z^T r = x^T R2_0
-     * + y^T R1_0 with the latter in the error; ||r|| <= n0 + e0. */
-    double gz = rw_gamma_n((double)(len + k) + 2);
-    double c = cblas_ddot((int)k, x, 1, r2, 1);
-    double zz = cblas_ddot((int)len, y, 1, y, 1) + cblas_ddot((int)k, x, 1, x, 1);
-    double zz_lo = zz * (1 - 2 * gz), nz_hi = sqrt(zz * (1 + 2 * gz)) * (1 + u);
-    double nz_lo = sqrt(zz_lo) * (1 - u);
-    double rho = theta[0] + c / zz;
-    double eta = (nz_hi * e0 + gz * nz_hi * n0 + 2 * gz * fabs(c)) / zz_lo + 2 * u * fabs(rho);
-    double eps = (n0 + e0) / nz_lo, ee = eps * eps * (1 + 4 * u);
-    double beta = q > 1 ? fmax(theta[1] - r, 0) : beta_g;
-    double lo = rho - eta, hi = rho + eta;
-    if (lo > 0 && hi < beta && ee < lo * (beta - lo) && ee < hi * (beta - hi)) {
-        double bk = (eta + ee * fmax(1 / (beta - hi), 1 / lo)) * (1 + 64 * u);
-        if (bk < *bmin) {
-            *smin = rho;
-            *bmin = bk;
-        }
+    /* Step 5. */
+    double beta = q > 1 ? fmax(theta[1] - r, 0) : beta_g, v, b;
+    if (kato_temple(g, x, y, theta[0], r2, n2[0], e1[0], e2[0], 0, beta, &v, &b) &&
+        b < *bmin) {
+        *smin = v;
+        *bmin = b;
     }
-    if (getenv("RW_BLOCK_DEBUG"))
-        fprintf(stderr, "KT rho %.17g eta %.3g eps %.3g beta %.6g bmin %.3g rank_tol %.3g\n", rho, eta, eps, beta, *bmin, in->rank_tol);
     return 2 * *bmin <= in->rel * (*smin - *bmin) && *smin - *bmin > 2 * in->rank_tol;
+}
+
+/* sigma_1 to rel when its Gram bound is not (at k ~ 4096 its relative bound
+ * d (F / sigma_1)^2 can exceed 2e-10): the Gram eigenvector of lambda_max,
+ * its compensated residual, and Kato-Temple on (alpha, inf), alpha =
+ * upper(1) >= sigma_2: H's largest eigenvalue is sigma_1, and the Rayleigh
+ * quotient is at most it. */
+static bool refine_top(const blk *g, double *val, double *bound)
+{
+    const rw_block_in *in = g->in;
+    int64_t k = g->k, len = g->len, mx = len > k ? len : k;
+    if (!in->refl)
+        return false;
+    double *x = malloc(sizeof(double) * (size_t)(2 * k + len + 2 * mx));
+    if (!x)
+        return false;
+    double *r2 = x + k, *y = r2 + k, *s1 = y + len, *s2 = s1 + mx, theta = 0, e1, n2, e2;
+    double s = in->sigma[1], alpha = s + rw_gram_bound(s, in->sigma[0], in->delta);
+    bool ok = gram_vectors(g, in->lam + k - 1, x, 1) &&
+              residuals(g, x, y, &theta, 1, r2, s1, s2, &e1, &n2, &e2) &&
+              kato_temple(g, x, y, theta, r2, n2, e1, e2, alpha, INFINITY, val, bound) &&
+              2 * *bound <= in->rel * (*val - *bound);
+    if (getenv("RW_BLOCK_DEBUG"))
+        fprintf(stderr, "top %d %.17g %.3g\n", ok, *val, *bound);
+    free(x);
+    return ok;
 }
 
 bool rw_svd_block(const rw_block_in *in, double *bound)
@@ -525,16 +579,20 @@ bool rw_svd_block(const rw_block_in *in, double *bound)
         ok = orthonormalize(x, k, b, sv) &&
              inverse_iteration(&g, in->scratch, x, b, (int)q, y, theta, p, vt, left, sv, r2);
     } else if (ok) {
-        ok = gram_vectors(&g, x, b) && orthonormalize(x, k, b, sv) &&
+        ok = gram_vectors(&g, in->lam, x, b) && orthonormalize(x, k, b, sv) &&
              ritz(&g, x, b, y, theta, p, vt, left, sv);
     }
-    double r = 0, smin = 0, bmin = 0;
+    double r = 0, smin = 0, bmin = 0, top = s1, btop = 0;
     ok = ok && certify(&g, x, y, theta, (int)q, beta_g, cbuf, &r, &smin, &bmin);
+    /* sigma_1 to rel, from the Gram bound or refined. */
+    if (ok && in->rel > 0 && !(rw_gram_bound(s1, s1, delta) <= in->rel * s1))
+        ok = refine_top(&g, &top, &btop);
     if (ok) {
         for (int64_t j = 0; j < q; j++)
             in->sigma[k - 1 - j] = theta[j];
         in->sigma[k - 1] = smin;
-        *bound = fmax(fmax(r, bmin), rw_gram_bound(s[k - q - 1], s1, delta));
+        in->sigma[0] = top;
+        *bound = fmax(fmax(r, bmin), fmax(btop, rw_gram_bound(s[k - q - 1], s1, delta)));
     }
     free(left);
     free(x);
