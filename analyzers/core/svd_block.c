@@ -73,7 +73,6 @@
 
 #include <cblas.h>
 #include <lapacke.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -336,8 +335,6 @@ static bool inverse_iteration(const blk *g, double *lu, double *x, int b, int q,
             }
             f = fmax(f, e / target);
         }
-        if (getenv("RW_BLOCK_DEBUG"))
-            fprintf(stderr, "it %d f %.3g theta0 %.8g\n", it, f, theta[0]);
         if (f <= 1 || (it >= 4 && f > 0.5 * f_prev))
             break;
         f_prev = f;
@@ -517,8 +514,6 @@ static bool refine_top(const blk *g, double *val, double *bound)
               residuals(g, x, y, &theta, 1, r2, s1, s2, &e1, &n2, &e2) &&
               kato_temple(g, x, y, theta, r2, n2, e1, e2, alpha, INFINITY, val, bound) &&
               2 * *bound <= in->rel * (*val - *bound);
-    if (getenv("RW_BLOCK_DEBUG"))
-        fprintf(stderr, "top %d %.17g %.3g\n", ok, *val, *bound);
     free(x);
     return ok;
 }
@@ -573,6 +568,11 @@ bool rw_svd_block(const rw_block_in *in, double *bound)
     double *left = malloc(sizeof(double) * (size_t)len * b + sizeof(double) * (size_t)b);
     bool ok = left != NULL;
     double *sv = left ? left + (size_t)len * b : NULL;
+    /* sigma_1 to rel, from the Gram bound or refined (first: the LU below
+     * overwrites the reflectors). */
+    double top = s1, btop = 0;
+    if (ok && in->rel > 0 && !(rw_gram_bound(s1, s1, delta) <= in->rel * s1))
+        ok = refine_top(&g, &top, &btop);
     /* 2. Vectors. */
     if (ok && square) {
         random_start(x, (size_t)k * b);
@@ -582,11 +582,8 @@ bool rw_svd_block(const rw_block_in *in, double *bound)
         ok = gram_vectors(&g, in->lam, x, b) && orthonormalize(x, k, b, sv) &&
              ritz(&g, x, b, y, theta, p, vt, left, sv);
     }
-    double r = 0, smin = 0, bmin = 0, top = s1, btop = 0;
+    double r = 0, smin = 0, bmin = 0;
     ok = ok && certify(&g, x, y, theta, (int)q, beta_g, cbuf, &r, &smin, &bmin);
-    /* sigma_1 to rel, from the Gram bound or refined. */
-    if (ok && in->rel > 0 && !(rw_gram_bound(s1, s1, delta) <= in->rel * s1))
-        ok = refine_top(&g, &top, &btop);
     if (ok) {
         for (int64_t j = 0; j < q; j++)
             in->sigma[k - 1 - j] = theta[j];
