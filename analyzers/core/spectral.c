@@ -184,11 +184,12 @@ size_t rw_svd_ws_size(const rw_svd_ws *ws)
 /* LAPACK's workspace queries; k, m, n already known to fit a lapack_int. */
 /* From k = TRD_2STAGE_MIN on, the two-stage reduction (dsytrd_2stage: a
  * BLAS-3 reduction to band form, then bulge chasing) where the reflectors
- * are not needed afterwards: square W (svd_block starts from random
- * vectors) or no relative requirement. Measured (one thread, reduction and
- * dsterf): 2.33 s against dsytrd's 3.79 at k = 4096, 1.07 against 1.49 at
- * 3072, no gain at k <= 1536 (docs/performance.md). */
-#define TRD_2STAGE_MIN 2048
+ * are not needed afterwards: without the relative requirement (--fast;
+ * the default mode needs Gram eigenvectors for sigma_1 and for a
+ * rectangular W's sigma_min). Measured (one thread, reduction and dsterf):
+ * 2.33 s against dsytrd's 3.79 at k = 4096, 1.07 against 1.49 at 3072, no
+ * gain at k <= 2048 (docs/performance.md). */
+#define TRD_2STAGE_MIN 3072
 
 /* dsytrd_2stage's hous2 and work sizes (queried). */
 static void trd2_sizes(lapack_int k, lapack_int *lhous2, lapack_int *lwork)

@@ -99,8 +99,11 @@ rw_status rw_svd_values_dt(double *a, int64_t m, int64_t n, rw_dtype dtype, doub
  * also known to rel of themselves: the Gram result where its bound shows
  * that (then every value is), else with sigma_min recomputed from W where
  * that reaches rel and sigma_min lies clearly above num_rank's threshold
- * (RW_SVD_GRAM_REFINED; the other values within the contract), else the
- * orthogonal path. sigma_max, sigma_min, cond, num_rank and cond_rank then
+ * (RW_SVD_GRAM_REFINED; the other values within the contract), else, for
+ * k >= 256, with the bottom block recomputed and certified from W and
+ * sigma_1 too where needed (RW_SVD_GRAM_BLOCK), else the orthogonal path.
+ * Without rel, RW_SVD_GRAM_BLOCK recomputes the bottom values that fail
+ * the contract. sigma_max, sigma_min, cond, num_rank and cond_rank then
  * agree with dgesdd's to about rel relative. The programs use
  * rel = RW_SVD_REL_DEFAULT unless --fast. */
 #define RW_SVD_REL_DEFAULT 2e-10
