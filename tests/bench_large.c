@@ -31,23 +31,8 @@
 
 #include "analyzers/core/spectral.h"
 #include "fixtures/synth.h"
+#include "tests/bench_util.h"
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "bench_large: out of memory (%zu bytes)\n", n);
-        exit(1);
-    }
-    return p;
-}
 
 static void generate(double *w, int m, int n, uint64_t seed)
 {
@@ -57,7 +42,7 @@ static void generate(double *w, int m, int n, uint64_t seed)
     size_t numel = (size_t)m * (size_t)n;
     for (size_t i = 0; i < numel; i++)
         w[i] = tau * xs64_gauss(&rng);
-    double *a = xmalloc(sizeof(double) * (size_t)m * r), *b = xmalloc(sizeof(double) * (size_t)n * r);
+    double *a = bench_xmalloc(sizeof(double) * (size_t)m * r), *b = bench_xmalloc(sizeof(double) * (size_t)n * r);
     double edge = tau * (sqrt((double)l) + sqrt((double)k));
     for (int j = 0; j < r; j++) {
         double s = 6 * edge * pow(1 + j, -0.7);
@@ -77,18 +62,18 @@ static void dgemm_rate(int threads)
 {
     const int n = 2048;
     size_t nn = (size_t)n * n;
-    double *a = xmalloc(sizeof(double) * nn), *b = xmalloc(sizeof(double) * nn),
-           *c = xmalloc(sizeof(double) * nn), best = INFINITY;
+    double *a = bench_xmalloc(sizeof(double) * nn), *b = bench_xmalloc(sizeof(double) * nn),
+           *c = bench_xmalloc(sizeof(double) * nn), best = INFINITY;
     uint64_t rng = 5;
     for (size_t i = 0; i < nn; i++) {
         a[i] = xs64_uniform(&rng);
         b[i] = xs64_uniform(&rng);
     }
     for (int r = 0; r < 3; r++) {
-        double t = now();
+        double t = bench_now();
         cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, a, n, b, n, 0.0, c,
                     n);
-        best = fmin(best, now() - t);
+        best = fmin(best, bench_now() - t);
     }
     printf("dgemm_threads=%d\ndgemm_gflops=%.2f\n", threads, 2.0 * n * n * n / best * 1e-9);
     free(a);
@@ -161,11 +146,11 @@ int main(int argc, char **argv)
     }
     int k = m < n ? m : n;
     size_t numel = (size_t)m * (size_t)n;
-    double *w = xmalloc(sizeof(double) * numel), *a = xmalloc(sizeof(double) * numel);
-    double *sig = xmalloc(sizeof(double) * 2 * (size_t)k);
+    double *w = bench_xmalloc(sizeof(double) * numel), *a = bench_xmalloc(sizeof(double) * numel);
+    double *sig = bench_xmalloc(sizeof(double) * 2 * (size_t)k);
     generate(w, m, n, seed);
     if (raw) {
-        float *f = xmalloc(sizeof(float) * numel);
+        float *f = bench_xmalloc(sizeof(float) * numel);
         for (size_t i = 0; i < numel; i++)
             f[i] = (float)w[i];
         int64_t head[2] = {m, n};
@@ -185,13 +170,13 @@ int main(int argc, char **argv)
         for (int r = 0; r < reps; r++) {
             memcpy(a, w, sizeof(double) * numel);
             rw_err err;
-            double t = now();
+            double t = bench_now();
             if (rw_svd_values_acc(a, m, n, RW_DT_F32, md ? 0 : RW_SVD_REL_DEFAULT,
                                   sig + (size_t)md * k, ws, &info, &err) != RW_OK) {
                 fprintf(stderr, "bench_large: %s\n", err.msg);
                 return 1;
             }
-            best = fmin(best, now() - t);
+            best = fmin(best, bench_now() - t);
         }
         printf("rw_%s_s=%.4f\nrw_%s_method=%s\nrw_%s_bound=%.3g\n", mode[md], best, mode[md],
                rw_svd_method_name(info.method), mode[md], info.err_bound);

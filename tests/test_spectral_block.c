@@ -18,6 +18,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,14 +83,6 @@ static double *build(int m, int n, const double *d)
     return w;
 }
 
-static double frobenius(const double *d, int k)
-{
-    double s = 0;
-    for (int i = 0; i < k; i++)
-        s += d[i] * d[i];
-    return sqrt(s);
-}
-
 /* Runs rw_svd_values_acc on (a copy of) w and checks the values against
  * the known d: within the contract and the reported bound, and sigma_min
  * within rel. Returns the method. */
@@ -104,7 +97,7 @@ static rw_svd_method run(const double *w, int m, int n, const double *d, double 
     rw_svd_info info;
     rw_err err;
     assert_int_equal(rw_svd_values_acc(a, m, n, RW_DT_F32, rel, s, NULL, &info, &err), RW_OK);
-    double f = frobenius(d, k), worst = 0;
+    double f = cblas_dnrm2(k, d, 1), worst = 0;
     for (int i = 0; i < k; i++)
         worst = fmax(worst, fabs(s[i] - d[i]));
     print_message("%dx%d rel %g: %s, bound %.3g, worst error %.3g, sigma_min %.17g (%.17g)\n", m,
@@ -139,19 +132,29 @@ static double *spectrum(int k, const double *bottom, int nb)
     return d;
 }
 
+/* d (k values) as an m x n matrix through run(), which must take method
+ * want; frees d. */
+static void check_d(int m, int n, double *d, double rel, rw_svd_method want)
+{
+    double *w = build(m, n, d);
+    assert_int_equal(run(w, m, n, d, rel), want);
+    free(w);
+    free(d);
+}
+
+static void check(int m, int n, const double *bottom, int nb, double rel, rw_svd_method want)
+{
+    check_d(m, n, spectrum(m < n ? m : n, bottom, nb), rel, want);
+}
+
 /* --fast's contract on a square matrix whose three smallest values (3, 2, 1
  * against ||W||_F ~ 1.5e7) the Gram result cannot resolve: the block path
  * recomputes them. */
 static void test_square_contract(void **state)
 {
     (void)state;
-    enum { K = 1024 };
     const double bottom[3] = {3, 2, 1};
-    double *d = spectrum(K, bottom, 3);
-    double *w = build(K, K, d);
-    assert_int_equal(run(w, K, K, d, 0), RW_SVD_GRAM_BLOCK);
-    free(w);
-    free(d);
+    check(1024, 1024, bottom, 3, 0, RW_SVD_GRAM_BLOCK);
 }
 
 /* The default relative requirement on a square matrix whose bottom pair is
@@ -160,13 +163,8 @@ static void test_square_contract(void **state)
 static void test_square_rel(void **state)
 {
     (void)state;
-    enum { K = 1024 };
     const double bottom[3] = {1500, 1001, 1000};
-    double *d = spectrum(K, bottom, 3);
-    double *w = build(K, K, d);
-    assert_int_equal(run(w, K, K, d, RW_SVD_REL_DEFAULT), RW_SVD_GRAM_BLOCK);
-    free(w);
-    free(d);
+    check(1024, 1024, bottom, 3, RW_SVD_REL_DEFAULT, RW_SVD_GRAM_BLOCK);
 }
 
 /* Wide and tall 256 x 1024: sigma_min / ||W||_F ~ 1e-4, where the double
@@ -175,16 +173,9 @@ static void test_square_rel(void **state)
 static void test_rectangular_rel(void **state)
 {
     (void)state;
-    enum { K = 256, L = 1024 };
     const double bottom[2] = {1100, 1000};
-    double *d = spectrum(K, bottom, 2);
-    double *w = build(K, L, d);
-    assert_int_equal(run(w, K, L, d, RW_SVD_REL_DEFAULT), RW_SVD_GRAM_BLOCK);
-    free(w);
-    w = build(L, K, d);
-    assert_int_equal(run(w, L, K, d, RW_SVD_REL_DEFAULT), RW_SVD_GRAM_BLOCK);
-    free(w);
-    free(d);
+    check(256, 1024, bottom, 2, RW_SVD_REL_DEFAULT, RW_SVD_GRAM_BLOCK);
+    check(1024, 256, bottom, 2, RW_SVD_REL_DEFAULT, RW_SVD_GRAM_BLOCK);
 }
 
 /* A flat spectrum (||W||_F / sigma_1 ~ 31 at 1024 x 2048): the Gram bound
@@ -193,48 +184,27 @@ static void test_rectangular_rel(void **state)
 static void test_top_rel(void **state)
 {
     (void)state;
-    enum { K = 1024, L = 2048 };
-    double *d = malloc(sizeof(double) * K);
+    double *d = malloc(sizeof(double) * 1024);
     assert_non_null(d);
     d[0] = 1048576;
-    for (int i = 1; i < K; i++)
+    for (int i = 1; i < 1024; i++)
         d[i] = 1017000 - 10 * i;
-    double *w = build(K, L, d);
-    assert_int_equal(run(w, K, L, d, RW_SVD_REL_DEFAULT), RW_SVD_GRAM_BLOCK);
-    free(w);
-    free(d);
+    check_d(1024, 2048, d, RW_SVD_REL_DEFAULT, RW_SVD_GRAM_BLOCK);
 }
 
 /* Refusals, then the orthogonal path, values still right: 40 zero values
  * (more than the block takes); an exactly repeated bottom pair under the
  * relative requirement (Kato-Temple has no gap, Kahan's bound is linear);
- * sigma_min = 1 below num_rank's threshold u32 ||W||_F ~ 0.9 doubled. */
+ * sigma_min = 1 below num_rank's threshold u32 ||W||_F ~ 0.9 doubled,
+ * while --fast takes the block path for the same matrix. */
 static void test_refusals(void **state)
 {
     (void)state;
-    enum { K = 512 };
-    double zeros[40] = {0};
-    double *d = spectrum(K, zeros, 40);
-    double *w = build(K, K, d);
-    assert_int_equal(run(w, K, K, d, 0), RW_SVD_GESDD_FALLBACK);
-    free(w);
-    free(d);
-
-    const double pair[3] = {1500, 1000, 1000};
-    d = spectrum(K, pair, 3);
-    w = build(K, K, d);
-    assert_int_equal(run(w, K, K, d, RW_SVD_REL_DEFAULT), RW_SVD_GESDD_FALLBACK);
-    free(w);
-    free(d);
-
-    const double low[3] = {3, 2, 1};
-    d = spectrum(K, low, 3);
-    w = build(K, K, d);
-    assert_int_equal(run(w, K, K, d, RW_SVD_REL_DEFAULT), RW_SVD_GESDD_FALLBACK);
-    /* ... while --fast takes the block path for the same matrix. */
-    assert_int_equal(run(w, K, K, d, 0), RW_SVD_GRAM_BLOCK);
-    free(w);
-    free(d);
+    const double zeros[40] = {0}, pair[3] = {1500, 1000, 1000}, low[3] = {3, 2, 1};
+    check(512, 512, zeros, 40, 0, RW_SVD_GESDD_FALLBACK);
+    check(512, 512, pair, 3, RW_SVD_REL_DEFAULT, RW_SVD_GESDD_FALLBACK);
+    check(512, 512, low, 3, RW_SVD_REL_DEFAULT, RW_SVD_GESDD_FALLBACK);
+    check(512, 512, low, 3, 0, RW_SVD_GRAM_BLOCK);
 }
 
 int main(void)
