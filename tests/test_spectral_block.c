@@ -163,8 +163,10 @@ static void test_square_contract(void **state)
 static void test_square_rel(void **state)
 {
     (void)state;
-    const double bottom[3] = {1500, 1001, 1000};
+    const double bottom[3] = {1500, 1001, 1000}, apart[2] = {1100, 1000};
     check(1024, 1024, bottom, 3, RW_SVD_REL_DEFAULT, RW_SVD_GRAM_BLOCK);
+    /* 10% apart: the Gram eigenvector alone, with compensated residuals. */
+    check(1024, 1024, apart, 2, RW_SVD_REL_DEFAULT, RW_SVD_GRAM_BLOCK);
 }
 
 /* Wide and tall 256 x 1024: sigma_min / ||W||_F ~ 1e-4, where the double

@@ -32,8 +32,10 @@
  *      eigenvectors (dstein on T, dormtr back), no iteration.
  *      Rayleigh-Ritz: P = B X, its SVD P = U S V^T; X <- X V, Y = U,
  *      theta = S (ascending below).
- *   3. Residuals against W in compensated arithmetic:
- *        R1 = B X - Y Theta,  R2 = B^T Y - X Theta
+ *   3. Residuals against W in compensated arithmetic: P = B X, then
+ *      theta_j = ||p_j||, y_j = p_j / theta_j (so R1 = B X - Y Theta is
+ *      bounded by P's error and the division's rounding, not computed), and
+ *        R2 = B^T Y - X Theta,
  *      each entry a dot product computed with error-free transformations
  *      (TwoProduct by Veltkamp/Dekker splitting, TwoSum; Ogita, Rump and
  *      Oishi, "Accurate sum and dot product", 2005: Dot2). Its error, for
@@ -59,7 +61,9 @@
  *      below every sigma_i with i outside the bottom q (sigma_i >= lower(i)
  *      >= beta_G), so they are exactly the bottom q: sigma_(j) (ascending)
  *      within r of theta_j. Accepted when r is within the budget.
- *   5. sigma_min to rel: r, or Kato-Temple (spectral.c, refine_sigma_min)
+ *   5. sigma_1 to rel where its Gram bound is not: the Gram eigenvector of
+ *      lambda_max, compensated residual, Kato-Temple on (upper(2), inf).
+ *      sigma_min to rel: r, or Kato-Temple (spectral.c, refine_sigma_min)
  *      on (0, beta) for the bottom Ritz pair with its compensated residual,
  *      beta = theta_2 - r (q >= 2) or beta_G (q = 1): quadratic in the
  *      residual. The smaller bound is taken; it must be within rel / 2 and
@@ -401,7 +405,7 @@ static bool residuals(const blk *g, const double *x, double *y, double *theta, i
         double *yj = y + (size_t)j * len;
         double nx = cblas_dnrm2((int)k, x + (size_t)j * k, 1) * (1 + 2 * gk);
         double np = cblas_dnrm2((int)len, yj, 1);
-        if (!(np > 0) || (j > 0 && !(np >= theta[j - 1])))
+        if (!(np > 0))
             return false;
         theta[j] = np;
         for (int64_t i = 0; i < len; i++)
@@ -467,31 +471,41 @@ static bool certify(const blk *g, const double *x, double *y, double *theta, int
     double e1[QMAX], n2[QMAX], e2[QMAX];
     if (!residuals(g, x, y, theta, q, r2, s1, s2, e1, n2, e2))
         return false;
-    double rr = 0;
-    for (int j = 0; j < q; j++)
+    /* ts: theta sorted (the norms ||B x_j|| of a cluster's Ritz vectors
+     * may come out of order by an ulp; Kahan's theorem holds for any
+     * order, the matching below is of sorted values). */
+    double rr = 0, ts[QMAX];
+    for (int j = 0; j < q; j++) {
         rr += e1[j] * e1[j] + (n2[j] + e2[j]) * (n2[j] + e2[j]);
+        int i = j;
+        for (; i > 0 && ts[i - 1] > theta[j]; i--)
+            ts[i] = ts[i - 1];
+        ts[i] = theta[j];
+    }
     rr = sqrt(rr * (1 + 2 * (double)q * u) / 2) * (1 + 2 * u);
     double omega = 0.5 * (orth_defect(x, k, q, gq) + orth_defect(y, len, q, gq)) * (1 + 2 * u);
     if (!(omega < 0.5))
         return false;
     double inv = 1 / sqrt(1 - omega) * (1 + 4 * u), phi = inv - 1 + 4 * u;
-    double r = (rr * inv + sqrt(1 + omega) * 2 * theta[q - 1] * phi) * (1 + 8 * u);
+    double r = (rr * inv + sqrt(1 + omega) * 2 * ts[q - 1] * phi) * (1 + 8 * u);
     /* Step 4's conditions. */
-    if (!(theta[0] - r > 0 && theta[q - 1] + r < beta_g && r <= in->budget))
+    if (!(ts[0] - r > 0 && ts[q - 1] + r < beta_g && r <= in->budget))
         return false;
     *r_out = r;
-    *smin = theta[0];
+    *smin = ts[0];
     *bmin = r;
-    if (!(in->rel > 0))
-        return true;
-    /* Step 5. */
-    double beta = q > 1 ? fmax(theta[1] - r, 0) : beta_g, v, b;
-    if (kato_temple(g, x, y, theta[0], r2, n2[0], e1[0], e2[0], 0, beta, &v, &b) &&
+    /* Step 5: whichever eigenvalue of H lies in (0, beta) is sigma_min,
+     * since beta <= sigma_(2). */
+    double beta = q > 1 ? fmax(ts[1] - r, 0) : beta_g, v, b;
+    if (in->rel > 0 &&
+        kato_temple(g, x, y, theta[0], r2, n2[0], e1[0], e2[0], 0, beta, &v, &b) &&
         b < *bmin) {
         *smin = v;
         *bmin = b;
     }
-    return 2 * *bmin <= in->rel * (*smin - *bmin) && *smin - *bmin > 2 * in->rank_tol;
+    memcpy(theta, ts, sizeof(double) * (size_t)q);
+    return !(in->rel > 0) ||
+           (2 * *bmin <= in->rel * (*smin - *bmin) && *smin - *bmin > 2 * in->rank_tol);
 }
 
 /* sigma_1 to rel when its Gram bound is not (at k ~ 4096 its relative bound
@@ -535,6 +549,7 @@ bool rw_svd_block(const rw_block_in *in, double *bound)
     int64_t p0 = 0;
     while (p0 < k && rw_gram_bound(s[k - 1 - p0], s1, delta) > in->budget)
         p0++;
+    bool contract_ok = p0 == 0;
     if (p0 == 0 && in->rel > 0)
         p0 = 1;
     if (p0 == 0 || p0 > QMAX)
@@ -573,17 +588,28 @@ bool rw_svd_block(const rw_block_in *in, double *bound)
     double top = s1, btop = 0;
     if (ok && in->rel > 0 && !(rw_gram_bound(s1, s1, delta) <= in->rel * s1))
         ok = refine_top(&g, &top, &btop);
-    /* 2. Vectors. */
-    if (ok && square) {
-        random_start(x, (size_t)k * b);
-        ok = orthonormalize(x, k, b, sv) &&
-             inverse_iteration(&g, in->scratch, x, b, (int)q, y, theta, p, vt, left, sv, r2);
-    } else if (ok) {
-        ok = gram_vectors(&g, in->lam, x, b) && orthonormalize(x, k, b, sv) &&
-             ritz(&g, x, b, y, theta, p, vt, left, sv);
-    }
+    /* 2. Vectors: first the Gram eigenvectors alone, where they can be good
+     * enough (rectangular W, or only sigma_min's relative requirement
+     * failed: their error is then set by the actual Gram error over the
+     * lambda gap, far below the bound); for square W, else or when that
+     * fails, inverse iteration from the Gram vectors (or random ones). */
     double r = 0, smin = 0, bmin = 0;
-    ok = ok && certify(&g, x, y, theta, (int)q, beta_g, cbuf, &r, &smin, &bmin);
+    bool done = false;
+    if (ok && in->refl && (!square || contract_ok)) {
+        done = gram_vectors(&g, in->lam, x, (int)q) && orthonormalize(x, k, (int)q, sv) &&
+               ritz(&g, x, (int)q, y, theta, p, vt, left, sv) &&
+               certify(&g, x, y, theta, (int)q, beta_g, cbuf, &r, &smin, &bmin);
+        ok = done || square;
+    }
+    if (ok && !done) {
+        if (in->refl)
+            ok = gram_vectors(&g, in->lam, x, b);
+        else
+            random_start(x, (size_t)k * b);
+        ok = ok && orthonormalize(x, k, b, sv) &&
+             inverse_iteration(&g, in->scratch, x, b, (int)q, y, theta, p, vt, left, sv, r2) &&
+             certify(&g, x, y, theta, (int)q, beta_g, cbuf, &r, &smin, &bmin);
+    }
     if (ok) {
         for (int64_t j = 0; j < q; j++)
             in->sigma[k - 1 - j] = theta[j];
