@@ -434,7 +434,7 @@ static bool residuals(const blk *g, const double *x, double *y, double *theta, i
  * into *val; false when (alpha, beta) is not shown to hold one. */
 static bool kato_temple(const blk *g, const double *x, const double *y, double theta,
                         const double *r2, double n2, double e1, double e2, double alpha,
-                        double beta, double *val, double *bound)
+                        double beta, double *val, double *bound, double *lower)
 {
     const double u = DBL_EPSILON / 2;
     int64_t k = g->k, len = g->len;
@@ -455,6 +455,8 @@ static bool kato_temple(const blk *g, const double *x, const double *y, double t
         return false;
     *val = rho;
     *bound = (eta + ee * fmax(1 / (beta - hi), 1 / (lo - alpha))) * (1 + 64 * u);
+    /* The lower side alone: mu >= rho - eps^2 / (beta - rho). */
+    *lower = (lo - ee / (beta - hi) * (1 + 8 * u)) * (1 - 8 * u);
     return true;
 }
 
@@ -496,12 +498,23 @@ static bool certify(const blk *g, const double *x, double *y, double *theta, int
     *bmin = r;
     /* Step 5: whichever eigenvalue of H lies in (0, beta) is sigma_min,
      * since beta <= sigma_(2). */
-    double beta = q > 1 ? fmax(ts[1] - r, 0) : beta_g, v, b;
+    double beta = q > 1 ? fmax(ts[1] - r, 0) : beta_g, v, b, lw;
     if (in->rel > 0 &&
-        kato_temple(g, x, y, theta[0], r2, n2[0], e1[0], e2[0], 0, beta, &v, &b) &&
-        b < *bmin) {
-        *smin = v;
-        *bmin = b;
+        kato_temple(g, x, y, theta[0], r2, n2[0], e1[0], e2[0], 0, beta, &v, &b, &lw)) {
+        if (b < *bmin) {
+            *smin = v;
+            *bmin = b;
+        }
+        /* Above: sigma_min^2 <= x^T B^T B x / x^T x (Courant-Fischer), so
+         * sigma_min <= ||B x_0|| / ||x_0||, the compensated norm theta_0
+         * plus its error, over ||x_0||'s lower bound; below, Kato-Temple's
+         * lower side, whose gap beta - rho is often wider than rho. */
+        double nx = cblas_dnrm2((int)k, x, 1) * (1 - 2 * rw_gamma_n((double)k + 2));
+        double up = (theta[0] * (1 + 2 * rw_gamma_n((double)len + 2)) + e1[0]) / nx * (1 + 4 * u);
+        if (lw > 0 && up >= lw && (up - lw) / 2 * (1 + 4 * u) < *bmin) {
+            *smin = lw + (up - lw) / 2;
+            *bmin = (up - lw) / 2 * (1 + 4 * u);
+        }
     }
     memcpy(theta, ts, sizeof(double) * (size_t)q);
     return !(in->rel > 0) ||
@@ -522,11 +535,11 @@ static bool refine_top(const blk *g, double *val, double *bound)
     double *x = malloc(sizeof(double) * (size_t)(2 * k + len + 2 * mx));
     if (!x)
         return false;
-    double *r2 = x + k, *y = r2 + k, *s1 = y + len, *s2 = s1 + mx, theta = 0, e1, n2, e2;
+    double *r2 = x + k, *y = r2 + k, *s1 = y + len, *s2 = s1 + mx, theta = 0, e1, n2, e2, lw;
     double s = in->sigma[1], alpha = s + rw_gram_bound(s, in->sigma[0], in->delta);
     bool ok = gram_vectors(g, in->lam + k - 1, x, 1) &&
               residuals(g, x, y, &theta, 1, r2, s1, s2, &e1, &n2, &e2) &&
-              kato_temple(g, x, y, theta, r2, n2, e1, e2, alpha, INFINITY, val, bound) &&
+              kato_temple(g, x, y, theta, r2, n2, e1, e2, alpha, INFINITY, val, bound, &lw) &&
               2 * *bound <= in->rel * (*val - *bound);
     free(x);
     return ok;
@@ -592,7 +605,7 @@ bool rw_svd_block(const rw_block_in *in, double *bound)
      * enough (rectangular W, or only sigma_min's relative requirement
      * failed: their error is then set by the actual Gram error over the
      * lambda gap, far below the bound); for square W, else or when that
-     * fails, inverse iteration from the Gram vectors (or random ones). */
+     * fails, inverse iteration. */
     double r = 0, smin = 0, bmin = 0;
     bool done = false;
     if (ok && in->refl && (!square || contract_ok)) {
@@ -602,11 +615,10 @@ bool rw_svd_block(const rw_block_in *in, double *bound)
         ok = done || square;
     }
     if (ok && !done) {
-        if (in->refl)
-            ok = gram_vectors(&g, in->lam, x, b);
-        else
-            random_start(x, (size_t)k * b);
-        ok = ok && orthonormalize(x, k, b, sv) &&
+        /* A random start: measured to end with smaller residuals than the
+         * Gram vectors at 4096^2 (whose bottom ones are poor there). */
+        random_start(x, (size_t)k * b);
+        ok = orthonormalize(x, k, b, sv) &&
              inverse_iteration(&g, in->scratch, x, b, (int)q, y, theta, p, vt, left, sv, r2) &&
              certify(&g, x, y, theta, (int)q, beta_g, cbuf, &r, &smin, &bmin);
     }
