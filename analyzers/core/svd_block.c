@@ -66,7 +66,8 @@
  *      sigma_min to rel: r, or Kato-Temple (spectral.c, refine_sigma_min)
  *      on (0, beta) for the bottom Ritz pair with its compensated residual,
  *      beta = theta_2 - r (q >= 2) or beta_G (q = 1): quadratic in the
- *      residual. The smaller bound is taken; it must be within rel / 2 and
+ *      residual; or Kato-Temple's lower side with Courant-Fischer's upper
+ *      one (sigma_min <= ||B x|| / ||x||). The smallest bound is taken; it must be within rel / 2 and
  *      sigma_min clearly above num_rank's threshold, as in spectral.c.
  *
  * The other values keep the Gram bounds; every bound is taken on the
