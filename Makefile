@@ -140,15 +140,17 @@ T ?=
 e2e: $(PROGS)
 	@RW_BIN=$(B)/bin bash tests/e2e.sh -j $(E2E_JOBS) $(T)
 
-# The benchmark program (tests/bench_svd.c): not a test, not in `make check`.
-$(B)/tests/bench_svd: $(B)/tests/bench_svd.o $(FIXLIB) $(LIB)
+# The benchmark programs (tests/bench_svd.c, tests/bench_large.c): not
+# tests, not in `make check`.
+$(B)/tests/bench_%: $(B)/tests/bench_%.o $(FIXLIB) $(LIB)
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
 
 # tests/bench.sh (the spectra benchmark), then every tests/bench_*.sh.
-bench: $(PROGS) $(B)/tests/bench_svd
+bench: $(PROGS) $(B)/tests/bench_svd $(B)/tests/bench_large
 	@set -e; for b in tests/bench.sh tests/bench_*.sh; do \
 	    [ -f "$$b" ] || continue; echo "== $$b"; \
-	    RW_BIN=$(B)/bin RW_BENCH=$(B)/tests/bench_svd bash "$$b"; done
+	    RW_BIN=$(B)/bin RW_BENCH=$(B)/tests/bench_svd \
+	    RW_BENCH_LARGE=$(B)/tests/bench_large bash "$$b"; done
 
 # ---------------------------------------------------------------- fuzzing
 # One harness per reader, tests/fuzz/fuzz_<target>.c (tests/fuzz/fuzz.h).

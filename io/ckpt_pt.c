@@ -479,7 +479,20 @@ rw_status ckpt_pt_read(rw_ckpt *c, size_t i, double *buf, rw_err *err)
     size_t nbytes;
     if (!rw_mul_size((size_t)ext, es, &nbytes))
         return rw_fail(err, RW_ENOMEM, "%s: %s: too large", c->path, x->name);
-    unsigned char *raw = rw_malloc(nbytes, err);
+    /* A C-contiguous tensor's stored bytes go straight to the tail of buf
+     * (numel doubles) and are widened front to back, as in ckpt_st.c:
+     * element k's double, bytes [8k, 8k + 8), lies below the stored bytes
+     * of element k + 1, so nothing is overwritten before it is read. Any
+     * other layout is read whole first, then gathered. */
+    bool direct = (size_t)ext == x->numel && es <= 8;
+    int64_t want = 1;
+    for (int d = t->u.tensor.ndim - 1; direct && d >= 0; d--) {
+        if (t->u.tensor.size[d] > 1 && t->u.tensor.stride[d] != want)
+            direct = false;
+        want *= t->u.tensor.size[d];
+    }
+    unsigned char *raw =
+        direct ? (unsigned char *)buf + x->numel * (8 - es) : rw_malloc(nbytes, err);
     if (!raw)
         return RW_ENOMEM;
     uint64_t off = (uint64_t)t->u.tensor.offset * es;
@@ -512,6 +525,7 @@ rw_status ckpt_pt_read(rw_ckpt *c, size_t i, double *buf, rw_err *err)
             }
         }
     }
-    free(raw);
+    if (!direct)
+        free(raw);
     return st;
 }

@@ -37,6 +37,7 @@
 
 #include "analyzers/core/spectral.h"
 #include "fixtures/synth.h"
+#include "tests/bench_util.h"
 
 char *openblas_get_corename(void);
 
@@ -47,22 +48,6 @@ static const int shapes[][2] = {{384, 384}, {384, 1536}, {1536, 384}, {128, 384}
 // ----------------------------------------------------------------------------
 // small helpers
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "bench_svd: out of memory (%zu bytes)\n", n);
-        exit(1);
-    }
-    return p;
-}
 
 static uint64_t rng = 1; /* xs64_* (fixtures/synth.h); seeded in main */
 
@@ -108,7 +93,7 @@ typedef struct {
 /* rows x cols (rows >= cols) with orthonormal columns, column-major. */
 static double *orthonormal(int rows, int cols)
 {
-    double *q = xmalloc(sizeof(double) * (size_t)rows * cols), *tau = xmalloc(sizeof(double) * cols);
+    double *q = bench_xmalloc(sizeof(double) * (size_t)rows * cols), *tau = bench_xmalloc(sizeof(double) * cols);
     for (size_t i = 0; i < (size_t)rows * cols; i++)
         q[i] = xs64_gauss(&rng);
     if (LAPACKE_dgeqrf(LAPACK_COL_MAJOR, rows, cols, q, rows, tau) ||
@@ -137,7 +122,7 @@ static void generate(mat *x, int m, int n)
     }
     x->m = m;
     x->n = n;
-    x->w = xmalloc(sizeof(double) * (size_t)m * n);
+    x->w = bench_xmalloc(sizeof(double) * (size_t)m * n);
     /* Row-major W is column-major W^T (n x m) = V (U S)^T. */
     cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, n, m, k, 1.0, v, n, u, m, 0.0, x->w, n);
     double ss = 0;
@@ -146,9 +131,9 @@ static void generate(mat *x, int m, int n)
         ss += x->w[i] * x->w[i];
     }
     x->fro = sqrt(ss);
-    x->ref = xmalloc(sizeof(double) * k);
-    x->sig1 = xmalloc(sizeof(double) * k);
-    x->sig2 = xmalloc(sizeof(double) * k);
+    x->ref = bench_xmalloc(sizeof(double) * k);
+    x->sig1 = bench_xmalloc(sizeof(double) * k);
+    x->sig2 = bench_xmalloc(sizeof(double) * k);
     free(u);
     free(v);
 }
@@ -174,7 +159,7 @@ static void write_raw(const char *path, const mat *ms, int nm)
     for (int i = 0; i < nm; i++) {
         int64_t dims[2] = {ms[i].m, ms[i].n};
         size_t numel = (size_t)ms[i].m * ms[i].n;
-        float *buf = xmalloc(sizeof(float) * numel);
+        float *buf = bench_xmalloc(sizeof(float) * numel);
         for (size_t j = 0; j < numel; j++)
             buf[j] = (float)ms[i].w[j];
         fwrite(dims, sizeof dims, 1, f);
@@ -206,13 +191,13 @@ static rw_svd_method run_one(which how, const mat *x, double *scratch, double *s
     rw_svd_info info = {RW_SVD_GESDD, NAN};
     rw_status st;
     memcpy(scratch, x->w, sizeof(double) * (size_t)x->m * x->n);
-    double t = now();
+    double t = bench_now();
     if (how == REF)
         st = rw_svd_values(scratch, x->m, x->n, sigma, &err);
     else
         st = rw_svd_values_acc(scratch, x->m, x->n, RW_DT_F32, g_rel, sigma, ws, &info, &err);
     if (secs)
-        *secs = now() - t;
+        *secs = bench_now() - t;
     if (st != RW_OK) {
         fprintf(stderr, "bench_svd: %dx%d: %s\n", x->m, x->n, err.msg);
         exit(1);
@@ -257,7 +242,7 @@ static double run_mix(queue *q, worker *wk, int nthreads)
 {
     pthread_t th[8];
     atomic_store(&q->next, 0);
-    double t = now();
+    double t = bench_now();
     for (int i = 0; i < nthreads; i++)
         if (pthread_create(&th[i], NULL, work, &wk[i]) != 0) {
             fprintf(stderr, "bench_svd: pthread_create failed\n");
@@ -265,7 +250,7 @@ static double run_mix(queue *q, worker *wk, int nthreads)
         }
     for (int i = 0; i < nthreads; i++)
         pthread_join(th[i], NULL);
-    return now() - t;
+    return bench_now() - t;
 }
 
 /* The four mix runs (dgesdd and rankwatch, 1 and 2 workers) in turn, reps
@@ -293,15 +278,15 @@ static void mix_runs(queue *q, worker *wk, int reps, double *best)
 static double dgemm_rate(int reps)
 {
     const int n = 1536;
-    double *a = xmalloc(sizeof(double) * n * n), *b = xmalloc(sizeof(double) * n * n),
-           *c = xmalloc(sizeof(double) * n * n);
+    double *a = bench_xmalloc(sizeof(double) * n * n), *b = bench_xmalloc(sizeof(double) * n * n),
+           *c = bench_xmalloc(sizeof(double) * n * n);
     for (int i = 0; i < n * n; i++)
         a[i] = b[i] = xs64_gauss(&rng);
     double best = INFINITY;
     for (int r = 0; r < reps; r++) {
-        double t = now();
+        double t = bench_now();
         cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, a, n, b, n, 0.0, c, n);
-        t = now() - t;
+        t = bench_now() - t;
         best = t < best ? t : best;
     }
     free(a);
@@ -326,7 +311,7 @@ static double cand_time(int c, const mat *x, double *scratch, double *g, double 
     memcpy(scratch, x->w, sizeof(double) * (size_t)m * n);
     if (c >= C_SYEV)
         memcpy(g2, g, sizeof(double) * (size_t)k * k);
-    double t = now();
+    double t = bench_now();
     lapack_int info = 0;
     switch (c) {
     case C_GESDD:
@@ -335,7 +320,7 @@ static double cand_time(int c, const mat *x, double *scratch, double *g, double 
     case C_QR_GESDD: {
         /* Column-major A = W^T is n x m: QR of its long side (LQ when W is
          * tall), then dgesdd of the k x k triangle. */
-        double *tau = xmalloc(sizeof(double) * k), *r = calloc((size_t)k * k, sizeof(double));
+        double *tau = bench_xmalloc(sizeof(double) * k), *r = calloc((size_t)k * k, sizeof(double));
         if (m >= n)
             info = LAPACKE_dgelqf(LAPACK_COL_MAJOR, n, m, scratch, n, tau);
         else
@@ -374,7 +359,7 @@ static double cand_time(int c, const mat *x, double *scratch, double *g, double 
                                      &found, w, NULL, 1, iw);
         break;
     }
-    t = now() - t;
+    t = bench_now() - t;
     if (info != 0) {
         fprintf(stderr, "bench_svd: %s failed (info %d)\n", cand_name[c], (int)info);
         exit(1);
@@ -392,10 +377,10 @@ static void explore(mat *ms, int per, int reps)
     for (int s = 0; s < NSHAPES; s++) {
         const mat *x = &ms[s * per];
         int k = x->m < x->n ? x->m : x->n;
-        double *scratch = xmalloc(sizeof(double) * (size_t)x->m * x->n);
-        double *g = xmalloc(sizeof(double) * (size_t)k * k), *g2 = xmalloc(sizeof(double) * (size_t)k * k);
-        double *w = xmalloc(sizeof(double) * k);
-        lapack_int *iw = xmalloc(sizeof(lapack_int) * 2 * (size_t)k);
+        double *scratch = bench_xmalloc(sizeof(double) * (size_t)x->m * x->n);
+        double *g = bench_xmalloc(sizeof(double) * (size_t)k * k), *g2 = bench_xmalloc(sizeof(double) * (size_t)k * k);
+        double *w = bench_xmalloc(sizeof(double) * k);
+        lapack_int *iw = bench_xmalloc(sizeof(lapack_int) * 2 * (size_t)k);
         cblas_dsyrk(CblasColMajor, CblasLower, x->m >= x->n ? CblasNoTrans : CblasTrans, k,
                     x->m < x->n ? x->n : x->m, 1.0, x->w, x->n, 0.0, g, k);
         char label[32];
@@ -485,8 +470,8 @@ int main(int argc, char **argv)
         }
     if (raw)
         write_raw(raw, ms, nm);
-    double *scratch[2] = {xmalloc(sizeof(double) * maxnumel), xmalloc(sizeof(double) * maxnumel)};
-    double *sigbuf[2] = {xmalloc(sizeof(double) * 3072), xmalloc(sizeof(double) * 3072)};
+    double *scratch[2] = {bench_xmalloc(sizeof(double) * maxnumel), bench_xmalloc(sizeof(double) * maxnumel)};
+    double *sigbuf[2] = {bench_xmalloc(sizeof(double) * 3072), bench_xmalloc(sizeof(double) * 3072)};
 
     if (do_explore) {
         explore(ms, per, reps);
@@ -565,7 +550,7 @@ int main(int argc, char **argv)
 
     /* The whole mix, biggest first (longest-processing-time order). */
     queue q = {.ms = ms, .nm = nm};
-    q.order = xmalloc(sizeof(int) * nm);
+    q.order = bench_xmalloc(sizeof(int) * nm);
     for (int i = 0; i < nm; i++)
         q.order[i] = i;
     for (int i = 1; i < nm; i++)

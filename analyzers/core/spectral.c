@@ -11,6 +11,7 @@
  *                     Householder bidiagonalization and dqds, as dgesdd.
  */
 #include "analyzers/core/spectral.h"
+#include "analyzers/core/svd_block.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -36,6 +37,10 @@ void dlasq1_(const lapack_int *n, double *d, double *e, double *work, lapack_int
 void dlatrd_(const char *uplo, const lapack_int *n, const lapack_int *nb, double *a,
              const lapack_int *lda, double *e, double *tau, double *w, const lapack_int *ldw,
              size_t uplo_len);
+void dsytrd_2stage_(const char *vect, const char *uplo, const lapack_int *n, double *a,
+                    const lapack_int *lda, double *d, double *e, double *tau, double *hous2,
+                    const lapack_int *lhous2, double *work, const lapack_int *lwork,
+                    lapack_int *info, size_t vect_len, size_t uplo_len);
 void dsytd2_(const char *uplo, const lapack_int *n, double *a, const lapack_int *lda, double *d,
              double *e, double *tau, lapack_int *info, size_t uplo_len);
 
@@ -177,10 +182,37 @@ size_t rw_svd_ws_size(const rw_svd_ws *ws)
 #define TRD_OWN_MAX 384
 
 /* LAPACK's workspace queries; k, m, n already known to fit a lapack_int. */
+/* From k = TRD_2STAGE_MIN on, the two-stage reduction (dsytrd_2stage: a
+ * BLAS-3 reduction to band form, then bulge chasing) where the reflectors
+ * are not needed afterwards: without the relative requirement (--fast;
+ * the default mode needs Gram eigenvectors for sigma_1 and for a
+ * rectangular W's sigma_min). Measured (one thread, reduction and dsterf):
+ * 2.33 s against dsytrd's 3.79 at k = 4096, 1.07 against 1.49 at 3072, no
+ * gain at k <= 2048 (docs/performance.md). */
+#define TRD_2STAGE_MIN 3072
+
+/* dsytrd_2stage's hous2 and work sizes (queried). */
+static void trd2_sizes(lapack_int k, lapack_int *lhous2, lapack_int *lwork)
+{
+    double qh = 0, qw = 0, dummy = 0;
+    lapack_int m1 = -1, info = 0;
+    dsytrd_2stage_("N", "L", &k, &dummy, &k, &dummy, &dummy, &dummy, &qh, &m1, &qw, &m1, &info,
+                   1, 1);
+    if (info < 0)
+        lapack_bug("dsytrd_2stage", info);
+    *lhous2 = (lapack_int)qh;
+    *lwork = (lapack_int)qw;
+}
+
 static size_t trd_lwork(lapack_int k)
 {
     /* e, tau (2k), then dlatrd's k x TRD_NB, or dsytrd's own workspace */
     size_t rest = (size_t)k * TRD_NB;
+    if (k >= TRD_2STAGE_MIN) {
+        lapack_int lh = 0, lw = 0;
+        trd2_sizes(k, &lh, &lw);
+        rest = (size_t)lh + (size_t)lw > rest ? (size_t)lh + (size_t)lw : rest;
+    }
     if (k > TRD_OWN_MAX) {
         double q = 0, dummy = 0;
         lapack_int info = LAPACKE_dsytrd_work(LAPACK_COL_MAJOR, 'L', k, &dummy, k, &dummy,
@@ -216,10 +248,11 @@ static rw_status ws_reserve_gram(rw_svd_ws *ws, int64_t k, rw_err *err)
     return st;
 }
 
-/* refine_sigma_min's buffers: 10k + 3L doubles, 3k integers. */
+/* refine_sigma_min's buffers: 10k + 3L doubles, then T's eigenvalues (k)
+ * for svd_block; 3k integers. */
 static rw_status ws_reserve_refine(rw_svd_ws *ws, int64_t k, int64_t len, rw_err *err)
 {
-    rw_status st = rw_scratch(&ws->vec, &ws->vec_cap, 10 * (size_t)k + 3 * (size_t)len,
+    rw_status st = rw_scratch(&ws->vec, &ws->vec_cap, 11 * (size_t)k + 3 * (size_t)len,
                               sizeof(double), err);
     if (st == RW_OK)
         st = rw_scratch(&ws->iwork, &ws->iwork_cap, 3 * (size_t)k, sizeof(lapack_int), err);
@@ -338,6 +371,7 @@ const char *rw_svd_method_name(rw_svd_method m)
     case RW_SVD_GESDD: return "gesdd";
     case RW_SVD_GESDD_FALLBACK: return "gesdd-fallback";
     case RW_SVD_GRAM_REFINED: return "gram-refined";
+    case RW_SVD_GRAM_BLOCK: return "gram-block";
     }
     return "?";
 }
@@ -453,10 +487,18 @@ static rw_status form_gram(const double *a, int64_t m, int64_t n, rw_svd_ws *ws,
 /* Tridiagonal reduction of the k x k symmetric matrix a (lower triangle,
  * column-major, overwritten): diagonal into d, subdiagonal into e. */
 static void sytrd_lower(lapack_int k, double *a, double *d, double *e, double *work,
-                        size_t lwork)
+                        size_t lwork, bool two_stage)
 {
     double *tau = work, *rest = work + k;
     lapack_int info = 0, nb = TRD_NB;
+    if (two_stage) {
+        lapack_int lh = 0, lw = 0;
+        trd2_sizes(k, &lh, &lw);
+        dsytrd_2stage_("N", "L", &k, a, &k, d, e, tau, rest, &lh, rest + lh, &lw, &info, 1, 1);
+        if (info < 0)
+            lapack_bug("dsytrd_2stage", info);
+        return;
+    }
     if (k > TRD_OWN_MAX) {
         info = LAPACKE_dsytrd_work(LAPACK_COL_MAJOR, 'L', k, a, k, d, e, tau, rest,
                                    (lapack_int)(lwork - (size_t)k));
@@ -483,22 +525,8 @@ static void sytrd_lower(lapack_int k, double *a, double *d, double *e, double *w
         lapack_bug("dsytd2", info);
 }
 
-/* gamma_n = n u / (1 - n u) (Higham), the rounding-error factor of n
- * operations. */
-static double gamma_n(double nn)
-{
-    const double u = DBL_EPSILON / 2;
-    return nn * u / (1 - nn * u);
-}
-
-/* The Gram result's bound for a value s^ (the comment at the top), with
- * sqrt's own rounding: u sigma_i <= u sigma_1, generously doubled. */
-static double gram_bound(double s, double s_max, double delta)
-{
-    double root = sqrt(delta);
-    double b = s > 0 && delta / s < root ? delta / s : root;
-    return b + DBL_EPSILON * s_max;
-}
+#define gamma_n rw_gamma_n
+#define gram_bound rw_gram_bound
 
 /* The eigenvalues of the Gram matrix in ws->gram (dsyev's way without its
  * scaling, see above) into sigma (descending); *bound gets the error bound
@@ -507,10 +535,11 @@ static double gram_bound(double s, double s_max, double delta)
  * *lam_min, the smallest eigenvalue, for refine_sigma_min; ws->gram and the
  * k values of ws->work from k on then hold dsytrd's reflectors. */
 static void gram_eig(int64_t k, double delta, double *sigma, rw_svd_ws *ws, double *bound,
-                     double *keep, double *lam_min)
+                     double *keep, double *lam_min, double *lam, bool two_stage)
 {
     double *e = ws->work;
-    sytrd_lower((lapack_int)k, ws->gram, sigma, e, ws->work + k, ws->work_cap - (size_t)k);
+    sytrd_lower((lapack_int)k, ws->gram, sigma, e, ws->work + k, ws->work_cap - (size_t)k,
+                two_stage);
     if (keep) {
         memcpy(keep, sigma, (size_t)k * sizeof *keep);
         memcpy(keep + k, e, (size_t)(k - 1) * sizeof *keep);
@@ -525,6 +554,8 @@ static void gram_eig(int64_t k, double delta, double *sigma, rw_svd_ws *ws, doub
     }
     if (lam_min)
         *lam_min = sigma[0];
+    if (lam)
+        memcpy(lam, sigma, (size_t)k * sizeof *lam);
     /* Ascending eigenvalues to descending singular values. */
     for (int64_t i = 0, j = k - 1; i < j; i++, j--) {
         double t = sigma[i];
@@ -726,20 +757,25 @@ rw_status rw_svd_values_acc(double *a, int64_t m, int64_t n, rw_dtype dtype, dou
     double floor_rel = fmin(sqrt(d), d * sqrt((double)k));
     bool gram_ok = amax >= 0x1p-200 && amax <= 0x1p200 && g_mn < 0.5 && floor_rel <= budget;
     if (gram_ok) {
-        double bound = INFINITY, delta = d * f2_hi, lam_min = 0, *keep = NULL;
+        double bound = INFINITY, delta = d * f2_hi, lam_min = 0, *keep = NULL, *lam = NULL;
+        bool block = k >= RW_BLOCK_MIN_K;
+        bool two_stage = k >= TRD_2STAGE_MIN && rel <= 0;
         if ((st = form_gram(a, m, n, ws, err)) != RW_OK)
             goto done;
-        if (rel > 0) {
+        if (rel > 0 || block) {
             if ((st = ws_reserve_refine(ws, k, len, err)) != RW_OK)
                 goto done;
             keep = ws->vec;
+            lam = ws->vec + 10 * k + 3 * len;
         }
-        gram_eig(k, delta, sigma, ws, &bound, keep, &lam_min);
+        gram_eig(k, delta, sigma, ws, &bound, keep, &lam_min, lam, two_stage);
+        double s1 = sigma[0], b1 = gram_bound(s1, s1, delta);
+        double rank_tol = (s1 + b1) * (double)len * rw_dtype_eps(dtype);
         if (bound <= budget * f_lo) {
             /* rel > 0: sigma_min too must be known to rel of itself. The
              * bound b(s) divided by s decreases with s, so when sigma_min
              * passes, every value does. */
-            double smin = sigma[k - 1], s1 = sigma[0], sk, bk;
+            double smin = sigma[k - 1], sk, bk;
             if (rel <= 0 || (smin > 0 && gram_bound(smin, s1, delta) <= rel * smin)) {
                 *info = (rw_svd_info){RW_SVD_GRAM, bound};
                 goto done;
@@ -748,14 +784,32 @@ rw_status rw_svd_values_acc(double *a, int64_t m, int64_t n, rw_dtype dtype, dou
              * reaches rel, lies clearly above num_rank's threshold, and
              * sigma_1 passes on its own (it nearly always does: its
              * relative bound is at most d k). */
-            double rank_tol = (s1 + gram_bound(s1, s1, delta)) * (double)len * rw_dtype_eps(dtype);
-            if (gram_bound(s1, s1, delta) <= rel * s1 &&
+            if (!two_stage && b1 <= rel * s1 &&
                 refine_sigma_min(a, m, n, sigma, keep, lam_min, delta, sqrt(f2_hi), ws, &sk,
                                  &bk) &&
                 2 * bk <= rel * (sk - bk) && sk - bk > 2 * rank_tol &&
                 fmax(bound, bk) <= budget * f_lo) {
                 sigma[k - 1] = sk;
                 *info = (rw_svd_info){RW_SVD_GRAM_REFINED, fmax(bound, bk)};
+                goto done;
+            }
+        }
+        /* Large matrices: the failing bottom values (or sigma_min alone)
+         * recomputed from W (svd_block.c). */
+        if (block && isfinite(bound)) {
+            /* num_rank's threshold for a matrix analysed as itself is
+             * max(u(dtype) ||W||_F, sigma_1 L 2^-52) (metrics.c): a square
+             * random matrix's sigma_min lies above it, though below the
+             * sigma_1 L eps(dtype) refine_sigma_min asks for. */
+            double tol_b = fmax(0.5 * rw_dtype_eps(dtype) * sqrt(f2_hi),
+                                (s1 + b1) * (double)len * DBL_EPSILON) *
+                           (1 + 8 * u);
+            rw_block_in in = {a, m, n, sigma, delta, sqrt(f2_hi), budget * f_lo, rel, tol_b,
+                              two_stage ? NULL : keep, lam, two_stage ? NULL : ws->gram,
+                              two_stage ? NULL : ws->work + k, ws->gram};
+            double bb;
+            if (rw_svd_block(&in, &bb)) {
+                *info = (rw_svd_info){RW_SVD_GRAM_BLOCK, bb};
                 goto done;
             }
         }

@@ -69,12 +69,15 @@ typedef enum {
     RW_SVD_GRAM_REFINED,   /* rel > 0: the Gram result, its sigma_min recomputed
                               from W to rel of itself (spectral.c,
                               refine_sigma_min) */
+    RW_SVD_GRAM_BLOCK,     /* k >= 256: the Gram result, its bottom values that
+                              fail the contract (or sigma_min alone, to rel)
+                              recomputed from W and certified (svd_block.c) */
 } rw_svd_method;
-#define RW_SVD_METHOD_COUNT (RW_SVD_GRAM_REFINED + 1)
+#define RW_SVD_METHOD_COUNT (RW_SVD_GRAM_BLOCK + 1)
 
 typedef struct {
     rw_svd_method method;
-    /* RW_SVD_GRAM, RW_SVD_GRAM_REFINED: the bound on
+    /* RW_SVD_GRAM, RW_SVD_GRAM_REFINED, RW_SVD_GRAM_BLOCK: the bound on
      * max_i |sigma_i - exact sigma_i| that was checked against the
      * contract; otherwise nan. */
     double err_bound;
@@ -96,8 +99,11 @@ rw_status rw_svd_values_dt(double *a, int64_t m, int64_t n, rw_dtype dtype, doub
  * also known to rel of themselves: the Gram result where its bound shows
  * that (then every value is), else with sigma_min recomputed from W where
  * that reaches rel and sigma_min lies clearly above num_rank's threshold
- * (RW_SVD_GRAM_REFINED; the other values within the contract), else the
- * orthogonal path. sigma_max, sigma_min, cond, num_rank and cond_rank then
+ * (RW_SVD_GRAM_REFINED; the other values within the contract), else, for
+ * k >= 256, with the bottom block recomputed and certified from W and
+ * sigma_1 too where needed (RW_SVD_GRAM_BLOCK), else the orthogonal path.
+ * Without rel, RW_SVD_GRAM_BLOCK recomputes the bottom values that fail
+ * the contract. sigma_max, sigma_min, cond, num_rank and cond_rank then
  * agree with dgesdd's to about rel relative. The programs use
  * rel = RW_SVD_REL_DEFAULT unless --fast. */
 #define RW_SVD_REL_DEFAULT 2e-10
