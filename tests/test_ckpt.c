@@ -345,7 +345,8 @@ static void check_values(rw_ckpt *c, const char *name, const float *v)
 {
     double got[15];
     rw_err err = {{0}};
-    assert_int_equal(ckpt_read(c, (size_t)ckpt_find(c, name), got, &err), RW_OK);
+    if (ckpt_read(c, (size_t)ckpt_find(c, name), got, &err) != RW_OK)
+        fail_msg("%s", err.msg);
     for (int i = 0; i < 15; i++)
         assert_true(got[i] == (v ? (double)v[i] : 0.0));
 }
@@ -434,7 +435,7 @@ static void packed_reads(void **state)
         H5Pset_chunk(dcpl, 2, chunk);
         if (k == 1 || k == 2)
             H5Pset_shuffle(dcpl);
-        if (k != 3)
+        if (k != 3 && k != 4)
             H5Pset_deflate(dcpl, 6);
         if (k == 2 || k == 3)
             H5Pset_fletcher32(dcpl);
