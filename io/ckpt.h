@@ -148,9 +148,10 @@ rw_status ckpt_read(rw_ckpt *c, size_t i, double *buf, rw_err *err);
 /* Tensor i's values as stored, when they are compressed in a way that
  * io/packed.h decodes (an HDF5 dataset chunked with deflate, shuffle and
  * fletcher32 filters only, of a float dtype in a byte order it reads: what
- * h5py's compression="gzip" writes): *out is a new rw_packed holding its
- * raw chunks, read here, and rw_packed_decode (any thread, the checkpoint
- * open or not) gives what ckpt_read would. The caller owns *out
+ * h5py's compression="gzip" writes): *out is a new rw_packed, its chunks
+ * located here (and read by rw_packed_decode from a descriptor of the file
+ * it holds), and rw_packed_decode (any thread, the checkpoint open or not)
+ * gives what ckpt_read would. The caller owns *out
  * (rw_packed_free). For every other tensor *out is NULL, nothing is read,
  * and ckpt_read is the way. A chunk that is missing or lies past the end of
  * the file is an error naming the file and the tensor. */

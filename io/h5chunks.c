@@ -2,8 +2,8 @@
  * h5chunks.c — chunked HDF5 datasets read packed (h5chunks.h): the layout
  * checked at listing, then per read one H5Dget_chunk_info_by_coord per chunk
  * (its address, stored size and filter mask, looked up by its coordinates
- * in the chunk index) and a pread of its bytes, on the reading thread; no
- * filter runs here (packed.c decodes, on any thread).
+ * in the chunk index) on the reading thread; the bytes are read and the
+ * filters run by packed.c, on any thread.
  */
 #include "io/h5chunks.h"
 
@@ -110,6 +110,7 @@ rw_status h5_chunks_read(hid_t root, int fd, int64_t size, const char *path, con
     rw_packed *p = rw_calloc(1, sizeof *p, err);
     if (!p)
         return RW_ENOMEM;
+    p->fd = -1;
     p->path = rw_strdup(path);
     p->name = rw_strdup(t->name);
     if (!p->path || !p->name) {
@@ -129,6 +130,13 @@ rw_status h5_chunks_read(hid_t root, int fd, int64_t size, const char *path, con
                           : locate(ds, size, t, p, err);
     if (ds >= 0)
         H5Dclose(ds);
+    /* The worker reads the bytes, through a descriptor of its own (HDF5's
+     * is closed with the checkpoint); here only when none can be had
+     * (rw_packed_dup: many jobs outstanding). */
+    if (st == RW_OK && (p->fd = rw_packed_dup(fd)) >= 0) {
+        *out = p;
+        return RW_OK;
+    }
     if (st == RW_OK && !(p->bytes = rw_malloc(p->nbytes ? p->nbytes : 1, err)))
         st = RW_ENOMEM;
     for (size_t k = 0; k < p->nchunks && st == RW_OK; k++) {

@@ -31,8 +31,9 @@ rw_status h5_chunks_layout(hid_t ds, rw_tensor *t, size_t esize, rw_err *err);
 
 /* The raw chunks of tensor t (t->loc->h5_chunks set) of the checkpoint file
  * path (size bytes when opened): located through its dataset (opened from
- * root), read with pread from fd, HDF5's own descriptor of the file. A
- * chunk never written, or lying past the end of the file, is an error. */
+ * root); *out gets a duplicate of fd, HDF5's own descriptor of the file, to
+ * read them from (or, when none can be had, their bytes read here). A chunk
+ * never written, or lying past the end of the file, is an error. */
 rw_status h5_chunks_read(hid_t root, int fd, int64_t size, const char *path, const rw_tensor *t,
                          rw_packed **out, rw_err *err);
 

@@ -15,14 +15,38 @@
  */
 #include "io/packed.h"
 
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <zlib.h>
 
 size_t rw_packed_size(const rw_packed *p)
 {
     return p ? sizeof *p + p->nbytes + p->nchunks * sizeof *p->chunks : 0;
+}
+
+/* Descriptors held by packed tensors, and the most they may hold. */
+static atomic_int fds_held;
+
+int rw_packed_dup(int fd)
+{
+    struct rlimit rl;
+    long cap = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                   ? (long)(rl.rlim_cur / 4)
+                   : 256;
+    cap = cap > 256 ? 256 : cap;
+    if (atomic_fetch_add(&fds_held, 1) >= cap) {
+        atomic_fetch_sub(&fds_held, 1);
+        return -1;
+    }
+    int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (d < 0)
+        atomic_fetch_sub(&fds_held, 1);
+    return d;
 }
 
 void rw_packed_free(rw_packed *p)
@@ -33,6 +57,10 @@ void rw_packed_free(rw_packed *p)
     free(p->name);
     free(p->chunks);
     free(p->bytes);
+    if (p->fd >= 0) {
+        close(p->fd);
+        atomic_fetch_sub(&fds_held, 1);
+    }
     free(p);
 }
 
@@ -125,15 +153,14 @@ static const char *inflate_exact(const unsigned char *src, size_t len, unsigned 
     return bad;
 }
 
-/* Chunk k of p back through its filters, into one of the scratch buffers
- * a and b (room for cap + 1 bytes each); *out, *len: the result. NULL, or
- * what is wrong. */
-static const char *unfilter(const rw_packed *p, size_t k, size_t chunk_bytes,
-                            unsigned char *a, unsigned char *b, const unsigned char **out,
-                            size_t *len, char *why, size_t n)
+/* Chunk k of p (its stored bytes at cur) back through its filters, into
+ * one of the scratch buffers a and b (room for cap + 1 bytes each); *out,
+ * *len: the result. NULL, or what is wrong. */
+static const char *unfilter(const rw_packed *p, size_t k, const unsigned char *cur,
+                            size_t chunk_bytes, unsigned char *a, unsigned char *b,
+                            const unsigned char **out, size_t *len, char *why, size_t n)
 {
     const rw_packed_chunk *ch = &p->chunks[k];
-    const unsigned char *cur = p->bytes + ch->at;
     size_t l = ch->size;
     /* The size that entered each filter when the chunk was written: known
      * up to the first deflate (of which there is at most one). */
@@ -242,16 +269,21 @@ rw_status rw_packed_decode(const rw_packed *p, double *buf, rw_err *err)
     for (size_t k = 0; k < p->nchunks; k++)
         cap = p->chunks[k].size > cap ? p->chunks[k].size : cap;
     cap = (cap > chunk_bytes ? cap : chunk_bytes) + 4 * RW_PF_MAX;
-    unsigned char *a = rw_malloc(2 * (cap + 1), err); /* cap < 2^32 */
+    /* a, b: the filters' scratch; in: a chunk's stored bytes, read here */
+    unsigned char *a = rw_malloc(3 * (cap + 1), err); /* cap < 2^32 */
     if (!a)
         return RW_ENOMEM;
-    unsigned char *b = a + cap + 1;
+    unsigned char *b = a + cap + 1, *in = b + cap + 1;
     rw_status st = RW_OK;
     for (size_t k = 0; k < p->nchunks && st == RW_OK; k++) {
         char why[160];
-        const unsigned char *out;
+        const unsigned char *out, *src = p->bytes ? p->bytes + p->chunks[k].at : in;
         size_t len;
-        const char *bad = unfilter(p, k, chunk_bytes, a, b, &out, &len, why, sizeof why);
+        const char *bad = NULL;
+        if (!p->bytes && !rw_pread_all(p->fd, in, p->chunks[k].size, p->chunks[k].addr))
+            bad = "cannot read it (truncated or corrupt file?)";
+        if (!bad)
+            bad = unfilter(p, k, src, chunk_bytes, a, b, &out, &len, why, sizeof why);
         if (bad && strcmp(bad, "out of memory") == 0)
             st = rw_fail(err, RW_ENOMEM, "out of memory");
         else if (bad)

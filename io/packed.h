@@ -7,6 +7,10 @@
  * HDF5 call). The pipeline hands a packed tensor to a worker so that the
  * decompression leaves the one thread that may call HDF5.
  *
+ * The chunks' bytes are read by the decoder itself, from a descriptor of the
+ * file the rw_packed holds (so the reading thread does no more than look
+ * the chunks up), or, when no descriptor could be had, by ckpt_read_packed.
+ *
  * Every number in it came from the file and is checked again by the
  * decoder: a chunk that does not inflate to exactly its size, a truncated or
  * corrupt deflate stream, a fletcher32 checksum that does not match, are
@@ -45,15 +49,25 @@ struct rw_packed {
     unsigned char filters[RW_PF_MAX];
     size_t nchunks;
     rw_packed_chunk *chunks;
-    unsigned char *bytes;    /* every chunk's stored bytes */
-    size_t nbytes;
+    unsigned char *bytes;    /* every chunk's stored bytes, or NULL: read by the
+                                decoder from fd */
+    size_t nbytes;           /* their total */
+    int fd;                  /* a descriptor of the file of its own (owned), from
+                                which the decoder reads the chunks; -1 when bytes
+                                holds them */
 };
 
 /* The numel values of p, widened to double, into buf (C order). Any thread;
  * on failure err names the file, the tensor and the chunk. */
 rw_status rw_packed_decode(const rw_packed *p, double *buf, rw_err *err);
-/* Bytes p holds (for memory accounting). */
+/* Bytes p holds or will read (for memory accounting). */
 size_t rw_packed_size(const rw_packed *p);
+/* A duplicate of fd for a new rw_packed's fd (close-on-exec), or -1 when
+ * the packed tensors alive hold a quarter of the process's descriptor limit
+ * already (at most 256: many jobs outstanding must not starve the opening
+ * of files) or none can be had; rw_packed_free closes it and gives the
+ * place back. Any thread. */
+int rw_packed_dup(int fd);
 /* Frees p (NULL: no-op). */
 void rw_packed_free(rw_packed *p);
 
