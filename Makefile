@@ -19,7 +19,7 @@
 CC ?= cc
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
-PKGS := hdf5 lapacke openblas libpng libcjson libzip
+PKGS := hdf5 lapacke openblas libpng libcjson libzip zlib
 
 # FUZZ=1 (set by `make fuzz`): the library and the harnesses built with
 # clang, instrumented for libFuzzer, into build-fuzz/.

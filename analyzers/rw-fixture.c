@@ -9,6 +9,7 @@
  *   edge, malformed, keras  files for the error-handling and format tests.
  */
 #include "analyzers/cli.h"
+#include "fixtures/chunks.h"
 #include "fixtures/h5write.h"
 #include "fixtures/keras.h"
 #include "fixtures/malformed.h"
@@ -28,6 +29,7 @@ static const char usage[] =
     "       rw-fixture edge  -o DIR\n"
     "       rw-fixture malformed -o DIR\n"
     "       rw-fixture keras -o DIR\n"
+    "       rw-fixture chunks -o DIR\n"
     "       rw-fixture peft -o DIR [--beside] [--transposed] CKPT...\n"
     "\n"
     "runs: writes DIR/full-rank/step_NNNNNN.h5 and DIR/relora/step_NNNNNN.h5, a\n"
@@ -52,7 +54,9 @@ static const char usage[] =
     "                  writes it, with learning_dynamics/train_gradients.pt)\n"
     "  --safetensors   the same as --layout safetensors\n"
     "  --prefix P      prepend P to every tensor name (e.g. pico_decoder.)\n"
-    "  --gzip N        HDF5: chunked datasets compressed at deflate level N\n"
+    "  --gzip N        HDF5: chunked, deflate level N (h5py's compression=\"gzip\"),\n"
+    "                  in h5py's chunks unless --chunk N: at most N per dimension\n"
+    "  --shuffle, --fletcher32   HDF5: chunked, with that filter too\n"
     "\n"
     "known: writes DIR/known/step_00000{0,1,2}.h5, matrices U diag(s) V^T with\n"
     "  random orthogonal U, V and chosen s (float64), and DIR/known_sigma.tsv with\n"
@@ -74,6 +78,8 @@ static const char usage[] =
     "  (_layer_checkpoint_dependencies/), keras2_weights.h5 and keras2_model.h5\n"
     "  (Keras 2 save_weights and model.save, with optimizer_weights/), and plain.h5\n"
     "  (no Keras mark); fixtures/keras.h lists their tensors.\n"
+    "chunks: one checkpoint contiguous (DIR/plain*), chunked (DIR/ok-*) and with a\n"
+    "  broken chunk (DIR/bad-*): fixtures/chunks.h lists them.\n"
     "peft: splits runs' relora/ checkpoints as PEFT saves them (fixtures/peft.h):\n"
     "  DIR/lora/checkpoint-N/adapter_model.safetensors + adapter_config.json, and\n"
     "  the frozen bases in DIR/base/model.safetensors (all steps' must be equal).\n"
@@ -86,7 +92,8 @@ static const char usage[] =
     "Exit status: 0 ok, 1 failure, 2 usage error.\n";
 
 enum { OPT_SEED = 2000, OPT_LAYERS, OPT_STEPS, OPT_EVERY, OPT_CYCLE, OPT_RANK, OPT_DTYPE,
-       OPT_SAFETENSORS, OPT_PREFIX, OPT_GZIP, OPT_LAYOUT, OPT_BESIDE, OPT_TRANSPOSED };
+       OPT_SAFETENSORS, OPT_PREFIX, OPT_GZIP, OPT_LAYOUT, OPT_BESIDE, OPT_TRANSPOSED,
+       OPT_SHUFFLE, OPT_FLETCHER32, OPT_CHUNK };
 
 typedef struct {
     rw_cli *cli;
@@ -100,6 +107,10 @@ static int on_option(int opt, const char *arg, void *ctx)
     int64_t v;
     if (opt == OPT_BESIDE || opt == OPT_TRANSPOSED) {
         *(opt == OPT_BESIDE ? &a->peft.beside : &a->peft.transposed) = true;
+        return 0;
+    }
+    if (opt == OPT_SHUFFLE || opt == OPT_FLETCHER32) {
+        *(opt == OPT_SHUFFLE ? &a->o.shuffle : &a->o.fletcher32) = true;
         return 0;
     }
     if (opt == OPT_SAFETENSORS) {
@@ -141,6 +152,7 @@ static int on_option(int opt, const char *arg, void *ctx)
     case OPT_EVERY: a->o.every = (int)v; break;
     case OPT_CYCLE: a->o.cycle = (int)v; break;
     case OPT_RANK: a->o.rank = (int)v; break;
+    case OPT_CHUNK: a->o.chunk = v; break;
     }
     return 0;
 }
@@ -411,6 +423,9 @@ int main(int argc, char **argv)
         {"gzip", required_argument, NULL, OPT_GZIP},
         {"beside", no_argument, NULL, OPT_BESIDE},
         {"transposed", no_argument, NULL, OPT_TRANSPOSED},
+        {"shuffle", no_argument, NULL, OPT_SHUFFLE},
+        {"fletcher32", no_argument, NULL, OPT_FLETCHER32},
+        {"chunk", required_argument, NULL, OPT_CHUNK},
         {0, 0, 0, 0},
     };
     int ret = rw_cli_parse(&cli, argc, argv, extra, NULL, on_option, &a);
@@ -425,9 +440,10 @@ int main(int argc, char **argv)
         (optind != argc - 1 || (strcmp(argv[optind], "runs") && strcmp(argv[optind], "known") &&
                                 strcmp(argv[optind], "edge") &&
                                 strcmp(argv[optind], "malformed") &&
-                                strcmp(argv[optind], "keras")))) {
+                                strcmp(argv[optind], "keras") &&
+                                strcmp(argv[optind], "chunks")))) {
         ret = rw_cli_usage_error(&cli, "expected one command: runs, known, edge, malformed, "
-                                       "keras or peft");
+                                       "keras, chunks or peft");
         goto out;
     }
     if (!cli.out) {
@@ -446,6 +462,8 @@ int main(int argc, char **argv)
         st = write_edge(cli.out, &err);
     } else if (strcmp(argv[optind], "malformed") == 0) {
         st = malformed_write(cli.out, &err);
+    } else if (strcmp(argv[optind], "chunks") == 0) {
+        st = chunks_write(cli.out, &err);
     } else if (strcmp(argv[optind], "keras") == 0) {
         st = keras_write_files(cli.out, &err);
     } else if (peft) {

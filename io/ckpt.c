@@ -137,8 +137,10 @@ void ckpt_free(rw_ckpt *c)
     for (size_t i = 0; i < c->n; i++) {
         free(c->tensors[i].name);
         free(c->tensors[i].module_name);
-        if (c->tensors[i].loc)
+        if (c->tensors[i].loc) {
             free(c->tensors[i].loc->h5path);
+            free(c->tensors[i].loc->h5_chunks);
+        }
         free(c->tensors[i].loc);
     }
     free(c->tensors);
@@ -163,6 +165,14 @@ rw_status ckpt_read(rw_ckpt *c, size_t i, double *buf, rw_err *err)
     if (c->format == RW_FMT_PYTORCH)
         return ckpt_pt_read(c, i, buf, err);
     return ckpt_st_read(c, i, buf, err);
+}
+
+rw_status ckpt_read_packed(rw_ckpt *c, size_t i, rw_packed **out, rw_err *err)
+{
+    *out = NULL;
+    if (i >= c->n)
+        return rw_fail(err, RW_EUSAGE, "%s: tensor index %zu out of range", c->path, i);
+    return c->format == RW_FMT_HDF5 ? ckpt_h5_read_packed(c, i, out, err) : RW_OK;
 }
 
 rw_tensor *ckpt_push_tensor(rw_ckpt *c, size_t *cap, rw_err *err)

@@ -145,6 +145,19 @@ long ckpt_find(const rw_ckpt *c, const char *name);
  * (d0, d1*...*dn) row-major matrix, and the (d0*...*d(n-1), dn) one. */
 rw_status ckpt_read(rw_ckpt *c, size_t i, double *buf, rw_err *err);
 
+/* Tensor i's values as stored, when they are compressed in a way that
+ * io/packed.h decodes (an HDF5 dataset chunked with deflate, shuffle and
+ * fletcher32 filters only, of a float dtype in a byte order it reads: what
+ * h5py's compression="gzip" writes): *out is a new rw_packed, its chunks
+ * located here (and read by rw_packed_decode from a descriptor of the file
+ * it holds), and rw_packed_decode (any thread, the checkpoint open or not)
+ * gives what ckpt_read would. The caller owns *out
+ * (rw_packed_free). For every other tensor *out is NULL, nothing is read,
+ * and ckpt_read is the way. A chunk that is missing or lies past the end of
+ * the file is an error naming the file and the tensor. */
+typedef struct rw_packed rw_packed;
+rw_status ckpt_read_packed(rw_ckpt *c, size_t i, rw_packed **out, rw_err *err);
+
 /* Attribute or metadata value as text (borrowed from c), NULL when absent. */
 const char *ckpt_attr(const rw_ckpt *c, const char *key);
 /* Attribute as a number; false when absent or not a number. */

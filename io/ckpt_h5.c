@@ -35,6 +35,7 @@
  * PyTorch's way. The file's name plays no part.
  */
 #include "io/ckpt_impl.h"
+#include "io/h5chunks.h"
 #include "io/h5file.h"
 
 #include <errno.h>
@@ -134,6 +135,27 @@ static void raw_layout(visit_ctx *v, hid_t ds, hid_t type, rw_tensor *t)
         return;
     t->loc->offset = off;
     t->loc->h5_raw = true;
+}
+
+/* Whether tensor t (dataset ds of file type type), when not raw, can be read
+ * packed (ckpt_read_packed): chunked with the filters packed.c decodes
+ * (h5chunks.h), of float32 or float64 in the host's own layout, or of an
+ * IEEE 16-bit float stored little-endian, and a raw file descriptor. Its
+ * chunks are then inflated in the pipeline's workers, not here. */
+static rw_status packed_layout(visit_ctx *v, hid_t ds, hid_t type, rw_tensor *t)
+{
+    h5_state *s = v->c->impl;
+    bool ok = s->fd >= 0 && !t->loc->h5_raw && !t->loc->h5_convert;
+    switch (t->dtype) {
+    case RW_DT_F32: ok = ok && H5Tequal(type, H5T_NATIVE_FLOAT) > 0; break;
+    case RW_DT_F64: ok = ok && H5Tequal(type, H5T_NATIVE_DOUBLE) > 0; break;
+    case RW_DT_F16:
+    case RW_DT_BF16: ok = ok && H5Tget_order(type) == H5T_ORDER_LE; break;
+    default: ok = false;
+    }
+    if (!ok || H5Dget_offset(ds) != HADDR_UNDEF) /* contiguous: never filtered */
+        return RW_OK;
+    return h5_chunks_layout(ds, t, H5Tget_size(type), v->err);
 }
 
 /* HDF5's file descriptor for raw reads, or -1: only for the default (sec2)
@@ -268,6 +290,7 @@ static rw_status add_dataset(visit_ctx *v, hid_t ds, const char *relpath)
         goto done;
     t->loc->h5_convert = !h5_is_ieee(type, t->dtype);
     raw_layout(v, ds, type, t);
+    st = packed_layout(v, ds, type, t);
 done:
     if (type >= 0)
         H5Tclose(type);
@@ -583,6 +606,16 @@ done:
         H5Tclose(mt);
     H5Dclose(ds);
     return st;
+}
+
+rw_status ckpt_h5_read_packed(rw_ckpt *c, size_t i, rw_packed **out, rw_err *err)
+{
+    h5_state *s = c->impl;
+    const rw_tensor *t = &c->tensors[i];
+    *out = NULL;
+    if (!t->loc->h5_chunks || s->fd < 0)
+        return RW_OK;
+    return h5_chunks_read(s->root, s->fd, s->size, c->path, t, out, err);
 }
 
 void ckpt_h5_close(rw_ckpt *c)

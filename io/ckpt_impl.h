@@ -26,6 +26,9 @@ struct rw_tensor_loc {
     bool h5_convert;          /* HDF5: a float layout other than IEEE (another
                                  exponent bias, ...): read through HDF5's
                                  conversion to double */
+    struct h5_chunking *h5_chunks; /* HDF5: chunked and filtered in a way
+                                 ckpt_read_packed reads (io/h5chunks.h), or
+                                 NULL; owned (one block: free) */
 };
 
 /* --- format back ends (dispatched to by ckpt.c) ---
@@ -35,6 +38,7 @@ struct rw_tensor_loc {
  * and sets it NULL (the tensors and attributes are ckpt_free's). */
 rw_status ckpt_h5_open(rw_ckpt *c, rw_err *err);
 rw_status ckpt_h5_read(rw_ckpt *c, size_t i, double *buf, rw_err *err);
+rw_status ckpt_h5_read_packed(rw_ckpt *c, size_t i, rw_packed **out, rw_err *err);
 void ckpt_h5_close(rw_ckpt *c);
 rw_status ckpt_st_open(rw_ckpt *c, rw_err *err);
 rw_status ckpt_st_read(rw_ckpt *c, size_t i, double *buf, rw_err *err);

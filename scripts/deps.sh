@@ -9,7 +9,7 @@
 set -euo pipefail
 
 pkgs=(build-essential pkg-config liblapacke-dev libopenblas-dev libhdf5-dev
-      libpng-dev libcjson-dev libcmocka-dev gnuplot-nox libzip-dev)
+      libpng-dev libcjson-dev libcmocka-dev gnuplot-nox libzip-dev zlib1g-dev)
 if [ "${1:-}" = --fuzz ]; then
     pkgs+=(clang libclang-rt-dev llvm)
 fi

@@ -11,8 +11,7 @@ cd "$(dirname "$0")/.."
 BIN=${RW_BIN:-build/bin}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", b-a}'; }
+. tests/benchlib.sh
 
 "$BIN/rw-fixture" runs -o "$TMP/runs" --layers 12 --steps 2000 --every 100 --cycle 500
 runs=("$TMP/runs/full-rank" "$TMP/runs/relora")
@@ -24,45 +23,9 @@ echo "pico-tiny-shaped runs: 2 x $((n / 2)) checkpoints, 12 layers x 7 linear ma
 #     rest of them) in one command, the direct counterpart of the script;
 #   rw-spectra -j 2, then rw-rank and rw-cond on its spectra file: the
 #     cached workflow, three programs and a spectra file in between;
-#   the numpy script below (when /usr/bin/python3 has numpy and h5py).
-cat >"$TMP/numpy_metrics.py" <<'PY'
-# The same metrics, computed the way the Python tools do: h5py to read,
-# numpy.linalg.svd(compute_uv=False) per matrix, default threading.
-import glob, os, sys, time
-import numpy as np, h5py
-
-def metrics(w, eps):
-    s = np.linalg.svd(w, compute_uv=False)
-    m, n = w.shape; k = min(m, n)
-    tol = s[0] * max(m, n) * eps
-    r = int((s > tol).sum())
-    p = s / s.sum(); p = p[p > 0]
-    q = s**2 / (s**2).sum(); q = q[q > 0]
-    er = np.exp(-(p * np.log(p)).sum())
-    return dict(sigma_max=s[0], sigma_min=s[-1], cond=s[0] / s[-1], num_rank=r,
-                cond_rank=s[0] / s[r - 1], erank=er, per=er / k,
-                stable_rank=(s**2).sum() / s[0]**2, entropy=-(q * np.log(q)).sum() / np.log(k))
-
-rows = []
-t0 = time.perf_counter()
-for run in sys.argv[1:]:
-    for path in sorted(glob.glob(os.path.join(run, "step_*.h5"))):
-        with h5py.File(path, "r") as f:
-            scale = f.attrs["lora_alpha"] / f.attrs["lora_r"] if "lora_r" in f.attrs else None
-            for name, ds in f.items():
-                if ds.ndim != 2 or ".A_lora." in name or ".B_lora." in name:
-                    continue
-                w = ds[...].astype(np.float64)
-                base = name[: -len(".weight")]
-                if scale is not None and base + ".A_lora.weight" in f:
-                    w = w + scale * f[base + ".B_lora.weight"][...].astype(np.float64) @ \
-                        f[base + ".A_lora.weight"][...].astype(np.float64)
-                rows.append((run, path, name, metrics(w, np.finfo(np.float32).eps)))
-print(f"{time.perf_counter() - t0:.3f} {len(rows)}")
-PY
+#   tests/bench_metrics.py (when /usr/bin/python3 has numpy and h5py).
 have_np=0
 /usr/bin/python3 -c 'import numpy, h5py' 2>/dev/null && have_np=1
-min_of() { awk -v a="$1" -v b="${2:-1e9}" 'BEGIN{print (a<b)?a:b}'; }
 best_m="" best_p="" best_np="" best_npw="" np_rows=""
 for rep in 1 2 3; do
     t0=$(now)
@@ -73,13 +36,7 @@ for rep in 1 2 3; do
     "$BIN/rw-rank" -o "$TMP/rank.tsv" "$TMP/sp.h5"
     "$BIN/rw-cond" -o "$TMP/cond.tsv" "$TMP/sp.h5"
     best_p=$(min_of "$(secs "$t0" "$(now)")" "$best_p")
-    if [ "$have_np" = 1 ]; then
-        t0=$(now)
-        out=$(/usr/bin/python3 "$TMP/numpy_metrics.py" "${runs[@]}")
-        best_npw=$(min_of "$(secs "$t0" "$(now)")" "$best_npw")
-        best_np=$(min_of "${out% *}" "$best_np")
-        np_rows=${out#* }
-    fi
+    [ "$have_np" = 1 ] && numpy_best best_npw best_np np_rows "${runs[@]}"
 done
 rows=$(($(wc -l <"$TMP/metrics.tsv") - 1))
 echo "rankwatch, rw-metrics -j 2 (every metric, one command): ${best_m} s for $rows matrices"

@@ -511,6 +511,21 @@ double item_lora_noise(double scale, const double *b, const double *a, int64_t m
                           rw_spec_norm(b, m, r, r) * fro(a, (size_t)(r * n)));
 }
 
+double item_fro(const double *x, size_t n)
+{
+    return fro(x, n);
+}
+
+double item_lora_product(double scale, const double *b, const double *a, int64_t m, int64_t n,
+                         int64_t r, bool add, double *out)
+{
+    double noise = item_lora_noise(scale, b, a, m, n, r);
+    /* out (m x n) = s B (m x r) A (r x n) [+ out] */
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)r, scale, b,
+                (int)r, a, (int)n, add ? 1.0 : 0.0, out, (int)n);
+    return noise;
+}
+
 /* A base item b whose full item has its base stored in x out (the base
  * item is then analysed as stored, in x out). */
 static bool base_flipped(const rw_items *its, const rw_item *b)
@@ -600,11 +615,8 @@ rw_status item_build_noise(rw_ckpt *c, const rw_items *its, size_t i, double *ou
         if ((st = read_alloc(c, it->a, &a, err)) != RW_OK ||
             (st = read_alloc(c, it->b, &b, err)) != RW_OK)
             break;
-        *noise += item_lora_noise(its->scale, b, a, m, n, it->rank);
-        /* out (m x n) = s B (m x r) A (r x n) [+ W] */
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)it->rank,
-                    its->scale, b, (int)it->rank, a, (int)n,
-                    it->comp == RW_COMP_FULL ? 1.0 : 0.0, out, (int)n);
+        *noise += item_lora_product(its->scale, b, a, m, n, it->rank,
+                                    it->comp == RW_COMP_FULL, out);
         break;
     case RW_COMP_OV:
     case RW_COMP_WO_WV:

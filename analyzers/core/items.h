@@ -170,6 +170,15 @@ rw_status item_build_noise(rw_ckpt *c, const rw_items *its, size_t i, double *ou
 double item_lora_noise(double scale, const double *b, const double *a, int64_t m, int64_t n,
                        int64_t r);
 
+/* out (m x n) = s B A, or out + s B A when add (a full item: W + s B A),
+ * b (m x r) and a (r x n) row-major; returns item_lora_noise of the
+ * factors. What item_build_noise does for lora and full items, for the
+ * workers too (item_fetch.h). Thread-safe. */
+double item_lora_product(double scale, const double *b, const double *a, int64_t m, int64_t n,
+                         int64_t r, bool add, double *out);
+/* ||x||_F of n values, summed in order: the N of a stored matrix. */
+double item_fro(const double *x, size_t n);
+
 /* The singular values of a lora item without forming the m x n product:
  * QR of B and of A^T, then the SVD of the r x r product of the R factors.
  * sigma gets min(rows, cols) values, the last k - r of them exactly zero. */

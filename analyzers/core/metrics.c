@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 double rw_dtype_unit_roundoff(rw_dtype dtype)
 {
@@ -101,6 +102,45 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Sorts the n values of a, all >= +0 and finite, ascending. Such doubles
+ * order as their bit patterns read as unsigned integers do, so an LSD radix
+ * sort on the bits (six passes of 11 bits, a pass skipped when every value
+ * has the same digit there) gives the one ascending sequence qsort gives, 10
+ * to 20 times faster than qsort with a comparison callback (which took
+ * three quarters of rw-metrics' time on the pico runs); qsort when the
+ * scratch cannot be had. */
+static void sort_nonneg(double *a, size_t n)
+{
+    uint64_t *x = malloc(n * sizeof *x), *t = malloc(n * sizeof *t);
+    size_t *cnt = calloc(6 * 2048, sizeof *cnt);
+    if (!x || !t || !cnt) {
+        free(x), free(t), free(cnt);
+        qsort(a, n, sizeof *a, cmp_double);
+        return;
+    }
+    memcpy(x, a, n * sizeof *x);
+    for (size_t i = 0; i < n; i++)
+        for (int p = 0; p < 6; p++)
+            cnt[p * 2048 + (x[i] >> (11 * p) & 2047)]++;
+    for (int p = 0; p < 6; p++) {
+        size_t *c = cnt + p * 2048;
+        if (c[x[0] >> (11 * p) & 2047] == n)
+            continue; /* one digit for all: the order stands */
+        for (size_t d = 0, sum = 0; d < 2048; d++) {
+            size_t k = c[d];
+            c[d] = sum;
+            sum += k;
+        }
+        for (size_t i = 0; i < n; i++)
+            t[c[x[i] >> (11 * p) & 2047]++] = x[i];
+        uint64_t *sw = x;
+        x = t;
+        t = sw;
+    }
+    memcpy(a, x, n * sizeof *a);
+    free(x), free(t), free(cnt);
+}
+
 void rw_entry_stats_of(double *a, size_t n, rw_entry_stats *out)
 {
     out->gini = out->hoyer = out->max_abs = NAN;
@@ -125,7 +165,7 @@ void rw_entry_stats_of(double *a, size_t n, rw_entry_stats *out)
         return;
     }
     out->hoyer = n > 1 ? (sqrt(dn) - sum / fro) / (sqrt(dn) - 1) : NAN;
-    qsort(a, n, sizeof *a, cmp_double);
+    sort_nonneg(a, n);
     ksum g = {0, 0};
     for (size_t i = 0; i < n; i++) /* (2i - n - 1) x_(i), i from 1 */
         ksum_add(&g, (2.0 * (double)(i + 1) - dn - 1) * a[i]);

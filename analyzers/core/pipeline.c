@@ -5,6 +5,7 @@
  */
 #include "analyzers/core/pipeline.h"
 #include "analyzers/core/adapter_base.h"
+#include "analyzers/core/item_fetch.h"
 #include "analyzers/core/ring.h"
 #include "analyzers/core/spectral.h"
 
@@ -129,7 +130,9 @@ static rw_status emit_job(const ring_job *j, void *ctx, rw_err *err)
     analysis *an = ctx;
     rw_status st = RW_OK;
     size_t k = (size_t)(j->rows < j->cols ? j->rows : j->cols);
-    if (j->st != RW_OK) {
+    if (j->st != RW_OK && j->err_named) { /* the message names its file and tensor */
+        st = rw_fail(err, j->st, "%s", j->err.msg);
+    } else if (j->st != RW_OK) {
         bool warn = j->st == RW_EDATA && k > 0 && isnan(j->sigma[0]);
         if (warn && j->ref_path)
             rw_warn(an->o->prog, "warning: %s: %s: update from step %lld (%s): %s; its "
@@ -398,6 +401,7 @@ static rw_status submit_item(analysis *an, const char *run, opened *c, size_t i,
     double ref_fro = NAN, ref_noise = 0, noise = NAN;
     long ri = -1;
     rw_status st = RW_OK;
+    item_fetched *fe = NULL; /* compressed tensors: built by the worker */
 
     if (kind != RW_KIND_WEIGHT) {
         if (is_lora) { /* the adapter's s B A is itself the update (of its cycle) */
@@ -419,18 +423,28 @@ static rw_status submit_item(analysis *an, const char *run, opened *c, size_t i,
                                c->c->path, it->tensor, (long long)it->rows,
                                (long long)it->cols, (long long)rit->rows, (long long)rit->cols,
                                (long long)ref->step);
-            if ((st = rw_scratch(&an->ref, &an->refcap, numel, sizeof(double), err)) != RW_OK ||
-                (st = item_build_noise(ref->c, &ref->it, (size_t)ri, an->ref, &ref_noise,
-                                       err)) != RW_OK)
-                return st;
             ref_step = ref->step;
-            ref_fro = fro_of(an->ref, numel);
+            if ((st = item_fetch(c->c, &c->it, i, ref->c, &ref->it, ri, &fe, err)) != RW_OK)
+                return st;
+            if (!fe && ((st = rw_scratch(&an->ref, &an->refcap, numel, sizeof(double), err)) !=
+                            RW_OK ||
+                        (st = item_build_noise(ref->c, &ref->it, (size_t)ri, an->ref,
+                                               &ref_noise, err)) != RW_OK))
+                return st;
+            if (!fe)
+                ref_fro = fro_of(an->ref, numel);
         }
+    } else if ((st = item_fetch(c->c, &c->it, i, NULL, NULL, -1, &fe, err)) != RW_OK) {
+        return st;
     }
     ring_job *j;
-    size_t bytes = (lowrank ? (size_t)(it->rank * (it->rows + it->cols)) : numel) * sizeof(double);
-    if ((st = ring_take_slot(&an->ring, bytes, &j, err)) != RW_OK)
+    size_t bytes = (lowrank ? (size_t)(it->rank * (it->rows + it->cols)) : numel) * sizeof(double) +
+                   item_fetched_size(fe);
+    if ((st = ring_take_slot(&an->ring, bytes, &j, err)) != RW_OK) {
+        item_fetched_free(fe);
         return st;
+    }
+    j->fetched = fe; /* the slot's now: freed with its strings on failure */
     if ((st = job_prepare(j, run, c, it, kind, ref_step, ref_fro, lowrank, an->o->fast,
                           an->o->entries, an->o->rand_distance, err)) != RW_OK) {
         ring_job_release_strings(j);
@@ -439,6 +453,12 @@ static rw_status submit_item(analysis *an, const char *run, opened *c, size_t i,
     if (ri >= 0 && !(j->ref_path = rw_strdup(ref->c->path))) {
         ring_job_release_strings(j);
         return rw_fail(err, RW_ENOMEM, "out of memory");
+    }
+    if (fe) {
+        j->bytes = bytes; /* the worker inflates, builds and subtracts */
+        ring_submit(&an->ring, j);
+        an->submitted++;
+        return RW_OK;
     }
     /* N of an update W_t - W_ref: N(W_t) + N(W_ref), the two roundings being
      * independent (||W_t||_F + ||W_ref||_F for stored matrices); lora's

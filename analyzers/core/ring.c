@@ -21,6 +21,7 @@
  */
 #include "analyzers/core/ring.h"
 
+#include "analyzers/core/item_fetch.h"
 #include "analyzers/core/items.h"
 #include "analyzers/core/metrics.h"
 #include "analyzers/core/spectral.h"
@@ -73,7 +74,15 @@ static rw_status job_rand(ring_job *j, entry_scratch *sc, double *rsigma)
 static void job_compute(ring_job *j, rw_svd_ws *ws, entry_scratch *sc)
 {
     j->err.msg[0] = '\0';
+    j->err_named = false;
     j->es = (rw_entry_stats){NAN, NAN, NAN, NAN};
+    if (j->fetched) { /* compressed tensors: inflated and put together here */
+        j->st = item_fetched_build(j->fetched, j->a, &j->noise, &j->ref_fro, &j->err);
+        item_fetched_free(j->fetched);
+        j->fetched = NULL;
+        if ((j->err_named = j->st != RW_OK))
+            return;
+    }
     if (j->entries) {
         if ((j->st = job_copy(j, sc)) != RW_OK)
             return;
@@ -137,6 +146,8 @@ void ring_job_release_strings(ring_job *j)
     free(j->path);
     free(j->ref_path);
     j->run = j->tensor = j->module = j->component = j->path = j->ref_path = NULL;
+    item_fetched_free(j->fetched);
+    j->fetched = NULL;
 }
 
 /* Hands the oldest job to the callback once it is done. */

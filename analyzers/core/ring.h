@@ -6,8 +6,8 @@
  * job back in the order it was submitted, so that the output is the same
  * whatever the number of workers. ring.c explains its memory bound.
  *
- * Ownership: the ring owns its slots, their buffers (a, b, sigma) and their
- * key strings (run, tensor, module, component, path, ref_path: set by the filler
+ * Ownership: the ring owns its slots, their buffers (a, b, sigma), their
+ * fetched tensors (freed by the worker once built) and their key strings (run, tensor, module, component, path, ref_path: set by the filler
  * with rw_strdup, freed by the ring once the job is emitted or by
  * ring_job_release_strings). A ring_job pointer from ring_take_slot is the
  * filler's until ring_submit; the emit callback gets it borrowed, for the
@@ -43,8 +43,14 @@ typedef struct {
     bool entries;           /* es wanted: the entry metrics, before the SVD */
     bool rand;              /* es.rand_distance wanted (a second SVD, tails.h) */
     rw_entry_stats es;      /* of the matrix's entries (lowrank: of s B A), when entries */
+    struct item_fetched *fetched; /* or NULL: the matrix's stored tensors, compressed,
+                               built into a by the worker first (item_fetch.h;
+                               noise and ref_fro are set then); owned by the job */
     rw_status st;           /* of the computation */
     rw_err err;
+    bool err_named;         /* err names its file and tensor itself (a fetched
+                               tensor that does not decode): an error, never
+                               the nan warning */
 } ring_job;
 
 /* Called with each finished job (j->st, j->err: how its computation went),
@@ -81,7 +87,7 @@ void ring_submit(job_ring *r, ring_job *j);
 /* Emits every outstanding job; the first failure is returned (the later
  * jobs are emitted all the same, their errors dropped). */
 rw_status ring_drain(job_ring *r, rw_err *err);
-/* Frees j's key strings (and sets them NULL). */
+/* Frees j's key strings and its fetched tensors (and sets them NULL). */
 void ring_job_release_strings(ring_job *j);
 /* Stops and joins the workers (they finish the jobs already queued), then
  * frees the ring and every slot. Jobs not emitted are dropped: ring_drain

@@ -1,0 +1,74 @@
+/*
+ * packed.h — a tensor's values as they are stored when compressed: the raw
+ * chunks of a chunked HDF5 dataset whose filters are deflate (h5py's
+ * compression="gzip"), shuffle and fletcher32, read from the file on the
+ * reading thread by ckpt_read_packed (io/ckpt.h; io/h5chunks.c) and turned
+ * into doubles on any thread by rw_packed_decode (io/packed.c: zlib, no
+ * HDF5 call). The pipeline hands a packed tensor to a worker so that the
+ * decompression leaves the one thread that may call HDF5.
+ *
+ * The chunks' bytes are read by the decoder itself, from a descriptor of the
+ * file the rw_packed holds (so the reading thread does no more than look
+ * the chunks up), or, when no descriptor could be had, by ckpt_read_packed.
+ *
+ * Every number in it came from the file and is checked again by the
+ * decoder: a chunk that does not inflate to exactly its size, a truncated or
+ * corrupt deflate stream, a fletcher32 checksum that does not match, are
+ * errors naming the file, the tensor and the chunk.
+ *
+ * Ownership: an rw_packed owns everything it points to (the chunks' bytes,
+ * their table, the names for messages): made by ckpt_read_packed, freed by
+ * whoever holds it with rw_packed_free, on any thread. rw_packed_decode
+ * only reads it. The struct is filled by io/h5chunks.c only; everyone else
+ * uses the functions below.
+ */
+#ifndef RW_PACKED_H
+#define RW_PACKED_H
+
+#include "io/ckpt.h"
+
+/* The filters decoded here, by their HDF5 filter ids. */
+enum { RW_PF_DEFLATE = 1, RW_PF_SHUFFLE = 2, RW_PF_FLETCHER32 = 3, RW_PF_MAX = 3 };
+
+/* One stored chunk. Chunks are in row-major order of the chunk grid. */
+typedef struct {
+    uint64_t at;      /* its bytes: rw_packed.bytes + at */
+    uint64_t addr;    /* where they were in the file (for messages) */
+    uint32_t size;    /* stored (filtered) bytes */
+    uint32_t mask;    /* filter mask: bit k set = filter k was skipped */
+} rw_packed_chunk;
+
+struct rw_packed {
+    char *path, *name;       /* the file and the tensor (messages) */
+    int ndim;                /* 1 .. RW_MAX_DIMS */
+    int64_t shape[RW_MAX_DIMS], chunk[RW_MAX_DIMS]; /* chunk[d] in 1 .. shape[d] */
+    size_t numel;
+    rw_dtype dtype;          /* F16, BF16 (little-endian), F32, F64 (host order) */
+    size_t esize;            /* bytes per element */
+    int nfilters;            /* the pipeline, in writing order */
+    unsigned char filters[RW_PF_MAX];
+    size_t nchunks;
+    rw_packed_chunk *chunks;
+    unsigned char *bytes;    /* every chunk's stored bytes, or NULL: read by the
+                                decoder from fd */
+    size_t nbytes;           /* their total */
+    int fd;                  /* a descriptor of the file of its own (owned), from
+                                which the decoder reads the chunks; -1 when bytes
+                                holds them */
+};
+
+/* The numel values of p, widened to double, into buf (C order). Any thread;
+ * on failure err names the file, the tensor and the chunk. */
+rw_status rw_packed_decode(const rw_packed *p, double *buf, rw_err *err);
+/* Bytes p holds or will read (for memory accounting). */
+size_t rw_packed_size(const rw_packed *p);
+/* A duplicate of fd for a new rw_packed's fd (close-on-exec), or -1 when
+ * the packed tensors alive hold a quarter of the process's descriptor limit
+ * already (at most 256: many jobs outstanding must not starve the opening
+ * of files) or none can be had; rw_packed_free closes it and gives the
+ * place back. Any thread. */
+int rw_packed_dup(int fd);
+/* Frees p (NULL: no-op). */
+void rw_packed_free(rw_packed *p);
+
+#endif
