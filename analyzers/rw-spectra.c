@@ -195,11 +195,25 @@ static bool stat_ckpt(const rw_ckpt_ref *ref, int64_t *size, int64_t *mtime_ns)
     return true;
 }
 
+/* A checkpoint whose entries are copied from the old file: run index, step. */
+typedef struct {
+    size_t run;
+    int64_t step;
+} reused_ckpt;
+
+/* The cache. The entries of a reused checkpoint are copied when the
+ * spectra of the checkpoints before it have all been added (add,
+ * copy_reused), so that /sigma holds every checkpoint's values in run and
+ * step order whatever -j, and a file with reused checkpoints has the bytes
+ * of one decomposed again. */
 typedef struct {
     rw_spectra_reader *old;
     const modes *m;
+    const rw_runset *rs;
     rw_spectra_writer *w;
     size_t reused, computed;
+    reused_ckpt *pend;      /* reused, not yet copied: pend[head .. n - 1] */
+    size_t npend, pendcap, head;
     rw_status st;
     rw_err *err;
 } cache;
@@ -244,35 +258,68 @@ static bool reuse(const rw_run *run, size_t ci, void *ctx)
         return false;
     if (n == 0)
         return false;
-    /* Copy its entries now. */
+    /* Its entries are copied in their turn (add). */
+    if (rw_grow(&k->pend, k->npend, &k->pendcap, sizeof *k->pend, k->err) != RW_OK) {
+        k->st = RW_ENOMEM;
+        return false;
+    }
+    k->pend[k->npend++] = (reused_ckpt){(size_t)(run - k->rs->runs), ref->step};
+    k->reused++;
+    return true;
+}
+
+/* Copies the entries of the old file at step of run r into the new one. */
+static rw_status copy_reused(cache *k, const reused_ckpt *p, rw_err *err)
+{
+    const size_t *idx;
+    size_t n = spectra_reader_at_step(k->old, k->rs->runs[p->run].label, p->step, &idx);
     double *sigma = NULL;
     size_t cap = 0;
-    for (size_t j = 0; j < n && k->st == RW_OK; j++) {
+    rw_status st = RW_OK;
+    for (size_t j = 0; j < n && st == RW_OK; j++) {
         rw_spectrum s;
         spectra_reader_entry(k->old, idx[j], &s);
         if (s.k > cap) {
             free(sigma);
-            sigma = rw_calloc(s.k, sizeof *sigma, k->err);
+            sigma = rw_calloc(s.k, sizeof *sigma, err);
             cap = sigma ? s.k : 0;
             if (!sigma) {
-                k->st = RW_ENOMEM;
+                st = RW_ENOMEM;
                 break;
             }
         }
-        if ((k->st = spectra_reader_sigma(k->old, idx[j], sigma, k->err)) != RW_OK)
+        if ((st = spectra_reader_sigma(k->old, idx[j], sigma, err)) != RW_OK)
             break;
         s.sigma = sigma;
-        k->st = spectra_writer_add(k->w, &s, k->err);
+        st = spectra_writer_add(k->w, &s, err);
     }
     free(sigma);
-    k->reused++;
-    return true;
+    return st;
+}
+
+/* Copies the reused checkpoints that come before the one of s (all of
+ * them when s is NULL): the runs in their order, each by step. */
+static rw_status copy_reused_before(cache *k, const rw_spectrum *s, rw_err *err)
+{
+    size_t r = 0;
+    if (s)
+        while (r < k->rs->n && strcmp(k->rs->runs[r].label, s->run) != 0)
+            r++;
+    rw_status st = RW_OK;
+    for (; k->head < k->npend && st == RW_OK; k->head++) {
+        const reused_ckpt *p = &k->pend[k->head];
+        if (s && (p->run > r || (p->run == r && p->step > s->step)))
+            break;
+        st = copy_reused(k, p, err);
+    }
+    return st;
 }
 
 static rw_status add(const rw_spectrum *s, void *ctx, rw_err *err)
 {
     cache *k = ctx;
-    return spectra_writer_add(k->w, s, err);
+    rw_status st = copy_reused_before(k, s, err);
+    return st != RW_OK ? st : spectra_writer_add(k->w, s, err);
 }
 
 /* ------------------------------------------------------------ long table */
@@ -380,7 +427,7 @@ int main(int argc, char **argv)
     }
     rw_err err = {{0}};
     rw_runset rs = {0};
-    cache k = {.m = &m, .err = &err};
+    cache k = {.m = &m, .rs = &rs, .err = &err};
     char *options = options_string(&cli, &m);
     rw_status st = options ? rw_cli_runs(&cli, argc - optind, argv + optind, &rs, &err)
                            : rw_fail(&err, RW_ENOMEM, "out of memory");
@@ -414,6 +461,8 @@ int main(int argc, char **argv)
         if (st == RW_OK)
             st = k.st;
         if (st == RW_OK)
+            st = copy_reused_before(&k, NULL, &err);
+        if (st == RW_OK)
             st = spectra_writer_options(k.w, options, &err);
         size_t total = 0;
         for (size_t r = 0; r < rs.n && st == RW_OK; r++)
@@ -438,6 +487,7 @@ int main(int argc, char **argv)
                     total, total - k.reused, k.reused, cli.out);
     }
     spectra_reader_close(k.old);
+    free(k.pend);
     free(options);
     runset_free(&rs);
     ret = st == RW_OK ? 0 : rw_cli_fail(&cli, st, &err);
