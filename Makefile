@@ -56,7 +56,7 @@ PROG_SRC := $(wildcard analyzers/rw-*.c)
 # What only the programs use (option parsing and usage, the signal thread,
 # the shared main of the metric programs): linked into the programs, not
 # into the library.
-PROGLIB_SRC := analyzers/cli.c analyzers/metrics_main.c
+PROGLIB_SRC := analyzers/cli.c analyzers/metrics_main.c analyzers/spectra_main.c
 # The library, bottom up: io/ (formats, runs, tables, output files, the
 # spectra file), analyzers/core/ (the spectral engine), analyzers/tables/
 # (statistics, comparison, diff), plots/ (figures).
