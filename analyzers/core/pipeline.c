@@ -515,7 +515,8 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
                     RW_OK)
                 break;
             bool mine = true;
-            if (o->claim && (st = o->claim(run, ci, it, &mine, o->claim_ctx, err)) != RW_OK)
+            if (o->claim && ((st = ring_wait_room(&an->ring, err)) != RW_OK ||
+                             (st = o->claim(run, ci, it, &mine, o->claim_ctx, err)) != RW_OK))
                 break;
             if (!mine) {
                 an->emitted++; /* another process computes it */
