@@ -43,6 +43,7 @@ else
   B := build
   SANFLAGS :=
   OPT := -O2
+  DEPS_ARGS := $(if $(filter 1,$(MPI)),--mpi)
 endif
 
 # Recursive (=) on purpose: pkg-config runs when a recipe needs the flags,
