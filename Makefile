@@ -174,10 +174,16 @@ $(B)/tests/bench_svd: $(B)/tests/bench_svd.o $(FIXLIB) $(LIB)
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
 
 # tests/bench.sh (the spectra benchmark), then every tests/bench_*.sh.
-bench: $(PROGS) $(B)/tests/bench_svd
+# The 4096-wide checkpoints of tests/bench_mpi.sh (tests/bench_wide.c).
+$(B)/tests/bench_wide: $(B)/tests/bench_wide.o $(FIXLIB) $(LIB)
+	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
+
+bench: $(PROGS) $(B)/tests/bench_svd $(B)/tests/bench_wide
+	@$(if $(and $(filter build,$(B)),$(HAVE_MPICC)),$(MAKE) --no-print-directory $(MPI_PROG),true)
 	@set -e; for b in tests/bench.sh tests/bench_*.sh; do \
 	    [ -f "$$b" ] || continue; echo "== $$b"; \
-	    RW_BIN=$(B)/bin RW_BENCH=$(B)/tests/bench_svd bash "$$b"; done
+	    RW_BIN=$(B)/bin RW_BENCH=$(B)/tests/bench_svd RW_BENCH_WIDE=$(B)/tests/bench_wide \
+	    bash "$$b"; done
 
 # ---------------------------------------------------------------- fuzzing
 # One harness per reader, tests/fuzz/fuzz_<target>.c (tests/fuzz/fuzz.h).
