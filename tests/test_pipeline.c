@@ -115,6 +115,23 @@ static void one_matrix_one_worker(void **state)
     assert_true(s1.sigma1[0] == s64.sigma1[0]);
 }
 
+/* The full-rank fixture run of that many layers and checkpoints (every 100
+ * steps) in tmpdir/name: its folder in run. */
+static void full_rank_run(const char *name, int layers, int steps, char *run, size_t n)
+{
+    synth_runs_opts o;
+    synth_runs_defaults(&o);
+    o.layers = layers;
+    o.steps = steps;
+    o.every = 100;
+    o.cycle = steps;
+    rw_err err = {{0}};
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/%s", tmpdir, name);
+    assert_int_equal(synth_write_runs(dir, &o, &err), RW_OK);
+    snprintf(run, n, "%s/full-rank", dir);
+}
+
 /* A run of 32 matrices and -j 1000: at most rw_max_jobs() workers (8 on 2
  * cores), and the same spectra, in the same order, as -j 1. */
 static void many_matrices_capped(void **state)
@@ -122,17 +139,8 @@ static void many_matrices_capped(void **state)
     (void)state;
     if (threads_now() < 0)
         skip();
-    synth_runs_opts o;
-    synth_runs_defaults(&o);
-    o.layers = 2;
-    o.steps = 100;
-    o.every = 100;
-    o.cycle = 100;
-    rw_err err = {{0}};
-    char dir[512], run[600];
-    snprintf(dir, sizeof dir, "%s/runs", tmpdir);
-    assert_int_equal(synth_write_runs(dir, &o, &err), RW_OK);
-    snprintf(run, sizeof run, "%s/full-rank", dir);
+    char run[600];
+    full_rank_run("runs", 2, 100, run, sizeof run);
 
     int before = threads_now();
     static seen s1, sn;
@@ -360,17 +368,9 @@ static int cmp_double(const void *a, const void *b)
 static void claim_splits_the_work(void **state)
 {
     (void)state;
-    synth_runs_opts so;
-    synth_runs_defaults(&so);
-    so.layers = 1;
-    so.steps = 200;
-    so.every = 100;
-    so.cycle = 200;
+    char run[600];
+    full_rank_run("claim", 1, 200, run, sizeof run);
     rw_err err = {{0}};
-    char dir[512], run[600];
-    snprintf(dir, sizeof dir, "%s/claim", tmpdir);
-    assert_int_equal(synth_write_runs(dir, &so, &err), RW_OK);
-    snprintf(run, sizeof run, "%s/full-rank", dir);
     rw_runset rs = {0};
     assert_int_equal(runset_add(&rs, run, NULL, &err), RW_OK);
     assert_int_equal(runset_finish(&rs, &err), RW_OK);

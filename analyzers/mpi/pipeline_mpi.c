@@ -46,20 +46,10 @@ typedef struct {
 
 static void put(wbuf *b, const void *d, size_t len)
 {
+    while (!b->bad && b->n + len > b->cap) /* rw_grow doubles a full buffer */
+        b->bad = rw_grow(&b->p, b->cap, &b->cap, 1, NULL) != RW_OK;
     if (b->bad)
         return;
-    if (b->n + len > b->cap) {
-        size_t c = b->cap ? b->cap : 512;
-        while (c < b->n + len)
-            c *= 2;
-        unsigned char *q = realloc(b->p, c);
-        if (!q) {
-            b->bad = true;
-            return;
-        }
-        b->p = q;
-        b->cap = c;
-    }
     memcpy(b->p + b->n, d, len);
     b->n += len;
 }
