@@ -4,8 +4,8 @@
 # (tests/bench_wide.c: each a 4096 x 4096 and an 11008 x 4096 float32
 # matrix), decomposed by `rw-spectra -j 1`, then by `mpirun -n P
 # rw-spectra-mpi -j 1` for each P, ranks oversubscribed beyond the cores:
-# wall time, speed-up, each rank's peak RSS (/usr/bin/time), and whether
-# the file has the bytes of -j 1. Skipped, saying so, without mpirun or the
+# wall time, speed-up, each rank's peak RSS and CPU seconds (/usr/bin/time),
+# and whether the file has the bytes of -j 1. Skipped, saying so, without mpirun or the
 # program.
 #   RW_BENCH_MPI_CKPTS=3      checkpoints (2 matrices each)
 #   RW_BENCH_MPI_RANKS="1 2 3 4"
@@ -25,28 +25,30 @@ trap 'rm -rf "$TMP"' EXIT
 now() { date +%s.%N; }
 echo "bench_mpi: $N checkpoints x (4096x4096 + 11008x4096) float32, $(nproc) cores, -j 1 per rank"
 t0=$(now)
-/usr/bin/time -f "%M" -o "$TMP/rss.ref" "$BIN/rw-spectra" -j 1 -o "$TMP/ref.h5" "$TMP/wide"
+/usr/bin/time -f "%M %U %S" -o "$TMP/rss.ref" "$BIN/rw-spectra" -j 1 -o "$TMP/ref.h5" "$TMP/wide"
 t1=$(now)
 ref=$(echo "$t1 - $t0" | bc -l)
-printf '%-28s %8s %8s  %-28s %s\n' "run" "wall s" "speed-up" "peak RSS per rank (MiB)" "bytes"
-printf '%-28s %8.1f %8s  %-28s %s\n' "rw-spectra -j 1" "$ref" "1.00" \
-    "$(( $(cat "$TMP/rss.ref") / 1024 ))" "-"
+# "MiB/cpu-s" of a /usr/bin/time line "%M %U %S"
+usage_of() { awk '{printf "%d/%.0f", $1 / 1024, $2 + $3}' "$1"; }
+printf '%-30s %7s %8s  %s\n' "run" "wall s" "speed-up" "per rank: peak RSS MiB/CPU s; bytes"
+printf '%-30s %7.1f %8s  %s\n' "rw-spectra -j 1" "$ref" "1.00" "$(usage_of "$TMP/rss.ref")"
 for p in $RANKS; do
     rm -f "$TMP"/rss.m.*
     t0=$(now)
     mpirun -q -n "$p" --oversubscribe sh -c \
-        'exec /usr/bin/time -f "%M" -o "$0.${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}" "$@"' \
+        'exec /usr/bin/time -f "%M %U %S" -o "$0.${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}" "$@"' \
         "$TMP/rss.m" "$BIN/rw-spectra-mpi" -j 1 -o "$TMP/m$p.h5" "$TMP/wide"
     t1=$(now)
     wall=$(echo "$t1 - $t0" | bc -l)
     rss=""
     for r in $(seq 0 $((p - 1))); do
-        rss+="${rss:+ }$(( $(tail -1 "$TMP/rss.m.$r") / 1024 ))"
+        tail -1 "$TMP/rss.m.$r" >"$TMP/rss.last"
+        rss+="${rss:+ }$(usage_of "$TMP/rss.last")"
     done
     same=$(cmp -s "$TMP/ref.h5" "$TMP/m$p.h5" && echo same || echo DIFFERENT)
     over=""
     [ "$p" -gt "$(nproc)" ] && over=" (oversubscribed)"
-    printf '%-28s %8.1f %8.2f  %-28s %s\n' "mpirun -n $p$over" "$wall" \
+    printf '%-30s %7.1f %8.2f  %s; %s\n' "mpirun -n $p$over" "$wall" \
         "$(echo "$ref / $wall" | bc -l)" "$rss" "$same"
     [ "$same" = same ] || exit 1
 done
