@@ -18,6 +18,7 @@
 #   make fuzz-seeds regenerate the seed corpus tests/fuzz/corpus/
 #   make install    the rw- programs and analyze.sh (as rankwatch-analyze)
 #                   into $(DESTDIR)$(PREFIX)/bin: PREFIX=/usr/local DESTDIR=
+#                   (with MPI=1 rw-spectra-mpi too)
 #   make clean
 
 CC ?= cc
@@ -227,9 +228,9 @@ fuzz-seeds: $(PROGS) $(B)/fuzz/seedgen
 
 # analyze.sh finds the programs beside itself once installed (no sources,
 # no make); rw-fixture, installed with them, makes its fixture runs.
-install: $(PROGS)
+install: $(BIN_PROGS)
 	install -d $(DESTDIR)$(BINDIR)
-	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)
+	install -m 755 $(BIN_PROGS) $(DESTDIR)$(BINDIR)
 	install -m 755 analyze.sh $(DESTDIR)$(BINDIR)/rankwatch-analyze
 
 clean:
