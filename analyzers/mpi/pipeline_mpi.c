@@ -12,6 +12,7 @@
  * job is still out): singular values only, no matrices.
  */
 #include "analyzers/mpi/pipeline_mpi.h"
+#include "analyzers/mpi/spectrum_msg.h"
 #include "analyzers/cli.h"
 
 #include <fcntl.h>
@@ -34,148 +35,6 @@ static void nap(long *ns)
     *ns = *ns ? (*ns * 2 > 1000000 ? 1000000 : *ns * 2) : 20000;
     struct timespec ts = {0, *ns};
     nanosleep(&ts, NULL);
-}
-
-/* ------------------------------------------------------------ encoding */
-
-typedef struct {
-    unsigned char *p;
-    size_t n, cap;
-    bool bad;
-} wbuf;
-
-static void put(wbuf *b, const void *d, size_t len)
-{
-    while (!b->bad && b->n + len > b->cap) /* rw_grow doubles a full buffer */
-        b->bad = rw_grow(&b->p, b->cap, &b->cap, 1, NULL) != RW_OK;
-    if (b->bad)
-        return;
-    memcpy(b->p + b->n, d, len);
-    b->n += len;
-}
-
-static void put_i64(wbuf *b, int64_t v)
-{
-    put(b, &v, sizeof v);
-}
-
-static void put_f64(wbuf *b, double v)
-{
-    put(b, &v, sizeof v);
-}
-
-/* length (uint32, UINT32_MAX for NULL), then the bytes and their NUL */
-static void put_str(wbuf *b, const char *s)
-{
-    uint32_t n = s ? (uint32_t)strlen(s) : UINT32_MAX;
-    put(b, &n, sizeof n);
-    if (s)
-        put(b, s, (size_t)n + 1);
-}
-
-typedef struct {
-    const unsigned char *p;
-    size_t n, at;
-    bool bad;
-} rbuf;
-
-static void get(rbuf *r, void *d, size_t len)
-{
-    if (r->bad || r->n - r->at < len) {
-        r->bad = true;
-        memset(d, 0, len);
-        return;
-    }
-    memcpy(d, r->p + r->at, len);
-    r->at += len;
-}
-
-static int64_t get_i64(rbuf *r)
-{
-    int64_t v;
-    get(r, &v, sizeof v);
-    return v;
-}
-
-static double get_f64(rbuf *r)
-{
-    double v;
-    get(r, &v, sizeof v);
-    return v;
-}
-
-static const char *get_str(rbuf *r)
-{
-    uint32_t n;
-    get(r, &n, sizeof n);
-    if (r->bad || n == UINT32_MAX)
-        return NULL;
-    if (r->n - r->at < (size_t)n + 1 || r->p[r->at + n] != '\0') {
-        r->bad = true;
-        return NULL;
-    }
-    const char *s = (const char *)r->p + r->at;
-    r->at += (size_t)n + 1;
-    return s;
-}
-
-/* A SPEC message: job seq's spectrum s, its values last, 8-byte aligned. */
-static void encode_spectrum(wbuf *b, int64_t seq, const rw_spectrum *s)
-{
-    put_i64(b, M_SPEC);
-    put_i64(b, seq);
-    int64_t nums[] = {s->step, s->rows, s->cols, s->ref_step, s->layer, s->dtype, s->kind,
-                      (int64_t)s->k, s->entries != NULL};
-    for (size_t i = 0; i < sizeof nums / sizeof *nums; i++)
-        put_i64(b, nums[i]);
-    put_f64(b, s->ref_fro);
-    put_f64(b, s->noise_fro);
-    rw_entry_stats es = s->entries ? *s->entries : (rw_entry_stats){0, 0, 0};
-    put_f64(b, es.gini);
-    put_f64(b, es.hoyer);
-    put_f64(b, es.max_abs);
-    const char *strs[] = {s->run, s->tensor, s->module, s->component, s->path, s->data, s->split};
-    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
-        put_str(b, strs[i]);
-    static const char zero[8];
-    put(b, zero, (8 - b->n % 8) % 8);
-    put(b, s->sigma, s->k * sizeof *s->sigma);
-}
-
-/* The spectrum of a SPEC message m (malloc'd: 8-byte aligned), pointing into m. */
-static bool decode_spectrum(const unsigned char *m, size_t len, rw_spectrum *s,
-                            rw_entry_stats *es)
-{
-    rbuf r = {m, len, 16, false}; /* after the type and job number */
-    memset(s, 0, sizeof *s);
-    s->step = get_i64(&r);
-    s->rows = get_i64(&r);
-    s->cols = get_i64(&r);
-    s->ref_step = get_i64(&r);
-    s->layer = (int)get_i64(&r);
-    s->dtype = (rw_dtype)get_i64(&r);
-    s->kind = (rw_kind)get_i64(&r);
-    int64_t k = get_i64(&r), has_es = get_i64(&r);
-    s->ref_fro = get_f64(&r);
-    s->noise_fro = get_f64(&r);
-    es->gini = get_f64(&r);
-    es->hoyer = get_f64(&r);
-    es->max_abs = get_f64(&r);
-    s->entries = has_es ? es : NULL;
-    s->run = get_str(&r);
-    s->tensor = get_str(&r);
-    s->module = get_str(&r);
-    s->component = get_str(&r);
-    s->path = get_str(&r);
-    s->data = get_str(&r);
-    s->split = get_str(&r);
-    r.at += (8 - r.at % 8) % 8;
-    if (r.bad || k < 0 || r.at > len || (len - r.at) / sizeof(double) != (size_t)k ||
-        !s->run || !s->tensor || !s->module || !s->component)
-        return false;
-    s->k = (size_t)k;
-    s->sigma = (const double *)(const void *)(m + r.at);
-    return true;
 }
 
 /* ---------------------------------------------------- rank 0's state */
@@ -304,7 +163,7 @@ static pthread_mutex_t warn_mu = PTHREAD_MUTEX_INITIALIZER;
 static char **warn_q;
 static size_t warn_n, warn_cap;
 
-static void send_msg(const wbuf *b)
+static void send_msg(const msg_buf *b)
 {
     if (b->bad) /* out of memory: nothing sensible is left to say */
         MPI_Abort(MPI_COMM_WORLD, 1);
@@ -321,10 +180,10 @@ static void flush_warnings(void)
 {
     pthread_mutex_lock(&warn_mu);
     for (size_t i = 0; i < warn_n; i++) {
-        wbuf b = {0};
-        put_i64(&b, M_WARN);
-        put_i64(&b, 0);
-        put_str(&b, warn_q[i]);
+        msg_buf b = {0};
+        msg_put_i64(&b, M_WARN);
+        msg_put_i64(&b, 0);
+        msg_put_str(&b, warn_q[i]);
         send_msg(&b);
         free(b.p);
         free(warn_q[i]);
@@ -356,7 +215,7 @@ static rw_status drain(proc *p, rw_err *err)
         for (size_t i = 0; i < s.n && st == RW_OK; i++) {
             rw_spectrum sp;
             rw_entry_stats es;
-            if (!decode_spectrum(s.msg[i], s.len[i], &sp, &es))
+            if (!msg_decode_spectrum(s.msg[i], s.len[i], &sp, &es))
                 st = rw_fail(err, RW_EDATA, "a malformed message between MPI ranks");
             else
                 st = p->fn_out(&sp, p->ctx_out, err);
@@ -447,8 +306,8 @@ static rw_status deliver(const rw_spectrum *s, void *ctx, rw_err *err)
         fifo_pop(p); /* the spectra come in claim order: that job is complete */
     if (p->fhead == p->fn)
         return rw_fail(err, RW_EDATA, "%s: %s: a spectrum of no job claimed", s->path, s->tensor);
-    wbuf b = {0};
-    encode_spectrum(&b, p->fifo[p->fhead].seq, s);
+    msg_buf b = {0};
+    msg_encode_spectrum(&b, M_SPEC, p->fifo[p->fhead].seq, s);
     if (b.bad) {
         free(b.p);
         return rw_fail(err, RW_ENOMEM, "out of memory");
@@ -487,8 +346,8 @@ static void *coordinator(void *arg)
             MPI_Abort(MPI_COMM_WORLD, 1);
         memset(m, 0, 16);
         MPI_Recv(m, len, MPI_BYTE, src, TAG_UP, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        rbuf r = {m, (size_t)len, 0, false};
-        int64_t type = get_i64(&r), num = get_i64(&r);
+        msg_reader r = {m, (size_t)len, 0, false};
+        int64_t type = msg_get_i64(&r), num = msg_get_i64(&r);
         if (type == M_SPEC) {
             slot_put(co, num, m, (size_t)len); /* m is the slot's now */
             continue;
@@ -501,12 +360,12 @@ static void *coordinator(void *arg)
         } else if (type == M_DONE) {
             slot_put(co, num, NULL, 0);
         } else if (type == M_WARN) {
-            const char *line = get_str(&r);
+            const char *line = msg_get_str(&r);
             if (line)
                 rw_warn(prog_name, "%s", line);
         } else if (type == M_END) {
-            int64_t njobs = get_i64(&r), code = get_i64(&r);
-            const char *msg = get_str(&r);
+            int64_t njobs = msg_get_i64(&r), code = msg_get_i64(&r);
+            const char *msg = msg_get_str(&r);
             if (num == END_FAILED)
                 record_error(co, (rw_status)code, msg ? msg : "a rank failed");
             pthread_mutex_lock(&co->mu);
@@ -679,12 +538,12 @@ rw_status rw_mpi_analyze(rw_status st, const rw_runset *rs, const rw_analysis_op
     free(p.fifo);
     if (my_rank != 0) {
         flush_warnings();
-        wbuf b = {0};
-        put_i64(&b, M_END);
-        put_i64(&b, st == RW_OK ? END_OK : p.stopped ? END_STOPPED : END_FAILED);
-        put_i64(&b, p.seq);
-        put_i64(&b, st);
-        put_str(&b, st == RW_OK ? "" : err->msg);
+        msg_buf b = {0};
+        msg_put_i64(&b, M_END);
+        msg_put_i64(&b, st == RW_OK ? END_OK : p.stopped ? END_STOPPED : END_FAILED);
+        msg_put_i64(&b, p.seq);
+        msg_put_i64(&b, st);
+        msg_put_str(&b, st == RW_OK ? "" : err->msg);
         send_msg(&b);
         free(b.p);
     } else {
