@@ -7,6 +7,10 @@
 #                   many at once as there are cores, nproc)
 #   make e2e T=plot    only tests/e2e_plot.sh (T="plot core": several); also
 #                   `bash tests/e2e_plot.sh` once the programs are built
+#   make MPI=1      also rw-spectra-mpi (Open MPI's mpicc; scripts/deps.sh --mpi
+#                   installs it): rw-spectra across the ranks of an MPI job,
+#                   docs/mpi.md. `make check` builds and tests it whenever
+#                   mpicc is there (tests/e2e_mpi.sh), and says so when not.
 #   make bench      the spectra benchmark
 #   make fuzz       the libFuzzer harnesses of the readers into build-fuzz/fuzz/
 #                   (clang; installs it first: scripts/deps.sh --fuzz)
@@ -14,6 +18,7 @@
 #   make fuzz-seeds regenerate the seed corpus tests/fuzz/corpus/
 #   make install    the rw- programs and analyze.sh (as rankwatch-analyze)
 #                   into $(DESTDIR)$(PREFIX)/bin: PREFIX=/usr/local DESTDIR=
+#                   (with MPI=1 rw-spectra-mpi too)
 #   make clean
 
 CC ?= cc
@@ -39,6 +44,7 @@ else
   B := build
   SANFLAGS :=
   OPT := -O2
+  DEPS_ARGS := $(if $(filter 1,$(MPI)),--mpi)
 endif
 
 # Recursive (=) on purpose: pkg-config runs when a recipe needs the flags,
@@ -56,7 +62,7 @@ PROG_SRC := $(wildcard analyzers/rw-*.c)
 # What only the programs use (option parsing and usage, the signal thread,
 # the shared main of the metric programs): linked into the programs, not
 # into the library.
-PROGLIB_SRC := analyzers/cli.c analyzers/metrics_main.c
+PROGLIB_SRC := analyzers/cli.c analyzers/metrics_main.c analyzers/spectra_main.c
 # The library, bottom up: io/ (formats, runs, tables, output files, the
 # spectra file), analyzers/core/ (the spectral engine), analyzers/tables/
 # (statistics, comparison, diff), plots/ (figures).
@@ -69,6 +75,17 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TESTUTIL_SRC := $(filter-out $(TEST_SRC) tests/bench_%.c,$(wildcard tests/*.c))
 
 PROGS := $(patsubst analyzers/%.c,$(B)/bin/%,$(PROG_SRC))
+# The MPI program (analyzers/mpi/): compiled and linked with mpicc, only
+# with MPI=1 or for `make check` where mpicc is found; nothing else links it.
+MPICC ?= mpicc
+MPI_SRC := $(wildcard analyzers/mpi/*.c)
+MPI_PROG := $(B)/bin/rw-spectra-mpi
+HAVE_MPICC = $(shell command -v $(MPICC) >/dev/null 2>&1 && echo 1)
+ifeq ($(MPI),1)
+  BIN_PROGS = $(PROGS) $(MPI_PROG)
+else
+  BIN_PROGS = $(PROGS)
+endif
 LIB := $(B)/librankwatch.a
 FIXLIB := $(B)/librwfixtures.a
 PROGLIB := $(B)/librwprograms.a
@@ -79,13 +96,13 @@ DEPS_STAMP := $(B)/.deps-ok
 # builds (and no `rm` of them after a build).
 .SECONDARY:
 
-.PHONY: all check unit e2e bench install clean deps fuzz fuzz-replay fuzz-run fuzz-seeds
-all: $(PROGS) bin
+.PHONY: all check unit e2e bench install clean deps fuzz fuzz-replay fuzz-run fuzz-seeds mpi
+all: $(BIN_PROGS) bin
 
 # bin/ is where users and scripts find the programs of the normal build.
-bin: $(PROGS)
+bin: $(BIN_PROGS)
 ifneq ($(SAN),1)
-	@mkdir -p bin && cp -f $(PROGS) bin/ && touch bin
+	@mkdir -p bin && cp -f $(BIN_PROGS) bin/ && touch bin
 else
 	@true
 endif
@@ -117,6 +134,16 @@ $(B)/bin/%: $(B)/analyzers/%.o $(PROGLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
 
+$(B)/analyzers/mpi/%.o: analyzers/mpi/%.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(MPICC) $(ALL_CFLAGS) -c $< -o $@
+
+$(MPI_PROG): $(patsubst %.c,$(B)/%.o,$(MPI_SRC)) $(PROGLIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(MPICC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
+
+mpi: $(MPI_PROG)
+
 $(B)/bin/rw-fixture: $(B)/analyzers/rw-fixture.o $(PROGLIB) $(FIXLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
@@ -137,19 +164,24 @@ unit: $(TESTS)
 # or only those named by T (plot, or e2e_plot).
 E2E_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 T ?=
+# With mpicc (the normal build only), rw-spectra-mpi is built and tested too.
+E2E_MPI = $(if $(and $(filter build,$(B)),$(HAVE_MPICC)),$(MPI_PROG))
 e2e: $(PROGS)
+	@$(if $(E2E_MPI),$(MAKE) --no-print-directory $(E2E_MPI),true)
 	@RW_BIN=$(B)/bin bash tests/e2e.sh -j $(E2E_JOBS) $(T)
 
-# The benchmark programs (tests/bench_svd.c, tests/bench_large.c): not
+# The benchmark programs (tests/bench_svd.c, tests/bench_large.c, and
+# tests/bench_wide.c, the 4096-wide checkpoints of tests/bench_mpi.sh): not
 # tests, not in `make check`.
 $(B)/tests/bench_%: $(B)/tests/bench_%.o $(FIXLIB) $(LIB)
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
 
 # tests/bench.sh (the spectra benchmark), then every tests/bench_*.sh.
-bench: $(PROGS) $(B)/tests/bench_svd $(B)/tests/bench_large
+bench: $(PROGS) $(B)/tests/bench_svd $(B)/tests/bench_large $(B)/tests/bench_wide
+	@$(if $(and $(filter build,$(B)),$(HAVE_MPICC)),$(MAKE) --no-print-directory $(MPI_PROG),true)
 	@set -e; for b in tests/bench.sh tests/bench_*.sh; do \
 	    [ -f "$$b" ] || continue; echo "== $$b"; \
-	    RW_BIN=$(B)/bin RW_BENCH=$(B)/tests/bench_svd \
+	    RW_BIN=$(B)/bin RW_BENCH=$(B)/tests/bench_svd RW_BENCH_WIDE=$(B)/tests/bench_wide \
 	    RW_BENCH_LARGE=$(B)/tests/bench_large bash "$$b"; done
 
 # ---------------------------------------------------------------- fuzzing
@@ -194,9 +226,9 @@ fuzz-seeds: $(PROGS) $(B)/fuzz/seedgen
 
 # analyze.sh finds the programs beside itself once installed (no sources,
 # no make); rw-fixture, installed with them, makes its fixture runs.
-install: $(PROGS)
+install: $(BIN_PROGS)
 	install -d $(DESTDIR)$(BINDIR)
-	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)
+	install -m 755 $(BIN_PROGS) $(DESTDIR)$(BINDIR)
 	install -m 755 analyze.sh $(DESTDIR)$(BINDIR)/rankwatch-analyze
 
 clean:

@@ -112,7 +112,7 @@ static void *signal_thread(void *arg)
  * place (it is reported only when stderr is a terminal). */
 static bool progress_shown;
 
-static void stderr_reporter(rw_report_kind kind, const char *prog, const char *line)
+void rw_cli_report(rw_report_kind kind, const char *prog, const char *line)
 {
     switch (kind) {
     case RW_REPORT_WARNING:
@@ -139,7 +139,7 @@ void rw_cli_signals(void)
     if (started)
         return;
     started = true;
-    rw_set_reporter(stderr_reporter);
+    rw_set_reporter(rw_cli_report);
     pthread_attr_t attr;
     pthread_t t;
     if (pipe2(signal_pipe, O_CLOEXEC) != 0 || pthread_attr_init(&attr) != 0)

@@ -59,6 +59,10 @@ typedef int (*rw_cli_extra_fn)(int opt, const char *arg, void *ctx);
  * rw_cli_parse calls it. Idempotent. */
 void rw_cli_signals(void);
 
+/* The reporter rw_cli_signals installs: warnings on stderr, one line each;
+ * progress as one line rewritten in place. */
+void rw_cli_report(rw_report_kind kind, const char *prog, const char *line);
+
 /* Parses argv. extra/extra_short: the program's own options (may be NULL);
  * a long option in extra overrides a shared one of the same name.
  * Returns -1 when parsing succeeded (optind is set), otherwise the exit code

@@ -6,12 +6,24 @@
 #                    with libFuzzer and the sanitizer runtimes
 #                    (libclang-rt-dev), and llvm for llvm-symbolizer, which
 #                    names the source lines in a crash's stack
+#   deps.sh --mpi    also Open MPI (libopenmpi-dev: mpicc and the library;
+#                    openmpi-bin: mpirun), for `make MPI=1` (rw-spectra-mpi)
+#                    and its test in `make check`; RW_MPI=1 asks the same.
+#                    Nothing else needs them.
 set -euo pipefail
 
 pkgs=(build-essential pkg-config liblapacke-dev libopenblas-dev libhdf5-dev
       libpng-dev libcjson-dev libcmocka-dev gnuplot-nox libzip-dev zlib1g-dev)
-if [ "${1:-}" = --fuzz ]; then
-    pkgs+=(clang libclang-rt-dev llvm)
+mpi=${RW_MPI:-0}
+for a in "$@"; do
+    case $a in
+        --fuzz) pkgs+=(clang libclang-rt-dev llvm) ;;
+        --mpi) mpi=1 ;;
+        *) echo "deps.sh: unknown option $a (--fuzz, --mpi)" >&2; exit 2 ;;
+    esac
+done
+if [ "$mpi" = 1 ]; then
+    pkgs+=(libopenmpi-dev openmpi-bin)
 fi
 
 missing=()

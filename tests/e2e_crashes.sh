@@ -81,3 +81,20 @@ rw-spectra -o "$TMP/long3.tsv" "$TMP/cache.h5"
 rw-spectra --updates --from-first --recompute -o "$TMP/fresh.h5" "$TMP/fx/full-rank" "$TMP/growing" 2>/dev/null
 rw-spectra -o "$TMP/long4.tsv" "$TMP/fresh.h5"
 check "partly reused spectra equal recomputed ones" cmp -s "$TMP/long3.tsv" "$TMP/long4.tsv"
+
+# A changed checkpoint (the first): the reused ones after it are copied in
+# their turn, so the file has the bytes of one decomposed again, at any -j
+# (they were copied while the changed one's spectra were still computing).
+cp -r "$TMP/fx/relora" "$TMP/mid"
+rw-spectra -j 1 --updates -o "$TMP/mid0.h5" "$TMP/mid"
+touch "$TMP/mid/step_000000.h5"
+for j in 1 2; do
+    cp "$TMP/mid0.h5" "$TMP/mid$j.h5"
+    rw-spectra -j $j --updates -o "$TMP/mid$j.h5" "$TMP/mid" 2>"$TMP/mid$j.err"
+done
+rw-spectra -j 1 --updates --recompute -o "$TMP/midr.h5" "$TMP/mid"
+check "a changed first checkpoint: the last one reused" grep -q "decomposed, [1-9][0-9]* reused" "$TMP/mid1.err"
+check "reused after a changed checkpoint: the bytes of a recomputed file (-j 1)" \
+    cmp -s "$TMP/mid1.h5" "$TMP/midr.h5"
+check "reused after a changed checkpoint: the bytes of a recomputed file (-j 2)" \
+    cmp -s "$TMP/mid2.h5" "$TMP/midr.h5"

@@ -3,7 +3,8 @@
  * more threads than there are matrices, and never more than rw_max_jobs();
  * the spectra are the same whatever -j is. The updates of adapter-only
  * (PEFT) checkpoints, against singular values and entry metrics (gini,
- * hoyer, max_abs) worked out by hand.
+ * hoyer, max_abs) worked out by hand. The claim hook (rw-spectra-mpi's)
+ * splits the work without losing or repeating a spectrum.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -114,6 +115,23 @@ static void one_matrix_one_worker(void **state)
     assert_true(s1.sigma1[0] == s64.sigma1[0]);
 }
 
+/* The full-rank fixture run of that many layers and checkpoints (every 100
+ * steps) in tmpdir/name: its folder in run. */
+static void full_rank_run(const char *name, int layers, int steps, char *run, size_t n)
+{
+    synth_runs_opts o;
+    synth_runs_defaults(&o);
+    o.layers = layers;
+    o.steps = steps;
+    o.every = 100;
+    o.cycle = steps;
+    rw_err err = {{0}};
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/%s", tmpdir, name);
+    assert_int_equal(synth_write_runs(dir, &o, &err), RW_OK);
+    snprintf(run, n, "%s/full-rank", dir);
+}
+
 /* A run of 32 matrices and -j 1000: at most rw_max_jobs() workers (8 on 2
  * cores), and the same spectra, in the same order, as -j 1. */
 static void many_matrices_capped(void **state)
@@ -121,17 +139,8 @@ static void many_matrices_capped(void **state)
     (void)state;
     if (threads_now() < 0)
         skip();
-    synth_runs_opts o;
-    synth_runs_defaults(&o);
-    o.layers = 2;
-    o.steps = 100;
-    o.every = 100;
-    o.cycle = 100;
-    rw_err err = {{0}};
-    char dir[512], run[600];
-    snprintf(dir, sizeof dir, "%s/runs", tmpdir);
-    assert_int_equal(synth_write_runs(dir, &o, &err), RW_OK);
-    snprintf(run, sizeof run, "%s/full-rank", dir);
+    char run[600];
+    full_rank_run("runs", 2, 100, run, sizeof run);
 
     int before = threads_now();
     static seen s1, sn;
@@ -329,12 +338,79 @@ static void adapter_only_from_first(void **state)
     }
 }
 
+/* The claim hook: every other item to one pass, the rest to another; each
+ * item's weight and update spectra go with it, so the two passes together
+ * give what one pass over everything gives; a failing claim stops the
+ * analysis with its error. */
+typedef struct {
+    size_t calls, parity;
+    bool fail;
+} half;
+
+static rw_status claim_half(const rw_run *run, size_t ci, const rw_item *it, bool *mine,
+                            void *ctx, rw_err *err)
+{
+    (void)run;
+    (void)ci;
+    half *h = ctx;
+    if (h->fail && h->calls == 3)
+        return rw_fail(err, RW_EIO, "%s: claim refused", it->tensor);
+    *mine = h->calls++ % 2 == h->parity;
+    return RW_OK;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void claim_splits_the_work(void **state)
+{
+    (void)state;
+    char run[600];
+    full_rank_run("claim", 1, 200, run, sizeof run);
+    rw_err err = {{0}};
+    rw_runset rs = {0};
+    assert_int_equal(runset_add(&rs, run, NULL, &err), RW_OK);
+    assert_int_equal(runset_finish(&rs, &err), RW_OK);
+    rw_analysis_opts o = {.weights = true, .updates = true, .prog = "test", .jobs = 2};
+    static seen all, part[2];
+    assert_int_equal(rw_analyze(&rs, &o, on_spectrum, &all, &err), RW_OK);
+    half h[2] = {{0, 0, false}, {0, 1, false}};
+    for (int p = 0; p < 2; p++) {
+        o.claim = claim_half;
+        o.claim_ctx = &h[p];
+        assert_int_equal(rw_analyze(&rs, &o, on_spectrum, &part[p], &err), RW_OK);
+    }
+    /* 3 checkpoints: weights of each item, updates from the second on */
+    assert_int_equal(h[0].calls, h[1].calls);
+    assert_int_equal(all.n, h[0].calls + 2 * (h[0].calls / 3));
+    assert_int_equal(part[0].n + part[1].n, all.n);
+    assert_true(part[0].n > 0 && part[1].n > 0);
+    double both[512];
+    memcpy(both, part[0].sigma1, part[0].n * sizeof *both);
+    memcpy(both + part[0].n, part[1].sigma1, part[1].n * sizeof *both);
+    qsort(both, all.n, sizeof *both, cmp_double);
+    qsort(all.sigma1, all.n, sizeof *both, cmp_double);
+    for (size_t i = 0; i < all.n; i++)
+        assert_true(both[i] == all.sigma1[i]);
+    half f = {0, 0, true};
+    o.claim_ctx = &f;
+    static seen stopped;
+    assert_int_equal(rw_analyze(&rs, &o, on_spectrum, &stopped, &err), RW_EIO);
+    assert_non_null(strstr(err.msg, "claim refused"));
+    assert_int_equal(f.calls, 3);
+    runset_free(&rs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(one_matrix_one_worker),
         cmocka_unit_test(many_matrices_capped),
         cmocka_unit_test(adapter_only_from_first),
+        cmocka_unit_test(claim_splits_the_work),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -535,6 +535,14 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
                 (st = check_matrix_size(o->max_matrix_bytes, cur.c->path, &cur.it, it, err)) !=
                     RW_OK)
                 break;
+            bool mine = true;
+            if (o->claim && ((st = ring_wait_room(&an->ring, err)) != RW_OK ||
+                             (st = o->claim(run, ci, it, &mine, o->claim_ctx, err)) != RW_OK))
+                break;
+            if (!mine) {
+                an->emitted++; /* another process computes it */
+                continue;
+            }
             if (o->weights)
                 st = submit_item(an, run->label, &cur, i, NULL, RW_KIND_WEIGHT, err);
             /* Updates from the second checkpoint on, for every component:

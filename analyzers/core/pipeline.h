@@ -47,6 +47,17 @@ typedef struct {
      * computed (the caller has them already, e.g. from a cache). */
     bool (*reuse)(const rw_run *run, size_t ci, void *ctx);
     void *reuse_ctx;
+    /* When set, called for every selected item of every checkpoint not
+     * reused, in run, step and item order, before anything of it is read:
+     * *mine false leaves the item (its weight and update spectra) to
+     * another process, and it is counted as handed on. A status other than
+     * RW_OK stops rw_analyze with it (the jobs submitted are emitted
+     * first). Called on the thread that called rw_analyze, once a worker
+     * is free for the item (or the jobs outstanding are small), so that a
+     * process claims only what it can start. */
+    rw_status (*claim)(const rw_run *run, size_t ci, const rw_item *it, bool *mine, void *ctx,
+                       rw_err *err);
+    void *claim_ctx;
 } rw_analysis_opts;
 
 /* The number of cores online (at least 1, at most 64): the default -j. */

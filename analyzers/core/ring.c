@@ -233,6 +233,17 @@ void ring_submit(job_ring *r, ring_job *j)
     pthread_mutex_unlock(&r->mu);
 }
 
+rw_status ring_wait_room(job_ring *r, rw_err *err)
+{
+    while (r->tail - r->head >= (uint64_t)(r->maxthreads > 0 ? r->maxthreads : 1) &&
+           r->out_bytes > RING_SLACK) {
+        rw_status st = emit_head(r, err);
+        if (st != RW_OK)
+            return st;
+    }
+    return RW_OK;
+}
+
 rw_status ring_drain(job_ring *r, rw_err *err)
 {
     rw_status st = RW_OK;
