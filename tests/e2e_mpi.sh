@@ -54,25 +54,23 @@ check "all reused" grep -q "4 checkpoints: 0 decomposed, 4 reused" "$TMP/err"
 check "all reused: the same bytes" cmp -s "$M/cache.h5" "$M/fresh.h5"
 
 # ------------------------------------------------------- a failing rank
-# A gzip-chunked run with garbage in the middle of one checkpoint's data: its
-# directory opens on every rank, one tensor cannot be read, by the rank
+# Four runs of one gzip-chunked checkpoint each (rw-fixture chunks: h5py's
+# layout and others), one with a corrupt deflate stream in one chunk of one
+# tensor: every rank opens that checkpoint, the tensor is read by the rank
 # given its job only.
-rw-fixture runs -o "$M/gz" --gzip 6 --layers 2 --steps 300 >/dev/null 2>&1 || bad "rw-fixture --gzip"
-bad_ckpt="$M/gz/full-rank/step_000200.h5"
-size=$(stat -c %s "$bad_ckpt")
-head -c 2000 /dev/zero | tr '\0' '\377' |
-    dd of="$bad_ckpt" bs=1 seek=$((size / 2)) conv=notrunc status=none
-rw-spectra -j 1 -o "$M/bad1.h5" "$M/gz/full-rank" 2>"$M/bad1.err"
-check "the corrupt tensor fails rw-spectra" grep -q "step_000200.h5: .*: cannot read values" "$M/bad1.err"
+rw-fixture chunks -o "$M/gz" >/dev/null 2>&1 || bad "rw-fixture chunks"
+gz_runs=("$M/gz/ok-h5py" "$M/gz/ok-edge" "$M/gz/bad-flipped" "$M/gz/ok-shuffle")
+rw-spectra -j 1 -o "$M/bad1.h5" "${gz_runs[@]}" 2>"$M/bad1.err"
+check "the corrupt tensor fails rw-spectra" grep -q "bad-flipped/step_000000.h5: layers.0.mlp.weight: chunk .*: corrupt deflate stream" "$M/bad1.err"
 for n in 2 3; do
     expect_error "-n $n: a corrupt tensor: one line, exit 1" \
-        "^rw-spectra-mpi: .*/gz/full-rank/step_000200\.h5: .*: cannot read values" \
-        mpi "$n" -j 1 -o "$M/bad$n.h5" "$M/gz/full-rank"
+        "^rw-spectra-mpi: .*/gz/bad-flipped/step_000000\.h5: layers\.0\.mlp\.weight: chunk .*: corrupt deflate stream" \
+        mpi "$n" -j 1 -o "$M/bad$n.h5" "${gz_runs[@]}"
     check "-n $n: rw-spectra's message" [ "$(sed 's/^rw-spectra-mpi:/rw-spectra:/' "$TMP/err")" = "$(cat "$M/bad1.err")" ]
     check "-n $n: no output file" [ ! -e "$M/bad$n.h5" ]
 done
 cp "$M/ref.h5" "$M/kept.h5"
-expect_exit 1 "a failure with an old file there" mpi 3 -j 1 -o "$M/kept.h5" "$M/gz/full-rank"
+expect_exit 1 "a failure with an old file there" mpi 3 -j 1 -o "$M/kept.h5" "${gz_runs[@]}"
 check "the old file is kept as it was" cmp -s "$M/kept.h5" "$M/ref.h5"
 check "no temporary left beside it" [ "$(ls "$M" | grep -c '^\.kept\|kept.h5.')" = 0 ]
 
