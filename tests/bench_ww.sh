@@ -242,9 +242,13 @@ def main():
     best = float("inf")
     for _ in range(3):
         t0 = time.perf_counter()
-        for e in fit_evals:
-            WW_powerlaw.pl_fit(data=e)
+        fits = [WW_powerlaw.pl_fit(data=e) for e in fit_evals]
         best = min(best, time.perf_counter() - t0)
+    # the same eigenvalues and WWFit's alpha, D for the C timing of rw_plfit_compute
+    with open(os.environ["RW_WW_EVALS"], "wb") as f:
+        for e, fit in zip(fit_evals, fits):
+            np.array([len(e), fit.alpha, fit.D], "<f8").tofile(f)
+            np.sort(np.asarray(e, "<f8")).tofile(f)
     sizes = [len(e) for e in fit_evals]
     print("DATASET\t%s" % dataset)
     print("N\t%d\t%d" % (n, n_mp))
@@ -263,6 +267,53 @@ def main():
 
 main()
 PY
+
+# rw-tails' fit alone (rw_plfit_compute of analyzers/core/tails.h) on the
+# eigenvalues WeightWatcher fitted, best of 3; built from the library when
+# it links (else only the whole-program time is shown).
+cat >"$TMP/plfit_time.c" <<'C'
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include "analyzers/core/tails.h"
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
+int main(int argc, char **argv) {
+    FILE *f = argc > 1 ? fopen(argv[1], "rb") : NULL;
+    if (!f) return 1;
+    size_t cap = 0, nl = 0, tot = 0; double *all = NULL; size_t *off = NULL, *len = NULL; double *ref = NULL;
+    double h[3];
+    while (fread(h, sizeof h, 1, f) == 1) {
+        size_t n = (size_t)h[0];
+        if (nl % 64 == 0) { off = realloc(off, (nl + 64) * sizeof *off); len = realloc(len, (nl + 64) * sizeof *len);
+                            ref = realloc(ref, 2 * (nl + 64) * sizeof *ref); }
+        if (tot + n > cap) { cap = 2 * (tot + n); all = realloc(all, cap * sizeof *all); }
+        if (!off || !len || !ref || !all || fread(all + tot, sizeof *all, n, f) != n) return 1;
+        off[nl] = tot; len[nl] = n; ref[2 * nl] = h[1]; ref[2 * nl + 1] = h[2]; tot += n; nl++;
+    }
+    size_t mx = 0; for (size_t i = 0; i < nl; i++) if (len[i] > mx) mx = len[i];
+    double *work = malloc((2 * mx + 1) * sizeof *work), best = 1e30, da = 0, dd = 0; size_t bad = 0;
+    if (!work) return 1;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = now();
+        for (size_t i = 0; i < nl; i++) {
+            rw_plfit r;
+            if (!rw_plfit_compute(all + off[i], len[i], work, &r)) { if (rep == 0) bad++; continue; }
+            if (rep == 0) {
+                double a = fabs(r.alpha - ref[2 * i]) / fabs(ref[2 * i]), d = fabs(r.D - ref[2 * i + 1]) / fabs(ref[2 * i + 1]);
+                if (a > da) da = a; if (d > dd) dd = d;
+            }
+        }
+        double t = now() - t0; if (t < best) best = t;
+    }
+    printf("%zu %.9f %.3g %.3g %zu\n", nl, best, da, dd, bad);
+    return 0;
+}
+C
+have_c=0
+LIBDIR=$(dirname "$BIN")
+${CC:-cc} -O2 -I. -o "$TMP/plfit_time" "$TMP/plfit_time.c" "$LIBDIR/librankwatch.a" -lm -pthread \
+    2>"$TMP/cc.err" && have_c=1
 
 # data sets: NAME|RUN SPEC...
 sets=()
@@ -291,7 +342,7 @@ for s in "${sets[@]}"; do
     "$BIN/rw-tails" -o "$TMP/tails.tsv" "${runs[@]}" 2>"$TMP/err" || { cat "$TMP/err"; exit 1; }
     "$BIN/rw-rank" -o "$TMP/rank.tsv" "${runs[@]}" 2>"$TMP/err" || { cat "$TMP/err"; exit 1; }
     "$BIN/rw-spectra" -o "$TMP/sp.h5" "${runs[@]}" 2>"$TMP/err" || { cat "$TMP/err"; exit 1; }
-    PYTHONPATH="$PYPATH" "$PY" "$TMP/ref.py" "$name" "$TMP/tails.tsv" "$TMP/rank.tsv" "${runs[@]}" \
+    RW_WW_EVALS="$TMP/evals.bin" PYTHONPATH="$PYPATH" "$PY" "$TMP/ref.py" "$name" "$TMP/tails.tsv" "$TMP/rank.tsv" "${runs[@]}" \
         >"$TMP/ref.out" 2>"$TMP/ref.err" || { tail -5 "$TMP/ref.err"; exit 1; }
     best=""
     for rep in 1 2 3; do
@@ -308,11 +359,19 @@ for s in "${sets[@]}"; do
         $1 == "UNMATCHED" && $2 > 0 { printf "  matrices not found in rw-tails table: %d\n", $2 }' "$TMP/ref.out"
     read -r _ nfit wwbest med mx < <(grep '^WWFIT' "$TMP/ref.out")
     read -r _ tana < <(grep '^ANALYZE' "$TMP/ref.out")
+    cfit="-"
+    if [ "$have_c" = 1 ] && read -r cn ct cda cdd cbad < <("$TMP/plfit_time" "$TMP/evals.bin"); then
+        cfit=$(awk -v t="$ct" -v n="$cn" 'BEGIN{printf "%.4f", 1000*t/n}')
+        echo "  rw_plfit_compute on WW's fitted eigenvalues: alpha within $cda, D within $cdd of WWFit's ($cbad not fitted)"
+    fi
     timing+=("$(awk -v n="$name" -v nf="$nfit" -v w="$wwbest" -v r="$best" -v rows="$rows" -v med="$med" \
-        -v mx="$mx" -v ta="$tana" 'BEGIN{printf "  %-10s %6d %5d/%-5d %10.3f %12.3f %8.1fx %12.1f", n, nf, med, mx,
-        1000*w/nf, 1000*r/rows, (w/nf)/(r/rows), 1000*ta}')")
+        -v mx="$mx" -v ta="$tana" -v cf="$cfit" 'BEGIN{printf "  %-10s %6d %5d/%-5d %10.4f %10s %9s %12.3f %10.1f", n, nf, med, mx,
+        1000*w/nf, cf, (cf == "-" ? "-" : sprintf("%.0fx", 1000*w/nf/cf)), 1000*r/rows, 1000*ta}')")
 done
-echo "fit time per layer (ms; best of 3; rw-tails: whole program -j 1 on a spectra file / its rows, MP fit and I/O included):"
-printf '  %-10s %6s %11s %10s %12s %9s %12s\n' "data" "layers" "evals med/max" "WWFit" "rw-tails" "ratio" "WW analyze"
+echo "fit time per layer, ms, best of 3, same run, same eigenvalues (lambda > 1e-5):"
+printf '  %-10s %6s %11s %10s %10s %9s %12s %10s\n' "data" "layers" "evals med/max" "WWFit" "rw_plfit" "speedup" "rw-tails/row" "WW analyze"
 printf '%s\n' "${timing[@]}"
-echo "  (WW analyze: WeightWatcher's whole analyze(mp_fit=True) per layer, SVD and MP fit included, where mp_fit ran, measured once)"
+echo "  WWFit: WW_powerlaw.pl_fit (numpy); rw_plfit: rw-tails' fit (rw_plfit_compute, C, -O2);"
+echo "  rw-tails/row: the whole program (-j 1) on a spectra file / its rows (MP fit, all columns, I/O);"
+echo "  WW analyze: WeightWatcher's analyze(mp_fit=True) per layer (SVD, fits, MP fit), measured once"
+[ "$have_c" = 1 ] || echo "  (rw_plfit column: the timing program did not build: $(head -1 "$TMP/cc.err"))"
