@@ -44,9 +44,18 @@ PYPATH=""
 [ -n "${WW_SRC-}" ] && PYPATH="$WW_SRC"
 [ -n "${POWERLAW_SRC-}" ] && PYPATH="$PYPATH${PYPATH:+:}$POWERLAW_SRC"
 missing=$(PYTHONPATH="$PYPATH" "$PY" - <<'PY' 2>/dev/null
-import importlib.util as u
+import importlib, importlib.util as u, sys, types, logging
+logging.disable(logging.CRITICAL)
 need = ["numpy", "scipy", "pandas", "sklearn", "matplotlib", "tqdm", "h5py", "powerlaw", "weightwatcher"]
-print(" ".join(m for m in need if u.find_spec(m) is None))
+miss = [m for m in need if u.find_spec(m) is None]
+if not miss:
+    if u.find_spec("safetensors") is None:
+        s = types.ModuleType("safetensors"); s.safe_open = None; sys.modules["safetensors"] = s
+    try:
+        importlib.import_module("weightwatcher")
+    except Exception as e:
+        miss = ["weightwatcher (import failed: %s: %s)" % (type(e).__name__, e)]
+print(" ".join(miss))
 PY
 ) || skip "/usr/bin/python3 failed to run"
 [ -z "$missing" ] || skip "/usr/bin/python3 cannot import: $missing (set WW_SRC=WeightWatcher checkout, POWERLAW_SRC=dir of powerlaw.py 1.5; Debian: python3-sklearn python3-pandas python3-matplotlib python3-tqdm python3-h5py)"
