@@ -30,6 +30,10 @@
 # on this path: it is stubbed (an empty module) when not installed.
 # Without them it prints one line saying why and exits 0.
 # RW_WW_DATA=fixture,keras,gpt2 chooses the data sets (default: all).
+# WeightWatcher's MP fit costs 0.5-3 s per layer, so by default it runs
+# (analyze(mp_fit=True)) on the first and last checkpoint of each run and
+# the others get analyze(mp_fit=False); RW_WW_MP=all runs it everywhere
+# (about 30 min on 2 cores). Default run: about 6 min.
 set -u
 cd "$(dirname "$0")/.."
 BIN=${RW_BIN:-build/bin}
