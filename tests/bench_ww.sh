@@ -305,7 +305,8 @@ int main(int argc, char **argv) {
         off[nl] = tot; len[nl] = n; ref[2 * nl] = h[1]; ref[2 * nl + 1] = h[2]; tot += n; nl++;
     }
     size_t mx = 0; for (size_t i = 0; i < nl; i++) if (len[i] > mx) mx = len[i];
-    double *work = malloc((2 * mx + 1) * sizeof *work), best = 1e30, da = 0, dd = 0; size_t bad = 0;
+    /* tails.h: 3 n + 1 doubles of scratch; room to spare if that grows */
+    double *work = malloc((8 * mx + 64) * sizeof *work), best = 1e30, da = 0, dd = 0; size_t bad = 0;
     if (!work) return 1;
     for (int rep = 0; rep < 3; rep++) {
         double t0 = now();
