@@ -25,6 +25,7 @@
 /* OpenBLAS's; declared here too so that the netlib cblas.h alternative
  * compiles (the library links -lopenblas through pkg-config either way). */
 void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
 
 /* LAPACK computational routines without a LAPACKE wrapper; character
  * arguments come with their hidden lengths (gfortran's size_t, last). */
@@ -188,7 +189,10 @@ size_t rw_svd_ws_size(const rw_svd_ws *ws)
  * the default mode needs Gram eigenvectors for sigma_1 and for a
  * rectangular W's sigma_min). Measured (one thread, reduction and dsterf):
  * 2.33 s against dsytrd's 3.79 at k = 4096, 1.07 against 1.49 at 3072, no
- * gain at k <= 2048 (docs/performance.md). */
+ * gain at k <= 2048 (docs/performance.md). Only on one BLAS thread (the
+ * programs' workers always are): on two, dsytrd's BLAS-2 half scales and
+ * the bulge chasing does not, and the two-stage `--fast` 4096^2 took 5.6 s
+ * against torch float32's 5.1. */
 #define TRD_2STAGE_MIN 3072
 
 /* dsytrd_2stage's hous2 and work sizes (queried). */
@@ -759,7 +763,7 @@ rw_status rw_svd_values_acc(double *a, int64_t m, int64_t n, rw_dtype dtype, dou
     if (gram_ok) {
         double bound = INFINITY, delta = d * f2_hi, lam_min = 0, *keep = NULL, *lam = NULL;
         bool block = k >= RW_BLOCK_MIN_K;
-        bool two_stage = k >= TRD_2STAGE_MIN && rel <= 0;
+        bool two_stage = k >= TRD_2STAGE_MIN && rel <= 0 && openblas_get_num_threads() == 1;
         if ((st = form_gram(a, m, n, ws, err)) != RW_OK)
             goto done;
         if (rel > 0 || block) {
