@@ -529,9 +529,6 @@ static void sytrd_lower(lapack_int k, double *a, double *d, double *e, double *w
         lapack_bug("dsytd2", info);
 }
 
-#define gamma_n rw_gamma_n
-#define gram_bound rw_gram_bound
-
 /* The eigenvalues of the Gram matrix in ws->gram (dsyev's way without its
  * scaling, see above) into sigma (descending); *bound gets the error bound
  * of the comment above (inf if dsterf did not converge). With keep (2k
@@ -568,7 +565,7 @@ static void gram_eig(int64_t k, double delta, double *sigma, rw_svd_ws *ws, doub
     }
     for (int64_t i = 0; i < k; i++)
         sigma[i] = sqrt(sigma[i] > 0 ? sigma[i] : 0);
-    *bound = gram_bound(sigma[k - 1], sigma[0], delta);
+    *bound = rw_gram_bound(sigma[k - 1], sigma[0], delta);
 }
 
 /* ------------------------------------------- sigma_min to rel of itself
@@ -667,7 +664,7 @@ static bool refine_sigma_min(const double *a, int64_t m, int64_t n, const double
 
     /* 3. Norms, each widened by its own rounding (at most gamma_{N+2}
      * relative, doubled), the Rayleigh quotient and eps. */
-    double gk = gamma_n((double)k + 2), gl = gamma_n((double)len + 2);
+    double gk = rw_gamma_n((double)k + 2), gl = rw_gamma_n((double)len + 2);
     double nxh = cblas_dnrm2(kk, x, 1) * (1 + 2 * gk), nyh = cblas_dnrm2(ll, y, 1) * (1 + 2 * gl);
     double nxl = nxh / (1 + 2 * gk) * (1 - 2 * gk), nyl = nyh / (1 + 2 * gl) * (1 - 2 * gl);
     double nph = rho_hat * (1 + 2 * gl), nqh = cblas_dnrm2(kk, q, 1) * (1 + 2 * gk);
@@ -675,8 +672,8 @@ static bool refine_sigma_min(const double *a, int64_t m, int64_t n, const double
     double nrh = sqrt(nr1 * nr1 + nr2 * nr2) * (1 + 4 * u);
     /* ||r - r^||: the products (gamma_k ||B||_F ||x||, gamma_L ||B||_F ||y||)
      * and the subtractions a - rho^ b (gamma_2 (|a| + rho^ |b|)). */
-    double er = (gamma_n((double)k) * nxh + gamma_n((double)len) * nyh) * f_hi +
-                gamma_n(2) * (nph + rho_hat * nyh + nqh + rho_hat * nxh);
+    double er = (rw_gamma_n((double)k) * nxh + rw_gamma_n((double)len) * nyh) * f_hi +
+                rw_gamma_n(2) * (nph + rho_hat * nyh + nqh + rho_hat * nxh);
     er *= 1 + 8 * u;
     double zz_lo = (nxl * nxl + nyl * nyl) * (1 - 4 * u), nz_lo = sqrt(zz_lo) * (1 - u);
     double nz_hi = sqrt((nxh * nxh + nyh * nyh) * (1 + 4 * u)) * (1 + u);
@@ -686,13 +683,13 @@ static bool refine_sigma_min(const double *a, int64_t m, int64_t n, const double
     /* |rho_exact - rho|: z^T (r - r^) and the dot product's rounding over
      * |z|^T |r^| <= ||z|| ||r^||, the division by z^T z rounded (gamma_{L+k+1}
      * relative), the sum. */
-    double g_z = gamma_n((double)(len + k) + 1);
+    double g_z = rw_gamma_n((double)(len + k) + 1);
     double eta = (g_z * nz_hi * nrh + nz_hi * er + 2 * g_z * fabs(c)) / zz_lo + 2 * u * fabs(rho);
     double eps = (nrh + er) / nz_lo;
 
     /* 4. Kato-Temple on (0, beta), for every rho_exact in [rho - eta, rho + eta]. */
     double s1 = sigma[k - 2];
-    double beta = s1 - gram_bound(s1, sigma[0], delta);
+    double beta = s1 - rw_gram_bound(s1, sigma[0], delta);
     double lo = rho - eta, hi = rho + eta, e2 = eps * eps;
     if (!(lo > 0 && hi < beta && e2 < lo * (beta - lo) && e2 < hi * (beta - hi)))
         return false;
@@ -755,7 +752,7 @@ rw_status rw_svd_values_acc(double *a, int64_t m, int64_t n, rw_dtype dtype, dou
 
     const double u = DBL_EPSILON / 2, budget = 0.5 * rw_svd_tolerance(dtype);
     /* F^2 within [ss / (1 + g), ss / (1 - g)], g = gamma_{mn}. */
-    double g_mn = gamma_n((double)numel), gam = gamma_n((double)len);
+    double g_mn = rw_gamma_n((double)numel), gam = rw_gamma_n((double)len);
     double d = gam + (double)k * u * (1 + gam); /* delta / F^2 */
     double f2_hi = ss / (1 - g_mn), f_lo = sqrt(ss / (1 + g_mn));
     double floor_rel = fmin(sqrt(d), d * sqrt((double)k));
@@ -773,14 +770,14 @@ rw_status rw_svd_values_acc(double *a, int64_t m, int64_t n, rw_dtype dtype, dou
             lam = ws->vec + 10 * k + 3 * len;
         }
         gram_eig(k, delta, sigma, ws, &bound, keep, &lam_min, lam, two_stage);
-        double s1 = sigma[0], b1 = gram_bound(s1, s1, delta);
+        double s1 = sigma[0], b1 = rw_gram_bound(s1, s1, delta);
         double rank_tol = (s1 + b1) * (double)len * rw_dtype_eps(dtype);
         if (bound <= budget * f_lo) {
             /* rel > 0: sigma_min too must be known to rel of itself. The
              * bound b(s) divided by s decreases with s, so when sigma_min
              * passes, every value does. */
             double smin = sigma[k - 1], sk, bk;
-            if (rel <= 0 || (smin > 0 && gram_bound(smin, s1, delta) <= rel * smin)) {
+            if (rel <= 0 || (smin > 0 && rw_gram_bound(smin, s1, delta) <= rel * smin)) {
                 *info = (rw_svd_info){RW_SVD_GRAM, bound};
                 goto done;
             }
