@@ -29,24 +29,50 @@ size_t rw_packed_size(const rw_packed *p)
     return p ? sizeof *p + p->nbytes + p->nchunks * sizeof *p->chunks : 0;
 }
 
-/* Descriptors held by packed tensors, and the most they may hold. */
-static atomic_int fds_held;
+struct rw_packed_file {
+    atomic_int holds;
+    int fd;
+};
 
-int rw_packed_dup(int fd)
+/* Shared descriptors alive, and the most there may be. */
+static atomic_int files_open;
+
+rw_packed_file *rw_packed_file_dup(int fd)
 {
     struct rlimit rl;
     long cap = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
                    ? (long)(rl.rlim_cur / 4)
                    : 256;
     cap = cap > 256 ? 256 : cap;
-    if (atomic_fetch_add(&fds_held, 1) >= cap) {
-        atomic_fetch_sub(&fds_held, 1);
-        return -1;
+    if (atomic_fetch_add(&files_open, 1) >= cap) {
+        atomic_fetch_sub(&files_open, 1);
+        return NULL;
     }
-    int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (d < 0)
-        atomic_fetch_sub(&fds_held, 1);
-    return d;
+    rw_packed_file *f = malloc(sizeof *f);
+    int d = f ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+    if (d < 0) {
+        free(f);
+        atomic_fetch_sub(&files_open, 1);
+        return NULL;
+    }
+    atomic_init(&f->holds, 1);
+    f->fd = d;
+    return f;
+}
+
+rw_packed_file *rw_packed_file_hold(rw_packed_file *f)
+{
+    atomic_fetch_add(&f->holds, 1);
+    return f;
+}
+
+void rw_packed_file_release(rw_packed_file *f)
+{
+    if (!f || atomic_fetch_sub(&f->holds, 1) != 1)
+        return;
+    close(f->fd);
+    free(f);
+    atomic_fetch_sub(&files_open, 1);
 }
 
 void rw_packed_free(rw_packed *p)
@@ -57,10 +83,7 @@ void rw_packed_free(rw_packed *p)
     free(p->name);
     free(p->chunks);
     free(p->bytes);
-    if (p->fd >= 0) {
-        close(p->fd);
-        atomic_fetch_sub(&fds_held, 1);
-    }
+    rw_packed_file_release(p->file);
     free(p);
 }
 
@@ -280,7 +303,7 @@ rw_status rw_packed_decode(const rw_packed *p, double *buf, rw_err *err)
         const unsigned char *out, *src = p->bytes ? p->bytes + p->chunks[k].at : in;
         size_t len;
         const char *bad = NULL;
-        if (!p->bytes && !rw_pread_all(p->fd, in, p->chunks[k].size, p->chunks[k].addr))
+        if (!p->bytes && !rw_pread_all(p->file->fd, in, p->chunks[k].size, p->chunks[k].addr))
             bad = "cannot read it (truncated or corrupt file?)";
         if (!bad)
             bad = unfilter(p, k, src, chunk_bytes, a, b, &out, &len, why, sizeof why);

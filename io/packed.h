@@ -10,6 +10,8 @@
  * The chunks' bytes are read by the decoder itself, from a descriptor of the
  * file the rw_packed holds (so the reading thread does no more than look
  * the chunks up), or, when no descriptor could be had, by ckpt_read_packed.
+ * That descriptor is one per checkpoint file (rw_packed_file), shared by the
+ * checkpoint and every packed tensor read from it, and closed with the last.
  *
  * Every number in it came from the file and is checked again by the
  * decoder: a chunk that does not inflate to exactly its size, a truncated or
@@ -29,6 +31,8 @@
 
 /* The filters decoded here, by their HDF5 filter ids. */
 enum { RW_PF_DEFLATE = 1, RW_PF_SHUFFLE = 2, RW_PF_FLETCHER32 = 3, RW_PF_MAX = 3 };
+
+typedef struct rw_packed_file rw_packed_file;
 
 /* One stored chunk. Chunks are in row-major order of the chunk grid. */
 typedef struct {
@@ -50,10 +54,10 @@ struct rw_packed {
     size_t nchunks;
     rw_packed_chunk *chunks;
     unsigned char *bytes;    /* every chunk's stored bytes, or NULL: read by the
-                                decoder from fd */
+                                decoder from file */
     size_t nbytes;           /* their total */
-    int fd;                  /* a descriptor of the file of its own (owned), from
-                                which the decoder reads the chunks; -1 when bytes
+    rw_packed_file *file;    /* the file's shared descriptor (held), from which
+                                the decoder reads the chunks; NULL when bytes
                                 holds them */
 };
 
@@ -62,12 +66,17 @@ struct rw_packed {
 rw_status rw_packed_decode(const rw_packed *p, double *buf, rw_err *err);
 /* Bytes p holds or will read (for memory accounting). */
 size_t rw_packed_size(const rw_packed *p);
-/* A duplicate of fd for a new rw_packed's fd (close-on-exec), or -1 when
- * the packed tensors alive hold a quarter of the process's descriptor limit
- * already (at most 256: many jobs outstanding must not starve the opening
- * of files) or none can be had; rw_packed_free closes it and gives the
- * place back. Any thread. */
-int rw_packed_dup(int fd);
+/* A new shared descriptor: a duplicate of fd (close-on-exec), held once by
+ * the caller, or NULL when the shared descriptors alive are a quarter of the
+ * process's descriptor limit already (at most 256: many checkpoints with
+ * jobs outstanding must not starve the opening of files) or none can be
+ * had. Any thread. */
+rw_packed_file *rw_packed_file_dup(int fd);
+/* One more hold on f; returns f. Any thread. */
+rw_packed_file *rw_packed_file_hold(rw_packed_file *f);
+/* Lets go of one hold on f (NULL: no-op); the last closes the descriptor
+ * and gives its place back. Any thread. */
+void rw_packed_file_release(rw_packed_file *f);
 /* Frees p (NULL: no-op). */
 void rw_packed_free(rw_packed *p);
 
