@@ -3,7 +3,10 @@
 # holds a measured table): one synthetic run of 4096-wide checkpoints
 # (tests/bench_wide.c: each a 4096 x 4096 and an 11008 x 4096 float32
 # matrix), decomposed by `rw-spectra -j 1`, then by `mpirun -n P
-# rw-spectra-mpi -j 1` for each P, ranks oversubscribed beyond the cores:
+# rw-spectra-mpi -j 1` for each P, ranks oversubscribed beyond the cores
+# and not bound to a core each (mpirun binds 1-2 ranks to one core apiece
+# by default, where a rank's reading thread and its worker would share it;
+# rw-spectra is not bound either):
 # wall time, speed-up, each rank's peak RSS and CPU seconds (/usr/bin/time),
 # and whether the file has the bytes of -j 1. Skipped, saying so, without mpirun or the
 # program.
@@ -35,7 +38,7 @@ printf '%-30s %7.1f %8s  %s\n' "rw-spectra -j 1" "$ref" "1.00" "$(usage_of "$TMP
 for p in $RANKS; do
     rm -f "$TMP"/rss.m.*
     t0=$(now)
-    mpirun -q -n "$p" --oversubscribe sh -c \
+    mpirun -q -n "$p" --oversubscribe --bind-to none sh -c \
         'exec /usr/bin/time -f "%M %U %S" -o "$0.${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}" "$@"' \
         "$TMP/rss.m" "$BIN/rw-spectra-mpi" -j 1 -o "$TMP/m$p.h5" "$TMP/wide"
     t1=$(now)

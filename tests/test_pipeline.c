@@ -14,6 +14,7 @@
 
 #include <dirent.h>
 #include <math.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,6 +153,29 @@ static void many_matrices_capped(void **state)
     assert_int_equal(s1.n, sn.n);
     for (size_t i = 0; i < s1.n && i < 512; i++)
         assert_true(s1.sigma1[i] == sn.sigma1[i]);
+}
+
+/* The default -j follows the process's affinity mask (taskset, Slurm,
+ * mpirun's binding), not the cores online: one core allowed, one worker;
+ * the cap is 4 per allowed core. Restored afterwards. */
+static void default_jobs_follow_affinity(void **state)
+{
+    (void)state;
+    cpu_set_t all, one;
+    if (sched_getaffinity(0, sizeof all, &all) != 0)
+        skip();
+    int allowed = CPU_COUNT(&all), first = -1;
+    assert_int_equal(rw_default_jobs(), allowed > 64 ? 64 : allowed);
+    for (int c = 0; c < CPU_SETSIZE && first < 0; c++)
+        if (CPU_ISSET(c, &all))
+            first = c;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
+    int jobs = rw_default_jobs(), cap = rw_max_jobs();
+    assert_int_equal(sched_setaffinity(0, sizeof all, &all), 0);
+    assert_int_equal(jobs, 1);
+    assert_int_equal(cap, 4);
 }
 
 /* ------------------------------------------------ adapter-only updates */
@@ -409,6 +433,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(one_matrix_one_worker),
         cmocka_unit_test(many_matrices_capped),
+        cmocka_unit_test(default_jobs_follow_affinity),
         cmocka_unit_test(adapter_only_from_first),
         cmocka_unit_test(claim_splits_the_work),
     };

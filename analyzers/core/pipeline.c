@@ -14,6 +14,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -592,8 +593,13 @@ static rw_status analyze_run(analysis *an, const rw_run *run, rw_err *err)
     return st;
 }
 
+/* The cores this process may run on: its affinity mask (taskset, Slurm's
+ * cpus-per-task, mpirun's binding), else the cores online. */
 static long cores_online(void)
 {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : n;
 }

@@ -53,14 +53,16 @@ typedef struct {
      * another process, and it is counted as handed on. A status other than
      * RW_OK stops rw_analyze with it (the jobs submitted are emitted
      * first). Called on the thread that called rw_analyze, once a worker
-     * is free for the item (or the jobs outstanding are small), so that a
-     * process claims only what it can start. */
+     * is free for the item or will be when the jobs running end (or the
+     * jobs outstanding are small), so that a process claims what it can
+     * start, reading one job ahead of its workers and no more. */
     rw_status (*claim)(const rw_run *run, size_t ci, const rw_item *it, bool *mine, void *ctx,
                        rw_err *err);
     void *claim_ctx;
 } rw_analysis_opts;
 
-/* The number of cores online (at least 1, at most 64): the default -j. */
+/* The number of cores this process may run on (its affinity mask: taskset,
+ * Slurm, mpirun binding; at least 1, at most 64): the default -j. */
 int rw_default_jobs(void);
 /* The most worker threads rw_analyze starts, whatever -j asks: 4 per core
  * online. More would only take memory (a stack and workspace each). */

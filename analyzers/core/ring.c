@@ -238,7 +238,7 @@ void ring_submit(job_ring *r, ring_job *j)
 
 rw_status ring_wait_room(job_ring *r, rw_err *err)
 {
-    while (r->tail - r->head >= (uint64_t)(r->maxthreads > 0 ? r->maxthreads : 1) &&
+    while (r->tail - r->head >= (uint64_t)(r->maxthreads > 0 ? r->maxthreads : 1) + 1 &&
            r->out_bytes > RING_SLACK) {
         rw_status st = emit_head(r, err);
         if (st != RW_OK)

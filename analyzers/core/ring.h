@@ -84,9 +84,11 @@ rw_status ring_take_slot(job_ring *r, size_t bytes, ring_job **out, rw_err *err)
 /* Queues the filled job j (from ring_take_slot; j->bytes set), starting one
  * more worker while fewer than N run. */
 void ring_submit(job_ring *r, ring_job *j);
-/* Emits the oldest jobs (waiting for them) while every worker has a job and
- * the outstanding ones hold more than the ring's slack: so that what is
- * submitted next starts at once (rw_analyze's claim hook, pipeline.h). */
+/* Emits the oldest jobs (waiting for them) while every worker has a job,
+ * one more is queued, and the outstanding ones hold more than the ring's
+ * slack: so that what is submitted next is read while the workers compute
+ * and starts as soon as one is free, one job ahead and no more
+ * (rw_analyze's claim hook, pipeline.h). */
 rw_status ring_wait_room(job_ring *r, rw_err *err);
 /* Emits every outstanding job; the first failure is returned (the later
  * jobs are emitted all the same, their errors dropped). */
