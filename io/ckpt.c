@@ -129,6 +129,8 @@ void ckpt_free(rw_ckpt *c)
     if (c->impl) {
         if (c->format == RW_FMT_HDF5)
             ckpt_h5_close(c);
+        else if (c->format == RW_FMT_DETACHED)
+            ckpt_detached_close(c);
         else if (c->format == RW_FMT_PYTORCH)
             ckpt_pt_close(c);
         else
@@ -162,6 +164,8 @@ rw_status ckpt_read(rw_ckpt *c, size_t i, double *buf, rw_err *err)
         return rw_fail(err, RW_EUSAGE, "%s: tensor index %zu out of range", c->path, i);
     if (c->format == RW_FMT_HDF5)
         return ckpt_h5_read(c, i, buf, err);
+    if (c->format == RW_FMT_DETACHED)
+        return ckpt_detached_read(c, i, buf, err);
     if (c->format == RW_FMT_PYTORCH)
         return ckpt_pt_read(c, i, buf, err);
     return ckpt_st_read(c, i, buf, err);

@@ -39,7 +39,12 @@
 
 #define RW_MAX_DIMS 8
 
-typedef enum { RW_FMT_HDF5, RW_FMT_SAFETENSORS, RW_FMT_PYTORCH } rw_format;
+typedef enum {
+    RW_FMT_HDF5,
+    RW_FMT_SAFETENSORS,
+    RW_FMT_PYTORCH,
+    RW_FMT_DETACHED /* ckpt_detach's copy of another checkpoint's tensors */
+} rw_format;
 
 /* How a tensor of 3 or more dimensions (a convolution kernel) is matricized;
  * 2-D tensors are (shape[0], shape[1]) under both. */
@@ -157,6 +162,20 @@ rw_status ckpt_read(rw_ckpt *c, size_t i, double *buf, rw_err *err);
  * the file is an error naming the file and the tensor. */
 typedef struct rw_packed rw_packed;
 rw_status ckpt_read_packed(rw_ckpt *c, size_t i, rw_packed **out, rw_err *err);
+
+/* A detached copy of tensors idx[0..n-1] of c (ckpt_detach.c), for another
+ * thread: each held packed when c stores it so (ckpt_read_packed: its
+ * chunks are inflated by whoever reads it), else its values read now.
+ * Tensor j of *out is tensor idx[j] of c (name, shape, dtype, module, as
+ * there); ckpt_read on *out decodes or copies it, on any one thread at a
+ * time, whether c is still open or not. *packed: whether any tensor is
+ * held packed (otherwise the copy saves the reading thread nothing). Freed
+ * with ckpt_free. */
+rw_status ckpt_detach(rw_ckpt *c, const size_t *idx, size_t n, rw_ckpt **out, bool *packed,
+                      rw_err *err);
+/* Bytes a detached copy holds or will read (memory accounting); 0 for any
+ * other checkpoint. */
+size_t ckpt_detached_size(const rw_ckpt *d);
 
 /* Attribute or metadata value as text (borrowed from c), NULL when absent. */
 const char *ckpt_attr(const rw_ckpt *c, const char *key);

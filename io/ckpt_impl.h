@@ -48,6 +48,9 @@ void ckpt_st_close(rw_ckpt *c);
 rw_status ckpt_pt_open(rw_ckpt *c, rw_err *err);
 rw_status ckpt_pt_read(rw_ckpt *c, size_t i, double *buf, rw_err *err);
 void ckpt_pt_close(rw_ckpt *c);
+/* Detached copies (ckpt_detach.c): read and close. */
+rw_status ckpt_detached_read(rw_ckpt *d, size_t i, double *buf, rw_err *err);
+void ckpt_detached_close(rw_ckpt *d);
 /* True for the extensions PyTorch checkpoints come with: .pt .pth .bin .ckpt */
 bool ckpt_pt_is_name(const char *path);
 

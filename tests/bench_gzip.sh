@@ -5,6 +5,9 @@
 # chunk shapes, no shuffle), whose chunks rankwatch's workers inflate.
 #   (a) rw-spectra and rw-metrics on the two gzip runs at -j 1 and -j 2
 #       (target: -j 2 at least 1.7x faster);
+#   (c) analyze.sh's spectra step on them (rw-spectra --updates --component
+#       all: every component, the OV circuits and lora's factors too, and
+#       every update) at -j 1 and -j 2;
 #   (b) the full-rank run stored contiguously beside the ReLoRA run
 #       gzip-chunked: rw-metrics -j 2 against a numpy script computing the
 #       same metrics (h5py reading, numpy.linalg.svd(compute_uv=False) per
@@ -37,12 +40,14 @@ echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) 
 have_np=0
 /usr/bin/python3 -c 'import numpy, h5py' 2>/dev/null && have_np=1
 
-s1="" s2="" m1="" m2="" pm="" np_t="" np_w="" np_rows=""
+s1="" s2="" m1="" m2="" a1="" a2="" pm="" np_t="" np_w="" np_rows=""
 for rep in 1 2 3; do
     best s1 "$BIN/rw-spectra" -j 1 --recompute -o "$TMP/s1.h5" "${gz[@]}"
     best s2 "$BIN/rw-spectra" -j 2 --recompute -o "$TMP/s2.h5" "${gz[@]}"
     best m1 "$BIN/rw-metrics" -j 1 -o "$TMP/m1.tsv" "${gz[@]}"
     best m2 "$BIN/rw-metrics" -j 2 -o "$TMP/m2.tsv" "${gz[@]}"
+    best a1 "$BIN/rw-spectra" -j 1 --recompute --updates --component all -o "$TMP/a1.h5" "${gz[@]}"
+    best a2 "$BIN/rw-spectra" -j 2 --recompute --updates --component all -o "$TMP/a2.h5" "${gz[@]}"
     best pm "$BIN/rw-metrics" -j 2 -o "$TMP/pm.tsv" "${pair[@]}"
     [ "$have_np" = 1 ] && numpy_best np_w np_t np_rows --entries "${pair[@]}"
 done
@@ -51,6 +56,9 @@ echo "(a) the two gzip runs, $rows matrices (best of 3, interleaved):"
 awk -v a="$s1" -v b="$s2" 'BEGIN{printf "  rw-spectra -j 1 %.3f s, -j 2 %.3f s: %.2fx (target 1.7x: %s)\n", a, b, a/b, (a/b >= 1.7) ? "met" : "not met"}'
 awk -v a="$m1" -v b="$m2" 'BEGIN{printf "  rw-metrics -j 1 %.3f s, -j 2 %.3f s: %.2fx (target 1.7x: %s)\n", a, b, a/b, (a/b >= 1.7) ? "met" : "not met"}'
 cmp -s "$TMP/m1.tsv" "$TMP/m2.tsv" && echo "  -j 1 and -j 2 tables identical: yes" || echo "  -j 1 and -j 2 tables identical: NO"
+echo "(c) analyze.sh's spectra step (rw-spectra --updates --component all) on the two gzip runs:"
+awk -v a="$a1" -v b="$a2" 'BEGIN{printf "  -j 1 %.3f s, -j 2 %.3f s: %.2fx\n", a, b, a/b}'
+cmp -s "$TMP/a1.h5" "$TMP/a2.h5" && echo "  -j 1 and -j 2 spectra files identical: yes" || echo "  -j 1 and -j 2 spectra files identical: NO"
 echo "(b) full-rank contiguous + ReLoRA gzip-chunked:"
 echo "  rw-metrics -j 2: ${pm} s for $(($(wc -l <"$TMP/pm.tsv") - 1)) matrices"
 if [ "$have_np" = 1 ]; then

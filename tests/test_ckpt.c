@@ -469,6 +469,32 @@ static void packed_reads(void **state)
         rw_packed_free(pk);
         check_values(c, name, v); /* ckpt_read: the same either way */
     }
+    /* a detached copy (ckpt_detach) of a packed, an unpacked-filtered and a
+     * contiguous tensor, in another order: names and shapes as there, the
+     * values read after the checkpoint is gone; an index out of range is
+     * an error and no copy */
+    size_t idx[3] = {(size_t)ckpt_find(c, "contig"), (size_t)ckpt_find(c, "all3"),
+                     (size_t)ckpt_find(c, "nbit")};
+    rw_ckpt *d = NULL;
+    bool any = false;
+    assert_int_equal(ckpt_detach(c, idx, 3, &d, &any, &err), RW_OK);
+    assert_true(any);
+    assert_true(ckpt_detached_size(d) > 0);
+    assert_int_equal(ckpt_detached_size(c), 0);
+    rw_ckpt *d2 = NULL;
+    assert_int_equal(ckpt_detach(c, idx, 1, &d2, &any, &err), RW_OK);
+    assert_false(any); /* contiguous only: nothing for a worker to inflate */
+    ckpt_free(d2);
+    size_t bad[2] = {idx[0], c->n};
+    assert_int_equal(ckpt_detach(c, bad, 2, &d2, &any, &err), RW_EUSAGE);
+    assert_null(d2);
+    for (int k = 0; k < 3; k++) {
+        const rw_tensor *t = &d->tensors[k];
+        assert_string_equal(t->name, c->tensors[idx[k]].name);
+        assert_int_equal(t->numel, 15);
+        assert_int_equal(t->shape[0], 3);
+        assert_int_equal(t->shape[1], 5);
+    }
     /* cut short after listing: the chunk past the new end is an error naming
      * the file, the tensor and the chunk, when it is decoded (the chunks
      * are read then, from the rw_packed's own descriptor: after the
@@ -477,6 +503,14 @@ static void packed_reads(void **state)
     assert_int_equal(ckpt_read_packed(c, (size_t)ckpt_find(c, "all3"), &pk, &err), RW_OK);
     assert_non_null(pk);
     ckpt_free(c);
+    double dv[15];
+    for (int k = 0; k < 3; k++) { /* the checkpoint closed */
+        memset(dv, 0, sizeof dv);
+        assert_int_equal(ckpt_read(d, (size_t)k, dv, &err), RW_OK);
+        for (int i = 0; i < 15; i++)
+            assert_true(dv[i] == (double)v[i]);
+    }
+    ckpt_free(d);
     assert_int_equal(truncate(p, 2048), 0);
     double got[15];
     assert_int_equal(rw_packed_decode(pk, got, &err), RW_EDATA);

@@ -1,90 +1,156 @@
 /*
  * item_fetch.c — items fetched on the reading thread, built on a worker
- * (item_fetch.h).
+ * (item_fetch.h): each side (the item, its reference) is a detached copy of
+ * the tensors its build reads (ckpt_detach) and copies of the items
+ * involved, whose tensor and item indices point into those copies, so that
+ * the worker runs item_build_noise itself on them.
  */
 #include "analyzers/core/item_fetch.h"
-
-#include "io/packed.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* One stored tensor: packed (p), or read already (v, n values). */
-typedef struct {
-    rw_packed *p;
-    double *v;
-    size_t n;
-} part;
+/* The most items one build involves: an OV circuit, its v_proj and o_proj
+ * items, and the full items that say whether their bases are stored
+ * transposed (items.c's base_flipped). */
+#define MAX_INVOLVED 5
+/* ... and the tensors it reads: W, A, B of v_proj and of o_proj. */
+#define MAX_TENSORS 6
 
-/* One matrix: W, and for a full item s B A added to it. */
+/* One side: the copy d of the tensors, m the items (m.v[mi] is the one). */
 typedef struct {
-    part w, a, b;
-    bool full;
-    double scale;
-    int64_t rank;
+    rw_ckpt *d;
+    rw_items m;
+    size_t mi;
+    bool set;
 } side;
 
 struct item_fetched {
     int64_t rows, cols;
     side cur, ref;
-    bool has_ref;
+    bool ref_fro_only; /* the reference is only measured (its ||.||_F) */
 };
 
-static void part_free(part *x)
+static void side_free(side *s)
 {
-    rw_packed_free(x->p);
-    free(x->v);
-    memset(x, 0, sizeof *x);
+    ckpt_free(s->d);
+    items_free(&s->m);
+    memset(s, 0, sizeof *s);
 }
 
 void item_fetched_free(item_fetched *f)
 {
     if (!f)
         return;
-    side *s[2] = {&f->cur, &f->ref};
-    for (int k = 0; k < 2; k++) {
-        part_free(&s[k]->w);
-        part_free(&s[k]->a);
-        part_free(&s[k]->b);
-    }
+    side_free(&f->cur);
+    side_free(&f->ref);
     free(f);
-}
-
-static size_t part_size(const part *x)
-{
-    return rw_packed_size(x->p) + x->n * sizeof(double);
 }
 
 size_t item_fetched_size(const item_fetched *f)
 {
-    if (!f)
-        return 0;
-    return sizeof *f + part_size(&f->cur.w) + part_size(&f->cur.a) + part_size(&f->cur.b) +
-           part_size(&f->ref.w) + part_size(&f->ref.a) + part_size(&f->ref.b);
+    return f ? sizeof *f + ckpt_detached_size(f->cur.d) + ckpt_detached_size(f->ref.d) : 0;
 }
 
-/* The parts of item i of its (checkpoint c) into sd, tensors unread:
- * false when the item is not one of stored tensors (item_fetch.h). */
-static bool side_plan(rw_ckpt *c, const rw_items *its, size_t i, side *sd, rw_ckpt **wc,
-                      long ti[3])
+static bool is_circuit(rw_comp c)
 {
-    const rw_item *it = &its->v[i];
-    bool full = it->comp == RW_COMP_FULL;
-    if (!(it->comp == RW_COMP_WEIGHT || it->comp == RW_COMP_BASE || (full && !it->w_transposed)))
+    return c == RW_COMP_OV || c == RW_COMP_WO_WV || c == RW_COMP_OV_BASE || c == RW_COMP_OV_LORA;
+}
+
+/* Items involved in building item i: into inv[*n] (read: whether its
+ * tensors are read, or only its flags looked at). False when the build
+ * reads another checkpoint (a separate base, the weights of gradients). */
+static bool involve(const rw_items *its, long i, bool read, long *inv, bool *rd, size_t *n)
+{
+    if (i < 0 || (size_t)i >= its->n)
         return false;
-    *wc = it->w_base ? its->base : c;
-    sd->full = full;
-    sd->scale = its->scale;
-    sd->rank = it->rank;
-    ti[0] = it->w;
-    ti[1] = full ? it->a : -1;
-    ti[2] = full ? it->b : -1;
-    return ti[0] >= 0 && (!full || (ti[1] >= 0 && ti[2] >= 0));
+    for (size_t k = 0; k < *n; k++)
+        if (inv[k] == i) {
+            rd[k] = rd[k] || read;
+            return true;
+        }
+    const rw_item *it = &its->v[i];
+    if (*n == MAX_INVOLVED || it->w_base || it->of_grads)
+        return false;
+    inv[*n] = i;
+    rd[(*n)++] = read;
+    if (!read || !is_circuit(it->comp))
+        return true;
+    long vo[2] = {it->v_item, it->o_item};
+    for (int q = 0; q < 2; q++) {
+        if (!involve(its, vo[q], true, inv, rd, n))
+            return false;
+        const rw_item *x = &its->v[vo[q]];
+        long fi = x->comp == RW_COMP_BASE ? items_find(its, x->tensor, RW_COMP_FULL) : -1;
+        if (fi >= 0 && !involve(its, fi, false, inv, rd, n))
+            return false;
+    }
+    return true;
+}
+
+/* Tensor index t of the checkpoint as an index into tix[*nt] (added when
+ * new); -1 stays -1. */
+static long remap(long t, size_t *tix, size_t *nt)
+{
+    if (t < 0)
+        return -1;
+    for (size_t k = 0; k < *nt; k++)
+        if (tix[k] == (size_t)t)
+            return (long)k;
+    tix[*nt] = (size_t)t;
+    return (long)(*nt)++;
+}
+
+static long item_pos(const long *inv, size_t n, long i)
+{
+    for (size_t k = 0; k < n; k++)
+        if (inv[k] == i)
+            return (long)k;
+    return -1;
+}
+
+/* Side s: item i of c (its) and what its build reads. *packed: whether any
+ * of that is stored packed (else s is left empty: the reading thread builds
+ * it, as fast). */
+static rw_status side_fetch(rw_ckpt *c, const rw_items *its, long i, side *s, bool *packed,
+                            rw_err *err)
+{
+    long inv[MAX_INVOLVED];
+    bool rd[MAX_INVOLVED];
+    size_t n = 0, tix[MAX_TENSORS], nt = 0;
+    *packed = false;
+    if (!involve(its, i, true, inv, rd, &n))
+        return RW_OK;
+    if (!(s->m.v = rw_calloc(n, sizeof *s->m.v, err)))
+        return RW_ENOMEM;
+    s->m.scale = its->scale;
+    s->m.heads = its->heads;
+    s->m.kv_heads = its->kv_heads;
+    for (size_t k = 0; k < n; k++) {
+        rw_item *x = &s->m.v[s->m.n];
+        *x = its->v[inv[k]];
+        x->tensor = rw_strdup(x->tensor);
+        x->module = rw_strdup(x->module);
+        x->prefix = NULL;
+        s->m.n++;
+        if (!x->tensor || !x->module)
+            return rw_fail(err, RW_ENOMEM, "out of memory");
+        bool lora = x->comp == RW_COMP_LORA, two = lora || x->comp == RW_COMP_FULL;
+        x->w = rd[k] && !lora && !is_circuit(x->comp) ? remap(x->w, tix, &nt) : -1;
+        x->a = rd[k] && two ? remap(x->a, tix, &nt) : -1;
+        x->b = rd[k] && two ? remap(x->b, tix, &nt) : -1;
+        x->v_item = item_pos(inv, n, x->v_item);
+        x->o_item = item_pos(inv, n, x->o_item);
+    }
+    s->mi = 0;
+    s->set = true;
+    return ckpt_detach(c, tix, nt, &s->d, packed, err);
 }
 
 rw_status item_fetch(rw_ckpt *c, const rw_items *its, size_t i, rw_ckpt *ref,
-                     const rw_items *refits, long ri, item_fetched **out, rw_err *err)
+                     const rw_items *refits, long ri, bool ref_fro_only, item_fetched **out,
+                     rw_err *err)
 {
     *out = NULL;
     item_fetched *f = rw_calloc(1, sizeof *f, err);
@@ -92,35 +158,14 @@ rw_status item_fetch(rw_ckpt *c, const rw_items *its, size_t i, rw_ckpt *ref,
         return RW_ENOMEM;
     f->rows = its->v[i].rows;
     f->cols = its->v[i].cols;
-    f->has_ref = ref != NULL;
-    /* up to six tensors: W, A, B of the item and of its reference */
-    rw_ckpt *ck[6] = {0};
-    long ti[6] = {-1, -1, -1, -1, -1, -1};
-    part *pt[6] = {&f->cur.w, &f->cur.a, &f->cur.b, &f->ref.w, &f->ref.a, &f->ref.b};
-    rw_ckpt *wc = NULL;
-    bool ok = side_plan(c, its, i, &f->cur, &wc, ti);
-    ck[0] = wc;
-    ck[1] = ck[2] = c;
-    if (ok && ref)
-        ok = side_plan(ref, refits, (size_t)ri, &f->ref, &wc, ti + 3);
-    ck[3] = wc;
-    ck[4] = ck[5] = ref;
-    rw_status st = RW_OK;
-    bool any = false;
-    for (int k = 0; k < 6 && ok && st == RW_OK; k++)
-        if (ti[k] >= 0 && (st = ckpt_read_packed(ck[k], (size_t)ti[k], &pt[k]->p, err)) == RW_OK)
-            any = any || pt[k]->p;
-    /* the tensors not stored packed, read now (a mixed file) */
-    for (int k = 0; k < 6 && ok && any && st == RW_OK; k++) {
-        if (ti[k] < 0 || pt[k]->p)
-            continue;
-        size_t n = ck[k]->tensors[ti[k]].numel;
-        if (!(pt[k]->v = rw_calloc(n ? n : 1, sizeof(double), err)))
-            st = RW_ENOMEM;
-        else if ((st = ckpt_read(ck[k], (size_t)ti[k], pt[k]->v, err)) == RW_OK)
-            pt[k]->n = n;
-    }
-    if (st != RW_OK || !ok || !any) {
+    f->ref_fro_only = ref_fro_only;
+    bool pc = false, pr = false;
+    rw_status st = side_fetch(c, its, (long)i, &f->cur, &pc, err);
+    if (st == RW_OK && f->cur.set && ref)
+        st = side_fetch(ref, refits, ri, &f->ref, &pr, err);
+    /* only when the worker has something to inflate, and every side could
+     * be fetched */
+    if (st != RW_OK || !f->cur.set || (ref && !f->ref.set) || !(pc || pr)) {
         item_fetched_free(f);
         return st;
     }
@@ -128,60 +173,46 @@ rw_status item_fetch(rw_ckpt *c, const rw_items *its, size_t i, rw_ckpt *ref,
     return RW_OK;
 }
 
-/* x's values into buf (n of them). */
-static rw_status part_get(const part *x, double *buf, size_t n, rw_err *err)
+/* The reference's matrix built into a buffer of its own: *ref_fro its
+ * Frobenius norm; unless ref_fro_only, subtracted from out (m x n), and
+ * its N added to *noise. */
+static rw_status ref_apply(const item_fetched *f, double *out, double *noise, double *ref_fro,
+                           rw_err *err)
 {
-    if (x->p)
-        return x->p->numel == n ? rw_packed_decode(x->p, buf, err)
-                                : rw_fail(err, RW_EDATA, "%s: %s: %zu values, not %zu",
-                                          x->p->path, x->p->name, x->p->numel, n);
-    memcpy(buf, x->v, n * sizeof *buf);
-    return RW_OK;
-}
-
-/* sd's matrix (m x n) into out and its N, as item_build_noise. */
-static rw_status side_build(const side *sd, int64_t m, int64_t n, double *out, double *noise,
-                            rw_err *err)
-{
-    size_t mn = (size_t)(m * n);
-    rw_status st = part_get(&sd->w, out, mn, err);
-    if (st != RW_OK)
-        return st;
-    *noise = item_fro(out, mn);
-    if (!sd->full)
-        return RW_OK;
-    size_t na = (size_t)(sd->rank * n), nb = (size_t)(m * sd->rank);
-    double *a = rw_malloc((na + nb ? na + nb : 1) * sizeof *a, err);
-    if (!a)
+    size_t mn = (size_t)(f->rows * f->cols);
+    double nr = 0;
+    double *r = rw_malloc((mn ? mn : 1) * sizeof *r, err); /* m x n was allocated before */
+    if (!r)
         return RW_ENOMEM;
-    double *b = a + na;
-    if ((st = part_get(&sd->a, a, na, err)) == RW_OK && (st = part_get(&sd->b, b, nb, err)) == RW_OK)
-        *noise += item_lora_product(sd->scale, b, a, m, n, sd->rank, true, out);
-    free(a);
+    rw_status st = item_build_noise(f->ref.d, &f->ref.m, f->ref.mi, r, &nr, err);
+    if (st == RW_OK) {
+        *ref_fro = item_fro(r, mn);
+        if (!f->ref_fro_only) {
+            for (size_t e = 0; e < mn; e++)
+                out[e] -= r[e];
+            *noise += nr;
+        }
+    }
+    free(r);
     return st;
 }
 
 rw_status item_fetched_build(const item_fetched *f, double *out, double *noise, double *ref_fro,
                              rw_err *err)
 {
-    int64_t m = f->rows, n = f->cols;
-    size_t mn = (size_t)(m * n);
     *noise = *ref_fro = NAN;
-    double nc = NAN, nr = 0;
-    rw_status st = side_build(&f->cur, m, n, out, &nc, err);
-    if (st != RW_OK || !f->has_ref) {
-        *noise = nc;
+    rw_status st = item_build_noise(f->cur.d, &f->cur.m, f->cur.mi, out, noise, err);
+    return st == RW_OK && f->ref.set ? ref_apply(f, out, noise, ref_fro, err) : st;
+}
+
+rw_status item_fetched_adapters(const item_fetched *f, double *b, double *a, double *noise,
+                                double *ref_fro, rw_err *err)
+{
+    const rw_item *it = &f->cur.m.v[f->cur.mi];
+    *noise = *ref_fro = NAN;
+    rw_status st = item_read_adapters(f->cur.d, &f->cur.m, f->cur.mi, b, a, err);
+    if (st != RW_OK)
         return st;
-    }
-    double *r = rw_malloc((mn ? mn : 1) * sizeof *r, err); /* m x n was allocated before */
-    if (!r)
-        return RW_ENOMEM;
-    if ((st = side_build(&f->ref, m, n, r, &nr, err)) == RW_OK) {
-        *ref_fro = item_fro(r, mn);
-        for (size_t e = 0; e < mn; e++)
-            out[e] -= r[e];
-        *noise = nc + nr;
-    }
-    free(r);
-    return st;
+    *noise = item_lora_noise(f->cur.m.scale, b, a, it->rows, it->cols, it->rank);
+    return f->ref.set ? ref_apply(f, NULL, noise, ref_fro, err) : RW_OK;
 }

@@ -164,14 +164,6 @@ static rw_status emit_job(const ring_job *j, void *ctx, rw_err *err)
     return st;
 }
 
-static double fro_of(const double *a, size_t n)
-{
-    double s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += a[i] * a[i];
-    return sqrt(s);
-}
-
 /* The memory cap: item it of its (from checkpoint path) is refused, before
  * anything is read or allocated, when its matrix or, for ov and wo_wv, a
  * v_proj or o_proj matrix it is formed from, takes more than cap bytes as
@@ -408,11 +400,14 @@ static rw_status submit_item(analysis *an, const char *run, opened *c, size_t i,
         if (is_lora) { /* the adapter's s B A is itself the update (of its cycle) */
             ref_step = c->step;
             long bi = items_find(&c->it, it->tensor, RW_COMP_BASE);
-            if (bi >= 0) {
+            if ((st = item_fetch(c->c, &c->it, i, bi >= 0 ? c->c : NULL, &c->it, bi, true, &fe,
+                                 err)) != RW_OK)
+                return st;
+            if (bi >= 0 && !fe) {
                 if ((st = rw_scratch(&an->ref, &an->refcap, numel, sizeof(double), err)) != RW_OK ||
                     (st = item_build(c->c, &c->it, (size_t)bi, an->ref, err)) != RW_OK)
                     return st;
-                ref_fro = fro_of(an->ref, numel);
+                ref_fro = item_fro(an->ref, numel);
             }
         } else {
             if ((ri = items_find(&ref->it, it->tensor, it->comp)) < 0)
@@ -425,7 +420,8 @@ static rw_status submit_item(analysis *an, const char *run, opened *c, size_t i,
                                (long long)it->cols, (long long)rit->rows, (long long)rit->cols,
                                (long long)ref->step);
             ref_step = ref->step;
-            if ((st = item_fetch(c->c, &c->it, i, ref->c, &ref->it, ri, &fe, err)) != RW_OK)
+            if ((st = item_fetch(c->c, &c->it, i, ref->c, &ref->it, ri, false, &fe, err)) !=
+                RW_OK)
                 return st;
             if (!fe && ((st = rw_scratch(&an->ref, &an->refcap, numel, sizeof(double), err)) !=
                             RW_OK ||
@@ -433,9 +429,9 @@ static rw_status submit_item(analysis *an, const char *run, opened *c, size_t i,
                                                &ref_noise, err)) != RW_OK))
                 return st;
             if (!fe)
-                ref_fro = fro_of(an->ref, numel);
+                ref_fro = item_fro(an->ref, numel);
         }
-    } else if ((st = item_fetch(c->c, &c->it, i, NULL, NULL, -1, &fe, err)) != RW_OK) {
+    } else if ((st = item_fetch(c->c, &c->it, i, NULL, NULL, -1, false, &fe, err)) != RW_OK) {
         return st;
     }
     ring_job *j;
@@ -456,7 +452,8 @@ static rw_status submit_item(analysis *an, const char *run, opened *c, size_t i,
         return rw_fail(err, RW_ENOMEM, "out of memory");
     }
     if (fe) {
-        j->bytes = bytes; /* the worker inflates, builds and subtracts */
+        j->bytes = bytes; /* the worker inflates, builds and subtracts (or
+                             reads the factors, lowrank) */
         ring_submit(&an->ring, j);
         an->submitted++;
         return RW_OK;

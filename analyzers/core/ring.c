@@ -80,7 +80,10 @@ static void job_compute(ring_job *j, rw_svd_ws *ws, entry_scratch *sc)
     j->err_named = false;
     j->es = (rw_entry_stats){NAN, NAN, NAN, NAN};
     if (j->fetched) { /* compressed tensors: inflated and put together here */
-        j->st = item_fetched_build(j->fetched, j->a, &j->noise, &j->ref_fro, &j->err);
+        j->st = j->lowrank ? item_fetched_adapters(j->fetched, j->b, j->a, &j->noise,
+                                                   &j->ref_fro, &j->err)
+                           : item_fetched_build(j->fetched, j->a, &j->noise, &j->ref_fro,
+                                                &j->err);
         item_fetched_free(j->fetched);
         j->fetched = NULL;
         if ((j->err_named = j->st != RW_OK))
