@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "analyzers/core/item_fetch.h"
 #include "fixtures/synth.h"
@@ -184,6 +185,39 @@ static void built_after_close(void **state)
     free(got);
 }
 
+/* The file cut short after the fetch: the build is an error naming the
+ * file, a tensor and a chunk, and nothing else happens. */
+static void cut_short_after_fetch(void **state)
+{
+    (void)state;
+    write_runs("cut", 4);
+    opened cur;
+    open_step(&cur, "cut", 200);
+    long i = -1;
+    for (size_t k = 0; k < cur.it.n && i < 0; k++)
+        if (cur.it.v[k].comp == RW_COMP_OV_LORA)
+            i = (long)k;
+    assert_true(i >= 0);
+    size_t mn = (size_t)(cur.it.v[i].rows * cur.it.v[i].cols);
+    rw_err err = {{0}};
+    item_fetched *f = NULL;
+    assert_int_equal(item_fetch(cur.c, &cur.it, (size_t)i, NULL, NULL, -1, false, &f, &err),
+                     RW_OK);
+    assert_non_null(f);
+    char path[600];
+    snprintf(path, sizeof path, "%s", cur.c->path);
+    close_step(&cur);
+    assert_int_equal(truncate(path, 4096), 0);
+    double *got = calloc(mn, sizeof *got), noise = 0, rf = 0;
+    assert_non_null(got);
+    assert_int_equal(item_fetched_build(f, got, &noise, &rf, &err), RW_EDATA);
+    assert_non_null(strstr(err.msg, "step_000200.h5: "));
+    assert_non_null(strstr(err.msg, ": chunk "));
+    assert_non_null(strstr(err.msg, "cannot read it (truncated or corrupt file?)"));
+    item_fetched_free(f);
+    free(got);
+}
+
 static void contiguous_not_fetched(void **state)
 {
     (void)state;
@@ -204,6 +238,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_item_as_built_here),
         cmocka_unit_test(built_after_close),
+        cmocka_unit_test(cut_short_after_fetch),
         cmocka_unit_test(contiguous_not_fetched),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
