@@ -5,9 +5,10 @@
  * ov_base, ov_lora) is fetched, and what the fetched copy builds (after the
  * checkpoint is closed) has the bits item_build_noise gives on the
  * checkpoint itself: the matrix, its N, and for an update the difference,
- * the summed N and the reference's norm; a lora item's factors too. On
- * contiguous storage nothing is fetched (the reading thread builds it as
- * fast).
+ * the summed N and the reference's norm; a lora item's factors too. A file
+ * cut short after the fetch makes the build an error naming the file, the
+ * tensor and the chunk. On contiguous storage nothing is fetched (the
+ * reading thread builds it as fast).
  */
 #include <setjmp.h>
 #include <stdarg.h>
