@@ -157,27 +157,35 @@ static void every_item_as_built_here(void **state)
     close_step(&cur);
 }
 
+/* The first ov_lora item of cur (asserted to exist), fetched alone into *f. */
+static size_t fetch_ov_lora(opened *cur, item_fetched **f)
+{
+    long i = -1;
+    for (size_t k = 0; k < cur->it.n && i < 0; k++)
+        if (cur->it.v[k].comp == RW_COMP_OV_LORA)
+            i = (long)k;
+    assert_true(i >= 0);
+    rw_err err = {{0}};
+    assert_int_equal(item_fetch(cur->c, &cur->it, (size_t)i, NULL, NULL, -1, false, f, &err),
+                     RW_OK);
+    assert_non_null(*f);
+    return (size_t)i;
+}
+
 /* Built after the checkpoint is closed: the copy owns what it reads. */
 static void built_after_close(void **state)
 {
     (void)state;
     opened cur;
     open_step(&cur, "gz", 100);
-    long i = -1;
-    for (size_t k = 0; k < cur.it.n && i < 0; k++)
-        if (cur.it.v[k].comp == RW_COMP_OV_LORA)
-            i = (long)k;
-    assert_true(i >= 0);
+    item_fetched *f = NULL;
+    size_t i = fetch_ov_lora(&cur, &f);
     size_t mn = (size_t)(cur.it.v[i].rows * cur.it.v[i].cols);
     double *want = calloc(mn, sizeof *want), *got = calloc(mn, sizeof *got);
     assert_true(want && got);
     rw_err err = {{0}};
     double nw = 0, ng = 0, rf = 0;
-    assert_int_equal(item_build_noise(cur.c, &cur.it, (size_t)i, want, &nw, &err), RW_OK);
-    item_fetched *f = NULL;
-    assert_int_equal(item_fetch(cur.c, &cur.it, (size_t)i, NULL, NULL, -1, false, &f, &err),
-                     RW_OK);
-    assert_non_null(f);
+    assert_int_equal(item_build_noise(cur.c, &cur.it, i, want, &nw, &err), RW_OK);
     close_step(&cur);
     assert_int_equal(item_fetched_build(f, got, &ng, &rf, &err), RW_OK);
     assert_true(same_bits(got, want, mn) && ng == nw);
@@ -194,17 +202,10 @@ static void cut_short_after_fetch(void **state)
     write_runs("cut", 4);
     opened cur;
     open_step(&cur, "cut", 200);
-    long i = -1;
-    for (size_t k = 0; k < cur.it.n && i < 0; k++)
-        if (cur.it.v[k].comp == RW_COMP_OV_LORA)
-            i = (long)k;
-    assert_true(i >= 0);
+    item_fetched *f = NULL;
+    size_t i = fetch_ov_lora(&cur, &f);
     size_t mn = (size_t)(cur.it.v[i].rows * cur.it.v[i].cols);
     rw_err err = {{0}};
-    item_fetched *f = NULL;
-    assert_int_equal(item_fetch(cur.c, &cur.it, (size_t)i, NULL, NULL, -1, false, &f, &err),
-                     RW_OK);
-    assert_non_null(f);
     char path[600];
     snprintf(path, sizeof path, "%s", cur.c->path);
     close_step(&cur);
