@@ -19,7 +19,7 @@ typedef struct {
     size_t bytes;       /* held or to be read (ckpt_detached_size) */
 } detach_state;
 
-static void detach_close(rw_ckpt *d)
+void ckpt_detached_close(rw_ckpt *d)
 {
     detach_state *s = d->impl;
     for (size_t j = 0; j < d->n; j++) {
@@ -114,9 +114,4 @@ rw_status ckpt_detached_read(rw_ckpt *d, size_t i, double *buf, rw_err *err)
         return rw_fail(err, RW_EDATA, "%s: %s: %zu values, not %zu", p->path, p->name, p->numel,
                        numel);
     return rw_packed_decode(p, buf, err);
-}
-
-void ckpt_detached_close(rw_ckpt *d)
-{
-    detach_close(d);
 }

@@ -18,12 +18,12 @@
 /* ... and the tensors it reads: W, A, B of v_proj and of o_proj. */
 #define MAX_TENSORS 6
 
-/* One side: the copy d of the tensors, m the items (m.v[mi] is the one). */
+/* One side: the copy d of the tensors (NULL: no such side), m the items
+ * (m.v[mi] is the one). */
 typedef struct {
     rw_ckpt *d;
     rw_items m;
     size_t mi;
-    bool set;
 } side;
 
 struct item_fetched {
@@ -144,7 +144,6 @@ static rw_status side_fetch(rw_ckpt *c, const rw_items *its, long i, side *s, bo
         x->o_item = item_pos(inv, n, x->o_item);
     }
     s->mi = 0;
-    s->set = true;
     return ckpt_detach(c, tix, nt, &s->d, packed, err);
 }
 
@@ -161,11 +160,11 @@ rw_status item_fetch(rw_ckpt *c, const rw_items *its, size_t i, rw_ckpt *ref,
     f->ref_fro_only = ref_fro_only;
     bool pc = false, pr = false;
     rw_status st = side_fetch(c, its, (long)i, &f->cur, &pc, err);
-    if (st == RW_OK && f->cur.set && ref)
+    if (st == RW_OK && f->cur.d && ref)
         st = side_fetch(ref, refits, ri, &f->ref, &pr, err);
     /* only when the worker has something to inflate, and every side could
      * be fetched */
-    if (st != RW_OK || !f->cur.set || (ref && !f->ref.set) || !(pc || pr)) {
+    if (st != RW_OK || !f->cur.d || (ref && !f->ref.d) || !(pc || pr)) {
         item_fetched_free(f);
         return st;
     }
@@ -202,7 +201,7 @@ rw_status item_fetched_build(const item_fetched *f, double *out, double *noise, 
 {
     *noise = *ref_fro = NAN;
     rw_status st = item_build_noise(f->cur.d, &f->cur.m, f->cur.mi, out, noise, err);
-    return st == RW_OK && f->ref.set ? ref_apply(f, out, noise, ref_fro, err) : st;
+    return st == RW_OK && f->ref.d ? ref_apply(f, out, noise, ref_fro, err) : st;
 }
 
 rw_status item_fetched_adapters(const item_fetched *f, double *b, double *a, double *noise,
@@ -214,5 +213,5 @@ rw_status item_fetched_adapters(const item_fetched *f, double *b, double *a, dou
     if (st != RW_OK)
         return st;
     *noise = item_lora_noise(f->cur.m.scale, b, a, it->rows, it->cols, it->rank);
-    return f->ref.set ? ref_apply(f, NULL, noise, ref_fro, err) : RW_OK;
+    return f->ref.d ? ref_apply(f, NULL, noise, ref_fro, err) : RW_OK;
 }
