@@ -11,12 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The most items one build involves: an OV circuit, its v_proj and o_proj
- * items, and the full items that say whether their bases are stored
- * transposed (items.c's base_flipped). */
-#define MAX_INVOLVED 5
-/* ... and the tensors it reads: W, A, B of v_proj and of o_proj. */
-#define MAX_TENSORS 6
+/* The most tensors one build reads: three per item involved. */
+#define MAX_TENSORS (3 * ITEM_INPUTS_MAX)
 
 /* One side: the copy d of the tensors (NULL: no such side), m the items
  * (m.v[mi] is the one). */
@@ -53,42 +49,6 @@ size_t item_fetched_size(const item_fetched *f)
     return f ? sizeof *f + ckpt_detached_size(f->cur.d) + ckpt_detached_size(f->ref.d) : 0;
 }
 
-static bool is_circuit(rw_comp c)
-{
-    return c == RW_COMP_OV || c == RW_COMP_WO_WV || c == RW_COMP_OV_BASE || c == RW_COMP_OV_LORA;
-}
-
-/* Items involved in building item i: into inv[*n] (read: whether its
- * tensors are read, or only its flags looked at). False when the build
- * reads another checkpoint (a separate base, the weights of gradients). */
-static bool involve(const rw_items *its, long i, bool read, long *inv, bool *rd, size_t *n)
-{
-    if (i < 0 || (size_t)i >= its->n)
-        return false;
-    for (size_t k = 0; k < *n; k++)
-        if (inv[k] == i) {
-            rd[k] = rd[k] || read;
-            return true;
-        }
-    const rw_item *it = &its->v[i];
-    if (*n == MAX_INVOLVED || it->w_base || it->of_grads)
-        return false;
-    inv[*n] = i;
-    rd[(*n)++] = read;
-    if (!read || !is_circuit(it->comp))
-        return true;
-    long vo[2] = {it->v_item, it->o_item};
-    for (int q = 0; q < 2; q++) {
-        if (!involve(its, vo[q], true, inv, rd, n))
-            return false;
-        const rw_item *x = &its->v[vo[q]];
-        long fi = x->comp == RW_COMP_BASE ? items_find(its, x->tensor, RW_COMP_FULL) : -1;
-        if (fi >= 0 && !involve(its, fi, false, inv, rd, n))
-            return false;
-    }
-    return true;
-}
-
 /* Tensor index t of the checkpoint as an index into tix[*nt] (added when
  * new); -1 stays -1. */
 static long remap(long t, size_t *tix, size_t *nt)
@@ -116,11 +76,11 @@ static long item_pos(const long *inv, size_t n, long i)
 static rw_status side_fetch(rw_ckpt *c, const rw_items *its, long i, side *s, bool *packed,
                             rw_err *err)
 {
-    long inv[MAX_INVOLVED];
-    bool rd[MAX_INVOLVED];
+    long inv[ITEM_INPUTS_MAX];
+    bool rd[ITEM_INPUTS_MAX];
     size_t n = 0, tix[MAX_TENSORS], nt = 0;
     *packed = false;
-    if (!involve(its, i, true, inv, rd, &n))
+    if (!item_build_inputs(its, (size_t)i, inv, rd, &n))
         return RW_OK;
     if (!(s->m.v = rw_calloc(n, sizeof *s->m.v, err)))
         return RW_ENOMEM;
@@ -136,10 +96,12 @@ static rw_status side_fetch(rw_ckpt *c, const rw_items *its, long i, side *s, bo
         s->m.n++;
         if (!x->tensor || !x->module)
             return rw_fail(err, RW_ENOMEM, "out of memory");
-        bool lora = x->comp == RW_COMP_LORA, two = lora || x->comp == RW_COMP_FULL;
-        x->w = rd[k] && !lora && !is_circuit(x->comp) ? remap(x->w, tix, &nt) : -1;
-        x->a = rd[k] && two ? remap(x->a, tix, &nt) : -1;
-        x->b = rd[k] && two ? remap(x->b, tix, &nt) : -1;
+        long t[3] = {-1, -1, -1};
+        if (rd[k])
+            item_tensors_read(x, t);
+        x->w = remap(t[0], tix, &nt);
+        x->a = remap(t[1], tix, &nt);
+        x->b = remap(t[2], tix, &nt);
         x->v_item = item_pos(inv, n, x->v_item);
         x->o_item = item_pos(inv, n, x->o_item);
     }

@@ -526,12 +526,63 @@ double item_lora_product(double scale, const double *b, const double *a, int64_t
     return noise;
 }
 
+/* The full item of a base item b's tensor (it says whether the base is
+ * stored in x out), -1 when none; -1 for any other item. */
+static long base_full(const rw_items *its, const rw_item *b)
+{
+    return b->comp == RW_COMP_BASE ? items_find(its, b->tensor, RW_COMP_FULL) : -1;
+}
+
 /* A base item b whose full item has its base stored in x out (the base
  * item is then analysed as stored, in x out). */
 static bool base_flipped(const rw_items *its, const rw_item *b)
 {
-    long fi = items_find(its, b->tensor, RW_COMP_FULL);
+    long fi = base_full(its, b);
     return fi >= 0 && its->v[fi].w_transposed;
+}
+
+void item_tensors_read(const rw_item *x, long t[3])
+{
+    bool lora = x->comp == RW_COMP_LORA, two = lora || x->comp == RW_COMP_FULL;
+    t[0] = !lora && !rw_comp_is_circuit(x->comp) ? x->w : -1;
+    t[1] = two ? x->a : -1;
+    t[2] = two ? x->b : -1;
+}
+
+/* item_build_inputs for item i, added to what is listed already. */
+static bool add_inputs(const rw_items *its, long i, bool read, long *items, bool *rd, size_t *n)
+{
+    if (i < 0 || (size_t)i >= its->n)
+        return false;
+    for (size_t k = 0; k < *n; k++)
+        if (items[k] == i) {
+            rd[k] = rd[k] || read;
+            return true;
+        }
+    const rw_item *it = &its->v[i];
+    if (*n == ITEM_INPUTS_MAX || it->w_base || it->of_grads)
+        return false;
+    items[*n] = i;
+    rd[(*n)++] = read;
+    if (!read || !rw_comp_is_circuit(it->comp))
+        return true;
+    /* as item_build_noise: v_proj and o_proj built, a base one flipped
+     * when its full item says so */
+    long vo[2] = {it->v_item, it->o_item};
+    for (int q = 0; q < 2; q++) {
+        if (!add_inputs(its, vo[q], true, items, rd, n))
+            return false;
+        long fi = base_full(its, &its->v[vo[q]]);
+        if (fi >= 0 && !add_inputs(its, fi, false, items, rd, n))
+            return false;
+    }
+    return true;
+}
+
+bool item_build_inputs(const rw_items *its, size_t i, long *items, bool *read, size_t *n)
+{
+    *n = 0;
+    return add_inputs(its, (long)i, true, items, read, n);
 }
 
 /* x (r x c, row-major) becomes its transpose (c x r). */

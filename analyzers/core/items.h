@@ -164,6 +164,18 @@ rw_status item_build(rw_ckpt *c, const rw_items *its, size_t i, double *out, rw_
  * nan when the build fails. */
 rw_status item_build_noise(rw_ckpt *c, const rw_items *its, size_t i, double *out,
                            double *noise, rw_err *err);
+/* What building item i reads, for a copy built elsewhere (item_fetch.c),
+ * kept beside item_build_noise so that the two agree: the items it consults
+ * into items[0..*n-1] (i first; read[k] false for one whose flags only are
+ * looked at: the full item that says a base is stored in x out), at most
+ * ITEM_INPUTS_MAX. False when the build reads another checkpoint (a
+ * separate base, the model weights of gradients). */
+#define ITEM_INPUTS_MAX 5
+bool item_build_inputs(const rw_items *its, size_t i, long *items, bool *read, size_t *n);
+/* The stored tensors item x's own build reads (what it reads through
+ * v_item and o_item aside): w, a, b, each -1 when not read. */
+void item_tensors_read(const rw_item *x, long t[3]);
+
 /* N of s B A from the factors b (m x r) and a (r x n):
  * ||s(B+dB)(A+dA) - sBA||_F <= |s| (||dB||_F ||A||_2 + ||B||_2 ||dA||_F) + O(u^2)
  * <= u |s| (||B||_F ||A||_2 + ||B||_2 ||A||_F), as ||dB||_F <= u ||B||_F. */
