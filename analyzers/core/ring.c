@@ -128,14 +128,15 @@ static void *worker(void *arg)
             pthread_cond_wait(&r->work_cv, &r->mu);
         if (r->next == r->tail && r->quit)
             break;
-        ring_job *j = &r->slots[r->next % r->nslots];
-        r->next++;
+        uint64_t seq = r->next++;
+        ring_job *j = &r->slots[seq % r->nslots];
         j->state = JOB_RUNNING;
         pthread_mutex_unlock(&r->mu);
         job_compute(j, ws, &sc);
         pthread_mutex_lock(&r->mu);
         j->state = JOB_DONE;
-        pthread_cond_broadcast(&r->done_cv);
+        if (seq == r->wait_seq) /* only the job the main thread waits for wakes it */
+            pthread_cond_signal(&r->done_cv);
     }
     pthread_mutex_unlock(&r->mu);
     rw_svd_ws_free(ws);
@@ -156,7 +157,22 @@ void ring_job_release_strings(ring_job *j)
     j->fetched = NULL;
 }
 
-/* Hands the oldest job to the callback once it is done. */
+/* Waits (r->mu held) until job seq is done. */
+static void wait_done(job_ring *r, uint64_t seq)
+{
+    while (r->slots[seq % r->nslots].state != JOB_DONE) {
+        r->wait_seq = seq;
+        pthread_cond_wait(&r->done_cv, &r->mu);
+    }
+    r->wait_seq = NO_WAIT;
+}
+
+/* Hands the oldest job to the callback once it is done. When it is not
+ * done yet, first waits for the job a quarter of the outstanding ones
+ * further on: so the main thread wakes once for a batch of finished jobs,
+ * not once per job (each wake is a futex call on both sides: measured 3%
+ * of all CPU time on the pico-tiny gzip runs at -j 1, where the main thread
+ * is always waiting for room). */
 static rw_status emit_head(job_ring *r, rw_err *err)
 {
     ring_job *j = &r->slots[r->head % r->nslots];
@@ -167,8 +183,12 @@ static rw_status emit_head(job_ring *r, rw_err *err)
         j->state = JOB_DONE;
     } else {
         pthread_mutex_lock(&r->mu);
-        while (j->state != JOB_DONE)
-            pthread_cond_wait(&r->done_cv, &r->mu);
+        if (j->state != JOB_DONE) {
+            uint64_t batch = (r->tail - r->head) / 4;
+            if (batch > 1)
+                wait_done(r, r->head + batch - 1);
+            wait_done(r, r->head);
+        }
         pthread_mutex_unlock(&r->mu);
     }
     rw_status st = r->emit(j, r->emit_ctx, err);
@@ -280,6 +300,7 @@ rw_status ring_init(job_ring *r, int jobs, ring_emit_fn emit, void *ctx, rw_err 
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->work_cv, NULL);
     pthread_cond_init(&r->done_cv, NULL);
+    r->wait_seq = NO_WAIT;
     r->maxthreads = jobs; /* started by ring_submit, as jobs come */
     return RW_OK;
 }
