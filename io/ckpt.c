@@ -4,6 +4,7 @@
  */
 #include "io/ckpt_impl.h"
 #include "io/ckpt_index.h"
+#include "io/packed.h"
 #include "io/stepname.h"
 
 #include <ctype.h>
@@ -176,7 +177,10 @@ rw_status ckpt_read_packed(rw_ckpt *c, size_t i, rw_packed **out, rw_err *err)
     *out = NULL;
     if (i >= c->n)
         return rw_fail(err, RW_EUSAGE, "%s: tensor index %zu out of range", c->path, i);
-    return c->format == RW_FMT_HDF5 ? ckpt_h5_read_packed(c, i, out, err) : RW_OK;
+    rw_status st = c->format == RW_FMT_HDF5 ? ckpt_h5_read_packed(c, i, out, err) : RW_OK;
+    if (*out)
+        (*out)->keep = c->reread;
+    return st;
 }
 
 rw_tensor *ckpt_push_tensor(rw_ckpt *c, size_t *cap, rw_err *err)

@@ -98,6 +98,10 @@ typedef struct rw_ckpt {
     char *prefix;             /* the leading segments stripped from every tensor
                                  name ("pico_decoder.", "base_model.model."), or
                                  NULL when none was (owned; see ckpt_open_opts) */
+    bool reread;              /* the caller's word, given after opening: tensors
+                                 will be read more than once (several components,
+                                 updates), so the compressed ones are kept
+                                 decoded (ckpt_read_packed; io/packed.h) */
 } rw_ckpt;
 
 /* How to read a checkpoint (ckpt_open_opts); all zero: the defaults. The

@@ -4,8 +4,9 @@
  * is held packed (io/packed.h: its chunks located, read and inflated by
  * whoever reads it) when the checkpoint stores it so, else as its values,
  * read at once through the checkpoint's own back end. Reading a packed one
- * twice decodes it twice; nothing here is shared between threads, so the
- * copy is read by one thread at a time.
+ * twice decodes it twice, unless the checkpoint's reread kept it decoded
+ * (io/packed.h, shared with every copy from the same file); the copy
+ * itself is read by one thread at a time.
  */
 #include "io/ckpt_impl.h"
 #include "io/packed.h"

@@ -16,6 +16,7 @@
 #include "io/packed.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,13 +30,50 @@ size_t rw_packed_size(const rw_packed *p)
     return p ? sizeof *p + p->nbytes + p->nchunks * sizeof *p->chunks : 0;
 }
 
+/* A tensor of the file, decoded (or being decoded): kept for the next
+ * decode of the same chunks, as long as the file is held (packed.h). */
+typedef struct decoded {
+    struct decoded *next;
+    rw_packed key;   /* what the values are a function of: shape, chunk
+                        shape, dtype, filters, and chunks (a copy) */
+    double *values;  /* key.numel; NULL while a thread decodes it */
+    size_t bytes;    /* counted in cache_bytes */
+} decoded;
+
 struct rw_packed_file {
     atomic_int holds;
     int fd;
+    pthread_mutex_t mu; /* guards cache and each entry's values pointer; the
+                           values themselves never change once set, and
+                           live with the file */
+    pthread_cond_t cv;  /* an entry being decoded was settled */
+    decoded **cache;    /* CACHE_BUCKETS chains by first chunk's address, or
+                           NULL until something is kept */
 };
+
+/* Chains of the cache: a model's few hundred tensors are found in a walk
+ * of one or two, and the most tiny ones RW_PACKED_CACHE_MAX can hold (about
+ * 200,000) in a walk of a few hundred, not of all of them. */
+enum { CACHE_BUCKETS = 1024 };
+
+static decoded **bucket(rw_packed_file *f, const rw_packed *p)
+{
+    uint64_t a = p->chunks[0].addr;
+    return &f->cache[(a ^ (a >> 10) ^ (a >> 20)) % CACHE_BUCKETS];
+}
 
 /* Shared descriptors alive, and the most there may be. */
 static atomic_int files_open;
+/* Bytes of decoded tensors kept, over every file. */
+static atomic_size_t cache_bytes;
+
+static void entry_free(decoded *e)
+{
+    atomic_fetch_sub(&cache_bytes, e->bytes);
+    free(e->key.chunks);
+    free(e->values);
+    free(e);
+}
 
 rw_packed_file *rw_packed_file_dup(int fd)
 {
@@ -57,6 +95,9 @@ rw_packed_file *rw_packed_file_dup(int fd)
     }
     atomic_init(&f->holds, 1);
     f->fd = d;
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    f->cache = NULL;
     return f;
 }
 
@@ -71,8 +112,126 @@ void rw_packed_file_release(rw_packed_file *f)
     if (!f || atomic_fetch_sub(&f->holds, 1) != 1)
         return;
     close(f->fd);
+    for (size_t b = 0; f->cache && b < CACHE_BUCKETS; b++)
+        for (decoded *e = f->cache[b], *next; e; e = next) {
+            next = e->next;
+            entry_free(e);
+        }
+    free(f->cache);
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->cv);
     free(f);
     atomic_fetch_sub(&files_open, 1);
+}
+
+size_t rw_packed_file_cached(rw_packed_file *f)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&f->mu);
+    for (size_t b = 0; f->cache && b < CACHE_BUCKETS; b++)
+        for (const decoded *e = f->cache[b]; e; e = e->next)
+            n += e->values ? e->bytes : 0;
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+/* True when a and b decode to the same values: the same chunks of the same
+ * file (addresses, sizes, masks), through the same filters, into the same
+ * shape and dtype. Decoding is a function of these and the file's bytes. */
+static bool same_chunks(const rw_packed *a, const rw_packed *b)
+{
+    if (a->nchunks != b->nchunks || a->chunks[0].addr != b->chunks[0].addr ||
+        a->ndim != b->ndim || a->dtype != b->dtype || a->esize != b->esize ||
+        a->numel != b->numel || a->nfilters != b->nfilters ||
+        memcmp(a->filters, b->filters, (size_t)a->nfilters) != 0)
+        return false;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->shape[d] != b->shape[d] || a->chunk[d] != b->chunk[d])
+            return false;
+    for (size_t k = 0; k < a->nchunks; k++)
+        if (a->chunks[k].addr != b->chunks[k].addr || a->chunks[k].size != b->chunks[k].size ||
+            a->chunks[k].mask != b->chunks[k].mask)
+            return false;
+    return true;
+}
+
+/* p's values from its file's cache, or NULL: then *mine is the entry this
+ * thread is to decode and settle (cache_settle), or NULL when the cache has
+ * no room (or no memory) for it. When another thread is decoding the same
+ * chunks, waits for it rather than inflating them twice (decoding never
+ * waits, so no cycle). */
+static const double *cache_claim(const rw_packed *p, decoded **mine)
+{
+    rw_packed_file *f = p->file;
+    const double *v = NULL;
+    *mine = NULL;
+    pthread_mutex_lock(&f->mu);
+    if (!f->cache)
+        f->cache = calloc(CACHE_BUCKETS, sizeof *f->cache);
+    if (!f->cache) {
+        pthread_mutex_unlock(&f->mu);
+        return NULL; /* out of memory: decoded each time */
+    }
+    decoded **chain = bucket(f, p);
+    for (;;) {
+        decoded *e = *chain;
+        while (e && !same_chunks(&e->key, p))
+            e = e->next;
+        if (e && !e->values) {
+            pthread_cond_wait(&f->cv, &f->mu);
+            continue; /* settled, or dropped: look again */
+        }
+        if (e)
+            v = e->values;
+        break;
+    }
+    if (!v && p->numel <= RW_PACKED_CACHE_MAX / sizeof(double) &&
+        p->nchunks <= RW_PACKED_CACHE_MAX / sizeof *p->chunks) {
+        size_t bytes = sizeof(decoded) + p->numel * sizeof(double) + p->nchunks * sizeof *p->chunks;
+        decoded *e = NULL;
+        if (atomic_fetch_add(&cache_bytes, bytes) + bytes <= RW_PACKED_CACHE_MAX)
+            e = calloc(1, sizeof *e);
+        rw_packed_chunk *ch = e ? malloc(p->nchunks * sizeof *ch) : NULL;
+        if (ch) {
+            memcpy(ch, p->chunks, p->nchunks * sizeof *ch);
+            e->key = *p;
+            e->key.path = e->key.name = NULL;
+            e->key.bytes = NULL;
+            e->key.file = NULL;
+            e->key.chunks = ch;
+            e->bytes = bytes;
+            e->next = *chain;
+            *chain = e;
+            *mine = e;
+        } else {
+            free(e);
+            atomic_fetch_sub(&cache_bytes, bytes);
+        }
+    }
+    pthread_mutex_unlock(&f->mu);
+    return v;
+}
+
+/* Settles the entry e of f that this thread claimed: its values a copy of
+ * buf, or, with buf NULL (the decode failed) or out of memory, dropped. */
+static void cache_settle(rw_packed_file *f, decoded *e, const double *buf)
+{
+    double *v = buf ? malloc(e->key.numel * sizeof *v) : NULL;
+    if (v)
+        memcpy(v, buf, e->key.numel * sizeof *v);
+    pthread_mutex_lock(&f->mu);
+    if (v) {
+        e->values = v;
+    } else {
+        decoded **at = bucket(f, &e->key);
+        while (*at != e)
+            at = &(*at)->next;
+        *at = e->next;
+    }
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    if (!v)
+        entry_free(e);
 }
 
 void rw_packed_free(rw_packed *p)
@@ -283,7 +442,8 @@ static void place(const rw_packed *p, size_t k, const unsigned char *src, double
     }
 }
 
-rw_status rw_packed_decode(const rw_packed *p, double *buf, rw_err *err)
+/* The numel values of p decoded from its chunks into buf. */
+static rw_status decode(const rw_packed *p, double *buf, rw_err *err)
 {
     size_t elems = 1, cap = 0;
     for (int d = 0; d < p->ndim; d++)
@@ -317,5 +477,21 @@ rw_status rw_packed_decode(const rw_packed *p, double *buf, rw_err *err)
             place(p, k, out, buf);
     }
     free(a);
+    return st;
+}
+
+rw_status rw_packed_decode(const rw_packed *p, double *buf, rw_err *err)
+{
+    if (!p->keep || !p->file || p->bytes || p->nchunks == 0 || p->numel == 0)
+        return decode(p, buf, err);
+    decoded *mine;
+    const double *v = cache_claim(p, &mine);
+    if (v) {
+        memcpy(buf, v, p->numel * sizeof *buf);
+        return RW_OK;
+    }
+    rw_status st = decode(p, buf, err);
+    if (mine)
+        cache_settle(p->file, mine, st == RW_OK ? buf : NULL);
     return st;
 }

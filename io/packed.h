@@ -13,6 +13,13 @@
  * That descriptor is one per checkpoint file (rw_packed_file), shared by the
  * checkpoint and every packed tensor read from it, and closed with the last.
  *
+ * A tensor to be read again (keep: its checkpoint's reread), decoded from
+ * a shared file, is kept there (up to RW_PACKED_CACHE_MAX bytes over all
+ * files), and decoding the same chunks again, from any thread, copies it:
+ * rw-spectra --updates --component all reads each adapted weight, and its
+ * factors, for several components and for the next step's update. The
+ * values live until the file's last hold goes.
+ *
  * Every number in it came from the file and is checked again by the
  * decoder: a chunk that does not inflate to exactly its size, a truncated or
  * corrupt deflate stream, a fletcher32 checksum that does not match, are
@@ -28,6 +35,11 @@
 #define RW_PACKED_H
 
 #include "io/ckpt.h"
+
+/* The most bytes of decoded tensors kept over all files: a pico-tiny
+ * ReLoRA checkpoint decodes to 16 MiB, and an update needs its step's and
+ * the previous one's. Tensors beyond it are decoded each time. */
+#define RW_PACKED_CACHE_MAX ((size_t)48 << 20)
 
 /* The filters decoded here, by their HDF5 filter ids. */
 enum { RW_PF_DEFLATE = 1, RW_PF_SHUFFLE = 2, RW_PF_FLETCHER32 = 3, RW_PF_MAX = 3 };
@@ -56,6 +68,8 @@ struct rw_packed {
     unsigned char *bytes;    /* every chunk's stored bytes, or NULL: read by the
                                 decoder from file */
     size_t nbytes;           /* their total */
+    bool keep;               /* to be read again: its values are kept decoded
+                                in file (its checkpoint's reread) */
     rw_packed_file *file;    /* the file's shared descriptor (held), from which
                                 the decoder reads the chunks; NULL when bytes
                                 holds them */
@@ -77,6 +91,8 @@ rw_packed_file *rw_packed_file_hold(rw_packed_file *f);
 /* Lets go of one hold on f (NULL: no-op); the last closes the descriptor
  * and gives its place back. Any thread. */
 void rw_packed_file_release(rw_packed_file *f);
+/* Bytes of decoded tensors f keeps now. Any thread. */
+size_t rw_packed_file_cached(rw_packed_file *f);
 /* Frees p (NULL: no-op). */
 void rw_packed_free(rw_packed *p);
 

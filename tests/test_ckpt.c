@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -495,13 +496,6 @@ static void packed_reads(void **state)
         assert_int_equal(t->shape[0], 3);
         assert_int_equal(t->shape[1], 5);
     }
-    /* cut short after listing: the chunk past the new end is an error naming
-     * the file, the tensor and the chunk, when it is decoded (the chunks
-     * are read then, from the rw_packed's own descriptor: after the
-     * checkpoint is closed too) */
-    rw_packed *pk = NULL;
-    assert_int_equal(ckpt_read_packed(c, (size_t)ckpt_find(c, "all3"), &pk, &err), RW_OK);
-    assert_non_null(pk);
     ckpt_free(c);
     double dv[15];
     for (int k = 0; k < 3; k++) { /* the checkpoint closed */
@@ -511,12 +505,189 @@ static void packed_reads(void **state)
             assert_true(dv[i] == (double)v[i]);
     }
     ckpt_free(d);
-    assert_int_equal(truncate(p, 2048), 0);
+
+    /* Opened again (a new shared descriptor, nothing decoded from it yet):
+     * a tensor not to be read again (the checkpoint's reread false) is
+     * not kept; with reread, all3 decoded once is kept, and decoding it
+     * again adds nothing. Then
+     * cut short: the chunk past the new end of gzip, never decoded, is an
+     * error naming the file, the tensor and the chunk (the chunks are read
+     * when decoded, from the rw_packed's own descriptor, after the
+     * checkpoint is closed too); all3 comes from what was decoded, with
+     * the values the file held then. A failed decode keeps nothing. */
+    assert_int_equal(ckpt_open(p, NULL, &c, &err), RW_OK);
+    rw_packed *pk = NULL, *pk2 = NULL, *pk3 = NULL;
+    assert_int_equal(ckpt_read_packed(c, (size_t)ckpt_find(c, "shuffle_gzip"), &pk3, &err),
+                     RW_OK);
+    c->reread = true;
+    assert_int_equal(ckpt_read_packed(c, (size_t)ckpt_find(c, "all3"), &pk, &err), RW_OK);
+    assert_int_equal(ckpt_read_packed(c, (size_t)ckpt_find(c, "gzip"), &pk2, &err), RW_OK);
+    assert_non_null(pk);
+    assert_non_null(pk2);
+    assert_non_null(pk3);
+    assert_non_null(pk->file);
+    assert_ptr_equal(pk->file, pk2->file);
+    assert_ptr_equal(pk->file, pk3->file);
+    ckpt_free(c);
     double got[15];
-    assert_int_equal(rw_packed_decode(pk, got, &err), RW_EDATA);
-    assert_non_null(strstr(err.msg, "packed.h5: all3: chunk"));
+    assert_int_equal(rw_packed_decode(pk3, got, &err), RW_OK); /* not to be reread */
+    for (int i = 0; i < 15; i++)
+        assert_true(got[i] == (double)v[i]);
+    assert_int_equal(rw_packed_file_cached(pk->file), 0);
+    rw_packed_free(pk3);
+    assert_int_equal(rw_packed_decode(pk, got, &err), RW_OK);
+    size_t one = rw_packed_file_cached(pk->file);
+    assert_true(one >= 15 * sizeof(double));
+    memset(got, 0, sizeof got);
+    assert_int_equal(rw_packed_decode(pk, got, &err), RW_OK);
+    assert_int_equal(rw_packed_file_cached(pk->file), one);
+    for (int i = 0; i < 15; i++)
+        assert_true(got[i] == (double)v[i]);
+    assert_int_equal(truncate(p, 2048), 0);
+    assert_int_equal(rw_packed_decode(pk2, got, &err), RW_EDATA);
+    assert_non_null(strstr(err.msg, "packed.h5: gzip: chunk"));
     assert_non_null(strstr(err.msg, "cannot read it (truncated or corrupt file?)"));
+    assert_int_equal(rw_packed_file_cached(pk->file), one);
+    assert_int_equal(rw_packed_decode(pk2, got, &err), RW_EDATA);
+    memset(got, 0, sizeof got);
+    assert_int_equal(rw_packed_decode(pk, got, &err), RW_OK);
+    for (int i = 0; i < 15; i++)
+        assert_true(got[i] == (double)v[i]);
     rw_packed_free(pk);
+    rw_packed_free(pk2);
+}
+
+/* What is kept stays within RW_PACKED_CACHE_MAX over all files: of two
+ * tensors that together exceed it, the second is decoded (right) and not
+ * kept; once the first one's file is let go, the second is kept. */
+static void packed_cache_bounded(void **state)
+{
+    (void)state;
+    const hsize_t rows = RW_PACKED_CACHE_MAX / sizeof(double) / 1024 * 5 / 8, cols = 1024;
+    float *v = calloc(rows * cols, sizeof *v);
+    assert_non_null(v);
+    for (hsize_t i = 0; i < rows * cols; i += 4099)
+        v[i] = (float)i;
+    const char *p = path_in("big.h5");
+    hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hsize_t dims[2] = {rows, cols}, chunk[2] = {rows / 4, cols};
+    H5Pset_chunk(dcpl, 2, chunk);
+    H5Pset_deflate(dcpl, 1);
+    hid_t sp = H5Screate_simple(2, dims, NULL);
+    for (int k = 0; k < 2; k++) {
+        hid_t ds = H5Dcreate2(f, k ? "b" : "a", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        assert_true(ds >= 0);
+        assert_true(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+        H5Dclose(ds);
+    }
+    H5Sclose(sp);
+    H5Pclose(dcpl);
+    H5Fclose(f);
+
+    rw_ckpt *c;
+    rw_err err = {{0}};
+    rw_packed *a = NULL, *b = NULL;
+    assert_int_equal(ckpt_open(p, NULL, &c, &err), RW_OK);
+    c->reread = true;
+    assert_int_equal(ckpt_read_packed(c, (size_t)ckpt_find(c, "a"), &a, &err), RW_OK);
+    ckpt_free(c);
+    assert_int_equal(ckpt_open(p, NULL, &c, &err), RW_OK); /* another shared file */
+    c->reread = true;
+    assert_int_equal(ckpt_read_packed(c, (size_t)ckpt_find(c, "b"), &b, &err), RW_OK);
+    ckpt_free(c);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_ptr_not_equal(a->file, b->file);
+    double *got = malloc(rows * cols * sizeof *got);
+    assert_non_null(got);
+    assert_int_equal(rw_packed_decode(a, got, &err), RW_OK);
+    assert_true(rw_packed_file_cached(a->file) >= rows * cols * sizeof(double));
+    for (int round = 0; round < 2; round++) {
+        memset(got, 0xff, rows * cols * sizeof *got);
+        assert_int_equal(rw_packed_decode(b, got, &err), RW_OK);
+        for (hsize_t i = 0; i < rows * cols; i++)
+            assert_true(got[i] == (double)v[i]);
+        if (round == 0) {
+            assert_int_equal(rw_packed_file_cached(b->file), 0);
+            rw_packed_free(a);
+        } else {
+            assert_true(rw_packed_file_cached(b->file) >= rows * cols * sizeof(double));
+        }
+    }
+    rw_packed_free(b);
+    free(got);
+    free(v);
+}
+
+/* Threads decoding the same chunks at once (rw-spectra's workers building
+ * a module's weight and full components): each gets the values written,
+ * and the file keeps one copy. */
+typedef struct {
+    const rw_packed *pk;
+    double *got;
+    rw_status st;
+} decode_arg;
+
+static void *decode_thread(void *arg)
+{
+    decode_arg *a = arg;
+    rw_err err = {{0}};
+    a->st = rw_packed_decode(a->pk, a->got, &err);
+    return NULL;
+}
+
+static void packed_decodes_shared(void **state)
+{
+    (void)state;
+    enum { ROWS = 384, COLS = 96, NT = 4 };
+    static float v[ROWS * COLS];
+    for (int i = 0; i < ROWS * COLS; i++)
+        v[i] = (float)sin(0.01 * i) * (float)(1 + i % 7);
+    const char *p = path_in("shared.h5");
+    hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hsize_t dims[2] = {ROWS, COLS}, chunk[2] = {96, 24};
+    H5Pset_chunk(dcpl, 2, chunk);
+    H5Pset_deflate(dcpl, 4);
+    hid_t sp = H5Screate_simple(2, dims, NULL);
+    hid_t ds = H5Dcreate2(f, "w", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    assert_true(ds >= 0);
+    assert_true(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+    H5Dclose(ds);
+    H5Sclose(sp);
+    H5Pclose(dcpl);
+    H5Fclose(f);
+
+    rw_ckpt *c;
+    rw_err err = {{0}};
+    assert_int_equal(ckpt_open(p, NULL, &c, &err), RW_OK);
+    c->reread = true;
+    rw_packed *pk[NT];
+    for (int t = 0; t < NT; t++) { /* each thread its own rw_packed, one file */
+        assert_int_equal(ckpt_read_packed(c, (size_t)ckpt_find(c, "w"), &pk[t], &err), RW_OK);
+        assert_non_null(pk[t]);
+        assert_int_equal(pk[t]->nchunks, 16);
+    }
+    ckpt_free(c);
+    pthread_t th[NT];
+    decode_arg args[NT];
+    for (int t = 0; t < NT; t++) {
+        args[t] = (decode_arg){pk[t], malloc(sizeof(double) * ROWS * COLS), RW_EDATA};
+        assert_non_null(args[t].got);
+        assert_int_equal(pthread_create(&th[t], NULL, decode_thread, &args[t]), 0);
+    }
+    for (int t = 0; t < NT; t++)
+        assert_int_equal(pthread_join(th[t], NULL), 0);
+    size_t kept = rw_packed_file_cached(pk[0]->file);
+    assert_true(kept >= sizeof(double) * ROWS * COLS && kept < 2 * sizeof(double) * ROWS * COLS);
+    for (int t = 0; t < NT; t++) {
+        assert_int_equal(args[t].st, RW_OK);
+        for (int i = 0; i < ROWS * COLS; i++)
+            assert_true(args[t].got[i] == (double)v[i]);
+        free(args[t].got);
+        rw_packed_free(pk[t]);
+    }
 }
 
 /* Reads through HDF5 (not raw) of a file cut short after it was listed:
@@ -952,6 +1123,8 @@ int main(void)
         cmocka_unit_test(number_formatting),
         cmocka_unit_test(storage_must_match_the_shape),
         cmocka_unit_test(packed_reads),
+        cmocka_unit_test(packed_decodes_shared),
+        cmocka_unit_test(packed_cache_bounded),
         cmocka_unit_test(only_the_attributes_used),
         cmocka_unit_test(step_attribute_checked),
         cmocka_unit_test(safetensors_step_checked),

@@ -218,6 +218,15 @@ static void opened_close(opened *o, rw_bases *bases)
     memset(o, 0, sizeof *o);
 }
 
+/* True when a tensor of a checkpoint is read for more than one matrix: by
+ * several components (W for weight, full and base), or again as the
+ * reference of the next step's update. */
+static bool tensors_reread(const rw_analysis_opts *o)
+{
+    return o->updates || o->from_first || (o->comps & RW_COMP_ALL) ||
+           (o->comps & (o->comps - 1)) != 0;
+}
+
 static rw_status opened_open(opened *o, const rw_ckpt_ref *ref, const rw_analysis_opts *opt,
                              rw_bases *bases, rw_err *err)
 {
@@ -257,6 +266,7 @@ static rw_status opened_open(opened *o, const rw_ckpt_ref *ref, const rw_analysi
         return st;
     }
     o->step = ref->step;
+    o->c->reread = tensors_reread(opt);
     return RW_OK;
 }
 
