@@ -52,9 +52,10 @@ struct rw_packed_file {
 };
 
 /* Chains of the cache: a model's few hundred tensors are found in a walk
- * of one or two, and the most tiny ones RW_PACKED_CACHE_MAX can hold (about
- * 200,000) in a walk of a few hundred, not of all of them. */
-enum { CACHE_BUCKETS = 1024 };
+ * of one or two. A chain grows to CHAIN_MAX at most (beyond, tensors are
+ * decoded each time), so that a file whose chunks all hash alike cannot
+ * make every lookup a walk through thousands. */
+enum { CACHE_BUCKETS = 1024, CHAIN_MAX = 64 };
 
 static decoded **bucket(rw_packed_file *f, const rw_packed *p)
 {
@@ -64,8 +65,9 @@ static decoded **bucket(rw_packed_file *f, const rw_packed *p)
 
 /* Shared descriptors alive, and the most there may be. */
 static atomic_int files_open;
-/* Bytes of decoded tensors kept, over every file. */
-static atomic_size_t cache_bytes;
+/* Bytes of decoded tensors kept, over every file; tensors decoded from
+ * their chunks (not from the cache). */
+static atomic_size_t cache_bytes, decodes;
 
 static void entry_free(decoded *e)
 {
@@ -124,6 +126,11 @@ void rw_packed_file_release(rw_packed_file *f)
     atomic_fetch_sub(&files_open, 1);
 }
 
+size_t rw_packed_decodes(void)
+{
+    return atomic_load(&decodes);
+}
+
 size_t rw_packed_file_cached(rw_packed_file *f)
 {
     size_t n = 0;
@@ -173,9 +180,10 @@ static const double *cache_claim(const rw_packed *p, decoded **mine)
         return NULL; /* out of memory: decoded each time */
     }
     decoded **chain = bucket(f, p);
+    size_t walked;
     for (;;) {
         decoded *e = *chain;
-        while (e && !same_chunks(&e->key, p))
+        for (walked = 0; e && !same_chunks(&e->key, p); walked++)
             e = e->next;
         if (e && !e->values) {
             pthread_cond_wait(&f->cv, &f->mu);
@@ -185,7 +193,7 @@ static const double *cache_claim(const rw_packed *p, decoded **mine)
             v = e->values;
         break;
     }
-    if (!v && p->numel <= RW_PACKED_CACHE_MAX / sizeof(double) &&
+    if (!v && walked < CHAIN_MAX && p->numel <= RW_PACKED_CACHE_MAX / sizeof(double) &&
         p->nchunks <= RW_PACKED_CACHE_MAX / sizeof *p->chunks) {
         size_t bytes = sizeof(decoded) + p->numel * sizeof(double) + p->nchunks * sizeof *p->chunks;
         decoded *e = NULL;
@@ -445,6 +453,7 @@ static void place(const rw_packed *p, size_t k, const unsigned char *src, double
 /* The numel values of p decoded from its chunks into buf. */
 static rw_status decode(const rw_packed *p, double *buf, rw_err *err)
 {
+    atomic_fetch_add(&decodes, 1);
     size_t elems = 1, cap = 0;
     for (int d = 0; d < p->ndim; d++)
         elems *= (size_t)p->chunk[d]; /* checked when it was read (h5chunks.c) */

@@ -18,7 +18,8 @@
  * files), and decoding the same chunks again, from any thread, copies it:
  * rw-spectra --updates --component all reads each adapted weight, and its
  * factors, for several components and for the next step's update. The
- * values live until the file's last hold goes.
+ * values live until the file's last hold goes: a file rewritten in place
+ * meanwhile still gives the values first decoded from it.
  *
  * Every number in it came from the file and is checked again by the
  * decoder: a chunk that does not inflate to exactly its size, a truncated or
@@ -91,6 +92,10 @@ rw_packed_file *rw_packed_file_hold(rw_packed_file *f);
 /* Lets go of one hold on f (NULL: no-op); the last closes the descriptor
  * and gives its place back. Any thread. */
 void rw_packed_file_release(rw_packed_file *f);
+/* How many times a tensor was decoded from its chunks so far, in this
+ * process (decodes served from what a file keeps do not count). Any
+ * thread; for tests and measurements. */
+size_t rw_packed_decodes(void);
 /* Bytes of decoded tensors f keeps now. Any thread. */
 size_t rw_packed_file_cached(rw_packed_file *f);
 /* Frees p (NULL: no-op). */

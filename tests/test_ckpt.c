@@ -528,13 +528,31 @@ static void packed_reads(void **state)
     assert_non_null(pk->file);
     assert_ptr_equal(pk->file, pk2->file);
     assert_ptr_equal(pk->file, pk3->file);
-    ckpt_free(c);
     double got[15];
     assert_int_equal(rw_packed_decode(pk3, got, &err), RW_OK); /* not to be reread */
     for (int i = 0; i < 15; i++)
         assert_true(got[i] == (double)v[i]);
     assert_int_equal(rw_packed_file_cached(pk->file), 0);
     rw_packed_free(pk3);
+    /* kept when read through a detached copy too (the workers' way): a
+     * second copy's read decodes nothing */
+    rw_ckpt *dk = NULL, *dk2 = NULL;
+    size_t ix = (size_t)ckpt_find(c, "fletcher_only");
+    assert_int_equal(ckpt_detach(c, &ix, 1, &dk, &any, &err), RW_OK);
+    assert_int_equal(ckpt_detach(c, &ix, 1, &dk2, &any, &err), RW_OK);
+    size_t decodes = rw_packed_decodes();
+    assert_int_equal(ckpt_read(dk, 0, got, &err), RW_OK);
+    assert_int_equal(rw_packed_decodes() - decodes, 1);
+    size_t kept = rw_packed_file_cached(pk->file);
+    assert_true(kept >= 15 * sizeof(double));
+    memset(got, 0, sizeof got);
+    assert_int_equal(ckpt_read(dk2, 0, got, &err), RW_OK);
+    assert_int_equal(rw_packed_decodes() - decodes, 1);
+    for (int i = 0; i < 15; i++)
+        assert_true(got[i] == (double)v[i]);
+    ckpt_free(dk);
+    ckpt_free(dk2);
+    ckpt_free(c);
     assert_int_equal(rw_packed_decode(pk, got, &err), RW_OK);
     size_t one = rw_packed_file_cached(pk->file);
     assert_true(one >= 15 * sizeof(double));
@@ -622,17 +640,19 @@ static void packed_cache_bounded(void **state)
 
 /* Threads decoding the same chunks at once (rw-spectra's workers building
  * a module's weight and full components): each gets the values written,
- * and the file keeps one copy. */
+ * the chunks are inflated once, and the file keeps one copy. */
 typedef struct {
     const rw_packed *pk;
     double *got;
     rw_status st;
+    pthread_barrier_t *go;
 } decode_arg;
 
 static void *decode_thread(void *arg)
 {
     decode_arg *a = arg;
     rw_err err = {{0}};
+    pthread_barrier_wait(a->go); /* all at once */
     a->st = rw_packed_decode(a->pk, a->got, &err);
     return NULL;
 }
@@ -640,14 +660,14 @@ static void *decode_thread(void *arg)
 static void packed_decodes_shared(void **state)
 {
     (void)state;
-    enum { ROWS = 384, COLS = 96, NT = 4 };
+    enum { ROWS = 1536, COLS = 384, NT = 4 };
     static float v[ROWS * COLS];
     for (int i = 0; i < ROWS * COLS; i++)
         v[i] = (float)sin(0.01 * i) * (float)(1 + i % 7);
     const char *p = path_in("shared.h5");
     hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    hsize_t dims[2] = {ROWS, COLS}, chunk[2] = {96, 24};
+    hsize_t dims[2] = {ROWS, COLS}, chunk[2] = {384, 96};
     H5Pset_chunk(dcpl, 2, chunk);
     H5Pset_deflate(dcpl, 4);
     hid_t sp = H5Screate_simple(2, dims, NULL);
@@ -672,13 +692,20 @@ static void packed_decodes_shared(void **state)
     ckpt_free(c);
     pthread_t th[NT];
     decode_arg args[NT];
+    pthread_barrier_t go;
+    assert_int_equal(pthread_barrier_init(&go, NULL, NT), 0);
+    size_t decodes = rw_packed_decodes();
     for (int t = 0; t < NT; t++) {
-        args[t] = (decode_arg){pk[t], malloc(sizeof(double) * ROWS * COLS), RW_EDATA};
+        args[t] = (decode_arg){pk[t], malloc(sizeof(double) * ROWS * COLS), RW_EDATA, &go};
         assert_non_null(args[t].got);
         assert_int_equal(pthread_create(&th[t], NULL, decode_thread, &args[t]), 0);
     }
     for (int t = 0; t < NT; t++)
         assert_int_equal(pthread_join(th[t], NULL), 0);
+    pthread_barrier_destroy(&go);
+    /* one thread inflated the chunks; the others waited for it, or came
+     * after and copied */
+    assert_int_equal(rw_packed_decodes() - decodes, 1);
     size_t kept = rw_packed_file_cached(pk[0]->file);
     assert_true(kept >= sizeof(double) * ROWS * COLS && kept < 2 * sizeof(double) * ROWS * COLS);
     for (int t = 0; t < NT; t++) {

@@ -20,7 +20,9 @@
  * larger than RING_SLACK / slots when its job is emitted). With the entry
  * metrics asked for (rw-metrics), each worker also keeps a copy of the
  * largest matrix it has seen, to sort its entries before the SVD
- * overwrites them.
+ * overwrites them. Compressed tensors that are read again (several
+ * components, updates) are kept decoded besides, up to 48 MiB
+ * (io/packed.h).
  */
 #include "analyzers/core/ring.h"
 
@@ -164,7 +166,7 @@ static void wait_done(job_ring *r, uint64_t seq)
         r->wait_seq = seq;
         pthread_cond_wait(&r->done_cv, &r->mu);
     }
-    r->wait_seq = NO_WAIT;
+    r->wait_seq = RING_NO_WAIT;
 }
 
 /* Hands the oldest job to the callback once it is done. When it is not
@@ -300,7 +302,7 @@ rw_status ring_init(job_ring *r, int jobs, ring_emit_fn emit, void *ctx, rw_err 
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->work_cv, NULL);
     pthread_cond_init(&r->done_cv, NULL);
-    r->wait_seq = NO_WAIT;
+    r->wait_seq = RING_NO_WAIT;
     r->maxthreads = jobs; /* started by ring_submit, as jobs come */
     return RW_OK;
 }

@@ -20,7 +20,7 @@
 
 #include <pthread.h>
 
-#define NO_WAIT UINT64_MAX
+#define RING_NO_WAIT UINT64_MAX
 
 typedef enum { JOB_FREE, JOB_QUEUED, JOB_RUNNING, JOB_DONE } ring_job_state;
 
@@ -64,7 +64,7 @@ typedef struct {
     ring_job *slots;
     size_t nslots;
     uint64_t head, tail, next; /* emit from head; fill at tail; workers take next */
-    uint64_t wait_seq;      /* the job the main thread waits for, or NO_WAIT */
+    uint64_t wait_seq;      /* the job the main thread waits for, or RING_NO_WAIT */
     size_t out_bytes;       /* of the jobs from head to tail */
     pthread_t *threads;
     int nthreads;           /* started so far */
