@@ -575,6 +575,29 @@ static void packed_reads(void **state)
     rw_packed_free(pk2);
 }
 
+/* A file at p of n float32 datasets names[k], rows x cols, each v, in
+ * crows x ccols chunks deflated at level. */
+static void write_deflated(const char *p, const char *const *names, int n, hsize_t rows,
+                           hsize_t cols, hsize_t crows, hsize_t ccols, int level, const float *v)
+{
+    hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hsize_t dims[2] = {rows, cols}, chunk[2] = {crows, ccols};
+    assert_true(f >= 0 && dcpl >= 0);
+    H5Pset_chunk(dcpl, 2, chunk);
+    H5Pset_deflate(dcpl, (unsigned)level);
+    hid_t sp = H5Screate_simple(2, dims, NULL);
+    for (int k = 0; k < n; k++) {
+        hid_t ds = H5Dcreate2(f, names[k], H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        assert_true(ds >= 0);
+        assert_true(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+        H5Dclose(ds);
+    }
+    H5Sclose(sp);
+    H5Pclose(dcpl);
+    H5Fclose(f);
+}
+
 /* What is kept stays within RW_PACKED_CACHE_MAX over all files: of two
  * tensors that together exceed it, the second is decoded (right) and not
  * kept; once the first one's file is let go, the second is kept. */
@@ -587,21 +610,8 @@ static void packed_cache_bounded(void **state)
     for (hsize_t i = 0; i < rows * cols; i += 4099)
         v[i] = (float)i;
     const char *p = path_in("big.h5");
-    hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    hsize_t dims[2] = {rows, cols}, chunk[2] = {rows / 4, cols};
-    H5Pset_chunk(dcpl, 2, chunk);
-    H5Pset_deflate(dcpl, 1);
-    hid_t sp = H5Screate_simple(2, dims, NULL);
-    for (int k = 0; k < 2; k++) {
-        hid_t ds = H5Dcreate2(f, k ? "b" : "a", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-        assert_true(ds >= 0);
-        assert_true(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
-        H5Dclose(ds);
-    }
-    H5Sclose(sp);
-    H5Pclose(dcpl);
-    H5Fclose(f);
+    static const char *const ab[] = {"a", "b"};
+    write_deflated(p, ab, 2, rows, cols, rows / 4, cols, 1, v);
 
     rw_ckpt *c;
     rw_err err = {{0}};
@@ -665,19 +675,8 @@ static void packed_decodes_shared(void **state)
     for (int i = 0; i < ROWS * COLS; i++)
         v[i] = (float)sin(0.01 * i) * (float)(1 + i % 7);
     const char *p = path_in("shared.h5");
-    hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    hsize_t dims[2] = {ROWS, COLS}, chunk[2] = {384, 96};
-    H5Pset_chunk(dcpl, 2, chunk);
-    H5Pset_deflate(dcpl, 4);
-    hid_t sp = H5Screate_simple(2, dims, NULL);
-    hid_t ds = H5Dcreate2(f, "w", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    assert_true(ds >= 0);
-    assert_true(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
-    H5Dclose(ds);
-    H5Sclose(sp);
-    H5Pclose(dcpl);
-    H5Fclose(f);
+    static const char *const w[] = {"w"};
+    write_deflated(p, w, 1, ROWS, COLS, 384, 96, 4, v);
 
     rw_ckpt *c;
     rw_err err = {{0}};
