@@ -26,10 +26,15 @@ if [ "$mpi" = 1 ]; then
     pkgs+=(libopenmpi-dev openmpi-bin)
 fi
 
+# One dpkg-query for all of them (one each took 0.45 s, paid by every
+# analyze.sh run); a package dpkg does not know is left out of its output.
+declare -A ok=()
+while read -r name status; do
+    [ "$status" = "install ok installed" ] && ok[$name]=1
+done < <(dpkg-query -W -f='${Package} ${Status}\n' "${pkgs[@]}" 2>/dev/null || true)
 missing=()
 for p in "${pkgs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
-        || missing+=("$p")
+    [ -n "${ok[$p]:-}" ] || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
