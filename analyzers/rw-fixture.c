@@ -9,6 +9,7 @@
  *   edge, malformed, keras  files for the error-handling and format tests.
  */
 #include "analyzers/cli.h"
+#include "analyzers/core/spectral.h"
 #include "fixtures/chunks.h"
 #include "fixtures/h5write.h"
 #include "fixtures/keras.h"
@@ -36,7 +37,8 @@ static const char usage[] =
     "  full-rank and a ReLoRA-style run of a pico-decoder-shaped model (d_model 96,\n"
     "  12 heads, 4 kv heads, FFN 384). ReLoRA checkpoints hold the frozen base\n"
     "  weights plus A_lora/B_lora adapters, merged every --cycle steps.\n"
-    "  --seed N        random seed (default 42)\n"
+    "  --seed N        random seed (default 42); the same command and seed write\n"
+    "                  the same bytes on every machine\n"
     "  --layers N      transformer blocks (default 4)\n"
     "  --steps N       last step (default 2000)\n"
     "  --every N       checkpoint interval in steps (default 100)\n"
@@ -408,6 +410,11 @@ int main(int argc, char **argv)
 {
     rw_cli cli = {.prog = "rw-fixture", .usage = usage};
     fixture_args a = {.cli = &cli};
+    /* One BLAS thread: a threaded product sums in an order that depends on
+     * the cores, and the same command must write the same files on every
+     * machine (the last bits of a step's matrices differed between 1 and 2
+     * threads). */
+    rw_blas_set_threads(1);
     synth_runs_defaults(&a.o);
     static const struct option extra[] = {
         {"seed", required_argument, NULL, OPT_SEED},
