@@ -15,11 +15,10 @@
 #define MAX_TENSORS (3 * ITEM_INPUTS_MAX)
 
 /* One side: the copy d of the tensors (NULL: no such side), m the items
- * (m.v[mi] is the one). */
+ * (m.v[0] is the one: item_build_inputs lists it first). */
 typedef struct {
     rw_ckpt *d;
     rw_items m;
-    size_t mi;
 } side;
 
 struct item_fetched {
@@ -105,7 +104,6 @@ static rw_status side_fetch(rw_ckpt *c, const rw_items *its, long i, side *s, bo
         x->v_item = item_pos(inv, n, x->v_item);
         x->o_item = item_pos(inv, n, x->o_item);
     }
-    s->mi = 0;
     return ckpt_detach(c, tix, nt, &s->d, packed, err);
 }
 
@@ -145,7 +143,7 @@ static rw_status ref_apply(const item_fetched *f, double *out, double *noise, do
     double *r = rw_malloc((mn ? mn : 1) * sizeof *r, err); /* m x n was allocated before */
     if (!r)
         return RW_ENOMEM;
-    rw_status st = item_build_noise(f->ref.d, &f->ref.m, f->ref.mi, r, &nr, err);
+    rw_status st = item_build_noise(f->ref.d, &f->ref.m, 0, r, &nr, err);
     if (st == RW_OK) {
         *ref_fro = item_fro(r, mn);
         if (!f->ref_fro_only) {
@@ -162,16 +160,16 @@ rw_status item_fetched_build(const item_fetched *f, double *out, double *noise, 
                              rw_err *err)
 {
     *noise = *ref_fro = NAN;
-    rw_status st = item_build_noise(f->cur.d, &f->cur.m, f->cur.mi, out, noise, err);
+    rw_status st = item_build_noise(f->cur.d, &f->cur.m, 0, out, noise, err);
     return st == RW_OK && f->ref.d ? ref_apply(f, out, noise, ref_fro, err) : st;
 }
 
 rw_status item_fetched_adapters(const item_fetched *f, double *b, double *a, double *noise,
                                 double *ref_fro, rw_err *err)
 {
-    const rw_item *it = &f->cur.m.v[f->cur.mi];
+    const rw_item *it = &f->cur.m.v[0];
     *noise = *ref_fro = NAN;
-    rw_status st = item_read_adapters(f->cur.d, &f->cur.m, f->cur.mi, b, a, err);
+    rw_status st = item_read_adapters(f->cur.d, &f->cur.m, 0, b, a, err);
     if (st != RW_OK)
         return st;
     *noise = item_lora_noise(f->cur.m.scale, b, a, it->rows, it->cols, it->rank);
